@@ -22,9 +22,53 @@ var targets: [Target] = []
 
 // (section: server)
 
+targets += [
+    .target(name: "MailroomCore", swiftSettings: swiftSettings),
+    .target(
+        name: "MailroomStore",
+        dependencies: [
+            "MailroomCore",
+            .product(name: "SQLKit", package: "sql-kit"),
+            .product(name: "SQLiteKit", package: "sqlite-kit"),
+            .product(name: "PostgresKit", package: "postgres-kit"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "_CryptoExtras", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "MailroomWeb",
+        dependencies: [
+            "MailroomCore", "MailroomStore",
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .target(
+        name: "MailroomApp",
+        dependencies: [
+            "MailroomCore", "MailroomStore", "MailroomWeb",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+        name: "mailroom",
+        dependencies: [
+            "MailroomApp",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+]
+
 let package = Package(
     name: "Mailroom",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mailroom", targets: ["mailroom"]),
     ],

@@ -1,0 +1,62 @@
+import Foundation
+import Hummingbird
+import Logging
+import MailroomCore
+import MailroomStore
+import MailroomWeb
+import Metrics
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+
+/// The composition root: opens the store, builds the HTTP server and the services, runs them in one `ServiceGroup`.
+public enum MailroomApplication {
+    /// The process-wide Prometheus registry; metrics can be bootstrapped only once per process.
+    static let registry = PrometheusCollectorRegistry()
+    private static let metricsBootstrapped = Mutex(false)
+
+    static func bootstrapMetrics() {
+        metricsBootstrapped.withLock { done in
+            guard !done else { return }
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+            done = true
+        }
+    }
+
+    static func metricsText() -> String {
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return String(decoding: buffer, as: UTF8.self)
+    }
+
+    /// Opens the database and brings its schema up to date.
+    public static func openStore(_ configuration: MailroomConfiguration, logger: Logger) async throws -> (MailroomDatabase, SQLStore) {
+        let secrets = try SecretBox.load(environmentValue: configuration.secretKey, dataDirectory: configuration.dataDirectory)
+        let database = try await MailroomDatabase.open(configuration.database, logger: logger)
+        return (database, SQLStore(database: database, secrets: secrets, logger: logger))
+    }
+
+    /// Runs the server until SIGINT or SIGTERM.
+    public static func serve(_ configuration: MailroomConfiguration, logger: Logger) async throws {
+        bootstrapMetrics()
+        let (database, store) = try await openStore(configuration, logger: logger)
+        let router = APIRouter.build(WebDependencies(store: store, adminToken: configuration.adminToken, metricsText: metricsText))
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
+            onServerRunning: { _ in
+                logger.info("mailroom is serving", metadata: [
+                    "http": "\(configuration.httpHost):\(configuration.httpPort)", "database": "\(configuration.database)",
+                ])
+            },
+            logger: logger)
+        // The pool must run before the schema is migrated, and the schema must be current before the first request.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            try await Migrator.migrate(database, logger: logger)
+            try await app.runService()
+            group.cancelAll()
+        }
+        await database.close()
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import MailroomStore
+
+/// Everything `mailroom serve` is told, from flags first and the environment second.
+public struct MailroomConfiguration: Sendable {
+    public var dataDirectory: String
+    public var database: DatabaseLocation
+    public var httpHost: String
+    public var httpPort: Int
+    public var adminToken: String?
+    public var secretKey: String?
+
+    public static let defaultDataDirectory = "./mailroom-data"
+    public static let defaultHTTP = "127.0.0.1:8080"
+
+    /// - Parameters: the flag values (nil when not given) and the process environment.
+    public init(dataDirectory: String?, databaseURL: String?, http: String?, environment: [String: String]) throws {
+        let dataDirectory = dataDirectory ?? environment["MAILROOM_DATA_DIR"].nonEmpty ?? Self.defaultDataDirectory
+        self.dataDirectory = dataDirectory
+        if let url = databaseURL ?? environment["MAILROOM_DATABASE_URL"].nonEmpty {
+            self.database = try DatabaseLocation(url: url)
+        } else {
+            let path = URL(fileURLWithPath: dataDirectory).appendingPathComponent("mailroom.sqlite").path
+            self.database = .sqlite(path: path)
+        }
+        let http = http ?? environment["MAILROOM_HTTP"].nonEmpty ?? Self.defaultHTTP
+        (self.httpHost, self.httpPort) = try Self.parseAddress(http)
+        self.adminToken = environment["MAILROOM_ADMIN_TOKEN"].nonEmpty
+        self.secretKey = environment["MAILROOM_SECRET_KEY"].nonEmpty
+    }
+
+    static func parseAddress(_ text: String) throws -> (String, Int) {
+        guard let colon = text.lastIndex(of: ":") else {
+            throw ConfigurationError("--http must be host:port, as in 127.0.0.1:8080, not '\(text)'")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else {
+            throw ConfigurationError("--http must be host:port with a port from 1 to 65535, not '\(text)'")
+        }
+        return (host, port)
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Optional where Wrapped == String {
+    var nonEmpty: String? {
+        guard let self, !self.isEmpty else { return nil }
+        return self
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+
+/// Storage of accounts. Implementations enforce unique keys and names among accounts not deleted.
+public protocol AccountRepository: Sendable {
+    /// Stores a new account, assigning its id and timestamps.
+    func create(_ account: Account) async throws -> Account
+    func update(_ account: Account) async throws -> Account
+    func find(id: String) async throws -> Account?
+    func find(key: String) async throws -> Account?
+    func list(includeDeleted: Bool) async throws -> [Account]
+    /// Marks the account deleted (it stops fetching and sending; its tickets stay readable)
+    /// and disables what used it: other accounts' outgoing mapping to it, its dispositions and canned answers.
+    func delete(id: String, at date: Date) async throws
+}
+
+public protocol UserRepository: Sendable {
+    func create(_ user: User, passwordHash: String?) async throws -> User
+    /// Changes the user; a nil `passwordHash` keeps the current password.
+    func update(_ user: User, passwordHash: String?) async throws -> User
+    func find(id: String) async throws -> User?
+    func find(email: String) async throws -> User?
+    func passwordHash(userId: String) async throws -> String?
+    func list() async throws -> [User]
+    func count() async throws -> Int
+}
+
+public protocol TokenRepository: Sendable {
+    func create(_ token: APIToken, hash: String) async throws -> APIToken
+    /// The token and its active user for a token hash, if the token exists and has not expired.
+    func lookup(hash: String, now: Date) async throws -> (APIToken, User)?
+    func list(userId: String) async throws -> [APIToken]
+    func delete(id: String) async throws
+}
+
+public protocol DispositionRepository: Sendable {
+    func create(_ disposition: Disposition) async throws -> Disposition
+    func update(_ disposition: Disposition) async throws -> Disposition
+    func find(id: String) async throws -> Disposition?
+    /// Global ones and, when `accountId` is given, that account's.
+    func list(accountId: String?) async throws -> [Disposition]
+    func delete(id: String) async throws
+}
+
+public protocol CannedAnswerRepository: Sendable {
+    func create(_ answer: CannedAnswer) async throws -> CannedAnswer
+    func update(_ answer: CannedAnswer) async throws -> CannedAnswer
+    func find(id: String) async throws -> CannedAnswer?
+    func list(accountId: String?) async throws -> [CannedAnswer]
+    func delete(id: String) async throws
+}
+
+public protocol SettingsRepository: Sendable {
+    func globalSettings() async throws -> GlobalSettings
+    func save(_ settings: GlobalSettings) async throws
+}

@@ -1,0 +1,199 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import SQLKit
+import SQLiteKit
+import Synchronization
+
+/// Where the data lives: an SQLite file (the default) or a PostgreSQL server (several nodes).
+public enum DatabaseLocation: Sendable, Equatable, CustomStringConvertible {
+    case sqlite(path: String)
+    case postgres(url: String)
+
+    /// Reads `sqlite:///absolute/path`, `sqlite://relative/path`, `sqlite::memory:`-free paths, or `postgres://user:pass@host:port/db`.
+    public init(url: String) throws {
+        let lower = url.lowercased()
+        if lower.hasPrefix("postgres://") || lower.hasPrefix("postgresql://") {
+            self = .postgres(url: url)
+        } else if lower.hasPrefix("sqlite://") {
+            let path = String(url.dropFirst("sqlite://".count))
+            guard !path.isEmpty else { throw DatabaseError.badURL("sqlite:// needs a file path, as in sqlite:///var/lib/mailroom/mailroom.sqlite") }
+            self = .sqlite(path: path)
+        } else {
+            throw DatabaseError.badURL("the database URL must start with sqlite:// or postgres://")
+        }
+    }
+
+    /// Never shows a password.
+    public var description: String {
+        switch self {
+        case .sqlite(let path): return "sqlite://\(path)"
+        case .postgres(let url):
+            guard var components = URLComponents(string: url) else { return "postgres://(unparseable URL)" }
+            if components.password != nil { components.password = "***" }
+            return components.string ?? "postgres://"
+        }
+    }
+}
+
+public enum SQLDialectKind: Sendable {
+    case sqlite, postgres
+}
+
+public struct DatabaseError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    static func badURL(_ message: String) -> DatabaseError { DatabaseError(description: "invalid database URL: \(message)") }
+}
+
+/// The database the store runs on, with one way to read and one way to write in a transaction.
+///
+/// SQLite allows one writer at a time, so its single connection is used under a lock, and
+/// a transaction holds the lock to its end. PostgreSQL uses a pool (`PostgresClient`); its
+/// `run()` must be running (it is a Service in the app) while the database is used.
+public final class MailroomDatabase: Sendable {
+    public let kind: SQLDialectKind
+    private let backend: Backend
+    private let logger: Logger
+
+    private enum Backend: Sendable {
+        case sqlite(SQLiteConnection, AsyncLock)
+        case postgres(PostgresClient)
+    }
+
+    private init(kind: SQLDialectKind, backend: Backend, logger: Logger) {
+        self.kind = kind
+        self.backend = backend
+        self.logger = logger
+    }
+
+    public static func open(_ location: DatabaseLocation, logger: Logger) async throws -> MailroomDatabase {
+        switch location {
+        case .sqlite(let path):
+            let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            let db = connection.sql()
+            // WAL lets readers work while a writer commits; a busy timeout rides out a second process.
+            try await db.raw("PRAGMA journal_mode = WAL").run()
+            try await db.raw("PRAGMA synchronous = NORMAL").run()
+            try await db.raw("PRAGMA foreign_keys = ON").run()
+            try await db.raw("PRAGMA busy_timeout = 5000").run()
+            return MailroomDatabase(kind: .sqlite, backend: .sqlite(connection, AsyncLock()), logger: logger)
+        case .postgres(let url):
+            let sqlConfiguration = try SQLPostgresConfiguration(url: url)
+            let core = sqlConfiguration.coreConfiguration
+            guard case .some(let host) = core.host else {
+                throw DatabaseError.badURL("a postgres URL needs a host")
+            }
+            var configuration = PostgresClient.Configuration(
+                host: host, port: core.port ?? 5432, username: core.username,
+                password: core.password, database: core.database, tls: .disable)
+            configuration.options.maximumConnections = 20
+            let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+            return MailroomDatabase(kind: .postgres, backend: .postgres(client), logger: logger)
+        }
+    }
+
+    /// Keeps the PostgreSQL pool working; returns at once for SQLite. Cancel the task to stop.
+    public func run() async {
+        switch backend {
+        case .sqlite: return
+        case .postgres(let client): await client.run()
+        }
+    }
+
+    /// Runs statements outside an explicit transaction (each statement commits on its own).
+    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let connection, let lock):
+            return try await lock.withLock { try await body(connection.sql(queryLogLevel: nil)) }
+        case .postgres(let client):
+            return try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: nil))
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction: all of it commits, or none of it does.
+    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        switch backend {
+        case .sqlite(let connection, let lock):
+            return try await lock.withLock {
+                let db = connection.sql(queryLogLevel: nil)
+                try await db.raw("BEGIN IMMEDIATE").run()
+                do {
+                    let result = try await body(db)
+                    try await db.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        case .postgres(let client):
+            return try await client.withConnection { connection in
+                let db = connection.sql(queryLogLevel: nil)
+                try await db.raw("BEGIN").run()
+                do {
+                    let result = try await body(db)
+                    try await db.raw("COMMIT").run()
+                    return result
+                } catch {
+                    try? await db.raw("ROLLBACK").run()
+                    throw error
+                }
+            }
+        }
+    }
+
+    /// Closes the SQLite connection (PostgreSQL closes when `run()` is cancelled).
+    public func close() async {
+        if case .sqlite(let connection, let lock) = backend {
+            try? await lock.withLock { try await connection.close() }
+        }
+    }
+}
+
+/// A first-come, first-served lock for async code.
+final class AsyncLock: Sendable {
+    private let state = Mutex(State())
+
+    private struct State {
+        var locked = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    func withLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        await acquire()
+        defer { release() }
+        return try await body()
+    }
+
+    private func acquire() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let acquired = state.withLock { state -> Bool in
+                if state.locked {
+                    state.waiters.append(continuation)
+                    return false
+                }
+                state.locked = true
+                return true
+            }
+            if acquired { continuation.resume() }
+        }
+    }
+
+    private func release() {
+        let next = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.locked = false
+                return nil
+            }
+            return state.waiters.removeFirst()
+        }
+        next?.resume()
+    }
+}

@@ -1,0 +1,57 @@
+import Hummingbird
+import Logging
+import MailroomCore
+import MailroomStore
+
+/// What the HTTP layer needs from the rest of the system.
+public struct WebDependencies: Sendable {
+    public var store: SQLStore
+    /// `MAILROOM_ADMIN_TOKEN`: accepted as an administrator's token when set.
+    public var adminToken: String?
+    /// Prometheus text for `/metrics`.
+    public var metricsText: @Sendable () -> String
+
+    public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String) {
+        self.store = store
+        self.adminToken = adminToken
+        self.metricsText = metricsText
+    }
+}
+
+public enum APIRouter {
+    public static let basePath = "api/v1"
+
+    public static func build(_ dependencies: WebDependencies) -> Router<MailroomRequestContext> {
+        let router = Router(context: MailroomRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        router.add(middleware: MetricsMiddleware())
+
+        router.get("healthz") { _, _ in
+            JSONResponse(["status": "ok"])
+        }
+        router.get("metrics") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: dependencies.metricsText())))
+        }
+
+        let store = dependencies.store
+        let users = UsersController(users: store.users, tokens: store.tokens)
+        let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts)
+        let catalog = CatalogController(dispositions: store.dispositions, cannedAnswers: store.cannedAnswers,
+                                        settings: store.settings, accounts: store.accounts)
+
+        let open = router.group(RouterPath(basePath))
+        open.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        users.addPublicRoutes(to: open)
+
+        let api = router.group(RouterPath(basePath))
+            .add(middleware: AuthMiddleware(tokens: store.tokens, adminToken: dependencies.adminToken))
+        users.addRoutes(to: api)
+        accounts.addRoutes(to: api)
+        catalog.addRoutes(to: api)
+        return router
+    }
+}

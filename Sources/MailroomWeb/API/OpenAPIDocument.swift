@@ -1,0 +1,247 @@
+import Foundation
+import MailroomCore
+
+/// The OpenAPI 3.1 description of `/api/v1`, served at `/api/v1/openapi.json`.
+///
+/// Operations are listed by hand (a test checks that every route the router serves is here and
+/// nothing here is missing from the router); schemas name the JSON shapes of DESIGN.md.
+public enum OpenAPIDocument {
+    struct Operation {
+        enum Access: String { case none, agent, supervisor, admin, selfOrSupervisor, selfOrAdmin }
+
+        let method: String
+        let path: String
+        let summary: String
+        let access: Access
+        var request: String? = nil
+        var response: String? = nil
+        var status: Int = 200
+        var query: [String] = []
+    }
+
+    static let operations: [Operation] = [
+        .init(method: "get", path: "/healthz", summary: "Liveness: 200 when the server is up", access: .none),
+        .init(method: "get", path: "/metrics", summary: "Prometheus metrics (text format)", access: .none),
+        .init(method: "get", path: "/api/v1/openapi.json", summary: "This document", access: .none),
+        .init(method: "post", path: "/api/v1/auth/tokens", summary: "Sign in with email and password; answers a token",
+              access: .none, request: "SignIn", response: "IssuedToken", status: 201),
+
+        .init(method: "get", path: "/api/v1/users", summary: "List users", access: .supervisor, response: "UserList"),
+        .init(method: "post", path: "/api/v1/users", summary: "Create a user", access: .admin, request: "UserInput", response: "User", status: 201),
+        .init(method: "get", path: "/api/v1/users/me", summary: "The signed-in user", access: .agent, response: "User"),
+        .init(method: "get", path: "/api/v1/users/{id}", summary: "One user", access: .selfOrSupervisor, response: "User"),
+        .init(method: "patch", path: "/api/v1/users/{id}", summary: "Change a user", access: .admin, request: "UserInput", response: "User"),
+        .init(method: "put", path: "/api/v1/users/{id}", summary: "Change a user", access: .admin, request: "UserInput", response: "User"),
+        .init(method: "get", path: "/api/v1/users/{id}/tokens", summary: "A user's API tokens (never the secret)",
+              access: .selfOrAdmin, response: "TokenList"),
+        .init(method: "post", path: "/api/v1/users/{id}/tokens", summary: "Issue an API token for a user",
+              access: .admin, request: "TokenRequest", response: "IssuedToken", status: 201),
+        .init(method: "delete", path: "/api/v1/users/{id}/tokens/{tokenId}", summary: "Revoke an API token",
+              access: .selfOrAdmin, status: 204),
+
+        .init(method: "get", path: "/api/v1/accounts", summary: "List accounts", access: .supervisor,
+              response: "AccountList", query: ["includeDeleted"]),
+        .init(method: "post", path: "/api/v1/accounts", summary: "Create an account", access: .admin,
+              request: "Account", response: "Account", status: 201),
+        .init(method: "get", path: "/api/v1/accounts/{id}", summary: "One account (credentials never included)",
+              access: .supervisor, response: "Account"),
+        .init(method: "put", path: "/api/v1/accounts/{id}", summary: "Change an account (fields left out keep their values)",
+              access: .admin, request: "Account", response: "Account"),
+        .init(method: "patch", path: "/api/v1/accounts/{id}", summary: "Change an account (JSON merge patch)",
+              access: .admin, request: "Account", response: "Account"),
+        .init(method: "delete", path: "/api/v1/accounts/{id}",
+              summary: "Delete an account: stops fetching and sending, keeps its tickets readable, disables what used it",
+              access: .admin, status: 204),
+        .init(method: "get", path: "/api/v1/service-presets", summary: "The servers each service preset fills in",
+              access: .agent, response: "PresetList"),
+
+        .init(method: "get", path: "/api/v1/dispositions", summary: "List dispositions (global and, with accountId, that account's)",
+              access: .agent, response: "DispositionList", query: ["accountId"]),
+        .init(method: "post", path: "/api/v1/dispositions", summary: "Create a disposition", access: .supervisor,
+              request: "Disposition", response: "Disposition", status: 201),
+        .init(method: "get", path: "/api/v1/dispositions/{id}", summary: "One disposition", access: .agent, response: "Disposition"),
+        .init(method: "patch", path: "/api/v1/dispositions/{id}", summary: "Change a disposition", access: .supervisor,
+              request: "Disposition", response: "Disposition"),
+        .init(method: "put", path: "/api/v1/dispositions/{id}", summary: "Change a disposition", access: .supervisor,
+              request: "Disposition", response: "Disposition"),
+        .init(method: "delete", path: "/api/v1/dispositions/{id}", summary: "Delete a disposition", access: .supervisor, status: 204),
+
+        .init(method: "get", path: "/api/v1/canned-answers", summary: "List canned answers (global and, with accountId, that account's)",
+              access: .agent, response: "CannedAnswerList", query: ["accountId"]),
+        .init(method: "post", path: "/api/v1/canned-answers", summary: "Create a canned answer", access: .supervisor,
+              request: "CannedAnswer", response: "CannedAnswer", status: 201),
+        .init(method: "get", path: "/api/v1/canned-answers/{id}", summary: "One canned answer", access: .agent, response: "CannedAnswer"),
+        .init(method: "patch", path: "/api/v1/canned-answers/{id}", summary: "Change a canned answer", access: .supervisor,
+              request: "CannedAnswer", response: "CannedAnswer"),
+        .init(method: "put", path: "/api/v1/canned-answers/{id}", summary: "Change a canned answer", access: .supervisor,
+              request: "CannedAnswer", response: "CannedAnswer"),
+        .init(method: "delete", path: "/api/v1/canned-answers/{id}", summary: "Delete a canned answer", access: .supervisor, status: 204),
+
+        .init(method: "get", path: "/api/v1/settings", summary: "Global settings: failure-mail senders, invitation template and link",
+              access: .supervisor, response: "GlobalSettings"),
+        .init(method: "put", path: "/api/v1/settings", summary: "Change global settings", access: .admin,
+              request: "GlobalSettings", response: "GlobalSettings"),
+        .init(method: "patch", path: "/api/v1/settings", summary: "Change global settings (JSON merge patch)", access: .admin,
+              request: "GlobalSettings", response: "GlobalSettings"),
+    ]
+
+    /// The (method, path) pairs described, for the test that keeps the document true.
+    public static var describedRoutes: [(method: String, path: String)] {
+        operations.map { ($0.method.uppercased(), $0.path) }
+    }
+
+    public static let json: String = {
+        var paths: [String: [String: JSONValue]] = [:]
+        for operation in operations {
+            paths[operation.path, default: [:]][operation.method] = describe(operation)
+        }
+        let document: JSONValue = .object([
+            "openapi": .string("3.1.0"),
+            "info": .object([
+                "title": .string("Mailroom API"),
+                "version": .string("1"),
+                "description": .string("The email channel server's API. Send 'Authorization: Bearer TOKEN'. "
+                    + "Errors are {\"error\": {\"code\", \"message\", \"field\"?}}. Ids are strings; fields are camelCase."),
+            ]),
+            "paths": .object(paths.mapValues { .object($0) }),
+            "components": .object([
+                "securitySchemes": .object(["bearer": .object(["type": .string("http"), "scheme": .string("bearer")])]),
+                "schemas": schemas,
+            ]),
+        ])
+        let data = (try? JSONCoding.encoder.encode(document)) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }()
+
+    private static func describe(_ operation: Operation) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "summary": .string(operation.summary),
+            "description": .string(accessText(operation.access)),
+        ]
+        if operation.access != .none {
+            object["security"] = .array([.object(["bearer": .array([])])])
+        }
+        var parameters: [JSONValue] = []
+        for name in parameterNames(in: operation.path) {
+            parameters.append(.object(["name": .string(name), "in": .string("path"), "required": .bool(true),
+                                       "schema": .object(["type": .string("string")])]))
+        }
+        for name in operation.query {
+            parameters.append(.object(["name": .string(name), "in": .string("query"), "required": .bool(false),
+                                       "schema": .object(["type": .string("string")])]))
+        }
+        if !parameters.isEmpty { object["parameters"] = .array(parameters) }
+        if let request = operation.request {
+            object["requestBody"] = .object(["required": .bool(true), "content": content(request)])
+        }
+        var responses: [String: JSONValue] = [:]
+        var success: [String: JSONValue] = ["description": .string(operation.status == 204 ? "No content" : "Success")]
+        if let response = operation.response { success["content"] = content(response) }
+        responses[String(operation.status)] = .object(success)
+        let errorContent = content("Error")
+        responses["4XX"] = .object(["description": .string("The request was refused; the error names the field"), "content": errorContent])
+        object["responses"] = .object(responses)
+        return .object(object)
+    }
+
+    private static func content(_ schema: String) -> JSONValue {
+        .object(["application/json": .object(["schema": .object(["$ref": .string("#/components/schemas/\(schema)")])])])
+    }
+
+    private static func parameterNames(in path: String) -> [String] {
+        path.split(separator: "/").compactMap { part in
+            part.hasPrefix("{") && part.hasSuffix("}") ? String(part.dropFirst().dropLast()) : nil
+        }
+    }
+
+    private static func accessText(_ access: Operation.Access) -> String {
+        switch access {
+        case .none: return "No token needed."
+        case .agent: return "Any signed-in user."
+        case .supervisor: return "Supervisors and administrators."
+        case .admin: return "Administrators only."
+        case .selfOrSupervisor: return "The user themself, supervisors and administrators."
+        case .selfOrAdmin: return "The user themself and administrators."
+        }
+    }
+
+    private static var schemas: JSONValue {
+        (try? JSONCoding.decoder.decode(JSONValue.self, from: Data(schemaText.utf8))) ?? .object([:])
+    }
+
+    private static let schemaText = #"""
+    {
+      "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"},
+          "details": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string"}, "message": {"type": "string"}}}}}}}},
+      "Auth": {"type": "object", "properties": {
+        "method": {"enum": ["none", "password", "oauth2"]}, "username": {"type": "string"},
+        "password": {"type": "string", "writeOnly": true}, "passwordSet": {"type": "boolean", "readOnly": true},
+        "oauth2": {"type": "object", "properties": {"provider": {"type": "string"}, "email": {"type": "string"}, "clientId": {"type": "string"},
+          "tenantId": {"type": ["string", "null"]}, "tokenURL": {"type": ["string", "null"]}, "scope": {"type": ["string", "null"]},
+          "clientSecret": {"type": "string", "writeOnly": true}, "refreshToken": {"type": "string", "writeOnly": true},
+          "accessToken": {"type": "string", "writeOnly": true}, "clientSecretSet": {"type": "boolean", "readOnly": true},
+          "refreshTokenSet": {"type": "boolean", "readOnly": true}, "accessTokenSet": {"type": "boolean", "readOnly": true}}}}},
+      "Server": {"type": "object", "properties": {
+        "host": {"type": "string"}, "port": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535},
+        "security": {"enum": ["tls", "starttls", "none"]}, "acceptAnyCertificate": {"type": "boolean", "default": false},
+        "auth": {"$ref": "#/components/schemas/Auth"},
+        "connectionTimeoutSeconds": {"type": "integer", "default": 10}, "authTimeoutSeconds": {"type": "integer", "default": 5}}},
+      "Incoming": {"allOf": [{"$ref": "#/components/schemas/Server"}, {"type": "object", "properties": {
+        "protocol": {"enum": ["none", "imap", "pop3", "ews", "imaps", "pop3s"], "description": "imaps and pop3s mean the protocol with security tls; fixed after creation"},
+        "mailbox": {"type": "string", "default": "INBOX", "description": "fixed after creation"},
+        "fetchIntervalSeconds": {"type": "integer", "default": 10}, "fetchLastDays": {"type": ["integer", "null"]},
+        "deleteOnFetch": {"type": "boolean", "default": false}, "maxMessageBytes": {"type": "integer", "default": 26214400},
+        "headerFilters": {"type": "array", "items": {"type": "object", "required": ["header", "match", "value", "action"], "properties": {
+          "header": {"type": "string"}, "match": {"enum": ["equals", "contains", "regex"]}, "value": {"type": "string"},
+          "action": {"enum": ["skip", "quarantine", "tag"]}, "tag": {"type": ["string", "null"]}}}}}}]},
+      "Outgoing": {"allOf": [{"$ref": "#/components/schemas/Server"}, {"type": "object", "properties": {
+        "protocol": {"enum": ["none", "smtp", "ews", "smtps"], "description": "smtps means smtp with security tls; fixed after creation"},
+        "sentFolder": {"type": ["string", "null"], "description": "fixed after creation"}}}]},
+      "Account": {"type": "object", "required": ["key", "name"], "properties": {
+        "id": {"type": "string", "readOnly": true}, "key": {"type": "string", "minLength": 1, "maxLength": 5},
+        "name": {"type": "string"}, "service": {"enum": ["custom", "gmail", "outlook365", "yahoo", "hotmail"], "default": "custom"},
+        "fromAddress": {"type": "string"}, "fromName": {"type": "string", "maxLength": 52}, "description": {"type": "string"},
+        "active": {"type": "boolean", "default": true}, "markUnread": {"type": "boolean", "default": false},
+        "waitForAgentSeconds": {"type": "integer", "minimum": 1, "maximum": 2147483, "default": 10},
+        "waitForQueueSeconds": {"type": "integer", "minimum": 1, "maximum": 2147483, "default": 10},
+        "subjectPrefix": {"type": "string"}, "replyTo": {"type": ["string", "null"]}, "hostname": {"type": ["string", "null"]},
+        "incoming": {"$ref": "#/components/schemas/Incoming"}, "outgoing": {"$ref": "#/components/schemas/Outgoing"},
+        "resolvers": {"type": "array", "items": {"enum": ["customerPerAccount", "customer", "subject", "subjectAndCustomer", "caseId", "subjectFromObserver", "subjectCustomerAccount"]}},
+        "signature": {"type": "object", "properties": {"html": {"type": "string"}, "beforeQuote": {"type": "boolean"}}},
+        "template": {"type": ["string", "null"]},
+        "notification": {"type": "object", "properties": {"sound": {"type": "boolean"}, "shake": {"type": "boolean"}, "template": {"type": ["string", "null"]}}},
+        "transfer": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "timeoutSeconds": {"type": "integer"}}},
+        "mandatoryDisposition": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "pauseStatus": {"type": ["string", "null"]}}},
+        "retry": {"type": "object", "properties": {"maxRetryCount": {"type": "integer", "default": 3},
+          "rateLimitRetrySeconds": {"type": "integer", "default": 86400}, "progressiveRetryIntervalSeconds": {"type": "integer", "default": 300},
+          "errorPolicies": {"type": "object", "additionalProperties": {"enum": ["defaultRetry", "rateLimitRetry", "progressiveRetry", "noRetry"]}}}},
+        "outgoingAccountId": {"type": ["string", "null"]},
+        "createdAt": {"type": "string", "format": "date-time", "readOnly": true}, "updatedAt": {"type": "string", "format": "date-time", "readOnly": true},
+        "deletedAt": {"type": ["string", "null"], "format": "date-time", "readOnly": true}}},
+      "AccountList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Account"}}, "nextCursor": {"type": ["string", "null"]}}},
+      "PresetList": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
+      "User": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
+        "role": {"enum": ["admin", "supervisor", "agent"]}, "alias": {"type": ["string", "null"]}, "capacity": {"type": "integer"},
+        "active": {"type": "boolean"}, "createdAt": {"type": "string", "format": "date-time"}, "updatedAt": {"type": "string", "format": "date-time"}}},
+      "UserInput": {"type": "object", "properties": {"name": {"type": "string"}, "email": {"type": "string"},
+        "role": {"enum": ["admin", "supervisor", "agent"]}, "password": {"type": "string", "minLength": 8, "writeOnly": true},
+        "alias": {"type": "string"}, "capacity": {"type": "integer", "minimum": 1, "maximum": 1000}, "active": {"type": "boolean"}}},
+      "UserList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}},
+      "SignIn": {"type": "object", "required": ["email", "password"], "properties": {"email": {"type": "string"}, "password": {"type": "string"}, "name": {"type": "string"}}},
+      "TokenRequest": {"type": "object", "properties": {"name": {"type": "string"}, "expiresInDays": {"type": "integer", "minimum": 1, "maximum": 3650}}},
+      "IssuedToken": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "token": {"type": "string"},
+        "userId": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"}, "expiresAt": {"type": ["string", "null"], "format": "date-time"}}},
+      "TokenList": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"},
+        "userId": {"type": "string"}, "name": {"type": "string"}, "createdAt": {"type": "string"}, "lastUsedAt": {"type": ["string", "null"]}, "expiresAt": {"type": ["string", "null"]}}}}}},
+      "Disposition": {"type": "object", "required": ["name"], "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string"},
+        "accountId": {"type": ["string", "null"]}, "active": {"type": "boolean"}}},
+      "DispositionList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Disposition"}}}},
+      "CannedAnswer": {"type": "object", "required": ["name"], "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string"},
+        "text": {"type": ["string", "null"]}, "html": {"type": ["string", "null"]}, "accountId": {"type": ["string", "null"]}, "active": {"type": "boolean"}}},
+      "CannedAnswerList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/CannedAnswer"}}}},
+      "GlobalSettings": {"type": "object", "properties": {"failureMailSenders": {"type": "array", "items": {"type": "string"}},
+        "invitationTemplateKey": {"type": ["string", "null"]}, "invitationLinkBaseAddress": {"type": ["string", "null"]}}}
+    }
+    """#
+}

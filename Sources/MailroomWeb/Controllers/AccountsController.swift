@@ -1,0 +1,74 @@
+import Hummingbird
+import MailroomCore
+
+struct AccountsController {
+    let service: AccountsService
+    let accounts: any AccountRepository
+
+    func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
+        api.get("accounts", use: list)
+        api.post("accounts", use: create)
+        api.get("accounts/:id", use: show)
+        api.put("accounts/:id", use: update)
+        api.patch("accounts/:id", use: update)
+        api.delete("accounts/:id", use: delete)
+        api.get("service-presets", use: presets)
+    }
+
+    @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<Account>> {
+        try context.require(.supervisor)
+        let includeDeleted = request.uri.queryParameters["includeDeleted"].map { $0 == "true" || $0 == "1" } ?? false
+        return JSONResponse(ItemList(try await accounts.list(includeDeleted: includeDeleted)))
+    }
+
+    @Sendable func create(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Account> {
+        try context.require(.admin)
+        let document = try await JSONBody.object(request, context: context)
+        return JSONResponse(try await service.create(document), status: .created)
+    }
+
+    @Sendable func show(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Account> {
+        try context.require(.supervisor)
+        let id = try request.parameter("id", context: context)
+        guard let account = try await accounts.find(id: id) else { throw APIError.notFound("account \(id)") }
+        return JSONResponse(account)
+    }
+
+    @Sendable func update(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Account> {
+        try context.require(.admin)
+        let id = try request.parameter("id", context: context)
+        let document = try await JSONBody.object(request, context: context)
+        return JSONResponse(try await service.update(id: id, with: document))
+    }
+
+    @Sendable func delete(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
+        try context.require(.admin)
+        try await service.delete(id: try request.parameter("id", context: context))
+        return .noContent
+    }
+
+    struct PresetView: Encodable, Sendable {
+        struct Endpoint: Encodable, Sendable {
+            let host: String
+            let port: Int
+            let security: ConnectionSecurity
+        }
+
+        let service: MailService
+        let imap: Endpoint
+        let pop3: Endpoint
+        let smtp: Endpoint
+    }
+
+    @Sendable func presets(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<PresetView>> {
+        try context.require(.agent)
+        let views = MailService.allCases.compactMap { service -> PresetView? in
+            guard let preset = ServicePreset.forService(service) else { return nil }
+            func view(_ endpoint: ServicePreset.Endpoint) -> PresetView.Endpoint {
+                .init(host: endpoint.host, port: endpoint.port, security: endpoint.security)
+            }
+            return PresetView(service: service, imap: view(preset.imap), pop3: view(preset.pop3), smtp: view(preset.smtp))
+        }
+        return JSONResponse(ItemList(views))
+    }
+}

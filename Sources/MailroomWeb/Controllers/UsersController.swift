@@ -1,0 +1,147 @@
+import Foundation
+import Hummingbird
+import MailroomCore
+import MailroomStore
+
+struct UsersController {
+    let users: any UserRepository
+    let tokens: any TokenRepository
+
+    /// Routes that work without a token (signing in).
+    func addPublicRoutes(to api: RouterGroup<MailroomRequestContext>) {
+        api.post("auth/tokens", use: signIn)
+    }
+
+    func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
+        api.get("users", use: list)
+        api.post("users", use: create)
+        api.get("users/me", use: me)
+        api.get("users/:id", use: show)
+        api.patch("users/:id", use: update)
+        api.put("users/:id", use: update)
+        api.get("users/:id/tokens", use: listTokens)
+        api.post("users/:id/tokens", use: createToken)
+        api.delete("users/:id/tokens/:tokenId", use: deleteToken)
+    }
+
+    @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<User>> {
+        try context.require(.supervisor)
+        return JSONResponse(ItemList(try await users.list()))
+    }
+
+    @Sendable func create(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
+        try context.require(.admin)
+        let input = try await JSONBody.decode(UserInput.self, request, context: context)
+        let (user, password) = try input.validated(updating: nil)
+        let hash = try password.map(PasswordHasher.hash)
+        return JSONResponse(try await users.create(user, passwordHash: hash), status: .created)
+    }
+
+    @Sendable func me(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
+        let principal = try context.caller()
+        guard let userId = principal.userId, let user = try await users.find(id: userId) else {
+            // The bootstrap token belongs to no stored user.
+            return JSONResponse(User(id: "", name: principal.name, email: "", role: principal.role))
+        }
+        return JSONResponse(user)
+    }
+
+    @Sendable func show(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
+        let id = try request.parameter("id", context: context)
+        try requireSelfOr(.supervisor, id: id, context: context)
+        guard let user = try await users.find(id: id) else { throw APIError.notFound("user \(id)") }
+        return JSONResponse(user)
+    }
+
+    @Sendable func update(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
+        try context.require(.admin)
+        let id = try request.parameter("id", context: context)
+        guard let current = try await users.find(id: id) else { throw APIError.notFound("user \(id)") }
+        let input = try await JSONBody.decode(UserInput.self, request, context: context)
+        let (user, password) = try input.validated(updating: current)
+        let hash = try password.map(PasswordHasher.hash)
+        return JSONResponse(try await users.update(user, passwordHash: hash))
+    }
+
+    struct IssuedToken: Encodable, Sendable {
+        let id: String
+        let name: String
+        let token: String
+        let userId: String
+        let createdAt: Date
+        let expiresAt: Date?
+    }
+
+    struct TokenRequest: Decodable {
+        var name: String?
+        var expiresInDays: Int?
+    }
+
+    @Sendable func createToken(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<IssuedToken> {
+        try context.require(.admin)
+        let id = try request.parameter("id", context: context)
+        guard let user = try await users.find(id: id) else { throw APIError.notFound("user \(id)") }
+        var input = TokenRequest()
+        if request.headers[.contentLength].map({ $0 != "0" }) ?? false {
+            input = try await JSONBody.decode(TokenRequest.self, request, context: context)
+        }
+        if let days = input.expiresInDays, !(1...3650).contains(days) {
+            throw APIError.invalid([FieldError("expiresInDays", "must be between 1 and 3650")])
+        }
+        let issued = try await issueToken(for: user, name: input.name ?? "api", expiresInDays: input.expiresInDays)
+        return JSONResponse(issued, status: .created)
+    }
+
+    @Sendable func listTokens(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<APIToken>> {
+        let id = try request.parameter("id", context: context)
+        try requireSelfOr(.admin, id: id, context: context)
+        return JSONResponse(ItemList(try await tokens.list(userId: id)))
+    }
+
+    @Sendable func deleteToken(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
+        let id = try request.parameter("id", context: context)
+        try requireSelfOr(.admin, id: id, context: context)
+        let tokenId = try request.parameter("tokenId", context: context)
+        guard try await tokens.list(userId: id).contains(where: { $0.id == tokenId }) else { throw APIError.notFound("token \(tokenId)") }
+        try await tokens.delete(id: tokenId)
+        return .noContent
+    }
+
+    struct SignIn: Decodable {
+        let email: String
+        let password: Secret
+        var name: String?
+    }
+
+    /// Sign-in for programs: email and password give a token.
+    @Sendable func signIn(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<IssuedToken> {
+        let input = try await JSONBody.decode(SignIn.self, request, context: context)
+        let refusal = APIError.unauthorized("the email or password is wrong, or the user is deactivated")
+        guard let user = try await users.find(email: input.email.trimmingCharacters(in: .whitespaces)), user.active,
+              let hash = try await users.passwordHash(userId: user.id) else {
+            // Spend the same time as a real check so that timing does not tell which emails exist.
+            _ = PasswordHasher.verify(input.password, against: Self.decoyHash)
+            throw refusal
+        }
+        guard PasswordHasher.verify(input.password, against: hash) else { throw refusal }
+        return JSONResponse(try await issueToken(for: user, name: input.name ?? "sign-in", expiresInDays: 30), status: .created)
+    }
+
+    private static let decoyHash = (try? PasswordHasher.hash(Secret("decoy password for timing"))) ?? ""
+
+    private func issueToken(for user: User, name: String, expiresInDays: Int?) async throws -> IssuedToken {
+        let secret = TokenHasher.newToken()
+        let now = Date()
+        let expires = expiresInDays.map { now.addingTimeInterval(Double($0) * 86_400) }
+        let name = String(name.prefix(100))
+        let stored = try await tokens.create(APIToken(id: "", userId: user.id, name: name, createdAt: now, expiresAt: expires),
+                                             hash: TokenHasher.hash(secret))
+        return IssuedToken(id: stored.id, name: stored.name, token: secret, userId: user.id, createdAt: now, expiresAt: expires)
+    }
+
+    private func requireSelfOr(_ role: Role, id: String, context: MailroomRequestContext) throws {
+        let principal = try context.caller()
+        if principal.userId == id { return }
+        try context.require(role)
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MailroomApp
+import MailroomStore
+
+@main
+struct Mailroom: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mailroom",
+        abstract: "An email channel server for contact centers and help desks.",
+        subcommands: [Serve.self, Migrate.self])
+}
+
+/// The flags every command that opens the store shares.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("data-dir"), help: "Data directory (env MAILROOM_DATA_DIR; default ./mailroom-data).")
+    var dataDirectory: String?
+
+    @Option(name: .customLong("database"), help: "sqlite:///path or postgres://user:pass@host:port/db (env MAILROOM_DATABASE_URL).")
+    var databaseURL: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (env MAILROOM_LOG_LEVEL).")
+    var logLevel: String?
+
+    func logger() -> Logger {
+        let level = (logLevel ?? ProcessInfo.processInfo.environment["MAILROOM_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? .info
+        var logger = Logger(label: "mailroom")
+        logger.logLevel = level
+        return logger
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the server: HTTP API, fetchers and senders.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(name: .customLong("http"), help: "host:port to listen on (env MAILROOM_HTTP; default 127.0.0.1:8080).")
+    var http: String?
+
+    func run() async throws {
+        let configuration = try MailroomConfiguration(
+            dataDirectory: store.dataDirectory, databaseURL: store.databaseURL, http: http,
+            environment: ProcessInfo.processInfo.environment)
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        try await MailroomApplication.serve(configuration, logger: store.logger())
+    }
+}
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create or update the database schema, then exit.")
+
+    @OptionGroup var store: StoreOptions
+
+    func run() async throws {
+        let configuration = try MailroomConfiguration(
+            dataDirectory: store.dataDirectory, databaseURL: store.databaseURL, http: nil,
+            environment: ProcessInfo.processInfo.environment)
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = store.logger()
+        let (database, _) = try await MailroomApplication.openStore(configuration, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            let applied = try await Migrator.migrate(database, logger: logger)
+            print(applied.isEmpty ? "schema is up to date (version \(Migrator.latestVersion))"
+                  : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+            group.cancelAll()
+        }
+        await database.close()
+    }
+}
