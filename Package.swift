@@ -56,6 +56,31 @@ targets += [
         ],
         swiftSettings: swiftSettings
     ),
+    .target(
+        name: "MailroomTestSupport",
+        dependencies: ["MailroomStore", .product(name: "Logging", package: "swift-log")],
+        path: "Tests/MailroomTestSupport",
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(name: "MailroomCoreTests", dependencies: ["MailroomCore"], swiftSettings: swiftSettings),
+    .testTarget(
+        name: "MailroomStoreTests",
+        dependencies: ["MailroomStore", "MailroomTestSupport"],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "MailroomWebTests",
+        dependencies: [
+            "MailroomWeb", "MailroomStore", "MailroomTestSupport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "MailroomAppTests",
+        dependencies: ["MailroomApp", "MailroomTestSupport", "mailroom"],
+        swiftSettings: swiftSettings
+    ),
     .executableTarget(
         name: "mailroom",
         dependencies: [

@@ -12,6 +12,9 @@ public struct SecretBox: Sendable {
 
     public init(key: SymmetricKey) { self.keyBytes = key.withUnsafeBytes { Array($0) } }
 
+    /// A box with a new random key (tests, and the first start before the key file exists).
+    public static func random() -> SecretBox { SecretBox(key: SymmetricKey(size: .bits256)) }
+
     /// The key from `MAILROOM_SECRET_KEY` (32 bytes as base64 or hex, or any passphrase of
     /// 16 characters or more, stretched with HKDF), else from `secret.key` in the data directory,
     /// created with mode 0600 on first start.

@@ -177,7 +177,7 @@ public enum MailAddressSyntax {
         guard address.count <= 254, let at = address.lastIndex(of: "@") else { return false }
         let local = address[..<at]
         let domain = address[address.index(after: at)...]
-        guard !local.isEmpty, !domain.isEmpty, local.count <= 64 else { return false }
+        guard !local.isEmpty, !domain.isEmpty, local.count <= 64, !local.contains("@") else { return false }
         let forbidden = CharacterSet.whitespacesAndNewlines.union(.controlCharacters).union(CharacterSet(charactersIn: "<>,;\"()[]\\"))
         if address.unicodeScalars.contains(where: { forbidden.contains($0) }) { return false }
         return !domain.hasPrefix(".") && !domain.hasSuffix(".") && !domain.contains("..") && !domain.contains("@")

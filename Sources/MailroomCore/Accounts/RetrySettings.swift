@@ -90,7 +90,8 @@ extension RetrySettings: Codable {
                     codingPath: c.codingPath + [CodingKeys.errorPolicies, AnyKey(name)],
                     debugDescription: "is not an error class; expected one of \(DeliveryErrorClass.allowedNames)"))
             }
-            errorPolicies[errorClass] = policy
+            // Only departures from the document's table are kept, so equal settings compare equal.
+            if policy != errorClass.defaultPolicy { errorPolicies[errorClass] = policy }
         }
     }
 

@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import MailroomStore
+import SQLKit
+import Testing
+
+/// Fresh, migrated databases of each kind, for tests that must hold on both.
+public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    public var testDescription: String { rawValue }
+
+    public static let postgresVariable = "MAILROOM_TEST_POSTGRES_URL"
+
+    /// SQLite always; PostgreSQL when the test command started one (or must have).
+    public static var available: [TestDatabase] {
+        TestServers.shouldRun(postgresVariable) ? [.sqlite, .postgres] : [.sqlite]
+    }
+
+    public static let logger: Logger = {
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    public static let secrets = SecretBox.random()
+
+    /// Opens an empty database of this kind with the current schema, runs `body`, and throws the database away.
+    public func withDatabase<T: Sendable>(_ body: @Sendable (MailroomDatabase) async throws -> T) async throws -> T {
+        switch self {
+        case .sqlite:
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailroom-test-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let database = try await MailroomDatabase.open(.sqlite(path: directory.appendingPathComponent("test.sqlite").path),
+                                                           logger: Self.logger)
+            try await Migrator.migrate(database, logger: Self.logger)
+            do {
+                let result = try await body(database)
+                await database.close()
+                return result
+            } catch {
+                await database.close()
+                throw error
+            }
+        case .postgres:
+            let baseURL = try TestServers.require(Self.postgresVariable)
+            let name = "mr_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+            try await Self.withPostgres(url: baseURL) { admin in
+                try await admin.withConnection { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+            }
+            var components = URLComponents(string: baseURL)!
+            components.path = "/" + name
+            let url = components.string!
+            defer {
+                Task {
+                    try? await Self.withPostgres(url: baseURL) { admin in
+                        try await admin.withConnection { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+                    }
+                }
+            }
+            return try await Self.withPostgres(url: url) { database in
+                try await Migrator.migrate(database, logger: Self.logger)
+                return try await body(database)
+            }
+        }
+    }
+
+    public func withStore<T: Sendable>(_ body: @Sendable (SQLStore) async throws -> T) async throws -> T {
+        try await withDatabase { database in
+            try await body(SQLStore(database: database, secrets: Self.secrets, logger: Self.logger))
+        }
+    }
+
+    static func withPostgres<T: Sendable>(url: String, _ body: @Sendable (MailroomDatabase) async throws -> T) async throws -> T {
+        let database = try await MailroomDatabase.open(.postgres(url: url), logger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await database.run() }
+            defer { group.cancelAll() }
+            return try await body(database)
+        }
+    }
+}
