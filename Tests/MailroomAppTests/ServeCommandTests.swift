@@ -1,0 +1,120 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MailroomApp
+import MailroomTestSupport
+import Testing
+
+/// `mailroom serve` as an administrator starts it: the built binary, a data directory, a port, then SIGTERM.
+@Suite(.serialized) struct ServeCommandTests {
+
+    static func binaryPath() throws -> String {
+        // swift test runs from the build directory's test bundle; the executable sits beside it.
+        let candidates = [
+            Bundle.main.bundleURL.appendingPathComponent("mailroom"),
+            Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("mailroom"),
+            URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("mailroom"),
+        ]
+        guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0.path) }) else {
+            throw Missing(description: "the mailroom executable is not built next to the tests (looked in \(candidates.map(\.path)))")
+        }
+        return found.path
+    }
+
+    struct Missing: Error, CustomStringConvertible { let description: String }
+
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    static func get(_ url: String) async -> (Int, String)? {
+        guard let url = URL(string: url) else { return nil }
+        var request = URLRequest(url: url)
+        request.timeoutInterval = 2
+        guard let (data, response) = try? await URLSession.shared.data(for: request),
+              let http = response as? HTTPURLResponse else { return nil }
+        return (http.statusCode, String(decoding: data, as: UTF8.self))
+    }
+
+    func runServe(arguments: [String], environment extra: [String: String] = [:]) async throws {
+        let port = Self.freePort()
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-serve-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.binaryPath())
+        process.arguments = ["serve", "--data-dir", dataDirectory, "--http", "127.0.0.1:\(port)"] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["MAILROOM_ADMIN_TOKEN"] = "serve-test-token"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        let log = Pipe()
+        process.standardError = log
+        process.standardOutput = log
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        var health: (Int, String)?
+        for _ in 0..<150 where health == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            health = await Self.get("http://127.0.0.1:\(port)/healthz")
+            if !process.isRunning { break }
+        }
+        #expect(health?.0 == 200, "healthz never answered; the server said: \(String(decoding: log.fileHandleForReading.availableData, as: UTF8.self))")
+        let unauthenticated = await Self.get("http://127.0.0.1:\(port)/api/v1/accounts")
+        #expect(unauthenticated?.0 == 401)
+
+        process.interrupt()
+        let deadline = Date().addingTimeInterval(15)
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(50)) }
+        #expect(!process.isRunning, "serve did not stop within 15 s of SIGINT")
+        #expect(process.terminationStatus == 0)
+        let output = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(!output.contains("serve-test-token"), "the admin token is never logged")
+    }
+
+    @Test func servesOnSQLiteInTheDataDirectory() async throws {
+        try await runServe(arguments: [])
+    }
+
+    @Test(.enabled(if: TestServers.shouldRun(TestDatabase.postgresVariable)))
+    func servesOnPostgreSQL() async throws {
+        let url = try TestServers.require(TestDatabase.postgresVariable)
+        try await runServe(arguments: ["--database", url])
+        // And the environment variable works the same as the flag.
+        try await runServe(arguments: [], environment: ["MAILROOM_DATABASE_URL": url])
+    }
+}
+
+@Suite struct ConfigurationTests {
+    @Test func flagsWinOverTheEnvironmentWhichWinsOverDefaults() throws {
+        let defaults = try MailroomConfiguration(dataDirectory: nil, databaseURL: nil, http: nil, environment: [:])
+        #expect(defaults.dataDirectory == "./mailroom-data")
+        #expect(defaults.httpHost == "127.0.0.1" && defaults.httpPort == 8080)
+        if case .sqlite(let path) = defaults.database { #expect(path.hasSuffix("mailroom-data/mailroom.sqlite")) } else { Issue.record("not sqlite") }
+
+        let environment = ["MAILROOM_DATA_DIR": "/srv/mr", "MAILROOM_HTTP": "0.0.0.0:9000",
+                           "MAILROOM_DATABASE_URL": "postgres://u:p@db:5432/mr", "MAILROOM_ADMIN_TOKEN": "t"]
+        let fromEnvironment = try MailroomConfiguration(dataDirectory: nil, databaseURL: nil, http: nil, environment: environment)
+        #expect(fromEnvironment.dataDirectory == "/srv/mr")
+        #expect(fromEnvironment.httpPort == 9000)
+        #expect(fromEnvironment.adminToken == "t")
+        #expect(fromEnvironment.database == .postgres(url: "postgres://u:p@db:5432/mr"))
+
+        let flags = try MailroomConfiguration(dataDirectory: "/data", databaseURL: "sqlite:///x.sqlite", http: "[::1]:81", environment: environment)
+        #expect(flags.dataDirectory == "/data")
+        #expect(flags.database == .sqlite(path: "/x.sqlite"))
+        #expect(flags.httpHost == "::1" && flags.httpPort == 81)
+        #expect(throws: ConfigurationError.self) { _ = try MailroomConfiguration(dataDirectory: nil, databaseURL: nil, http: "8080", environment: [:]) }
+        #expect(throws: (any Error).self) { _ = try MailroomConfiguration(dataDirectory: nil, databaseURL: "mysql://x", http: nil, environment: [:]) }
+    }
+}
