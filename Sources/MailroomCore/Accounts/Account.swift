@@ -14,6 +14,8 @@ public struct Account: Sendable, Equatable {
     public var fromAddress: String
     public var fromName: String
     public var description: String
+    /// Motion's "list of contact manager": the contact lists whose entries identify this account's customers.
+    public var contactLists: [String]
     public var active: Bool
     public var markUnread: Bool
     public var waitForAgentSeconds: Int
@@ -52,6 +54,7 @@ public struct Account: Sendable, Equatable {
         fromAddress: String = "",
         fromName: String = "",
         description: String = "",
+        contactLists: [String] = [],
         active: Bool = true,
         markUnread: Bool = false,
         waitForAgentSeconds: Int = Account.defaultWaitSeconds,
@@ -77,6 +80,7 @@ public struct Account: Sendable, Equatable {
         self.fromAddress = fromAddress
         self.fromName = fromName
         self.description = description
+        self.contactLists = contactLists
         self.active = active
         self.markUnread = markUnread
         self.waitForAgentSeconds = waitForAgentSeconds
@@ -104,7 +108,7 @@ public struct Account: Sendable, Equatable {
 
 extension Account: Codable {
     enum CodingKeys: String, CodingKey {
-        case id, key, name, service, fromAddress, fromName, description, active, markUnread
+        case id, key, name, service, fromAddress, fromName, description, contactLists, active, markUnread
         case waitForAgentSeconds, waitForQueueSeconds, subjectPrefix, replyTo, hostname
         case incoming, outgoing, resolvers, signature, template, notification, transfer
         case mandatoryDisposition, retry, outgoingAccountId, createdAt, updatedAt, deletedAt
@@ -120,6 +124,7 @@ extension Account: Codable {
             fromAddress: try c.decodeIfPresent(String.self, forKey: .fromAddress) ?? "",
             fromName: try c.decodeIfPresent(String.self, forKey: .fromName) ?? "",
             description: try c.decodeIfPresent(String.self, forKey: .description) ?? "",
+            contactLists: try c.decodeIfPresent([String].self, forKey: .contactLists) ?? [],
             active: try c.decodeIfPresent(Bool.self, forKey: .active) ?? true,
             markUnread: try c.decodeIfPresent(Bool.self, forKey: .markUnread) ?? false,
             waitForAgentSeconds: try c.decodeIfPresent(Int.self, forKey: .waitForAgentSeconds) ?? Self.defaultWaitSeconds,
@@ -152,6 +157,7 @@ extension Account: Codable {
         try c.encode(fromAddress, forKey: .fromAddress)
         try c.encode(fromName, forKey: .fromName)
         try c.encode(description, forKey: .description)
+        try c.encode(contactLists, forKey: .contactLists)
         try c.encode(active, forKey: .active)
         try c.encode(markUnread, forKey: .markUnread)
         try c.encode(waitForAgentSeconds, forKey: .waitForAgentSeconds)

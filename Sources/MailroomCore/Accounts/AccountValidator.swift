@@ -31,6 +31,8 @@ public enum AccountValidator {
         check(account.fromName.count <= Account.maxFromNameLength, "fromName",
               "must be at most \(Account.maxFromNameLength) characters, not \(account.fromName.count)")
         check(account.description.count <= 4_000, "description", "must be at most 4000 characters")
+        check(account.contactLists.count <= 100 && account.contactLists.allSatisfy { !$0.isEmpty && $0.count <= 200 },
+              "contactLists", "must name at most 100 contact lists, each 1 to 200 characters")
         check(account.subjectPrefix.count <= 100, "subjectPrefix", "must be at most 100 characters")
 
         if account.outgoing.protocol != .none {

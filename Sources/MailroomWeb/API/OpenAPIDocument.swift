@@ -202,6 +202,7 @@ public enum OpenAPIDocument {
         "id": {"type": "string", "readOnly": true}, "key": {"type": "string", "minLength": 1, "maxLength": 5},
         "name": {"type": "string"}, "service": {"enum": ["custom", "gmail", "outlook365", "yahoo", "hotmail"], "default": "custom"},
         "fromAddress": {"type": "string"}, "fromName": {"type": "string", "maxLength": 52}, "description": {"type": "string"},
+        "contactLists": {"type": "array", "items": {"type": "string"}, "description": "Motion's list of contact manager"},
         "active": {"type": "boolean", "default": true}, "markUnread": {"type": "boolean", "default": false},
         "waitForAgentSeconds": {"type": "integer", "minimum": 1, "maximum": 2147483, "default": 10},
         "waitForQueueSeconds": {"type": "integer", "minimum": 1, "maximum": 2147483, "default": 10},
