@@ -1,0 +1,239 @@
+import Foundation
+
+public enum TicketStatus: String, NamedValues {
+    /// Nobody has worked on it yet.
+    case new
+    case open
+    /// Waiting for the customer.
+    case pending
+    case closed
+}
+
+public enum TicketPriority: String, NamedValues {
+    case low, medium, high
+}
+
+public enum MessageDirection: String, NamedValues {
+    case inbound = "in"
+    case outbound = "out"
+}
+
+/// A mail address with its display name, shaped as `mailroom parse` prints it.
+public struct EmailAddress: Sendable, Hashable, Codable {
+    public var name: String?
+    /// As written, except that the domain is lowercased.
+    public var address: String
+
+    public init(name: String? = nil, address: String) {
+        self.name = name?.isEmpty == true ? nil : name
+        self.address = EmailAddress.normalise(address)
+    }
+
+    /// The form addresses are compared in: the whole address lowercased (local parts are
+    /// case-sensitive in theory, never in the mailboxes contact centers deal with).
+    public var key: String { address.lowercased() }
+
+    static func normalise(_ address: String) -> String {
+        let trimmed = address.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let at = trimmed.lastIndex(of: "@") else { return trimmed }
+        return trimmed[..<at] + trimmed[at...].lowercased()
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(name, forKey: .name)
+        try c.encode(address, forKey: .address)
+    }
+}
+
+/// Someone who writes to the contact center; found or created from each message's sender.
+public struct Customer: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String?
+    public var address: String
+    public var createdAt: Date?
+
+    public init(id: String = "", name: String?, address: String, createdAt: Date? = nil) {
+        self.id = id
+        self.name = name
+        self.address = address
+        self.createdAt = createdAt
+    }
+}
+
+/// A conversation with a customer: ordered messages in and out.
+public struct Ticket: Sendable, Equatable, Codable {
+    public var id: String
+    /// The human number agents and customers quote (`[Ticket#1042]`).
+    public var number: Int64
+    public var accountId: String
+    public var subject: String
+    public var status: TicketStatus
+    public var priority: TicketPriority
+    public var customerId: String
+    public var customer: EmailAddress
+    public var queueId: String?
+    public var agentId: String?
+    public var tags: [String]
+    /// Set when a delivery failure or a rule marks the ticket for attention.
+    public var escalated: Bool
+    public var unread: Bool
+    public var messageCount: Int
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var lastMessageAt: Date
+    public var lastMessageDirection: MessageDirection?
+
+    public init(id: String = "", number: Int64 = 0, accountId: String, subject: String, status: TicketStatus = .new,
+                priority: TicketPriority = .medium, customerId: String, customer: EmailAddress, queueId: String? = nil,
+                agentId: String? = nil, tags: [String] = [], escalated: Bool = false, unread: Bool = true, messageCount: Int = 0,
+                createdAt: Date, updatedAt: Date? = nil, lastMessageAt: Date? = nil, lastMessageDirection: MessageDirection? = nil) {
+        self.id = id
+        self.number = number
+        self.accountId = accountId
+        self.subject = subject
+        self.status = status
+        self.priority = priority
+        self.customerId = customerId
+        self.customer = customer
+        self.queueId = queueId
+        self.agentId = agentId
+        self.tags = tags
+        self.escalated = escalated
+        self.unread = unread
+        self.messageCount = messageCount
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt ?? createdAt
+        self.lastMessageAt = lastMessageAt ?? createdAt
+        self.lastMessageDirection = lastMessageDirection
+    }
+
+    public var isOpen: Bool { status != .closed }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(number, forKey: .number)
+        try c.encode(accountId, forKey: .accountId)
+        try c.encode(subject, forKey: .subject)
+        try c.encode(status, forKey: .status)
+        try c.encode(priority, forKey: .priority)
+        try c.encode(customerId, forKey: .customerId)
+        try c.encode(customer, forKey: .customer)
+        try c.encode(queueId, forKey: .queueId)
+        try c.encode(agentId, forKey: .agentId)
+        try c.encode(tags, forKey: .tags)
+        try c.encode(escalated, forKey: .escalated)
+        try c.encode(unread, forKey: .unread)
+        try c.encode(messageCount, forKey: .messageCount)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(lastMessageAt, forKey: .lastMessageAt)
+        try c.encode(lastMessageDirection, forKey: .lastMessageDirection)
+    }
+}
+
+/// A file attached to a message; its bytes are a content-addressed blob.
+public struct AttachmentInfo: Sendable, Hashable, Codable {
+    public var filename: String?
+    public var contentType: String
+    public var size: Int
+    public var sha256: String
+    public var contentId: String?
+    public var inline: Bool
+
+    public init(filename: String?, contentType: String, size: Int, sha256: String, contentId: String?, inline: Bool) {
+        self.filename = filename
+        self.contentType = contentType
+        self.size = size
+        self.sha256 = sha256
+        self.contentId = contentId
+        self.inline = inline
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(filename, forKey: .filename)
+        try c.encode(contentType, forKey: .contentType)
+        try c.encode(size, forKey: .size)
+        try c.encode(sha256, forKey: .sha256)
+        try c.encode(contentId, forKey: .contentId)
+        try c.encode(inline, forKey: .inline)
+    }
+}
+
+/// Where an outgoing message is on its way to the customer.
+public enum DeliveryState: String, NamedValues {
+    case queued, sending, sent, retrying, failed, bounced
+}
+
+/// One message of a ticket, in or out.
+public struct TicketMessage: Sendable, Equatable, Codable {
+    public var id: String
+    public var ticketId: String
+    public var accountId: String
+    public var direction: MessageDirection
+    /// Without angle brackets.
+    public var messageId: String?
+    public var inReplyTo: [String]
+    public var references: [String]
+    public var subject: String
+    public var from: [EmailAddress]
+    public var to: [EmailAddress]
+    public var cc: [EmailAddress]
+    public var date: Date?
+    public var text: String?
+    public var html: String?
+    public var attachments: [AttachmentInfo]
+    /// Nil for inbound mail.
+    public var deliveryState: DeliveryState?
+    /// SHA-256 of the raw message: its blob, and the identity used to recognise a message seen before.
+    public var rawSha256: String
+    public var createdAt: Date
+
+    public init(id: String = "", ticketId: String, accountId: String, direction: MessageDirection, messageId: String?,
+                inReplyTo: [String] = [], references: [String] = [], subject: String, from: [EmailAddress], to: [EmailAddress] = [],
+                cc: [EmailAddress] = [], date: Date?, text: String?, html: String?, attachments: [AttachmentInfo] = [],
+                deliveryState: DeliveryState? = nil, rawSha256: String, createdAt: Date) {
+        self.id = id
+        self.ticketId = ticketId
+        self.accountId = accountId
+        self.direction = direction
+        self.messageId = messageId
+        self.inReplyTo = inReplyTo
+        self.references = references
+        self.subject = subject
+        self.from = from
+        self.to = to
+        self.cc = cc
+        self.date = date
+        self.text = text
+        self.html = html
+        self.attachments = attachments
+        self.deliveryState = deliveryState
+        self.rawSha256 = rawSha256
+        self.createdAt = createdAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(ticketId, forKey: .ticketId)
+        try c.encode(accountId, forKey: .accountId)
+        try c.encode(direction, forKey: .direction)
+        try c.encode(messageId, forKey: .messageId)
+        try c.encode(inReplyTo, forKey: .inReplyTo)
+        try c.encode(references, forKey: .references)
+        try c.encode(subject, forKey: .subject)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(cc, forKey: .cc)
+        try c.encode(date, forKey: .date)
+        try c.encode(text, forKey: .text)
+        try c.encode(html, forKey: .html)
+        try c.encode(attachments, forKey: .attachments)
+        try c.encode(deliveryState, forKey: .deliveryState)
+        try c.encode(rawSha256, forKey: .rawSha256)
+        try c.encode(createdAt, forKey: .createdAt)
+    }
+}
