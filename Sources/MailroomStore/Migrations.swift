@@ -97,6 +97,118 @@ let migrations: [Migration] = [
             """,
         ]
     },
+    Migration(version: 2, name: "customers, tickets, messages, participants, quarantine, fetch positions") { _ in
+        [
+            """
+            CREATE TABLE customers (
+                id TEXT PRIMARY KEY,
+                address TEXT NOT NULL UNIQUE,
+                name TEXT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE tickets (
+                id TEXT PRIMARY KEY,
+                number BIGINT NOT NULL UNIQUE,
+                account_id TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                normalized_subject TEXT NOT NULL,
+                status TEXT NOT NULL,
+                priority TEXT NOT NULL,
+                customer_id TEXT NOT NULL REFERENCES customers (id),
+                customer_address TEXT NOT NULL,
+                customer_name TEXT,
+                queue_id TEXT,
+                agent_id TEXT,
+                tags TEXT NOT NULL,
+                escalated BOOLEAN NOT NULL,
+                unread BOOLEAN NOT NULL,
+                message_count INTEGER NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                last_message_at BIGINT NOT NULL,
+                last_direction TEXT
+            )
+            """,
+            "CREATE INDEX tickets_customer_open ON tickets (customer_address, status, last_message_at)",
+            "CREATE INDEX tickets_subject_open ON tickets (normalized_subject, status, last_message_at)",
+            "CREATE INDEX tickets_recent ON tickets (last_message_at, id)",
+            "CREATE INDEX tickets_account ON tickets (account_id, last_message_at)",
+            """
+            CREATE TABLE messages (
+                id TEXT PRIMARY KEY,
+                ticket_id TEXT NOT NULL REFERENCES tickets (id),
+                account_id TEXT NOT NULL,
+                direction TEXT NOT NULL,
+                message_id TEXT,
+                in_reply_to TEXT NOT NULL,
+                refs TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                from_addresses TEXT NOT NULL,
+                to_addresses TEXT NOT NULL,
+                cc_addresses TEXT NOT NULL,
+                sent_date BIGINT,
+                body_text TEXT,
+                body_html TEXT,
+                attachments TEXT NOT NULL,
+                delivery_state TEXT,
+                raw_sha256 TEXT NOT NULL,
+                content_hash TEXT NOT NULL,
+                created_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX messages_ticket ON messages (ticket_id, created_at)",
+            "CREATE INDEX messages_message_id ON messages (message_id)",
+            "CREATE INDEX messages_content ON messages (account_id, content_hash)",
+            "CREATE INDEX messages_ticket_content ON messages (ticket_id, content_hash)",
+            """
+            CREATE TABLE ticket_participants (
+                ticket_id TEXT NOT NULL REFERENCES tickets (id),
+                address TEXT NOT NULL,
+                role TEXT NOT NULL,
+                PRIMARY KEY (ticket_id, address, role)
+            )
+            """,
+            "CREATE INDEX ticket_participants_address ON ticket_participants (address, role)",
+            "CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+            "INSERT INTO counters (name, value) VALUES ('ticket_number', 1000)",
+            """
+            CREATE TABLE quarantine (
+                id TEXT PRIMARY KEY,
+                account_id TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                raw_sha256 TEXT,
+                size BIGINT NOT NULL,
+                source TEXT NOT NULL,
+                from_text TEXT,
+                subject TEXT,
+                created_at BIGINT NOT NULL,
+                replayed_at BIGINT
+            )
+            """,
+            "CREATE INDEX quarantine_account ON quarantine (account_id, created_at)",
+            """
+            CREATE TABLE mailbox_positions (
+                account_id TEXT NOT NULL,
+                folder TEXT NOT NULL,
+                uid_validity BIGINT NOT NULL,
+                high_water BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                PRIMARY KEY (account_id, folder)
+            )
+            """,
+            """
+            CREATE TABLE pop3_seen (
+                account_id TEXT NOT NULL,
+                uidl TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                PRIMARY KEY (account_id, uidl)
+            )
+            """,
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

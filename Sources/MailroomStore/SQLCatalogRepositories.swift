@@ -151,6 +151,7 @@ public struct SQLStore: Sendable {
     public let dispositions: SQLDispositionRepository
     public let cannedAnswers: SQLCannedAnswerRepository
     public let settings: SQLSettingsRepository
+    public let tickets: SQLTicketStore
 
     public init(database: MailroomDatabase, secrets: SecretBox, logger: Logger) {
         self.database = database
@@ -160,5 +161,6 @@ public struct SQLStore: Sendable {
         dispositions = SQLDispositionRepository(database: database)
         cannedAnswers = SQLCannedAnswerRepository(database: database)
         settings = SQLSettingsRepository(database: database)
+        tickets = SQLTicketStore(database: database)
     }
 }

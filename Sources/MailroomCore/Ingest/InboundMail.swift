@@ -1,0 +1,193 @@
+import Foundation
+
+/// A parsed inbound message as the ingest pipeline hands it to the store.
+public struct InboundMail: Sendable, Equatable {
+    /// SHA-256 of the raw bytes: the raw message's blob.
+    public var rawSha256: String
+    public var rawSize: Int
+    /// SHA-256 of the message without its trace headers (Received, Delivered-To…): the same mail
+    /// delivered to two mailboxes has one content hash, and a reused Message-ID with another body has another.
+    public var contentHash: String
+    public var messageId: String?
+    public var inReplyTo: [String]
+    public var references: [String]
+    public var subject: String
+    public var from: [EmailAddress]
+    public var replyTo: [EmailAddress]
+    public var to: [EmailAddress]
+    public var cc: [EmailAddress]
+    public var date: Date?
+    public var text: String?
+    public var html: String?
+    public var attachments: [AttachmentInfo]
+    /// Header fields in order, unfolded and decoded, for header filters and rules.
+    public var headers: [HeaderField]
+    /// Auto-Submitted and friends say a program, not a person, sent it.
+    public var isAutomatic: Bool
+    public var parseWarnings: [String]
+
+    public init(rawSha256: String, rawSize: Int, contentHash: String, messageId: String?, inReplyTo: [String] = [],
+                references: [String] = [], subject: String, from: [EmailAddress], replyTo: [EmailAddress] = [],
+                to: [EmailAddress] = [], cc: [EmailAddress] = [], date: Date?, text: String?, html: String?,
+                attachments: [AttachmentInfo] = [], headers: [HeaderField] = [], isAutomatic: Bool = false,
+                parseWarnings: [String] = []) {
+        self.rawSha256 = rawSha256
+        self.rawSize = rawSize
+        self.contentHash = contentHash
+        self.messageId = messageId
+        self.inReplyTo = inReplyTo
+        self.references = references
+        self.subject = subject
+        self.from = from
+        self.replyTo = replyTo
+        self.to = to
+        self.cc = cc
+        self.date = date
+        self.text = text
+        self.html = html
+        self.attachments = attachments
+        self.headers = headers
+        self.isAutomatic = isAutomatic
+        self.parseWarnings = parseWarnings
+    }
+
+    /// Who the ticket belongs to: the first From address (Reply-To is where answers go, not who wrote).
+    public var sender: EmailAddress? { from.first }
+}
+
+public struct HeaderField: Sendable, Equatable, Codable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// What an account's header filters decide for one message.
+public enum HeaderFilterOutcome: Sendable, Equatable {
+    case accept(tags: [String])
+    case skip(HeaderFilter)
+    case quarantine(HeaderFilter)
+}
+
+extension HeaderFilter {
+    func matches(_ headers: [HeaderField]) -> Bool {
+        let wanted = header.lowercased()
+        for field in headers where field.name.lowercased() == wanted {
+            let value = field.value.trimmingCharacters(in: .whitespaces)
+            switch match {
+            case .equals:
+                if value.caseInsensitiveCompare(self.value) == .orderedSame { return true }
+            case .contains:
+                if value.range(of: self.value, options: .caseInsensitive) != nil { return true }
+            case .regex:
+                // Validated on save; a header value is bounded by the parser's limits.
+                guard let regex = try? NSRegularExpression(pattern: self.value, options: [.caseInsensitive]) else { continue }
+                let bounded = String(value.prefix(8_192))
+                if regex.firstMatch(in: bounded, range: NSRange(bounded.startIndex..., in: bounded)) != nil { return true }
+            }
+        }
+        return false
+    }
+}
+
+public enum HeaderFilterEvaluation {
+    /// The first filter that skips or quarantines wins; tag filters add up.
+    public static func evaluate(_ filters: [HeaderFilter], headers: [HeaderField]) -> HeaderFilterOutcome {
+        var tags: [String] = []
+        for filter in filters where filter.matches(headers) {
+            switch filter.action {
+            case .skip: return .skip(filter)
+            case .quarantine: return .quarantine(filter)
+            case .tag:
+                if let tag = filter.tag, !tags.contains(tag) { tags.append(tag) }
+            }
+        }
+        return .accept(tags: tags)
+    }
+}
+
+/// Where a fetched message came from on its server, so the fetch position is committed with it.
+public enum MailboxPosition: Sendable, Equatable {
+    /// IMAP: the folder's UIDVALIDITY and the message's UID; committing it moves the high-water mark.
+    case imap(folder: String, uidValidity: UInt32, uid: UInt32)
+    /// POP3: the message's UIDL, added to the set seen.
+    case pop3(uidl: String)
+    /// Imported from a file.
+    case file(String)
+}
+
+/// Why a message was not ingested but kept aside, raw, for a person to look at.
+public enum QuarantineReason: String, NamedValues {
+    case unparseable
+    case tooLarge
+    case headerFilter
+    case storeFailed
+    case timedOut
+}
+
+public struct QuarantinedMessage: Sendable, Equatable, Codable {
+    public var id: String
+    public var accountId: String
+    public var reason: QuarantineReason
+    /// A sentence for the administrator: what went wrong and what to do.
+    public var detail: String
+    public var rawSha256: String?
+    public var size: Int
+    /// Where it came from ("INBOX uid 42", "pop3 uidl …", a file name).
+    public var source: String
+    public var from: String?
+    public var subject: String?
+    public var createdAt: Date
+    public var replayedAt: Date?
+
+    public init(id: String = "", accountId: String, reason: QuarantineReason, detail: String, rawSha256: String?, size: Int,
+                source: String, from: String? = nil, subject: String? = nil, createdAt: Date, replayedAt: Date? = nil) {
+        self.id = id
+        self.accountId = accountId
+        self.reason = reason
+        self.detail = detail
+        self.rawSha256 = rawSha256
+        self.size = size
+        self.source = source
+        self.from = from
+        self.subject = subject
+        self.createdAt = createdAt
+        self.replayedAt = replayedAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(accountId, forKey: .accountId)
+        try c.encode(reason, forKey: .reason)
+        try c.encode(detail, forKey: .detail)
+        try c.encode(rawSha256, forKey: .rawSha256)
+        try c.encode(size, forKey: .size)
+        try c.encode(source, forKey: .source)
+        try c.encode(from, forKey: .from)
+        try c.encode(subject, forKey: .subject)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(replayedAt, forKey: .replayedAt)
+    }
+}
+
+/// What happened to one inbound message.
+public enum IngestOutcome: Sendable, Equatable {
+    case created(ticketId: String, messageId: String)
+    case appended(ticketId: String, messageId: String, resolver: ResolverName)
+    /// Seen before (same content on this account, or already on the ticket it would join).
+    case duplicate(ticketId: String?)
+    case skipped(reason: String)
+    case quarantined(id: String)
+
+    public var ticketId: String? {
+        switch self {
+        case .created(let id, _), .appended(let id, _, _): return id
+        case .duplicate(let id): return id
+        case .skipped, .quarantined: return nil
+        }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+/// Compares subjects the way people mean them: "Re: Re: AW: [Support] Invoice [Ticket#12]" is "invoice".
+public enum SubjectNormalizer {
+    /// Reply and forward prefixes in common languages, compared case-insensitively before a colon
+    /// (optionally with a count, "Re[2]:" or "RE(3):").
+    static let prefixes: Set<String> = [
+        "re", "fwd", "fw", "aw", "wg", "sv", "vs", "rif", "r", "i", "tr", "rv", "antw", "odp", "doorst", "enc", "res",
+        "fs", "vb", "ynt", "ilt", "pd", "przek", "ref", "réf", "wtr", "vl", "vá", "továbbítás",
+        "ответ", "отв", "нв", "пересл", "fwd.", "回复", "回覆", "答复", "转发", "轉寄", "轉發", "返信", "転送",
+        "απ", "σχετ", "πρθ", "رد", "השב", "הועבר", "trả lời", "tl", "chuyển tiếp",
+    ]
+
+    /// The Mailroom tag put on outgoing subjects, from which a reply's ticket is found again.
+    public static func tag(for number: Int64) -> String { "[Ticket#\(number)]" }
+
+    /// The ticket number in a subject's Mailroom tag, if there is one.
+    public static func ticketNumber(in subject: String) -> Int64? {
+        guard let range = subject.range(of: "[Ticket#", options: .caseInsensitive) else { return nil }
+        let digits = subject[range.upperBound...].prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 18,
+              subject[range.upperBound...].dropFirst(digits.count).first == "]" else { return nil }
+        return Int64(digits)
+    }
+
+    /// The subject with reply/forward prefixes, the account's subject prefix and Mailroom's tag removed,
+    /// white space folded, and case folded: the form resolvers compare.
+    public static func normalise(_ subject: String, accountPrefix: String = "") -> String {
+        var text = removingTags(subject)
+        let prefix = accountPrefix.trimmingCharacters(in: .whitespaces)
+        var changed = true
+        var rounds = 0
+        // Prefixes interleave ("Re: [Support] Fwd: AW:"), so strip until nothing changes; bounded for hostile input.
+        while changed && rounds < 100 {
+            changed = false
+            rounds += 1
+            text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !prefix.isEmpty, text.lowercased().hasPrefix(prefix.lowercased()) {
+                text = String(text.dropFirst(prefix.count))
+                changed = true
+                continue
+            }
+            if let stripped = strippingReplyPrefix(text) {
+                text = stripped
+                changed = true
+            }
+        }
+        let folded = text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
+        return folded.lowercased()
+    }
+
+    /// "Re:", "RE[2]:", "Fwd :", "回复：" at the start, or nil.
+    static func strippingReplyPrefix(_ text: String) -> String? {
+        // Also a bracketed list tag like "[EXTERNAL]" is left alone: only words followed by a colon count.
+        guard let colon = text.firstIndex(where: { $0 == ":" || $0 == "：" }) else { return nil }
+        var word = text[..<colon].trimmingCharacters(in: .whitespaces)
+        guard !word.isEmpty, word.count <= 20 else { return nil }
+        // A reply count: "Re[2]", "RE(3)", "Re^2".
+        if let open = word.firstIndex(where: { $0 == "[" || $0 == "(" || $0 == "^" }) {
+            let count = word[word.index(after: open)...].filter { $0 != "]" && $0 != ")" }
+            guard count.allSatisfy(\.isNumber) else { return nil }
+            word = String(word[..<open])
+        }
+        guard prefixes.contains(word.lowercased()) else { return nil }
+        return String(text[text.index(after: colon)...])
+    }
+
+    /// Removes every "[Ticket#123]" tag.
+    static func removingTags(_ subject: String) -> String {
+        var text = subject
+        var guardCount = 0
+        while let range = text.range(of: "[Ticket#", options: .caseInsensitive), guardCount < 20 {
+            guardCount += 1
+            guard let close = text[range.upperBound...].firstIndex(of: "]") else { break }
+            text.removeSubrange(range.lowerBound...close)
+        }
+        return text
+    }
+}

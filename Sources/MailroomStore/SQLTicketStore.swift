@@ -1,0 +1,589 @@
+import Foundation
+import Logging
+import MailroomCore
+import SQLKit
+
+/// Tickets, their messages and customers, the raw-message blobs, the quarantine and the fetch positions.
+///
+/// `ingest` is the one place an inbound message becomes part of a ticket: raw bytes, message,
+/// ticket update and fetch position are committed in one transaction, so a crash at any point
+/// leaves either all of it or none of it.
+public struct SQLTicketStore: Sendable {
+    let database: MailroomDatabase
+
+    public init(database: MailroomDatabase) { self.database = database }
+
+    // MARK: Ingest
+
+    public func ingest(_ mail: InboundMail, raw: [UInt8], account: Account, position: MailboxPosition?,
+                       tags: [String] = [], now: Date = Date()) async throws -> IngestOutcome {
+        try await database.transaction { db in
+            try await Self.putBlob(raw, sha256: mail.rawSha256, db: db, now: now)
+            if let existing = try await db.raw("""
+                SELECT ticket_id FROM messages WHERE account_id = \(bind: account.id) AND content_hash = \(bind: mail.contentHash)
+                """).first() {
+                try await Self.record(position, account: account.id, db: db, now: now)
+                return .duplicate(ticketId: try existing.decode(column: "ticket_id", as: String.self))
+            }
+            let sender = mail.sender ?? mail.replyTo.first ?? EmailAddress(name: "Unknown sender", address: "unknown@invalid")
+            let customer = try await Self.findOrCreateCustomer(sender, db: db, now: now)
+            let input = ResolverInput(accountId: account.id, sender: sender, cc: mail.cc, subject: mail.subject,
+                                      accountPrefix: account.subjectPrefix, inReplyTo: mail.inReplyTo, references: mail.references)
+            let match = try await TicketResolution.resolve(input, resolvers: account.resolvers, finder: SQLOpenTicketFinder(db: db))
+
+            let ticketId: String
+            if let match {
+                // The same mail delivered to two of our mailboxes joins one ticket once.
+                let onTicket = try await db.raw("""
+                    SELECT id FROM messages WHERE ticket_id = \(bind: match.ticketId) AND content_hash = \(bind: mail.contentHash)
+                    """).first()
+                if onTicket != nil {
+                    try await Self.record(position, account: account.id, db: db, now: now)
+                    return .duplicate(ticketId: match.ticketId)
+                }
+                ticketId = match.ticketId
+            } else {
+                ticketId = try await Self.createTicket(for: mail, customer: customer, sender: sender, account: account,
+                                                       normalizedSubject: input.normalizedSubject, db: db, now: now)
+            }
+            let messageId = try await Self.insertMessage(mail, ticketId: ticketId, accountId: account.id, direction: .inbound,
+                                                         deliveryState: nil, db: db, now: now)
+            try await Self.addParticipants(ticketId: ticketId, from: mail.from, to: mail.to, cc: mail.cc, db: db)
+            try await Self.touchTicket(ticketId, direction: .inbound, addTags: tags, db: db, now: now)
+            try await Self.record(position, account: account.id, db: db, now: now)
+            if let match { return .appended(ticketId: ticketId, messageId: messageId, resolver: match.resolver) }
+            return .created(ticketId: ticketId, messageId: messageId)
+        }
+    }
+
+    /// Keeps a message aside with the reason, and moves the fetch position past it in the same transaction.
+    public func quarantine(_ entry: QuarantinedMessage, raw: [UInt8]?, position: MailboxPosition?, now: Date = Date()) async throws -> String {
+        var entry = entry
+        entry.id = Identifier.make(at: now)
+        let stored = entry
+        try await database.transaction { db in
+            if let raw, let sha = stored.rawSha256 { try await Self.putBlob(raw, sha256: sha, db: db, now: now) }
+            try await db.raw("""
+                INSERT INTO quarantine (id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at)
+                VALUES (\(bind: stored.id), \(bind: stored.accountId), \(bind: stored.reason.rawValue), \(bind: stored.detail),
+                        \(bind: stored.rawSha256), \(bind: stored.size), \(bind: stored.source), \(bind: stored.from),
+                        \(bind: stored.subject), \(bind: Timestamp.from(stored.createdAt)), NULL)
+                """).run()
+            try await Self.record(position, account: stored.accountId, db: db, now: now)
+        }
+        return stored.id
+    }
+
+    /// Moves the fetch position past a message that was deliberately not ingested (a skip filter).
+    public func recordPosition(_ position: MailboxPosition, accountId: String, now: Date = Date()) async throws {
+        try await database.transaction { db in try await Self.record(position, account: accountId, db: db, now: now) }
+    }
+
+    // MARK: Fetch positions
+
+    public struct IMAPPosition: Sendable, Equatable {
+        public let uidValidity: UInt32
+        public let highWater: UInt32
+
+        public init(uidValidity: UInt32, highWater: UInt32) {
+            self.uidValidity = uidValidity
+            self.highWater = highWater
+        }
+    }
+
+    public func imapPosition(accountId: String, folder: String) async throws -> IMAPPosition? {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("""
+                SELECT uid_validity, high_water FROM mailbox_positions WHERE account_id = \(bind: accountId) AND folder = \(bind: folder)
+                """).first() else { return nil }
+            return IMAPPosition(uidValidity: UInt32(truncatingIfNeeded: try row.decode(column: "uid_validity", as: Int64.self)),
+                                highWater: UInt32(truncatingIfNeeded: try row.decode(column: "high_water", as: Int64.self)))
+        }
+    }
+
+    /// Starts a folder over after its UIDVALIDITY changed: every message is looked at again, and
+    /// content hashes keep those already ingested from being ingested twice.
+    public func resetIMAPPosition(accountId: String, folder: String, uidValidity: UInt32, now: Date = Date()) async throws {
+        try await database.transaction { db in
+            try await db.raw("DELETE FROM mailbox_positions WHERE account_id = \(bind: accountId) AND folder = \(bind: folder)").run()
+            try await db.raw("""
+                INSERT INTO mailbox_positions (account_id, folder, uid_validity, high_water, updated_at)
+                VALUES (\(bind: accountId), \(bind: folder), \(bind: Int64(uidValidity)), 0, \(bind: Timestamp.from(now)))
+                """).run()
+        }
+    }
+
+    public func seenPOP3UIDLs(accountId: String) async throws -> Set<String> {
+        try await database.withConnection { db in
+            Set(try await db.raw("SELECT uidl FROM pop3_seen WHERE account_id = \(bind: accountId)").all()
+                .map { try $0.decode(column: "uidl", as: String.self) })
+        }
+    }
+
+    /// Forgets UIDLs the server no longer has, so the set does not grow forever.
+    public func forgetPOP3UIDLs(accountId: String, keeping present: Set<String>) async throws {
+        let seen = try await seenPOP3UIDLs(accountId: accountId)
+        let gone = seen.subtracting(present)
+        guard !gone.isEmpty else { return }
+        try await database.transaction { db in
+            for uidl in gone {
+                try await db.raw("DELETE FROM pop3_seen WHERE account_id = \(bind: accountId) AND uidl = \(bind: uidl)").run()
+            }
+        }
+    }
+
+    static func record(_ position: MailboxPosition?, account: String, db: any SQLDatabase, now: Date) async throws {
+        switch position {
+        case .none, .file:
+            return
+        case .imap(let folder, let uidValidity, let uid):
+            let millis = Timestamp.from(now)
+            try await db.raw("""
+                INSERT INTO mailbox_positions (account_id, folder, uid_validity, high_water, updated_at)
+                VALUES (\(bind: account), \(bind: folder), \(bind: Int64(uidValidity)), \(bind: Int64(uid)), \(bind: millis))
+                ON CONFLICT (account_id, folder) DO UPDATE SET
+                    high_water = CASE WHEN mailbox_positions.uid_validity = excluded.uid_validity
+                                       AND mailbox_positions.high_water > excluded.high_water
+                                      THEN mailbox_positions.high_water ELSE excluded.high_water END,
+                    uid_validity = excluded.uid_validity,
+                    updated_at = excluded.updated_at
+                """).run()
+        case .pop3(let uidl):
+            try await db.raw("""
+                INSERT INTO pop3_seen (account_id, uidl, created_at) VALUES (\(bind: account), \(bind: uidl), \(bind: Timestamp.from(now)))
+                ON CONFLICT (account_id, uidl) DO NOTHING
+                """).run()
+        }
+    }
+
+    // MARK: Writing pieces
+
+    static func putBlob(_ bytes: [UInt8], sha256: String, db: any SQLDatabase, now: Date) async throws {
+        try await db.raw("""
+            INSERT INTO blobs (sha256, size, data, created_at) VALUES (\(bind: sha256), \(bind: bytes.count), \(bind: Data(bytes)),
+                               \(bind: Timestamp.from(now)))
+            ON CONFLICT (sha256) DO NOTHING
+            """).run()
+    }
+
+    static func findOrCreateCustomer(_ address: EmailAddress, db: any SQLDatabase, now: Date) async throws -> Customer {
+        let key = address.key
+        if let row = try await db.raw("SELECT id, name, address, created_at FROM customers WHERE address = \(bind: key)").first() {
+            var customer = Customer(id: try row.decode(column: "id", as: String.self), name: try row.decode(column: "name", as: String?.self),
+                                    address: key, createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))
+            if customer.name == nil, let name = address.name {
+                try await db.raw("UPDATE customers SET name = \(bind: name) WHERE id = \(bind: customer.id)").run()
+                customer.name = name
+            }
+            return customer
+        }
+        let customer = Customer(id: Identifier.make(at: now), name: address.name, address: key, createdAt: now)
+        try await db.raw("""
+            INSERT INTO customers (id, address, name, created_at)
+            VALUES (\(bind: customer.id), \(bind: key), \(bind: customer.name), \(bind: Timestamp.from(now)))
+            """).run()
+        return customer
+    }
+
+    static func nextTicketNumber(db: any SQLDatabase) async throws -> Int64 {
+        guard let row = try await db.raw("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value").first() else {
+            throw DatabaseError(description: "the ticket number counter is missing; run mailroom migrate")
+        }
+        return try row.decode(column: "value", as: Int64.self)
+    }
+
+    static func createTicket(for mail: InboundMail, customer: Customer, sender: EmailAddress, account: Account,
+                             normalizedSubject: String, db: any SQLDatabase, now: Date) async throws -> String {
+        let id = Identifier.make(at: now)
+        let number = try await nextTicketNumber(db: db)
+        let millis = Timestamp.from(now)
+        let subject = String(mail.subject.prefix(1_000))
+        try await db.raw("""
+            INSERT INTO tickets (id, number, account_id, subject, normalized_subject, status, priority, customer_id, customer_address,
+                                 customer_name, queue_id, agent_id, tags, escalated, unread, message_count, created_at, updated_at,
+                                 last_message_at, last_direction)
+            VALUES (\(bind: id), \(bind: number), \(bind: account.id), \(bind: subject), \(bind: String(normalizedSubject.prefix(1_000))),
+                    \(bind: TicketStatus.new.rawValue), \(bind: TicketPriority.medium.rawValue), \(bind: customer.id),
+                    \(bind: customer.address), \(bind: sender.name ?? customer.name), NULL, NULL, '[]', \(bind: false), \(bind: true), 0,
+                    \(bind: millis), \(bind: millis), \(bind: millis), NULL)
+            """).run()
+        return id
+    }
+
+    static func insertMessage(_ mail: InboundMail, ticketId: String, accountId: String, direction: MessageDirection,
+                              deliveryState: DeliveryState?, db: any SQLDatabase, now: Date) async throws -> String {
+        let id = Identifier.make(at: now)
+        try await db.raw("""
+            INSERT INTO messages (id, ticket_id, account_id, direction, message_id, in_reply_to, refs, subject, from_addresses,
+                                  to_addresses, cc_addresses, sent_date, body_text, body_html, attachments, delivery_state,
+                                  raw_sha256, content_hash, created_at)
+            VALUES (\(bind: id), \(bind: ticketId), \(bind: accountId), \(bind: direction.rawValue), \(bind: mail.messageId),
+                    \(bind: try json(mail.inReplyTo)), \(bind: try json(mail.references)), \(bind: mail.subject),
+                    \(bind: try json(mail.from)), \(bind: try json(mail.to)), \(bind: try json(mail.cc)),
+                    \(bind: mail.date.map(Timestamp.from)), \(bind: mail.text), \(bind: mail.html), \(bind: try json(mail.attachments)),
+                    \(bind: deliveryState?.rawValue), \(bind: mail.rawSha256), \(bind: mail.contentHash), \(bind: Timestamp.from(now)))
+            """).run()
+        return id
+    }
+
+    static func addParticipants(ticketId: String, from: [EmailAddress], to: [EmailAddress], cc: [EmailAddress],
+                                db: any SQLDatabase) async throws {
+        var rows: [(String, String)] = []
+        for (role, addresses) in [("from", from), ("to", to), ("cc", cc)] {
+            for address in addresses.prefix(200) where !rows.contains(where: { $0 == (address.key, role) }) {
+                rows.append((address.key, role))
+            }
+        }
+        for (address, role) in rows {
+            try await db.raw("""
+                INSERT INTO ticket_participants (ticket_id, address, role) VALUES (\(bind: ticketId), \(bind: address), \(bind: role))
+                ON CONFLICT (ticket_id, address, role) DO NOTHING
+                """).run()
+        }
+    }
+
+    /// A new message: count it, mark the ticket unread, and wake a ticket that waited for the customer.
+    static func touchTicket(_ ticketId: String, direction: MessageDirection, addTags: [String], db: any SQLDatabase, now: Date) async throws {
+        let millis = Timestamp.from(now)
+        if direction == .inbound {
+            try await db.raw("""
+                UPDATE tickets SET message_count = message_count + 1, last_message_at = \(bind: millis), updated_at = \(bind: millis),
+                    last_direction = 'in', unread = \(bind: true),
+                    status = CASE WHEN status = 'pending' THEN 'open' ELSE status END
+                WHERE id = \(bind: ticketId)
+                """).run()
+        } else {
+            try await db.raw("""
+                UPDATE tickets SET message_count = message_count + 1, last_message_at = \(bind: millis), updated_at = \(bind: millis),
+                    last_direction = 'out', status = CASE WHEN status = 'new' THEN 'open' ELSE status END
+                WHERE id = \(bind: ticketId)
+                """).run()
+        }
+        if !addTags.isEmpty, let row = try await db.raw("SELECT tags FROM tickets WHERE id = \(bind: ticketId)").first() {
+            var tags = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8))
+            for tag in addTags where !tags.contains(tag) { tags.append(tag) }
+            try await db.raw("UPDATE tickets SET tags = \(bind: try json(tags)) WHERE id = \(bind: ticketId)").run()
+        }
+    }
+
+    static func json(_ value: some Encodable) throws -> String {
+        String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self)
+    }
+
+    // MARK: Reading
+
+    public func blob(sha256: String) async throws -> [UInt8]? {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("SELECT data FROM blobs WHERE sha256 = \(bind: sha256)").first() else { return nil }
+            return Array(try row.decode(column: "data", as: Data.self))
+        }
+    }
+
+    public func ticket(id: String) async throws -> Ticket? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT \(Self.ticketColumns) FROM tickets WHERE id = \(bind: id)").first().map(Self.ticket(from:))
+        }
+    }
+
+    public func ticket(number: Int64) async throws -> Ticket? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT \(Self.ticketColumns) FROM tickets WHERE number = \(bind: number)").first().map(Self.ticket(from:))
+        }
+    }
+
+    public func messages(ticketId: String) async throws -> [TicketMessage] {
+        try await database.withConnection { db in
+            try await db.raw("""
+                SELECT \(Self.messageColumns) FROM messages WHERE ticket_id = \(bind: ticketId) ORDER BY created_at, id
+                """).all().map(Self.message(from:))
+        }
+    }
+
+    public func message(id: String) async throws -> TicketMessage? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT \(Self.messageColumns) FROM messages WHERE id = \(bind: id)").first().map(Self.message(from:))
+        }
+    }
+
+    public func customer(address: String) async throws -> Customer? {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("SELECT id, name, address, created_at FROM customers WHERE address = \(bind: address.lowercased())")
+                .first() else { return nil }
+            return Customer(id: try row.decode(column: "id", as: String.self), name: try row.decode(column: "name", as: String?.self),
+                            address: try row.decode(column: "address", as: String.self),
+                            createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))
+        }
+    }
+
+    /// The filters of `GET /api/v1/tickets`.
+    public struct TicketFilter: Sendable {
+        public var accountIds: [String]?
+        public var queueId: String?
+        public var agentId: String?
+        public var status: TicketStatus?
+        public var unread: Bool?
+        public var tag: String?
+        public var since: Date?
+        public var until: Date?
+        public var unassigned: Bool?
+        public var limit: Int
+        public var cursor: String?
+
+        public init(accountIds: [String]? = nil, queueId: String? = nil, agentId: String? = nil, status: TicketStatus? = nil,
+                    unread: Bool? = nil, tag: String? = nil, since: Date? = nil, until: Date? = nil, unassigned: Bool? = nil,
+                    limit: Int = 50, cursor: String? = nil) {
+            self.accountIds = accountIds
+            self.queueId = queueId
+            self.agentId = agentId
+            self.status = status
+            self.unread = unread
+            self.tag = tag
+            self.since = since
+            self.until = until
+            self.unassigned = unassigned
+            self.limit = limit
+            self.cursor = cursor
+        }
+    }
+
+    /// Newest activity first; the cursor is the last item's position, so pages stay stable while mail arrives.
+    public func tickets(_ filter: TicketFilter) async throws -> (items: [Ticket], nextCursor: String?) {
+        var clauses: [SQLQueryString] = []
+        if let accountIds = filter.accountIds {
+            if accountIds.isEmpty { return ([], nil) }
+            clauses.append("account_id IN (\(binds: accountIds))")
+        }
+        if let queueId = filter.queueId { clauses.append("queue_id = \(bind: queueId)") }
+        if let agentId = filter.agentId { clauses.append("agent_id = \(bind: agentId)") }
+        if let status = filter.status { clauses.append("status = \(bind: status.rawValue)") }
+        if let unread = filter.unread { clauses.append("unread = \(bind: unread)") }
+        if let tag = filter.tag {
+            let pattern = "%" + (try Self.json(tag)).replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "") + "%"
+            clauses.append("tags LIKE \(bind: pattern)")
+        }
+        if let since = filter.since { clauses.append("last_message_at >= \(bind: Timestamp.from(since))") }
+        if let until = filter.until { clauses.append("last_message_at < \(bind: Timestamp.from(until))") }
+        if filter.unassigned == true { clauses.append("queue_id IS NULL AND agent_id IS NULL") }
+        if let cursor = filter.cursor {
+            let parts = cursor.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let millis = Int64(parts[0]) else { throw DomainError.invalid([FieldError("cursor", "is not a cursor this server gave out")]) }
+            let id = String(parts[1])
+            clauses.append("(last_message_at < \(bind: millis) OR (last_message_at = \(bind: millis) AND id < \(bind: id)))")
+        }
+        var whereClause: SQLQueryString = ""
+        for (index, clause) in clauses.enumerated() {
+            whereClause = index == 0 ? "WHERE \(clause)" : "\(whereClause) AND \(clause)"
+        }
+        let limit = max(1, min(filter.limit, 500))
+        let query: SQLQueryString = """
+            SELECT \(Self.ticketColumns) FROM tickets \(whereClause)
+            ORDER BY last_message_at DESC, id DESC LIMIT \(literal: limit + 1)
+            """
+        let rows = try await database.withConnection { db in try await db.raw(query).all() }
+        var items = try rows.map(Self.ticket(from:))
+        var next: String?
+        if items.count > limit {
+            items.removeLast()
+            if let last = items.last { next = "\(Timestamp.from(last.lastMessageAt)):\(last.id)" }
+        }
+        return (items, next)
+    }
+
+    // MARK: Quarantine
+
+    public func quarantined(accountId: String? = nil, includeReplayed: Bool = false) async throws -> [QuarantinedMessage] {
+        var clause: SQLQueryString = includeReplayed ? "WHERE 1 = 1" : "WHERE replayed_at IS NULL"
+        if let accountId { clause = "\(clause) AND account_id = \(bind: accountId)" }
+        let query: SQLQueryString = "SELECT \(Self.quarantineColumns) FROM quarantine \(clause) ORDER BY created_at DESC, id DESC"
+        return try await database.withConnection { db in try await db.raw(query).all().map(Self.quarantined(from:)) }
+    }
+
+    public func quarantined(id: String) async throws -> QuarantinedMessage? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT \(Self.quarantineColumns) FROM quarantine WHERE id = \(bind: id)").first().map(Self.quarantined(from:))
+        }
+    }
+
+    public func markReplayed(quarantineId: String, at date: Date = Date()) async throws {
+        try await database.withConnection { db in
+            try await db.raw("UPDATE quarantine SET replayed_at = \(bind: Timestamp.from(date)) WHERE id = \(bind: quarantineId)").run()
+        }
+    }
+
+    public func deleteQuarantined(id: String) async throws {
+        try await database.withConnection { db in
+            try await db.raw("DELETE FROM quarantine WHERE id = \(bind: id)").run()
+        }
+    }
+
+    public func quarantineCount(accountId: String? = nil) async throws -> Int {
+        let query: SQLQueryString = accountId.map { "SELECT COUNT(*) AS n FROM quarantine WHERE replayed_at IS NULL AND account_id = \(bind: $0)" }
+            ?? "SELECT COUNT(*) AS n FROM quarantine WHERE replayed_at IS NULL"
+        return try await database.withConnection { db in
+            guard let row = try await db.raw(query).first() else { return 0 }
+            return try row.decode(column: "n", as: Int.self)
+        }
+    }
+
+    public func messageCount(accountId: String) async throws -> Int {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("""
+                SELECT COUNT(*) AS n FROM messages WHERE account_id = \(bind: accountId) AND direction = 'in'
+                """).first() else { return 0 }
+            return try row.decode(column: "n", as: Int.self)
+        }
+    }
+
+    // MARK: Row mapping
+
+    static let ticketColumns: SQLQueryString = """
+        id, number, account_id, subject, status, priority, customer_id, customer_address, customer_name, queue_id, agent_id, tags,
+        escalated, unread, message_count, created_at, updated_at, last_message_at, last_direction
+        """
+
+    static func ticket(from row: any SQLRow) throws -> Ticket {
+        Ticket(
+            id: try row.decode(column: "id", as: String.self),
+            number: try row.decode(column: "number", as: Int64.self),
+            accountId: try row.decode(column: "account_id", as: String.self),
+            subject: try row.decode(column: "subject", as: String.self),
+            status: TicketStatus(rawValue: try row.decode(column: "status", as: String.self)) ?? .open,
+            priority: TicketPriority(rawValue: try row.decode(column: "priority", as: String.self)) ?? .medium,
+            customerId: try row.decode(column: "customer_id", as: String.self),
+            customer: EmailAddress(name: try row.decode(column: "customer_name", as: String?.self),
+                                   address: try row.decode(column: "customer_address", as: String.self)),
+            queueId: try row.decode(column: "queue_id", as: String?.self),
+            agentId: try row.decode(column: "agent_id", as: String?.self),
+            tags: try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8)),
+            escalated: try row.decode(column: "escalated", as: Bool.self),
+            unread: try row.decode(column: "unread", as: Bool.self),
+            messageCount: try row.decode(column: "message_count", as: Int.self),
+            createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)),
+            lastMessageAt: Timestamp.date(try row.decode(column: "last_message_at", as: Int64.self)),
+            lastMessageDirection: try row.decode(column: "last_direction", as: String?.self).flatMap(MessageDirection.init(rawValue:)))
+    }
+
+    static let messageColumns: SQLQueryString = """
+        id, ticket_id, account_id, direction, message_id, in_reply_to, refs, subject, from_addresses, to_addresses, cc_addresses,
+        sent_date, body_text, body_html, attachments, delivery_state, raw_sha256, created_at
+        """
+
+    static func message(from row: any SQLRow) throws -> TicketMessage {
+        func decodeJSON<T: Decodable>(_ column: String, as type: T.Type) throws -> T {
+            try JSONCoding.decoder.decode(type, from: Data(try row.decode(column: column, as: String.self).utf8))
+        }
+        return TicketMessage(
+            id: try row.decode(column: "id", as: String.self),
+            ticketId: try row.decode(column: "ticket_id", as: String.self),
+            accountId: try row.decode(column: "account_id", as: String.self),
+            direction: MessageDirection(rawValue: try row.decode(column: "direction", as: String.self)) ?? .inbound,
+            messageId: try row.decode(column: "message_id", as: String?.self),
+            inReplyTo: try decodeJSON("in_reply_to", as: [String].self),
+            references: try decodeJSON("refs", as: [String].self),
+            subject: try row.decode(column: "subject", as: String.self),
+            from: try decodeJSON("from_addresses", as: [EmailAddress].self),
+            to: try decodeJSON("to_addresses", as: [EmailAddress].self),
+            cc: try decodeJSON("cc_addresses", as: [EmailAddress].self),
+            date: try row.decode(column: "sent_date", as: Int64?.self).map(Timestamp.date),
+            text: try row.decode(column: "body_text", as: String?.self),
+            html: try row.decode(column: "body_html", as: String?.self),
+            attachments: try decodeJSON("attachments", as: [AttachmentInfo].self),
+            deliveryState: try row.decode(column: "delivery_state", as: String?.self).flatMap(DeliveryState.init(rawValue:)),
+            rawSha256: try row.decode(column: "raw_sha256", as: String.self),
+            createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))
+    }
+
+    static let quarantineColumns: SQLQueryString = """
+        id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at
+        """
+
+    static func quarantined(from row: any SQLRow) throws -> QuarantinedMessage {
+        QuarantinedMessage(
+            id: try row.decode(column: "id", as: String.self),
+            accountId: try row.decode(column: "account_id", as: String.self),
+            reason: QuarantineReason(rawValue: try row.decode(column: "reason", as: String.self)) ?? .unparseable,
+            detail: try row.decode(column: "detail", as: String.self),
+            rawSha256: try row.decode(column: "raw_sha256", as: String?.self),
+            size: try row.decode(column: "size", as: Int.self),
+            source: try row.decode(column: "source", as: String.self),
+            from: try row.decode(column: "from_text", as: String?.self),
+            subject: try row.decode(column: "subject", as: String?.self),
+            createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
+            replayedAt: try row.decode(column: "replayed_at", as: Int64?.self).map(Timestamp.date))
+    }
+}
+
+/// The resolvers' questions, answered inside the ingest transaction.
+struct SQLOpenTicketFinder: OpenTicketFinder {
+    let db: any SQLDatabase
+
+    private func candidate(_ query: SQLQueryString) async throws -> TicketCandidate? {
+        guard let row = try await db.raw(query).first() else { return nil }
+        return try await candidate(from: row)
+    }
+
+    private func candidate(from row: any SQLRow) async throws -> TicketCandidate {
+        let id = try row.decode(column: "id", as: String.self)
+        let participants = try await db.raw("SELECT address FROM ticket_participants WHERE ticket_id = \(bind: id)").all()
+            .map { try $0.decode(column: "address", as: String.self) }
+        return TicketCandidate(ticketId: id, accountId: try row.decode(column: "account_id", as: String.self),
+                               customerAddress: try row.decode(column: "customer_address", as: String.self),
+                               participants: Set(participants))
+    }
+
+    func latestOpenTicket(customer: String, accountId: String?) async throws -> TicketCandidate? {
+        let account: SQLQueryString = accountId.map { "AND account_id = \(bind: $0)" } ?? ""
+        return try await candidate("""
+            SELECT id, account_id, customer_address FROM tickets
+            WHERE customer_address = \(bind: customer) AND status <> 'closed' \(account)
+            ORDER BY last_message_at DESC, id DESC LIMIT 1
+            """)
+    }
+
+    func latestOpenTicket(normalizedSubject: String, customer: String?, accountId: String?) async throws -> TicketCandidate? {
+        let customerClause: SQLQueryString = customer.map { "AND customer_address = \(bind: $0)" } ?? ""
+        let account: SQLQueryString = accountId.map { "AND account_id = \(bind: $0)" } ?? ""
+        return try await candidate("""
+            SELECT id, account_id, customer_address FROM tickets
+            WHERE normalized_subject = \(bind: normalizedSubject) AND status <> 'closed' \(customerClause) \(account)
+            ORDER BY last_message_at DESC, id DESC LIMIT 1
+            """)
+    }
+
+    func latestOpenTicket(normalizedSubject: String, ccParticipant observer: String) async throws -> TicketCandidate? {
+        try await candidate("""
+            SELECT t.id AS id, t.account_id AS account_id, t.customer_address AS customer_address FROM tickets t
+            JOIN ticket_participants p ON p.ticket_id = t.id
+            WHERE t.normalized_subject = \(bind: normalizedSubject) AND t.status <> 'closed'
+              AND p.address = \(bind: observer) AND p.role = 'cc'
+            ORDER BY t.last_message_at DESC, t.id DESC LIMIT 1
+            """)
+    }
+
+    func openTickets(containingMessageIds messageIds: [String]) async throws -> [TicketCandidate] {
+        guard !messageIds.isEmpty else { return [] }
+        let rows = try await db.raw("""
+            SELECT DISTINCT t.id AS id, t.account_id AS account_id, t.customer_address AS customer_address, m.message_id AS message_id
+            FROM messages m JOIN tickets t ON t.id = m.ticket_id
+            WHERE m.message_id IN (\(binds: messageIds)) AND t.status <> 'closed'
+            """).all()
+        var byMessageId: [String: [any SQLRow]] = [:]
+        for row in rows { byMessageId[try row.decode(column: "message_id", as: String.self), default: []].append(row) }
+        var result: [TicketCandidate] = []
+        var seen = Set<String>()
+        for messageId in messageIds {
+            for row in byMessageId[messageId] ?? [] {
+                let candidate = try await candidate(from: row)
+                if seen.insert(candidate.ticketId).inserted { result.append(candidate) }
+            }
+        }
+        return result
+    }
+
+    func openTicket(number: Int64) async throws -> TicketCandidate? {
+        try await candidate("""
+            SELECT id, account_id, customer_address FROM tickets WHERE number = \(bind: number) AND status <> 'closed'
+            """)
+    }
+}

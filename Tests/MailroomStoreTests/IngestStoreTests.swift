@@ -1,0 +1,276 @@
+import Foundation
+import MailroomCore
+import MailroomStore
+import MailroomTestSupport
+import SQLKit
+import Testing
+
+/// A small inbound message; its content hash follows what makes two messages the same.
+func inbound(from: String, name: String? = nil, subject: String, messageId: String, inReplyTo: [String] = [],
+             references: [String] = [], to: [String] = ["support@desk.example"], cc: [String] = [], body: String = "Hello") -> InboundMail {
+    let content = "\(messageId)|\(from)|\(subject)|\(body)"
+    let hash = String(content.hashValue.magnitude, radix: 16) + String(content.count)
+    return InboundMail(rawSha256: "raw-" + hash, rawSize: content.utf8.count, contentHash: "content-" + hash, messageId: messageId,
+                       inReplyTo: inReplyTo, references: references, subject: subject, from: [EmailAddress(name: name, address: from)],
+                       to: to.map { EmailAddress(address: $0) }, cc: cc.map { EmailAddress(address: $0) }, date: Date(),
+                       text: body, html: nil)
+}
+
+/// One inbound step of a conversation and the ticket it must land on ("T1", "T2"… in order of creation).
+struct Step: Sendable, CustomStringConvertible {
+    let mail: InboundMail
+    let account: Int
+    let expectedTicket: String
+    var description: String { "\(mail.from.first?.address ?? "?") '\(mail.subject)' → \(expectedTicket)" }
+}
+
+func step(_ expected: String, from: String, subject: String, id: String, account: Int = 1, inReplyTo: [String] = [],
+          references: [String] = [], cc: [String] = [], body: String? = nil) -> Step {
+    Step(mail: inbound(from: from, subject: subject, messageId: id, inReplyTo: inReplyTo, references: references, cc: cc,
+                       body: body ?? "body of \(id)"), account: account, expectedTicket: expected)
+}
+
+struct Conversation: Sendable, CustomTestStringConvertible {
+    let name: String
+    let resolvers: [ResolverName]
+    let steps: [Step]
+    var testDescription: String { name }
+}
+
+let conversations: [Conversation] = [
+    Conversation(name: "caseId follows the thread and nothing else", resolvers: [.caseId], steps: [
+        step("T1", from: "ann@example.com", subject: "Invoice", id: "a1@example.com", cc: ["carl@example.com"]),
+        step("T1", from: "ann@example.com", subject: "Re: Invoice", id: "a2@example.com", inReplyTo: ["a1@example.com"], references: ["a1@example.com"]),
+        step("T1", from: "ann@example.com", subject: "Fwd: totally different", id: "a3@example.com", references: ["a1@example.com", "a2@example.com"]),
+        step("T2", from: "ann@example.com", subject: "Invoice", id: "a4@example.com"),
+        // Another customer's References point at Ann's ticket: that must not put Bob's mail on it.
+        step("T3", from: "bob@example.com", subject: "Re: Invoice", id: "b1@example.com", inReplyTo: ["a1@example.com"], references: ["a1@example.com"]),
+        // Carl was in Cc of Ann's first message: he belongs to the thread.
+        step("T1", from: "carl@example.com", subject: "Re: Invoice", id: "c1@example.com", inReplyTo: ["a1@example.com"]),
+        step("T1", from: "ann@example.com", subject: "Re: [Ticket#1001] Invoice", id: "a5@example.com"),
+        step("T4", from: "bob@example.com", subject: "Re: [Ticket#1001] Invoice", id: "b2@example.com"),
+    ]),
+    Conversation(name: "customer joins everything from one sender", resolvers: [.customer], steps: [
+        step("T1", from: "ann@example.com", subject: "Invoice", id: "a1@x"),
+        step("T1", from: "ANN@example.com", subject: "Something else", id: "a2@x"),
+        step("T2", from: "bob@example.com", subject: "Invoice", id: "b1@x"),
+        step("T1", from: "ann@example.com", subject: "Third", id: "a3@x", account: 2),
+    ]),
+    Conversation(name: "customerPerAccount keeps accounts apart", resolvers: [.customerPerAccount], steps: [
+        step("T1", from: "ann@example.com", subject: "Invoice", id: "a1@x", account: 1),
+        step("T2", from: "ann@example.com", subject: "Invoice", id: "a2@x", account: 2),
+        step("T1", from: "ann@example.com", subject: "Another", id: "a3@x", account: 1),
+    ]),
+    Conversation(name: "subject joins the same subject from anyone", resolvers: [.subject], steps: [
+        step("T1", from: "ann@example.com", subject: "Outage in Berlin", id: "a1@x"),
+        step("T1", from: "bob@example.com", subject: "Re: Re: AW: Outage in Berlin", id: "b1@x"),
+        step("T2", from: "bob@example.com", subject: "Outage in Paris", id: "b2@x"),
+    ]),
+    Conversation(name: "subjectAndCustomer: the same subject from two customers makes two tickets", resolvers: [.subjectAndCustomer], steps: [
+        step("T1", from: "ann@example.com", subject: "Invoice", id: "a1@x"),
+        step("T2", from: "bob@example.com", subject: "Invoice", id: "b1@x"),
+        step("T1", from: "ann@example.com", subject: "Re: Re: AW: Invoice", id: "a2@x"),
+        step("T3", from: "ann@example.com", subject: "Changed subject", id: "a3@x", inReplyTo: ["a1@x"]),
+    ]),
+    Conversation(name: "subjectFromObserver: an observer in Cc replies on the customer's ticket", resolvers: [.subjectFromObserver], steps: [
+        step("T1", from: "ann@example.com", subject: "Contract", id: "a1@x", cc: ["lawyer@example.com"]),
+        step("T1", from: "lawyer@example.com", subject: "RE: Contract", id: "l1@x"),
+        step("T2", from: "stranger@example.com", subject: "RE: Contract", id: "s1@x"),
+    ]),
+    Conversation(name: "subjectCustomerAccount: same subject, customer and account", resolvers: [.subjectCustomerAccount], steps: [
+        step("T1", from: "ann@example.com", subject: "Invoice", id: "a1@x", account: 1),
+        step("T2", from: "ann@example.com", subject: "Invoice", id: "a2@x", account: 2),
+        step("T1", from: "ann@example.com", subject: "Fwd: Invoice", id: "a3@x", account: 1),
+        step("T3", from: "bob@example.com", subject: "Invoice", id: "b1@x", account: 1),
+    ]),
+    Conversation(name: "resolvers run in order: the first that finds a ticket wins", resolvers: [.caseId, .subjectAndCustomer], steps: [
+        step("T1", from: "ann@example.com", subject: "Invoice", id: "a1@x"),
+        step("T2", from: "ann@example.com", subject: "Delivery", id: "a2@x"),
+        step("T1", from: "ann@example.com", subject: "Re: Delivery", id: "a3@x", inReplyTo: ["a1@x"]),
+        step("T2", from: "ann@example.com", subject: "Re: Delivery", id: "a4@x"),
+    ]),
+]
+
+@Suite struct IngestStoreTests {
+    static func accounts(_ store: SQLStore, resolvers: [ResolverName]) async throws -> [Account] {
+        var first = sampleAccount(key: "A1", name: "Desk 1")
+        first.resolvers = resolvers
+        var second = sampleAccount(key: "A2", name: "Desk 2")
+        second.resolvers = resolvers
+        return [try await store.accounts.create(first), try await store.accounts.create(second)]
+    }
+
+    @Test(arguments: TestDatabase.available, conversations)
+    func resolversThreadConversations(_ kind: TestDatabase, conversation: Conversation) async throws {
+        try await kind.withStore { store in
+            let accounts = try await Self.accounts(store, resolvers: conversation.resolvers)
+            var labels: [String: String] = [:]
+            for step in conversation.steps {
+                let outcome = try await store.tickets.ingest(step.mail, raw: Array("raw \(step.mail.messageId!)".utf8),
+                                                            account: accounts[step.account - 1], position: nil)
+                let ticketId = try #require(outcome.ticketId, "\(step)")
+                if let known = labels[step.expectedTicket] {
+                    #expect(known == ticketId, "\(conversation.name): \(step)")
+                } else {
+                    #expect(!labels.values.contains(ticketId), "\(conversation.name): \(step) joined an existing ticket")
+                    labels[step.expectedTicket] = ticketId
+                }
+            }
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func aNewTicketHasANumberACustomerAndTheMessage(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await Self.accounts(store, resolvers: [.caseId])[0]
+            let mail = inbound(from: "ann@example.com", name: "Ann Smith", subject: "Help", messageId: "m1@x", cc: ["carl@example.com"])
+            let outcome = try await store.tickets.ingest(mail, raw: Array("raw".utf8), account: account, position: nil, tags: ["vip"])
+            guard case .created(let ticketId, let messageId) = outcome else { Issue.record("\(outcome)"); return }
+            let ticket = try #require(try await store.tickets.ticket(id: ticketId))
+            #expect(ticket.number == 1001)
+            #expect(ticket.status == .new)
+            #expect(ticket.unread)
+            #expect(ticket.messageCount == 1)
+            #expect(ticket.customer == EmailAddress(name: "Ann Smith", address: "ann@example.com"))
+            #expect(ticket.tags == ["vip"])
+            #expect(ticket.lastMessageDirection == .inbound)
+            let messages = try await store.tickets.messages(ticketId: ticketId)
+            #expect(messages.map(\.id) == [messageId])
+            #expect(messages.first?.cc == [EmailAddress(address: "carl@example.com")])
+            #expect(messages.first?.messageId == "m1@x")
+            #expect(try await store.tickets.blob(sha256: mail.rawSha256) == Array("raw".utf8))
+            #expect(try await store.tickets.customer(address: "ANN@example.com")?.name == "Ann Smith")
+            let second = try await store.tickets.ingest(inbound(from: "bob@example.com", subject: "x", messageId: "m2@x"),
+                                                        raw: [1], account: account, position: nil)
+            #expect(try await store.tickets.ticket(id: second.ticketId!)?.number == 1002)
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func duplicatesAreRecognisedByContentNotByMessageIdAlone(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let accounts = try await Self.accounts(store, resolvers: [.customer])
+            let mail = inbound(from: "ann@example.com", subject: "Help", messageId: "same@x", body: "first")
+            let first = try await store.tickets.ingest(mail, raw: [1], account: accounts[0], position: nil)
+            #expect(try await store.tickets.ingest(mail, raw: [1], account: accounts[0], position: nil) == .duplicate(ticketId: first.ticketId))
+            // A reused Message-ID with another body is another message.
+            let reused = inbound(from: "ann@example.com", subject: "Help", messageId: "same@x", body: "second")
+            guard case .appended = try await store.tickets.ingest(reused, raw: [2], account: accounts[0], position: nil) else {
+                Issue.record("a reused Message-ID swallowed a message"); return
+            }
+            // The same mail delivered to a second account never shows twice on one ticket.
+            #expect(try await store.tickets.ingest(mail, raw: [1], account: accounts[1], position: nil) == .duplicate(ticketId: first.ticketId))
+            #expect(try await store.tickets.messages(ticketId: first.ticketId!).count == 2)
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func theSameMailToTwoAccountsWithSeparateTicketsIsOnEachOnce(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let accounts = try await Self.accounts(store, resolvers: [.customerPerAccount])
+            let mail = inbound(from: "ann@example.com", subject: "Help", messageId: "both@x")
+            let one = try await store.tickets.ingest(mail, raw: [9], account: accounts[0], position: nil)
+            let two = try await store.tickets.ingest(mail, raw: [9], account: accounts[1], position: nil)
+            #expect(one.ticketId != two.ticketId)
+            #expect(try await store.tickets.ingest(mail, raw: [9], account: accounts[1], position: nil) == .duplicate(ticketId: two.ticketId))
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func closedTicketsAreNotJoinedAndPendingOnesReopen(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await Self.accounts(store, resolvers: [.customer])[0]
+            let first = try await store.tickets.ingest(inbound(from: "ann@example.com", subject: "a", messageId: "1@x"), raw: [1],
+                                                       account: account, position: nil)
+            try await store.database.withConnection { db in
+                try await db.raw("UPDATE tickets SET status = 'pending' WHERE id = \(bind: first.ticketId!)").run()
+            }
+            let second = try await store.tickets.ingest(inbound(from: "ann@example.com", subject: "b", messageId: "2@x"), raw: [2],
+                                                        account: account, position: nil)
+            #expect(second.ticketId == first.ticketId)
+            #expect(try await store.tickets.ticket(id: first.ticketId!)?.status == .open)
+            try await store.database.withConnection { db in
+                try await db.raw("UPDATE tickets SET status = 'closed' WHERE id = \(bind: first.ticketId!)").run()
+            }
+            let third = try await store.tickets.ingest(inbound(from: "ann@example.com", subject: "c", messageId: "3@x"), raw: [3],
+                                                       account: account, position: nil)
+            #expect(third.ticketId != first.ticketId)
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func fetchPositionsCommitWithTheMessage(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await Self.accounts(store, resolvers: [.caseId])[0]
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == nil)
+            _ = try await store.tickets.ingest(inbound(from: "a@x.com", subject: "1", messageId: "1@x"), raw: [1], account: account,
+                                               position: .imap(folder: "INBOX", uidValidity: 7, uid: 5))
+            _ = try await store.tickets.ingest(inbound(from: "a@x.com", subject: "2", messageId: "2@x"), raw: [2], account: account,
+                                               position: .imap(folder: "INBOX", uidValidity: 7, uid: 3))
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 7, highWater: 5))
+            // A message that was already there moves the position too, so it is not fetched again.
+            _ = try await store.tickets.ingest(inbound(from: "a@x.com", subject: "1", messageId: "1@x"), raw: [1], account: account,
+                                               position: .imap(folder: "INBOX", uidValidity: 7, uid: 9))
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 9)
+            try await store.tickets.resetIMAPPosition(accountId: account.id, folder: "INBOX", uidValidity: 8)
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 8, highWater: 0))
+
+            _ = try await store.tickets.ingest(inbound(from: "a@x.com", subject: "p", messageId: "p@x"), raw: [4], account: account,
+                                               position: .pop3(uidl: "UID-1"))
+            try await store.tickets.recordPosition(.pop3(uidl: "UID-2"), accountId: account.id)
+            #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id) == ["UID-1", "UID-2"])
+            try await store.tickets.forgetPOP3UIDLs(accountId: account.id, keeping: ["UID-2"])
+            #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id) == ["UID-2"])
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func quarantineKeepsTheRawMessageAndMovesThePosition(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await Self.accounts(store, resolvers: [.caseId])[0]
+            let id = try await store.tickets.quarantine(
+                QuarantinedMessage(accountId: account.id, reason: .tooLarge, detail: "larger than 26214400 bytes", rawSha256: "abc",
+                                   size: 3, source: "INBOX uid 4", subject: "Big", createdAt: Date()),
+                raw: [1, 2, 3], position: .imap(folder: "INBOX", uidValidity: 1, uid: 4))
+            #expect(try await store.tickets.quarantined().map(\.id) == [id])
+            #expect(try await store.tickets.quarantineCount(accountId: account.id) == 1)
+            #expect(try await store.tickets.blob(sha256: "abc") == [1, 2, 3])
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 4)
+            try await store.tickets.markReplayed(quarantineId: id)
+            #expect(try await store.tickets.quarantined().isEmpty)
+            #expect(try await store.tickets.quarantined(includeReplayed: true).count == 1)
+            try await store.tickets.deleteQuarantined(id: id)
+            #expect(try await store.tickets.quarantined(id: id) == nil)
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func ticketListFiltersAndPages(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let accounts = try await Self.accounts(store, resolvers: [.caseId])
+            var ids: [String] = []
+            for index in 0..<7 {
+                let outcome = try await store.tickets.ingest(
+                    inbound(from: "c\(index)@example.com", subject: "s\(index)", messageId: "\(index)@x"),
+                    raw: [UInt8(index)], account: accounts[index % 2], position: nil, tags: index == 3 ? ["vip"] : [],
+                    now: Date(timeIntervalSince1970: 1_000_000 + Double(index)))
+                ids.append(outcome.ticketId!)
+            }
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let page = try await store.tickets.tickets(.init(limit: 3, cursor: cursor))
+                seen += page.items.map(\.id)
+                cursor = page.nextCursor
+            } while cursor != nil
+            #expect(seen == ids.reversed())
+            #expect(try await store.tickets.tickets(.init(accountIds: [accounts[0].id])).items.count == 4)
+            #expect(try await store.tickets.tickets(.init(tag: "vip")).items.map(\.id) == [ids[3]])
+            #expect(try await store.tickets.tickets(.init(status: .closed)).items.isEmpty)
+            #expect(try await store.tickets.tickets(.init(unread: true)).items.count == 7)
+            #expect(try await store.tickets.tickets(.init(since: Date(timeIntervalSince1970: 1_000_005))).items.count == 2)
+            #expect(try await store.tickets.tickets(.init(unassigned: true)).items.count == 7)
+            await #expect(throws: DomainError.self) { _ = try await store.tickets.tickets(.init(cursor: "garbage")) }
+        }
+    }
+}
