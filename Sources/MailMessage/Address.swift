@@ -256,7 +256,7 @@ extension Mailbox {
     public var headerValue: String {
         guard let name, !name.isEmpty else { return address }
         if name.utf8.contains(where: { $0 >= 0x80 }) || name.contains("=?") {
-            return "\(EncodedWords.encode(name)) <\(address)>"
+            return "\(EncodedWords.encode(name, wordPayload: 36)) <\(address)>"
         }
         let plainAtom = name.utf8.allSatisfy { ASCII.isLetter($0) || ASCII.isDigit($0) || $0 == ASCII.space || "!#$%&'*+-/=?^_`{|}~".utf8.contains($0) }
         if plainAtom && !name.hasPrefix(" ") && !name.hasSuffix(" ") && !name.contains("  ") { return "\(name) <\(address)>" }

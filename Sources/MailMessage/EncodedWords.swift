@@ -127,10 +127,12 @@ public enum EncodedWords {
     /// Encodes text for an unstructured header as UTF-8 "B" encoded words of at most 75
     /// characters, never splitting a character, joined by folding whitespace. ASCII text that
     /// could not be mistaken for an encoded word is returned as it is.
-    public static func encode(_ text: String) -> String {
+    public static func encode(_ text: String, wordPayload: Int = 45) -> String {
         if text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) && !text.contains("=?") { return text }
         let prefix = "=?UTF-8?B?"
-        let maxPayload = (75 - prefix.count - 2) / 4 * 3
+        // 45 bytes make a 75-character word, the RFC maximum; builders pass less so the
+        // first word fits after the field name.
+        let maxPayload = max(3, min(wordPayload, 45))
         var words: [String] = []
         var chunk: [UInt8] = []
         for character in text.unicodeScalars {
