@@ -71,7 +71,7 @@ enum TextDecoding {
                 lines.append(String(decoding: line, as: UTF8.self))
             }
         }
-        guard failures * 4 <= rawLines.count else { return nil }
+        guard failures * 2 <= rawLines.count else { return nil }
         return lines.joined(separator: "\n")
     }
 

@@ -46,9 +46,6 @@ struct Base64Decoder {
         for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
             table[Int(byte)] = UInt8(index)
         }
-        // base64url letters appear in some generated mail; they cannot be mistaken for others.
-        table[Int(UInt8(ascii: "-"))] = 62
-        table[Int(UInt8(ascii: "_"))] = 63
         return table
     }()
 
