@@ -13,6 +13,15 @@ var targets: [Target] = []
 // MARK: - MailMessage: RFC 5322 / MIME model, parser and builder (Foundation only)
 
 // (section: mail message)
+targets += [
+    .target(name: "MailMessage", swiftSettings: swiftSettings),
+    .testTarget(
+        name: "MailMessageTests",
+        dependencies: ["MailMessage"],
+        resources: [.copy("Fixtures")],
+        swiftSettings: swiftSettings
+    ),
+]
 
 // MARK: - Transport and protocol clients (SwiftNIO)
 

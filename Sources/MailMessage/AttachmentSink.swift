@@ -1,0 +1,129 @@
+import Foundation
+
+/// Where decoded body bytes go when they should not be held in memory (large attachments).
+/// `MIMEMessage.decodeBody(of:into:)` calls `write` with chunks of at most about 64 KiB.
+public protocol AttachmentSink {
+    mutating func write(_ chunk: UnsafeRawBufferPointer) throws
+}
+
+/// Size and SHA-256 of a decoded body, computed while it streams.
+public struct DecodedBodyInfo: Sendable, Hashable {
+    public let size: Int
+    /// Lowercase hex.
+    public let sha256: String
+}
+
+/// Discards the bytes; useful when only size and digest are wanted.
+public struct DiscardingSink: AttachmentSink {
+    public init() {}
+    public mutating func write(_ chunk: UnsafeRawBufferPointer) throws {}
+}
+
+/// Collects the bytes in memory (tests, small bodies).
+public struct MemorySink: AttachmentSink {
+    public private(set) var bytes: [UInt8] = []
+    public init() {}
+    public mutating func write(_ chunk: UnsafeRawBufferPointer) throws { bytes.append(contentsOf: chunk) }
+}
+
+/// Writes to a file, created or truncated when the sink is made.
+public final class FileAttachmentSink: AttachmentSink {
+    private let handle: FileHandle
+    public let path: String
+
+    public init(path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw MailMessageError.sinkFailed("cannot create \(path)")
+        }
+        self.handle = handle
+        self.path = path
+    }
+
+    public func write(_ chunk: UnsafeRawBufferPointer) throws {
+        do {
+            try handle.write(contentsOf: Data(chunk))
+        } catch {
+            throw MailMessageError.sinkFailed("\(path): \(error.localizedDescription)")
+        }
+    }
+
+    public func close() throws {
+        do { try handle.close() } catch { throw MailMessageError.sinkFailed("\(path): \(error.localizedDescription)") }
+    }
+
+    deinit { try? handle.close() }
+}
+
+extension MIMEMessage {
+    static let streamChunkSize = 64 * 1024
+
+    /// Decodes a part's body chunk by chunk into `sink`, never holding more than one chunk of
+    /// decoded bytes, and returns its size and SHA-256.
+    @discardableResult
+    public func decodeBody(of part: MIMEPart, into sink: inout some AttachmentSink) throws -> DecodedBodyInfo {
+        var hasher = SHA256()
+        var size = 0
+        var decoded: [UInt8] = []
+        decoded.reserveCapacity(Self.streamChunkSize)
+        func emit(_ bytes: [UInt8]) throws {
+            guard !bytes.isEmpty else { return }
+            try bytes.withUnsafeBytes { buffer in
+                hasher.update(buffer)
+                try sink.write(buffer)
+            }
+            size += bytes.count
+        }
+        let range = part.bodyRange
+        var start = range.lowerBound
+        switch part.transferEncoding {
+        case .base64:
+            var decoder = Base64Decoder()
+            while start < range.upperBound {
+                let end = min(range.upperBound, start + Self.streamChunkSize)
+                decoded.removeAll(keepingCapacity: true)
+                decoder.decode(raw[start..<end], into: &decoded)
+                try emit(decoded)
+                start = end
+            }
+            decoded.removeAll(keepingCapacity: true)
+            decoder.finish(into: &decoded)
+            try emit(decoded)
+        case .quotedPrintable:
+            while start < range.upperBound {
+                var end = min(range.upperBound, start + Self.streamChunkSize)
+                if end < range.upperBound {
+                    // Cut after a line end so no "=XY" or soft break is split between chunks.
+                    if let lineEnd = raw[start..<end].lastIndex(of: ASCII.lf), lineEnd + 1 > start {
+                        end = lineEnd + 1
+                    } else {
+                        while end > start + 3, raw[end - 1] == ASCII.equals || raw[end - 2] == ASCII.equals { end -= 1 }
+                    }
+                }
+                try emit(QuotedPrintable.decode(raw[start..<end]))
+                start = end
+            }
+        default:
+            if part.transferEncoding.isUUEncode {
+                try emit(UUDecoder.decode(raw[range]))
+            } else {
+                while start < range.upperBound {
+                    let end = min(range.upperBound, start + Self.streamChunkSize)
+                    try raw[start..<end].withUnsafeBytes { buffer in
+                        hasher.update(buffer)
+                        try sink.write(buffer)
+                    }
+                    size += end - start
+                    start = end
+                }
+            }
+        }
+        return DecodedBodyInfo(size: size, sha256: SHA256.hex(hasher.finalize()))
+    }
+
+    /// Size and SHA-256 of a part's decoded body without keeping it.
+    public func digest(of part: MIMEPart) -> DecodedBodyInfo {
+        var sink = DiscardingSink()
+        // DiscardingSink never throws.
+        return (try? decodeBody(of: part, into: &sink)) ?? DecodedBodyInfo(size: 0, sha256: SHA256.hex(SHA256.hash([UInt8]())))
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+
+/// Builds the entity tree of a message in one pass over a single buffer.
+struct MIMEParser {
+    let options: ParseOptions
+    private(set) var parts: [MIMEPart] = []
+    private(set) var warnings: [ParseWarning] = []
+    private var partLimitWarned = false
+    private var depthLimitWarned = false
+
+    init(options: ParseOptions) { self.options = options }
+
+    mutating func parse(_ buffer: UnsafeBufferPointer<UInt8>) {
+        if buffer.isEmpty { warnings.append(ParseWarning(.emptyMessage, "the message is empty")) }
+        _ = parseEntity(buffer, range: 0..<buffer.count, depth: 0, parent: nil, defaultType: .textPlain)
+    }
+
+    /// Parses one entity and, within the limits, its children. Returns its index.
+    private mutating func parseEntity(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, depth: Int, parent: Int?, defaultType: MediaType) -> Int {
+        let header = HeaderSectionParser.parse(buffer, from: range.lowerBound, to: range.upperBound, options: options)
+        warnings.append(contentsOf: header.warnings)
+        let headers = header.fields
+        var contentType = headers.first(named: "content-type").map { ContentType.parse($0.rawValue[...], default: defaultType) }
+            ?? ContentType(mediaType: defaultType)
+        var transferEncoding = headers.first(named: "content-transfer-encoding").map { ContentTransferEncoding(String(decoding: $0.rawValue, as: UTF8.self)) } ?? .sevenBit
+        if !transferEncoding.isKnown && !transferEncoding.isUUEncode {
+            warnings.append(ParseWarning(.unknownTransferEncoding, "unknown Content-Transfer-Encoding \"\(transferEncoding.name.prefix(40))\"; the body was taken as it is"))
+            transferEncoding = .eightBit
+        }
+        let disposition = headers.first(named: "content-disposition").map { ContentDisposition.parse($0.rawValue[...]) }
+        let contentID = headers.first(named: "content-id").flatMap { MessageIDParser.parseFirst($0.rawValue[...]) ?? nonEmpty(String(decoding: $0.rawValue, as: UTF8.self)) }
+        let bodyRange = min(header.bodyStart, range.upperBound)..<range.upperBound
+
+        var boundaryLines: MultipartSplitter.Result?
+        if contentType.mediaType.isMultipart {
+            var boundary = contentType.boundary
+            if boundary == nil || boundary?.isEmpty == true, let inferred = MultipartSplitter.inferBoundary(buffer, range: bodyRange) {
+                warnings.append(ParseWarning(.missingBoundary, "a \(contentType.mediaType) part has no boundary parameter; used \"\(inferred.prefix(70))\" found in its body"))
+                boundary = inferred
+            }
+            if let boundary, !boundary.isEmpty, boundary.utf8.count <= 200 {
+                let split = MultipartSplitter.split(buffer, range: bodyRange, boundary: Array(boundary.utf8), maxParts: options.maxPartCount)
+                if split.parts.isEmpty {
+                    warnings.append(ParseWarning(.boundaryNotFound, "the boundary of a \(contentType.mediaType) part never occurs; its body was read as plain text"))
+                    contentType = ContentType(mediaType: .textPlain, parameters: contentType.parameters)
+                } else {
+                    boundaryLines = split
+                    if !split.sawClose {
+                        warnings.append(ParseWarning(.truncatedMultipart, "a \(contentType.mediaType) part has no closing boundary; the message may be truncated"))
+                    }
+                }
+            } else {
+                warnings.append(ParseWarning(.missingBoundary, "a \(contentType.mediaType) part has no usable boundary parameter; its body was read as plain text"))
+                contentType = ContentType(mediaType: .textPlain, parameters: contentType.parameters)
+            }
+        }
+
+        let index = parts.count
+        parts.append(MIMEPart(index: index, parentIndex: parent, childIndices: [], depth: depth, headers: headers,
+                              contentType: contentType, transferEncoding: transferEncoding, disposition: disposition,
+                              contentID: contentID, entityRange: range, bodyRange: bodyRange, hasParsedChildren: false))
+
+        let wantsChildren = boundaryLines != nil || (contentType.mediaType.isEmbeddedMessage && transferEncoding.isIdentity)
+        guard wantsChildren else { return index }
+        guard depth + 1 <= options.maxNestingDepth else {
+            if !depthLimitWarned {
+                depthLimitWarned = true
+                warnings.append(ParseWarning(.nestingTooDeep, "parts nested deeper than \(options.maxNestingDepth) levels were kept unparsed"))
+            }
+            return index
+        }
+        var children: [Int] = []
+        if let split = boundaryLines {
+            let childDefault: MediaType = contentType.mediaType.subtype == "digest" ? .messageRFC822 : .textPlain
+            for childRange in split.parts {
+                guard reservePart() else { break }
+                children.append(parseEntity(buffer, range: childRange, depth: depth + 1, parent: index, defaultType: childDefault))
+            }
+        } else if reservePart() {
+            children.append(parseEntity(buffer, range: bodyRange, depth: depth + 1, parent: index, defaultType: .textPlain))
+        }
+        parts[index].childIndices = children
+        parts[index].hasParsedChildren = !children.isEmpty
+        return index
+    }
+
+    private mutating func reservePart() -> Bool {
+        if parts.count < options.maxPartCount { return true }
+        if !partLimitWarned {
+            partLimitWarned = true
+            warnings.append(ParseWarning(.tooManyParts, "more than \(options.maxPartCount) parts; the rest were not parsed"))
+        }
+        return false
+    }
+
+    private func nonEmpty(_ text: String) -> String? {
+        let trimmed = text.trimming(" \t<>")
+        return trimmed.isEmpty ? nil : trimmed
+    }
+}
+
+/// Finds the parts of a multipart body (RFC 2046 section 5.1.1):
+///
+///     multipart-body := [preamble CRLF] dash-boundary transport-padding CRLF body-part
+///                       *encapsulation close-delimiter transport-padding [CRLF epilogue]
+///     dash-boundary  := "--" boundary
+///     delimiter      := CRLF dash-boundary
+///     close-delimiter := delimiter "--"
+///
+/// A delimiter must fill its line (only "--" and blanks may follow), so a boundary that is a
+/// prefix of a nested one, or boundary text inside a body line, does not split the body.
+enum MultipartSplitter {
+    struct Result {
+        var parts: [Range<Int>] = []
+        var sawClose = false
+    }
+
+    static func split(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, boundary: [UInt8], maxParts: Int) -> Result {
+        var result = Result()
+        var partStart: Int?
+        var lineStart = range.lowerBound
+        let end = range.upperBound
+        let boundaryCount = boundary.count
+        while lineStart < end {
+            let lineEnd = indexOfByte(ASCII.lf, in: buffer, from: lineStart, to: end) ?? end
+            if lineEnd - lineStart >= boundaryCount + 2, buffer[lineStart] == ASCII.minus, buffer[lineStart + 1] == ASCII.minus,
+               matches(buffer, at: lineStart + 2, boundary) {
+                var cursor = lineStart + 2 + boundaryCount
+                var isClose = false
+                if cursor + 1 < lineEnd, buffer[cursor] == ASCII.minus, buffer[cursor + 1] == ASCII.minus {
+                    isClose = true
+                    cursor += 2
+                }
+                var onlyPadding = true
+                while cursor < lineEnd {
+                    let byte = buffer[cursor]
+                    if byte != ASCII.space && byte != ASCII.tab && byte != ASCII.cr { onlyPadding = false; break }
+                    cursor += 1
+                }
+                if onlyPadding {
+                    if let start = partStart {
+                        // The line break before a delimiter belongs to the delimiter.
+                        var partEnd = lineStart
+                        if partEnd > start, buffer[partEnd - 1] == ASCII.lf { partEnd -= 1 }
+                        if partEnd > start, buffer[partEnd - 1] == ASCII.cr { partEnd -= 1 }
+                        result.parts.append(start..<max(start, partEnd))
+                        if result.parts.count >= maxParts { return result }
+                    }
+                    if isClose {
+                        result.sawClose = true
+                        return result
+                    }
+                    partStart = lineEnd < end ? lineEnd + 1 : end
+                }
+            }
+            lineStart = lineEnd + 1
+        }
+        if let start = partStart { result.parts.append(start..<end) }
+        return result
+    }
+
+    /// A multipart without its boundary parameter: the first line starting with "--" in the
+    /// first lines of the body usually is the first delimiter.
+    static func inferBoundary(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>) -> String? {
+        var lineStart = range.lowerBound
+        var lines = 0
+        while lineStart < range.upperBound, lines < 50 {
+            let lineEnd = indexOfByte(ASCII.lf, in: buffer, from: lineStart, to: range.upperBound) ?? range.upperBound
+            var contentEnd = lineEnd
+            while contentEnd > lineStart, ASCII.isWhitespace(buffer[contentEnd - 1]) { contentEnd -= 1 }
+            if contentEnd - lineStart > 2, contentEnd - lineStart <= 72, buffer[lineStart] == ASCII.minus, buffer[lineStart + 1] == ASCII.minus {
+                let candidate = UnsafeBufferPointer(rebasing: buffer[(lineStart + 2)..<contentEnd])
+                if candidate.allSatisfy({ $0 > ASCII.space && $0 < 0x7F }) { return String(decoding: candidate, as: UTF8.self) }
+            }
+            lineStart = lineEnd + 1
+            lines += 1
+        }
+        return nil
+    }
+
+    @inline(__always)
+    private static func matches(_ buffer: UnsafeBufferPointer<UInt8>, at start: Int, _ boundary: [UInt8]) -> Bool {
+        guard start + boundary.count <= buffer.count, let base = buffer.baseAddress else { return false }
+        return boundary.withUnsafeBufferPointer { needle in
+            guard let needleBase = needle.baseAddress else { return true }
+            return memcmp(base + start, needleBase, needle.count) == 0
+        }
+    }
+}

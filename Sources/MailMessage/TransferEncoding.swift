@@ -1,0 +1,232 @@
+/// The `Content-Transfer-Encoding` of a part (RFC 2045 section 6). A struct so that unknown
+/// tokens survive parsing (and are treated as 8bit) instead of failing.
+public struct ContentTransferEncoding: Sendable, Hashable, CustomStringConvertible {
+    /// Lowercase token, e.g. `base64`.
+    public let name: String
+
+    public init(_ name: some StringProtocol) {
+        self.name = String(name).trimming(" \t\"").asciiLowercased
+    }
+
+    public static let sevenBit = ContentTransferEncoding("7bit")
+    public static let eightBit = ContentTransferEncoding("8bit")
+    public static let binary = ContentTransferEncoding("binary")
+    public static let base64 = ContentTransferEncoding("base64")
+    public static let quotedPrintable = ContentTransferEncoding("quoted-printable")
+
+    public var description: String { name }
+
+    /// Whether the body bytes are the content itself.
+    public var isIdentity: Bool { self != .base64 && self != .quotedPrintable && !isUUEncode }
+    public var isKnown: Bool { [.sevenBit, .eightBit, .binary, .base64, .quotedPrintable].contains(self) }
+    var isUUEncode: Bool { name == "x-uuencode" || name == "uuencode" }
+}
+
+extension StringProtocol {
+    /// The string without leading and trailing characters from `set` (a short list, such as
+    /// blanks and brackets).
+    func trimming(_ set: String) -> String {
+        let scalars = Set(set.unicodeScalars)
+        var view = Substring(self)
+        while let first = view.unicodeScalars.first, scalars.contains(first) { view = view.dropFirst() }
+        while let last = view.unicodeScalars.last, scalars.contains(last) { view = view.dropLast() }
+        return String(view)
+    }
+}
+
+/// A base64 decoder that accepts what mailers really send: any line length, missing or extra
+/// padding, stray characters. It keeps state between chunks so large bodies stream.
+struct Base64Decoder {
+    private var accumulator: UInt32 = 0
+    private var pending = 0
+    private(set) var skippedBytes = 0
+
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (index, byte) in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8.enumerated() {
+            table[Int(byte)] = UInt8(index)
+        }
+        return table
+    }()
+
+    mutating func decode(_ input: some Collection<UInt8>, into output: inout [UInt8]) {
+        output.reserveCapacity(output.count + input.count * 3 / 4 + 3)
+        Base64Decoder.values.withUnsafeBufferPointer { table in
+            for byte in input {
+                let value = table[Int(byte)]
+                if value == 0xFF {
+                    if !ASCII.isWhitespace(byte) && byte != ASCII.equals { skippedBytes += 1 }
+                    // Padding ends a quantum: what came before it is complete, whatever
+                    // follows (a second concatenated base64 stream) starts afresh.
+                    if byte == ASCII.equals { flushPartial(into: &output) }
+                    continue
+                }
+                accumulator = accumulator << 6 | UInt32(value)
+                pending += 1
+                if pending == 4 {
+                    output.append(UInt8(truncatingIfNeeded: accumulator >> 16))
+                    output.append(UInt8(truncatingIfNeeded: accumulator >> 8))
+                    output.append(UInt8(truncatingIfNeeded: accumulator))
+                    accumulator = 0
+                    pending = 0
+                }
+            }
+        }
+    }
+
+    private mutating func flushPartial(into output: inout [UInt8]) {
+        switch pending {
+        case 2:
+            output.append(UInt8(truncatingIfNeeded: accumulator >> 4))
+        case 3:
+            output.append(UInt8(truncatingIfNeeded: accumulator >> 10))
+            output.append(UInt8(truncatingIfNeeded: accumulator >> 2))
+        case 1:
+            skippedBytes += 1
+        default:
+            break
+        }
+        accumulator = 0
+        pending = 0
+    }
+
+    /// Emits a final partial quantum (unpadded input).
+    mutating func finish(into output: inout [UInt8]) {
+        flushPartial(into: &output)
+    }
+
+    static func decode(_ input: some Collection<UInt8>) -> [UInt8] {
+        var decoder = Base64Decoder()
+        var output: [UInt8] = []
+        decoder.decode(input, into: &output)
+        decoder.finish(into: &output)
+        return output
+    }
+}
+
+enum Base64Encoder {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Base64 with CRLF after every `lineLength` characters (0: one line).
+    static func encode(_ input: some Collection<UInt8>, lineLength: Int = 76) -> [UInt8] {
+        let bytes = Array(input)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count * 4 / 3 + bytes.count / 38 + 8)
+        var column = 0
+        var index = 0
+        func emit(_ byte: UInt8) {
+            if lineLength > 0 && column == lineLength {
+                output.append(ASCII.cr)
+                output.append(ASCII.lf)
+                column = 0
+            }
+            output.append(byte)
+            column += 1
+        }
+        while index < bytes.count {
+            let b0 = UInt32(bytes[index])
+            let b1 = index + 1 < bytes.count ? UInt32(bytes[index + 1]) : 0
+            let b2 = index + 2 < bytes.count ? UInt32(bytes[index + 2]) : 0
+            let triple = b0 << 16 | b1 << 8 | b2
+            emit(alphabet[Int((triple >> 18) & 0x3F)])
+            emit(alphabet[Int((triple >> 12) & 0x3F)])
+            emit(index + 1 < bytes.count ? alphabet[Int((triple >> 6) & 0x3F)] : ASCII.equals)
+            emit(index + 2 < bytes.count ? alphabet[Int(triple & 0x3F)] : ASCII.equals)
+            index += 3
+        }
+        return output
+    }
+}
+
+/// Quoted-printable (RFC 2045 section 6.7), decoded leniently: a bad `=XY` stays literal, soft
+/// breaks may use bare LF or carry trailing blanks, lines may be any length.
+enum QuotedPrintable {
+    /// Decodes a whole body. Line ends become CRLF or stay as they were (`keepLineEnds`); text
+    /// callers normalise them later anyway.
+    static func decode(_ input: some Collection<UInt8>) -> [UInt8] {
+        let bytes = input as? [UInt8] ?? Array(input)
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var index = 0
+        let count = bytes.count
+        while index < count {
+            let byte = bytes[index]
+            if byte == ASCII.equals {
+                // Soft line break: "=" then optional blanks then a line end (or the end).
+                var cursor = index + 1
+                while cursor < count, bytes[cursor] == ASCII.space || bytes[cursor] == ASCII.tab { cursor += 1 }
+                if cursor >= count {
+                    index = cursor
+                    continue
+                }
+                if bytes[cursor] == ASCII.cr || bytes[cursor] == ASCII.lf {
+                    if bytes[cursor] == ASCII.cr, cursor + 1 < count, bytes[cursor + 1] == ASCII.lf { cursor += 1 }
+                    index = cursor + 1
+                    continue
+                }
+                if index + 2 < count, let high = ASCII.hexValue(bytes[index + 1]), let low = ASCII.hexValue(bytes[index + 2]) {
+                    output.append(high << 4 | low)
+                    index += 3
+                    continue
+                }
+                output.append(byte)
+                index += 1
+            } else if byte == ASCII.space || byte == ASCII.tab {
+                // Trailing blanks on a line were added in transport (RFC 2045 rule 3).
+                var cursor = index
+                while cursor < count, bytes[cursor] == ASCII.space || bytes[cursor] == ASCII.tab { cursor += 1 }
+                if cursor < count, bytes[cursor] == ASCII.cr || bytes[cursor] == ASCII.lf {
+                    index = cursor
+                } else {
+                    output.append(contentsOf: bytes[index..<cursor])
+                    index = cursor
+                }
+            } else {
+                output.append(byte)
+                index += 1
+            }
+        }
+        return output
+    }
+
+    /// Encodes text (or binary when `isText` is false) with CRLF line ends and soft breaks so
+    /// no line exceeds 76 characters.
+    static func encode(_ input: [UInt8], isText: Bool = true) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count + input.count / 8)
+        var column = 0
+        let hex = Array("0123456789ABCDEF".utf8)
+        var index = 0
+        func softBreak() {
+            output.append(contentsOf: [ASCII.equals, ASCII.cr, ASCII.lf])
+            column = 0
+        }
+        while index < input.count {
+            let byte = input[index]
+            if isText && (byte == ASCII.lf || (byte == ASCII.cr && index + 1 < input.count && input[index + 1] == ASCII.lf)) {
+                output.append(ASCII.cr)
+                output.append(ASCII.lf)
+                column = 0
+                index += byte == ASCII.cr ? 2 : 1
+                continue
+            }
+            let nextIsLineEnd = index + 1 >= input.count || input[index + 1] == ASCII.lf || input[index + 1] == ASCII.cr
+            let literal = (byte >= 33 && byte <= 126 && byte != ASCII.equals)
+                || ((byte == ASCII.space || byte == ASCII.tab) && !nextIsLineEnd)
+            // A leading "." or "From " is harmless in MIME but mangled by some transports.
+            let needsEscape = !literal || (column == 0 && byte == ASCII.dot)
+            let width = needsEscape ? 3 : 1
+            if column + width > 75 { softBreak() }
+            if needsEscape {
+                output.append(ASCII.equals)
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
+            } else {
+                output.append(byte)
+            }
+            column += width
+            index += 1
+        }
+        return output
+    }
+}
