@@ -53,15 +53,20 @@ public final class MailConnection: Sendable {
         logger[metadataKey: "mail.server"] = "\(endpoint.host):\(endpoint.port)"
         let tlsContext = implicitTLS ? try makeTLSContext(endpoint) : nil
         let hostname = serverHostname(endpoint)
+        let slot = HandlerSlot()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.nanoseconds(Int64(endpoint.connectionTimeout.nanoseconds)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let inbound = InboundBufferHandler()
+                    slot.handler = NIOLoopBound(inbound, eventLoop: channel.eventLoop)
+                    slot.handshake = nil
                     if let tlsContext {
-                        inbound.handshakePromise = channel.eventLoop.makePromise(of: Void.self)
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tlsContext, serverHostname: hostname))
+                        let promise = channel.eventLoop.makePromise(of: Void.self)
+                        inbound.handshakePromise = promise
+                        slot.handshake = promise.futureResult
+                        try channel.pipeline.syncOperations.addHandler(makeTLSHandler(context: tlsContext, serverHostname: hostname, recorder: inbound))
                     }
                     try channel.pipeline.syncOperations.addHandler(inbound, name: InboundBufferHandler.name)
                 }
@@ -72,10 +77,8 @@ public final class MailConnection: Sendable {
         } catch {
             throw mapConnectError(error, endpoint: endpoint)
         }
-        let (handler, handshake) = try await channel.eventLoop.submit {
-            let h = try channel.pipeline.syncOperations.handler(type: InboundBufferHandler.self)
-            return (NIOLoopBound(h, eventLoop: channel.eventLoop), h.handshakePromise?.futureResult)
-        }.get()
+        guard let handler = slot.handler else { throw MailTransportError.connectionClosed(step: "connect") }
+        let handshake = slot.handshake
         let connection = MailConnection(endpoint: endpoint, channel: channel, handler: handler, logger: logger)
         logger.debug("connected")
         if let handshake {
@@ -157,7 +160,7 @@ public final class MailConnection: Sendable {
                 return channel.eventLoop.makeFailedFuture(MailTransportError.protocolError("the server sent data before the TLS handshake"))
             }
             do {
-                let ssl = try NIOSSLClientHandler(context: context, serverHostname: hostname)
+                let ssl = try makeTLSHandler(context: context, serverHostname: hostname, recorder: h)
                 let promise = channel.eventLoop.makePromise(of: Void.self)
                 h.handshakePromise = promise
                 try channel.pipeline.syncOperations.addHandler(ssl, position: .before(h))
@@ -169,74 +172,35 @@ public final class MailConnection: Sendable {
         try await awaitHandshake(handshake)
     }
 
-    /// Turns a handshake error into a reason a user can act on, with at most two short
-    /// diagnostic handshakes (only after a failure).
+    /// Turns a handshake error into a reason a user can act on, from what the verification
+    /// callback saw (each certificate with BoringSSL's verdict).
     private func diagnoseTLSFailure(_ error: any Error) async -> MailTransportError {
-        let text = "\(error)"
         if let transport = error as? MailTransportError, transport.kind == .connectionClosed {
             return .tls(.handshake("the server closed the connection during the handshake"))
         }
         if let extra = error as? NIOSSLExtraError, extra == .failedToValidateHostname {
             return .tls(.wrongHost)
         }
+        let text = "\(error)"
         guard text.contains("CERTIFICATE_VERIFY_FAILED") else {
             if case NIOSSLError.uncleanShutdown? = error as? NIOSSLError {
                 return .tls(.handshake("the server closed the connection during the handshake"))
             }
             return .tls(.handshake(text))
         }
-        // 1. Chain fine when the host name is not checked? Then only the name is wrong.
-        if (try? await Self.probeTLS(endpoint, verification: .noHostnameVerification, capture: nil)) != nil {
-            return .tls(.wrongHost)
-        }
-        // 2. Look at the certificates themselves.
-        let box = CertificateBox()
-        _ = try? await Self.probeTLS(endpoint, verification: .fullVerification, capture: box)
-        guard let chain = box.certificates, let leaf = chain.first else {
-            return .tls(.handshake("certificate verification failed"))
-        }
-        let now = time(nil)
-        if leaf.notValidAfter < now { return .tls(.expired) }
-        if leaf.notValidBefore > now { return .tls(.notYetValid) }
-        if chain.count == 1 { return .tls(.selfSigned) }
-        return .tls(.untrustedIssuer)
+        let handler = self.handler
+        let records = (try? await channel.eventLoop.submit { handler.value.verification }.get()) ?? []
+        return .tls(Self.classify(records, now: time(nil)))
     }
 
-    private final class CertificateBox: @unchecked Sendable {
-        // Written once on the event loop before the probe's future completes, read afterwards.
-        var certificates: [NIOSSLCertificate]?
-    }
-
-    private static func probeTLS(_ endpoint: MailEndpoint, verification: CertificateVerification, capture: CertificateBox?) async throws {
-        let address = try await resolve(endpoint)
-        var configuration = TLSConfiguration.makeClientConfiguration()
-        configuration.certificateVerification = verification
-        let context = try NIOSSLContext(configuration: configuration)
-        let hostname = serverHostname(endpoint)
-        let plain = try await connect(to: endpoint, address: address)
-        defer { plain.channel.close(promise: nil) }
-        let handler = plain.handler
-        let channel = plain.channel
-        let handshake: EventLoopFuture<Void> = channel.eventLoop.flatSubmit {
-            do {
-                let ssl: NIOSSLClientHandler
-                if let capture {
-                    ssl = try NIOSSLClientHandler(context: context, serverHostname: hostname) { certificates, promise in
-                        capture.certificates = certificates
-                        promise.succeed(NIOSSLVerificationResult.failed)
-                    }
-                } else {
-                    ssl = try NIOSSLClientHandler(context: context, serverHostname: hostname)
-                }
-                let promise = channel.eventLoop.makePromise(of: Void.self)
-                handler.value.handshakePromise = promise
-                try channel.pipeline.syncOperations.addHandler(ssl, position: .before(handler.value))
-                return promise.futureResult
-            } catch {
-                return channel.eventLoop.makeFailedFuture(error)
-            }
-        }
-        try await withTimeout(handshake, on: channel.eventLoop, timeout: endpoint.connectionTimeout, step: "TLS handshake").get()
+    /// `records` come root first, leaf last (BoringSSL's callback order).
+    static func classify(_ records: [(verified: Bool, notValidBefore: time_t, notValidAfter: time_t)], now: time_t) -> TLSFailureReason {
+        guard let leaf = records.last else { return .handshake("certificate verification failed") }
+        if records.contains(where: { !$0.verified && $0.notValidAfter < now }) { return .expired }
+        if records.contains(where: { !$0.verified && $0.notValidBefore > now }) { return .notYetValid }
+        if records.count == 1 { return leaf.verified ? .wrongHost : .selfSigned }
+        if records.dropLast().allSatisfy(\.verified) && !leaf.verified { return .wrongHost }
+        return .untrustedIssuer
     }
 
     public var isTLS: Bool {
@@ -348,6 +312,8 @@ final class InboundBufferHandler: ChannelDuplexHandler {
     private var heldRead = false
     private var context: ChannelHandlerContext?
     var handshakePromise: EventLoopPromise<Void>?
+    /// What certificate verification saw, for error messages.
+    var verification: [(verified: Bool, notValidBefore: time_t, notValidAfter: time_t)] = []
     let highWaterMark = 1 << 20
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -455,4 +421,35 @@ final class InboundBufferHandler: ChannelDuplexHandler {
 /// Only reached when the handler was removed from its pipeline (connection torn down).
 enum EmbeddedEventLoopStandIn {
     static var loop: any EventLoop { MultiThreadedEventLoopGroup.singleton.any() }
+}
+
+/// Builds the TLS handler with a callback that only records BoringSSL's verdict per certificate
+/// (it never changes it), so a failure can say "expired" or "self-signed".
+protocol TLSHandlerMaking {
+    static func make(context: NIOSSLContext, serverHostname: String?, recorder: InboundBufferHandler) throws -> NIOSSLClientHandler
+}
+
+enum TLSHandlers: TLSHandlerMaking {
+    @available(*, deprecated, message: "uses the per-certificate verification callback to explain failures")
+    static func make(context: NIOSSLContext, serverHostname: String?, recorder: InboundBufferHandler) throws -> NIOSSLClientHandler {
+        try NIOSSLClientHandler(context: context, serverHostname: serverHostname) { result, certificate in
+            recorder.verification.append((result == .certificateVerified, certificate.notValidBefore, certificate.notValidAfter))
+            return result
+        }
+    }
+}
+
+/// Written once by the channel initializer on the event loop, read after the connect future
+/// completed (which orders the accesses).
+private final class HandlerSlot: @unchecked Sendable {
+    var handler: NIOLoopBound<InboundBufferHandler>?
+    var handshake: EventLoopFuture<Void>?
+}
+
+func makeTLSHandler(context: NIOSSLContext, serverHostname: String?, recorder: InboundBufferHandler) throws -> NIOSSLClientHandler {
+    try makeTLSHandler(TLSHandlers.self, context: context, serverHostname: serverHostname, recorder: recorder)
+}
+
+private func makeTLSHandler<Maker: TLSHandlerMaking>(_: Maker.Type, context: NIOSSLContext, serverHostname: String?, recorder: InboundBufferHandler) throws -> NIOSSLClientHandler {
+    try Maker.make(context: context, serverHostname: serverHostname, recorder: recorder)
 }

@@ -1,5 +1,6 @@
 import ClientTestSupport
-import MailTransport
+@testable import MailTransport
+import Foundation
 import NIOCore
 import Testing
 
@@ -119,5 +120,17 @@ import Testing
             _ = try await MailConnection.connect(to: MailEndpoint(host: "127.0.0.1", port: server.port, security: .tls, connectionTimeout: .seconds(2)))
         }
         #expect(error?.kind == .tls)
+    }
+}
+
+@Suite struct TLSClassificationTests {
+    @Test func reasons() {
+        let now: time_t = 1_800_000_000
+        let valid = (verified: true, notValidBefore: now - 100, notValidAfter: now + 100)
+        #expect(MailConnection.classify([(false, now - 100, now + 100)], now: now) == .selfSigned)
+        #expect(MailConnection.classify([valid, (false, now - 100, now - 1)], now: now) == .expired)
+        #expect(MailConnection.classify([(false, now + 10, now + 100)], now: now) == .notYetValid)
+        #expect(MailConnection.classify([valid, valid, (false, now - 100, now + 100)], now: now) == .wrongHost)
+        #expect(MailConnection.classify([(false, now - 100, now + 100), (false, now - 100, now + 100)], now: now) == .untrustedIssuer)
     }
 }
