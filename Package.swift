@@ -26,6 +26,32 @@ targets += [
 // MARK: - Transport and protocol clients (SwiftNIO)
 
 // (section: transport)
+targets += [
+    .target(
+        name: "MailTransport",
+        dependencies: [
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOTLS", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .target(name: "IMAPClient", dependencies: ["MailTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+//PENDING    .target(name: "POP3Client", dependencies: ["MailTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+    .target(name: "SMTPClient", dependencies: ["MailTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+    .target(
+        name: "ClientTestSupport",
+        dependencies: ["MailTransport", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")],
+        path: "Tests/ClientTestSupport",
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(name: "MailTransportTests", dependencies: ["MailTransport", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+    .testTarget(name: "IMAPClientTests", dependencies: ["IMAPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+//PENDING    .testTarget(name: "POP3ClientTests", dependencies: ["POP3Client", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+    .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
+]
 
 // MARK: - Mailroom server: domain, store, web, app, executable
 

@@ -1,0 +1,714 @@
+import Logging
+import MailTransport
+import NIOCore
+
+/// Where a FETCH delivers message content. Called in order for each message section:
+/// `begin`, `write` for every chunk, then `end` with the attributes of that FETCH response.
+public protocol IMAPFetchSink: Sendable {
+    func begin(_ start: IMAPSectionStart) async throws
+    func write(_ bytes: ByteBuffer) async throws
+    func end(_ message: IMAPFetchedAttributes) async throws
+}
+
+/// A section begins: which message and how large (nil when the server sent NIL).
+public struct IMAPSectionStart: Sendable, Hashable {
+    public var sequence: UInt32
+    /// The UID when the server sent it before the section (Dovecot, Gmail and Outlook do).
+    public var uid: IMAPUID?
+    public var section: String
+    public var size: Int?
+}
+
+/// The non-content attributes of one FETCH response.
+public struct IMAPFetchedAttributes: Sendable, Hashable {
+    public var sequence: UInt32
+    public var uid: IMAPUID?
+    public var flags: [IMAPFlag]?
+    public var size: UInt64?
+    public var internalDate: String?
+    public var modSeq: UInt64?
+    public var sections: [String] = []
+    public var other: [String: String] = [:]
+}
+
+/// A message fetched whole (the convenience for small messages).
+public struct IMAPFetchedMessage: Sendable, Hashable {
+    public var uid: IMAPUID
+    public var attributes: IMAPFetchedAttributes
+    /// The content of the requested section (BODY[] or BODY[HEADER]).
+    public var bytes: [UInt8]
+}
+
+/// What to fetch.
+public struct IMAPFetchItems: Sendable, Hashable {
+    public var text: String
+    public init(_ text: String) { self.text = text }
+    /// The whole message without setting \Seen.
+    public static let bodyPeek = IMAPFetchItems("UID FLAGS RFC822.SIZE BODY.PEEK[]")
+    /// Only the header without setting \Seen.
+    public static let headerPeek = IMAPFetchItems("UID FLAGS RFC822.SIZE BODY.PEEK[HEADER]")
+    /// Metadata only.
+    public static let flagsAndSize = IMAPFetchItems("UID FLAGS RFC822.SIZE INTERNALDATE")
+}
+
+public enum IMAPStoreOperation: String, Sendable {
+    case add = "+FLAGS.SILENT"
+    case remove = "-FLAGS.SILENT"
+    case replace = "FLAGS.SILENT"
+}
+
+/// An event while IDLE (RFC 2177).
+public enum IMAPIdleEvent: Sendable, Hashable {
+    case exists(UInt32)
+    case expunge(UInt32)
+    case recent(UInt32)
+    case flags(sequence: UInt32, [IMAPFlag])
+    /// The server is closing the connection.
+    case bye(String)
+    case other(IMAPUntagged)
+}
+
+/// An IMAP4rev1 client connection (RFC 3501; works with IMAP4rev2 servers).
+///
+/// One command at a time. While IDLE is running, any other command first ends it with DONE.
+public actor IMAPConnection {
+    public let connection: MailConnection
+    public let endpoint: MailEndpoint
+    public internal(set) var capabilities: Set<IMAPCapability> = []
+    public private(set) var greeting: IMAPResponseText?
+    public private(set) var selected: IMAPMailboxStatus?
+    public private(set) var isAuthenticated = false
+    private var decoder: IMAPResponseDecoder
+    private var tagCounter = 0
+    private var idle = IMAPIdleStateMachine()
+    private var idleEvents: [IMAPIdleEvent] = []
+    private var closed = false
+    private let logger: Logger
+
+    public init(connection: MailConnection, options: IMAPParserOptions = IMAPParserOptions(), logger: Logger = Logger(label: "mailroom.imap")) {
+        self.connection = connection
+        self.endpoint = connection.endpoint
+        self.decoder = IMAPResponseDecoder(options: options)
+        self.logger = logger
+    }
+
+    /// Connect, greeting, STARTTLS when the endpoint says so, CAPABILITY, and authenticate when
+    /// credentials are given.
+    public static func connect(
+        to endpoint: MailEndpoint,
+        credentials: MailCredentials?,
+        options: IMAPParserOptions = IMAPParserOptions(),
+        logger: Logger = Logger(label: "mailroom.imap")
+    ) async throws -> IMAPConnection {
+        let transport = try await MailConnection.connect(to: endpoint, logger: logger)
+        let imap = IMAPConnection(connection: transport, options: options, logger: logger)
+        do {
+            try await imap.readGreeting()
+            if endpoint.security == .starttls { try await imap.startTLS() }
+            if let credentials, await !imap.isAuthenticated { try await imap.authenticate(credentials) }
+            return imap
+        } catch {
+            await transport.close()
+            throw error
+        }
+    }
+
+    // MARK: session setup
+
+    /// Reads `* OK` / `* PREAUTH` (or `* BYE`) and the capabilities.
+    @discardableResult
+    public func readGreeting() async throws -> IMAPResponseText {
+        let event = try await nextEvent(step: "greeting", timeout: endpoint.connectionTimeout)
+        guard case .response(.untagged(.status(let status, let text))) = event else {
+            throw MailTransportError.protocolError("unexpected greeting", step: "greeting")
+        }
+        switch status {
+        case .ok, .preauth:
+            greeting = text
+            if status == .preauth { isAuthenticated = true }
+            if case .capability(let caps) = text.code { capabilities = Set(caps) } else { try await capability() }
+            return text
+        default:
+            closed = true
+            throw MailTransportError.serverReply(step: "greeting", code: nil, enhanced: nil, text: "\(status.rawValue) \(text.text)")
+        }
+    }
+
+    @discardableResult
+    public func capability() async throws -> Set<IMAPCapability> {
+        var caps: [IMAPCapability]?
+        try await execute("CAPABILITY", step: "CAPABILITY") { untagged in
+            if case .capability(let c) = untagged { caps = c }
+        }
+        if let caps { capabilities = Set(caps) }
+        return capabilities
+    }
+
+    /// STARTTLS (RFC 3501 6.2.1), then CAPABILITY again (the old list is discarded).
+    public func startTLS() async throws {
+        guard capabilities.contains(.startTLS) else {
+            throw MailTransportError.unsupported("the server does not offer STARTTLS", step: "STARTTLS")
+        }
+        try await execute("STARTTLS", step: "STARTTLS", timeout: endpoint.connectionTimeout)
+        if decoder.bufferedByteCount > 0 {
+            throw MailTransportError.protocolError("the server sent data after its STARTTLS reply", step: "STARTTLS")
+        }
+        try await connection.startTLS()
+        capabilities = []
+        try await capability()
+    }
+
+    /// ID (RFC 2971); some providers (163.com, some Yahoo setups) require it. Nil when unsupported.
+    public func id(_ fields: [String: String] = ["name": "Mailroom"]) async throws -> [String: String]? {
+        guard capabilities.contains(.id) else { return nil }
+        let list = fields.sorted { $0.key < $1.key }.map { "\(IMAPString.quoted($0.key)) \(IMAPString.quoted($0.value))" }.joined(separator: " ")
+        var answer: [String: String]?
+        try await execute("ID (\(list))", step: "ID") { untagged in
+            if case .id(let f) = untagged { answer = f }
+        }
+        return answer
+    }
+
+    /// Password: AUTHENTICATE PLAIN when offered, else LOGIN. Token: XOAUTH2, else OAUTHBEARER.
+    /// Uses SASL-IR when offered. A refusal is `.authenticationFailed` with the server's text.
+    public func authenticate(_ credentials: MailCredentials) async throws {
+        let step: String
+        let mechanism: String
+        let payload: String
+        switch credentials.secret {
+        case .password(let password):
+            if capabilities.contains(.auth("PLAIN")) {
+                step = "AUTHENTICATE PLAIN"
+                mechanism = "PLAIN"
+                payload = SASL.plain(username: credentials.username, password: password)
+            } else {
+                guard !capabilities.contains(.loginDisabled) else {
+                    throw MailTransportError.unsupported("the server refuses LOGIN here (LOGINDISABLED); use TLS or STARTTLS", step: "LOGIN")
+                }
+                guard IMAPString.isSafeForQuoted(credentials.username), IMAPString.isSafeForQuoted(password) else {
+                    throw MailTransportError.unsupported("the server offers only LOGIN, which cannot carry this user name or password", step: "LOGIN")
+                }
+                try await authCommand("LOGIN \(IMAPString.quoted(credentials.username)) \(IMAPString.quoted(password))", logAs: "LOGIN <redacted>", step: "LOGIN", response: nil)
+                return
+            }
+        case .oauth2AccessToken(let token):
+            if capabilities.contains(.auth("XOAUTH2")) || !capabilities.contains(.auth("OAUTHBEARER")) {
+                step = "AUTHENTICATE XOAUTH2"
+                mechanism = "XOAUTH2"
+                payload = SASL.xoauth2(username: credentials.username, accessToken: token)
+            } else {
+                step = "AUTHENTICATE OAUTHBEARER"
+                mechanism = "OAUTHBEARER"
+                payload = SASL.oauthBearer(username: credentials.username, accessToken: token, host: endpoint.host, port: endpoint.port)
+            }
+        }
+        if capabilities.contains(.saslIR) {
+            try await authCommand("AUTHENTICATE \(mechanism) \(payload)", logAs: "AUTHENTICATE \(mechanism) <redacted>", step: step, response: nil)
+        } else {
+            try await authCommand("AUTHENTICATE \(mechanism)", logAs: nil, step: step, response: payload)
+        }
+    }
+
+    private func authCommand(_ command: String, logAs: String?, step: String, response: String?) async throws {
+        var response = response
+        let tag = nextTag()
+        try await connection.sendLine("\(tag) \(command)", logAs: "\(tag) \(logAs ?? LogRedaction.redactCommand(command))")
+        while true {
+            let event = try await nextEvent(step: step, timeout: endpoint.authTimeout)
+            switch event {
+            case .response(.continuation):
+                // First challenge: send the payload; a later one (XOAUTH2 error details): empty line.
+                try await connection.sendLine(response ?? "", logAs: "<redacted>")
+                response = nil
+            case .response(.tagged(let t, let status, let text)) where t == tag:
+                if case .capability(let caps)? = text.code { capabilities = Set(caps) }
+                guard status == .ok else {
+                    throw MailTransportError.authenticationFailed(step: step, serverText: "\(status.rawValue) \(text.text)")
+                }
+                isAuthenticated = true
+                if text.code == nil || !(text.code.map { if case .capability = $0 { return true } else { return false } } ?? false) {
+                    try await capability()
+                }
+                return
+            case .response(.untagged(let u)):
+                try handleUnsolicited(u)
+            default:
+                try await skipFetch(event)
+            }
+        }
+    }
+
+    // MARK: mailboxes
+
+    public func list(reference: String = "", pattern: String = "*") async throws -> [IMAPMailboxInfo] {
+        var result: [IMAPMailboxInfo] = []
+        try await execute("LIST \(IMAPString.quoted(reference)) \(IMAPString.quoted(IMAPMailboxName.encode(pattern)))", step: "LIST") { untagged in
+            if case .list(let info) = untagged { result.append(info) }
+        }
+        return result
+    }
+
+    /// SELECT: read-write; answers UIDVALIDITY, UIDNEXT, EXISTS.
+    public func select(_ mailbox: String) async throws -> IMAPMailboxStatus {
+        try await open(mailbox, command: "SELECT")
+    }
+
+    /// EXAMINE: read-only.
+    public func examine(_ mailbox: String) async throws -> IMAPMailboxStatus {
+        try await open(mailbox, command: "EXAMINE")
+    }
+
+    private func open(_ mailbox: String, command: String) async throws -> IMAPMailboxStatus {
+        var status = IMAPMailboxStatus(name: mailbox)
+        status.readOnly = command == "EXAMINE"
+        selected = nil
+        let tagged = try await execute("\(command) \(IMAPString.quoted(IMAPMailboxName.encode(mailbox)))", step: command) { untagged in
+            switch untagged {
+            case .exists(let n): status.exists = Int(n)
+            case .recent(let n): status.recent = Int(n)
+            case .flags(let f): status.flags = f
+            case .status(.ok, let text):
+                switch text.code {
+                case .uidValidity(let v)?: status.uidValidity = v
+                case .uidNext(let n)?: status.uidNext = n
+                case .permanentFlags(let f)?: status.permanentFlags = f
+                case .highestModSeq(let m)?: status.highestModSeq = m
+                default: break
+                }
+            default: break
+            }
+        }
+        if case .readOnly? = tagged.code { status.readOnly = true }
+        if case .readWrite? = tagged.code { status.readOnly = false }
+        selected = status
+        return status
+    }
+
+    public func create(_ mailbox: String) async throws {
+        try await execute("CREATE \(IMAPString.quoted(IMAPMailboxName.encode(mailbox)))", step: "CREATE")
+    }
+
+    public func status(_ mailbox: String, items: [String] = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]) async throws -> [String: UInt64] {
+        var values: [String: UInt64] = [:]
+        try await execute("STATUS \(IMAPString.quoted(IMAPMailboxName.encode(mailbox))) (\(items.joined(separator: " ")))", step: "STATUS") { untagged in
+            if case .mailboxStatus(_, let v) = untagged { values = v }
+        }
+        return values
+    }
+
+    // MARK: messages
+
+    /// UID SEARCH; answers the UIDs in ascending order.
+    public func uidSearch(_ key: IMAPSearchKey) async throws -> [IMAPUID] {
+        var uids: [IMAPUID] = []
+        try await execute("UID SEARCH \(key.text)", step: "UID SEARCH") { untagged in
+            if case .search(let found) = untagged { uids += found }
+        }
+        return uids.sorted()
+    }
+
+    /// UID FETCH with every message section streamed to `sink`.
+    public func uidFetch(_ uids: IMAPUIDSet, items: IMAPFetchItems = .bodyPeek, into sink: some IMAPFetchSink) async throws {
+        guard !uids.isEmpty else { return }
+        try await fetch("UID FETCH \(uids) (\(items.text))", step: "UID FETCH") { event in
+            switch event {
+            case .begin(let start): try await sink.begin(start)
+            case .bytes(let bytes): try await sink.write(bytes)
+            case .end(let attributes): try await sink.end(attributes)
+            }
+        }
+    }
+
+    /// UID FETCH returning whole messages: for small messages only. A message whose section is
+    /// larger than `maxMessageBytes` fails with `.limitExceeded` (stream those with a sink).
+    public func uidFetchMessages(_ uids: IMAPUIDSet, items: IMAPFetchItems = .bodyPeek, maxMessageBytes: Int = 64 * 1024 * 1024) async throws -> [IMAPFetchedMessage] {
+        guard !uids.isEmpty else { return [] }
+        var messages: [IMAPFetchedMessage] = []
+        var current: [UInt8] = []
+        try await fetch("UID FETCH \(uids) (\(items.text))", step: "UID FETCH") { event in
+            switch event {
+            case .begin(let start):
+                if let size = start.size, size > maxMessageBytes {
+                    throw MailTransportError.limitExceeded("message of \(size) bytes is larger than \(maxMessageBytes)")
+                }
+                current = []
+                current.reserveCapacity(start.size ?? 0)
+            case .bytes(let bytes):
+                current += bytes.readableBytesView
+            case .end(let attributes):
+                if let uid = attributes.uid {
+                    messages.append(IMAPFetchedMessage(uid: uid, attributes: attributes, bytes: current))
+                }
+                current = []
+            }
+        }
+        return messages
+    }
+
+    enum FetchEvent {
+        case begin(IMAPSectionStart)
+        case bytes(ByteBuffer)
+        case end(IMAPFetchedAttributes)
+    }
+
+    /// Runs a FETCH command, reporting sections of every FETCH response that has one. FETCH
+    /// responses without content (unsolicited flag changes) are not reported.
+    private func fetch(_ command: String, step: String, handle: (FetchEvent) async throws -> Void) async throws {
+        try await endIdleIfNeeded()
+        let tag = nextTag()
+        try await connection.sendLine("\(tag) \(command)")
+        var attributes: IMAPFetchedAttributes?
+        var hadSection = false
+        var sections: [String] = []
+        while true {
+            let event = try await nextEvent(step: step, timeout: endpoint.commandTimeout)
+            switch event {
+            case .fetchStart(let seq):
+                attributes = IMAPFetchedAttributes(sequence: seq)
+                hadSection = false
+                sections = []
+            case .fetchAttribute(let a):
+                attributes?.apply(a)
+            case .sectionStart(let section, let size):
+                hadSection = true
+                sections.append(section)
+                try await handle(.begin(IMAPSectionStart(sequence: attributes?.sequence ?? 0, uid: attributes?.uid, section: section, size: size)))
+            case .sectionBytes(let bytes):
+                try await handle(.bytes(bytes))
+            case .sectionEnd:
+                break
+            case .fetchEnd:
+                if var a = attributes {
+                    a.sections = sections
+                    if hadSection {
+                        try await handle(.end(a))
+                    }
+                }
+                attributes = nil
+            case .response(.tagged(let t, let status, let text)) where t == tag:
+                try check(status, text, step: step)
+                return
+            case .response(.untagged(let u)):
+                try handleUnsolicited(u)
+            case .response(let other):
+                throw MailTransportError.protocolError("unexpected \(other)", step: step)
+            }
+        }
+    }
+
+    /// UID STORE with .SILENT, in batches of `batchSize` UIDs per command.
+    public func uidStore(_ uids: IMAPUIDSet, _ operation: IMAPStoreOperation, flags: [IMAPFlag], batchSize: Int = 1000) async throws {
+        let list = flags.map(\.name).joined(separator: " ")
+        for batch in uids.batches(of: batchSize) where !batch.isEmpty {
+            try await execute("UID STORE \(batch) \(operation.rawValue) (\(list))", step: "UID STORE")
+        }
+    }
+
+    /// UID EXPUNGE (RFC 4315): removes only these UIDs (they must carry \Deleted).
+    public func uidExpunge(_ uids: IMAPUIDSet) async throws {
+        guard capabilities.contains(.uidPlus) else {
+            throw MailTransportError.unsupported("the server has no UIDPLUS; use expunge()", step: "UID EXPUNGE")
+        }
+        for batch in uids.batches(of: 1000) where !batch.isEmpty {
+            try await execute("UID EXPUNGE \(batch)", step: "UID EXPUNGE")
+        }
+    }
+
+    /// EXPUNGE: removes every message flagged \Deleted in the selected mailbox.
+    public func expunge() async throws {
+        try await execute("EXPUNGE", step: "EXPUNGE")
+    }
+
+    /// Marks \Deleted and expunges these UIDs (UID EXPUNGE when possible, else EXPUNGE).
+    public func delete(_ uids: IMAPUIDSet) async throws {
+        try await uidStore(uids, .add, flags: [.deleted])
+        if capabilities.contains(.uidPlus) { try await uidExpunge(uids) } else { try await expunge() }
+    }
+
+    /// UID MOVE (RFC 6851), or COPY + STORE \Deleted + (UID) EXPUNGE where MOVE is missing.
+    public func uidMove(_ uids: IMAPUIDSet, to mailbox: String) async throws {
+        let target = IMAPString.quoted(IMAPMailboxName.encode(mailbox))
+        for batch in uids.batches(of: 1000) where !batch.isEmpty {
+            if capabilities.contains(.move) {
+                try await execute("UID MOVE \(batch) \(target)", step: "UID MOVE")
+            } else {
+                try await execute("UID COPY \(batch) \(target)", step: "UID COPY")
+                try await delete(batch)
+            }
+        }
+    }
+
+    public func uidCopy(_ uids: IMAPUIDSet, to mailbox: String) async throws {
+        try await execute("UID COPY \(uids) \(IMAPString.quoted(IMAPMailboxName.encode(mailbox)))", step: "UID COPY")
+    }
+
+    /// APPEND (e.g. to the Sent folder). Answers the new UID when the server has UIDPLUS.
+    @discardableResult
+    public func append(to mailbox: String, message: some Collection<UInt8> & Sendable, flags: [IMAPFlag] = [.seen]) async throws -> (uidValidity: UInt32, uid: IMAPUID)? {
+        try await endIdleIfNeeded()
+        let nonSync = capabilities.contains(.literalPlus) || (capabilities.contains(.literalMinus) && message.count <= 4096)
+        let tag = nextTag()
+        let flagList = flags.isEmpty ? "" : " (\(flags.map(\.name).joined(separator: " ")))"
+        let line = "\(tag) APPEND \(IMAPString.quoted(IMAPMailboxName.encode(mailbox)))\(flagList) {\(message.count)\(nonSync ? "+" : "")}"
+        try await connection.sendLine(line)
+        var sentBody = false
+        if nonSync {
+            try await sendLiteral(message)
+            sentBody = true
+        }
+        while true {
+            let event = try await nextEvent(step: "APPEND", timeout: endpoint.commandTimeout)
+            switch event {
+            case .response(.continuation) where !sentBody:
+                try await sendLiteral(message)
+                sentBody = true
+            case .response(.tagged(let t, let status, let text)) where t == tag:
+                try check(status, text, step: "APPEND")
+                if case .appendUID(let validity, let uid)? = text.code { return (validity, uid) }
+                return nil
+            case .response(.untagged(let u)):
+                try handleUnsolicited(u)
+            default:
+                try await skipFetch(event)
+            }
+        }
+    }
+
+    private func sendLiteral(_ message: some Collection<UInt8>) async throws {
+        let chunk = 256 * 1024
+        var index = message.startIndex
+        while index != message.endIndex {
+            let end = message.index(index, offsetBy: chunk, limitedBy: message.endIndex) ?? message.endIndex
+            try await connection.send(connection.channel.allocator.buffer(bytes: message[index..<end]))
+            index = end
+        }
+        try await connection.send(ByteBuffer(string: "\r\n"))
+        logger.trace("C: <literal, \(message.count) bytes>")
+    }
+
+    public func noop() async throws {
+        try await execute("NOOP", step: "NOOP")
+    }
+
+    /// LOGOUT and close. Never throws.
+    public func logout() async {
+        if !closed {
+            _ = try? await execute("LOGOUT", step: "LOGOUT", timeout: .seconds(5))
+        }
+        await close()
+    }
+
+    public func close() async {
+        closed = true
+        await connection.close()
+    }
+
+    // MARK: IDLE
+
+    /// IDLE (RFC 2177) as an async sequence. Iterating starts IDLE; the sequence re-issues it
+    /// (DONE, then IDLE again) every `reissueAfter` (default 29 minutes, below the 30-minute
+    /// server timeout). Breaking out leaves IDLE running until the next command, which sends
+    /// DONE first, or ``endIdle()``. Ends (nil) after the server's BYE.
+    public nonisolated func idle(reissueAfter: Duration = .seconds(29 * 60)) -> IMAPIdleEvents {
+        IMAPIdleEvents(connection: self, reissueAfter: reissueAfter)
+    }
+
+    /// Ends IDLE if running (DONE and the tagged OK).
+    public func endIdle() async throws {
+        try await endIdleIfNeeded()
+    }
+
+    func nextIdleEvent(reissueAfter: Duration) async throws -> IMAPIdleEvent? {
+        guard capabilities.contains(.idle) else {
+            throw MailTransportError.unsupported("the server does not support IDLE", step: "IDLE")
+        }
+        while true {
+            if !idleEvents.isEmpty { return idleEvents.removeFirst() }
+            if closed { return nil }
+            switch idle.nextAction(now: .now) {
+            case .startIdle:
+                let tag = nextTag()
+                try await connection.sendLine("\(tag) IDLE")
+                idle.idleSent(tag: tag, reissueAfter: reissueAfter, now: .now)
+                // Wait for "+ idling" (events may come first).
+                while idle.isWaitingForContinuation {
+                    let event = try await nextEvent(step: "IDLE", timeout: endpoint.commandTimeout)
+                    try handleIdle(event)
+                }
+            case .sendDone:
+                try await endIdleIfNeeded()
+            case .wait(let remaining):
+                let event: IMAPResponseEvent
+                do {
+                    event = try await nextEvent(step: "IDLE", timeout: remaining)
+                } catch let error as MailTransportError where error.kind == .timeout {
+                    continue // time to re-issue
+                }
+                try handleIdle(event)
+            }
+        }
+    }
+
+    private func handleIdle(_ event: IMAPResponseEvent) throws {
+        switch event {
+        case .response(.continuation):
+            idle.continuationReceived()
+        case .response(.untagged(let u)):
+            switch u {
+            case .exists(let n): idleEvents.append(.exists(n))
+            case .expunge(let n): idleEvents.append(.expunge(n))
+            case .recent(let n): idleEvents.append(.recent(n))
+            case .status(.bye, let text):
+                closed = true
+                idleEvents.append(.bye(text.text))
+            default: idleEvents.append(.other(u))
+            }
+            try handleUnsolicited(u)
+        case .response(.tagged(let tag, let status, let text)):
+            // IDLE refused or ended by the server.
+            idle.taggedReceived(tag: tag)
+            if status != .ok { throw MailTransportError.serverReply(step: "IDLE", code: nil, enhanced: nil, text: "\(status.rawValue) \(text.text)") }
+        case .fetchStart(let seq):
+            pendingIdleFlags = IMAPFetchedAttributes(sequence: seq)
+        case .fetchAttribute(let a):
+            pendingIdleFlags?.apply(a)
+        case .fetchEnd:
+            if let p = pendingIdleFlags, let flags = p.flags { idleEvents.append(.flags(sequence: p.sequence, flags)) }
+            pendingIdleFlags = nil
+        case .sectionStart, .sectionBytes, .sectionEnd:
+            break
+        }
+    }
+
+    private var pendingIdleFlags: IMAPFetchedAttributes?
+
+    private func endIdleIfNeeded() async throws {
+        guard let tag = idle.doneNeeded() else { return }
+        try await connection.sendLine("DONE")
+        while idle.isActive {
+            let event = try await nextEvent(step: "IDLE DONE", timeout: endpoint.commandTimeout)
+            if case .response(.tagged(let t, _, _)) = event, t != tag {
+                throw MailTransportError.protocolError("unexpected tag \(t) ending IDLE")
+            }
+            try handleIdle(event)
+        }
+    }
+
+    // MARK: plumbing
+
+    private func nextTag() -> String {
+        tagCounter += 1
+        return "M\(tagCounter)"
+    }
+
+    /// Sends a command and waits for its tagged answer; untagged answers go to `untagged`.
+    @discardableResult
+    func execute(_ command: String, step: String, timeout: Duration? = nil, untagged: (IMAPUntagged) throws -> Void = { _ in }) async throws -> IMAPResponseText {
+        try await endIdleIfNeeded()
+        guard !closed else { throw MailTransportError.connectionClosed(step: step) }
+        let tag = nextTag()
+        try await connection.sendLine("\(tag) \(command)")
+        while true {
+            let event = try await nextEvent(step: step, timeout: timeout ?? endpoint.commandTimeout)
+            switch event {
+            case .response(.tagged(let t, let status, let text)) where t == tag:
+                if case .capability(let caps)? = text.code { capabilities = Set(caps) }
+                try check(status, text, step: step)
+                return text
+            case .response(.untagged(let u)):
+                try untagged(u)
+                try handleUnsolicited(u)
+            case .response(.continuation):
+                throw MailTransportError.protocolError("unexpected continuation request", step: step)
+            case .response(.tagged(let t, _, _)):
+                throw MailTransportError.protocolError("answer for unknown tag \(t)", step: step)
+            default:
+                try await skipFetch(event)
+            }
+        }
+    }
+
+    /// Unsolicited FETCH responses (flag changes) during other commands are read and dropped.
+    private func skipFetch(_ event: IMAPResponseEvent) async throws {
+        _ = event
+    }
+
+    private func check(_ status: IMAPStatus, _ text: IMAPResponseText, step: String) throws {
+        switch status {
+        case .ok: return
+        case .no:
+            throw MailTransportError.serverReply(step: step, code: nil, enhanced: nil, text: "NO \(text.text)")
+        case .bad:
+            throw MailTransportError.protocolError("server answered BAD: \(text.text)", step: step)
+        default:
+            throw MailTransportError.protocolError("unexpected \(status.rawValue)", step: step)
+        }
+    }
+
+    private func handleUnsolicited(_ untagged: IMAPUntagged) throws {
+        switch untagged {
+        case .status(.bye, _):
+            closed = true
+        case .capability(let caps):
+            capabilities = Set(caps)
+        case .status(_, let text):
+            if case .capability(let caps)? = text.code { capabilities = Set(caps) }
+        case .exists(let n):
+            selected?.exists = Int(n)
+        case .expunge:
+            if let s = selected, s.exists > 0 { selected?.exists = s.exists - 1 }
+        default:
+            break
+        }
+    }
+
+    private func nextEvent(step: String, timeout: Duration) async throws -> IMAPResponseEvent {
+        while true {
+            if let event = try decoder.next() {
+                if case .response(let r) = event { logger.trace("S: \(r)") }
+                return event
+            }
+            guard let bytes = try await connection.receive(timeout: timeout, step: step) else {
+                closed = true
+                throw MailTransportError.connectionClosed(step: step)
+            }
+            decoder.append(bytes)
+        }
+    }
+}
+
+extension IMAPFetchedAttributes {
+    init(sequence: UInt32) { self.sequence = sequence }
+
+    mutating func apply(_ attribute: IMAPFetchAttribute) {
+        switch attribute {
+        case .uid(let u): uid = u
+        case .flags(let f): flags = f
+        case .rfc822Size(let s): size = s
+        case .internalDate(let d): internalDate = d
+        case .modSeq(let m): modSeq = m
+        case .gmailMessageID(let id): other["X-GM-MSGID"] = String(id)
+        case .gmailThreadID(let id): other["X-GM-THRID"] = String(id)
+        case .other(let name, let value): other[name] = value
+        }
+    }
+}
+
+/// IDLE events as an async sequence (see ``IMAPConnection/idle(reissueAfter:)``).
+public struct IMAPIdleEvents: AsyncSequence, Sendable {
+    public typealias Element = IMAPIdleEvent
+    let connection: IMAPConnection
+    let reissueAfter: Duration
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let connection: IMAPConnection
+        let reissueAfter: Duration
+        public mutating func next() async throws -> IMAPIdleEvent? {
+            try await connection.nextIdleEvent(reissueAfter: reissueAfter)
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator {
+        AsyncIterator(connection: connection, reissueAfter: reissueAfter)
+    }
+}

@@ -1,0 +1,279 @@
+import Logging
+import MailTransport
+import NIOCore
+
+/// An SMTP client connection (RFC 5321) for sending: one transaction at a time.
+///
+/// `connect` runs greeting, EHLO (HELO fallback), STARTTLS and AUTH. `send` may be called many
+/// times on one connection; an RSET goes before every transaction after the first.
+public actor SMTPConnection {
+    public let connection: MailConnection
+    public let endpoint: MailEndpoint
+    public private(set) var greeting: SMTPReply?
+    public private(set) var capabilities = SMTPCapabilities(isESMTP: false)
+    public private(set) var isAuthenticated = false
+    private var reader = LineReader(maxLineLength: 16 * 1024)
+    private var parser = SMTPReplyParser()
+    private var transactions = 0
+    private var broken = false
+    private let heloName: String
+    private let logger: Logger
+
+    /// Wraps an open transport connection (use ``connect(to:credentials:heloName:logger:)`` normally).
+    public init(connection: MailConnection, heloName: String = "localhost", logger: Logger = Logger(label: "mailroom.smtp")) {
+        self.connection = connection
+        self.endpoint = connection.endpoint
+        self.heloName = heloName
+        self.logger = logger
+    }
+
+    /// Connects, reads the greeting, EHLO, STARTTLS when the endpoint says so, and AUTH when
+    /// credentials are given.
+    public static func connect(
+        to endpoint: MailEndpoint,
+        credentials: MailCredentials?,
+        heloName: String = "localhost",
+        logger: Logger = Logger(label: "mailroom.smtp")
+    ) async throws -> SMTPConnection {
+        let transport = try await MailConnection.connect(to: endpoint, logger: logger)
+        let smtp = SMTPConnection(connection: transport, heloName: heloName, logger: logger)
+        do {
+            try await smtp.readGreeting()
+            try await smtp.hello()
+            if endpoint.security == .starttls {
+                try await smtp.startTLS()
+            }
+            if let credentials {
+                try await smtp.authenticate(credentials)
+            }
+            return smtp
+        } catch {
+            await transport.close()
+            throw error
+        }
+    }
+
+    // MARK: steps
+
+    @discardableResult
+    public func readGreeting() async throws -> SMTPReply {
+        let reply = try await readReply(step: "greeting", timeout: endpoint.connectionTimeout)
+        guard reply.code == 220 else {
+            broken = true
+            throw reply.error(step: "greeting")
+        }
+        greeting = reply
+        return reply
+    }
+
+    /// EHLO, or HELO when the server does not know EHLO.
+    @discardableResult
+    public func hello() async throws -> SMTPReply {
+        let reply = try await command("EHLO \(heloName)", step: "EHLO", timeout: endpoint.connectionTimeout)
+        if reply.isPositiveCompletion {
+            capabilities = SMTPCapabilities(ehloReply: reply)
+            return reply
+        }
+        if reply.code == 421 { throw reply.error(step: "EHLO") }
+        let helo = try await command("HELO \(heloName)", step: "HELO", timeout: endpoint.connectionTimeout)
+        guard helo.isPositiveCompletion else { throw helo.error(step: "HELO") }
+        capabilities = SMTPCapabilities(isESMTP: false)
+        return helo
+    }
+
+    /// STARTTLS (RFC 3207) and a new EHLO; fails when the server does not offer it.
+    public func startTLS() async throws {
+        guard capabilities.supports(.startTLS) else {
+            throw MailTransportError.unsupported("the server does not offer STARTTLS", step: "STARTTLS")
+        }
+        let reply = try await command("STARTTLS", step: "STARTTLS", timeout: endpoint.connectionTimeout)
+        guard reply.code == 220 else { throw reply.error(step: "STARTTLS") }
+        if reader.bufferedByteCount > 0 {
+            throw MailTransportError.protocolError("the server sent data after its STARTTLS reply", step: "STARTTLS")
+        }
+        try await connection.startTLS()
+        capabilities = SMTPCapabilities(isESMTP: false)
+        try await hello()
+    }
+
+    /// AUTH (RFC 4954): XOAUTH2 for a token; PLAIN, else LOGIN for a password.
+    public func authenticate(_ credentials: MailCredentials) async throws {
+        let mechanisms = capabilities.authMechanisms
+        let timeout = endpoint.authTimeout
+        switch credentials.secret {
+        case .oauth2AccessToken(let token):
+            let step = "AUTH XOAUTH2"
+            if !mechanisms.contains("XOAUTH2"), mechanisms.contains("OAUTHBEARER") {
+                let payload = SASL.oauthBearer(username: credentials.username, accessToken: token, host: endpoint.host, port: endpoint.port)
+                try await finishAuth(try await command("AUTH OAUTHBEARER \(payload)", step: "AUTH OAUTHBEARER", timeout: timeout), step: "AUTH OAUTHBEARER")
+                return
+            }
+            let payload = SASL.xoauth2(username: credentials.username, accessToken: token)
+            try await finishAuth(try await command("AUTH XOAUTH2 \(payload)", step: step, timeout: timeout), step: step)
+        case .password(let password):
+            if mechanisms.contains("PLAIN") || !mechanisms.contains("LOGIN") {
+                let step = "AUTH PLAIN"
+                let payload = SASL.plain(username: credentials.username, password: password)
+                try await finishAuth(try await command("AUTH PLAIN \(payload)", step: step, timeout: timeout), step: step)
+            } else {
+                let step = "AUTH LOGIN"
+                var reply = try await command("AUTH LOGIN", step: step, timeout: timeout)
+                guard reply.code == 334 else { return try await finishAuth(reply, step: step) }
+                reply = try await command(Base64.encode(Array(credentials.username.utf8)), step: step, timeout: timeout, logAs: "<username>")
+                guard reply.code == 334 else { return try await finishAuth(reply, step: step) }
+                reply = try await command(Base64.encode(Array(password.utf8)), step: step, timeout: timeout, logAs: "<redacted>")
+                try await finishAuth(reply, step: step)
+            }
+        }
+    }
+
+    private func finishAuth(_ reply: SMTPReply, step: String) async throws {
+        var reply = reply
+        if reply.code == 334 {
+            // XOAUTH2 failure: the server sends a base64 JSON challenge; answer with an empty line.
+            reply = try await command("", step: step, timeout: endpoint.authTimeout, logAs: "<empty>")
+        }
+        guard reply.isPositiveCompletion else {
+            if reply.code == 421 { broken = true }
+            throw MailTransportError(kind: .authenticationFailed, step: step, message: "authentication failed: \(reply)", replyCode: reply.code, enhancedStatus: reply.enhancedStatus)
+        }
+        isAuthenticated = true
+    }
+
+    // MARK: sending
+
+    /// Sends one message. Returns when the server accepted it for at least one recipient (the
+    /// result lists every recipient's reply). Throws ``MailTransportError`` of kind `.serverReply`
+    /// (code and enhanced status of the failing reply) when MAIL FROM, every RCPT TO, DATA or
+    /// the end of data is refused, and other kinds when the connection fails.
+    /// `message` is the RFC 5322 message; line endings are normalised and dots stuffed here.
+    public func send<Message: Collection & Sendable>(from sender: String, to recipients: [String], message: Message) async throws -> SMTPSendResult where Message.Element == UInt8 {
+        guard !broken else { throw MailTransportError.connectionClosed(step: "MAIL FROM") }
+        guard !recipients.isEmpty else { throw MailTransportError.protocolError("no recipients", step: "RCPT TO") }
+        if let limit = capabilities.maximumMessageSize, message.count > limit {
+            throw MailTransportError.serverReply(step: "SIZE", code: 552, enhanced: EnhancedStatusCode(statusClass: 5, subject: 3, detail: 4),
+                                                 text: "message of \(message.count) bytes exceeds the server's SIZE limit of \(limit) bytes")
+        }
+        let needsUTF8 = !(sender.utf8.allSatisfy { $0 < 0x80 } && recipients.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } })
+        if needsUTF8, !capabilities.supports(.smtpUTF8) {
+            throw MailTransportError.unsupported("an address is not ASCII and the server does not offer SMTPUTF8", step: "MAIL FROM")
+        }
+        var mail = "MAIL FROM:<\(sender)>"
+        if capabilities.supports(.size) { mail += " SIZE=\(message.count)" }
+        if capabilities.supports(.eightBitMIME), message.contains(where: { $0 >= 0x80 }) { mail += " BODY=8BITMIME" }
+        if needsUTF8 { mail += " SMTPUTF8" }
+        for address in [sender] + recipients where address.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ">") }) {
+            throw MailTransportError.protocolError("invalid address \(address.debugDescription)", step: "MAIL FROM")
+        }
+        var machine = SMTPTransactionStateMachine(
+            mailCommand: mail,
+            recipients: recipients,
+            rcptCommands: recipients.map { "RCPT TO:<\($0)>" },
+            pipelining: capabilities.supports(.pipelining),
+            sendRset: transactions > 0
+        )
+        transactions += 1
+        var action = machine.start()
+        while true {
+            switch action {
+            case .send(let lines):
+                try await sendLines(lines)
+                action = machine.replyReceived(try await readReply(step: "MAIL transaction", timeout: endpoint.commandTimeout))
+            case .awaitReply:
+                action = machine.replyReceived(try await readReply(step: "MAIL transaction", timeout: endpoint.commandTimeout))
+            case .sendBody:
+                try await sendBody(message)
+                action = machine.replyReceived(try await readReply(step: "end of data", timeout: endpoint.commandTimeout))
+            case .sendEmptyBody:
+                try await sendLines(["."])
+                action = machine.replyReceived(try await readReply(step: "end of data", timeout: endpoint.commandTimeout))
+            case .finished(let result):
+                return result
+            case .failed(let error, let usable):
+                if !usable { broken = true }
+                throw error
+            }
+        }
+    }
+
+    private func sendBody<Message: Collection>(_ message: Message) async throws where Message.Element == UInt8 {
+        var stuffer = SMTPDotStuffer()
+        let chunkSize = 256 * 1024
+        var index = message.startIndex
+        var out: [UInt8] = []
+        while index != message.endIndex {
+            let end = message.index(index, offsetBy: chunkSize, limitedBy: message.endIndex) ?? message.endIndex
+            out.removeAll(keepingCapacity: true)
+            stuffer.encode(message[index..<end], into: &out)
+            index = end
+            if index == message.endIndex { stuffer.finish(into: &out) }
+            try await connection.send(connection.channel.allocator.buffer(bytes: out))
+        }
+        if message.isEmpty {
+            out.removeAll()
+            stuffer.finish(into: &out)
+            try await connection.send(connection.channel.allocator.buffer(bytes: out))
+        }
+        logger.trace("C: <message data, \(message.count) bytes>")
+    }
+
+    public func noop() async throws -> SMTPReply {
+        try await command("NOOP", step: "NOOP", timeout: endpoint.commandTimeout)
+    }
+
+    public func reset() async throws {
+        let reply = try await command("RSET", step: "RSET", timeout: endpoint.commandTimeout)
+        guard reply.isPositiveCompletion else { throw reply.error(step: "RSET") }
+    }
+
+    /// QUIT and close. Never throws: the goodbye is best effort.
+    public func quit() async {
+        if !broken {
+            _ = try? await command("QUIT", step: "QUIT", timeout: .seconds(5))
+        }
+        broken = true
+        await connection.close()
+    }
+
+    public func close() async {
+        broken = true
+        await connection.close()
+    }
+
+    // MARK: plumbing
+
+    func command(_ line: String, step: String, timeout: Duration, logAs: String? = nil) async throws -> SMTPReply {
+        try await connection.sendLine(line, logAs: logAs)
+        return try await readReply(step: step, timeout: timeout)
+    }
+
+    private func sendLines(_ lines: [String]) async throws {
+        var buffer = connection.channel.allocator.buffer(capacity: lines.reduce(0) { $0 + $1.utf8.count + 2 })
+        for line in lines {
+            logger.trace("C: \(LogRedaction.redactCommand(line))")
+            buffer.writeString(line)
+            buffer.writeStaticString("\r\n")
+        }
+        try await connection.send(buffer)
+    }
+
+    func readReply(step: String, timeout: Duration) async throws -> SMTPReply {
+        do {
+            while true {
+                while let line = try reader.nextLine() {
+                    if let reply = try parser.parse(line: line) {
+                        logger.trace("S: \(reply)")
+                        return reply
+                    }
+                }
+                guard let chunk = try await connection.receive(timeout: timeout, step: step) else {
+                    throw MailTransportError.connectionClosed(step: step)
+                }
+                reader.append(chunk)
+            }
+        } catch {
+            broken = true
+            throw error
+        }
+    }
+}

@@ -1,0 +1,207 @@
+import MailTransport
+
+/// The outcome for one recipient.
+public struct SMTPRecipientResult: Sendable, Hashable, Codable {
+    public var address: String
+    public var reply: SMTPReply
+    public var accepted: Bool { reply.isPositiveCompletion }
+}
+
+/// The outcome of one message: every recipient's reply and the reply to the end of data.
+public struct SMTPSendResult: Sendable, Hashable, Codable {
+    public var mailReply: SMTPReply
+    public var recipients: [SMTPRecipientResult]
+    public var dataReply: SMTPReply
+    public var acceptedRecipients: [String] { recipients.filter(\.accepted).map(\.address) }
+    public var rejectedRecipients: [SMTPRecipientResult] { recipients.filter { !$0.accepted } }
+}
+
+/// One mail transaction (optional RSET, MAIL, RCPT..., DATA, body, end of data) as a plain state
+/// machine: it says which lines to send and decides from each reply what happens next.
+/// With PIPELINING all envelope commands go out at once (RFC 2920) and replies are matched in order.
+public struct SMTPTransactionStateMachine: Sendable {
+    public enum Action: Sendable, Equatable {
+        /// Send these command lines (no CRLF), in order, then wait for replies.
+        case send([String])
+        /// Wait for the next reply.
+        case awaitReply
+        /// Send the dot-stuffed message followed by "." (DATA was accepted).
+        case sendBody
+        /// DATA was accepted although no recipient was: send only "." (RFC 2920 3.1), then fail.
+        case sendEmptyBody
+        /// The message is accepted for at least one recipient.
+        case finished(SMTPSendResult)
+        /// The transaction failed; the connection stays usable unless `connectionUsable` is false.
+        case failed(MailTransportError, connectionUsable: Bool)
+    }
+
+    private enum Expect: Sendable, Equatable {
+        case rset, mail, rcpt(Int), data, endOfData
+    }
+
+    let mailCommand: String
+    let recipients: [String]
+    let rcptCommands: [String]
+    let pipelining: Bool
+    let sendRset: Bool
+
+    private var queue: [Expect] = []
+    private var mailReply: SMTPReply?
+    private var recipientReplies: [SMTPRecipientResult] = []
+    private var failure: MailTransportError?
+    private var awaitingEmptyBody = false
+
+    public init(mailCommand: String, recipients: [String], rcptCommands: [String], pipelining: Bool, sendRset: Bool) {
+        self.mailCommand = mailCommand
+        self.recipients = recipients
+        self.rcptCommands = rcptCommands
+        self.pipelining = pipelining
+        self.sendRset = sendRset
+    }
+
+    public mutating func start() -> Action {
+        var lines: [String] = []
+        if sendRset {
+            queue.append(.rset)
+            lines.append("RSET")
+            if !pipelining { return .send(lines) }
+        }
+        return sendEnvelope(after: lines)
+    }
+
+    private mutating func sendEnvelope(after lines: [String]) -> Action {
+        var lines = lines
+        queue.append(.mail)
+        lines.append(mailCommand)
+        if pipelining {
+            for i in rcptCommands.indices {
+                queue.append(.rcpt(i))
+                lines.append(rcptCommands[i])
+            }
+            queue.append(.data)
+            lines.append("DATA")
+        }
+        return .send(lines)
+    }
+
+    public mutating func replyReceived(_ reply: SMTPReply) -> Action {
+        guard !queue.isEmpty else {
+            return .failed(.protocolError("unexpected SMTP reply \(reply)"), connectionUsable: false)
+        }
+        let expect = queue.removeFirst()
+        if reply.code == 421 {
+            return .failed(reply.error(step: stepName(expect)), connectionUsable: false)
+        }
+        switch expect {
+        case .rset:
+            if !reply.isPositiveCompletion {
+                return .failed(reply.error(step: "RSET"), connectionUsable: false)
+            }
+            return pipelining ? next() : sendEnvelope(after: [])
+        case .mail:
+            mailReply = reply
+            if !reply.isPositiveCompletion {
+                failure = reply.error(step: "MAIL FROM")
+                if !pipelining { return .failed(failure!, connectionUsable: true) }
+            } else if !pipelining {
+                queue.append(.rcpt(0))
+                return .send([rcptCommands[0]])
+            }
+            return next()
+        case .rcpt(let i):
+            recipientReplies.append(SMTPRecipientResult(address: recipients[i], reply: reply))
+            if !pipelining {
+                if i + 1 < rcptCommands.count {
+                    queue.append(.rcpt(i + 1))
+                    return .send([rcptCommands[i + 1]])
+                }
+                if recipientReplies.contains(where: \.accepted) {
+                    queue.append(.data)
+                    return .send(["DATA"])
+                }
+                return .failed(noRecipientError(), connectionUsable: true)
+            }
+            return next()
+        case .data:
+            if reply.code == 354 {
+                if failure != nil || !recipientReplies.contains(where: \.accepted) {
+                    if failure == nil { failure = noRecipientError() }
+                    queue.append(.endOfData)
+                    awaitingEmptyBody = true
+                    return .sendEmptyBody
+                }
+                queue.append(.endOfData)
+                return .sendBody
+            }
+            if let failure { return .failed(failure, connectionUsable: true) }
+            if !recipientReplies.contains(where: \.accepted) { return .failed(noRecipientError(), connectionUsable: true) }
+            return .failed(reply.error(step: "DATA"), connectionUsable: true)
+        case .endOfData:
+            if awaitingEmptyBody, let failure { return .failed(failure, connectionUsable: true) }
+            guard reply.isPositiveCompletion, let mailReply else {
+                return .failed(reply.error(step: "end of data"), connectionUsable: true)
+            }
+            return .finished(SMTPSendResult(mailReply: mailReply, recipients: recipientReplies, dataReply: reply))
+        }
+    }
+
+    private func next() -> Action {
+        if queue.isEmpty, let failure { return .failed(failure, connectionUsable: true) }
+        return .awaitReply
+    }
+
+    private func noRecipientError() -> MailTransportError {
+        let first = recipientReplies.first?.reply
+        let texts = recipientReplies.map { "\($0.address): \($0.reply)" }.joined(separator: "; ")
+        return .serverReply(step: "RCPT TO", code: first?.code, enhanced: first?.enhancedStatus, text: "no recipient accepted: \(texts)")
+    }
+
+    private func stepName(_ expect: Expect) -> String {
+        switch expect {
+        case .rset: return "RSET"
+        case .mail: return "MAIL FROM"
+        case .rcpt: return "RCPT TO"
+        case .data: return "DATA"
+        case .endOfData: return "end of data"
+        }
+    }
+}
+
+/// Dot-stuffing and line-ending normalisation for DATA (RFC 5321 4.5.2), streaming.
+public struct SMTPDotStuffer: Sendable {
+    private var atLineStart = true
+    private var lastWasCR = false
+
+    public init() {}
+
+    /// Appends `input` to `output`, doubling a "." at the start of a line and turning bare LF
+    /// into CRLF.
+    public mutating func encode<Bytes: Collection>(_ input: Bytes, into output: inout [UInt8]) where Bytes.Element == UInt8 {
+        output.reserveCapacity(output.count + input.count + input.count / 64)
+        for byte in input {
+            if byte == UInt8(ascii: "\n") {
+                if !lastWasCR { output.append(UInt8(ascii: "\r")) }
+                output.append(byte)
+                atLineStart = true
+                lastWasCR = false
+                continue
+            }
+            if atLineStart, byte == UInt8(ascii: ".") { output.append(UInt8(ascii: ".")) }
+            output.append(byte)
+            atLineStart = false
+            lastWasCR = byte == UInt8(ascii: "\r")
+        }
+    }
+
+    /// Ends the data: a line break if the message did not end with one, then ".\r\n".
+    public mutating func finish(into output: inout [UInt8]) {
+        if lastWasCR {
+            output.append(UInt8(ascii: "\n"))
+        } else if !atLineStart {
+            output += [UInt8(ascii: "\r"), UInt8(ascii: "\n")]
+        }
+        output += Array(".\r\n".utf8)
+        atLineStart = true
+        lastWasCR = false
+    }
+}
