@@ -119,7 +119,7 @@ targets += [
     .executableTarget(
         name: "mailroom",
         dependencies: [
-            "MailroomApp",
+            "MailroomApp", "MailMessage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings

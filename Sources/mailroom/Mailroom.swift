@@ -9,7 +9,7 @@ struct Mailroom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailroom",
         abstract: "An email channel server for contact centers and help desks.",
-        subcommands: [Serve.self, Migrate.self])
+        subcommands: [Serve.self, Migrate.self, ParseCommand.self])
 }
 
 /// The flags every command that opens the store shares.
