@@ -73,6 +73,17 @@ targets += [
         swiftSettings: swiftSettings
     ),
     .target(
+        name: "MailroomWorkers",
+        dependencies: [
+            "MailroomCore", "MailroomStore", "MailMessage", "MailTransport", "IMAPClient", "SMTPClient",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .target(
         name: "MailroomWeb",
         dependencies: [
             "MailroomCore", "MailroomStore",
@@ -83,7 +94,7 @@ targets += [
     .target(
         name: "MailroomApp",
         dependencies: [
-            "MailroomCore", "MailroomStore", "MailroomWeb",
+            "MailroomCore", "MailroomStore", "MailroomWeb", "MailroomWorkers",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -109,6 +120,11 @@ targets += [
             "MailroomWeb", "MailroomStore", "MailroomTestSupport",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(
+        name: "MailroomWorkersTests",
+        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "IMAPClient", "MailTransport"],
         swiftSettings: swiftSettings
     ),
     .testTarget(

@@ -4,6 +4,7 @@ import Logging
 import MailroomCore
 import MailroomStore
 import MailroomWeb
+import MailroomWorkers
 import Metrics
 import Prometheus
 import ServiceLifecycle
@@ -36,14 +37,44 @@ public enum MailroomApplication {
         return (database, SQLStore(database: database, secrets: secrets, logger: logger))
     }
 
+    /// Ingests files through the same pipeline as fetched mail (`mailroom import`).
+    public static func importMail(_ configuration: MailroomConfiguration, accountKey: String, path: String,
+                                  logger: Logger) async throws -> MailImporter.Summary {
+        let (database, store) = try await openStore(configuration, logger: logger)
+        let summary = try await withThrowingTaskGroup(of: MailImporter.Summary?.self) { group in
+            group.addTask {
+                await database.run()
+                return nil
+            }
+            defer { group.cancelAll() }
+            try await Migrator.migrate(database, logger: logger)
+            guard let account = try await store.accounts.find(key: accountKey) else {
+                throw ConfigurationError("no account has the key '\(accountKey)'")
+            }
+            let importer = MailImporter(pipeline: IngestPipeline(tickets: store.tickets, logger: logger))
+            return try await importer.importPath(path, into: account)
+        }
+        await database.close()
+        return summary
+    }
+
     /// Runs the server until SIGINT or SIGTERM.
     public static func serve(_ configuration: MailroomConfiguration, logger: Logger) async throws {
         bootstrapMetrics()
         let (database, store) = try await openStore(configuration, logger: logger)
-        let router = APIRouter.build(WebDependencies(store: store, adminToken: configuration.adminToken, metricsText: metricsText))
+        let status = AccountStatusBoard()
+        let pipeline = IngestPipeline(tickets: store.tickets, logger: logger)
+        let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
+        let router = APIRouter.build(WebDependencies(
+            store: store, adminToken: configuration.adminToken, metricsText: metricsText, status: status,
+            replay: { entry, raw, account in
+                try await pipeline.process(raw, account: account, position: nil, source: "replay of quarantine entry \(entry.id)")
+            },
+            accountsChanged: { fetchers.wake() }))
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
+            services: [fetchers],
             onServerRunning: { _ in
                 logger.info("mailroom is serving", metadata: [
                     "http": "\(configuration.httpHost):\(configuration.httpPort)", "database": "\(configuration.database)",

@@ -44,7 +44,7 @@ public struct MailroomConfiguration: Sendable {
 
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = description }
 }
 
 extension Optional where Wrapped == String {

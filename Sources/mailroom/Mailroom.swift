@@ -9,7 +9,7 @@ struct Mailroom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailroom",
         abstract: "An email channel server for contact centers and help desks.",
-        subcommands: [Serve.self, Migrate.self, ParseCommand.self])
+        subcommands: [Serve.self, Migrate.self, ParseCommand.self, Import.self])
 }
 
 /// The flags every command that opens the store shares.
@@ -68,5 +68,29 @@ struct Migrate: AsyncParsableCommand {
             group.cancelAll()
         }
         await database.close()
+    }
+}
+
+struct Import: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Ingest .eml files, a Maildir or an mbox into an account, through the same pipeline as fetched mail.")
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(name: .customLong("account"), help: "The key of the account the mail belongs to.")
+    var accountKey: String
+
+    @Argument(help: "An .eml file, an mbox file, a Maildir, or a directory of .eml files.")
+    var path: String
+
+    func run() async throws {
+        let configuration = try MailroomConfiguration(
+            dataDirectory: store.dataDirectory, databaseURL: store.databaseURL, http: nil,
+            environment: ProcessInfo.processInfo.environment)
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let summary = try await MailroomApplication.importMail(configuration, accountKey: accountKey, path: path, logger: store.logger())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(summary), as: UTF8.self))
     }
 }

@@ -10,11 +10,25 @@ public struct WebDependencies: Sendable {
     public var adminToken: String?
     /// Prometheus text for `/metrics`.
     public var metricsText: @Sendable () -> String
+    /// The fetchers' live state.
+    public var status: AccountStatusBoard
+    /// Runs a quarantined message through the ingest pipeline again.
+    public var replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome
+    /// Tells the fetchers and senders that accounts changed, so changes apply without a restart.
+    public var accountsChanged: @Sendable () -> Void
 
-    public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String) {
+    public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
+                status: AccountStatusBoard = AccountStatusBoard(),
+                replay: @escaping @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome = { _, _, _ in
+                    throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not ingest mail")
+                },
+                accountsChanged: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.adminToken = adminToken
         self.metricsText = metricsText
+        self.status = status
+        self.replay = replay
+        self.accountsChanged = accountsChanged
     }
 }
 
@@ -36,7 +50,10 @@ public enum APIRouter {
 
         let store = dependencies.store
         let users = UsersController(users: store.users, tokens: store.tokens)
-        let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts)
+        let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
+                                          changed: dependencies.accountsChanged)
+        let tickets = TicketsController(tickets: store.tickets, accounts: store.accounts, status: dependencies.status,
+                                        replay: dependencies.replay)
         let catalog = CatalogController(dispositions: store.dispositions, cannedAnswers: store.cannedAnswers,
                                         settings: store.settings, accounts: store.accounts)
 
@@ -52,6 +69,7 @@ public enum APIRouter {
         users.addRoutes(to: api)
         accounts.addRoutes(to: api)
         catalog.addRoutes(to: api)
+        tickets.addRoutes(to: api)
         return router
     }
 }

@@ -4,6 +4,7 @@ import MailroomCore
 struct AccountsController {
     let service: AccountsService
     let accounts: any AccountRepository
+    let changed: @Sendable () -> Void
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("accounts", use: list)
@@ -24,7 +25,9 @@ struct AccountsController {
     @Sendable func create(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Account> {
         try context.require(.admin)
         let document = try await JSONBody.object(request, context: context)
-        return JSONResponse(try await service.create(document), status: .created)
+        let account = try await service.create(document)
+        changed()
+        return JSONResponse(account, status: .created)
     }
 
     @Sendable func show(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Account> {
@@ -38,12 +41,15 @@ struct AccountsController {
         try context.require(.admin)
         let id = try request.parameter("id", context: context)
         let document = try await JSONBody.object(request, context: context)
-        return JSONResponse(try await service.update(id: id, with: document))
+        let account = try await service.update(id: id, with: document)
+        changed()
+        return JSONResponse(account)
     }
 
     @Sendable func delete(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
         try context.require(.admin)
         try await service.delete(id: try request.parameter("id", context: context))
+        changed()
         return .noContent
     }
 

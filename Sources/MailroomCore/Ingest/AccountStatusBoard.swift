@@ -1,0 +1,76 @@
+import Foundation
+
+import Synchronization
+
+/// What an administrator sees of one account's fetching: `GET /api/v1/accounts/{id}/status`.
+public struct AccountFetchStatus: Sendable, Equatable, Codable {
+    public var accountId: String
+    public var fetching: Bool
+    public var connected: Bool
+    /// IMAP IDLE is in use: new mail arrives without waiting for the interval.
+    public var idle: Bool
+    public var lastSuccessfulFetchAt: Date?
+    public var lastErrorAt: Date?
+    /// What went wrong last, in words an administrator can act on (never a credential).
+    public var lastError: String?
+    public var nextFetchAt: Date?
+    public var messagesIngested: Int
+    public var messagesQuarantined: Int
+    public var node: String?
+
+    public init(accountId: String) {
+        self.accountId = accountId
+        fetching = false
+        connected = false
+        idle = false
+        messagesIngested = 0
+        messagesQuarantined = 0
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(accountId, forKey: .accountId)
+        try c.encode(fetching, forKey: .fetching)
+        try c.encode(connected, forKey: .connected)
+        try c.encode(idle, forKey: .idle)
+        try c.encode(lastSuccessfulFetchAt, forKey: .lastSuccessfulFetchAt)
+        try c.encode(lastErrorAt, forKey: .lastErrorAt)
+        try c.encode(lastError, forKey: .lastError)
+        try c.encode(nextFetchAt, forKey: .nextFetchAt)
+        try c.encode(messagesIngested, forKey: .messagesIngested)
+        try c.encode(messagesQuarantined, forKey: .messagesQuarantined)
+        try c.encode(node, forKey: .node)
+    }
+}
+
+/// The fetchers' live state, shared with the API.
+public final class AccountStatusBoard: Sendable {
+    private let statuses = Mutex<[String: AccountFetchStatus]>([:])
+
+    public init() {}
+
+    public func status(of accountId: String) -> AccountFetchStatus? {
+        statuses.withLock { $0[accountId] }
+    }
+
+    public func all() -> [AccountFetchStatus] {
+        statuses.withLock { Array($0.values) }
+    }
+
+    public func update(_ accountId: String, _ change: (inout AccountFetchStatus) -> Void) {
+        statuses.withLock { statuses in
+            var status = statuses[accountId] ?? AccountFetchStatus(accountId: accountId)
+            change(&status)
+            statuses[accountId] = status
+        }
+    }
+
+    public func remove(_ accountId: String) {
+        statuses.withLock { statuses in
+            statuses[accountId]?.fetching = false
+            statuses[accountId]?.connected = false
+            statuses[accountId]?.idle = false
+            statuses[accountId]?.nextFetchAt = nil
+        }
+    }
+}

@@ -1,0 +1,192 @@
+import Foundation
+import Hummingbird
+import MailroomCore
+import MailroomStore
+
+/// Tickets and their messages, the quarantine, and each account's fetch status.
+struct TicketsController {
+    let tickets: SQLTicketStore
+    let accounts: any AccountRepository
+    let status: AccountStatusBoard
+    let replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome
+
+    func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
+        api.get("tickets", use: list)
+        api.get("tickets/:id", use: show)
+        api.get("tickets/:id/messages", use: messages)
+        api.get("messages/:id/raw", use: rawMessage)
+        api.get("quarantine", use: quarantine)
+        api.get("quarantine/:id", use: quarantined)
+        api.get("quarantine/:id/raw", use: quarantinedRaw)
+        api.post("quarantine/:id/replay", use: replayQuarantined)
+        api.delete("quarantine/:id", use: deleteQuarantined)
+        api.get("accounts/:id/status", use: accountStatus)
+    }
+
+    /// `GET /api/v1/tickets` with DESIGN.md's filters.
+    @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<Ticket>> {
+        try context.require(.agent)
+        let query = request.uri.queryParameters
+        var filter = SQLTicketStore.TicketFilter()
+        if let accountId = query["accountId"] { filter.accountIds = [String(accountId)] }
+        filter.queueId = query["queueId"].map(String.init)
+        filter.agentId = query["agentId"].map(String.init)
+        if let status = query["status"] {
+            guard let value = TicketStatus(rawValue: String(status)) else {
+                throw APIError.invalid([FieldError("status", "must be one of \(TicketStatus.allowedNames)")])
+            }
+            filter.status = value
+        }
+        filter.unread = try query["unread"].map { try Self.bool(String($0), field: "unread") }
+        filter.unassigned = try query["unassigned"].map { try Self.bool(String($0), field: "unassigned") }
+        filter.tag = query["tag"].map(String.init)
+        filter.since = try query["since"].map { try Self.date(String($0), field: "since") }
+        filter.until = try query["until"].map { try Self.date(String($0), field: "until") }
+        if let limit = query["limit"] {
+            guard let value = Int(limit), (1...500).contains(value) else {
+                throw APIError.invalid([FieldError("limit", "must be a number from 1 to 500")])
+            }
+            filter.limit = value
+        }
+        filter.cursor = query["cursor"].map(String.init)
+        let page = try await tickets.tickets(filter)
+        return JSONResponse(ItemList(page.items, nextCursor: page.nextCursor))
+    }
+
+    @Sendable func show(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Ticket> {
+        try context.require(.agent)
+        return JSONResponse(try await findTicket(request, context: context))
+    }
+
+    @Sendable func messages(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<TicketMessage>> {
+        try context.require(.agent)
+        let ticket = try await findTicket(request, context: context)
+        return JSONResponse(ItemList(try await tickets.messages(ticketId: ticket.id)))
+    }
+
+    /// The message as it arrived (or was sent), for download as .eml.
+    @Sendable func rawMessage(_ request: Request, context: MailroomRequestContext) async throws -> Response {
+        try context.require(.agent)
+        let id = try request.parameter("id", context: context)
+        guard let message = try await tickets.message(id: id), let raw = try await tickets.blob(sha256: message.rawSha256) else {
+            throw APIError.notFound("message \(id)")
+        }
+        return Self.eml(raw, name: "message-\(id).eml")
+    }
+
+    private func findTicket(_ request: Request, context: MailroomRequestContext) async throws -> Ticket {
+        let id = try request.parameter("id", context: context)
+        guard let ticket = try await tickets.ticket(id: id) else { throw APIError.notFound("ticket \(id)") }
+        return ticket
+    }
+
+    // MARK: Quarantine
+
+    @Sendable func quarantine(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<QuarantinedMessage>> {
+        try context.require(.supervisor)
+        let query = request.uri.queryParameters
+        let includeReplayed = try query["includeReplayed"].map { try Self.bool(String($0), field: "includeReplayed") } ?? false
+        return JSONResponse(ItemList(try await tickets.quarantined(accountId: query["accountId"].map(String.init),
+                                                                   includeReplayed: includeReplayed)))
+    }
+
+    @Sendable func quarantined(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<QuarantinedMessage> {
+        try context.require(.supervisor)
+        return JSONResponse(try await findQuarantined(request, context: context))
+    }
+
+    @Sendable func quarantinedRaw(_ request: Request, context: MailroomRequestContext) async throws -> Response {
+        try context.require(.supervisor)
+        let entry = try await findQuarantined(request, context: context)
+        guard let sha = entry.rawSha256, let raw = try await tickets.blob(sha256: sha) else {
+            throw APIError.notFound("the raw message of quarantine entry \(entry.id)")
+        }
+        return Self.eml(raw, name: "quarantine-\(entry.id).eml")
+    }
+
+    struct ReplayResult: Encodable, Sendable {
+        let result: String
+        let ticketId: String?
+        let quarantineId: String?
+    }
+
+    /// Runs a quarantined message through the pipeline again (after the cause was fixed: a larger
+    /// size limit, a changed filter, a parser update). A new failure makes a new entry.
+    @Sendable func replayQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ReplayResult> {
+        try context.require(.supervisor)
+        let entry = try await findQuarantined(request, context: context)
+        guard entry.replayedAt == nil else {
+            throw APIError.conflict(FieldError("id", "was already replayed"))
+        }
+        guard let sha = entry.rawSha256, let raw = try await tickets.blob(sha256: sha) else {
+            throw APIError.conflict(FieldError("id", "has no raw message to replay"))
+        }
+        guard let account = try await accounts.find(id: entry.accountId), account.deletedAt == nil else {
+            throw APIError.conflict(FieldError("accountId", "belongs to an account that no longer exists"))
+        }
+        let outcome = try await replay(entry, raw, account)
+        try await tickets.markReplayed(quarantineId: entry.id)
+        let quarantineId: String? = if case .quarantined(let id) = outcome { id } else { nil }
+        return JSONResponse(ReplayResult(result: outcome.resultName, ticketId: outcome.ticketId, quarantineId: quarantineId))
+    }
+
+    @Sendable func deleteQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
+        try context.require(.supervisor)
+        let entry = try await findQuarantined(request, context: context)
+        try await tickets.deleteQuarantined(id: entry.id)
+        return .noContent
+    }
+
+    private func findQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> QuarantinedMessage {
+        let id = try request.parameter("id", context: context)
+        guard let entry = try await tickets.quarantined(id: id) else { throw APIError.notFound("quarantine entry \(id)") }
+        return entry
+    }
+
+    // MARK: Account status
+
+    @Sendable func accountStatus(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<AccountFetchStatus> {
+        try context.require(.supervisor)
+        let id = try request.parameter("id", context: context)
+        guard try await accounts.find(id: id) != nil else { throw APIError.notFound("account \(id)") }
+        var status = status.status(of: id) ?? AccountFetchStatus(accountId: id)
+        // Counts come from the store so they survive restarts and cover every node.
+        status.messagesIngested = try await tickets.messageCount(accountId: id)
+        status.messagesQuarantined = try await tickets.quarantineCount(accountId: id)
+        return JSONResponse(status)
+    }
+
+    // MARK: Helpers
+
+    static func eml(_ raw: [UInt8], name: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "message/rfc822", .contentDisposition: "attachment; filename=\"\(name)\""],
+                 body: .init(byteBuffer: ByteBuffer(bytes: raw)))
+    }
+
+    static func bool(_ text: String, field: String) throws -> Bool {
+        switch text.lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw APIError.invalid([FieldError(field, "must be true or false")])
+        }
+    }
+
+    static func date(_ text: String, field: String) throws -> Date {
+        guard let date = ISO8601.parse(text) else {
+            throw APIError.invalid([FieldError(field, "must be an ISO 8601 time such as 2026-11-22T10:00:00Z")])
+        }
+        return date
+    }
+}
+
+extension IngestOutcome {
+    var resultName: String {
+        switch self {
+        case .created: return "created"
+        case .appended: return "appended"
+        case .duplicate: return "duplicate"
+        case .skipped: return "skipped"
+        case .quarantined: return "quarantined"
+        }
+    }
+}

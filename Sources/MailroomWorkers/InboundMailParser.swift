@@ -1,0 +1,84 @@
+import Crypto
+import Foundation
+import MailMessage
+import MailroomCore
+
+/// Turns raw bytes from a mailbox into what the store ingests, or says why it cannot.
+public enum InboundMailParser {
+    /// Header fields added on the way (by relays and the receiving server): the same mail
+    /// delivered to two mailboxes differs only in these, so they are left out of the content hash.
+    static let traceFields: Set<String> = [
+        "received", "return-path", "delivered-to", "x-original-to", "x-delivered-to", "envelope-to", "x-envelope-from",
+        "x-envelope-to", "authentication-results", "received-spf", "arc-seal", "arc-message-signature",
+        "arc-authentication-results", "x-spam-status", "x-spam-score", "x-spam-level", "x-spam-flag", "x-spam-checker-version",
+        "x-virus-scanned", "x-virus-status", "x-mailroom-account", "x-gm-message-state", "x-google-smtp-source", "x-received",
+        "x-ms-exchange-organization-authas", "x-ms-exchange-crosstenant-originalarrivaltime", "status", "x-status", "x-uid",
+        "x-keywords", "lines", "content-length",
+    ]
+
+    public enum Refusal: Error, Equatable, CustomStringConvertible {
+        case empty
+        case notAMessage
+
+        public var description: String {
+            switch self {
+            case .empty: return "the message is empty (0 bytes)"
+            case .notAMessage: return "the data has no mail header fields: it is not an RFC 5322 message"
+            }
+        }
+    }
+
+    public static func sha256Hex(_ bytes: some Collection<UInt8>) -> String {
+        var hasher = Crypto.SHA256()
+        hasher.update(data: Array(bytes))
+        return hasher.finalize().map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    public static func parse(_ raw: [UInt8]) throws -> InboundMail {
+        guard !raw.isEmpty else { throw Refusal.empty }
+        let message = MIMEMessage(parsing: raw)
+        guard !message.headers.isEmpty else { throw Refusal.notAMessage }
+        let summary = MessageSummary(message)
+        let headers = message.headers.fields
+        let bodyStart = message.root.bodyRange.lowerBound
+        var content = Crypto.SHA256()
+        for field in headers where !traceFields.contains(field.name.lowercased()) {
+            content.update(data: Array(field.name.lowercased().utf8))
+            content.update(data: [58])
+            content.update(data: field.rawValue)
+            content.update(data: [10])
+        }
+        content.update(data: [10])
+        if bodyStart < raw.count { content.update(data: raw[bodyStart...]) }
+        let contentHash = content.finalize().map { String(format: "%02x", $0) }.joined()
+
+        func addresses(_ mailboxes: [Mailbox]) -> [EmailAddress] {
+            mailboxes.prefix(500).map { EmailAddress(name: $0.name, address: $0.address) }
+        }
+        return InboundMail(
+            rawSha256: sha256Hex(raw),
+            rawSize: raw.count,
+            contentHash: contentHash,
+            messageId: summary.messageId,
+            inReplyTo: Array(summary.inReplyTo.prefix(50)),
+            references: Array(summary.references.prefix(100)),
+            subject: summary.subject ?? "",
+            from: addresses(summary.from),
+            replyTo: addresses(summary.replyTo),
+            to: addresses(summary.to),
+            cc: addresses(summary.cc),
+            date: summary.date.flatMap(ISO8601.parse),
+            text: summary.text,
+            html: summary.html,
+            attachments: summary.attachments.map {
+                AttachmentInfo(filename: $0.filename, contentType: $0.contentType, size: $0.size, sha256: $0.sha256,
+                               contentId: $0.contentId, inline: $0.inline)
+            },
+            headers: headers.prefix(1_000).map { MailroomCore.HeaderField(name: $0.name, value: $0.value) },
+            isAutomatic: message.autoReplySignals.isAutomatic,
+            parseWarnings: summary.warnings)
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+import MailroomCore
+
+/// `mailroom import`: .eml files, a Maildir or an mbox, through the same pipeline as fetched mail.
+/// Importing the same file twice adds nothing: content hashes recognise what is already there.
+public struct MailImporter: Sendable {
+    let pipeline: IngestPipeline
+
+    public init(pipeline: IngestPipeline) { self.pipeline = pipeline }
+
+    public struct Summary: Codable, Sendable, Equatable {
+        public var created = 0
+        public var appended = 0
+        public var duplicates = 0
+        public var skipped = 0
+        public var quarantined = 0
+        public var files = 0
+
+        mutating func count(_ outcome: IngestOutcome) {
+            switch outcome {
+            case .created: created += 1
+            case .appended: appended += 1
+            case .duplicate: duplicates += 1
+            case .skipped: skipped += 1
+            case .quarantined: quarantined += 1
+            }
+        }
+    }
+
+    public struct ImportError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public func importPath(_ path: String, into account: Account) async throws -> Summary {
+        var summary = Summary()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw ImportError(description: "\(path) does not exist")
+        }
+        if isDirectory.boolValue {
+            for file in try Self.messageFiles(in: path) {
+                try await importFile(file, into: account, summary: &summary)
+            }
+        } else {
+            try await importFile(path, into: account, summary: &summary)
+        }
+        return summary
+    }
+
+    private func importFile(_ path: String, into account: Account, summary: inout Summary) async throws {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ImportError(description: "cannot read \(path)") }
+        summary.files += 1
+        let bytes = [UInt8](data)
+        if Self.isMbox(bytes) {
+            for (index, message) in Self.splitMbox(bytes).enumerated() {
+                summary.count(try await pipeline.process(message, account: account, position: .file("\(path)#\(index + 1)"),
+                                                         source: "\(path) message \(index + 1)"))
+            }
+        } else {
+            summary.count(try await pipeline.process(bytes, account: account, position: .file(path), source: path))
+        }
+    }
+
+    /// A Maildir's cur/ and new/ (tmp/ holds unfinished deliveries), or every regular file of a plain directory.
+    static func messageFiles(in directory: String) throws -> [String] {
+        let fileManager = FileManager.default
+        let maildirParts = ["cur", "new"].map { (directory as NSString).appendingPathComponent($0) }
+        let folders = maildirParts.filter { fileManager.fileExists(atPath: $0) }
+        var files: [String] = []
+        for folder in folders.isEmpty ? [directory] : folders {
+            for name in try fileManager.contentsOfDirectory(atPath: folder).sorted() where !name.hasPrefix(".") {
+                let path = (folder as NSString).appendingPathComponent(name)
+                var isDirectory: ObjCBool = false
+                if fileManager.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue { files.append(path) }
+            }
+        }
+        return files
+    }
+
+    static func isMbox(_ bytes: [UInt8]) -> Bool {
+        bytes.starts(with: Array("From ".utf8))
+    }
+
+    /// Splits an mbox on its "From " separator lines and undoes the ">From " quoting (mboxrd and mboxo).
+    static func splitMbox(_ bytes: [UInt8]) -> [[UInt8]] {
+        var messages: [[UInt8]] = []
+        var current: [UInt8] = []
+        var started = false
+        var lineStart = 0
+        let from = Array("From ".utf8)
+        func finish() {
+            if started {
+                // The blank line before a separator belongs to the format, not the message.
+                if current.last == 10 { current.removeLast() }
+                if current.last == 13 { current.removeLast() }
+                messages.append(current)
+            }
+            current = []
+        }
+        while lineStart < bytes.count {
+            var lineEnd = lineStart
+            while lineEnd < bytes.count && bytes[lineEnd] != 10 { lineEnd += 1 }
+            let line = bytes[lineStart..<min(lineEnd + 1, bytes.count)]
+            if line.starts(with: from) {
+                finish()
+                started = true
+            } else if started {
+                var quoted = line.drop(while: { $0 == 62 })
+                if quoted.count < line.count, quoted.starts(with: from) {
+                    quoted = line.dropFirst()
+                    current.append(contentsOf: quoted)
+                } else {
+                    current.append(contentsOf: line)
+                }
+            }
+            lineStart = lineEnd + 1
+        }
+        finish()
+        return messages
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import MailroomCore
+import MailroomStore
+import MailroomTestSupport
+import MailroomWorkers
+import Testing
+
+@Suite struct InboundMailParserTests {
+    @Test func theSameMailThroughTwoRelaysHasOneContentHash() throws {
+        let body = mailText(subject: "Hi", messageId: "m1@example.com")
+        let viaA = try InboundMailParser.parse(Array(("Received: from a.example by mx.example\r\nDelivered-To: one@desk.example\r\n" + body).utf8))
+        let viaB = try InboundMailParser.parse(Array(("Received: from b.example by mx2.example\r\nDelivered-To: two@desk.example\r\n" + body).utf8))
+        #expect(viaA.contentHash == viaB.contentHash)
+        #expect(viaA.rawSha256 != viaB.rawSha256)
+        let otherBody = try InboundMailParser.parse(Array(mailText(subject: "Hi", messageId: "m1@example.com", body: "Other").utf8))
+        #expect(otherBody.contentHash != viaA.contentHash, "a reused Message-ID with another body is another message")
+    }
+
+    @Test func fieldsAreMapped() throws {
+        let mail = try InboundMailParser.parse(Array(mailText(subject: "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=", messageId: "x@y",
+                                                              extraHeaders: "Cc: Carl <carl@example.com>\r\nAuto-Submitted: auto-replied\r\n",
+                                                              inReplyTo: "parent@y").utf8))
+        #expect(mail.subject == "Grüße")
+        #expect(mail.messageId == "x@y")
+        #expect(mail.inReplyTo == ["parent@y"])
+        #expect(mail.sender == EmailAddress(name: "Customer", address: "ann@example.com"))
+        #expect(mail.cc == [EmailAddress(name: "Carl", address: "carl@example.com")])
+        #expect(mail.isAutomatic)
+        #expect(mail.text?.contains("Hello") == true)
+    }
+
+    @Test func emptyAndHeaderlessDataIsRefused() {
+        #expect(throws: InboundMailParser.Refusal.empty) { try InboundMailParser.parse([]) }
+    }
+}
+
+@Suite struct IngestPipelineTests {
+    func withPipeline(_ body: @Sendable (IngestPipeline, SQLStore, Account) async throws -> Void) async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            var account = Account(key: "P", name: "Pipeline", fromAddress: "desk@example.com")
+            account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
+            account.incoming.maxMessageBytes = 4_096
+            account.incoming.headerFilters = [
+                HeaderFilter(header: "X-Spam-Flag", match: .equals, value: "YES", action: .skip),
+                HeaderFilter(header: "X-Virus", match: .contains, value: "infected", action: .quarantine),
+                HeaderFilter(header: "X-Priority", match: .regex, value: "^1", action: .tag, tag: "urgent"),
+            ]
+            let stored = try await store.accounts.create(account)
+            try await body(IngestPipeline(tickets: store.tickets, logger: quietLogger), store, stored)
+        }
+    }
+
+    @Test func tooLargeMailIsQuarantinedNotLost() async throws {
+        try await withPipeline { pipeline, store, account in
+            let big = Array(mailText(subject: "Big", messageId: "big@x", body: String(repeating: "x", count: 5_000)).utf8)
+            let outcome = try await pipeline.process(big, account: account, position: .imap(folder: "INBOX", uidValidity: 1, uid: 1), source: "uid 1")
+            guard case .quarantined(let id) = outcome else { Issue.record("\(outcome)"); return }
+            let entry = try #require(try await store.tickets.quarantined(id: id))
+            #expect(entry.reason == .tooLarge)
+            #expect(entry.detail.contains("4096"))
+            #expect(try await store.tickets.blob(sha256: entry.rawSha256!) == big)
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 1)
+        }
+    }
+
+    @Test func headerFiltersSkipQuarantineAndTag() async throws {
+        try await withPipeline { pipeline, store, account in
+            let spam = try await pipeline.process(Array(mailText(subject: "Spam", messageId: "s@x", extraHeaders: "X-Spam-Flag: YES\r\n").utf8),
+                                                  account: account, position: .imap(folder: "INBOX", uidValidity: 1, uid: 1), source: "uid 1")
+            #expect(spam == .skipped(reason: "header filter on X-Spam-Flag"))
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 1)
+            let virus = try await pipeline.process(Array(mailText(subject: "Virus", messageId: "v@x", extraHeaders: "X-Virus: infected (EICAR)\r\n").utf8),
+                                                   account: account, position: nil, source: "uid 2")
+            guard case .quarantined(let id) = virus else { Issue.record("\(virus)"); return }
+            #expect(try await store.tickets.quarantined(id: id)?.reason == .headerFilter)
+            #expect(try await store.tickets.quarantined(id: id)?.subject == "Virus")
+            let urgent = try await pipeline.process(Array(mailText(subject: "Urgent", messageId: "u@x", extraHeaders: "X-Priority: 1 (Highest)\r\n").utf8),
+                                                    account: account, position: nil, source: "uid 3")
+            #expect(try await store.tickets.ticket(id: urgent.ticketId!)?.tags == ["urgent"])
+        }
+    }
+
+    @Test func garbageIsQuarantinedAndTheNextMessageStillArrives() async throws {
+        try await withPipeline { pipeline, store, account in
+            let garbage: [UInt8] = (0..<2_000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }
+            let outcomes = [
+                try await pipeline.process([], account: account, position: nil, source: "empty"),
+                try await pipeline.process(garbage, account: account, position: nil, source: "garbage"),
+                try await pipeline.process(Array(mailText(subject: "Fine", messageId: "ok@x").utf8), account: account, position: nil, source: "ok"),
+            ]
+            guard case .quarantined = outcomes[0] else { Issue.record("empty: \(outcomes[0])"); return }
+            // Garbage is either read as a (strange) message or quarantined, never an error.
+            #expect(outcomes[2].ticketId != nil)
+            #expect(try await ticketCount(store) >= 1)
+        }
+    }
+
+    @Test func importReadsEmlMaildirAndMbox() async throws {
+        try await withPipeline { pipeline, store, account in
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-import-\(UUID().uuidString)").path
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let fm = FileManager.default
+            try fm.createDirectory(atPath: directory + "/maildir/cur", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: directory + "/maildir/new", withIntermediateDirectories: true)
+            try fm.createDirectory(atPath: directory + "/maildir/tmp", withIntermediateDirectories: true)
+            try mailText(from: "a@example.com", subject: "One", messageId: "1@x").write(toFile: directory + "/maildir/cur/1:2,S", atomically: true, encoding: .utf8)
+            try mailText(from: "b@example.com", subject: "Two", messageId: "2@x").write(toFile: directory + "/maildir/new/2", atomically: true, encoding: .utf8)
+            try mailText(from: "c@example.com", subject: "Half", messageId: "3@x").write(toFile: directory + "/maildir/tmp/3", atomically: true, encoding: .utf8)
+            let importer = MailImporter(pipeline: pipeline)
+            let maildir = try await importer.importPath(directory + "/maildir", into: account)
+            #expect(maildir.created == 2)
+
+            let mbox = "From a@example.com Mon Nov 23 10:00:00 2026\n" + mailText(subject: "Mbox one", messageId: "m1@x", body: ">From the start\nline")
+                .replacingOccurrences(of: "\r\n", with: "\n")
+                + "\nFrom b@example.com Mon Nov 23 10:01:00 2026\n" + mailText(from: "d@example.com", subject: "Mbox two", messageId: "m2@x")
+                .replacingOccurrences(of: "\r\n", with: "\n")
+            try mbox.write(toFile: directory + "/mail.mbox", atomically: true, encoding: .utf8)
+            let fromMbox = try await importer.importPath(directory + "/mail.mbox", into: account)
+            #expect(fromMbox.created == 2)
+            let again = try await importer.importPath(directory + "/mail.mbox", into: account)
+            #expect(again.duplicates == 2, "importing twice adds nothing")
+            let tickets = try await store.tickets.tickets(.init()).items
+            let mboxOne = try #require(tickets.first { $0.subject == "Mbox one" })
+            let text = try await store.tickets.messages(ticketId: mboxOne.id).first?.text ?? ""
+            #expect(text.contains("From the start") && !text.contains(">From the start"))
+
+            try mailText(subject: "Single", messageId: "e@x").write(toFile: directory + "/single.eml", atomically: true, encoding: .utf8)
+            #expect(try await importer.importPath(directory + "/single.eml", into: account).created == 1)
+            await #expect(throws: MailImporter.ImportError.self) { _ = try await importer.importPath(directory + "/missing", into: account) }
+        }
+    }
+}
