@@ -170,6 +170,12 @@ public struct IMAPFetcher: Sendable {
                 try await tickets.resetIMAPPosition(accountId: account.id, folder: folder, uidValidity: uidValidity)
             }
         }
+        if account.incoming.deleteOnFetch && highWater > 0 {
+            // Left over from a crash between commit and delete: everything at or below the mark is committed
+            // (ingested, or kept raw in the quarantine), so it goes now.
+            let leftovers = try await imap.uidSearch(.uid(.range(1, highWater))).filter { $0 <= highWater }
+            if !leftovers.isEmpty { try await delete(leftovers, imap: imap) }
+        }
         var key: IMAPSearchKey = .uid(.from(highWater &+ 1))
         if let days = account.incoming.fetchLastDays {
             let since = Date().addingTimeInterval(-Double(days) * 86_400)
@@ -189,10 +195,8 @@ public struct IMAPFetcher: Sendable {
                     position: .imap(folder: folder, uidValidity: uidValidity, uid: message.uid),
                     source: "\(folder) uid \(message.uid)")
                 record(outcome)
-                // Only what is committed is deleted; quarantined mail stays on the server too.
-                if account.incoming.deleteOnFetch, case .quarantined = outcome {} else if account.incoming.deleteOnFetch {
-                    toDelete.append(message.uid)
-                }
+                // Deleted only after the commit; quarantined mail is kept raw in the quarantine, so it goes too.
+                if account.incoming.deleteOnFetch { toDelete.append(message.uid) }
             }
             if !toDelete.isEmpty {
                 try await delete(toDelete, imap: imap)

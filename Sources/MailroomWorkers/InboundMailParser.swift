@@ -37,6 +37,17 @@ public enum InboundMailParser {
         }.joined()
     }
 
+    /// Sender and subject from the header section alone, for quarantine entries of mail too large to parse whole.
+    public static func peekHeaders(_ raw: [UInt8]) -> (from: String?, subject: String?) {
+        let window = raw.prefix(256 * 1024)
+        var end = window.count
+        if let index = Array(window).firstRange(of: [13, 10, 13, 10])?.lowerBound ?? Array(window).firstRange(of: [10, 10])?.lowerBound {
+            end = index
+        }
+        let message = MIMEMessage(parsing: Array(window.prefix(end)) + [13, 10, 13, 10])
+        return (message.from.first?.address, message.subject.map { String($0.prefix(300)) })
+    }
+
     public static func parse(_ raw: [UInt8]) throws -> InboundMail {
         guard !raw.isEmpty else { throw Refusal.empty }
         let message = MIMEMessage(parsing: raw)

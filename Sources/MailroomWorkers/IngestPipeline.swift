@@ -87,9 +87,11 @@ public struct IngestPipeline: Sendable {
 
     private func quarantine(_ raw: [UInt8], account: Account, position: MailboxPosition?, source: String,
                             reason: QuarantineReason, detail: String, mail: InboundMail? = nil) async throws -> IngestOutcome {
+        let peeked: (from: String?, subject: String?) = mail == nil ? InboundMailParser.peekHeaders(raw) : (nil, nil)
         let entry = QuarantinedMessage(
             accountId: account.id, reason: reason, detail: detail, rawSha256: InboundMailParser.sha256Hex(raw), size: raw.count,
-            source: source, from: mail?.sender?.address, subject: mail.map { String($0.subject.prefix(300)) }, createdAt: Date())
+            source: source, from: mail?.sender?.address ?? peeked.from,
+            subject: mail.map { String($0.subject.prefix(300)) } ?? peeked.subject, createdAt: Date())
         let id = try await tickets.quarantine(entry, raw: raw, position: position)
         logger.warning("message quarantined", metadata: [
             "account": "\(account.id)", "reason": "\(reason.rawValue)", "source": "\(source)", "quarantine": "\(id)",

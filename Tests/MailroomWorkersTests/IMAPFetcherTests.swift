@@ -1,0 +1,188 @@
+import Foundation
+import IMAPClient
+import MailroomCore
+import MailroomStore
+import MailroomTestSupport
+import MailroomWorkers
+import Testing
+
+/// The IMAP fetcher against the real Dovecot the test command starts.
+@Suite(.enabled(if: Dovecot.available)) struct IMAPFetcherTests {
+    /// Runs a fetcher for `account` while `body` runs, then stops it.
+    func withFetcher(_ account: Account, store: SQLStore, status: AccountStatusBoard = AccountStatusBoard(),
+                     _ body: @Sendable (Account) async throws -> Void) async throws {
+        let stored = try await store.accounts.create(account)
+        let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
+                                  tickets: store.tickets, status: status, logger: quietLogger, batchSize: 20)
+        let task = Task { await fetcher.run() }
+        do {
+            try await body(stored)
+        } catch {
+            task.cancel()
+            await task.value
+            throw error
+        }
+        task.cancel()
+        await task.value
+    }
+
+    @Test func mailDeliveredWhileRunningBecomesTicketsAndStaysUnreadOnTheServer() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver([mailText(subject: "Before start", messageId: "b1@x")], to: user)
+            try await withFetcher(try Dovecot.account(user: user), store: store) { (account: Account) async throws in
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 1 })
+                try await Dovecot.deliver([mailText(subject: "While running", messageId: "w1@x"),
+                                           mailText(subject: "Re: While running", messageId: "w2@x", inReplyTo: "w1@x")], to: user)
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 3 })
+                let tickets = try await store.tickets.tickets(.init()).items
+                #expect(Set(tickets.map(\.subject)) == ["Before start", "While running"], "the reply joined its thread")
+            }
+            // deleteOnFetch is off: the messages stay, and Mailroom did not mark them read.
+            let imap = try await Dovecot.connect(user: user)
+            _ = try await imap.select("INBOX")
+            #expect(try await imap.uidSearch(.all).count == 3)
+            #expect(try await imap.uidSearch(.unseen).count == 3)
+            await imap.logout()
+        }
+    }
+
+    @Test func idleDeliversNewMailWithoutWaitingForTheInterval() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            let status = AccountStatusBoard()
+            let account = try Dovecot.account(user: user) { $0.incoming.fetchIntervalSeconds = 600 }
+            try await withFetcher(account, store: store, status: status) { (account: Account) async throws in
+                #expect(try await eventually { status.status(of: account.id)?.idle == true })
+                try await Task.sleep(for: .milliseconds(300))
+                let delivered = ContinuousClock.now
+                try await Dovecot.deliver([mailText(subject: "Live", messageId: "live@x")], to: user)
+                #expect(try await eventually(timeout: .seconds(10)) { try await messageCount(store, accountId: account.id) == 1 })
+                let latency = ContinuousClock.now - delivered
+                print("IDLE delivery latency: \(latency)")
+                // The interval is 10 minutes: only IDLE can explain delivery within seconds.
+                #expect(latency < .seconds(30))
+            }
+        }
+    }
+
+    @Test func deleteOnFetchRemovesOnlyWhatWasCommitted() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver((1...5).map { mailText(subject: "Del \($0)", messageId: "del\($0)@x") }, to: user)
+            let account = try Dovecot.account(user: user) {
+                $0.incoming.deleteOnFetch = true
+                $0.incoming.maxMessageBytes = 1_024
+            }
+            try await Dovecot.deliver([mailText(subject: "Too big", messageId: "big@x", body: String(repeating: "y", count: 3_000))], to: user)
+            try await withFetcher(account, store: store) { (account: Account) async throws in
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 5 })
+                #expect(try await eventually { try await Dovecot.inboxUIDs(user).isEmpty })
+            }
+            let quarantined = try await store.tickets.quarantined()
+            #expect(quarantined.count == 1, "the oversized one is quarantined, raw")
+            #expect(try await store.tickets.blob(sha256: quarantined[0].rawSha256!)?.count ?? 0 > 3_000)
+        }
+    }
+
+    @Test func fetchLastDaysLeavesOlderMailAlone() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver([mailText(subject: "Recent", messageId: "recent@x")], to: user)
+            // Dovecot's Maildir uses the file's time as the message's internal date.
+            let maildir = try Dovecot.maildir(user)
+            let path = maildir + "/new/\(Int(Date().timeIntervalSince1970)).old.mailroom-test"
+            try mailText(subject: "Old", messageId: "old@x").write(toFile: path, atomically: false, encoding: .utf8)
+            let old = Date().addingTimeInterval(-30 * 86_400)
+            try FileManager.default.setAttributes([.modificationDate: old, .ownerAccountName: "nobody", .groupOwnerAccountName: "nogroup"],
+                                                  ofItemAtPath: path)
+            let account = try Dovecot.account(user: user) { $0.incoming.fetchLastDays = 7 }
+            try await withFetcher(account, store: store) { (account: Account) async throws in
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 1 })
+                try await Task.sleep(for: .seconds(2))
+                #expect(try await messageCount(store, accountId: account.id) == 1)
+                #expect(try await store.tickets.tickets(.init()).items.map(\.subject) == ["Recent"])
+            }
+        }
+    }
+
+    @Test func aUIDValidityChangeResynchronisesWithoutDuplicates() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver((1...3).map { mailText(subject: "V \($0)", messageId: "v\($0)@x") }, to: user)
+            let account = try Dovecot.account(user: user)
+            let stored = try await store.accounts.create(account)
+            func runOnce(until count: Int) async throws {
+                let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
+                                          tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+                let task = Task { await fetcher.run() }
+                #expect(try await eventually { try await messageCount(store, accountId: stored.id) == count })
+                try await Task.sleep(for: .seconds(2))
+                task.cancel()
+                await task.value
+            }
+            try await runOnce(until: 3)
+            let before = try await store.tickets.imapPosition(accountId: stored.id, folder: "INBOX")
+            // Make Dovecot renumber the folder: forget its UID list and indexes.
+            let maildir = try Dovecot.maildir(user)
+            for name in try FileManager.default.contentsOfDirectory(atPath: maildir) where name.hasPrefix("dovecot") {
+                try FileManager.default.removeItem(atPath: maildir + "/" + name)
+            }
+            try await Dovecot.deliver([mailText(subject: "V 4", messageId: "v4@x")], to: user)
+            try await runOnce(until: 4)
+            let after = try await store.tickets.imapPosition(accountId: stored.id, folder: "INBOX")
+            #expect(before?.uidValidity != after?.uidValidity)
+            #expect(try await messageCount(store, accountId: stored.id) == 4)
+        }
+    }
+
+    @Test func aPoisonMessageAmongAHundredGoodOnesBlocksNothing() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            var batch: [[UInt8]] = (1...50).map { Array(mailText(from: "c\($0)@example.com", subject: "Good \($0)", messageId: "g\($0)@x").utf8) }
+            batch.append(Array(mailText(subject: "Poison", messageId: "poison@x", body: String(repeating: "☠", count: 10_000)).utf8))
+            batch += (51...100).map { Array(mailText(from: "c\($0)@example.com", subject: "Good \($0)", messageId: "g\($0)@x").utf8) }
+            try await Dovecot.deliver(bytes: batch, to: user)
+            let account = try Dovecot.account(user: user) { $0.incoming.maxMessageBytes = 8_192 }
+            try await withFetcher(account, store: store) { (account: Account) async throws in
+                #expect(try await eventually(timeout: .seconds(60)) { try await messageCount(store, accountId: account.id) == 100 })
+                #expect(try await store.tickets.quarantined(accountId: account.id).map(\.subject) == ["Poison"])
+                #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 101)
+            }
+        }
+    }
+
+    @Test func headerFiltersApplyToFetchedMail() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver([
+                mailText(subject: "Spam", messageId: "spam@x", extraHeaders: "X-Spam-Flag: YES\r\n"),
+                mailText(subject: "Fine", messageId: "fine@x"),
+            ], to: user)
+            let account = try Dovecot.account(user: user) {
+                $0.incoming.headerFilters = [HeaderFilter(header: "X-Spam-Flag", match: .equals, value: "yes", action: .skip)]
+            }
+            try await withFetcher(account, store: store) { (account: Account) async throws in
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 1 })
+                try await Task.sleep(for: .seconds(1))
+                #expect(try await store.tickets.tickets(.init()).items.map(\.subject) == ["Fine"])
+            }
+        }
+    }
+
+    @Test func aWrongPasswordIsReportedInTheStatusWithoutTheSecret() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let status = AccountStatusBoard()
+            let account = try Dovecot.account(user: Dovecot.newUser()) {
+                $0.incoming.connection.auth.password = Secret("definitely-wrong-password")
+            }
+            try await withFetcher(account, store: store, status: status) { (account: Account) async throws in
+                #expect(try await eventually { status.status(of: account.id)?.lastError != nil })
+                let error = status.status(of: account.id)?.lastError ?? ""
+                #expect(!error.contains("definitely-wrong-password"))
+                #expect(error.lowercased().contains("auth"), "\(error)")
+                #expect(status.status(of: account.id)?.connected == false)
+            }
+        }
+    }
+}
