@@ -160,7 +160,8 @@ let migrations: [Migration] = [
             """,
             "CREATE INDEX messages_ticket ON messages (ticket_id, created_at)",
             "CREATE INDEX messages_message_id ON messages (message_id)",
-            "CREATE INDEX messages_content ON messages (account_id, content_hash)",
+            // One copy of a message per account, even if two nodes fetched it at once.
+            "CREATE UNIQUE INDEX messages_content ON messages (account_id, content_hash)",
             "CREATE INDEX messages_ticket_content ON messages (ticket_id, content_hash)",
             """
             CREATE TABLE ticket_participants (
@@ -197,6 +198,14 @@ let migrations: [Migration] = [
                 high_water BIGINT NOT NULL,
                 updated_at BIGINT NOT NULL,
                 PRIMARY KEY (account_id, folder)
+            )
+            """,
+            // Which node fetches which account: one fetcher per account in the whole cluster.
+            """
+            CREATE TABLE fetch_leases (
+                account_id TEXT PRIMARY KEY,
+                node TEXT NOT NULL,
+                expires_at BIGINT NOT NULL
             )
             """,
             """

@@ -79,6 +79,29 @@ public struct SQLTicketStore: Sendable {
         try await database.transaction { db in try await Self.record(position, account: accountId, db: db, now: now) }
     }
 
+    // MARK: Fetch leases
+
+    /// Takes or renews the lease on an account's fetching for `node`; false while another node holds it.
+    public func acquireFetchLease(accountId: String, node: String, duration: TimeInterval, now: Date = Date()) async throws -> Bool {
+        let nowMillis = Timestamp.from(now)
+        let expires = Timestamp.from(now.addingTimeInterval(duration))
+        return try await database.transaction { db in
+            try await db.raw("""
+                INSERT INTO fetch_leases (account_id, node, expires_at) VALUES (\(bind: accountId), \(bind: node), \(bind: expires))
+                ON CONFLICT (account_id) DO UPDATE SET node = excluded.node, expires_at = excluded.expires_at
+                WHERE fetch_leases.node = excluded.node OR fetch_leases.expires_at < \(bind: nowMillis)
+                """).run()
+            let row = try await db.raw("SELECT node FROM fetch_leases WHERE account_id = \(bind: accountId)").first()
+            return try row?.decode(column: "node", as: String.self) == node
+        }
+    }
+
+    public func releaseFetchLease(accountId: String, node: String) async throws {
+        try await database.withConnection { db in
+            try await db.raw("DELETE FROM fetch_leases WHERE account_id = \(bind: accountId) AND node = \(bind: node)").run()
+        }
+    }
+
     // MARK: Fetch positions
 
     public struct IMAPPosition: Sendable, Equatable {

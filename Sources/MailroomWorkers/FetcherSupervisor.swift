@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MailroomCore
 import MailroomStore
+import Metrics
 import ServiceLifecycle
 
 /// Keeps one fetcher running for each account that should fetch on this node, and only those:
@@ -70,14 +71,18 @@ public actor FetcherSupervisor: Service {
         var desired: [String: Account] = [:]
         for account in accounts where account.fetches && [.imap].contains(account.incoming.protocol) {
             if let hostname = account.hostname, hostname != nodeName { continue }
-            desired[account.id] = account
+            // Another node holding a live lease fetches this account; this node waits for it to lapse.
+            let leased = (try? await store.tickets.acquireFetchLease(accountId: account.id, node: nodeName, duration: leaseSeconds)) ?? false
+            if leased { desired[account.id] = account }
         }
         for (id, entry) in running where desired[id] == nil || desired[id].map(Self.fingerprint) != entry.fingerprint {
             entry.task.cancel()
             await entry.task.value
             running[id] = nil
+            try? await store.tickets.releaseFetchLease(accountId: id, node: nodeName)
             logger.info("stopped fetching", metadata: ["account": "\(id)"])
         }
+        defer { Task { await self.recordGauges() } }
         for (id, account) in desired where running[id] == nil {
             let fetcher = IMAPFetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger)
             running[id] = (Self.fingerprint(account), Task { await fetcher.run() })
@@ -85,11 +90,30 @@ public actor FetcherSupervisor: Service {
         }
     }
 
+    /// Fetch lag (seconds since each running fetcher last completed a fetch) and the quarantine's size.
+    private func recordGauges() async {
+        let now = Date()
+        for id in running.keys {
+            guard let status = status.status(of: id), let last = status.lastSuccessfulFetchAt else { continue }
+            Gauge(label: "mailroom_fetch_lag_seconds", dimensions: [("account", id)]).record(now.timeIntervalSince(last))
+        }
+        if let size = try? await store.tickets.quarantineCount() {
+            Gauge(label: "mailroom_quarantine_size").record(size)
+        }
+        Gauge(label: "mailroom_fetchers_running").record(running.count)
+    }
+
     private func stopAll() async {
         for (_, entry) in running { entry.task.cancel() }
-        for (_, entry) in running { await entry.task.value }
+        for (id, entry) in running {
+            await entry.task.value
+            try? await store.tickets.releaseFetchLease(accountId: id, node: nodeName)
+        }
         running.removeAll()
     }
+
+    /// A lease outlives several reconcile rounds, so a busy node keeps it; a dead node's lapses in half a minute.
+    private var leaseSeconds: TimeInterval { 30 }
 
     /// Everything that affects fetching, credentials included (only compared in memory, never stored).
     static func fingerprint(_ account: Account) -> String {

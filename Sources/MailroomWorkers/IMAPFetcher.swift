@@ -113,7 +113,6 @@ public struct IMAPFetcher: Sendable {
                     $0.idle = useIdle
                     $0.nextFetchAt = Date().addingTimeInterval(Double(account.incoming.fetchIntervalSeconds))
                 }
-                Gauge(label: "mailroom_fetch_lag_seconds", dimensions: [("account", account.key)]).record(0)
                 if useIdle {
                     try await waitWithIdle(imap)
                 } else {

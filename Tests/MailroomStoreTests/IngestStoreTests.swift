@@ -274,3 +274,20 @@ let conversations: [Conversation] = [
         }
     }
 }
+
+@Suite struct FetchLeaseTests {
+    @Test(arguments: TestDatabase.available)
+    func oneNodeFetchesAnAccountAtATime(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let now = Date()
+            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now))
+            #expect(try await !store.tickets.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now))
+            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(10)))
+            #expect(try await !store.tickets.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now.addingTimeInterval(35)))
+            // A node that stops renewing loses the account once its lease lapses.
+            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now.addingTimeInterval(41)))
+            try await store.tickets.releaseFetchLease(accountId: "a", node: "two")
+            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(42)))
+        }
+    }
+}

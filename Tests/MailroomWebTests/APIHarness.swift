@@ -63,9 +63,18 @@ struct APIClient: Sendable {
 }
 
 /// Runs `body` against the API router on a fresh database of `kind`.
-func withAPI(_ kind: TestDatabase = .sqlite, _ body: @escaping @Sendable (APIClient, SQLStore) async throws -> Void) async throws {
+func withAPI(_ kind: TestDatabase = .sqlite, status: AccountStatusBoard = AccountStatusBoard(),
+             _ body: @escaping @Sendable (APIClient, SQLStore) async throws -> Void) async throws {
     try await kind.withStore { store in
-        let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "# metrics\n" }))
+        // Replaying stores the raw bytes as a one-line message: enough to see the API's side of it.
+        let replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome = { entry, raw, account in
+            let mail = InboundMail(rawSha256: entry.rawSha256 ?? "", rawSize: raw.count, contentHash: "replayed-\(entry.id)",
+                                   messageId: nil, subject: entry.subject ?? "", from: [EmailAddress(address: entry.from ?? "x@example.com")],
+                                   date: nil, text: String(decoding: raw, as: UTF8.self), html: nil)
+            return try await store.tickets.ingest(mail, raw: raw, account: account, position: nil)
+        }
+        let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "# metrics\n" },
+                                                     status: status, replay: replay))
         let app = Application(router: router)
         try await app.test(.router) { client in
             try await body(APIClient(client: client), store)
