@@ -32,6 +32,10 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { name }
 
+    // The name identifies the charset; comparing the decoder too would only cost time.
+    public static func == (lhs: Charset, rhs: Charset) -> Bool { lhs.name == rhs.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+
     public static let utf8 = Charset(name: "utf-8", decoding: .utf8)
     public static let usASCII = Charset(name: "us-ascii", decoding: .ascii)
     /// Decoded with the Windows-1252 table: mail labelled Latin-1 is almost always 1252 in
@@ -189,22 +193,36 @@ final class SingleByteTable: Sendable {
     }
 
     func decode(_ bytes: some Collection<UInt8>) -> String {
+        if let text = bytes.withContiguousStorageIfAvailable({ decode($0) }) { return text }
+        return Array(bytes).withUnsafeBufferPointer { decode($0) }
+    }
+
+    func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
-        var utf8: [UInt8] = []
-        utf8.reserveCapacity(bytes.count + bytes.count / 2)
-        for byte in bytes {
-            if byte < 0x80 { utf8.append(byte); continue }
-            let scalar = scalars[Int(byte)]
-            if scalar < 0x800 {
-                utf8.append(UInt8(0xC0 | (scalar >> 6)))
-                utf8.append(UInt8(0x80 | (scalar & 0x3F)))
-            } else {
-                utf8.append(UInt8(0xE0 | (scalar >> 12)))
-                utf8.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-                utf8.append(UInt8(0x80 | (scalar & 0x3F)))
+        return scalars.withUnsafeBufferPointer { table in
+            String(unsafeUninitializedCapacity: bytes.count * 3) { output in
+                var written = 0
+                for byte in bytes {
+                    if byte < 0x80 {
+                        output[written] = byte
+                        written += 1
+                        continue
+                    }
+                    let scalar = table[Int(byte)]
+                    if scalar < 0x800 {
+                        output[written] = UInt8(truncatingIfNeeded: 0xC0 | (scalar >> 6))
+                        output[written + 1] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+                        written += 2
+                    } else {
+                        output[written] = UInt8(truncatingIfNeeded: 0xE0 | (scalar >> 12))
+                        output[written + 1] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 6) & 0x3F))
+                        output[written + 2] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+                        written += 3
+                    }
+                }
+                return written
             }
         }
-        return String(decoding: utf8, as: UTF8.self)
     }
 
     private static let cache = TableCache()

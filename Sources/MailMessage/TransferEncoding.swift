@@ -18,7 +18,12 @@ public struct ContentTransferEncoding: Sendable, Hashable, CustomStringConvertib
 
     /// Whether the body bytes are the content itself.
     public var isIdentity: Bool { self != .base64 && self != .quotedPrintable && !isUUEncode }
-    public var isKnown: Bool { [.sevenBit, .eightBit, .binary, .base64, .quotedPrintable].contains(self) }
+    public var isKnown: Bool {
+        switch name {
+        case "7bit", "8bit", "binary", "base64", "quoted-printable": return true
+        default: return false
+        }
+    }
     var isUUEncode: Bool { name == "x-uuencode" || name == "uuencode" }
 }
 
@@ -50,28 +55,86 @@ struct Base64Decoder {
     }()
 
     mutating func decode(_ input: some Collection<UInt8>, into output: inout [UInt8]) {
-        output.reserveCapacity(output.count + input.count * 3 / 4 + 3)
-        Base64Decoder.values.withUnsafeBufferPointer { table in
-            for byte in input {
-                let value = table[Int(byte)]
-                if value == 0xFF {
-                    if !ASCII.isWhitespace(byte) && byte != ASCII.equals { skippedBytes += 1 }
-                    // Padding ends a quantum: what came before it is complete, whatever
-                    // follows (a second concatenated base64 stream) starts afresh.
-                    if byte == ASCII.equals { flushPartial(into: &output) }
-                    continue
-                }
-                accumulator = accumulator << 6 | UInt32(value)
-                pending += 1
-                if pending == 4 {
-                    output.append(UInt8(truncatingIfNeeded: accumulator >> 16))
-                    output.append(UInt8(truncatingIfNeeded: accumulator >> 8))
-                    output.append(UInt8(truncatingIfNeeded: accumulator))
-                    accumulator = 0
-                    pending = 0
+        if let done: Void = input.withContiguousStorageIfAvailable({ decode($0, into: &output) }) { return done }
+        Array(input).withUnsafeBufferPointer { decode($0, into: &output) }
+    }
+
+    /// Decodes straight into the output's spare capacity; base64 bodies are the bulk of
+    /// mail bytes, so this loop avoids per-byte appends.
+    mutating func decode(_ input: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) {
+        guard !input.isEmpty else { return }
+        let start = output.count
+        let capacity = input.count * 3 / 4 + 3
+        var written = 0
+        var accumulator = self.accumulator
+        var pending = self.pending
+        var skipped = 0
+        output.append(contentsOf: repeatElement(0, count: capacity))
+        output.withUnsafeMutableBufferPointer { buffer in
+            Base64Decoder.values.withUnsafeBufferPointer { table in
+                guard let out = buffer.baseAddress.map({ $0 + start }), let table = table.baseAddress else { return }
+                guard let inputBase = input.baseAddress else { return }
+                let count = input.count
+                var index = 0
+                while index < count {
+                    // Fast path: four alphabet characters at a quantum boundary.
+                    if pending == 0, index + 4 <= count {
+                        let v0 = table[Int(inputBase[index])], v1 = table[Int(inputBase[index + 1])]
+                        let v2 = table[Int(inputBase[index + 2])], v3 = table[Int(inputBase[index + 3])]
+                        if (v0 | v1 | v2 | v3) & 0x80 == 0 {
+                            let quantum = UInt32(v0) << 18 | UInt32(v1) << 12 | UInt32(v2) << 6 | UInt32(v3)
+                            out[written] = UInt8(truncatingIfNeeded: quantum >> 16)
+                            out[written + 1] = UInt8(truncatingIfNeeded: quantum >> 8)
+                            out[written + 2] = UInt8(truncatingIfNeeded: quantum)
+                            written += 3
+                            index += 4
+                            continue
+                        }
+                    }
+                    let byte = inputBase[index]
+                    index += 1
+                    let value = table[Int(byte)]
+                    if value == 0xFF {
+                        if byte == ASCII.equals {
+                            // Padding ends a quantum: what came before it is complete, whatever
+                            // follows (a second concatenated base64 stream) starts afresh.
+                            switch pending {
+                            case 2:
+                                out[written] = UInt8(truncatingIfNeeded: accumulator >> 4)
+                                written += 1
+                            case 3:
+                                out[written] = UInt8(truncatingIfNeeded: accumulator >> 10)
+                                out[written + 1] = UInt8(truncatingIfNeeded: accumulator >> 2)
+                                written += 2
+                            case 1:
+                                skipped += 1
+                            default:
+                                break
+                            }
+                            accumulator = 0
+                            pending = 0
+                        } else if !ASCII.isWhitespace(byte) {
+                            skipped += 1
+                        }
+                        continue
+                    }
+                    accumulator = accumulator << 6 | UInt32(value)
+                    pending += 1
+                    if pending == 4 {
+                        out[written] = UInt8(truncatingIfNeeded: accumulator >> 16)
+                        out[written + 1] = UInt8(truncatingIfNeeded: accumulator >> 8)
+                        out[written + 2] = UInt8(truncatingIfNeeded: accumulator)
+                        written += 3
+                        accumulator = 0
+                        pending = 0
+                    }
                 }
             }
         }
+        output.removeLast(capacity - written)
+        self.accumulator = accumulator
+        self.pending = pending
+        self.skippedBytes += skipped
     }
 
     private mutating func flushPartial(into output: inout [UInt8]) {
@@ -144,49 +207,61 @@ enum QuotedPrintable {
     /// Decodes a whole body. Line ends become CRLF or stay as they were (`keepLineEnds`); text
     /// callers normalise them later anyway.
     static func decode(_ input: some Collection<UInt8>) -> [UInt8] {
-        let bytes = input as? [UInt8] ?? Array(input)
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count)
-        var index = 0
+        if let result = input.withContiguousStorageIfAvailable({ decode($0) }) { return result }
+        return Array(input).withUnsafeBufferPointer { decode($0) }
+    }
+
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         let count = bytes.count
-        while index < count {
-            let byte = bytes[index]
-            if byte == ASCII.equals {
-                // Soft line break: "=" then optional blanks then a line end (or the end).
-                var cursor = index + 1
-                while cursor < count, bytes[cursor] == ASCII.space || bytes[cursor] == ASCII.tab { cursor += 1 }
-                if cursor >= count {
-                    index = cursor
-                    continue
-                }
-                if bytes[cursor] == ASCII.cr || bytes[cursor] == ASCII.lf {
-                    if bytes[cursor] == ASCII.cr, cursor + 1 < count, bytes[cursor + 1] == ASCII.lf { cursor += 1 }
-                    index = cursor + 1
-                    continue
-                }
-                if index + 2 < count, let high = ASCII.hexValue(bytes[index + 1]), let low = ASCII.hexValue(bytes[index + 2]) {
-                    output.append(high << 4 | low)
-                    index += 3
-                    continue
-                }
-                output.append(byte)
-                index += 1
-            } else if byte == ASCII.space || byte == ASCII.tab {
-                // Trailing blanks on a line were added in transport (RFC 2045 rule 3).
-                var cursor = index
-                while cursor < count, bytes[cursor] == ASCII.space || bytes[cursor] == ASCII.tab { cursor += 1 }
-                if cursor < count, bytes[cursor] == ASCII.cr || bytes[cursor] == ASCII.lf {
-                    index = cursor
+        guard count > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: count) { output, initializedCount in
+            var written = 0
+            var index = 0
+            while index < count {
+                let byte = bytes[index]
+                if byte == ASCII.equals {
+                    // Soft line break: "=" then optional blanks then a line end (or the end).
+                    var cursor = index + 1
+                    while cursor < count, bytes[cursor] == ASCII.space || bytes[cursor] == ASCII.tab { cursor += 1 }
+                    if cursor >= count {
+                        index = cursor
+                        continue
+                    }
+                    if bytes[cursor] == ASCII.cr || bytes[cursor] == ASCII.lf {
+                        if bytes[cursor] == ASCII.cr, cursor + 1 < count, bytes[cursor + 1] == ASCII.lf { cursor += 1 }
+                        index = cursor + 1
+                        continue
+                    }
+                    if index + 2 < count, let high = ASCII.hexValue(bytes[index + 1]), let low = ASCII.hexValue(bytes[index + 2]) {
+                        output[written] = high << 4 | low
+                        written += 1
+                        index += 3
+                        continue
+                    }
+                    output[written] = byte
+                    written += 1
+                    index += 1
+                } else if byte == ASCII.space || byte == ASCII.tab {
+                    // Trailing blanks on a line were added in transport (RFC 2045 rule 3).
+                    var cursor = index
+                    while cursor < count, bytes[cursor] == ASCII.space || bytes[cursor] == ASCII.tab { cursor += 1 }
+                    if cursor < count, bytes[cursor] == ASCII.cr || bytes[cursor] == ASCII.lf {
+                        index = cursor
+                    } else {
+                        while index < cursor {
+                            output[written] = bytes[index]
+                            written += 1
+                            index += 1
+                        }
+                    }
                 } else {
-                    output.append(contentsOf: bytes[index..<cursor])
-                    index = cursor
+                    output[written] = byte
+                    written += 1
+                    index += 1
                 }
-            } else {
-                output.append(byte)
-                index += 1
             }
+            initializedCount = written
         }
-        return output
     }
 
     /// Encodes text (or binary when `isText` is false) with CRLF line ends and soft breaks so
