@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(CoreFoundation)
+import CoreFoundation
+#endif
 
 /// A character set named by a MIME `charset` parameter or an encoded word.
 ///
@@ -99,11 +102,9 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
             return SingleByteTable.table(for: cfEncoding).decode(bytes)
         case .coreFoundation(let encodings):
             if !bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) { return String(decoding: bytes, as: UTF8.self) }
-            let data = Data(bytes)
+            let array = Array(bytes)
             for encoding in encodings {
-                if let text = String(data: data, encoding: String.Encoding(rawValue: UInt(0x8000_0000 | encoding))) {
-                    return text
-                }
+                if let text = CoreFoundationDecoder.decode(array, encoding: encoding) { return text }
             }
             return nil
         case .eucJP:
@@ -241,6 +242,27 @@ final class SingleByteTable: Sendable {
             let table = SingleByteTable(cfEncoding: cfEncoding)
             tables[cfEncoding] = table
             return table
+        }
+    }
+}
+
+/// Decodes through CoreFoundation (ICU underneath on Linux) straight to UTF-8 bytes; going
+/// through `String(data:encoding:)` costs a second conversion via NSString bridging.
+enum CoreFoundationDecoder {
+    private static let utf8Encoding = CFStringEncoding(0x0800_0100)
+
+    static func decode(_ bytes: [UInt8], encoding: UInt32) -> String? {
+        bytes.withUnsafeBufferPointer { input -> String? in
+            guard let base = input.baseAddress,
+                  let string = CFStringCreateWithBytes(kCFAllocatorDefault, base, input.count, CFStringEncoding(encoding), false) else { return nil }
+            let range = CFRangeMake(0, CFStringGetLength(string))
+            var needed: CFIndex = 0
+            _ = CFStringGetBytes(string, range, utf8Encoding, 0, false, nil, 0, &needed)
+            return String(unsafeUninitializedCapacity: needed) { buffer in
+                var used: CFIndex = 0
+                _ = CFStringGetBytes(string, range, utf8Encoding, 0, false, buffer.baseAddress, needed, &used)
+                return used
+            }
         }
     }
 }

@@ -62,79 +62,94 @@ struct Base64Decoder {
     /// Decodes straight into the output's spare capacity; base64 bodies are the bulk of
     /// mail bytes, so this loop avoids per-byte appends.
     mutating func decode(_ input: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) {
-        guard !input.isEmpty else { return }
+        guard let inputBase = input.baseAddress, !input.isEmpty else { return }
         let start = output.count
         let capacity = input.count * 3 / 4 + 3
-        var written = 0
-        var accumulator = self.accumulator
-        var pending = self.pending
-        var skipped = 0
+        var state = State(accumulator: accumulator, pending: pending, written: 0, skipped: 0)
         output.append(contentsOf: repeatElement(0, count: capacity))
         output.withUnsafeMutableBufferPointer { buffer in
             Base64Decoder.values.withUnsafeBufferPointer { table in
-                guard let out = buffer.baseAddress.map({ $0 + start }), let table = table.baseAddress else { return }
-                guard let inputBase = input.baseAddress else { return }
-                let count = input.count
-                var index = 0
-                while index < count {
-                    // Fast path: four alphabet characters at a quantum boundary.
-                    if pending == 0, index + 4 <= count {
-                        let v0 = table[Int(inputBase[index])], v1 = table[Int(inputBase[index + 1])]
-                        let v2 = table[Int(inputBase[index + 2])], v3 = table[Int(inputBase[index + 3])]
-                        if (v0 | v1 | v2 | v3) & 0x80 == 0 {
-                            let quantum = UInt32(v0) << 18 | UInt32(v1) << 12 | UInt32(v2) << 6 | UInt32(v3)
-                            out[written] = UInt8(truncatingIfNeeded: quantum >> 16)
-                            out[written + 1] = UInt8(truncatingIfNeeded: quantum >> 8)
-                            out[written + 2] = UInt8(truncatingIfNeeded: quantum)
-                            written += 3
-                            index += 4
-                            continue
-                        }
-                    }
-                    let byte = inputBase[index]
-                    index += 1
-                    let value = table[Int(byte)]
-                    if value == 0xFF {
-                        if byte == ASCII.equals {
-                            // Padding ends a quantum: what came before it is complete, whatever
-                            // follows (a second concatenated base64 stream) starts afresh.
-                            switch pending {
-                            case 2:
-                                out[written] = UInt8(truncatingIfNeeded: accumulator >> 4)
-                                written += 1
-                            case 3:
-                                out[written] = UInt8(truncatingIfNeeded: accumulator >> 10)
-                                out[written + 1] = UInt8(truncatingIfNeeded: accumulator >> 2)
-                                written += 2
-                            case 1:
-                                skipped += 1
-                            default:
-                                break
-                            }
-                            accumulator = 0
-                            pending = 0
-                        } else if !ASCII.isWhitespace(byte) {
-                            skipped += 1
-                        }
-                        continue
-                    }
-                    accumulator = accumulator << 6 | UInt32(value)
-                    pending += 1
-                    if pending == 4 {
-                        out[written] = UInt8(truncatingIfNeeded: accumulator >> 16)
-                        out[written + 1] = UInt8(truncatingIfNeeded: accumulator >> 8)
-                        out[written + 2] = UInt8(truncatingIfNeeded: accumulator)
-                        written += 3
-                        accumulator = 0
-                        pending = 0
-                    }
-                }
+                guard let out = buffer.baseAddress, let table = table.baseAddress else { return }
+                state = Base64Decoder.run(inputBase, count: input.count, into: out + start, table: table, state: state)
             }
         }
-        output.removeLast(capacity - written)
-        self.accumulator = accumulator
-        self.pending = pending
-        self.skippedBytes += skipped
+        output.removeLast(capacity - state.written)
+        accumulator = state.accumulator
+        pending = state.pending
+        skippedBytes += state.skipped
+    }
+
+    struct State {
+        var accumulator: UInt32
+        var pending: Int
+        var written: Int
+        var skipped: Int
+    }
+
+    /// The decoding loop on plain pointers and locals, so the optimiser keeps everything in
+    /// registers. The output must have room for count * 3 / 4 + 3 bytes.
+    private static func run(_ input: UnsafePointer<UInt8>, count: Int, into out: UnsafeMutablePointer<UInt8>,
+                            table: UnsafePointer<UInt8>, state initial: State) -> State {
+        var accumulator = initial.accumulator
+        var pending = initial.pending
+        var written = 0
+        var skipped = 0
+        var index = 0
+        while index < count {
+            // Fast path: four alphabet characters at a quantum boundary.
+            if pending == 0 {
+                while index + 4 <= count {
+                    let v0 = table[Int(input[index])], v1 = table[Int(input[index + 1])]
+                    let v2 = table[Int(input[index + 2])], v3 = table[Int(input[index + 3])]
+                    guard (v0 | v1 | v2 | v3) & 0x80 == 0 else { break }
+                    let quantum = UInt32(v0) << 18 | UInt32(v1) << 12 | UInt32(v2) << 6 | UInt32(v3)
+                    out[written] = UInt8(truncatingIfNeeded: quantum >> 16)
+                    out[written + 1] = UInt8(truncatingIfNeeded: quantum >> 8)
+                    out[written + 2] = UInt8(truncatingIfNeeded: quantum)
+                    written += 3
+                    index += 4
+                }
+                guard index < count else { break }
+            }
+            let byte = input[index]
+            index += 1
+            let value = table[Int(byte)]
+            if value == 0xFF {
+                if byte == ASCII.equals {
+                    // Padding ends a quantum: what came before it is complete, whatever
+                    // follows (a second concatenated base64 stream) starts afresh.
+                    switch pending {
+                    case 2:
+                        out[written] = UInt8(truncatingIfNeeded: accumulator >> 4)
+                        written += 1
+                    case 3:
+                        out[written] = UInt8(truncatingIfNeeded: accumulator >> 10)
+                        out[written + 1] = UInt8(truncatingIfNeeded: accumulator >> 2)
+                        written += 2
+                    case 1:
+                        skipped += 1
+                    default:
+                        break
+                    }
+                    accumulator = 0
+                    pending = 0
+                } else if !ASCII.isWhitespace(byte) {
+                    skipped += 1
+                }
+                continue
+            }
+            accumulator = accumulator << 6 | UInt32(value)
+            pending += 1
+            if pending == 4 {
+                out[written] = UInt8(truncatingIfNeeded: accumulator >> 16)
+                out[written + 1] = UInt8(truncatingIfNeeded: accumulator >> 8)
+                out[written + 2] = UInt8(truncatingIfNeeded: accumulator)
+                written += 3
+                accumulator = 0
+                pending = 0
+            }
+        }
+        return State(accumulator: accumulator, pending: pending, written: written, skipped: skipped)
     }
 
     private mutating func flushPartial(into output: inout [UInt8]) {

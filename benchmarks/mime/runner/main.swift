@@ -1,9 +1,16 @@
 // Benchmark runner: parses every file of a corpus with MailMessage and builds the full
 // `mailroom parse` summary (decoded headers, bodies, attachment sizes and SHA-256), best of
-// ROUNDS passes. Compiled together with Sources/MailMessage by benchmarks/mime/run.sh.
+// ROUNDS passes in process CPU time. Compiled together with Sources/MailMessage by benchmarks/mime/run.sh.
 // MODE "nohash" skips the attachment SHA-256 (sizes still exact). Prints one line:
 // name messages seconds bytes.
 import Foundation
+
+/// CPU time of this process: on a shared machine wall time measures the neighbours too.
+func cpuNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
 
 @main
 struct BenchmarkRunner {
@@ -22,12 +29,12 @@ struct BenchmarkRunner {
         var best = Double.infinity
         var checksum = 0
         for _ in 0..<rounds {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = cpuNanoseconds()
             for raw in messages {
                 let summary = MessageSummary(MIMEMessage(parsing: raw), attachmentDigests: digests)
                 checksum &+= summary.attachments.count &+ (summary.text?.utf8.count ?? 0) &+ (summary.subject?.utf8.count ?? 0)
             }
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let elapsed = Double(cpuNanoseconds() - start) / 1e9
             best = min(best, elapsed)
         }
         print(String(format: "mailmessage %d %.6f %d checksum=%d", messages.count, best, totalBytes, checksum))
