@@ -31,11 +31,12 @@ extension StringProtocol {
     /// The string without leading and trailing characters from `set` (a short list, such as
     /// blanks and brackets).
     func trimming(_ set: String) -> String {
-        let scalars = Set(set.unicodeScalars)
-        var view = Substring(self)
-        while let first = view.unicodeScalars.first, scalars.contains(first) { view = view.dropFirst() }
-        while let last = view.unicodeScalars.last, scalars.contains(last) { view = view.dropLast() }
-        return String(view)
+        let scalars = set.unicodeScalars
+        let view = Substring(self).unicodeScalars
+        guard let first = view.firstIndex(where: { !scalars.contains($0) }),
+              let last = view.lastIndex(where: { !scalars.contains($0) }) else { return "" }
+        if first == view.startIndex && view.index(after: last) == view.endIndex { return String(self) }
+        return String(view[first...last])
     }
 }
 
