@@ -13,6 +13,17 @@ public struct DecodedBodyInfo: Sendable, Hashable {
     public let sha256: String
 }
 
+/// Hashes what passes through on the way to another sink.
+struct HashingSink<Inner: AttachmentSink>: AttachmentSink {
+    var inner: Inner
+    var hasher = SHA256()
+
+    mutating func write(_ chunk: UnsafeRawBufferPointer) throws {
+        hasher.update(chunk)
+        try inner.write(chunk)
+    }
+}
+
 /// Discards the bytes; useful when only size and digest are wanted.
 public struct DiscardingSink: AttachmentSink {
     public init() {}
@@ -61,16 +72,21 @@ extension MIMEMessage {
     /// decoded bytes, and returns its size and SHA-256.
     @discardableResult
     public func decodeBody(of part: MIMEPart, into sink: inout some AttachmentSink) throws -> DecodedBodyInfo {
-        var hasher = SHA256()
+        var hashing = HashingSink(inner: sink)
+        let size = try streamDecodedBody(of: part, into: &hashing)
+        sink = hashing.inner
+        return DecodedBodyInfo(size: size, sha256: SHA256.hex(hashing.hasher.finalize()))
+    }
+
+    /// Decodes a part's body chunk by chunk into `sink` without hashing; returns the size.
+    @discardableResult
+    public func streamDecodedBody(of part: MIMEPart, into sink: inout some AttachmentSink) throws -> Int {
         var size = 0
         var decoded: [UInt8] = []
         decoded.reserveCapacity(Self.streamChunkSize)
         func emit(_ bytes: [UInt8]) throws {
             guard !bytes.isEmpty else { return }
-            try bytes.withUnsafeBytes { buffer in
-                hasher.update(buffer)
-                try sink.write(buffer)
-            }
+            try bytes.withUnsafeBytes { try sink.write($0) }
             size += bytes.count
         }
         let range = part.bodyRange
@@ -108,16 +124,13 @@ extension MIMEMessage {
             } else {
                 while start < range.upperBound {
                     let end = min(range.upperBound, start + Self.streamChunkSize)
-                    try raw[start..<end].withUnsafeBytes { buffer in
-                        hasher.update(buffer)
-                        try sink.write(buffer)
-                    }
+                    try raw[start..<end].withUnsafeBytes { try sink.write($0) }
                     size += end - start
                     start = end
                 }
             }
         }
-        return DecodedBodyInfo(size: size, sha256: SHA256.hex(hasher.finalize()))
+        return size
     }
 
     /// Size and SHA-256 of a part's decoded body without keeping it.

@@ -84,7 +84,9 @@ extension String {
     /// Lowercased ASCII letters only; header names and tokens are ASCII by grammar, and
     /// Unicode lowercasing is both slower and wrong for them.
     var asciiLowercased: String {
-        if !utf8.contains(where: { $0 >= 0x41 && $0 <= 0x5A }) { return self }
+        let hasUppercase = utf8.withContiguousStorageIfAvailable { bytes in bytes.contains { $0 >= 0x41 && $0 <= 0x5A } }
+            ?? utf8.contains { $0 >= 0x41 && $0 <= 0x5A }
+        if !hasUppercase { return self }
         return String(decoding: utf8.map(ASCII.lowercased), as: UTF8.self)
     }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(CoreFoundation)
+import CoreFoundation
+#endif
 
 /// A character set named by a MIME `charset` parameter or an encoded word.
 ///
@@ -31,6 +34,10 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { name }
+
+    // The name identifies the charset; comparing the decoder too would only cost time.
+    public static func == (lhs: Charset, rhs: Charset) -> Bool { lhs.name == rhs.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
 
     public static let utf8 = Charset(name: "utf-8", decoding: .utf8)
     public static let usASCII = Charset(name: "us-ascii", decoding: .ascii)
@@ -95,11 +102,9 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
             return SingleByteTable.table(for: cfEncoding).decode(bytes)
         case .coreFoundation(let encodings):
             if !bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) { return String(decoding: bytes, as: UTF8.self) }
-            let data = Data(bytes)
+            let array = Array(bytes)
             for encoding in encodings {
-                if let text = String(data: data, encoding: String.Encoding(rawValue: UInt(0x8000_0000 | encoding))) {
-                    return text
-                }
+                if let text = CoreFoundationDecoder.decode(array, encoding: encoding) { return text }
             }
             return nil
         case .eucJP:
@@ -189,22 +194,36 @@ final class SingleByteTable: Sendable {
     }
 
     func decode(_ bytes: some Collection<UInt8>) -> String {
+        if let text = bytes.withContiguousStorageIfAvailable({ decode($0) }) { return text }
+        return Array(bytes).withUnsafeBufferPointer { decode($0) }
+    }
+
+    func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String {
         if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
-        var utf8: [UInt8] = []
-        utf8.reserveCapacity(bytes.count + bytes.count / 2)
-        for byte in bytes {
-            if byte < 0x80 { utf8.append(byte); continue }
-            let scalar = scalars[Int(byte)]
-            if scalar < 0x800 {
-                utf8.append(UInt8(0xC0 | (scalar >> 6)))
-                utf8.append(UInt8(0x80 | (scalar & 0x3F)))
-            } else {
-                utf8.append(UInt8(0xE0 | (scalar >> 12)))
-                utf8.append(UInt8(0x80 | ((scalar >> 6) & 0x3F)))
-                utf8.append(UInt8(0x80 | (scalar & 0x3F)))
+        return scalars.withUnsafeBufferPointer { table in
+            String(unsafeUninitializedCapacity: bytes.count * 3) { output in
+                var written = 0
+                for byte in bytes {
+                    if byte < 0x80 {
+                        output[written] = byte
+                        written += 1
+                        continue
+                    }
+                    let scalar = table[Int(byte)]
+                    if scalar < 0x800 {
+                        output[written] = UInt8(truncatingIfNeeded: 0xC0 | (scalar >> 6))
+                        output[written + 1] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+                        written += 2
+                    } else {
+                        output[written] = UInt8(truncatingIfNeeded: 0xE0 | (scalar >> 12))
+                        output[written + 1] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 6) & 0x3F))
+                        output[written + 2] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+                        written += 3
+                    }
+                }
+                return written
             }
         }
-        return String(decoding: utf8, as: UTF8.self)
     }
 
     private static let cache = TableCache()
@@ -223,6 +242,27 @@ final class SingleByteTable: Sendable {
             let table = SingleByteTable(cfEncoding: cfEncoding)
             tables[cfEncoding] = table
             return table
+        }
+    }
+}
+
+/// Decodes through CoreFoundation (ICU underneath on Linux) straight to UTF-8 bytes; going
+/// through `String(data:encoding:)` costs a second conversion via NSString bridging.
+enum CoreFoundationDecoder {
+    private static let utf8Encoding = CFStringEncoding(0x0800_0100)
+
+    static func decode(_ bytes: [UInt8], encoding: UInt32) -> String? {
+        bytes.withUnsafeBufferPointer { input -> String? in
+            guard let base = input.baseAddress,
+                  let string = CFStringCreateWithBytes(kCFAllocatorDefault, base, input.count, CFStringEncoding(encoding), false) else { return nil }
+            let range = CFRangeMake(0, CFStringGetLength(string))
+            var needed: CFIndex = 0
+            _ = CFStringGetBytes(string, range, utf8Encoding, 0, false, nil, 0, &needed)
+            return String(unsafeUninitializedCapacity: needed) { buffer in
+                var used: CFIndex = 0
+                _ = CFStringGetBytes(string, range, utf8Encoding, 0, false, buffer.baseAddress, needed, &used)
+                return used
+            }
         }
     }
 }

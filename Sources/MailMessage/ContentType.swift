@@ -47,7 +47,7 @@ public struct ContentType: Sendable, Hashable {
     public static func parse(_ raw: ArraySlice<UInt8>, default fallback: MediaType = .textPlain) -> ContentType {
         let parsed = ParameterizedValue.parse(raw)
         let head = parsed.head
-        guard let slash = head.firstIndex(of: "/") else {
+        guard let slashOffset = head.utf8.firstIndex(of: ASCII.slash), let slash = slashOffset.samePosition(in: head) else {
             let lower = head.asciiLowercased
             switch lower {
             case "text": return ContentType(mediaType: .textPlain, parameters: parsed.parameters)
@@ -156,7 +156,7 @@ enum ParameterizedValue {
             }
             guard !attribute.isEmpty else { continue }
             parameterCount += 1
-            if let star = attribute.firstIndex(of: "*") {
+            if let starOffset = attribute.utf8.firstIndex(of: ASCII.asterisk), let star = starOffset.samePosition(in: attribute) {
                 let base = String(attribute[..<star])
                 let rest = attribute[attribute.index(after: star)...]
                 let isExtended = rest.hasSuffix("*") || rest.isEmpty

@@ -183,7 +183,9 @@ public enum DateParser {
     /// `2026-11-22T10:00:00Z`: the form `mailroom parse` prints.
     public static func iso8601(_ date: Date) -> String {
         let (year, month, day, hour, minute, second) = components(date)
-        return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", year, month, day, hour, minute, second)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let yearText = String(year).leftPadded(to: 4)
+        return "\(yearText)-\(two(month))-\(two(day))T\(two(hour)):\(two(minute)):\(two(second))Z"
     }
 
     /// `Sun, 22 Nov 2026 10:00:00 +0000`: the form the builder writes.
@@ -192,7 +194,8 @@ public enum DateParser {
         let days = Int((date.timeIntervalSince1970 / 86_400).rounded(.down))
         let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][((days % 7) + 7) % 7]
         let monthName = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][month - 1]
-        return String(format: "%@, %d %@ %04d %02d:%02d:%02d +0000", weekday, day, monthName, year, hour, minute, second)
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(weekday), \(day) \(monthName) \(String(year).leftPadded(to: 4)) \(two(hour)):\(two(minute)):\(two(second)) +0000"
     }
 
     static func components(_ date: Date) -> (Int, Int, Int, Int, Int, Int) {

@@ -7,9 +7,23 @@ public struct HeaderField: Sendable, Hashable {
     public let name: String
     /// The unfolded value bytes, leading and trailing whitespace removed.
     public let rawValue: [UInt8]
+    /// Lookups compare this, computed once, instead of folding case on every comparison.
+    let lowercasedName: String
 
     public init(name: String, rawValue: [UInt8]) {
         self.name = name
+        self.rawValue = rawValue
+        self.lowercasedName = name.asciiLowercased
+    }
+
+    init(nameBytes: UnsafeBufferPointer<UInt8>, rawValue: [UInt8]) {
+        self.name = String(decoding: nameBytes, as: UTF8.self)
+        self.lowercasedName = nameBytes.contains(where: { $0 >= 0x41 && $0 <= 0x5A })
+            ? String(unsafeUninitializedCapacity: nameBytes.count) { output in
+                for (index, byte) in nameBytes.enumerated() { output[index] = ASCII.lowercased(byte) }
+                return nameBytes.count
+            }
+            : self.name
         self.rawValue = rawValue
     }
 
@@ -17,7 +31,7 @@ public struct HeaderField: Sendable, Hashable {
     /// Windows-1252 when it is not UTF-8).
     public var value: String { EncodedWords.decode(rawValue[...]) }
 
-    func hasName(_ lowercaseName: String) -> Bool { name.utf8.equalsIgnoringCase(lowercaseName) }
+    @inline(__always) func hasName(_ lowercaseName: String) -> Bool { lowercasedName == lowercaseName }
 }
 
 /// The header section of a message or part, in order; lookups ignore case.
@@ -33,7 +47,8 @@ public struct HeaderFields: Sendable, Hashable, RandomAccessCollection {
     /// The first field with this name (any case).
     public func first(named name: String) -> HeaderField? {
         let lowercaseName = name.asciiLowercased
-        return fields.first { $0.hasName(lowercaseName) }
+        for field in fields where field.lowercasedName == lowercaseName { return field }
+        return nil
     }
 
     public func all(named name: String) -> [HeaderField] {
@@ -70,7 +85,7 @@ enum HeaderSectionParser {
         var fields = HeaderFields()
         var warnings: [ParseWarning] = []
         var position = start
-        var currentName: String?
+        var currentName: UnsafeBufferPointer<UInt8>?
         var currentValue: [UInt8] = []
         var storedBytes = 0
         var countLimitHit = false
@@ -91,7 +106,7 @@ enum HeaderSectionParser {
                 }
                 return
             }
-            fields.append(HeaderField(name: name, rawValue: Array(currentValue[lower..<upper])))
+            fields.append(HeaderField(nameBytes: name, rawValue: Array(currentValue[lower..<upper])))
         }
 
         var isFirstLine = true
@@ -152,7 +167,7 @@ enum HeaderSectionParser {
                 return Result(fields: fields, bodyStart: position, warnings: warnings)
             }
             flush()
-            currentName = String(decoding: nameBytes, as: UTF8.self)
+            currentName = UnsafeBufferPointer(rebasing: nameBytes)
             currentValue.removeAll(keepingCapacity: true)
             currentValue.append(contentsOf: line[(colon + 1)...])
             position = next

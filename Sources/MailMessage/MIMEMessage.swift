@@ -90,22 +90,31 @@ public struct MIMEMessage: Sendable {
         return (result.text.replacingOccurrences(of: "\r\n", with: "\n"), result.warnings)
     }
 
+    /// CRLF and lone CR become LF, so text bodies read the same whatever the transport did.
     static func normalizingLineEnds(_ bytes: [UInt8]) -> [UInt8] {
         guard bytes.contains(ASCII.cr) else { return bytes }
-        var output: [UInt8] = []
-        output.reserveCapacity(bytes.count)
-        var index = 0
-        while index < bytes.count {
-            let byte = bytes[index]
-            if byte == ASCII.cr {
-                output.append(ASCII.lf)
-                if index + 1 < bytes.count, bytes[index + 1] == ASCII.lf { index += 1 }
-            } else {
-                output.append(byte)
+        return bytes.withUnsafeBufferPointer { input in
+            [UInt8](unsafeUninitializedCapacity: input.count) { output, initializedCount in
+                guard let source = input.baseAddress, let target = output.baseAddress else { return }
+                var written = 0
+                var index = 0
+                let count = input.count
+                // Copy runs between CRs in bulk; only the CRs need looking at.
+                while index < count {
+                    let runEnd = indexOfByte(ASCII.cr, in: input, from: index, to: count) ?? count
+                    if runEnd > index {
+                        (target + written).initialize(from: source + index, count: runEnd - index)
+                        written += runEnd - index
+                    }
+                    guard runEnd < count else { break }
+                    target[written] = ASCII.lf
+                    written += 1
+                    index = runEnd + 1
+                    if index < count, source[index] == ASCII.lf { index += 1 }
+                }
+                initializedCount = written
             }
-            index += 1
         }
-        return output
     }
 
     /// The message inside a message/rfc822 part, as its own `MIMEMessage` (a copy of that

@@ -61,7 +61,9 @@ public struct MessageSummary: Sendable, Hashable, Codable {
 
     /// Summarises a parsed message: decodes headers and bodies, hashes attachments (streamed,
     /// not held in memory) and gathers every warning.
-    public init(_ message: MIMEMessage) {
+    /// - Parameter attachmentDigests: false leaves `sha256` empty and skips hashing (sizes are
+    ///   still exact); for callers that hash while storing the blobs anyway.
+    public init(_ message: MIMEMessage, attachmentDigests: Bool = true) {
         var warnings = message.warnings
         let headers = message.headers
         messageId = message.messageID
@@ -103,7 +105,14 @@ public struct MessageSummary: Sendable, Hashable, Codable {
             html = nil
         }
         attachments = body.attachments.map { attachment in
-            let info = message.digest(of: message.parts[attachment.partIndex])
+            let part = message.parts[attachment.partIndex]
+            let info: DecodedBodyInfo
+            if attachmentDigests {
+                info = message.digest(of: part)
+            } else {
+                var sink = DiscardingSink()
+                info = DecodedBodyInfo(size: (try? message.streamDecodedBody(of: part, into: &sink)) ?? 0, sha256: "")
+            }
             return AttachmentSummary(filename: attachment.filename, contentType: attachment.mediaType.description, size: info.size,
                                      sha256: info.sha256, contentId: attachment.contentID, inline: attachment.isInline)
         }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# MIME parsing throughput: MailMessage (Swift, release) vs Python's email package
+# (policy.default) vs fast-mail-parser, on the same seeded corpus, one core each.
+# Usage: benchmarks/mime/run.sh [COUNT] [SEED] [ROUNDS]
+set -euo pipefail
+count="${1:-2000}"
+seed="${2:-20261123}"
+rounds="${3:-3}"
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+work="${BENCH_WORK_DIR:-$root/.build/bench-mime}"
+corpus="$work/corpus-$count-$seed"
+mkdir -p "$work"
+
+python3 -c "import fast_mail_parser" 2>/dev/null || python3 -m pip install --quiet fast-mail-parser
+
+if [ ! -d "$corpus" ]; then
+    python3 "$here/gen_corpus.py" "$corpus.tmp" "$count" "$seed"
+    mv "$corpus.tmp" "$corpus"
+fi
+
+swiftc -O -wmo -parse-as-library -module-name MailMessageBench \
+    "$root"/Sources/MailMessage/*.swift "$here/runner/main.swift" -o "$work/runner"
+
+core="${BENCH_CORE:-0}"
+echo "corpus: $count messages, seed $seed, $(du -sh "$corpus" | cut -f1); best of $rounds passes; core $core"
+for mode in full nohash; do
+    echo "mode: $mode ($( [ "$mode" = full ] && echo "attachment SHA-256 computed by all three" || echo "no attachment hashing in any of the three"))"
+    {
+        taskset -c "$core" "$work/runner" "$corpus" "$rounds" "$mode"
+        taskset -c "$core" python3 "$here/bench_python.py" email "$corpus" "$rounds" "$mode"
+        taskset -c "$core" python3 "$here/bench_python.py" fast-mail-parser "$corpus" "$rounds" "$mode"
+    } | awk '{ printf "  %-18s %8d msgs %9.3f s %10.0f msg/s %8.1f MB/s  %s\n", $1, $2, $3, $2/$3, $4/$3/1e6, $5 }'
+done
