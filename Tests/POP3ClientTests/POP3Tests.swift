@@ -252,3 +252,23 @@ extension POP3Connection {
         #expect(error?.kind == .limitExceeded)
     }
 }
+
+@Suite(.enabled(if: dovecotPOP3)) struct POP3ConnectionCheckTests {
+    @Test(arguments: [MailSecurity.none, .starttls, .tls])
+    func allStepsPass(security: MailSecurity) async throws {
+        let variable = security == .tls ? "MAILROOM_TEST_POP3S_PORT" : "MAILROOM_TEST_POP3_PORT"
+        let report = await POP3Connection.check(try TestServers.endpoint(port: variable, security: security),
+                                                credentials: .password(TestServers.uniqueUser(), try TestServers.dovecotPassword()))
+        #expect(report.ok)
+        #expect(report.steps.last?.name == "openFolder")
+    }
+
+    @Test func refusedPort() async throws {
+        let server = try await ScriptedServer(greeting: nil)
+        let port = server.port
+        await server.stop()
+        let report = await POP3Connection.check(MailEndpoint(host: "127.0.0.1", port: port, security: .none), credentials: nil)
+        #expect(report.steps.map(\.name) == ["resolve", "connect"])
+        #expect(report.steps.last?.errorKind == "connectionRefused")
+    }
+}
