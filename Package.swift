@@ -39,7 +39,7 @@ targets += [
         swiftSettings: swiftSettings
     ),
     .target(name: "IMAPClient", dependencies: ["MailTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
-//PENDING    .target(name: "POP3Client", dependencies: ["MailTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+    .target(name: "POP3Client", dependencies: ["MailTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
     .target(name: "SMTPClient", dependencies: ["MailTransport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
     .target(
         name: "ClientTestSupport",
@@ -49,7 +49,7 @@ targets += [
     ),
     .testTarget(name: "MailTransportTests", dependencies: ["MailTransport", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
     .testTarget(name: "IMAPClientTests", dependencies: ["IMAPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
-//PENDING    .testTarget(name: "POP3ClientTests", dependencies: ["POP3Client", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+    .testTarget(name: "POP3ClientTests", dependencies: ["POP3Client", "IMAPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
     .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 ]
 

@@ -48,7 +48,14 @@ public final class MailConnection: Sendable {
 
     /// Connects to an already resolved address; with `implicitTLS` also completes the handshake
     /// (the TLS handler is in place before the first byte is read).
-    public static func connect(to endpoint: MailEndpoint, address: SocketAddress, implicitTLS: Bool, logger: Logger = Logger(label: "mailroom.transport")) async throws -> MailConnection {
+    public static func connect(
+        to endpoint: MailEndpoint,
+        address: SocketAddress,
+        implicitTLS: Bool,
+        logger: Logger = Logger(label: "mailroom.transport"),
+        tcpConnected: (Duration) -> Void = { _ in }
+    ) async throws -> MailConnection {
+        let started = ContinuousClock.now
         var logger = logger
         logger[metadataKey: "mail.server"] = "\(endpoint.host):\(endpoint.port)"
         let tlsContext = implicitTLS ? try makeTLSContext(endpoint) : nil
@@ -77,6 +84,7 @@ public final class MailConnection: Sendable {
         } catch {
             throw mapConnectError(error, endpoint: endpoint)
         }
+        tcpConnected(ContinuousClock.now - started)
         guard let handler = slot.handler else { throw MailTransportError.connectionClosed(step: "connect") }
         let handshake = slot.handshake
         let connection = MailConnection(endpoint: endpoint, channel: channel, handler: handler, logger: logger)

@@ -268,3 +268,33 @@ Regards\r
         #expect(unknown?.kind == .unknownHost)
     }
 }
+
+@Suite struct SMTPConnectionCheckTests {
+    @Test(.enabled(if: TestServers.available("MAILROOM_TEST_SMTP_SINK_PORT")))
+    func sinkWithAuth() async throws {
+        let report = await SMTPConnection.check(try sink("MAILROOM_TEST_SMTP_SINK_PORT"), credentials: .password("agent", "pw-not-shown"))
+        #expect(report.ok)
+        #expect(report.steps.map(\.name) == ["resolve", "connect", "greeting", "ehlo", "authenticate"])
+        #expect(report.steps[3].message?.contains("PIPELINING") == true)
+        let json = String(decoding: try JSONEncoder().encode(report), as: UTF8.self)
+        #expect(!json.contains("pw-not-shown"))
+    }
+
+    @Test(.enabled(if: TestServers.available("MAILROOM_TEST_SMTP_SINK_PORT")))
+    func starttlsNotOffered() async throws {
+        var endpoint = try sink("MAILROOM_TEST_SMTP_SINK_PORT")
+        endpoint.security = .starttls
+        let report = await SMTPConnection.check(endpoint, credentials: nil)
+        #expect(!report.ok)
+        #expect(report.steps.last?.name == "starttls")
+        #expect(report.steps.last?.errorKind == "unsupported")
+    }
+
+    @Test func silentServerTimesOutAtGreeting() async throws {
+        let server = try await ScriptedServer(greeting: nil)
+        defer { Task { await server.stop() } }
+        let report = await SMTPConnection.check(MailEndpoint(host: "127.0.0.1", port: server.port, security: .none, connectionTimeout: .milliseconds(300)), credentials: nil)
+        #expect(report.steps.last?.name == "greeting")
+        #expect(report.steps.last?.errorKind == "timeout")
+    }
+}
