@@ -75,7 +75,7 @@ targets += [
     .target(
         name: "MailroomWorkers",
         dependencies: [
-            "MailroomCore", "MailroomStore", "MailMessage", "MailTransport", "IMAPClient", "SMTPClient",
+            "MailroomCore", "MailroomStore", "MailMessage", "MailTransport", "IMAPClient", "POP3Client", "SMTPClient",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -124,7 +124,7 @@ targets += [
     ),
     .testTarget(
         name: "MailroomWorkersTests",
-        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "IMAPClient", "MailTransport"],
+        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "IMAPClient", "POP3Client", "MailTransport"],
         swiftSettings: swiftSettings
     ),
     .testTarget(

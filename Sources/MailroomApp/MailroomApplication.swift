@@ -70,7 +70,8 @@ public enum MailroomApplication {
             replay: { entry, raw, account in
                 try await pipeline.process(raw, account: account, position: nil, source: "replay of quarantine entry \(entry.id)")
             },
-            accountsChanged: { fetchers.wake() }))
+            accountsChanged: { fetchers.wake() },
+            testConnection: { account in await AccountConnectionTest.run(account) }))
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),

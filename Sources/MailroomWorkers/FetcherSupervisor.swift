@@ -69,7 +69,7 @@ public actor FetcherSupervisor: Service {
             return
         }
         var desired: [String: Account] = [:]
-        for account in accounts where account.fetches && [.imap].contains(account.incoming.protocol) {
+        for account in accounts where account.fetches && [.imap, .pop3].contains(account.incoming.protocol) {
             if let hostname = account.hostname, hostname != nodeName { continue }
             // Another node holding a live lease fetches this account; this node waits for it to lapse.
             let leased = (try? await store.tickets.acquireFetchLease(accountId: account.id, node: nodeName, duration: leaseSeconds)) ?? false
@@ -84,8 +84,15 @@ public actor FetcherSupervisor: Service {
         }
         defer { Task { await self.recordGauges() } }
         for (id, account) in desired where running[id] == nil {
-            let fetcher = IMAPFetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger)
-            running[id] = (Self.fingerprint(account), Task { await fetcher.run() })
+            let task: Task<Void, Never>
+            if account.incoming.protocol == .pop3 {
+                let fetcher = POP3Fetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger)
+                task = Task { await fetcher.run() }
+            } else {
+                let fetcher = IMAPFetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger)
+                task = Task { await fetcher.run() }
+            }
+            running[id] = (Self.fingerprint(account), task)
             logger.info("started fetching", metadata: ["account": "\(id)", "key": "\(account.key)"])
         }
     }

@@ -16,19 +16,23 @@ public struct WebDependencies: Sendable {
     public var replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome
     /// Tells the fetchers and senders that accounts changed, so changes apply without a restart.
     public var accountsChanged: @Sendable () -> Void
+    /// Checks an account's servers step by step (the "test connection" button).
+    public var testConnection: @Sendable (Account) async -> JSONValue
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
                 replay: @escaping @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome = { _, _, _ in
                     throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not ingest mail")
                 },
-                accountsChanged: @escaping @Sendable () -> Void = {}) {
+                accountsChanged: @escaping @Sendable () -> Void = {},
+                testConnection: @escaping @Sendable (Account) async -> JSONValue = { _ in .object(["ok": .bool(false)]) }) {
         self.store = store
         self.adminToken = adminToken
         self.metricsText = metricsText
         self.status = status
         self.replay = replay
         self.accountsChanged = accountsChanged
+        self.testConnection = testConnection
     }
 }
 
@@ -51,7 +55,7 @@ public enum APIRouter {
         let store = dependencies.store
         let users = UsersController(users: store.users, tokens: store.tokens)
         let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
-                                          changed: dependencies.accountsChanged)
+                                          changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
         let tickets = TicketsController(tickets: store.tickets, accounts: store.accounts, status: dependencies.status,
                                         replay: dependencies.replay)
         let catalog = CatalogController(dispositions: store.dispositions, cannedAnswers: store.cannedAnswers,

@@ -5,6 +5,7 @@ struct AccountsController {
     let service: AccountsService
     let accounts: any AccountRepository
     let changed: @Sendable () -> Void
+    let testConnection: @Sendable (Account) async -> JSONValue
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("accounts", use: list)
@@ -14,6 +15,8 @@ struct AccountsController {
         api.patch("accounts/:id", use: update)
         api.delete("accounts/:id", use: delete)
         api.get("service-presets", use: presets)
+        api.post("accounts/test", use: testUnsaved)
+        api.post("accounts/:id/test", use: testSaved)
     }
 
     @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<Account>> {
@@ -51,6 +54,43 @@ struct AccountsController {
         try await service.delete(id: try request.parameter("id", context: context))
         changed()
         return .noContent
+    }
+
+    /// Tests settings not yet saved: the body is a whole account, checked as a create would be (but not stored).
+    @Sendable func testUnsaved(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<JSONValue> {
+        try context.require(.admin)
+        let account = try AccountEditor.newAccount(from: try await JSONBody.object(request, context: context))
+        return JSONResponse(await testConnection(account))
+    }
+
+    /// Tests a saved account, with the changes in the body (if any) applied first but not saved;
+    /// credentials left out are the stored ones.
+    @Sendable func testSaved(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<JSONValue> {
+        try context.require(.admin)
+        let id = try request.parameter("id", context: context)
+        guard let current = try await accounts.find(id: id) else { throw APIError.notFound("account \(id)") }
+        var account = current
+        if request.headers[.contentLength].map({ $0 != "0" }) ?? false {
+            var changes = try await JSONBody.object(request, context: context)
+            // Only the connection settings matter here; a folder or protocol change is tried, not refused.
+            if case .object(var object) = changes {
+                object["incoming"] = object["incoming"].map { value in
+                    guard case .object(var server) = value else { return value }
+                    server["protocol"] = nil
+                    server["mailbox"] = nil
+                    return .object(server)
+                }
+                object["outgoing"] = object["outgoing"].map { value in
+                    guard case .object(var server) = value else { return value }
+                    server["protocol"] = nil
+                    server["sentFolder"] = nil
+                    return .object(server)
+                }
+                changes = .object(object)
+            }
+            account = try AccountEditor.updated(current, with: changes)
+        }
+        return JSONResponse(await testConnection(account))
     }
 
     struct PresetView: Encodable, Sendable {

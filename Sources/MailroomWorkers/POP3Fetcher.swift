@@ -1,0 +1,114 @@
+import Foundation
+import Logging
+import MailMessage
+import MailTransport
+import MailroomCore
+import MailroomStore
+import Metrics
+import POP3Client
+
+/// Reads one account's POP3 maildrop by UIDL: every poll is one session (POP3 shows new mail
+/// only to a new session), messages whose UIDL is not yet committed are retrieved and ingested,
+/// and with deleteOnFetch they are marked DELE after their commit and removed by QUIT.
+public struct POP3Fetcher: Sendable {
+    public let account: Account
+    let pipeline: IngestPipeline
+    let tickets: SQLTicketStore
+    let status: AccountStatusBoard
+    let logger: Logger
+
+    public init(account: Account, pipeline: IngestPipeline, tickets: SQLTicketStore, status: AccountStatusBoard, logger: Logger) {
+        self.account = account
+        self.pipeline = pipeline
+        self.tickets = tickets
+        self.status = status
+        self.logger = logger
+    }
+
+    public func run() async {
+        var failures = 0
+        status.update(account.id) { $0.fetching = true }
+        defer { status.remove(account.id) }
+        while !Task.isCancelled {
+            var wait = account.incoming.fetchIntervalSeconds
+            do {
+                try await poll()
+                failures = 0
+                status.update(account.id) {
+                    $0.lastSuccessfulFetchAt = Date()
+                    $0.lastError = nil
+                    $0.connected = false
+                    $0.nextFetchAt = Date().addingTimeInterval(Double(wait))
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                failures += 1
+                wait = min(300, account.incoming.fetchIntervalSeconds * (1 << min(failures - 1, 5)))
+                let text = (error as? MailTransportError)?.description ?? "\(error)"
+                logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(text)"])
+                Counter(label: "mailroom_fetch_errors_total", dimensions: [("protocol", "pop3")]).increment()
+                status.update(account.id) {
+                    $0.connected = false
+                    $0.lastError = text
+                    $0.lastErrorAt = Date()
+                    $0.nextFetchAt = Date().addingTimeInterval(Double(wait))
+                }
+            }
+            try? await Task.sleep(for: .seconds(wait))
+        }
+    }
+
+    /// One session: list, retrieve what is new, delete what is committed, QUIT.
+    public func poll() async throws {
+        let pop3 = try await POP3Connection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials, logger: logger)
+        status.update(account.id) { $0.connected = true }
+        do {
+            let listing = try await pop3.uidl()
+            let seen = try await tickets.seenPOP3UIDLs(accountId: account.id)
+            var deleted = Set<String>()
+            for entry in listing where seen.contains(entry.uid) && account.incoming.deleteOnFetch {
+                // Committed before a crash or a lost connection, but not yet removed from the server.
+                try await pop3.delete(entry.number)
+                deleted.insert(entry.uid)
+            }
+            let cutoff = account.incoming.fetchLastDays.map { Date().addingTimeInterval(-Double($0) * 86_400) }
+            for entry in listing where !seen.contains(entry.uid) {
+                if Task.isCancelled { break }
+                if let cutoff, try await isOlder(than: cutoff, number: entry.number, pop3: pop3) {
+                    // Outside the window: remembered as seen, so it is not looked at again, and left on the server.
+                    try await tickets.recordPosition(.pop3(uidl: entry.uid), accountId: account.id)
+                    continue
+                }
+                let bytes = try await pop3.retrieve(entry.number, maxBytes: max(account.incoming.maxMessageBytes * 2, 64 << 20))
+                let outcome = try await pipeline.process(bytes, account: account, position: .pop3(uidl: entry.uid),
+                                                         source: "pop3 message \(entry.number) uidl \(entry.uid)")
+                status.update(account.id) { status in
+                    switch outcome {
+                    case .created, .appended: status.messagesIngested += 1
+                    case .quarantined: status.messagesQuarantined += 1
+                    case .duplicate, .skipped: break
+                    }
+                }
+                if account.incoming.deleteOnFetch {
+                    try await pop3.delete(entry.number)
+                    deleted.insert(entry.uid)
+                }
+            }
+            // Deletions take effect only now (RFC 1939 UPDATE state).
+            try await pop3.quit()
+            try await tickets.forgetPOP3UIDLs(accountId: account.id, keeping: Set(listing.map(\.uid)).subtracting(deleted))
+        } catch {
+            // No QUIT: the server forgets the DELE marks, so nothing uncommitted is ever removed.
+            await pop3.close()
+            throw error
+        }
+    }
+
+    private func isOlder(than cutoff: Date, number: Int, pop3: POP3Connection) async throws -> Bool {
+        let header = try await pop3.top(number, lines: 0)
+        guard let date = MIMEMessage(parsing: header).date else { return false }
+        return date < cutoff
+    }
+}
