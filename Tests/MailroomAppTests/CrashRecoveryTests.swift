@@ -45,7 +45,8 @@ import Testing
     }
 
     func imap(_ user: String) async throws -> IMAPConnection {
-        let endpoint = MailEndpoint(host: "127.0.0.1", port: Int(try TestServers.require("MAILROOM_TEST_IMAP_PORT"))!, security: .none)
+        let endpoint = MailEndpoint(host: "127.0.0.1", port: Int(try TestServers.require("MAILROOM_TEST_IMAP_PORT"))!, security: .none,
+                                    connectionTimeout: .seconds(30), authTimeout: .seconds(30))
         return try await IMAPConnection.connect(to: endpoint, credentials: .password(user, try TestServers.require("MAILROOM_TEST_DOVECOT_PASSWORD")))
     }
 
@@ -68,7 +69,7 @@ import Testing
         let account = """
             {"key": "CR", "name": "Crash", "fromAddress": "desk@example.com", "incoming": {"protocol": "imap", "host": "127.0.0.1",
              "port": \(try TestServers.require("MAILROOM_TEST_IMAP_PORT")), "security": "none", "deleteOnFetch": true,
-             "fetchIntervalSeconds": 1, "auth": {"username": "\(user)", "password": "\(try TestServers.require("MAILROOM_TEST_DOVECOT_PASSWORD"))"}}}
+             "fetchIntervalSeconds": 1, "authTimeoutSeconds": 30, "auth": {"username": "\(user)", "password": "\(try TestServers.require("MAILROOM_TEST_DOVECOT_PASSWORD"))"}}}
             """
         let created = try await Self.post("http://127.0.0.1:\(port)/api/v1/accounts", token: "crash-test-token", json: account)
         #expect(created.0 == 201, "\(created.1)")

@@ -27,7 +27,7 @@ import Testing
         let user = "serve-\(UUID().uuidString.prefix(8).lowercased())"
         let password = try TestServers.require("MAILROOM_TEST_DOVECOT_PASSWORD")
         let imapPort = try TestServers.require("MAILROOM_TEST_IMAP_PORT")
-        let endpoint = MailEndpoint(host: "127.0.0.1", port: Int(imapPort)!, security: .none)
+        let endpoint = MailEndpoint(host: "127.0.0.1", port: Int(imapPort)!, security: .none, authTimeout: .seconds(30))
         let imap = try await IMAPConnection.connect(to: endpoint, credentials: .password(user, password))
         _ = try await imap.append(to: "INBOX", message: Array("From: Ann <ann@example.com>\r\nSubject: Hello desk\r\nMessage-ID: <serve1@x>\r\n\r\nHi\r\n".utf8), flags: [])
         await imap.logout()
@@ -53,7 +53,7 @@ import Testing
         let created = try await Self.request("POST", "\(base)/accounts", json: """
             {"key": "SRV", "name": "Served", "fromAddress": "desk@example.com",
              "incoming": {"protocol": "imap", "host": "127.0.0.1", "port": \(imapPort), "security": "none", "fetchIntervalSeconds": 1,
-                          "auth": {"username": "\(user)", "password": "\(password)"}}}
+                          "authTimeoutSeconds": 30, "auth": {"username": "\(user)", "password": "\(password)"}}}
             """)
         #expect(created.0 == 201)
         let id = try #require(created.1["id"] as? String)

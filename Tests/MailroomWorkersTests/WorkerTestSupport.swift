@@ -14,7 +14,9 @@ enum Dovecot {
 
     static func endpoint() throws -> MailEndpoint {
         MailEndpoint(host: TestServers.value("MAILROOM_TEST_IMAP_HOST") ?? "127.0.0.1",
-                     port: Int(try TestServers.require(portVariable)) ?? 0, security: .none)
+                     port: Int(try TestServers.require(portVariable)) ?? 0, security: .none,
+                     // Generous: the whole suite shares one Dovecot and two cores.
+                     connectionTimeout: .seconds(30), authTimeout: .seconds(30), commandTimeout: .seconds(120))
     }
 
     static func password() throws -> String { try TestServers.require("MAILROOM_TEST_DOVECOT_PASSWORD") }
@@ -28,7 +30,7 @@ enum Dovecot {
             host: TestServers.value("MAILROOM_TEST_IMAP_HOST") ?? "127.0.0.1",
             port: Int(try TestServers.require(portVariable)), security: .none,
             auth: ServerAuth(method: .password, username: user, password: Secret(try password())),
-            connectionTimeoutSeconds: 5, authTimeoutSeconds: 5))
+            connectionTimeoutSeconds: 30, authTimeoutSeconds: 30))
         account.incoming.fetchIntervalSeconds = 1
         account.resolvers = [.caseId]
         configure(&account)
