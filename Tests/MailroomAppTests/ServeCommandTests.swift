@@ -3,6 +3,8 @@ import Foundation
 import FoundationNetworking
 #endif
 import MailroomApp
+import MailroomCore
+import MailroomStore
 import MailroomTestSupport
 import Testing
 
@@ -116,5 +118,62 @@ import Testing
         #expect(flags.httpHost == "::1" && flags.httpPort == 81)
         #expect(throws: ConfigurationError.self) { _ = try MailroomConfiguration(dataDirectory: nil, databaseURL: nil, http: "8080", environment: [:]) }
         #expect(throws: (any Error).self) { _ = try MailroomConfiguration(dataDirectory: nil, databaseURL: "mysql://x", http: nil, environment: [:]) }
+    }
+}
+
+/// `mailroom import --account KEY PATH` and `mailroom parse`, as an administrator runs them.
+@Suite struct CommandLineTests {
+    func run(_ arguments: [String], input: Data? = nil) throws -> (Int32, String, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try ServeCommandTests.binaryPath())
+        process.arguments = arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        let stdin = Pipe()
+        process.standardInput = stdin
+        try process.run()
+        if let input { stdin.fileHandleForWriting.write(input) }
+        try stdin.fileHandleForWriting.close()
+        let out = output.fileHandleForReading.readDataToEndOfFile()
+        let err = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test func importIngestsThroughThePipeline() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-cli-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dataDirectory = directory + "/data"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        // An account to import into, created through the store the server uses.
+        let (database, store) = try await MailroomApplication.openStore(
+            try MailroomConfiguration(dataDirectory: dataDirectory, databaseURL: nil, http: nil, environment: [:]), logger: TestDatabase.logger)
+        try await Migrator.migrate(database, logger: TestDatabase.logger)
+        _ = try await store.accounts.create(Account(key: "IMP", name: "Import", fromAddress: "desk@example.com"))
+        await database.close()
+
+        let mbox = "From a@example.com Mon Nov 23 10:00:00 2026\nFrom: Ann <ann@example.com>\nSubject: First\nMessage-ID: <i1@x>\n\nOne\n\n"
+            + "From b@example.com Mon Nov 23 10:00:00 2026\nFrom: Bob <bob@example.com>\nSubject: Second\nMessage-ID: <i2@x>\n\nTwo\n"
+        try mbox.write(toFile: directory + "/in.mbox", atomically: true, encoding: .utf8)
+        let first = try run(["import", "--data-dir", dataDirectory, "--account", "IMP", directory + "/in.mbox"])
+        #expect(first.0 == 0, "\(first.2)")
+        #expect(first.1.contains("\"created\":2"), "\(first.1)")
+        let again = try run(["import", "--data-dir", dataDirectory, "--account", "IMP", directory + "/in.mbox"])
+        #expect(again.1.contains("\"duplicates\":2"), "\(again.1)")
+        let unknown = try run(["import", "--data-dir", dataDirectory, "--account", "NOPE", directory + "/in.mbox"])
+        #expect(unknown.0 != 0)
+        #expect(unknown.2.contains("NOPE"))
+    }
+
+    @Test func parsePrintsTheDesignJSON() throws {
+        let message = "From: Ann <ann@example.com>\r\nSubject: =?UTF-8?B?SGFsbMO2?=\r\nMessage-ID: <p1@example.com>\r\n\r\nHi\r\n"
+        let result = try run(["parse", "-"], input: Data(message.utf8))
+        #expect(result.0 == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(result.1.utf8)) as? [String: Any]
+        #expect(json?["messageId"] as? String == "p1@example.com")
+        #expect(json?["subject"] as? String == "Hallö")
+        #expect(try run(["parse", "/nonexistent/file.eml"]).0 != 0)
     }
 }
