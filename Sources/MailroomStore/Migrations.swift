@@ -218,6 +218,48 @@ let migrations: [Migration] = [
             """,
         ]
     },
+    Migration(version: 3, name: "outbox and send attempts") { _ in
+        [
+            """
+            CREATE TABLE outbox (
+                id TEXT PRIMARY KEY,
+                ticket_id TEXT NOT NULL REFERENCES tickets (id),
+                message_id TEXT NOT NULL REFERENCES messages (id),
+                account_id TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_attempt_at BIGINT,
+                lease_owner TEXT,
+                lease_expires_at BIGINT,
+                envelope_from TEXT NOT NULL,
+                recipients TEXT NOT NULL,
+                raw_sha256 TEXT NOT NULL,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL,
+                sent_at BIGINT
+            )
+            """,
+            "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)",
+            "CREATE INDEX outbox_ticket ON outbox (ticket_id)",
+            """
+            CREATE TABLE outbox_attempts (
+                id TEXT PRIMARY KEY,
+                outbox_id TEXT NOT NULL REFERENCES outbox (id),
+                attempted_at BIGINT NOT NULL,
+                outcome TEXT NOT NULL,
+                reply_code INTEGER,
+                enhanced_status TEXT,
+                text TEXT NOT NULL,
+                error_class TEXT,
+                policy TEXT,
+                next_attempt_at BIGINT,
+                recipients TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX outbox_attempts_item ON outbox_attempts (outbox_id, attempted_at)",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

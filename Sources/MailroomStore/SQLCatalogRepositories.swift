@@ -152,6 +152,7 @@ public struct SQLStore: Sendable {
     public let cannedAnswers: SQLCannedAnswerRepository
     public let settings: SQLSettingsRepository
     public let tickets: SQLTicketStore
+    public let outbox: SQLOutboxStore
 
     public init(database: MailroomDatabase, secrets: SecretBox, logger: Logger) {
         self.database = database
@@ -162,5 +163,6 @@ public struct SQLStore: Sendable {
         cannedAnswers = SQLCannedAnswerRepository(database: database)
         settings = SQLSettingsRepository(database: database)
         tickets = SQLTicketStore(database: database)
+        outbox = SQLOutboxStore(database: database)
     }
 }

@@ -1,0 +1,137 @@
+import Foundation
+
+/// A message on its way out: the durable to-do list the sender works through.
+public struct OutboxItem: Sendable, Equatable, Codable {
+    public var id: String
+    public var ticketId: String
+    /// The ticket message this row sends.
+    public var messageId: String
+    /// The account whose SMTP server sends it (the incoming-to-outgoing mapping already applied).
+    public var accountId: String
+    public var state: DeliveryState
+    public var attempts: Int
+    public var nextAttemptAt: Date?
+    public var envelopeFrom: String
+    public var recipients: [String]
+    public var rawSha256: String
+    public var lastError: String?
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var sentAt: Date?
+
+    public init(id: String = "", ticketId: String, messageId: String, accountId: String, state: DeliveryState = .queued,
+                attempts: Int = 0, nextAttemptAt: Date?, envelopeFrom: String, recipients: [String], rawSha256: String,
+                lastError: String? = nil, createdAt: Date, updatedAt: Date? = nil, sentAt: Date? = nil) {
+        self.id = id
+        self.ticketId = ticketId
+        self.messageId = messageId
+        self.accountId = accountId
+        self.state = state
+        self.attempts = attempts
+        self.nextAttemptAt = nextAttemptAt
+        self.envelopeFrom = envelopeFrom
+        self.recipients = recipients
+        self.rawSha256 = rawSha256
+        self.lastError = lastError
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt ?? createdAt
+        self.sentAt = sentAt
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(ticketId, forKey: .ticketId)
+        try c.encode(messageId, forKey: .messageId)
+        try c.encode(accountId, forKey: .accountId)
+        try c.encode(state, forKey: .state)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encode(nextAttemptAt, forKey: .nextAttemptAt)
+        try c.encode(envelopeFrom, forKey: .envelopeFrom)
+        try c.encode(recipients, forKey: .recipients)
+        try c.encode(rawSha256, forKey: .rawSha256)
+        try c.encode(lastError, forKey: .lastError)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
+        try c.encode(sentAt, forKey: .sentAt)
+    }
+}
+
+/// One try to send (Ameyo's s_message_send_info / failed_message_send_info).
+public struct OutboxAttempt: Sendable, Equatable, Codable {
+    public enum Outcome: String, Sendable, Codable { case sent, failed }
+
+    public var id: String
+    public var outboxId: String
+    public var attemptedAt: Date
+    public var outcome: Outcome
+    public var replyCode: Int?
+    public var enhancedStatus: String?
+    /// The server's reply or the client's error, never a credential.
+    public var text: String
+    public var errorClass: DeliveryErrorClass?
+    public var policy: RetryPolicyKind?
+    public var nextAttemptAt: Date?
+    /// Per-recipient results when the server answered each RCPT differently.
+    public var recipients: [RecipientResult]
+
+    public struct RecipientResult: Sendable, Equatable, Codable {
+        public var address: String
+        public var accepted: Bool
+        public var replyCode: Int?
+        public var text: String?
+
+        public init(address: String, accepted: Bool, replyCode: Int?, text: String?) {
+            self.address = address
+            self.accepted = accepted
+            self.replyCode = replyCode
+            self.text = text
+        }
+    }
+
+    public init(id: String = "", outboxId: String, attemptedAt: Date, outcome: Outcome, replyCode: Int?, enhancedStatus: String?,
+                text: String, errorClass: DeliveryErrorClass?, policy: RetryPolicyKind?, nextAttemptAt: Date?,
+                recipients: [RecipientResult] = []) {
+        self.id = id
+        self.outboxId = outboxId
+        self.attemptedAt = attemptedAt
+        self.outcome = outcome
+        self.replyCode = replyCode
+        self.enhancedStatus = enhancedStatus
+        self.text = text
+        self.errorClass = errorClass
+        self.policy = policy
+        self.nextAttemptAt = nextAttemptAt
+        self.recipients = recipients
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(outboxId, forKey: .outboxId)
+        try c.encode(attemptedAt, forKey: .attemptedAt)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encode(replyCode, forKey: .replyCode)
+        try c.encode(enhancedStatus, forKey: .enhancedStatus)
+        try c.encode(text, forKey: .text)
+        try c.encode(errorClass, forKey: .errorClass)
+        try c.encode(policy, forKey: .policy)
+        try c.encode(nextAttemptAt, forKey: .nextAttemptAt)
+        try c.encode(recipients, forKey: .recipients)
+    }
+}
+
+/// What to do with an outbox row after an attempt, decided from the failure and the account's settings.
+public enum OutboxTransition {
+    public static func afterFailure(_ failure: DeliveryFailure, item: OutboxItem, settings: RetrySettings, now: Date)
+        -> (state: DeliveryState, attempt: OutboxAttempt) {
+        let errorClass = DeliveryErrorClassifier.classify(failure)
+        let failures = item.attempts + 1
+        let (policy, decision) = RetrySchedule.decide(errorClass: errorClass, settings: settings, failuresSoFar: failures, now: now)
+        let next: Date? = if case .retry(let at) = decision { at } else { nil }
+        let attempt = OutboxAttempt(outboxId: item.id, attemptedAt: now, outcome: .failed, replyCode: failure.replyCode,
+                                    enhancedStatus: failure.enhancedStatus, text: String(failure.text.prefix(2_000)),
+                                    errorClass: errorClass, policy: policy, nextAttemptAt: next)
+        return (next == nil ? .failed : .retrying, attempt)
+    }
+}

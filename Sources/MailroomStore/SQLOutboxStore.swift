@@ -1,0 +1,185 @@
+import Foundation
+import MailroomCore
+import SQLKit
+
+/// The outbox: outbound messages written with their ticket update, claimed by senders under a
+/// lease (so two senders never send the same row), and every attempt logged.
+public struct SQLOutboxStore: Sendable {
+    let database: MailroomDatabase
+
+    public init(database: MailroomDatabase) { self.database = database }
+
+    /// Adds an outbound message to its ticket and to the outbox, in one transaction.
+    public func enqueue(_ message: InboundMail, raw: [UInt8], ticketId: String, sendingAccountId: String, envelopeFrom: String,
+                        recipients: [String], now: Date = Date()) async throws -> (message: TicketMessage, item: OutboxItem) {
+        let (messageRowId, item) = try await database.transaction { db -> (String, OutboxItem) in
+            try await SQLTicketStore.putBlob(raw, sha256: message.rawSha256, db: db, now: now)
+            guard try await db.raw("SELECT id FROM tickets WHERE id = \(bind: ticketId)").first() != nil else {
+                throw DomainError.notFound("ticket \(ticketId)")
+            }
+            let rowId = try await SQLTicketStore.insertMessage(message, ticketId: ticketId, accountId: sendingAccountId,
+                                                               direction: .outbound, deliveryState: .queued, db: db, now: now)
+            try await SQLTicketStore.addParticipants(ticketId: ticketId, from: [], to: message.to, cc: message.cc, db: db)
+            try await SQLTicketStore.touchTicket(ticketId, direction: .outbound, addTags: [], db: db, now: now)
+            let item = OutboxItem(id: Identifier.make(at: now), ticketId: ticketId, messageId: rowId, accountId: sendingAccountId,
+                                  nextAttemptAt: now, envelopeFrom: envelopeFrom, recipients: recipients, rawSha256: message.rawSha256,
+                                  createdAt: now)
+            try await db.raw("""
+                INSERT INTO outbox (id, ticket_id, message_id, account_id, state, attempts, next_attempt_at, lease_owner, lease_expires_at,
+                                    envelope_from, recipients, raw_sha256, last_error, created_at, updated_at, sent_at)
+                VALUES (\(bind: item.id), \(bind: ticketId), \(bind: rowId), \(bind: sendingAccountId), 'queued', 0,
+                        \(bind: Timestamp.from(now)), NULL, NULL, \(bind: envelopeFrom), \(bind: try SQLTicketStore.json(recipients)),
+                        \(bind: message.rawSha256), NULL, \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)), NULL)
+                """).run()
+            return (rowId, item)
+        }
+        guard let stored = try await SQLTicketStore(database: database).message(id: messageRowId) else {
+            throw DomainError.notFound("message \(messageRowId)")
+        }
+        return (stored, item)
+    }
+
+    /// Takes up to `limit` due rows for `owner` until `leaseSeconds` from now. A row whose sender
+    /// died mid-send is taken again once its lease lapses.
+    public func claimDue(owner: String, limit: Int, leaseSeconds: TimeInterval, now: Date = Date()) async throws -> [OutboxItem] {
+        let nowMillis = Timestamp.from(now)
+        let expires = Timestamp.from(now.addingTimeInterval(leaseSeconds))
+        let kind = database.kind
+        return try await database.transaction { db in
+            let lock: SQLQueryString = kind == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+            let ids = try await db.raw("""
+                SELECT id FROM outbox
+                WHERE (state IN ('queued', 'retrying') AND next_attempt_at <= \(bind: nowMillis))
+                   OR (state = 'sending' AND lease_expires_at < \(bind: nowMillis))
+                ORDER BY next_attempt_at, id LIMIT \(literal: max(1, limit)) \(lock)
+                """).all().map { try $0.decode(column: "id", as: String.self) }
+            guard !ids.isEmpty else { return [] }
+            try await db.raw("""
+                UPDATE outbox SET state = 'sending', lease_owner = \(bind: owner), lease_expires_at = \(bind: expires),
+                    updated_at = \(bind: nowMillis)
+                WHERE id IN (\(binds: ids))
+                """).run()
+            try await db.raw("""
+                UPDATE messages SET delivery_state = 'sending' WHERE id IN (SELECT message_id FROM outbox WHERE id IN (\(binds: ids)))
+                """).run()
+            return try await db.raw("SELECT \(Self.columns) FROM outbox WHERE id IN (\(binds: ids)) ORDER BY next_attempt_at, id").all()
+                .map(Self.item(from:))
+        }
+    }
+
+    /// Records an attempt and moves the row (and its ticket message) to the state it leads to.
+    /// Only the sender holding the lease may record, so a lapsed sender cannot overwrite a newer result.
+    @discardableResult
+    public func record(_ attempt: OutboxAttempt, item: OutboxItem, state: DeliveryState, owner: String,
+                       escalateOnFailure: Bool = true, now: Date = Date()) async throws -> Bool {
+        let nowMillis = Timestamp.from(now)
+        return try await database.transaction { db in
+            guard try await db.raw("""
+                SELECT id FROM outbox WHERE id = \(bind: item.id) AND lease_owner = \(bind: owner) AND state = 'sending'
+                """).first() != nil else { return false }
+            try await db.raw("""
+                INSERT INTO outbox_attempts (id, outbox_id, attempted_at, outcome, reply_code, enhanced_status, text, error_class, policy,
+                                             next_attempt_at, recipients)
+                VALUES (\(bind: Identifier.make(at: now)), \(bind: item.id), \(bind: Timestamp.from(attempt.attemptedAt)),
+                        \(bind: attempt.outcome.rawValue), \(bind: attempt.replyCode), \(bind: attempt.enhancedStatus), \(bind: attempt.text),
+                        \(bind: attempt.errorClass?.rawValue), \(bind: attempt.policy?.rawValue),
+                        \(bind: attempt.nextAttemptAt.map(Timestamp.from)), \(bind: try SQLTicketStore.json(attempt.recipients)))
+                """).run()
+            let attempts: SQLQueryString = attempt.outcome == .failed ? "attempts + 1" : "attempts"
+            try await db.raw("""
+                UPDATE outbox SET state = \(bind: state.rawValue), attempts = \(attempts),
+                    next_attempt_at = \(bind: attempt.nextAttemptAt.map(Timestamp.from)), lease_owner = NULL, lease_expires_at = NULL,
+                    last_error = \(bind: attempt.outcome == .failed ? attempt.text : nil), updated_at = \(bind: nowMillis),
+                    sent_at = \(bind: state == .sent ? nowMillis : nil)
+                WHERE id = \(bind: item.id)
+                """).run()
+            try await db.raw("UPDATE messages SET delivery_state = \(bind: state.rawValue) WHERE id = \(bind: item.messageId)").run()
+            if state == .failed && escalateOnFailure {
+                // A reply that never reached the customer must not go unnoticed.
+                try await db.raw("UPDATE tickets SET escalated = \(bind: true), updated_at = \(bind: nowMillis) WHERE id = \(bind: item.ticketId)").run()
+            }
+            return true
+        }
+    }
+
+    public func items(state: DeliveryState? = nil, limit: Int = 200) async throws -> [OutboxItem] {
+        let clause: SQLQueryString = state.map { "WHERE state = \(bind: $0.rawValue)" } ?? ""
+        let query: SQLQueryString = "SELECT \(Self.columns) FROM outbox \(clause) ORDER BY created_at DESC, id DESC LIMIT \(literal: limit)"
+        return try await database.withConnection { db in try await db.raw(query).all().map(Self.item(from:)) }
+    }
+
+    public func item(id: String) async throws -> OutboxItem? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT \(Self.columns) FROM outbox WHERE id = \(bind: id)").first().map(Self.item(from:))
+        }
+    }
+
+    public func attempts(outboxId: String) async throws -> [OutboxAttempt] {
+        try await database.withConnection { db in
+            try await db.raw("""
+                SELECT id, outbox_id, attempted_at, outcome, reply_code, enhanced_status, text, error_class, policy, next_attempt_at, recipients
+                FROM outbox_attempts WHERE outbox_id = \(bind: outboxId) ORDER BY attempted_at, id
+                """).all().map { row in
+                OutboxAttempt(
+                    id: try row.decode(column: "id", as: String.self),
+                    outboxId: try row.decode(column: "outbox_id", as: String.self),
+                    attemptedAt: Timestamp.date(try row.decode(column: "attempted_at", as: Int64.self)),
+                    outcome: OutboxAttempt.Outcome(rawValue: try row.decode(column: "outcome", as: String.self)) ?? .failed,
+                    replyCode: try row.decode(column: "reply_code", as: Int?.self),
+                    enhancedStatus: try row.decode(column: "enhanced_status", as: String?.self),
+                    text: try row.decode(column: "text", as: String.self),
+                    errorClass: try row.decode(column: "error_class", as: String?.self).flatMap(DeliveryErrorClass.init(rawValue:)),
+                    policy: try row.decode(column: "policy", as: String?.self).flatMap(RetryPolicyKind.init(rawValue:)),
+                    nextAttemptAt: try row.decode(column: "next_attempt_at", as: Int64?.self).map(Timestamp.date),
+                    recipients: try JSONCoding.decoder.decode([OutboxAttempt.RecipientResult].self,
+                                                              from: Data(try row.decode(column: "recipients", as: String.self).utf8)))
+            }
+        }
+    }
+
+    /// Queues a failed (or bounced) message again, with a fresh count of attempts.
+    public func resend(id: String, now: Date = Date()) async throws -> OutboxItem {
+        try await database.transaction { db in
+            guard let row = try await db.raw("SELECT \(Self.columns) FROM outbox WHERE id = \(bind: id)").first() else {
+                throw DomainError.notFound("outbox entry \(id)")
+            }
+            let item = try Self.item(from: row)
+            guard [.failed, .bounced, .retrying].contains(item.state) else {
+                throw DomainError.conflict(FieldError("state", "is '\(item.state.rawValue)'; only failed, bounced or retrying messages are sent again"))
+            }
+            try await db.raw("""
+                UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = \(bind: Timestamp.from(now)),
+                    updated_at = \(bind: Timestamp.from(now)) WHERE id = \(bind: id)
+                """).run()
+            try await db.raw("UPDATE messages SET delivery_state = 'queued' WHERE id = \(bind: item.messageId)").run()
+            var updated = item
+            updated.state = .queued
+            updated.attempts = 0
+            updated.nextAttemptAt = now
+            return updated
+        }
+    }
+
+    static let columns: SQLQueryString = """
+        id, ticket_id, message_id, account_id, state, attempts, next_attempt_at, envelope_from, recipients, raw_sha256, last_error,
+        created_at, updated_at, sent_at
+        """
+
+    static func item(from row: any SQLRow) throws -> OutboxItem {
+        OutboxItem(
+            id: try row.decode(column: "id", as: String.self),
+            ticketId: try row.decode(column: "ticket_id", as: String.self),
+            messageId: try row.decode(column: "message_id", as: String.self),
+            accountId: try row.decode(column: "account_id", as: String.self),
+            state: DeliveryState(rawValue: try row.decode(column: "state", as: String.self)) ?? .queued,
+            attempts: try row.decode(column: "attempts", as: Int.self),
+            nextAttemptAt: try row.decode(column: "next_attempt_at", as: Int64?.self).map(Timestamp.date),
+            envelopeFrom: try row.decode(column: "envelope_from", as: String.self),
+            recipients: try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "recipients", as: String.self).utf8)),
+            rawSha256: try row.decode(column: "raw_sha256", as: String.self),
+            lastError: try row.decode(column: "last_error", as: String?.self),
+            createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
+            updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)),
+            sentAt: try row.decode(column: "sent_at", as: Int64?.self).map(Timestamp.date))
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import MailMessage
+import MailroomCore
+import MailroomStore
+import MailroomTestSupport
+import MailroomWorkers
+import Testing
+
+@Suite(.enabled(if: TestServers.shouldRun("MAILROOM_TEST_SMTP_SINK_PORT"))) struct OutboxSenderTests {
+    /// An account sending through the smtp-sink on `portVariable`, a ticket, and one queued reply on it.
+    func queued(_ store: SQLStore, portVariable: String, host: String = "127.0.0.1", port: Int? = nil,
+                configure: (inout Account) -> Void = { _ in }) async throws -> (Account, OutboxItem) {
+        var account = Account(key: "OUT", name: "Out \(portVariable)", fromAddress: "desk@example.com", fromName: "Desk")
+        account.outgoing = OutboxSenderTests.smtp(host: host, port: try port ?? Int(TestServers.require(portVariable))!)
+        configure(&account)
+        let stored = try await store.accounts.create(account)
+        let customer = try InboundMailParser.parse(Array(mailText(subject: "Question", messageId: "q-\(UUID().uuidString)@x").utf8))
+        let ticketId = try #require(try await store.tickets.ingest(customer, raw: [1], account: stored, position: nil).ticketId)
+        var builder = MessageBuilder(from: Mailbox(name: "Desk", address: "desk@example.com"))
+        builder.to = [Mailbox(address: "ann@example.com")]
+        builder.subject = "Re: Question"
+        builder.text = "Here is the answer."
+        let raw = builder.withGeneratedMessageID().build()
+        let mail = try InboundMailParser.parse(raw)
+        let (_, item) = try await store.outbox.enqueue(mail, raw: raw, ticketId: ticketId, sendingAccountId: stored.id,
+                                                       envelopeFrom: "desk@example.com", recipients: ["ann@example.com"])
+        return (stored, item)
+    }
+
+    static func smtp(host: String, port: Int) -> OutgoingServer {
+        OutgoingServer(protocol: .smtp, connection: ServerConnection(host: host, port: port, security: .none, auth: ServerAuth(method: .none),
+                                                                     connectionTimeoutSeconds: 10, authTimeoutSeconds: 10))
+    }
+
+    @Test func aReplyIsSentAndLogged() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let (_, item) = try await queued(store, portVariable: "MAILROOM_TEST_SMTP_SINK_PORT")
+            let sender = OutboxSender(store: store, logger: quietLogger, owner: "test")
+            #expect(await sender.sendDue() == 1)
+            let sent = try #require(try await store.outbox.item(id: item.id))
+            #expect(sent.state == .sent)
+            #expect(sent.sentAt != nil)
+            let attempts = try await store.outbox.attempts(outboxId: item.id)
+            #expect(attempts.map(\.outcome) == [.sent])
+            #expect(attempts.first?.replyCode == 250)
+            #expect(attempts.first?.recipients.map(\.accepted) == [true])
+            #expect(try await store.tickets.message(id: item.messageId)?.deliveryState == .sent)
+            #expect(await sender.sendDue() == 0, "nothing is sent twice")
+        }
+    }
+
+    @Test(arguments: [
+        ("MAILROOM_TEST_SMTP_SINK_RCPT_5XX_PORT", DeliveryErrorClass.addressing, RetryPolicyKind.noRetry, DeliveryState.failed),
+        ("MAILROOM_TEST_SMTP_SINK_DATA_4XX_PORT", .securityPolicy, .progressiveRetry, .retrying),
+        ("MAILROOM_TEST_SMTP_SINK_DATA_5XX_PORT", .securityPolicy, .progressiveRetry, .retrying),
+    ])
+    func serverRepliesAreClassifiedAndThePolicyApplied(port: String, errorClass: DeliveryErrorClass, policy: RetryPolicyKind,
+                                                       state: DeliveryState) async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let (_, item) = try await queued(store, portVariable: port)
+            let sender = OutboxSender(store: store, logger: quietLogger, owner: "test")
+            let before = Date()
+            await sender.sendDue()
+            let after = try #require(try await store.outbox.item(id: item.id))
+            #expect(after.state == state)
+            let attempt = try #require(try await store.outbox.attempts(outboxId: item.id).first)
+            #expect(attempt.errorClass == errorClass, "\(attempt.text)")
+            #expect(attempt.policy == policy)
+            #expect(attempt.replyCode.map { $0 >= 400 } == true)
+            if state == .retrying {
+                let wait = (after.nextAttemptAt ?? before).timeIntervalSince(before)
+                #expect(wait >= 299 && wait <= 310, "the first progressive wait is one interval")
+            } else {
+                #expect(after.nextAttemptAt == nil)
+                #expect(try await store.tickets.ticket(id: item.ticketId)?.escalated == true, "a final failure is flagged on its ticket")
+                #expect(try await store.tickets.message(id: item.messageId)?.deliveryState == .failed)
+            }
+        }
+    }
+
+    @Test func connectionFailuresAndUnknownHostsFollowTheirPolicies() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let closedPort = 1 // nothing listens on port 1 of the loopback
+            let (_, refused) = try await queued(store, portVariable: "unused", port: closedPort)
+            let sender = OutboxSender(store: store, logger: quietLogger, owner: "test")
+            await sender.sendDue()
+            #expect(try await store.outbox.attempts(outboxId: refused.id).first?.errorClass == .connection)
+            #expect(try await store.outbox.item(id: refused.id)?.state == .retrying)
+        }
+        try await TestDatabase.sqlite.withStore { store in
+            let (_, unknown) = try await queued(store, portVariable: "unused", host: "no-such-host.invalid", port: 25)
+            await OutboxSender(store: store, logger: quietLogger, owner: "test").sendDue()
+            #expect(try await store.outbox.attempts(outboxId: unknown.id).first?.errorClass == .unknownHost)
+            #expect(try await store.outbox.item(id: unknown.id)?.state == .failed)
+        }
+    }
+
+    @Test func defaultRetryGoesAgainAtOnceAndStopsAtTheMaximum() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let (_, item) = try await queued(store, portVariable: "MAILROOM_TEST_SMTP_SINK_DATA_5XX_PORT") { account in
+                account.retry = RetrySettings(maxRetryCount: 2, errorPolicies: [.securityPolicy: .defaultRetry])
+            }
+            let sender = OutboxSender(store: store, logger: quietLogger, owner: "test")
+            for _ in 0..<5 { await sender.sendDue() }
+            let attempts = try await store.outbox.attempts(outboxId: item.id)
+            #expect(attempts.count == 3, "one try and two retries")
+            #expect(attempts.map(\.policy) == [.defaultRetry, .defaultRetry, .defaultRetry])
+            #expect(try await store.outbox.item(id: item.id)?.state == .failed)
+            let resent = try await store.outbox.resend(id: item.id)
+            #expect(resent.state == .queued && resent.attempts == 0)
+        }
+    }
+
+    @Test func twoSendersNeverClaimTheSameRow() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            for _ in 0..<10 { _ = try await queued(store, portVariable: "MAILROOM_TEST_SMTP_SINK_PORT") { $0.key = String(UUID().uuidString.prefix(5)); $0.name = UUID().uuidString } }
+            async let first = store.outbox.claimDue(owner: "a", limit: 6, leaseSeconds: 60)
+            async let second = store.outbox.claimDue(owner: "b", limit: 6, leaseSeconds: 60)
+            let (a, b) = try await (first, second)
+            #expect(Set(a.map(\.id)).isDisjoint(with: Set(b.map(\.id))))
+            #expect(a.count + b.count == 10)
+            // A sender that died mid-send loses its rows once the lease lapses.
+            let later = try await store.outbox.claimDue(owner: "c", limit: 20, leaseSeconds: 60, now: Date().addingTimeInterval(120))
+            #expect(later.count == 10)
+            #expect(try await store.outbox.record(OutboxAttempt(outboxId: a[0].id, attemptedAt: Date(), outcome: .sent, replyCode: 250,
+                                                                 enhancedStatus: nil, text: "ok", errorClass: nil, policy: nil, nextAttemptAt: nil),
+                                                   item: a[0], state: .sent, owner: "a") == false,
+                    "the old owner cannot record over the new one")
+        }
+    }
+}
