@@ -65,17 +65,21 @@ public enum MailroomApplication {
         let status = AccountStatusBoard()
         let pipeline = IngestPipeline(tickets: store.tickets, logger: logger)
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
+        let sender = OutboxSender(store: store, logger: logger)
+        let composer = ReplyComposer(store: store)
         let router = APIRouter.build(WebDependencies(
             store: store, adminToken: configuration.adminToken, metricsText: metricsText, status: status,
             replay: { entry, raw, account in
                 try await pipeline.process(raw, account: account, position: nil, source: "replay of quarantine entry \(entry.id)")
             },
             accountsChanged: { fetchers.wake() },
-            testConnection: { account in await AccountConnectionTest.run(account) }))
+            testConnection: { account in await AccountConnectionTest.run(account) },
+            reply: { ticketId, request, author in try await composer.compose(ticketId: ticketId, request: request, author: author) },
+            outboxChanged: { sender.wake() }))
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
-            services: [fetchers],
+            services: [fetchers, sender],
             onServerRunning: { _ in
                 logger.info("mailroom is serving", metadata: [
                     "http": "\(configuration.httpHost):\(configuration.httpPort)", "database": "\(configuration.database)",

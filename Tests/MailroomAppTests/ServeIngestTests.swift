@@ -53,7 +53,9 @@ import Testing
         let created = try await Self.request("POST", "\(base)/accounts", json: """
             {"key": "SRV", "name": "Served", "fromAddress": "desk@example.com",
              "incoming": {"protocol": "imap", "host": "127.0.0.1", "port": \(imapPort), "security": "none", "fetchIntervalSeconds": 1,
-                          "authTimeoutSeconds": 30, "auth": {"username": "\(user)", "password": "\(password)"}}}
+                          "authTimeoutSeconds": 30, "auth": {"username": "\(user)", "password": "\(password)"}},
+             "outgoing": {"protocol": "smtp", "host": "127.0.0.1", "port": \(try TestServers.require("MAILROOM_TEST_SMTP_SINK_PORT")),
+                          "security": "none", "auth": {"method": "none"}}}
             """)
         #expect(created.0 == 201)
         let id = try #require(created.1["id"] as? String)
@@ -66,6 +68,21 @@ import Testing
             try await Task.sleep(for: .milliseconds(100))
         }
         #expect(subjects == ["Hello desk"])
+
+        // An agent's reply goes out through the SMTP sink.
+        let tickets = try await Self.request("GET", "\(base)/tickets")
+        let ticketId = try #require((tickets.1["items"] as? [[String: Any]])?.first?["id"] as? String)
+        let reply = try await Self.request("POST", "\(base)/tickets/\(ticketId)/replies", json: #"{"mode": "reply", "text": "Thanks, on it."}"#)
+        #expect(reply.0 == 201)
+        #expect(reply.1["deliveryState"] as? String == "queued")
+        var sent = false
+        for _ in 0..<100 {
+            let outbox = try await Self.request("GET", "\(base)/outbox?state=sent")
+            sent = !(outbox.1["items"] as? [[String: Any]] ?? []).isEmpty
+            if sent { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(sent, "the sender delivered the reply to the SMTP server")
 
         let status = try await Self.request("GET", "\(base)/accounts/\(id)/status")
         #expect(status.1["fetching"] as? Bool == true)

@@ -18,6 +18,10 @@ public struct WebDependencies: Sendable {
     public var accountsChanged: @Sendable () -> Void
     /// Checks an account's servers step by step (the "test connection" button).
     public var testConnection: @Sendable (Account) async -> JSONValue
+    /// Composes an agent's reply and queues it with its ticket update.
+    public var reply: @Sendable (String, ReplyRequest, Principal) async throws -> TicketMessage
+    /// Tells the sender that the outbox has new work.
+    public var outboxChanged: @Sendable () -> Void
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -25,7 +29,11 @@ public struct WebDependencies: Sendable {
                     throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not ingest mail")
                 },
                 accountsChanged: @escaping @Sendable () -> Void = {},
-                testConnection: @escaping @Sendable (Account) async -> JSONValue = { _ in .object(["ok": .bool(false)]) }) {
+                testConnection: @escaping @Sendable (Account) async -> JSONValue = { _ in .object(["ok": .bool(false)]) },
+                reply: @escaping @Sendable (String, ReplyRequest, Principal) async throws -> TicketMessage = { _, _, _ in
+                    throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not send mail")
+                },
+                outboxChanged: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.adminToken = adminToken
         self.metricsText = metricsText
@@ -33,6 +41,8 @@ public struct WebDependencies: Sendable {
         self.replay = replay
         self.accountsChanged = accountsChanged
         self.testConnection = testConnection
+        self.reply = reply
+        self.outboxChanged = outboxChanged
     }
 }
 
@@ -74,6 +84,7 @@ public enum APIRouter {
         accounts.addRoutes(to: api)
         catalog.addRoutes(to: api)
         tickets.addRoutes(to: api)
+        OutboxController(outbox: store.outbox, reply: dependencies.reply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         return router
     }
 }

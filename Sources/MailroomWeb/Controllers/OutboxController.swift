@@ -1,0 +1,69 @@
+import Foundation
+import Hummingbird
+import MailroomCore
+import MailroomStore
+
+/// Replies and the outbox: queue an agent's answer, list what is waiting or failed, see every attempt, resend.
+struct OutboxController {
+    let outbox: SQLOutboxStore
+    let reply: @Sendable (String, ReplyRequest, Principal) async throws -> TicketMessage
+    let outboxChanged: @Sendable () -> Void
+
+    func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
+        api.post("tickets/:id/replies", use: createReply)
+        api.get("outbox", use: list)
+        api.get("outbox/:id", use: show)
+        api.get("outbox/:id/attempts", use: attempts)
+        api.post("outbox/:id/resend", use: resend)
+        api.post("accounts/:id/reload", use: reload)
+    }
+
+    @Sendable func createReply(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<TicketMessage> {
+        let principal = try context.require(.agent)
+        let id = try request.parameter("id", context: context)
+        let input = try await JSONBody.decode(ReplyRequest.self, request, context: context)
+        let message = try await reply(id, input, principal)
+        outboxChanged()
+        return JSONResponse(message, status: .created)
+    }
+
+    @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<OutboxItem>> {
+        try context.require(.supervisor)
+        var state: DeliveryState?
+        if let text = request.uri.queryParameters["state"] {
+            guard let value = DeliveryState(rawValue: String(text)) else {
+                throw APIError.invalid([FieldError("state", "must be one of \(DeliveryState.allowedNames)")])
+            }
+            state = value
+        }
+        return JSONResponse(ItemList(try await outbox.items(state: state)))
+    }
+
+    @Sendable func show(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<OutboxItem> {
+        try context.require(.supervisor)
+        let id = try request.parameter("id", context: context)
+        guard let item = try await outbox.item(id: id) else { throw APIError.notFound("outbox entry \(id)") }
+        return JSONResponse(item)
+    }
+
+    @Sendable func attempts(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<OutboxAttempt>> {
+        try context.require(.supervisor)
+        let id = try request.parameter("id", context: context)
+        guard try await outbox.item(id: id) != nil else { throw APIError.notFound("outbox entry \(id)") }
+        return JSONResponse(ItemList(try await outbox.attempts(outboxId: id)))
+    }
+
+    @Sendable func resend(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<OutboxItem> {
+        try context.require(.supervisor)
+        let item = try await outbox.resend(id: try request.parameter("id", context: context))
+        outboxChanged()
+        return JSONResponse(item)
+    }
+
+    /// Ameyo's "reload media profile configuration": settings already apply at once; kept for scripts that call it.
+    @Sendable func reload(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
+        try context.require(.admin)
+        outboxChanged()
+        return .noContent
+    }
+}

@@ -1,0 +1,196 @@
+import Foundation
+import MailMessage
+import MailroomCore
+import MailroomStore
+
+/// Turns an agent's reply into an outgoing message on its ticket and in the outbox: recipients,
+/// subject, From and Reply-To from the sending account (Ameyo's incoming-to-outgoing mapping),
+/// the signature before or after the quoted original, and the threading headers from which
+/// `caseId` finds the ticket again when the customer answers.
+public struct ReplyComposer: Sendable {
+    let store: SQLStore
+
+    public init(store: SQLStore) { self.store = store }
+
+    public func compose(ticketId: String, request: ReplyRequest, author: Principal, now: Date = Date()) async throws -> TicketMessage {
+        let errors = request.validate()
+        guard errors.isEmpty else { throw DomainError.invalid(errors) }
+        guard let ticket = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
+        guard let account = try await store.accounts.find(id: ticket.accountId) else { throw DomainError.notFound("account \(ticket.accountId)") }
+        var sender = account
+        if let mapped = account.outgoingAccountId, let target = try await store.accounts.find(id: mapped), target.sends {
+            sender = target
+        }
+        guard sender.sends, sender.outgoing.protocol == .smtp else {
+            throw DomainError.conflict(FieldError("accountId", "account '\(sender.key)' has no outgoing SMTP server to send from"))
+        }
+
+        let messages = try await store.tickets.messages(ticketId: ticketId)
+        let original = try await lastInbound(messages)
+        let ownAddresses = Set([account.fromAddress, sender.fromAddress].map { $0.lowercased() })
+
+        var to: [Mailbox]
+        var cc: [Mailbox] = []
+        switch request.mode {
+        case .reply, .replyAll:
+            if let original {
+                to = original.replyTo.isEmpty ? original.from : original.replyTo
+            } else {
+                to = [Mailbox(name: ticket.customer.name, address: ticket.customer.address)]
+            }
+            if request.mode == .replyAll, let original {
+                cc = (original.to + original.cc).filter { !ownAddresses.contains($0.address.lowercased()) && !to.contains($0) }
+            }
+        case .forward:
+            to = []
+        case .new:
+            to = [Mailbox(name: ticket.customer.name, address: ticket.customer.address)]
+        }
+        if let explicit = request.to { to = explicit.map { Mailbox(address: $0) } }
+        if let explicit = request.cc { cc = explicit.map { Mailbox(address: $0) } }
+        let bcc = (request.bcc ?? []).map { Mailbox(address: $0) }
+        guard !to.isEmpty else { throw DomainError.invalid([FieldError("to", "is required: the ticket has no customer address to answer")]) }
+
+        var builder = MessageBuilder(from: Mailbox(name: sender.fromName.isEmpty ? nil : sender.fromName, address: sender.fromAddress))
+        builder.to = to
+        builder.cc = cc
+        builder.bcc = bcc
+        if let replyTo = sender.replyTo { builder.replyTo = [Mailbox(address: replyTo)] }
+        builder.subject = subject(for: request, ticket: ticket, account: sender)
+        builder.date = now
+        let domain = sender.fromAddress.split(separator: "@").last.map(String.init) ?? "mailroom.invalid"
+        builder.messageID = "mailroom.\(ticket.number).\(Identifier.make(at: now))@\(domain)"
+        if let original, request.mode != .new {
+            let ids = ReplyQuoting.threadingIDs(for: original)
+            builder.inReplyTo = ids.inReplyTo
+            builder.references = ids.references
+        }
+
+        // The agent's words, the canned answer, the signature, and the quoted original, in that order
+        // (or with the signature after the quote when the account says so).
+        var text = request.text ?? ""
+        var html = request.html
+        if let cannedId = request.cannedAnswerId {
+            guard let canned = try await store.cannedAnswers.find(id: cannedId), canned.active,
+                  canned.accountId == nil || canned.accountId == account.id else {
+                throw DomainError.invalid([FieldError("cannedAnswerId", "names no canned answer available on this account")])
+            }
+            let variables = TemplateVariables(ticket: ticket, account: sender, agentName: author.name)
+            if let cannedText = canned.text { text = [text, variables.render(cannedText)].filter { !$0.isEmpty }.joined(separator: "\n\n") }
+            if let cannedHTML = canned.html { html = [html ?? "", variables.render(cannedHTML)].filter { !$0.isEmpty }.joined(separator: "\n") }
+        }
+        let variables = TemplateVariables(ticket: ticket, account: sender, agentName: author.name)
+        let signatureHTML = variables.render(sender.signature.html)
+        let signatureText = SimpleHTML.text(signatureHTML)
+        let quoted = (original != nil && request.mode != .new) ? original.map(ReplyQuoting.quotedOriginal(of:)) : nil
+        var textParts = [text]
+        var htmlParts = [html ?? SimpleHTML.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")]
+        if sender.signature.beforeQuote || quoted == nil {
+            if !signatureText.isEmpty { textParts.append("-- \n" + signatureText) }
+            if !signatureHTML.isEmpty { htmlParts.append("<div class=\"mailroom-signature\">\(signatureHTML)</div>") }
+            if let quoted { textParts.append(quoted.text); htmlParts.append(quoted.html) }
+        } else if let quoted {
+            textParts.append(quoted.text)
+            htmlParts.append(quoted.html)
+            if !signatureText.isEmpty { textParts.append("-- \n" + signatureText) }
+            if !signatureHTML.isEmpty { htmlParts.append("<div class=\"mailroom-signature\">\(signatureHTML)</div>") }
+        }
+        builder.text = textParts.filter { !$0.isEmpty }.joined(separator: "\n\n")
+        if html != nil || !signatureHTML.isEmpty || quoted != nil {
+            builder.html = "<div>" + htmlParts.filter { !$0.isEmpty }.joined(separator: "\n<br>\n") + "</div>"
+        }
+
+        let raw = builder.build()
+        let mail = try InboundMailParser.parse(raw)
+        let recipients = (to + cc + bcc).map(\.address)
+        let (message, _) = try await store.outbox.enqueue(mail, raw: raw, ticketId: ticketId, sendingAccountId: sender.id,
+                                                          envelopeFrom: sender.fromAddress, recipients: recipients, now: now)
+        return message
+    }
+
+    private func subject(for request: ReplyRequest, ticket: Ticket, account: Account) -> String {
+        if let subject = request.subject, !subject.isEmpty { return subject }
+        let base = SubjectPrefixes.stripped(ticket.subject)
+        let tagged = base.contains(SubjectNormalizer.tag(for: ticket.number)) ? base : "\(base) \(SubjectNormalizer.tag(for: ticket.number))"
+        let prefix = account.subjectPrefix.isEmpty ? "" : account.subjectPrefix + " "
+        switch request.mode {
+        case .forward: return "Fwd: " + prefix + tagged
+        case .new: return prefix + tagged
+        case .reply, .replyAll: return "Re: " + prefix + tagged
+        }
+    }
+
+    /// The newest customer message, parsed from its stored copy.
+    private func lastInbound(_ messages: [TicketMessage]) async throws -> MIMEMessage? {
+        guard let last = messages.last(where: { $0.direction == .inbound }),
+              let raw = try await store.tickets.blob(sha256: last.rawSha256) else { return nil }
+        return MIMEMessage(parsing: raw)
+    }
+}
+
+/// `{{ ticket.number }}`, `{{ customer.name }}`, `{{ agent.name }}`, `{{ account.name }}`… in
+/// signatures and canned answers. (Templates with sections and loops use swift-mustache.)
+struct TemplateVariables {
+    let values: [String: String]
+
+    init(ticket: Ticket, account: Account, agentName: String) {
+        values = [
+            "ticket.number": String(ticket.number), "ticket.subject": ticket.subject, "ticket.id": ticket.id,
+            "customer.name": ticket.customer.name ?? "", "customer.address": ticket.customer.address,
+            "customer.email": ticket.customer.address,
+            "agent.name": agentName, "account.name": account.name, "account.key": account.key,
+            "account.fromName": account.fromName, "account.fromAddress": account.fromAddress,
+        ]
+    }
+
+    func render(_ template: String) -> String {
+        var output = ""
+        var rest = template[...]
+        while let open = rest.range(of: "{{") {
+            output += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].range(of: "}}") else {
+                output += rest[open.lowerBound...]
+                return output
+            }
+            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
+            output += values[name] ?? ""
+            rest = rest[close.upperBound...]
+        }
+        return output + rest
+    }
+}
+
+/// Just enough HTML handling for signatures written in the signature editor.
+enum SimpleHTML {
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+    }
+
+    /// Tags dropped (line breaks kept for <br>, </p> and </div>), the common entities decoded.
+    static func text(_ html: String) -> String {
+        var output = ""
+        var inTag = false
+        var tag = ""
+        for character in html {
+            if inTag {
+                if character == ">" {
+                    inTag = false
+                    let name = tag.lowercased().trimmingCharacters(in: .whitespaces)
+                    if name.hasPrefix("br") || name == "/p" || name == "/div" || name.hasPrefix("/li") { output += "\n" }
+                    tag = ""
+                } else {
+                    tag.append(character)
+                }
+            } else if character == "<" {
+                inTag = true
+            } else {
+                output.append(character)
+            }
+        }
+        for (entity, value) in [("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&amp;", "&")] {
+            output = output.replacingOccurrences(of: entity, with: value)
+        }
+        return output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
