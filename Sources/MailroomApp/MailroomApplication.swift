@@ -51,7 +51,7 @@ public enum MailroomApplication {
             guard let account = try await store.accounts.find(key: accountKey) else {
                 throw ConfigurationError("no account has the key '\(accountKey)'")
             }
-            let importer = MailImporter(pipeline: IngestPipeline(tickets: store.tickets, logger: logger))
+            let importer = MailImporter(pipeline: IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger))
             return try await importer.importPath(path, into: account)
         }
         await database.close()
@@ -63,7 +63,7 @@ public enum MailroomApplication {
         bootstrapMetrics()
         let (database, store) = try await openStore(configuration, logger: logger)
         let status = AccountStatusBoard()
-        let pipeline = IngestPipeline(tickets: store.tickets, logger: logger)
+        let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger)
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let sender = OutboxSender(store: store, logger: logger)
         let composer = ReplyComposer(store: store)
@@ -74,7 +74,7 @@ public enum MailroomApplication {
             },
             accountsChanged: { fetchers.wake() },
             testConnection: { account in await AccountConnectionTest.run(account) },
-            reply: { ticketId, request, author in try await composer.compose(ticketId: ticketId, request: request, author: author) },
+            reply: { ticketId, request, author in try await composer.composeWithWarnings(ticketId: ticketId, request: request, author: author) },
             outboxChanged: { sender.wake() }))
         let app = Application(
             router: router,

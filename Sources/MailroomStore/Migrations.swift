@@ -260,6 +260,19 @@ let migrations: [Migration] = [
             "CREATE INDEX outbox_attempts_item ON outbox_attempts (outbox_id, attempted_at)",
         ]
     },
+    Migration(version: 4, name: "addresses that bounced permanently") { _ in
+        [
+            """
+            CREATE TABLE bounced_addresses (
+                address TEXT PRIMARY KEY,
+                status TEXT,
+                diagnostic TEXT,
+                last_bounced_at BIGINT NOT NULL,
+                message_id TEXT
+            )
+            """,
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -25,6 +25,10 @@ public struct SQLTicketStore: Sendable {
                 try await Self.record(position, account: account.id, db: db, now: now)
                 return .duplicate(ticketId: try existing.decode(column: "ticket_id", as: String.self))
             }
+            if let bounce = mail.bounce, let outcome = try await Self.joinBounce(mail, bounce: bounce, account: account, position: position,
+                                                                                 db: db, now: now) {
+                return outcome
+            }
             let sender = mail.sender ?? mail.replyTo.first ?? EmailAddress(name: "Unknown sender", address: "unknown@invalid")
             let customer = try await Self.findOrCreateCustomer(sender, db: db, now: now)
             let input = ResolverInput(accountId: account.id, sender: sender, cc: mail.cc, subject: mail.subject,
@@ -53,6 +57,55 @@ public struct SQLTicketStore: Sendable {
             try await Self.record(position, account: account.id, db: db, now: now)
             if let match { return .appended(ticketId: ticketId, messageId: messageId, resolver: match.resolver) }
             return .created(ticketId: ticketId, messageId: messageId)
+        }
+    }
+
+    /// A delivery failure report joins the ticket of the message it reports on, whatever the resolvers:
+    /// that message is marked bounced, the ticket escalated, and permanently failed addresses remembered.
+    static func joinBounce(_ mail: InboundMail, bounce: BounceReport, account: Account, position: MailboxPosition?,
+                           db: any SQLDatabase, now: Date) async throws -> IngestOutcome? {
+        let ids = Array(bounce.originalMessageIds.prefix(50))
+        guard !ids.isEmpty else { return nil }
+        let rows = try await db.raw("""
+            SELECT id, ticket_id, message_id FROM messages WHERE direction = 'out' AND message_id IN (\(binds: ids))
+            """).all()
+        guard let original = ids.lazy.compactMap({ id in rows.first { (try? $0.decode(column: "message_id", as: String.self)) == id } }).first else {
+            return nil
+        }
+        let outboundId = try original.decode(column: "id", as: String.self)
+        let ticketId = try original.decode(column: "ticket_id", as: String.self)
+        let millis = Timestamp.from(now)
+        try await db.raw("UPDATE messages SET delivery_state = 'bounced' WHERE id = \(bind: outboundId)").run()
+        try await db.raw("UPDATE outbox SET state = 'bounced', updated_at = \(bind: millis) WHERE message_id = \(bind: outboundId)").run()
+        try await db.raw("UPDATE tickets SET escalated = \(bind: true) WHERE id = \(bind: ticketId)").run()
+        for recipient in bounce.recipients where recipient.isPermanentFailure {
+            try await db.raw("DELETE FROM bounced_addresses WHERE address = \(bind: recipient.address.lowercased())").run()
+            try await db.raw("""
+                INSERT INTO bounced_addresses (address, status, diagnostic, last_bounced_at, message_id)
+                VALUES (\(bind: recipient.address.lowercased()), \(bind: recipient.status), \(bind: recipient.diagnosticCode.map { String($0.prefix(500)) }),
+                        \(bind: millis), \(bind: outboundId))
+                """).run()
+        }
+        if try await db.raw("SELECT id FROM messages WHERE ticket_id = \(bind: ticketId) AND content_hash = \(bind: mail.contentHash)").first() != nil {
+            try await record(position, account: account.id, db: db, now: now)
+            return .duplicate(ticketId: ticketId)
+        }
+        let messageId = try await insertMessage(mail, ticketId: ticketId, accountId: account.id, direction: .inbound, deliveryState: nil,
+                                                db: db, now: now)
+        try await touchTicket(ticketId, direction: .inbound, addTags: [], db: db, now: now)
+        try await record(position, account: account.id, db: db, now: now)
+        return .bounce(ticketId: ticketId, messageId: messageId)
+    }
+
+    /// Addresses among `addresses` that bounced permanently before, with the reason.
+    public func permanentlyBounced(_ addresses: [String]) async throws -> [(address: String, status: String?, diagnostic: String?)] {
+        let keys = addresses.map { $0.lowercased() }
+        guard !keys.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            try await db.raw("SELECT address, status, diagnostic FROM bounced_addresses WHERE address IN (\(binds: keys))").all().map {
+                (try $0.decode(column: "address", as: String.self), try $0.decode(column: "status", as: String?.self),
+                 try $0.decode(column: "diagnostic", as: String?.self))
+            }
         }
     }
 

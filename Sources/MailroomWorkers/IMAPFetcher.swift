@@ -208,7 +208,7 @@ public struct IMAPFetcher: Sendable {
     private func record(_ outcome: IngestOutcome) {
         status.update(account.id) { status in
             switch outcome {
-            case .created, .appended: status.messagesIngested += 1
+            case .created, .appended, .bounce: status.messagesIngested += 1
             case .quarantined: status.messagesQuarantined += 1
             case .duplicate, .skipped: break
             }

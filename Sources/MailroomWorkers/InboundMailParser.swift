@@ -69,7 +69,7 @@ public enum InboundMailParser {
         func addresses(_ mailboxes: [Mailbox]) -> [EmailAddress] {
             mailboxes.prefix(500).map { EmailAddress(name: $0.name, address: $0.address) }
         }
-        return InboundMail(
+        var mail = InboundMail(
             rawSha256: sha256Hex(raw),
             rawSize: raw.count,
             contentHash: contentHash,
@@ -91,5 +91,30 @@ public enum InboundMailParser {
             headers: headers.prefix(1_000).map { MailroomCore.HeaderField(name: $0.name, value: $0.value) },
             isAutomatic: message.autoReplySignals.isAutomatic,
             parseWarnings: summary.warnings)
+        if let report = summary.deliveryStatus {
+            mail.bounce = BounceReport(
+                originalMessageIds: ([report.originalMessageId].compactMap { $0 } + summary.inReplyTo + summary.references.reversed()),
+                recipients: report.recipients.map {
+                    BounceReport.Recipient(address: $0.address, action: $0.action, status: $0.status, diagnosticCode: $0.diagnosticCode)
+                })
+        }
+        return mail
+    }
+
+    /// A failure-mail sender's plain bounce (no DSN): the original is named by threading headers or a
+    /// "Message-ID:" line quoted in the text; the failed addresses are not machine-readable.
+    public static func plainBounce(_ mail: InboundMail) -> BounceReport {
+        var ids = mail.inReplyTo + mail.references.reversed()
+        if let text = mail.text {
+            var rest = text[...]
+            while let range = rest.range(of: "Message-ID:", options: .caseInsensitive), ids.count < 20 {
+                let after = rest[range.upperBound...].drop(while: { $0 == " " || $0 == "\t" })
+                if after.first == "<", let close = after.firstIndex(of: ">") {
+                    ids.append(String(after[after.index(after: after.startIndex)..<close]))
+                }
+                rest = rest[range.upperBound...]
+            }
+        }
+        return BounceReport(originalMessageIds: ids, recipients: [])
     }
 }

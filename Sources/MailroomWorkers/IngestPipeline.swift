@@ -9,15 +9,18 @@ import Metrics
 /// with its reason, and the mailbox moves on: one bad message never blocks the ones after it.
 public struct IngestPipeline: Sendable {
     let tickets: SQLTicketStore
+    /// Where the failure-mail senders are configured (nil: only delivery-status reports count as bounces).
+    let settings: (any SettingsRepository)?
     let logger: Logger
     /// A parse that takes longer than this is abandoned and the message quarantined.
     let parseTimeout: Duration
     /// Called after each commit (routing and live events hook in here).
     let afterCommit: @Sendable (IngestOutcome, Account) async -> Void
 
-    public init(tickets: SQLTicketStore, logger: Logger, parseTimeout: Duration = .seconds(30),
+    public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
                 afterCommit: @escaping @Sendable (IngestOutcome, Account) async -> Void = { _, _ in }) {
         self.tickets = tickets
+        self.settings = settings
         self.logger = logger
         self.parseTimeout = parseTimeout
         self.afterCommit = afterCommit
@@ -32,7 +35,7 @@ public struct IngestPipeline: Sendable {
             return try await quarantine(raw, account: account, position: position, source: source, reason: .tooLarge,
                                         detail: "the message has \(raw.count) bytes, more than the account's maximum of \(limit); raise incoming.maxMessageBytes and replay it to ingest it")
         }
-        let mail: InboundMail
+        var mail: InboundMail
         do {
             mail = try await parseWithinTimeout(raw)
         } catch let refusal as InboundMailParser.Refusal {
@@ -41,6 +44,10 @@ public struct IngestPipeline: Sendable {
         } catch is ParseTimedOut {
             return try await quarantine(raw, account: account, position: position, source: source, reason: .timedOut,
                                         detail: "parsing took longer than \(parseTimeout); the message may be built to exhaust parsers")
+        }
+
+        if mail.bounce == nil, let sender = mail.sender, let settings, try await settings.globalSettings().isFailureMailSender(sender.address) {
+            mail.bounce = InboundMailParser.plainBounce(mail)
         }
 
         var tags: [String] = []
@@ -108,6 +115,7 @@ extension IngestOutcome {
         switch self {
         case .created: return "created"
         case .appended: return "appended"
+        case .bounce: return "bounce"
         case .duplicate: return "duplicate"
         case .skipped: return "skipped"
         case .quarantined: return "quarantined"

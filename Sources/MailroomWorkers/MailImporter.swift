@@ -19,7 +19,7 @@ public struct MailImporter: Sendable {
         mutating func count(_ outcome: IngestOutcome) {
             switch outcome {
             case .created: created += 1
-            case .appended: appended += 1
+            case .appended, .bounce: appended += 1
             case .duplicate: duplicates += 1
             case .skipped: skipped += 1
             case .quarantined: quarantined += 1

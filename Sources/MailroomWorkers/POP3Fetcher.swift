@@ -86,7 +86,7 @@ public struct POP3Fetcher: Sendable {
                                                          source: "pop3 message \(entry.number) uidl \(entry.uid)")
                 status.update(account.id) { status in
                     switch outcome {
-                    case .created, .appended: status.messagesIngested += 1
+                    case .created, .appended, .bounce: status.messagesIngested += 1
                     case .quarantined: status.messagesQuarantined += 1
                     case .duplicate, .skipped: break
                     }

@@ -12,6 +12,18 @@ public struct ReplyComposer: Sendable {
 
     public init(store: SQLStore) { self.store = store }
 
+    /// The queued message, and warnings for the agent (recipients that bounced permanently before).
+    public func composeWithWarnings(ticketId: String, request: ReplyRequest, author: Principal,
+                                    now: Date = Date()) async throws -> (message: TicketMessage, warnings: [String]) {
+        let message = try await compose(ticketId: ticketId, request: request, author: author, now: now)
+        let bounced = try await store.tickets.permanentlyBounced((message.to + message.cc).map(\.address))
+        let warnings = bounced.map { entry in
+            "mail to \(entry.address) bounced before" + (entry.status.map { " (status \($0))" } ?? "")
+                + (entry.diagnostic.map { ": \($0)" } ?? "") + "; check the address"
+        }
+        return (message, warnings)
+    }
+
     public func compose(ticketId: String, request: ReplyRequest, author: Principal, now: Date = Date()) async throws -> TicketMessage {
         let errors = request.validate()
         guard errors.isEmpty else { throw DomainError.invalid(errors) }
@@ -26,7 +38,7 @@ public struct ReplyComposer: Sendable {
         }
 
         let messages = try await store.tickets.messages(ticketId: ticketId)
-        let original = try await lastInbound(messages)
+        let original = try await lastInbound(messages, customer: ticket.customer)
         let ownAddresses = Set([account.fromAddress, sender.fromAddress].map { $0.lowercased() })
 
         var to: [Mailbox]
@@ -120,9 +132,10 @@ public struct ReplyComposer: Sendable {
         }
     }
 
-    /// The newest customer message, parsed from its stored copy.
-    private func lastInbound(_ messages: [TicketMessage]) async throws -> MIMEMessage? {
-        guard let last = messages.last(where: { $0.direction == .inbound }),
+    /// The newest message from the customer (not a bounce or an observer), parsed from its stored copy.
+    private func lastInbound(_ messages: [TicketMessage], customer: EmailAddress) async throws -> MIMEMessage? {
+        let inbound = messages.filter { $0.direction == .inbound }
+        guard let last = inbound.last(where: { $0.from.contains { $0.key == customer.key } }) ?? inbound.last,
               let raw = try await store.tickets.blob(sha256: last.rawSha256) else { return nil }
         return MIMEMessage(parsing: raw)
     }

@@ -25,6 +25,8 @@ public struct InboundMail: Sendable, Equatable {
     /// Auto-Submitted and friends say a program, not a person, sent it.
     public var isAutomatic: Bool
     public var parseWarnings: [String]
+    /// Set when the message reports on the delivery of one of ours (a DSN, or mail from a failure-mail sender).
+    public var bounce: BounceReport?
 
     public init(rawSha256: String, rawSize: Int, contentHash: String, messageId: String?, inReplyTo: [String] = [],
                 references: [String] = [], subject: String, from: [EmailAddress], replyTo: [EmailAddress] = [],
@@ -49,6 +51,7 @@ public struct InboundMail: Sendable, Equatable {
         self.headers = headers
         self.isAutomatic = isAutomatic
         self.parseWarnings = parseWarnings
+        self.bounce = nil
     }
 
     /// Who the ticket belongs to: the first From address (Reply-To is where answers go, not who wrote).
@@ -62,6 +65,35 @@ public struct HeaderField: Sendable, Equatable, Codable {
     public init(name: String, value: String) {
         self.name = name
         self.value = value
+    }
+}
+
+/// A delivery failure report about one of Mailroom's outgoing messages.
+public struct BounceReport: Sendable, Equatable, Codable {
+    public struct Recipient: Sendable, Equatable, Codable {
+        public var address: String
+        public var action: String?
+        public var status: String?
+        public var diagnosticCode: String?
+
+        public init(address: String, action: String?, status: String?, diagnosticCode: String?) {
+            self.address = address
+            self.action = action
+            self.status = status
+            self.diagnosticCode = diagnosticCode
+        }
+
+        /// RFC 3464: a failed action with a 5.x.x status is permanent.
+        public var isPermanentFailure: Bool { action == "failed" && (status?.hasPrefix("5") ?? true) }
+    }
+
+    /// Message-IDs that may be the original, most likely first (the report's own field, then threading headers).
+    public var originalMessageIds: [String]
+    public var recipients: [Recipient]
+
+    public init(originalMessageIds: [String], recipients: [Recipient]) {
+        self.originalMessageIds = originalMessageIds
+        self.recipients = recipients
     }
 }
 
@@ -178,6 +210,8 @@ public struct QuarantinedMessage: Sendable, Equatable, Codable {
 public enum IngestOutcome: Sendable, Equatable {
     case created(ticketId: String, messageId: String)
     case appended(ticketId: String, messageId: String, resolver: ResolverName)
+    /// A delivery failure report, joined to the ticket of the message it reports on.
+    case bounce(ticketId: String, messageId: String)
     /// Seen before (same content on this account, or already on the ticket it would join).
     case duplicate(ticketId: String?)
     case skipped(reason: String)
@@ -185,7 +219,7 @@ public enum IngestOutcome: Sendable, Equatable {
 
     public var ticketId: String? {
         switch self {
-        case .created(let id, _), .appended(let id, _, _): return id
+        case .created(let id, _), .appended(let id, _, _), .bounce(let id, _): return id
         case .duplicate(let id): return id
         case .skipped, .quarantined: return nil
         }

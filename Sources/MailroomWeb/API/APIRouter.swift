@@ -19,7 +19,7 @@ public struct WebDependencies: Sendable {
     /// Checks an account's servers step by step (the "test connection" button).
     public var testConnection: @Sendable (Account) async -> JSONValue
     /// Composes an agent's reply and queues it with its ticket update.
-    public var reply: @Sendable (String, ReplyRequest, Principal) async throws -> TicketMessage
+    public var reply: @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String])
     /// Tells the sender that the outbox has new work.
     public var outboxChanged: @Sendable () -> Void
 
@@ -30,7 +30,7 @@ public struct WebDependencies: Sendable {
                 },
                 accountsChanged: @escaping @Sendable () -> Void = {},
                 testConnection: @escaping @Sendable (Account) async -> JSONValue = { _ in .object(["ok": .bool(false)]) },
-                reply: @escaping @Sendable (String, ReplyRequest, Principal) async throws -> TicketMessage = { _, _, _ in
+                reply: @escaping @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String]) = { _, _, _ in
                     throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not send mail")
                 },
                 outboxChanged: @escaping @Sendable () -> Void = {}) {

@@ -6,7 +6,7 @@ import MailroomStore
 /// Replies and the outbox: queue an agent's answer, list what is waiting or failed, see every attempt, resend.
 struct OutboxController {
     let outbox: SQLOutboxStore
-    let reply: @Sendable (String, ReplyRequest, Principal) async throws -> TicketMessage
+    let reply: @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String])
     let outboxChanged: @Sendable () -> Void
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
@@ -18,13 +18,15 @@ struct OutboxController {
         api.post("accounts/:id/reload", use: reload)
     }
 
-    @Sendable func createReply(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<TicketMessage> {
+    /// The outbound message as in `GET /tickets/{id}/messages`, plus `warnings` for the agent.
+    @Sendable func createReply(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<JSONValue> {
         let principal = try context.require(.agent)
         let id = try request.parameter("id", context: context)
         let input = try await JSONBody.decode(ReplyRequest.self, request, context: context)
-        let message = try await reply(id, input, principal)
+        let (message, warnings) = try await reply(id, input, principal)
         outboxChanged()
-        return JSONResponse(message, status: .created)
+        let body = try JSONValue(encoding: message).merging(.object(["warnings": .array(warnings.map(JSONValue.string))]))
+        return JSONResponse(body, status: .created)
     }
 
     @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<OutboxItem>> {

@@ -184,6 +184,7 @@ extension IngestOutcome {
         switch self {
         case .created: return "created"
         case .appended: return "appended"
+        case .bounce: return "bounce"
         case .duplicate: return "duplicate"
         case .skipped: return "skipped"
         case .quarantined: return "quarantined"
