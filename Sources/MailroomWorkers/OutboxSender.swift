@@ -5,6 +5,7 @@ import MailroomCore
 import MailroomStore
 import Metrics
 import ServiceLifecycle
+import IMAPClient
 import SMTPClient
 
 /// Sends what the outbox holds: claims due rows under a lease, sends them over the account's
@@ -112,6 +113,7 @@ public actor OutboxSender: Service {
                                             errorClass: nil, policy: nil, nextAttemptAt: nil, recipients: recipients)
                 try await store.outbox.record(attempt, item: item, state: .sent, owner: owner)
                 Counter(label: "mailroom_sent_messages_total").increment()
+                await copyToSentFolder(raw, account: account)
             } catch {
                 let failure = Self.failure(from: error)
                 await fail(item, failure: failure, settings: account.retry)
@@ -123,6 +125,21 @@ public actor OutboxSender: Service {
             }
         }
         await smtp?.quit()
+    }
+
+    /// A copy in the account's Sent folder, for people who also look at the mailbox in a mail program.
+    /// Best effort: the message is sent either way, and a failure here is logged, not retried.
+    private func copyToSentFolder(_ raw: [UInt8], account: Account) async {
+        guard let folder = account.outgoing.sentFolder, account.incoming.protocol == .imap else { return }
+        do {
+            let imap = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials, logger: logger)
+            _ = try await imap.append(to: folder, message: raw, flags: [.seen])
+            await imap.logout()
+        } catch {
+            logger.warning("cannot copy a sent message to the Sent folder", metadata: [
+                "account": "\(account.id)", "folder": "\(folder)", "error": "\((error as? MailTransportError)?.description ?? "\(error)")",
+            ])
+        }
     }
 
     private func fail(_ item: OutboxItem, failure: DeliveryFailure, settings: RetrySettings) async {

@@ -45,11 +45,8 @@ public struct ReplyComposer: Sendable {
         var cc: [Mailbox] = []
         switch request.mode {
         case .reply, .replyAll:
-            if let original {
-                to = original.replyTo.isEmpty ? original.from : original.replyTo
-            } else {
-                to = [Mailbox(name: ticket.customer.name, address: ticket.customer.address)]
-            }
+            to = original.map { $0.replyTo.isEmpty ? $0.from : $0.replyTo } ?? []
+            if to.isEmpty { to = [Mailbox(name: ticket.customer.name, address: ticket.customer.address)] }
             if request.mode == .replyAll, let original {
                 cc = (original.to + original.cc).filter { !ownAddresses.contains($0.address.lowercased()) && !to.contains($0) }
             }

@@ -129,3 +129,27 @@ import Testing
         }
     }
 }
+
+@Suite(.enabled(if: Dovecot.available && TestServers.shouldRun("MAILROOM_TEST_SMTP_SINK_PORT"))) struct SentFolderTests {
+    @Test func aSentMessageIsCopiedToTheSentFolder() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver([mailText(subject: "Question", messageId: "sf1@x")], to: user)
+            var account = try Dovecot.account(user: user)
+            account.fromAddress = "desk@example.com"
+            account.outgoing = OutboxSenderTests.smtp(host: "127.0.0.1", port: Int(try TestServers.require("MAILROOM_TEST_SMTP_SINK_PORT"))!)
+            account.outgoing.sentFolder = "Sent"
+            let stored = try await store.accounts.create(account)
+            let customerRaw = Array(mailText(subject: "Question", messageId: "sf1@x").utf8)
+            let customer = try InboundMailParser.parse(customerRaw)
+            let ticketId = try #require(try await store.tickets.ingest(customer, raw: customerRaw, account: stored, position: nil).ticketId)
+            _ = try await ReplyComposer(store: store).compose(ticketId: ticketId, request: ReplyRequest(text: "Answer"),
+                                                              author: Principal(userId: nil, name: "A", role: .agent))
+            await OutboxSender(store: store, logger: quietLogger, owner: "t").sendDue()
+            let imap = try await Dovecot.connect(user: user)
+            _ = try await imap.select("Sent")
+            #expect(try await imap.uidSearch(.all).count == 1)
+            await imap.logout()
+        }
+    }
+}
