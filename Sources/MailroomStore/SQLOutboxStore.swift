@@ -67,6 +67,25 @@ public struct SQLOutboxStore: Sendable {
         }
     }
 
+    /// Makes rows this owner held mid-send due again (after a crash of the same node); returns how many.
+    /// Such a row may have been sent already: DATA answered, result not recorded. That is the one duplicate possible.
+    @discardableResult
+    public func releaseLeases(owner: String, now: Date = Date()) async throws -> Int {
+        let millis = Timestamp.from(now)
+        return try await database.transaction { db in
+            let rows = try await db.raw("SELECT id, message_id FROM outbox WHERE state = 'sending' AND lease_owner = \(bind: owner)").all()
+            guard !rows.isEmpty else { return 0 }
+            try await db.raw("""
+                UPDATE outbox SET state = 'retrying', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = \(bind: millis),
+                    updated_at = \(bind: millis)
+                WHERE state = 'sending' AND lease_owner = \(bind: owner)
+                """).run()
+            let messageIds = try rows.map { try $0.decode(column: "message_id", as: String.self) }
+            try await db.raw("UPDATE messages SET delivery_state = 'retrying' WHERE id IN (\(binds: messageIds))").run()
+            return rows.count
+        }
+    }
+
     /// Records an attempt and moves the row (and its ticket message) to the state it leads to.
     /// Only the sender holding the lease may record, so a lapsed sender cannot overwrite a newer result.
     @discardableResult

@@ -19,7 +19,8 @@ public actor OutboxSender: Service {
     private let idleWait: Duration
     private var wakeUp: AsyncStream<Void>.Continuation?
 
-    public init(store: SQLStore, logger: Logger, owner: String = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)",
+    /// - Parameter owner: this node's name; a restarted node takes back the rows its previous process held.
+    public init(store: SQLStore, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
                 batchSize: Int = 50, idleWait: Duration = .seconds(1)) {
         self.store = store
         self.logger = logger
@@ -36,6 +37,12 @@ public actor OutboxSender: Service {
     private func signal() { wakeUp?.yield() }
 
     public func run() async throws {
+        do {
+            let released = try await store.outbox.releaseLeases(owner: owner)
+            if released > 0 { logger.notice("took back outbox rows left mid-send by this node's previous run", metadata: ["rows": "\(released)"]) }
+        } catch {
+            logger.error("cannot release this node's old outbox leases", metadata: ["error": "\(error)"])
+        }
         let (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         wakeUp = continuation
         let wait = idleWait

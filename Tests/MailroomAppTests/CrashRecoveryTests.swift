@@ -4,6 +4,7 @@ import FoundationNetworking
 #endif
 import IMAPClient
 import MailTransport
+import MailroomApp
 import MailroomCore
 import MailroomStore
 import MailroomTestSupport
@@ -23,12 +24,12 @@ import Testing
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 
-    func startServer(dataDirectory: String, port: Int) throws -> Process {
+    func startServer(dataDirectory: String, port: Int, token: String = "crash-test-token") throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try ServeCommandTests.binaryPath())
         process.arguments = ["serve", "--data-dir", dataDirectory, "--http", "127.0.0.1:\(port)", "--log-level", "error"]
         var environment = ProcessInfo.processInfo.environment
-        environment["MAILROOM_ADMIN_TOKEN"] = "crash-test-token"
+        environment["MAILROOM_ADMIN_TOKEN"] = token
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
@@ -107,5 +108,86 @@ import Testing
         await database.close()
         #expect(counts.0 == total, "exactly \(total) messages")
         #expect(counts.1 == total, "each once")
+    }
+}
+
+/// Every reply is sent even when `mailroom serve` is killed while sending; a duplicate is possible
+/// only for a message whose DATA was answered but whose result was not yet recorded.
+@Suite(.enabled(if: TestServers.shouldRun("MAILROOM_TEST_SMTP_SINK_DUMP_PORT"))) struct SendCrashTests {
+    @Test func killedWhileSendingLosesNothing() async throws {
+        let total = 200
+        let domain = "send-crash-\(UUID().uuidString.prefix(8).lowercased()).example"
+        let dumpDirectory = try TestServers.require("MAILROOM_TEST_SMTP_SINK_DUMP_DIR")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-send-crash-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let dataDirectory = directory + "/data"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+
+        // Tickets to answer, imported from an mbox.
+        var mbox = ""
+        for index in 1...total {
+            mbox += "From c\(index)@customer.example Mon Nov 23 10:00:00 2026\nFrom: Customer \(index) <c\(index)@customer.example>\n"
+                + "Subject: Question \(index)\nMessage-ID: <q\(index)@customer.example>\n\nHello \(index)\n\n"
+        }
+        try mbox.write(toFile: directory + "/in.mbox", atomically: true, encoding: .utf8)
+        let (database, store) = try await MailroomApplication.openStore(
+            try MailroomConfiguration(dataDirectory: dataDirectory, databaseURL: nil, http: nil, environment: [:]), logger: TestDatabase.logger)
+        try await Migrator.migrate(database, logger: TestDatabase.logger)
+        var account = Account(key: "SC", name: "Send crash", fromAddress: "desk@\(domain)")
+        account.outgoing = OutgoingServer(protocol: .smtp, connection: ServerConnection(
+            host: "127.0.0.1", port: Int(try TestServers.require("MAILROOM_TEST_SMTP_SINK_DUMP_PORT")), security: .none,
+            auth: ServerAuth(method: .none)))
+        _ = try await store.accounts.create(account)
+        await database.close()
+        let imported = try CommandLineTests().run(["import", "--data-dir", dataDirectory, "--account", "SC", directory + "/in.mbox"])
+        #expect(imported.0 == 0, "\(imported.2)")
+
+        let port = ServeCommandTests.freePort()
+        let crash = CrashRecoveryTests()
+        var server = try crash.startServer(dataDirectory: dataDirectory, port: port, token: "send-crash-token")
+        try await crash.waitForHealth(port: port)
+        let list = try await ServeIngestTests.request("GET", "http://127.0.0.1:\(port)/api/v1/tickets?limit=500", token: "send-crash-token")
+        let ticketIds = (list.1["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+        #expect(ticketIds.count == total)
+        var generator = SystemRandomNumberGenerator()
+        var kills = 0
+        for (index, ticketId) in ticketIds.enumerated() {
+            let reply = try? await ServeIngestTests.request("POST", "http://127.0.0.1:\(port)/api/v1/tickets/\(ticketId)/replies",
+                                                            json: #"{"text": "Answer"}"#, token: "send-crash-token")
+            #expect(reply?.0 == 201)
+            if index % 40 == 39 {
+                try await Task.sleep(for: .milliseconds(Int.random(in: 0...150, using: &generator)))
+                kill(server.processIdentifier, SIGKILL)
+                server.waitUntilExit()
+                kills += 1
+                server = try crash.startServer(dataDirectory: dataDirectory, port: port, token: "send-crash-token")
+                try await crash.waitForHealth(port: port)
+            }
+        }
+        // A restarted node takes back at once what its killed predecessor held.
+        var sent = 0
+        for _ in 0..<600 {
+            let outbox = try await ServeIngestTests.request("GET", "http://127.0.0.1:\(port)/api/v1/outbox?state=sent", token: "send-crash-token")
+            sent = (outbox.1["items"] as? [[String: Any]] ?? []).count
+            if sent >= total { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        server.interrupt()
+        server.waitUntilExit()
+        print("send crash: \(kills) kills, \(sent) of \(total) sent")
+        #expect(sent == total)
+
+        // What the SMTP server received: each reply at least once.
+        var counts: [String: Int] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: dumpDirectory) {
+            guard let text = try? String(contentsOfFile: dumpDirectory + "/" + name, encoding: .utf8), text.contains("@\(domain)>") else { continue }
+            for line in text.split(separator: "\n") where line.lowercased().hasPrefix("message-id:") {
+                counts[String(line.dropFirst("message-id:".count)).trimmingCharacters(in: .whitespacesAndNewlines), default: 0] += 1
+            }
+        }
+        let duplicates = counts.values.filter { $0 > 1 }.count
+        print("send crash: \(counts.count) distinct replies received, \(duplicates) received twice")
+        #expect(counts.count == total, "every reply reached the SMTP server")
+        #expect(duplicates <= kills, "a duplicate needs a kill between DATA's reply and its record")
     }
 }

@@ -10,10 +10,10 @@ import Testing
 /// The whole server: an account created over the API starts fetching at once, mail becomes a
 /// ticket, the connection test answers step by step, and deactivating stops the fetcher.
 @Suite(.enabled(if: TestServers.shouldRun("MAILROOM_TEST_IMAP_PORT"))) struct ServeIngestTests {
-    static func request(_ method: String, _ url: String, json: String? = nil) async throws -> (Int, [String: Any]) {
+    static func request(_ method: String, _ url: String, json: String? = nil, token: String = "serve-ingest-token") async throws -> (Int, [String: Any]) {
         var request = URLRequest(url: URL(string: url)!)
         request.httpMethod = method
-        request.setValue("Bearer serve-ingest-token", forHTTPHeaderField: "Authorization")
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         if let json {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = Data(json.utf8)
