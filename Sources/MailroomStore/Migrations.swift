@@ -273,6 +273,22 @@ let migrations: [Migration] = [
             """,
         ]
     },
+    Migration(version: 5, name: "message templates") { _ in
+        [
+            """
+            CREATE TABLE templates (
+                id TEXT PRIMARY KEY,
+                key TEXT NOT NULL UNIQUE,
+                kind TEXT NOT NULL,
+                subject TEXT,
+                body_text TEXT,
+                body_html TEXT,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

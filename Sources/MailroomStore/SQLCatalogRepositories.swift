@@ -142,6 +142,71 @@ public struct SQLCannedAnswerRepository: CannedAnswerRepository {
     }
 }
 
+public struct SQLTemplateRepository: TemplateRepository {
+    let database: MailroomDatabase
+
+    public init(database: MailroomDatabase) { self.database = database }
+
+    public func create(_ template: MessageTemplate) async throws -> MessageTemplate {
+        let now = Date()
+        var stored = template
+        stored.id = Identifier.make(at: now)
+        let row = stored
+        try await database.transaction { db in
+            try await Self.checkUnique(row, db: db)
+            try await db.raw("""
+                INSERT INTO templates (id, key, kind, subject, body_text, body_html, created_at, updated_at)
+                VALUES (\(bind: row.id), \(bind: row.key), \(bind: row.kind.rawValue), \(bind: row.subject), \(bind: row.text),
+                        \(bind: row.html), \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)))
+                """).run()
+        }
+        return try await find(id: row.id) ?? row
+    }
+
+    public func update(_ template: MessageTemplate) async throws -> MessageTemplate {
+        try await database.transaction { db in
+            try await Self.checkUnique(template, db: db)
+            try await db.raw("""
+                UPDATE templates SET key = \(bind: template.key), kind = \(bind: template.kind.rawValue), subject = \(bind: template.subject),
+                    body_text = \(bind: template.text), body_html = \(bind: template.html), updated_at = \(bind: Timestamp.now())
+                WHERE id = \(bind: template.id)
+                """).run()
+        }
+        guard let updated = try await find(id: template.id) else { throw DomainError.notFound("template \(template.id)") }
+        return updated
+    }
+
+    public func find(id: String) async throws -> MessageTemplate? { try await select("WHERE id = \(bind: id)").first }
+    public func find(key: String) async throws -> MessageTemplate? { try await select("WHERE key = \(bind: key)").first }
+    public func list() async throws -> [MessageTemplate] { try await select("ORDER BY key") }
+
+    public func delete(id: String) async throws {
+        try await database.withConnection { db in try await db.raw("DELETE FROM templates WHERE id = \(bind: id)").run() }
+    }
+
+    private static func checkUnique(_ template: MessageTemplate, db: any SQLDatabase) async throws {
+        if try await db.raw("SELECT id FROM templates WHERE key = \(bind: template.key) AND id <> \(bind: template.id)").first() != nil {
+            throw DomainError.conflict(FieldError("key", "'\(template.key)' is already used by another template"))
+        }
+    }
+
+    private func select(_ clause: SQLQueryString) async throws -> [MessageTemplate] {
+        let rows = try await database.withConnection { db in
+            try await db.raw("SELECT id, key, kind, subject, body_text, body_html, created_at, updated_at FROM templates \(clause)").all()
+        }
+        return try rows.map { row in
+            var template = MessageTemplate(
+                id: try row.decode(column: "id", as: String.self), key: try row.decode(column: "key", as: String.self),
+                kind: MessageTemplate.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .reply,
+                subject: try row.decode(column: "subject", as: String?.self), text: try row.decode(column: "body_text", as: String?.self),
+                html: try row.decode(column: "body_html", as: String?.self))
+            template.createdAt = Timestamp.date(try row.decode(column: "created_at", as: Int64.self))
+            template.updatedAt = Timestamp.date(try row.decode(column: "updated_at", as: Int64.self))
+            return template
+        }
+    }
+}
+
 /// Every repository over one database: what the rest of the system is handed.
 public struct SQLStore: Sendable {
     public let database: MailroomDatabase
@@ -153,6 +218,7 @@ public struct SQLStore: Sendable {
     public let settings: SQLSettingsRepository
     public let tickets: SQLTicketStore
     public let outbox: SQLOutboxStore
+    public let templates: SQLTemplateRepository
 
     public init(database: MailroomDatabase, secrets: SecretBox, logger: Logger) {
         self.database = database
@@ -164,5 +230,6 @@ public struct SQLStore: Sendable {
         settings = SQLSettingsRepository(database: database)
         tickets = SQLTicketStore(database: database)
         outbox = SQLOutboxStore(database: database)
+        templates = SQLTemplateRepository(database: database)
     }
 }

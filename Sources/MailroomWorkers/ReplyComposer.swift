@@ -84,12 +84,16 @@ public struct ReplyComposer: Sendable {
                   canned.accountId == nil || canned.accountId == account.id else {
                 throw DomainError.invalid([FieldError("cannedAnswerId", "names no canned answer available on this account")])
             }
-            let variables = TemplateVariables(ticket: ticket, account: sender, agentName: author.name)
-            if let cannedText = canned.text { text = [text, variables.render(cannedText)].filter { !$0.isEmpty }.joined(separator: "\n\n") }
-            if let cannedHTML = canned.html { html = [html ?? "", variables.render(cannedHTML)].filter { !$0.isEmpty }.joined(separator: "\n") }
+            let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name)
+            if let cannedText = canned.text {
+                text = [text, TemplateRenderer.render(cannedText, context: variables, asText: true)].filter { !$0.isEmpty }.joined(separator: "\n\n")
+            }
+            if let cannedHTML = canned.html {
+                html = [html ?? "", TemplateRenderer.render(cannedHTML, context: variables)].filter { !$0.isEmpty }.joined(separator: "\n")
+            }
         }
-        let variables = TemplateVariables(ticket: ticket, account: sender, agentName: author.name)
-        let signatureHTML = variables.render(sender.signature.html)
+        let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name)
+        let signatureHTML = TemplateRenderer.render(sender.signature.html, context: variables)
         let signatureText = SimpleHTML.text(signatureHTML)
         let quoted = (original != nil && request.mode != .new) ? original.map(ReplyQuoting.quotedOriginal(of:)) : nil
         var textParts = [text]
@@ -105,8 +109,16 @@ public struct ReplyComposer: Sendable {
             if !signatureHTML.isEmpty { htmlParts.append("<div class=\"mailroom-signature\">\(signatureHTML)</div>") }
         }
         builder.text = textParts.filter { !$0.isEmpty }.joined(separator: "\n\n")
-        if html != nil || !signatureHTML.isEmpty || quoted != nil {
-            builder.html = "<div>" + htmlParts.filter { !$0.isEmpty }.joined(separator: "\n<br>\n") + "</div>"
+        if html != nil || !signatureHTML.isEmpty || quoted != nil || sender.template != nil {
+            let body = "<div>" + htmlParts.filter { !$0.isEmpty }.joined(separator: "\n<br>\n") + "</div>"
+            // The account's template (fonts, logo) wraps every message; {{{body}}} marks where the message goes.
+            if let wrapper = sender.template {
+                var context = variables
+                context["body"] = body
+                builder.html = TemplateRenderer.render(wrapper, context: context)
+            } else {
+                builder.html = body
+            }
         }
 
         let raw = builder.build()
@@ -135,38 +147,6 @@ public struct ReplyComposer: Sendable {
         guard let last = inbound.last(where: { $0.from.contains { $0.key == customer.key } }) ?? inbound.last,
               let raw = try await store.tickets.blob(sha256: last.rawSha256) else { return nil }
         return MIMEMessage(parsing: raw)
-    }
-}
-
-/// `{{ ticket.number }}`, `{{ customer.name }}`, `{{ agent.name }}`, `{{ account.name }}`… in
-/// signatures and canned answers. (Templates with sections and loops use swift-mustache.)
-struct TemplateVariables {
-    let values: [String: String]
-
-    init(ticket: Ticket, account: Account, agentName: String) {
-        values = [
-            "ticket.number": String(ticket.number), "ticket.subject": ticket.subject, "ticket.id": ticket.id,
-            "customer.name": ticket.customer.name ?? "", "customer.address": ticket.customer.address,
-            "customer.email": ticket.customer.address,
-            "agent.name": agentName, "account.name": account.name, "account.key": account.key,
-            "account.fromName": account.fromName, "account.fromAddress": account.fromAddress,
-        ]
-    }
-
-    func render(_ template: String) -> String {
-        var output = ""
-        var rest = template[...]
-        while let open = rest.range(of: "{{") {
-            output += rest[..<open.lowerBound]
-            guard let close = rest[open.upperBound...].range(of: "}}") else {
-                output += rest[open.lowerBound...]
-                return output
-            }
-            let name = rest[open.upperBound..<close.lowerBound].trimmingCharacters(in: .whitespaces)
-            output += values[name] ?? ""
-            rest = rest[close.upperBound...]
-        }
-        return output + rest
     }
 }
 

@@ -111,3 +111,26 @@ import Testing
         #expect(ReplyRequest().validate().map(\.field) == ["text"])
     }
 }
+
+@Suite struct AccountTemplateTests {
+    @Test func theAccountsTemplateWrapsTheMessage() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            var account = Account(key: "T", name: "Styled", fromAddress: "desk@example.com")
+            account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
+            account.outgoing = OutgoingServer(protocol: .smtp, connection: ServerConnection(host: "127.0.0.1", port: 2525, auth: ServerAuth(method: .none)))
+            account.template = "<div style=\"font-family: Georgia\">{{{body}}}<p>{{ account.name }} &middot; ticket {{ ticket.number }}</p></div>"
+            account.signature = Signature(html: "<p>{{ agent.name }} &lt;{{ customer.name }}&gt;</p>")
+            let stored = try await store.accounts.create(account)
+            let raw = Array(mailText(from: "o'brien@example.com", subject: "Hello", messageId: "t1@x").utf8)
+            let ticketId = try #require(try await store.tickets.ingest(try InboundMailParser.parse(raw), raw: raw, account: stored, position: nil).ticketId)
+            let message = try await ReplyComposer(store: store).compose(ticketId: ticketId, request: ReplyRequest(text: "Fine <thanks>"),
+                                                                        author: Principal(userId: nil, name: "Bea & Co", role: .agent))
+            let html = try #require(message.html)
+            #expect(html.contains("font-family: Georgia"))
+            #expect(html.contains("Styled &middot; ticket"))
+            #expect(html.contains("Fine &lt;thanks&gt;"), "the agent's text is escaped in the HTML part")
+            #expect(html.contains("Bea &amp; Co"), "variables are escaped in HTML")
+            #expect(message.text?.contains("Bea & Co") == true, "and not in the text part")
+        }
+    }
+}

@@ -84,6 +84,7 @@ public enum APIRouter {
         accounts.addRoutes(to: api)
         catalog.addRoutes(to: api)
         tickets.addRoutes(to: api)
+        TemplatesController(templates: store.templates).addRoutes(to: api)
         OutboxController(outbox: store.outbox, reply: dependencies.reply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         return router
     }

@@ -28,6 +28,7 @@ struct AccountsController {
     @Sendable func create(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Account> {
         try context.require(.admin)
         let document = try await JSONBody.object(request, context: context)
+        try Self.checkTemplates(document)
         let account = try await service.create(document)
         changed()
         return JSONResponse(account, status: .created)
@@ -44,6 +45,7 @@ struct AccountsController {
         try context.require(.admin)
         let id = try request.parameter("id", context: context)
         let document = try await JSONBody.object(request, context: context)
+        try Self.checkTemplates(document)
         let account = try await service.update(id: id, with: document)
         changed()
         return JSONResponse(account)
@@ -91,6 +93,19 @@ struct AccountsController {
             account = try AccountEditor.updated(current, with: changes)
         }
         return JSONResponse(await testConnection(account))
+    }
+
+    /// The account's HTML template, signature and notification template must render.
+    static func checkTemplates(_ document: JSONValue) throws {
+        func string(_ value: JSONValue?) -> String? {
+            if case .string(let text)? = value { return text }
+            return nil
+        }
+        try TemplatesController.checkSyntax([
+            ("template", string(document["template"])),
+            ("signature.html", string(document["signature"]?["html"])),
+            ("notification.template", string(document["notification"]?["template"])),
+        ])
     }
 
     struct PresetView: Encodable, Sendable {
