@@ -289,6 +289,23 @@ let migrations: [Migration] = [
             """,
         ]
     },
+    Migration(version: 6, name: "uploaded attachments") { _ in
+        [
+            """
+            CREATE TABLE uploads (
+                id TEXT PRIMARY KEY,
+                sha256 TEXT NOT NULL,
+                filename TEXT NOT NULL,
+                content_type TEXT NOT NULL,
+                size BIGINT NOT NULL,
+                content_id TEXT,
+                inline BOOLEAN NOT NULL,
+                uploaded_by TEXT,
+                created_at BIGINT NOT NULL
+            )
+            """,
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

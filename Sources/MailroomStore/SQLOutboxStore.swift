@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import MailroomCore
 import SQLKit
@@ -179,6 +180,42 @@ public struct SQLOutboxStore: Sendable {
         }
     }
 
+    // MARK: Uploads (attachments for replies)
+
+    public func saveUpload(_ data: [UInt8], filename: String, contentType: String, contentId: String?, inline: Bool,
+                           uploadedBy: String?, now: Date = Date()) async throws -> Upload {
+        let sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let upload = Upload(id: Identifier.make(at: now), sha256: sha256, filename: filename, contentType: contentType, size: data.count,
+                            contentId: contentId, inline: inline, createdAt: now)
+        try await database.transaction { db in
+            try await SQLTicketStore.putBlob(data, sha256: sha256, db: db, now: now)
+            try await db.raw("""
+                INSERT INTO uploads (id, sha256, filename, content_type, size, content_id, inline, uploaded_by, created_at)
+                VALUES (\(bind: upload.id), \(bind: sha256), \(bind: filename), \(bind: contentType), \(bind: data.count),
+                        \(bind: contentId), \(bind: inline), \(bind: uploadedBy), \(bind: Timestamp.from(now)))
+                """).run()
+        }
+        return upload
+    }
+
+    public func uploads(ids: [String]) async throws -> [Upload] {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await database.withConnection { db in
+            try await db.raw("""
+                SELECT id, sha256, filename, content_type, size, content_id, inline, created_at FROM uploads WHERE id IN (\(binds: ids))
+                """).all()
+        }
+        let found = try rows.map { row in
+            Upload(id: try row.decode(column: "id", as: String.self), sha256: try row.decode(column: "sha256", as: String.self),
+                   filename: try row.decode(column: "filename", as: String.self), contentType: try row.decode(column: "content_type", as: String.self),
+                   size: try row.decode(column: "size", as: Int.self), contentId: try row.decode(column: "content_id", as: String?.self),
+                   inline: try row.decode(column: "inline", as: Bool.self),
+                   createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))
+        }
+        // In the order asked for.
+        return ids.compactMap { id in found.first { $0.id == id } }
+    }
+
     static let columns: SQLQueryString = """
         id, ticket_id, message_id, account_id, state, attempts, next_attempt_at, envelope_from, recipients, raw_sha256, last_error,
         created_at, updated_at, sent_at
@@ -201,4 +238,17 @@ public struct SQLOutboxStore: Sendable {
             updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)),
             sentAt: try row.decode(column: "sent_at", as: Int64?.self).map(Timestamp.date))
     }
+}
+
+/// A file an agent uploaded to attach to a reply.
+public struct Upload: Sendable, Equatable, Codable {
+    public var id: String
+    public var sha256: String
+    public var filename: String
+    public var contentType: String
+    public var size: Int
+    /// For inline images: the Content-ID the HTML refers to as cid:…
+    public var contentId: String?
+    public var inline: Bool
+    public var createdAt: Date
 }

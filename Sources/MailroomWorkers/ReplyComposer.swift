@@ -121,12 +121,32 @@ public struct ReplyComposer: Sendable {
             }
         }
 
+        if let ids = request.attachmentIds, !ids.isEmpty {
+            let uploads = try await store.outbox.uploads(ids: ids)
+            if uploads.count != Set(ids).count {
+                let missing = Set(ids).subtracting(uploads.map(\.id)).sorted()
+                throw DomainError.invalid([FieldError("attachmentIds", "names no uploaded attachment: \(missing.joined(separator: ", "))")])
+            }
+            for upload in uploads {
+                guard let data = try await store.tickets.blob(sha256: upload.sha256) else {
+                    throw DomainError.invalid([FieldError("attachmentIds", "the file \(upload.filename) is no longer stored; upload it again")])
+                }
+                builder.attachments.append(OutgoingAttachment(filename: upload.filename, mediaType: Self.mediaType(upload.contentType),
+                                                              data: data, contentID: upload.contentId, isInline: upload.inline))
+            }
+        }
         let raw = builder.build()
         let mail = try InboundMailParser.parse(raw)
         let recipients = (to + cc + bcc).map(\.address)
         let (message, _) = try await store.outbox.enqueue(mail, raw: raw, ticketId: ticketId, sendingAccountId: sender.id,
                                                           envelopeFrom: sender.fromAddress, recipients: recipients, now: now)
         return message
+    }
+
+    static func mediaType(_ text: String) -> MediaType {
+        let parts = text.split(separator: ";")[0].split(separator: "/", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return MediaType(type: "application", subtype: "octet-stream") }
+        return MediaType(type: parts[0], subtype: parts[1])
     }
 
     private func subject(for request: ReplyRequest, ticket: Ticket, account: Account) -> String {

@@ -41,3 +41,18 @@ import Testing
         }
     }
 }
+
+@Suite struct UploadAPITests {
+    @Test func uploadsNeedANameAndInlineImagesAContentId() async throws {
+        try await withAPI { api, _ in
+            let agent = try await api.token(for: .agent)
+            let ok = try await api.call(.post, "/api/v1/attachments?filename=notes.txt", token: agent, body: "some notes")
+            #expect(ok.status == 201, "\(ok.text)")
+            #expect(ok.json?["size"] == .number(10))
+            #expect(try await api.call(.post, "/api/v1/attachments", token: agent, body: "x").errorField == "filename")
+            #expect(try await api.call(.post, "/api/v1/attachments?filename=../../etc/passwd", token: agent, body: "x").errorField == "filename")
+            #expect(try await api.call(.post, "/api/v1/attachments?filename=a.png&inline=true", token: agent, body: "x").errorField == "contentId")
+            #expect(try await api.call(.post, "/api/v1/attachments?filename=a.txt", token: nil, body: "x").status == 401)
+        }
+    }
+}

@@ -134,3 +134,33 @@ import Testing
         }
     }
 }
+
+@Suite struct ReplyAttachmentTests {
+    @Test func uploadedFilesAndInlineImagesAreAttached() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            var account = Account(key: "A", name: "Attach", fromAddress: "desk@example.com")
+            account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
+            account.outgoing = OutgoingServer(protocol: .smtp, connection: ServerConnection(host: "127.0.0.1", port: 2525, auth: ServerAuth(method: .none)))
+            let stored = try await store.accounts.create(account)
+            let raw = Array(mailText(subject: "Invoice please", messageId: "a1@x").utf8)
+            let ticketId = try #require(try await store.tickets.ingest(try InboundMailParser.parse(raw), raw: raw, account: stored, position: nil).ticketId)
+            let pdf = try await store.outbox.saveUpload(Array("%PDF-1.4 fake".utf8), filename: "invoice.pdf", contentType: "application/pdf",
+                                                        contentId: nil, inline: false, uploadedBy: nil)
+            let logo = try await store.outbox.saveUpload([0x89, 0x50, 0x4E, 0x47], filename: "logo.png", contentType: "image/png",
+                                                         contentId: "logo@desk", inline: true, uploadedBy: nil)
+            let message = try await ReplyComposer(store: store).compose(
+                ticketId: ticketId, request: ReplyRequest(html: "<p>Attached.</p><img src=\"cid:logo@desk\">", attachmentIds: [pdf.id, logo.id]),
+                author: Principal(userId: nil, name: "A", role: .agent))
+            let invoice = try #require(message.attachments.first { $0.filename == "invoice.pdf" })
+            #expect(invoice.contentType == "application/pdf")
+            #expect(invoice.sha256 == pdf.sha256)
+            let image = try #require(message.attachments.first { $0.filename == "logo.png" })
+            #expect(image.inline)
+            #expect(image.contentId == "logo@desk")
+            await #expect(throws: DomainError.self) {
+                _ = try await ReplyComposer(store: store).compose(ticketId: ticketId, request: ReplyRequest(text: "x", attachmentIds: ["missing"]),
+                                                                  author: Principal(userId: nil, name: "A", role: .agent))
+            }
+        }
+    }
+}

@@ -60,8 +60,8 @@ public struct ReplyRequest: Sendable, Decodable {
         if (text?.count ?? 0) > Self.maxBodyLength { errors.append(FieldError("text", "is too long")) }
         if (html?.count ?? 0) > Self.maxBodyLength { errors.append(FieldError("html", "is too long")) }
         if let subject, subject.count > 998 { errors.append(FieldError("subject", "must be at most 998 characters")) }
-        if let attachmentIds, !attachmentIds.isEmpty {
-            errors.append(FieldError("attachmentIds", "attachments are not accepted by this server version yet"))
+        if let attachmentIds, attachmentIds.count > 50 {
+            errors.append(FieldError("attachmentIds", "must list at most 50 attachments"))
         }
         return errors
     }

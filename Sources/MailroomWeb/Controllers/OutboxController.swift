@@ -16,6 +16,7 @@ struct OutboxController {
         api.get("outbox/:id/attempts", use: attempts)
         api.post("outbox/:id/resend", use: resend)
         api.post("accounts/:id/reload", use: reload)
+        api.post("attachments", use: upload)
     }
 
     /// The outbound message as in `GET /tickets/{id}/messages`, plus `warnings` for the agent.
@@ -60,6 +61,30 @@ struct OutboxController {
         let item = try await outbox.resend(id: try request.parameter("id", context: context))
         outboxChanged()
         return JSONResponse(item)
+    }
+
+    static let maximumUploadBytes = 25 << 20
+
+    /// An attachment for a reply: the body is the file; `filename`, `inline` and `contentId` come in the query.
+    @Sendable func upload(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Upload> {
+        let principal = try context.require(.agent)
+        let query = request.uri.queryParameters
+        guard let filename = query["filename"].map(String.init), !filename.isEmpty, filename.count <= 255,
+              !filename.contains("/"), !filename.contains("\\"), !filename.unicodeScalars.contains(where: { $0.value < 32 }) else {
+            throw APIError.invalid([FieldError("filename", "is required in the query: a file name without a path")])
+        }
+        let contentType = request.headers[.contentType] ?? "application/octet-stream"
+        let inline = query["inline"].map { $0 == "true" || $0 == "1" } ?? false
+        let contentId = query["contentId"].map(String.init)
+        if inline && (contentId ?? "").isEmpty {
+            throw APIError.invalid([FieldError("contentId", "is required for an inline image (the HTML refers to it as cid:…)")])
+        }
+        var request = request
+        let buffer = try await request.collectBody(upTo: Self.maximumUploadBytes)
+        guard buffer.readableBytes > 0 else { throw APIError.invalid([FieldError("body", "the file is empty")]) }
+        let upload = try await outbox.saveUpload(Array(buffer.readableBytesView), filename: filename, contentType: contentType,
+                                                 contentId: contentId, inline: inline, uploadedBy: principal.userId)
+        return JSONResponse(upload, status: .created)
     }
 
     /// Ameyo's "reload media profile configuration": settings already apply at once; kept for scripts that call it.
