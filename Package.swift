@@ -38,6 +38,12 @@ targets += [
         path: "Tests/ClientTestSupport",
         swiftSettings: swiftSettings
     ),
+    .executableTarget(
+        name: "mailroom-client-bench",
+        dependencies: ["IMAPClient", "SMTPClient", "MailTransport", .product(name: "NIOCore", package: "swift-nio")],
+        path: "benchmarks/clients/Sources/ClientBench",
+        swiftSettings: swiftSettings
+    ),
     .testTarget(name: "MailTransportTests", dependencies: ["MailTransport", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
     .testTarget(name: "IMAPClientTests", dependencies: ["IMAPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
     .testTarget(name: "POP3ClientTests", dependencies: ["POP3Client", "IMAPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
