@@ -73,6 +73,12 @@ public enum IMAPIdleEvent: Sendable, Hashable {
 /// One command at a time. While IDLE is running, any other command first ends it with DONE.
 public actor IMAPConnection {
     public let connection: MailConnection
+
+    /// The actor runs on its channel's event loop: no thread hop between the protocol logic and
+    /// the socket, which keeps per-command latency at one loop turn.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        connection.channel.eventLoop.executor.asUnownedSerialExecutor()
+    }
     public let endpoint: MailEndpoint
     public internal(set) var capabilities: Set<IMAPCapability> = []
     public private(set) var greeting: IMAPResponseText?

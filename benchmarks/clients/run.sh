@@ -53,6 +53,8 @@ mbsync_run() {
     local dir="$STATE/mbsync-$1"
     mkdir -p "$dir/local"
     cat > "$dir/mbsyncrc" <<CONF
+FSync no
+
 IMAPAccount bench
 Host 127.0.0.1
 Port $MAILROOM_TEST_IMAP_PORT
@@ -75,7 +77,6 @@ Patterns INBOX
 Sync Pull
 Create Near
 SyncState *
-FSync no
 CONF
     local start end
     start=$(now)
