@@ -80,31 +80,39 @@ SyncState *
 CONF
     local start end
     start=$(now)
-    mbsync -q -c "$dir/mbsyncrc" bench >&2
+    /usr/bin/time -f '%U %S' -o "$STATE/cpu" mbsync -q -c "$dir/mbsyncrc" bench >&2
     end=$(now)
     local got
     got=$(find "$dir/local/INBOX" -type f \( -path '*/cur/*' -o -path '*/new/*' \) | wc -l)
-    python3 -c "import json,sys; print(json.dumps({'client': 'mbsync', 'messages': int(sys.argv[1]), 'bytes': int(sys.argv[2]), 'seconds': float(sys.argv[4]) - float(sys.argv[3])}))" "$got" "$CORPUS_BYTES" "$start" "$end"
+    python3 -c "import json,sys; print(json.dumps({'client': 'mbsync', 'messages': int(sys.argv[1]), 'bytes': int(sys.argv[2]), 'seconds': float(sys.argv[4]) - float(sys.argv[3]), 'cpu': sum(map(float, open(sys.argv[5]).read().split()[:2]))}))" "$got" "$CORPUS_BYTES" "$start" "$end" "$STATE/cpu"
     rm -rf "$dir"
 }
 
 smtp_source_run() {
     local start end
     start=$(now)
-    smtp-source -d -s 1 -m "$COUNT" -l "$SMTP_SIZE" -f bench@example.test -t sink@example.test "127.0.0.1:$MAILROOM_TEST_SMTP_SINK_PORT" >&2
+    /usr/bin/time -f '%U %S' -o "$STATE/cpu" smtp-source -d -s 1 -m "$COUNT" -l "$SMTP_SIZE" -f bench@example.test -t sink@example.test "127.0.0.1:$MAILROOM_TEST_SMTP_SINK_PORT" >&2
     end=$(now)
-    python3 -c "import json,sys; print(json.dumps({'client': 'smtp-source', 'messages': int(sys.argv[1]), 'bytes': int(sys.argv[1]) * int(sys.argv[2]), 'seconds': float(sys.argv[4]) - float(sys.argv[3])}))" "$COUNT" "$SMTP_SIZE" "$start" "$end"
+    python3 -c "import json,sys; print(json.dumps({'client': 'smtp-source', 'messages': int(sys.argv[1]), 'bytes': int(sys.argv[1]) * int(sys.argv[2]), 'seconds': float(sys.argv[4]) - float(sys.argv[3]), 'cpu': sum(map(float, open(sys.argv[5]).read().split()[:2]))}))" "$COUNT" "$SMTP_SIZE" "$start" "$end" "$STATE/cpu"
+}
+
+# Runs a client that prints one JSON line, adding the CPU seconds (user+sys) it used.
+timed() {
+    local out cpu
+    out=$(/usr/bin/time -f '%U %S' -o "$STATE/cpu" "$@")
+    cpu=$(awk '{print $1 + $2}' "$STATE/cpu")
+    python3 -c "import json,sys; d=json.loads(sys.argv[1]); d['cpu']=float(sys.argv[2]); print(json.dumps(d))" "$out" "$cpu"
 }
 
 RESULTS="$STATE/results.jsonl"
 : > "$RESULTS"
 for round in $(seq 1 "$ROUNDS"); do
     log "round $round: IMAP"
-    "$BIN" imap 127.0.0.1 "$MAILROOM_TEST_IMAP_PORT" "$USER_NAME" "$MAILROOM_TEST_DOVECOT_PASSWORD" "$BATCH" | tee -a "$RESULTS" >&2
-    python3 "$HERE/imaplib_fetch.py" 127.0.0.1 "$MAILROOM_TEST_IMAP_PORT" "$USER_NAME" "$MAILROOM_TEST_DOVECOT_PASSWORD" "$BATCH" | tee -a "$RESULTS" >&2
+    timed "$BIN" imap 127.0.0.1 "$MAILROOM_TEST_IMAP_PORT" "$USER_NAME" "$MAILROOM_TEST_DOVECOT_PASSWORD" "$BATCH" | tee -a "$RESULTS" >&2
+    timed python3 "$HERE/imaplib_fetch.py" 127.0.0.1 "$MAILROOM_TEST_IMAP_PORT" "$USER_NAME" "$MAILROOM_TEST_DOVECOT_PASSWORD" "$BATCH" | tee -a "$RESULTS" >&2
     mbsync_run "$round" | tee -a "$RESULTS" >&2
     log "round $round: SMTP"
-    "$BIN" smtp 127.0.0.1 "$MAILROOM_TEST_SMTP_SINK_PORT" "$COUNT" "$SMTP_SIZE" | tee -a "$RESULTS" >&2
+    timed "$BIN" smtp 127.0.0.1 "$MAILROOM_TEST_SMTP_SINK_PORT" "$COUNT" "$SMTP_SIZE" | tee -a "$RESULTS" >&2
     smtp_source_run | tee -a "$RESULTS" >&2
 done
 
@@ -113,8 +121,8 @@ import json, sys, statistics
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 count, corpus, rounds = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 print(f"Corpus: {count} messages, {corpus / 1e6:.1f} MB; {rounds} rounds, median shown (min-max seconds).\n")
-print("| client | messages | MB | seconds (median) | messages/s | MB/s | range (s) |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+print("| client | messages | MB | seconds (median) | messages/s | MB/s | range (s) | client CPU s (median) |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |")
 for client in ["mailroom-imap", "python-imaplib", "mbsync", "mailroom-smtp", "smtp-source"]:
     rs = [r for r in rows if r["client"] == client]
     if not rs:
@@ -122,5 +130,6 @@ for client in ["mailroom-imap", "python-imaplib", "mbsync", "mailroom-smtp", "sm
     secs = [r["seconds"] for r in rs]
     med = statistics.median(secs)
     m, b = rs[0]["messages"], rs[0]["bytes"]
-    print(f"| {client} | {m} | {b / 1e6:.1f} | {med:.2f} | {m / med:.0f} | {b / 1e6 / med:.1f} | {min(secs):.2f}-{max(secs):.2f} |")
+    cpu = statistics.median(r.get("cpu", 0.0) for r in rs)
+    print(f"| {client} | {m} | {b / 1e6:.1f} | {med:.2f} | {m / med:.0f} | {b / 1e6 / med:.1f} | {min(secs):.2f}-{max(secs):.2f} | {cpu:.2f} |")
 PY

@@ -33,9 +33,7 @@ extension IMAPConnection {
     /// The fetch loop runs on the connection's own executor, as a fetcher holding one
     /// connection would.
     func fetchAll(_ uids: [IMAPUID], batch: Int, into sink: CountingSink) async throws {
-        for set in IMAPUIDSet(uids).batches(of: batch) {
-            try await uidFetch(set, items: IMAPFetchItems("UID BODY.PEEK[]"), into: sink)
-        }
+        try await uidFetch(IMAPUIDSet(uids), items: IMAPFetchItems("UID BODY.PEEK[]"), batchSize: batch, into: sink)
     }
 }
 
