@@ -252,12 +252,21 @@ public final class MailConnection: Sendable {
         try await send(buffer, isolation: isolation)
     }
 
+    /// Every error that reaches a client is a ``MailTransportError``.
     static func mapIOError(_ error: any Error) -> any Error {
-        if error is MailTransportError { return error }
-        if let e = error as? ChannelError, e == .ioOnClosedChannel || e == .alreadyClosed {
+        switch error {
+        case is MailTransportError, is CancellationError:
+            return error
+        case let e as ChannelError where e == .ioOnClosedChannel || e == .alreadyClosed || e == .eof:
             return MailTransportError.connectionClosed(step: nil)
+        case let e as IOError:
+            return MailTransportError(kind: .connectionClosed, message: "the connection was lost: \(e)")
+        case let e as NIOSSLError:
+            if case .uncleanShutdown = e { return MailTransportError.connectionClosed(step: nil) }
+            return MailTransportError(kind: .tls, message: "TLS error: \(e)", tlsReason: .handshake("\(e)"))
+        default:
+            return MailTransportError(kind: .connectionClosed, message: "the connection failed: \(error)")
         }
-        return error
     }
 
     /// Closes the connection (no protocol goodbye; the clients send LOGOUT/QUIT first).
