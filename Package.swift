@@ -47,7 +47,13 @@ targets += [
         path: "Tests/ClientTestSupport",
         swiftSettings: swiftSettings
     ),
-    .testTarget(name: "MailTransportTests", dependencies: ["MailTransport", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: swiftSettings),
+    .executableTarget(
+        name: "mailroom-client-bench",
+        dependencies: ["IMAPClient", "SMTPClient", "MailTransport", .product(name: "NIOCore", package: "swift-nio")],
+        path: "benchmarks/clients/Sources/ClientBench",
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(name: "MailTransportTests", dependencies: ["MailTransport", "ClientTestSupport", "IMAPClient", "POP3Client", "SMTPClient", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOConcurrencyHelpers", package: "swift-nio"), .product(name: "Logging", package: "swift-log")], swiftSettings: swiftSettings),
     .testTarget(name: "IMAPClientTests", dependencies: ["IMAPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
     .testTarget(name: "POP3ClientTests", dependencies: ["POP3Client", "IMAPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
     .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),

@@ -73,6 +73,12 @@ public enum IMAPIdleEvent: Sendable, Hashable {
 /// One command at a time. While IDLE is running, any other command first ends it with DONE.
 public actor IMAPConnection {
     public let connection: MailConnection
+
+    /// The actor runs on its channel's event loop: no thread hop between the protocol logic and
+    /// the socket, which keeps per-command latency at one loop turn.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        connection.channel.eventLoop.executor.asUnownedSerialExecutor()
+    }
     public let endpoint: MailEndpoint
     public internal(set) var capabilities: Set<IMAPCapability> = []
     public private(set) var greeting: IMAPResponseText?
@@ -307,10 +313,12 @@ public actor IMAPConnection {
         return uids.sorted()
     }
 
-    /// UID FETCH with every message section streamed to `sink`.
-    public func uidFetch(_ uids: IMAPUIDSet, items: IMAPFetchItems = .bodyPeek, into sink: some IMAPFetchSink) async throws {
+    /// UID FETCH with every message section streamed to `sink`. With `batchSize`, the set is
+    /// split into commands of at most that many UIDs, pipelined two at a time.
+    public func uidFetch(_ uids: IMAPUIDSet, items: IMAPFetchItems = .bodyPeek, batchSize: Int? = nil, into sink: some IMAPFetchSink) async throws {
         guard !uids.isEmpty else { return }
-        try await fetch("UID FETCH \(uids) (\(items.text))", step: "UID FETCH") { event in
+        let sets = batchSize.map { uids.batches(of: $0) } ?? [uids]
+        try await fetch(sets.map { "UID FETCH \($0) (\(items.text))" }, step: "UID FETCH") { event in
             switch event {
             case .begin(let start): try await sink.begin(start)
             case .bytes(let bytes): try await sink.write(bytes)
@@ -325,7 +333,7 @@ public actor IMAPConnection {
         guard !uids.isEmpty else { return [] }
         var messages: [IMAPFetchedMessage] = []
         var current: [UInt8] = []
-        try await fetch("UID FETCH \(uids) (\(items.text))", step: "UID FETCH") { event in
+        try await fetch(["UID FETCH \(uids) (\(items.text))"], step: "UID FETCH") { event in
             switch event {
             case .begin(let start):
                 if let size = start.size, size > maxMessageBytes {
@@ -351,16 +359,25 @@ public actor IMAPConnection {
         case end(IMAPFetchedAttributes)
     }
 
-    /// Runs a FETCH command, reporting sections of every FETCH response that has one. FETCH
-    /// responses without content (unsolicited flag changes) are not reported.
-    private func fetch(_ command: String, step: String, handle: (FetchEvent) async throws -> Void) async throws {
+    /// Runs FETCH commands, reporting sections of every FETCH response that has one. FETCH
+    /// responses without content (unsolicited flag changes) are not reported. Up to `depth`
+    /// commands are in flight at once, so the server never waits for the client between them.
+    private func fetch(_ commands: [String], step: String, depth: Int = 2, handle: (FetchEvent) async throws -> Void) async throws {
         try await endIdleIfNeeded()
-        let tag = nextTag()
-        try await connection.sendLine("\(tag) \(command)")
+        guard !closed else { throw MailTransportError.connectionClosed(step: step) }
+        var inFlight: [String] = []
+        var nextCommand = 0
+        var failure: (any Error)?
+        while nextCommand < commands.count, inFlight.count < max(1, depth) {
+            let tag = nextTag()
+            try await connection.sendLine("\(tag) \(commands[nextCommand])")
+            inFlight.append(tag)
+            nextCommand += 1
+        }
         var attributes: IMAPFetchedAttributes?
         var hadSection = false
         var sections: [String] = []
-        while true {
+        while !inFlight.isEmpty {
             let event = try await nextEvent(step: step, timeout: endpoint.commandTimeout)
             switch event {
             case .fetchStart(let seq):
@@ -372,28 +389,44 @@ public actor IMAPConnection {
             case .sectionStart(let section, let size):
                 hadSection = true
                 sections.append(section)
-                try await handle(.begin(IMAPSectionStart(sequence: attributes?.sequence ?? 0, uid: attributes?.uid, section: section, size: size)))
+                if failure == nil {
+                    do {
+                        try await handle(.begin(IMAPSectionStart(sequence: attributes?.sequence ?? 0, uid: attributes?.uid, section: section, size: size)))
+                    } catch {
+                        failure = error
+                    }
+                }
             case .sectionBytes(let bytes):
-                try await handle(.bytes(bytes))
+                if failure == nil {
+                    do { try await handle(.bytes(bytes)) } catch { failure = error }
+                }
             case .sectionEnd:
                 break
             case .fetchEnd:
-                if var a = attributes {
+                if var a = attributes, hadSection, failure == nil {
                     a.sections = sections
-                    if hadSection {
-                        try await handle(.end(a))
-                    }
+                    do { try await handle(.end(a)) } catch { failure = error }
                 }
                 attributes = nil
-            case .response(.tagged(let t, let status, let text)) where t == tag:
-                try check(status, text, step: step)
-                return
+            case .response(.tagged(let t, let status, let text)) where t == inFlight.first:
+                inFlight.removeFirst()
+                if failure == nil {
+                    do { try check(status, text, step: step) } catch { failure = error }
+                }
+                // After a failure the remaining answers are drained, nothing new is sent.
+                if failure == nil, nextCommand < commands.count {
+                    let tag = nextTag()
+                    try await connection.sendLine("\(tag) \(commands[nextCommand])")
+                    inFlight.append(tag)
+                    nextCommand += 1
+                }
             case .response(.untagged(let u)):
                 try handleUnsolicited(u)
             case .response(let other):
                 throw MailTransportError.protocolError("unexpected \(other)", step: step)
             }
         }
+        if let failure { throw failure }
     }
 
     /// UID STORE with .SILENT, in batches of `batchSize` UIDs per command.

@@ -221,43 +221,52 @@ public final class MailConnection: Sendable {
 
     /// The next bytes from the server, or nil when the server closed the connection.
     /// Fails with `.timeout(step:)` when nothing arrives within `timeout`.
-    public func receive(timeout: Duration, step: String) async throws -> ByteBuffer? {
+    public func receive(timeout: Duration, step: String, isolation: isolated (any Actor)? = #isolation) async throws -> ByteBuffer? {
         let handler = self.handler
         let eventLoop = channel.eventLoop
-        let future = eventLoop.flatSubmit {
-            handler.value.nextBuffer(timeout: timeout, step: step)
-        }
-        return try await withTaskCancellationHandler {
-            try await future.get()
-        } onCancel: {
+        let future = eventLoop.inEventLoop
+            ? handler.value.nextBuffer(timeout: timeout, step: step)
+            : eventLoop.flatSubmit { handler.value.nextBuffer(timeout: timeout, step: step) }
+        return try await withTaskCancellationHandler(operation: {
+            try await future.valueOnCallerExecutor(isolation: isolation)
+        }, onCancel: {
             eventLoop.execute { handler.value.cancelPendingRead() }
-        }
+        }, isolation: isolation)
     }
 
     /// Writes and flushes.
-    public func send(_ buffer: ByteBuffer) async throws {
+    public func send(_ buffer: ByteBuffer, isolation: isolated (any Actor)? = #isolation) async throws {
         do {
-            try await channel.writeAndFlush(buffer).get()
+            try await channel.writeAndFlush(buffer).valueOnCallerExecutor(isolation: isolation)
         } catch {
             throw Self.mapIOError(error)
         }
     }
 
     /// Writes a command line (CRLF appended); `logAs` is what the trace log shows.
-    public func sendLine(_ line: String, logAs: String? = nil) async throws {
+    public func sendLine(_ line: String, logAs: String? = nil, isolation: isolated (any Actor)? = #isolation) async throws {
         logger.trace("C: \(logAs ?? LogRedaction.redactCommand(line))")
         var buffer = channel.allocator.buffer(capacity: line.utf8.count + 2)
         buffer.writeString(line)
         buffer.writeStaticString("\r\n")
-        try await send(buffer)
+        try await send(buffer, isolation: isolation)
     }
 
+    /// Every error that reaches a client is a ``MailTransportError``.
     static func mapIOError(_ error: any Error) -> any Error {
-        if error is MailTransportError { return error }
-        if let e = error as? ChannelError, e == .ioOnClosedChannel || e == .alreadyClosed {
+        switch error {
+        case is MailTransportError, is CancellationError:
+            return error
+        case let e as ChannelError where e == .ioOnClosedChannel || e == .alreadyClosed || e == .eof:
             return MailTransportError.connectionClosed(step: nil)
+        case let e as IOError:
+            return MailTransportError(kind: .connectionClosed, message: "the connection was lost: \(e)")
+        case let e as NIOSSLError:
+            if case .uncleanShutdown = e { return MailTransportError.connectionClosed(step: nil) }
+            return MailTransportError(kind: .tls, message: "TLS error: \(e)", tlsReason: .handshake("\(e)"))
+        default:
+            return MailTransportError(kind: .connectionClosed, message: "the connection failed: \(error)")
         }
-        return error
     }
 
     /// Closes the connection (no protocol goodbye; the clients send LOGOUT/QUIT first).
@@ -398,7 +407,10 @@ final class InboundBufferHandler: ChannelDuplexHandler {
         }
         if let failure { return eventLoop.makeFailedFuture(MailConnection.mapIOError(failure)) }
         if closed { return eventLoop.makeSucceededFuture(nil) }
-        precondition(pending == nil, "one reader at a time")
+        if pending != nil {
+            // Two tasks reading one connection: refuse instead of mixing their answers.
+            return eventLoop.makeFailedFuture(MailTransportError.protocolError("the connection is already being read by another task; use one connection per task", step: step))
+        }
         let promise = eventLoop.makePromise(of: ByteBuffer?.self)
         pending = promise
         let bound = NIOLoopBound(self, eventLoop: eventLoop)
@@ -460,4 +472,38 @@ func makeTLSHandler(context: NIOSSLContext, serverHostname: String?, recorder: I
 
 private func makeTLSHandler<Maker: TLSHandlerMaking>(_: Maker.Type, context: NIOSSLContext, serverHostname: String?, recorder: InboundBufferHandler) throws -> NIOSSLClientHandler {
     try Maker.make(context: context, serverHostname: serverHostname, recorder: recorder)
+}
+
+extension EventLoopFuture where Value: Sendable {
+    /// Like `get()`, but resumes on the caller's executor. The clients' actors run on the
+    /// channel's event loop, so awaiting I/O there involves no thread switch.
+    func valueOnCallerExecutor(isolation: isolated (any Actor)? = #isolation) async throws -> Value {
+        try await withCheckedThrowingContinuation(isolation: isolation) { (continuation: CheckedContinuation<Value, any Error>) in
+            self.whenComplete { result in continuation.resume(with: result) }
+        }
+    }
+}
+
+/// Runs Swift tasks on one NIO event loop. Use with `withTaskExecutorPreference` around a loop
+/// that drives one connection (an outbox sender, a fetcher): continuations resumed by the event
+/// loop then continue there instead of waking a thread of the global pool, which on a busy
+/// machine is most of a command's latency.
+public final class EventLoopTaskExecutor: TaskExecutor, @unchecked Sendable {
+    public let eventLoop: any EventLoop
+
+    public init(_ eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute {
+            job.runSynchronously(on: self.asUnownedTaskExecutor())
+        }
+    }
+}
+
+extension MailConnection {
+    /// A task executor on this connection's event loop (see ``EventLoopTaskExecutor``).
+    public var taskExecutor: EventLoopTaskExecutor { EventLoopTaskExecutor(channel.eventLoop) }
 }

@@ -11,6 +11,12 @@ public protocol POP3MessageSink: Sendable {
 /// Deletions (DELE) take effect only when ``quit()`` succeeds.
 public actor POP3Connection {
     public let connection: MailConnection
+
+    /// The actor runs on its channel's event loop: no thread hop between the protocol logic and
+    /// the socket, which keeps per-command latency at one loop turn.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        connection.channel.eventLoop.executor.asUnownedSerialExecutor()
+    }
     public let endpoint: MailEndpoint
     public private(set) var greeting: POP3Response?
     public internal(set) var capabilities = POP3Capabilities()

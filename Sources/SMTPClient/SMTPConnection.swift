@@ -8,6 +8,12 @@ import NIOCore
 /// times on one connection; an RSET goes before every transaction after the first.
 public actor SMTPConnection {
     public let connection: MailConnection
+
+    /// The actor runs on its channel's event loop: no thread hop between the protocol logic and
+    /// the socket, which keeps per-command latency at one loop turn.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        connection.channel.eventLoop.executor.asUnownedSerialExecutor()
+    }
     public let endpoint: MailEndpoint
     public private(set) var greeting: SMTPReply?
     public private(set) var capabilities = SMTPCapabilities(isESMTP: false)
@@ -147,24 +153,30 @@ public actor SMTPConnection {
     /// (code and enhanced status of the failing reply) when MAIL FROM, every RCPT TO, DATA or
     /// the end of data is refused, and other kinds when the connection fails.
     /// `message` is the RFC 5322 message; line endings are normalised and dots stuffed here.
-    public func send<Message: Collection & Sendable>(from sender: String, to recipients: [String], message: Message) async throws -> SMTPSendResult where Message.Element == UInt8 {
+    public func send(from sender: String, to recipients: [String], message: [UInt8]) async throws -> SMTPSendResult {
+        try await send(from: sender, to: recipients, message: ByteBuffer(bytes: message))
+    }
+
+    /// See ``send(from:to:message:)-([UInt8])``; the message as a `ByteBuffer`.
+    public func send(from sender: String, to recipients: [String], message: ByteBuffer) async throws -> SMTPSendResult {
         guard !broken else { throw MailTransportError.connectionClosed(step: "MAIL FROM") }
         guard !recipients.isEmpty else { throw MailTransportError.protocolError("no recipients", step: "RCPT TO") }
-        if let limit = capabilities.maximumMessageSize, message.count > limit {
+        let size = message.readableBytes
+        if let limit = capabilities.maximumMessageSize, size > limit {
             throw MailTransportError.serverReply(step: "SIZE", code: 552, enhanced: EnhancedStatusCode(statusClass: 5, subject: 3, detail: 4),
-                                                 text: "message of \(message.count) bytes exceeds the server's SIZE limit of \(limit) bytes")
+                                                 text: "message of \(size) bytes exceeds the server's SIZE limit of \(limit) bytes")
         }
         let needsUTF8 = !(sender.utf8.allSatisfy { $0 < 0x80 } && recipients.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } })
         if needsUTF8, !capabilities.supports(.smtpUTF8) {
             throw MailTransportError.unsupported("an address is not ASCII and the server does not offer SMTPUTF8", step: "MAIL FROM")
         }
-        var mail = "MAIL FROM:<\(sender)>"
-        if capabilities.supports(.size) { mail += " SIZE=\(message.count)" }
-        if capabilities.supports(.eightBitMIME), message.contains(where: { $0 >= 0x80 }) { mail += " BODY=8BITMIME" }
-        if needsUTF8 { mail += " SMTPUTF8" }
         for address in [sender] + recipients where address.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ">") }) {
             throw MailTransportError.protocolError("invalid address \(address.debugDescription)", step: "MAIL FROM")
         }
+        var mail = "MAIL FROM:<\(sender)>"
+        if capabilities.supports(.size) { mail += " SIZE=\(size)" }
+        if capabilities.supports(.eightBitMIME), Self.hasEightBitBytes(message) { mail += " BODY=8BITMIME" }
+        if needsUTF8 { mail += " SMTPUTF8" }
         var machine = SMTPTransactionStateMachine(
             mailCommand: mail,
             recipients: recipients,
@@ -196,25 +208,22 @@ public actor SMTPConnection {
         }
     }
 
-    private func sendBody<Message: Collection>(_ message: Message) async throws where Message.Element == UInt8 {
+    static func hasEightBitBytes(_ message: ByteBuffer) -> Bool {
+        message.withUnsafeReadableBytes { bytes in bytes.contains { $0 >= 0x80 } }
+    }
+
+    private func sendBody(_ message: ByteBuffer) async throws {
         var stuffer = SMTPDotStuffer()
         let chunkSize = 256 * 1024
-        var index = message.startIndex
-        var out: [UInt8] = []
-        while index != message.endIndex {
-            let end = message.index(index, offsetBy: chunkSize, limitedBy: message.endIndex) ?? message.endIndex
-            out.removeAll(keepingCapacity: true)
-            stuffer.encode(message[index..<end], into: &out)
-            index = end
-            if index == message.endIndex { stuffer.finish(into: &out) }
-            try await connection.send(connection.channel.allocator.buffer(bytes: out))
-        }
-        if message.isEmpty {
-            out.removeAll()
-            stuffer.finish(into: &out)
-            try await connection.send(connection.channel.allocator.buffer(bytes: out))
-        }
-        logger.trace("C: <message data, \(message.count) bytes>")
+        var rest = message
+        repeat {
+            let chunk = rest.readSlice(length: min(chunkSize, rest.readableBytes))!
+            var out = connection.channel.allocator.buffer(capacity: chunk.readableBytes + chunk.readableBytes / 32 + 8)
+            stuffer.encode(chunk, into: &out)
+            if rest.readableBytes == 0 { stuffer.finish(into: &out) }
+            try await connection.send(out)
+        } while rest.readableBytes > 0
+        logger.trace("C: <message data, \(message.readableBytes) bytes>")
     }
 
     public func noop() async throws -> SMTPReply {

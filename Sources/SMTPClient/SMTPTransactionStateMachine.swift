@@ -1,4 +1,5 @@
 import MailTransport
+import NIOCore
 
 /// The outcome for one recipient.
 public struct SMTPRecipientResult: Sendable, Hashable, Codable {
@@ -175,33 +176,61 @@ public struct SMTPDotStuffer: Sendable {
     public init() {}
 
     /// Appends `input` to `output`, doubling a "." at the start of a line and turning bare LF
-    /// into CRLF.
-    public mutating func encode<Bytes: Collection>(_ input: Bytes, into output: inout [UInt8]) where Bytes.Element == UInt8 {
-        output.reserveCapacity(output.count + input.count + input.count / 64)
-        for byte in input {
-            if byte == UInt8(ascii: "\n") {
-                if !lastWasCR { output.append(UInt8(ascii: "\r")) }
-                output.append(byte)
+    /// into CRLF. Copies runs of ordinary bytes at once.
+    public mutating func encode(_ input: UnsafeRawBufferPointer, into output: inout ByteBuffer) {
+        let n = input.count
+        var start = 0
+        var i = 0
+        while i < n {
+            let b = input[i]
+            if b == UInt8(ascii: "\n") {
+                if !lastWasCR {
+                    output.writeBytes(UnsafeRawBufferPointer(rebasing: input[start..<i]))
+                    output.writeInteger(UInt8(ascii: "\r"))
+                    start = i
+                }
                 atLineStart = true
                 lastWasCR = false
-                continue
+            } else {
+                if atLineStart, b == UInt8(ascii: ".") {
+                    output.writeBytes(UnsafeRawBufferPointer(rebasing: input[start..<i]))
+                    output.writeInteger(UInt8(ascii: "."))
+                    start = i
+                }
+                atLineStart = false
+                lastWasCR = b == UInt8(ascii: "\r")
             }
-            if atLineStart, byte == UInt8(ascii: ".") { output.append(UInt8(ascii: ".")) }
-            output.append(byte)
-            atLineStart = false
-            lastWasCR = byte == UInt8(ascii: "\r")
+            i += 1
         }
+        output.writeBytes(UnsafeRawBufferPointer(rebasing: input[start..<n]))
+    }
+
+    public mutating func encode(_ input: ByteBuffer, into output: inout ByteBuffer) {
+        input.withUnsafeReadableBytes { encode($0, into: &output) }
     }
 
     /// Ends the data: a line break if the message did not end with one, then ".\r\n".
-    public mutating func finish(into output: inout [UInt8]) {
+    public mutating func finish(into output: inout ByteBuffer) {
         if lastWasCR {
-            output.append(UInt8(ascii: "\n"))
+            output.writeInteger(UInt8(ascii: "\n"))
         } else if !atLineStart {
-            output += [UInt8(ascii: "\r"), UInt8(ascii: "\n")]
+            output.writeStaticString("\r\n")
         }
-        output += Array(".\r\n".utf8)
+        output.writeStaticString(".\r\n")
         atLineStart = true
         lastWasCR = false
+    }
+
+    /// Array conveniences (tests, small messages).
+    public mutating func encode(_ input: [UInt8], into output: inout [UInt8]) {
+        var buffer = ByteBuffer()
+        input.withUnsafeBytes { encode($0, into: &buffer) }
+        output += buffer.readableBytesView
+    }
+
+    public mutating func finish(into output: inout [UInt8]) {
+        var buffer = ByteBuffer()
+        finish(into: &buffer)
+        output += buffer.readableBytesView
     }
 }

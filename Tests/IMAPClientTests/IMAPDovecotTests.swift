@@ -110,6 +110,12 @@ actor CountingSink: IMAPFetchSink {
         #expect(String(decoding: fetched[0].bytes, as: UTF8.self).contains("Subject: Order question 5\r\n"))
         #expect(fetched.allSatisfy { UInt64($0.bytes.count) == $0.attributes.size })
 
+        // The same, streamed and pipelined in batches of 3.
+        let sink = CountingSink()
+        try await imap.uidFetch(IMAPUIDSet(uids), batchSize: 3, into: sink)
+        #expect(await sink.finished.compactMap(\.uid) == uids)
+        #expect(await sink.bytes == fetched.reduce(0) { $0 + $1.bytes.count })
+
         let headers = try await imap.uidFetchMessages(IMAPUIDSet([uids[0]]), items: .headerPeek)
         #expect(String(decoding: headers[0].bytes, as: UTF8.self).hasSuffix("\r\n\r\n"))
 
@@ -199,6 +205,8 @@ actor CountingSink: IMAPFetchSink {
             _ = try await imap.uidFetchMessages(IMAPUIDSet([appended.uid]), maxMessageBytes: 1024 * 1024)
         }
         #expect(error?.kind == .limitExceeded)
+        // The rest of the answer was read, so the connection is still in step.
+        try await imap.noop()
         await imap.close()
     }
 }

@@ -298,3 +298,89 @@ Regards\r
         #expect(report.steps.last?.errorKind == "timeout")
     }
 }
+
+let postfixAvailable = TestServers.available("MAILROOM_TEST_POSTFIX_SUBMISSION_PORT", "MAILROOM_TEST_POSTFIX_SMTPS_PORT", "MAILROOM_TEST_POSTFIX_PASSWORD")
+
+func postfix(_ security: MailSecurity, acceptAny: Bool = true) throws -> MailEndpoint {
+    try TestServers.endpoint(port: security == .tls ? "MAILROOM_TEST_POSTFIX_SMTPS_PORT" : "MAILROOM_TEST_POSTFIX_SUBMISSION_PORT",
+                             security: security, acceptAnyCertificate: acceptAny)
+}
+
+@Suite(.enabled(if: postfixAvailable)) struct SMTPPostfixTests {
+    @Test(arguments: [MailSecurity.starttls, .tls])
+    func authenticatedSendOverTLS(security: MailSecurity) async throws {
+        let smtp = try await SMTPConnection.connect(to: try postfix(security), credentials: .password("agent@example.test", try TestServers.value("MAILROOM_TEST_POSTFIX_PASSWORD")))
+        #expect(await smtp.isAuthenticated)
+        #expect(await smtp.connection.isTLS)
+        #expect(await smtp.capabilities.maximumMessageSize == 10_240_000)
+        for _ in 0..<2 {
+            let result = try await smtp.send(from: "agent@example.test", to: ["one@example.com", "two@example.org"], message: message)
+            #expect(result.acceptedRecipients.count == 2)
+            #expect(result.dataReply.enhancedStatus?.description == "2.0.0")
+        }
+        // UTF-8 addresses with SMTPUTF8, 8-bit body with 8BITMIME.
+        let utf8 = try await smtp.send(from: "agent@example.test", to: ["jürgen@bücher.example"], message: Array("Subject: Grüße\r\n\r\nÄ\r\n".utf8))
+        #expect(utf8.acceptedRecipients == ["jürgen@bücher.example"])
+        await smtp.quit()
+    }
+
+    @Test func authenticationIsOfferedOnlyAfterSTARTTLS() async throws {
+        var endpoint = try postfix(.starttls)
+        endpoint.security = .none
+        let smtp = try await SMTPConnection.connect(to: endpoint, credentials: nil)
+        #expect(await smtp.capabilities.supports(.startTLS))
+        #expect(await smtp.capabilities.authMechanisms.isEmpty)
+        // Without authentication Postfix refuses to relay: a permanent 5.7.1 for the recipient.
+        let error = await #expect(throws: MailTransportError.self) {
+            _ = try await smtp.send(from: "agent@example.test", to: ["one@example.com"], message: message)
+        }
+        #expect(error?.replyCode == 554)
+        #expect(error?.enhancedStatus?.description == "5.7.1")
+        await smtp.quit()
+    }
+
+    @Test func wrongPassword() async throws {
+        let error = await #expect(throws: MailTransportError.self) {
+            _ = try await SMTPConnection.connect(to: try postfix(.starttls), credentials: .password("agent@example.test", "not-the-password-9"))
+        }
+        #expect(error?.kind == .authenticationFailed)
+        #expect(error?.replyCode == 535)
+        #expect(error?.enhancedStatus?.description == "5.7.8")
+        #expect(error?.description.contains("not-the-password-9") == false)
+    }
+
+    @Test func xoauth2() async throws {
+        let smtp = try await SMTPConnection.connect(to: try postfix(.tls), credentials: .oauth2("agent@example.test", accessToken: try TestServers.value("MAILROOM_TEST_POSTFIX_PASSWORD")))
+        #expect(await smtp.isAuthenticated)
+        await smtp.quit()
+    }
+
+    @Test func selfSignedCertificateWithoutAcceptAny() async throws {
+        for security in [MailSecurity.starttls, .tls] {
+            let error = await #expect(throws: MailTransportError.self) {
+                _ = try await SMTPConnection.connect(to: try postfix(security, acceptAny: false), credentials: nil)
+            }
+            #expect(error?.tlsReason == .selfSigned)
+        }
+    }
+
+    @Test func messageAboveTheSizeLimitIsRefusedBeforeSending() async throws {
+        let smtp = try await SMTPConnection.connect(to: try postfix(.tls), credentials: .password("agent@example.test", try TestServers.value("MAILROOM_TEST_POSTFIX_PASSWORD")))
+        let big = [UInt8](repeating: UInt8(ascii: "a"), count: 11_000_000)
+        let error = await #expect(throws: MailTransportError.self) {
+            _ = try await smtp.send(from: "agent@example.test", to: ["one@example.com"], message: big)
+        }
+        #expect(error?.enhancedStatus?.description == "5.3.4")
+        _ = try await smtp.noop()
+        await smtp.quit()
+    }
+
+    @Test func connectionCheck() async throws {
+        let report = await SMTPConnection.check(try postfix(.starttls), credentials: .password("agent@example.test", try TestServers.value("MAILROOM_TEST_POSTFIX_PASSWORD")))
+        #expect(report.ok)
+        #expect(report.steps.map(\.name) == ["resolve", "connect", "greeting", "ehlo", "starttls", "authenticate"])
+        let bad = await SMTPConnection.check(try postfix(.tls), credentials: .password("agent@example.test", "nope"))
+        #expect(bad.steps.map(\.name) == ["resolve", "connect", "tls", "greeting", "ehlo", "authenticate"])
+        #expect(bad.steps.last?.enhancedStatus == "5.7.8")
+    }
+}
