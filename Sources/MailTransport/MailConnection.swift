@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import NIOCore
 import NIOPosix
@@ -24,12 +25,24 @@ public final class MailConnection: Sendable {
 
     // MARK: connecting
 
-    /// Resolves the host name (getaddrinfo on the NIO thread pool), bounded by the connection timeout.
+    /// getaddrinfo blocks, so it runs on threads of its own: the shared NIO pool also serves
+    /// SQLite (sqlite-nio), and a busy database must not delay connecting to a mail server.
+    static let resolverPool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+
+    /// Resolves the host name (getaddrinfo on the resolver threads), bounded by the connection timeout.
+    /// An IP address needs no lookup.
     public static func resolve(_ endpoint: MailEndpoint) async throws -> SocketAddress {
         let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         let host = endpoint.host
         let port = endpoint.port
-        let work = NIOThreadPool.singleton.runIfActive(eventLoop: eventLoop) { () throws -> SocketAddress in
+        if let literal = try? SocketAddress(ipAddress: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port) {
+            return literal
+        }
+        let work = resolverPool.runIfActive(eventLoop: eventLoop) { () throws -> SocketAddress in
             do {
                 return try SocketAddress.makeAddressResolvingHost(host, port: port)
             } catch {

@@ -41,21 +41,26 @@ public enum MailroomApplication {
     public static func importMail(_ configuration: MailroomConfiguration, accountKey: String, path: String,
                                   logger: Logger) async throws -> MailImporter.Summary {
         let (database, store) = try await openStore(configuration, logger: logger)
-        let summary = try await withThrowingTaskGroup(of: MailImporter.Summary?.self) { group in
-            group.addTask {
-                await database.run()
-                return nil
+        do {
+            let summary = try await withThrowingTaskGroup(of: MailImporter.Summary?.self) { group in
+                group.addTask {
+                    await database.run()
+                    return nil
+                }
+                defer { group.cancelAll() }
+                try await Migrator.migrate(database, logger: logger)
+                guard let account = try await store.accounts.find(key: accountKey) else {
+                    throw ConfigurationError("no account has the key '\(accountKey)'")
+                }
+                let importer = MailImporter(pipeline: IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger))
+                return try await importer.importPath(path, into: account)
             }
-            defer { group.cancelAll() }
-            try await Migrator.migrate(database, logger: logger)
-            guard let account = try await store.accounts.find(key: accountKey) else {
-                throw ConfigurationError("no account has the key '\(accountKey)'")
-            }
-            let importer = MailImporter(pipeline: IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger))
-            return try await importer.importPath(path, into: account)
+            await database.close()
+            return summary
+        } catch {
+            await database.close()
+            throw error
         }
-        await database.close()
-        return summary
     }
 
     /// Runs the server until SIGINT or SIGTERM.

@@ -60,12 +60,17 @@ struct Migrate: AsyncParsableCommand {
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = store.logger()
         let (database, _) = try await MailroomApplication.openStore(configuration, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await database.run() }
-            let applied = try await Migrator.migrate(database, logger: logger)
-            print(applied.isEmpty ? "schema is up to date (version \(Migrator.latestVersion))"
-                  : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
-            group.cancelAll()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await database.run() }
+                defer { group.cancelAll() }
+                let applied = try await Migrator.migrate(database, logger: logger)
+                print(applied.isEmpty ? "schema is up to date (version \(Migrator.latestVersion))"
+                      : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
+            }
+        } catch {
+            await database.close()
+            throw error
         }
         await database.close()
     }
