@@ -103,6 +103,10 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
         case .coreFoundation(let encodings):
             if !bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) { return String(decoding: bytes, as: UTF8.self) }
             let array = Array(bytes)
+            if let first = encodings.first, Charset.doubleByteEncodings.contains(first),
+               let text = array.withUnsafeBufferPointer({ DoubleByteTable.table(for: first).decode($0) }) {
+                return text
+            }
             for encoding in encodings {
                 if let text = CoreFoundationDecoder.decode(array, encoding: encoding) { return text }
             }
@@ -114,6 +118,10 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
             return UTF16Decoder.decode(Array(bytes), order: order)
         }
     }
+
+    /// CoreFoundation encodings decoded through a `DoubleByteTable`: CP932, GB18030 (its
+    /// two-byte part), Big5, CP949.
+    static let doubleByteEncodings: Set<UInt32> = [0x0420, 0x0632, 0x0A03, 0x0422]
 
     private static let byAlias: [String: Charset] = {
         var table: [String: Charset] = [:]

@@ -56,7 +56,12 @@ public struct MIMEMessage: Sendable {
 
     /// Every mailbox of every field with this name (some mailers repeat To and Cc).
     public func mailboxes(_ fieldName: String) -> [Mailbox] {
-        headers.all(named: fieldName).flatMap { AddressParser.mailboxes($0.rawValue[...]) }
+        let name = fieldName.asciiLowercased
+        var result: [Mailbox] = []
+        for index in headers.fields.indices where headers.fields[index].lowercasedName == name {
+            result += AddressParser.mailboxes(headers.fields[index].rawValue[...])
+        }
+        return result
     }
 
     // MARK: Bodies
