@@ -133,6 +133,10 @@ public struct MIMEMessage: Sendable {
 /// Reading whole messages from files and standard input into one buffer.
 public enum MessageFile {
     public static func read(path: String, limit: Int = Int.max) throws -> [UInt8] {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw MailMessageError.unreadableFile(path, reason: "it is a directory")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "permission denied or not a regular file" : "no such file"
             throw MailMessageError.unreadableFile(path, reason: reason)
