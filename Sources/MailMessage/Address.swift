@@ -136,6 +136,7 @@ public enum AddressParser {
     /// An angle address without comments and without the folding whitespace that may
     /// surround its tokens (quoted local parts keep their spaces).
     static func compactAddress(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
+        if !bytes.contains(where: { $0 == ASCII.openParen || $0 == ASCII.quote || ASCII.isWhitespace($0) }) { return Array(bytes) }
         var output: [UInt8] = []
         var index = bytes.startIndex
         var inQuotes = false

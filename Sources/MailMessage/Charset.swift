@@ -103,6 +103,10 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
         case .coreFoundation(let encodings):
             if !bytes.contains(where: { $0 >= 0x80 || $0 == 0x1B }) { return String(decoding: bytes, as: UTF8.self) }
             let array = Array(bytes)
+            if let first = encodings.first, Charset.doubleByteEncodings.contains(first),
+               let text = array.withUnsafeBufferPointer({ DoubleByteTable.table(for: first).decode($0) }) {
+                return text
+            }
             for encoding in encodings {
                 if let text = CoreFoundationDecoder.decode(array, encoding: encoding) { return text }
             }
@@ -114,6 +118,10 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
             return UTF16Decoder.decode(Array(bytes), order: order)
         }
     }
+
+    /// CoreFoundation encodings decoded through a `DoubleByteTable`: CP932, GB18030 (its
+    /// two-byte part), Big5, CP949.
+    static let doubleByteEncodings: Set<UInt32> = [0x0420, 0x0632, 0x0A03, 0x0422]
 
     private static let byAlias: [String: Charset] = {
         var table: [String: Charset] = [:]
@@ -135,7 +143,7 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
         add(Charset(name: "macintosh", decoding: .singleByte(cfEncoding: 0x0000)), ["mac", "x-mac-roman", "macroman", "csmacintosh"])
         add(.koi8R, ["koi8", "cskoi8r", "koi"])
         add(.koi8U, ["koi8-ru"])
-        add(.gb18030, ["gb2312", "gbk", "x-gbk", "cp936", "ms936", "windows-936", "euc-cn", "csgb2312", "chinese", "iso-ir-58", "gb_2312-80", "gb_2312", "x-euc-cn", "hz-gb-2312"])
+        add(.gb18030, ["gb2312", "gbk", "x-gbk", "cp936", "ms936", "windows-936", "euc-cn", "csgb2312", "chinese", "iso-ir-58", "gb_2312-80", "gb_2312", "x-euc-cn"])
         add(.big5, ["big5-hkscs", "x-x-big5", "cn-big5", "csbig5", "cp950", "x-big5", "big-5"])
         add(.shiftJIS, ["shift-jis", "sjis", "x-sjis", "ms_kanji", "csshiftjis", "windows-31j", "cp932", "ms932", "x-ms-cp932"])
         add(.eucJP, ["eucjp", "x-euc-jp", "cseucpkdfmtjapanese", "x-eucjp"])

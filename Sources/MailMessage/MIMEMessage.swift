@@ -56,7 +56,12 @@ public struct MIMEMessage: Sendable {
 
     /// Every mailbox of every field with this name (some mailers repeat To and Cc).
     public func mailboxes(_ fieldName: String) -> [Mailbox] {
-        headers.all(named: fieldName).flatMap { AddressParser.mailboxes($0.rawValue[...]) }
+        let name = fieldName.asciiLowercased
+        var result: [Mailbox] = []
+        for index in headers.fields.indices where headers.fields[index].lowercasedName == name {
+            result += AddressParser.mailboxes(headers.fields[index].rawValue[...])
+        }
+        return result
     }
 
     // MARK: Bodies
@@ -128,6 +133,10 @@ public struct MIMEMessage: Sendable {
 /// Reading whole messages from files and standard input into one buffer.
 public enum MessageFile {
     public static func read(path: String, limit: Int = Int.max) throws -> [UInt8] {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw MailMessageError.unreadableFile(path, reason: "it is a directory")
+        }
         guard let handle = FileHandle(forReadingAtPath: path) else {
             let reason = FileManager.default.fileExists(atPath: path) ? "permission denied or not a regular file" : "no such file"
             throw MailMessageError.unreadableFile(path, reason: reason)

@@ -118,45 +118,67 @@ enum MultipartSplitter {
     static func split(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, boundary: [UInt8], maxParts: Int) -> Result {
         var result = Result()
         var partStart: Int?
-        var lineStart = range.lowerBound
         let end = range.upperBound
         let boundaryCount = boundary.count
-        while lineStart < end {
-            let lineEnd = indexOfByte(ASCII.lf, in: buffer, from: lineStart, to: end) ?? end
-            if lineEnd - lineStart >= boundaryCount + 2, buffer[lineStart] == ASCII.minus, buffer[lineStart + 1] == ASCII.minus,
-               matches(buffer, at: lineStart + 2, boundary) {
-                var cursor = lineStart + 2 + boundaryCount
-                var isClose = false
-                if cursor + 1 < lineEnd, buffer[cursor] == ASCII.minus, buffer[cursor + 1] == ASCII.minus {
-                    isClose = true
-                    cursor += 2
-                }
-                var onlyPadding = true
-                while cursor < lineEnd {
-                    let byte = buffer[cursor]
-                    if byte != ASCII.space && byte != ASCII.tab && byte != ASCII.cr { onlyPadding = false; break }
-                    cursor += 1
-                }
-                if onlyPadding {
-                    if let start = partStart {
-                        // The line break before a delimiter belongs to the delimiter.
-                        var partEnd = lineStart
-                        if partEnd > start, buffer[partEnd - 1] == ASCII.lf { partEnd -= 1 }
-                        if partEnd > start, buffer[partEnd - 1] == ASCII.cr { partEnd -= 1 }
-                        result.parts.append(start..<max(start, partEnd))
-                        if result.parts.count >= maxParts { return result }
-                    }
-                    if isClose {
-                        result.sawClose = true
-                        return result
-                    }
-                    partStart = lineEnd < end ? lineEnd + 1 : end
-                }
+        // Delimiters start a line: the body's first line, or one found by findDelimiterLine.
+        var candidate: Int? = range.lowerBound
+        var searchFrom = range.lowerBound
+        if !(range.count >= boundaryCount + 2 && buffer[range.lowerBound] == ASCII.minus && buffer[range.lowerBound + 1] == ASCII.minus
+             && matches(buffer, at: range.lowerBound + 2, boundary)) {
+            candidate = nil
+        }
+        while true {
+            if candidate == nil {
+                guard let found = findDelimiterLine(boundary, in: buffer, from: searchFrom, to: end) else { break }
+                candidate = found
             }
-            lineStart = lineEnd + 1
+            guard let lineStart = candidate else { break }
+            candidate = nil
+            let lineEnd = indexOfByte(ASCII.lf, in: buffer, from: lineStart, to: end) ?? end
+            searchFrom = lineEnd
+            var cursor = lineStart + 2 + boundaryCount
+            var isClose = false
+            if cursor + 1 < lineEnd, buffer[cursor] == ASCII.minus, buffer[cursor + 1] == ASCII.minus {
+                isClose = true
+                cursor += 2
+            }
+            var onlyPadding = true
+            while cursor < lineEnd {
+                let byte = buffer[cursor]
+                if byte != ASCII.space && byte != ASCII.tab && byte != ASCII.cr { onlyPadding = false; break }
+                cursor += 1
+            }
+            guard onlyPadding else { continue }
+            if let start = partStart {
+                // The line break before a delimiter belongs to the delimiter.
+                var partEnd = lineStart
+                if partEnd > start, buffer[partEnd - 1] == ASCII.lf { partEnd -= 1 }
+                if partEnd > start, buffer[partEnd - 1] == ASCII.cr { partEnd -= 1 }
+                result.parts.append(start..<max(start, partEnd))
+                if result.parts.count >= maxParts { return result }
+            }
+            if isClose {
+                result.sawClose = true
+                return result
+            }
+            partStart = lineEnd < end ? lineEnd + 1 : end
         }
         if let start = partStart { result.parts.append(start..<end) }
         return result
+    }
+
+    /// The next line start holding "--" + boundary. Scans for "-" rather than line ends:
+    /// base64 bodies (the bulk of mail) contain no "-" at all, so one `memchr` skips them.
+    private static func findDelimiterLine(_ boundary: [UInt8], in buffer: UnsafeBufferPointer<UInt8>, from start: Int, to end: Int) -> Int? {
+        var position = start
+        while let dash = indexOfByte(ASCII.minus, in: buffer, from: position, to: end) {
+            if dash + 2 + boundary.count <= end, dash > 0, buffer[dash - 1] == ASCII.lf, buffer[dash + 1] == ASCII.minus,
+               matches(buffer, at: dash + 2, boundary) {
+                return dash
+            }
+            position = dash + 1
+        }
+        return nil
     }
 
     /// A multipart without its boundary parameter: the first line starting with "--" in the

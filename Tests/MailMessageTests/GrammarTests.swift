@@ -245,3 +245,29 @@ struct CharsetTests {
         #expect(salvaged.text.hasPrefix("こん\n"))
     }
 }
+
+@Suite("Double-byte tables")
+struct DoubleByteTableTests {
+    /// Whatever the table decodes, it decodes exactly as the platform converter does.
+    @Test(arguments: [UInt32(0x0420), 0x0632, 0x0A03, 0x0422])
+    func agreesWithThePlatformConverter(encoding: UInt32) {
+        let table = DoubleByteTable.table(for: encoding)
+        var rng = SeededGenerator(state: UInt64(encoding))
+        var decodedByTable = 0
+        for _ in 0..<3000 {
+            // Mostly plausible lead/trail pairs, some ASCII, some noise.
+            var bytes: [UInt8] = []
+            for _ in 0..<Int.random(in: 1...12, using: &rng) {
+                switch Int.random(in: 0..<4, using: &rng) {
+                case 0: bytes.append(UInt8.random(in: 0x20...0x7E, using: &rng))
+                case 3: bytes.append(UInt8.random(in: 0...255, using: &rng))
+                default: bytes += [UInt8.random(in: 0x81...0xFE, using: &rng), UInt8.random(in: 0x40...0xFE, using: &rng)]
+                }
+            }
+            guard let viaTable = bytes.withUnsafeBufferPointer({ table.decode($0) }) else { continue }
+            decodedByTable += 1
+            #expect(viaTable == CoreFoundationDecoder.decode(bytes, encoding: encoding), "\(bytes)")
+        }
+        #expect(decodedByTable > 100)
+    }
+}

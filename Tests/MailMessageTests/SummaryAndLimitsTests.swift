@@ -150,3 +150,46 @@ struct LimitsTests {
         }
     }
 }
+
+@Suite("Multipart splitting")
+struct MultipartSplitterTests {
+    /// The plain reading of RFC 2046: every line, in order, checked for being a delimiter.
+    static func referenceSplit(_ bytes: [UInt8], boundary: [UInt8]) -> (parts: [Range<Int>], sawClose: Bool) {
+        var parts: [Range<Int>] = []
+        var partStart: Int?
+        var lineStart = 0
+        while lineStart < bytes.count {
+            let lineEnd = bytes[lineStart...].firstIndex(of: ASCII.lf) ?? bytes.count
+            var line = Array(bytes[lineStart..<lineEnd])
+            while let last = line.last, last == ASCII.space || last == ASCII.tab || last == ASCII.cr { line.removeLast() }
+            let dashBoundary = [ASCII.minus, ASCII.minus] + boundary
+            if line == dashBoundary || line == dashBoundary + [ASCII.minus, ASCII.minus] {
+                if let start = partStart {
+                    var end = lineStart
+                    if end > start, bytes[end - 1] == ASCII.lf { end -= 1 }
+                    if end > start, bytes[end - 1] == ASCII.cr { end -= 1 }
+                    parts.append(start..<max(start, end))
+                }
+                if line.count > dashBoundary.count { return (parts, true) }
+                partStart = lineEnd < bytes.count ? lineEnd + 1 : bytes.count
+            }
+            lineStart = lineEnd + 1
+        }
+        if let start = partStart { parts.append(start..<bytes.count) }
+        return (parts, false)
+    }
+
+    @Test(arguments: 0..<300)
+    func agreesWithTheLineByLineReading(seed: Int) {
+        var rng = SeededGenerator(state: UInt64(seed) &+ 1000)
+        let boundary = Array("b-1".utf8)
+        let pieces: [[UInt8]] = [Array("--b-1".utf8), Array("--b-1--".utf8), Array("--b-12".utf8), Array("-".utf8), Array("--".utf8),
+                                 Array("text - more".utf8), [ASCII.cr, ASCII.lf], [ASCII.lf], [ASCII.space], Array("--b-1 ".utf8), Array("x--b-1".utf8), Array("QUJD".utf8)]
+        var bytes: [UInt8] = []
+        for _ in 0..<Int.random(in: 0...40, using: &rng) { bytes += pieces.randomElement(using: &rng) ?? [] }
+        let expected = Self.referenceSplit(bytes, boundary: boundary)
+        let actual = bytes.withUnsafeBufferPointer { MultipartSplitter.split($0, range: 0..<$0.count, boundary: boundary, maxParts: 1000) }
+        #expect(actual.parts == expected.parts, "\(String(decoding: bytes, as: UTF8.self).debugDescription)")
+        #expect(actual.sawClose == expected.sawClose)
+    }
+}
