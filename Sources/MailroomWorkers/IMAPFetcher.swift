@@ -101,6 +101,13 @@ public struct IMAPFetcher: Sendable {
     func session() async throws {
         let imap = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials,
                                                     logger: logger)
+        // Running on the connection's event loop saves a thread hop on every server round trip.
+        try await withTaskExecutorPreference(imap.connection.taskExecutor) {
+            try await loop(imap)
+        }
+    }
+
+    private func loop(_ imap: IMAPConnection) async throws {
         do {
             let selected = try await imap.select(folder)
             status.update(account.id) { $0.connected = true; $0.lastError = nil }

@@ -111,7 +111,9 @@ public actor OutboxSender: Service {
                     await fail(item, failure: DeliveryFailure(kind: .internal, text: "the message's stored copy is missing"), settings: account.retry)
                     continue
                 }
-                let result = try await connection.send(from: item.envelopeFrom, to: item.recipients, message: raw)
+                let result = try await withTaskExecutorPreference(connection.connection.taskExecutor) {
+                    try await connection.send(from: item.envelopeFrom, to: item.recipients, message: raw)
+                }
                 let recipients = result.recipients.map {
                     OutboxAttempt.RecipientResult(address: $0.address, accepted: $0.accepted, replyCode: $0.reply.code, text: $0.reply.text)
                 }
