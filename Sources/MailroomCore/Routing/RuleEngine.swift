@@ -72,7 +72,7 @@ public struct AutoReplyRequest: Sendable, Equatable {
 public enum RuleWarning: Sendable, Equatable {
     /// A `matches` condition ran out of its time budget and counted as not matching.
     case regexTimedOut(ruleId: String, conditionIndex: Int)
-    /// A `matches` pattern stored before the limits existed could not be compiled.
+    /// A stored `matches` pattern does not compile or breaks the current `RegexLimits`; it never matches.
     case invalidPattern(ruleId: String, conditionIndex: Int)
     /// A `goto` named a rule that is not among this account's or the global rules; the run went on with the next rule.
     case gotoTargetMissing(ruleId: String, targetId: String)
