@@ -166,7 +166,8 @@ public struct TicketRouting: Sendable, Equatable {
         case .queue(let stage):
             var times = openOffers.map(\.deadline)
             if let deadline = stage.deadline { times.append(deadline) }
-            if openOffers.isEmpty { times += stage.excludedUntil.values }
+            // A declined agent's cool-down ending matters when the queue waits, and to a ring in progress.
+            if openOffers.isEmpty || stage.queue.strategy == .ringAll { times += stage.excludedUntil.values }
             return times.min()
         case .idle, .finished:
             return nil
@@ -412,9 +413,15 @@ public struct TicketRouting: Sendable, Equatable {
         return [.moveToQueue(queueId: queue.id)] + offerRound(now: now, context: context)
     }
 
-    /// Offers to the next candidates when no offer is open; otherwise waits for the open ones.
+    /// Offers to the next candidates when no offer is open. While a ring-all round is open,
+    /// members of the same or a better priority who became available join it, with the
+    /// round's deadline; other strategies wait for the open offer.
     private mutating func offerRound(now: Date, context: RoutingContext) -> [RoutingAction] {
-        guard case .queue(var queueStage) = stage, openOffers.isEmpty else { return [] }
+        guard case .queue(var queueStage) = stage else { return [] }
+        let open = openOffers
+        if !open.isEmpty {
+            return queueStage.queue.strategy == .ringAll ? widenRing(open, queueStage, now: now, context: context) : []
+        }
         queueStage.excludedUntil = queueStage.excludedUntil.filter { $0.value > now }
         let candidates = QueueSelector.candidates(in: queueStage.queue, context: context, excluding: Set(queueStage.excludedUntil.keys))
         var actions: [RoutingAction] = []
@@ -437,6 +444,19 @@ public struct TicketRouting: Sendable, Equatable {
             actions.append(.recordLastOffered(queueId: queueStage.queue.id, userId: userId))
         }
         return actions
+    }
+
+    private mutating func widenRing(_ open: [Offer], _ queueStage: QueueStage, now: Date, context: RoutingContext) -> [RoutingAction] {
+        var queueStage = queueStage
+        queueStage.excludedUntil = queueStage.excludedUntil.filter { $0.value > now }
+        stage = .queue(queueStage)
+        let queue = queueStage.queue
+        let ringing = Set(open.map(\.userId))
+        let priority = { (userId: String) in queue.members.first { $0.userId == userId }?.priority ?? Int.max }
+        guard let ringPriority = ringing.map(priority).min(), let deadline = open.map(\.deadline).min() else { return [] }
+        let excluded = ringing.union(queueStage.excludedUntil.keys)
+        let joiners = QueueSelector.candidates(in: queue, context: context, excluding: excluded).filter { priority($0) <= ringPriority }
+        return joiners.map { makeOffer(to: $0, deadline: deadline, now: now) }
     }
 
     private mutating func makeOffer(to userId: String, deadline: Date, now: Date) -> RoutingAction {

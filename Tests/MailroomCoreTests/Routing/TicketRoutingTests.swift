@@ -183,11 +183,27 @@ let account = Account(key: "SUP", name: "Support", waitForAgentSeconds: 10, wait
         #expect(h.reject("a") == [])
         h.advance(to: 2)
         #expect(h.reject("b") == [.waitInQueue(queueId: "q1"), .scheduleTimer(at: h.at(31))])
-        #expect(h.tick(31) == [.sendOffer(to: "a", deadline: h.at(61)), .scheduleTimer(at: h.at(61))])
-        // b's cool-down ends while a's offer is open; the next round includes b again.
-        #expect(h.tick(32) == [])
-        #expect(h.tick(61) == [.withdrawOffer(from: "a", reason: .expired), .sendOffer(to: "b", deadline: h.at(91)),
-                               .scheduleTimer(at: h.at(91))])
+        #expect(h.tick(31) == [.sendOffer(to: "a", deadline: h.at(61)), .scheduleTimer(at: h.at(32))])
+        // b's cool-down ends while a's offer rings: b joins the ring, with its deadline.
+        #expect(h.tick(32) == [.sendOffer(to: "b", deadline: h.at(61)), .scheduleTimer(at: h.at(61))])
+        #expect(h.tick(61) == [.withdrawOffer(from: "a", reason: .expired), .withdrawOffer(from: "b", reason: .expired),
+                               .waitInQueue(queueId: "q1"), .scheduleTimer(at: h.at(91))])
+    }
+
+    @Test func ringAllAddsMembersWhoBecomeAvailableWhileItRings() {
+        var h = RoutingHarness([agent("a"), agent("b", .offline), agent("backup", .online)])
+        _ = h.toQueue(queue(.ringAll, [("a", 0), ("b", 0), ("backup", 1)]))
+        #expect(h.machine.openOffers.map(\.userId) == ["a"])
+        #expect(h.presence("b", .online, at: 10) == [.sendOffer(to: "b", deadline: h.at(30))])
+        // A worse priority does not join a better one's ring.
+        #expect(h.presence("backup", .online, at: 11) == [])
+        #expect(h.accept("b") == [.assign(to: "b"), .notifyTaken(agents: ["a"], by: "b")])
+    }
+
+    @Test func roundRobinDoesNotAddAnOfferWhileOneIsOpen() {
+        var h = RoutingHarness([agent("a"), agent("b", .offline)])
+        _ = h.toQueue(queue(.roundRobin, [("a", 0), ("b", 0)]))
+        #expect(h.presence("b", .online, at: 10) == [])
     }
 
     @Test func lowerPriorityMembersAreOfferedFirst() {
