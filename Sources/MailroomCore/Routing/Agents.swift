@@ -20,6 +20,14 @@ public struct AgentPresence: Sendable, Equatable, Codable {
 
     public static let maxReasonLength = 100
 
+    /// A reason is kept only for a pause, as the initialiser does.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        self.init(try c.decode(PresenceState.self, forKey: .state),
+                  reason: reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 })
+    }
+
     /// Checks a `PUT /users/{id}/presence` body.
     public func validate() -> [FieldError] {
         if let reason, reason.count > Self.maxReasonLength {

@@ -16,8 +16,8 @@ public enum ClosingAction: Sendable, Equatable {
 /// with it, so no new offers reach them meanwhile. `close` then needs a disposition when the
 /// account requires one and refuses otherwise, naming `dispositionId`. A direct `close` (the
 /// API with a disposition in the request) goes through without a pause.
-public struct ClosingFlow: Sendable, Equatable {
-    public enum State: Sendable, Equatable {
+public struct ClosingFlow: Sendable, Equatable, Codable {
+    public enum State: Sendable, Equatable, Codable {
         case working
         /// `previousPresence` is nil when the agent was not paused for disposing.
         case disposing(previousPresence: AgentPresence?)

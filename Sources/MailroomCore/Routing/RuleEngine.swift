@@ -23,7 +23,7 @@ public struct RoutingInput: Sendable, Equatable {
     public var headers: [MessageHeader]
     public var hasAttachments: Bool
     public var receivedAt: Date
-    /// True when this message opened the ticket.
+    /// True when this message opened the ticket; `firstMessageOnly` auto-replies are asked for only then.
     public var isNewTicket: Bool
 
     public init(accountId: String, from: [EmailAddress], to: [EmailAddress] = [], cc: [EmailAddress] = [],
@@ -39,6 +39,14 @@ public struct RoutingInput: Sendable, Equatable {
         self.hasAttachments = hasAttachments
         self.receivedAt = receivedAt
         self.isNewTicket = isNewTicket
+    }
+
+    /// The input for a stored inbound message; `headers` come from the parsed raw message. The
+    /// body is the text part, or the HTML as it is when there is none.
+    public init(message: TicketMessage, headers: [MessageHeader], receivedAt: Date, isNewTicket: Bool) {
+        self.init(accountId: message.accountId, from: message.from, to: message.to, cc: message.cc, subject: message.subject,
+                  body: message.text ?? message.html ?? "", headers: headers, hasAttachments: !message.attachments.isEmpty,
+                  receivedAt: receivedAt, isNewTicket: isNewTicket)
     }
 
     /// Values of every header with this name, compared case-insensitively.
@@ -162,7 +170,7 @@ public struct RuleEngine: Sendable {
             decision.matchedRuleIds.append(rule.id)
             var next = index + 1
             for action in rule.actions {
-                switch apply(action, of: rule, to: &decision) {
+                switch apply(action, of: rule, isNewTicket: input.isNewTicket, to: &decision) {
                 case .proceed:
                     continue
                 case .stop:
@@ -187,7 +195,7 @@ public struct RuleEngine: Sendable {
 
     private enum Flow { case proceed, stop, jump(String) }
 
-    private func apply(_ action: RuleAction, of rule: RoutingRule, to decision: inout RoutingDecision) -> Flow {
+    private func apply(_ action: RuleAction, of rule: RoutingRule, isNewTicket: Bool, to decision: inout RoutingDecision) -> Flow {
         switch action {
         case .queue(let queueId):
             route(.queue(queueId: queueId), rule, &decision)
@@ -198,6 +206,7 @@ public struct RuleEngine: Sendable {
         case .priority(let priority):
             if decision.priority == nil { decision.priority = priority }
         case .autoReply(let reply):
+            if reply.mode == .firstMessageOnly && !isNewTicket { break }
             if !decision.autoReplies.contains(where: { $0.action.templateId == reply.templateId }) {
                 decision.autoReplies.append(AutoReplyRequest(ruleId: rule.id, action: reply))
             }

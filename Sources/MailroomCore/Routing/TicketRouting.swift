@@ -10,7 +10,7 @@ public enum OfferState: String, NamedValues {
 
 /// One offer of the ticket to one agent. The caller stores these; an agent may be offered the
 /// same ticket again later, so the latest offer for an agent is the one that counts.
-public struct Offer: Sendable, Equatable {
+public struct Offer: Sendable, Equatable, Codable {
     public var userId: String
     public var offeredAt: Date
     public var deadline: Date
@@ -80,7 +80,7 @@ public enum TransferTarget: Sendable, Equatable {
 }
 
 /// What happens when an offer stage ends without an accept.
-public indirect enum RoutingFallback: Sendable, Equatable {
+public indirect enum RoutingFallback: Sendable, Equatable, Codable {
     /// Offer within the queue; nil `waitSeconds` waits there for as long as it takes.
     case queue(AgentQueue, waitSeconds: Int?, then: RoutingFallback)
     case runRulesAgain
@@ -92,8 +92,9 @@ public indirect enum RoutingFallback: Sendable, Equatable {
 /// The offers of one ticket, driven by time: a state machine in the style of STYLE.md. Each
 /// event method first applies what the passage of time implies (expired offers, ended
 /// waits), then the event, and returns the actions for the caller to carry out. The caller
-/// persists the value between events and calls the methods for one ticket one at a time (a
-/// row lock), which is what makes "two accepts at once: exactly one wins" hold.
+/// persists the value between events (it is `Codable`: store it as JSON with the ticket) and
+/// calls the methods for one ticket one at a time (a row lock), which is what makes "two
+/// accepts at once: exactly one wins" hold.
 ///
 /// ```swift
 /// var routing = TicketRouting(ticketId: ticket.id)
@@ -102,8 +103,8 @@ public indirect enum RoutingFallback: Sendable, Equatable {
 /// perform(routing.offerAccepted(by: userId, at: clock.now(), context: context))
 /// perform(routing.tick(now: clock.now(), context: context))
 /// ```
-public struct TicketRouting: Sendable, Equatable {
-    public enum Phase: Sendable, Equatable {
+public struct TicketRouting: Sendable, Equatable, Codable {
+    public enum Phase: Sendable, Equatable, Codable {
         case idle
         case waitingForAgent(userId: String, deadline: Date)
         case inQueue(queueId: String, deadline: Date?)
@@ -113,7 +114,7 @@ public struct TicketRouting: Sendable, Equatable {
         case cancelled
     }
 
-    struct AgentWait: Sendable, Equatable {
+    struct AgentWait: Sendable, Equatable, Codable {
         var userId: String
         var deadline: Date
         /// The agent already holds the ticket (a new message on it), so capacity does not apply.
@@ -121,7 +122,7 @@ public struct TicketRouting: Sendable, Equatable {
         var onFailure: RoutingFallback
     }
 
-    struct QueueStage: Sendable, Equatable {
+    struct QueueStage: Sendable, Equatable, Codable {
         var queue: AgentQueue
         var deadline: Date?
         var onDeadline: RoutingFallback
@@ -130,7 +131,7 @@ public struct TicketRouting: Sendable, Equatable {
         var announcedWaiting: Bool
     }
 
-    enum Stage: Sendable, Equatable {
+    enum Stage: Sendable, Equatable, Codable {
         case idle
         case agent(AgentWait)
         case queue(QueueStage)
