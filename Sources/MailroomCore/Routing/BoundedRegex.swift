@@ -9,16 +9,25 @@ import Foundation
 ///   rule is saved, since those are the classic catastrophic-backtracking shapes;
 /// - only the first `maxTextLength` UTF-16 units of the text are examined;
 /// - matching runs with `.reportProgress`, and the progress callback stops the search once
-///   `timeBudget` has elapsed; a stopped search counts as "no match" and is reported.
+///   `timeBudget` has elapsed; a stopped search counts as "no match" and is reported. All the
+///   searches of one run of the rules on a message share `messageBudget`, so a message with many headers or
+///   addresses cannot multiply the per-search budget.
+///
+/// The callback comes at ICU's progress checkpoints, so a search can overrun its budget by
+/// one checkpoint's work; on this machine a catastrophic pattern stops within a few
+/// milliseconds of the budget.
 public struct RegexLimits: Sendable, Equatable {
     public var maxPatternLength: Int
     public var maxTextLength: Int
     public var timeBudget: Duration
+    public var messageBudget: Duration
 
-    public init(maxPatternLength: Int = 512, maxTextLength: Int = 65_536, timeBudget: Duration = .milliseconds(50)) {
+    public init(maxPatternLength: Int = 512, maxTextLength: Int = 65_536, timeBudget: Duration = .milliseconds(50),
+                messageBudget: Duration = .milliseconds(250)) {
         self.maxPatternLength = maxPatternLength
         self.maxTextLength = maxTextLength
         self.timeBudget = timeBudget
+        self.messageBudget = messageBudget
     }
 
     public static let standard = RegexLimits()
@@ -61,8 +70,14 @@ public struct BoundedRegex: Sendable {
     }
 
     public func evaluate(_ text: String) -> Outcome {
-        let utf16Length = text.utf16.count
-        let length = min(utf16Length, limits.maxTextLength)
+        evaluate(text, budget: limits.timeBudget)
+    }
+
+    /// Searches with at most `budget` of time (never more than `limits.timeBudget`).
+    public func evaluate(_ text: String, budget: Duration) -> Outcome {
+        let budget = min(budget, limits.timeBudget)
+        if budget <= .zero { return .timedOut }
+        let length = min(text.utf16.count, limits.maxTextLength)
         let started = ContinuousClock.now
         var found = false
         var timedOut = false
@@ -70,7 +85,7 @@ public struct BoundedRegex: Sendable {
             if match != nil {
                 found = true
                 stop.pointee = true
-            } else if ContinuousClock.now - started > limits.timeBudget {
+            } else if ContinuousClock.now - started > budget {
                 timedOut = true
                 stop.pointee = true
             }

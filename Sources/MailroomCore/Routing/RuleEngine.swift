@@ -153,6 +153,7 @@ public struct RuleEngine: Sendable {
 
     public func evaluate(_ input: RoutingInput) -> RoutingDecision {
         var decision = RoutingDecision()
+        let budget = RegexBudget(remaining: limits.messageBudget)
         var visited = Set<Int>()
         var index = 0
         var steps = 0
@@ -166,7 +167,7 @@ public struct RuleEngine: Sendable {
                 decision.ending = .stepLimitReached
                 return decision
             }
-            guard matches(rule, input, &decision) else { index += 1; continue }
+            guard matches(rule, input, budget, &decision) else { index += 1; continue }
             decision.matchedRuleIds.append(rule.id)
             var next = index + 1
             for action in rule.actions {
@@ -230,10 +231,16 @@ public struct RuleEngine: Sendable {
         }
     }
 
-    private func matches(_ rule: RoutingRule, _ input: RoutingInput, _ decision: inout RoutingDecision) -> Bool {
+    /// What is left of one run's regex time; a class so the nested comparison helpers share it.
+    private final class RegexBudget {
+        var remaining: Duration
+        init(remaining: Duration) { self.remaining = remaining }
+    }
+
+    private func matches(_ rule: RoutingRule, _ input: RoutingInput, _ budget: RegexBudget, _ decision: inout RoutingDecision) -> Bool {
         if rule.conditions.isEmpty { return true }
         for (index, condition) in rule.conditions.enumerated() {
-            let result = holds(condition, input) { warning in
+            let result = holds(condition, input, budget) { warning in
                 switch warning {
                 case .timedOut: decision.warnings.append(.regexTimedOut(ruleId: rule.id, conditionIndex: index))
                 case .invalid: decision.warnings.append(.invalidPattern(ruleId: rule.id, conditionIndex: index))
@@ -248,7 +255,7 @@ public struct RuleEngine: Sendable {
 
     private enum PatternProblem { case timedOut, invalid }
 
-    private func holds(_ condition: RuleCondition, _ input: RoutingInput, report: (PatternProblem) -> Void) -> Bool {
+    private func holds(_ condition: RuleCondition, _ input: RoutingInput, _ budget: RegexBudget, report: (PatternProblem) -> Void) -> Bool {
         switch (condition.field, condition.value) {
         case (.hasAttachment, .flag(let wanted)):
             return (input.hasAttachments == wanted) != (condition.operator == .isNot)
@@ -259,15 +266,18 @@ public struct RuleEngine: Sendable {
             let candidates = texts(of: condition.field, in: input)
             let positive = condition.operator.positive
             var anyHolds = false
+            var problem: PatternProblem?
             for candidate in candidates {
-                switch compare(candidate, positive, wanted) {
+                switch compare(candidate, positive, wanted, budget) {
                 case .matched: anyHolds = true
                 case .notMatched: break
-                case .timedOut: report(.timedOut)
-                case .invalid: report(.invalid)
+                case .timedOut: problem = .timedOut
+                case .invalid: problem = .invalid
                 }
-                if anyHolds { break }
+                if anyHolds || problem == .invalid { break }
             }
+            // One warning per condition, however many headers or addresses it looked at.
+            if let problem, !anyHolds { report(problem) }
             return anyHolds != condition.operator.isNegative
         default:
             // A value of the wrong shape for its field cannot be decoded; built in code, it never holds.
@@ -296,7 +306,7 @@ public struct RuleEngine: Sendable {
 
     /// Text operators compare case-insensitively; `account` ids are compared the same way, which
     /// is harmless because ids are lowercase.
-    private func compare(_ candidate: String, _ operator: RuleOperator, _ wanted: String) -> Comparison {
+    private func compare(_ candidate: String, _ operator: RuleOperator, _ wanted: String, _ budget: RegexBudget) -> Comparison {
         let options: String.CompareOptions = [.caseInsensitive]
         let found: Bool
         switch `operator` {
@@ -310,7 +320,10 @@ public struct RuleEngine: Sendable {
             found = candidate.range(of: wanted, options: options.union([.anchored, .backwards])) != nil
         case .matches:
             guard let regex = patterns[wanted] else { return .invalid }
-            switch regex.evaluate(candidate) {
+            let started = ContinuousClock.now
+            let outcome = regex.evaluate(candidate, budget: budget.remaining)
+            budget.remaining -= ContinuousClock.now - started
+            switch outcome {
             case .matched: return .matched
             case .notMatched: return .notMatched
             case .timedOut: return .timedOut

@@ -216,9 +216,14 @@ public struct TicketRouting: Sendable, Equatable, Codable {
     /// online it is theirs at once; if logged out or paused, wait `waitForAgentSeconds` for them
     /// to accept; on timeout or reject, move to `agentQueue` (the agent's queue) and wait
     /// `waitForQueueSeconds` for an agent there; then run the rules again. Without a queue the
-    /// rules run again straight after the agent's wait.
+    /// rules run again straight after the agent's wait. A further message while the ticket is
+    /// still being offered changes nothing: the waits already running go on.
     public mutating func newMessageForAssignedAgent(_ userId: String, agentQueue: AgentQueue?, account: Account, now: Date,
                                                     context: RoutingContext) -> [RoutingAction] {
+        switch stage {
+        case .agent, .queue: return scheduled(advance(to: now, context: context))
+        case .idle, .finished: break
+        }
         var actions = restart()
         if context.agents[userId]?.presence.state == .online {
             stage = .finished(.assigned(userId: userId))

@@ -80,6 +80,17 @@ import Testing
         #expect(h.tick(30) == [.runRulesAgain])
     }
 
+    @Test func aSecondMessageDuringTheWaitDoesNotRestartIt() {
+        var h = RoutingHarness([agent("ann", .offline)])
+        _ = start(&h, queue: nil)
+        h.advance(to: 8)
+        #expect(start(&h, queue: nil) == [])
+        #expect(h.tick(10) == [.runRulesAgain])
+        // Once routing has ended, the next message starts a new wait.
+        h.advance(to: 100)
+        #expect(start(&h, queue: nil) == [.scheduleTimer(at: h.at(110))])
+    }
+
     @Test func withoutAQueueTheRulesRunAgainAfterTheAgentWait() {
         var h = RoutingHarness([agent("ann", .offline)])
         _ = start(&h, queue: nil)

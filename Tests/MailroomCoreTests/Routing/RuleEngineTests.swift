@@ -283,6 +283,20 @@ func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Boo
         #expect(decision.warnings == [.regexTimedOut(ruleId: "slow", conditionIndex: 0)])
     }
 
+    @Test func manyHeadersShareOneBudget() {
+        let limits = RegexLimits(timeBudget: .milliseconds(20), messageBudget: .milliseconds(60))
+        let headers = (0..<30).map { _ in MessageHeader("Received", String(repeating: "a", count: 40) + "!") }
+        let engine = RuleEngine(rules: [
+            rule("slow", position: 0, [RuleCondition(.header("Received"), .matches, "(a|a)+$")], [.tag("hit")]),
+            rule("after", position: 1, [RuleCondition(.body, .matches, "(a|a)+$")], [.tag("hit")]),
+        ], accountId: "acc1", limits: limits)
+        let started = ContinuousClock.now
+        let decision = engine.evaluate(message(body: String(repeating: "a", count: 40) + "!", headers: headers))
+        // 30 headers at 20 ms each would be 600 ms; the run stops near its 60 ms budget.
+        #expect(ContinuousClock.now - started < .milliseconds(400))
+        #expect(decision.warnings == [.regexTimedOut(ruleId: "slow", conditionIndex: 0), .regexTimedOut(ruleId: "after", conditionIndex: 0)])
+    }
+
     @Test(arguments: ["(", "(a+)+$"])
     func aStoredPatternThatBreaksTheLimitsNeverMatchesAndIsReported(pattern: String) {
         let engine = RuleEngine(rules: [rule("bad", [RuleCondition(.body, .matches, pattern)], [.tag("hit")])], accountId: "acc1")
