@@ -4,20 +4,20 @@ import Testing
 
 /// The seeds' "Wait for the Assigned Agent" and "Wait for the Assigned Queue" (waits of 10 s and 20 s here).
 @Suite struct AssignedAgentWaitTests {
-    let agentQueue = queue(.ringAll, [("ann", 0), ("bob", 0), ("cy", 1)], timeout: 30, id: "sales")
+    let agentQueue = testQueue(.ringAll, [("ann", 0), ("bob", 0), ("cy", 1)], timeout: 30, id: "sales")
 
     func start(_ h: inout RoutingHarness, queue: AgentQueue?) -> [RoutingAction] {
-        h.remember(h.machine.newMessageForAssignedAgent("ann", agentQueue: queue, account: account, now: h.now, context: h.context))
+        h.remember(h.machine.newMessageForAssignedAgent("ann", agentQueue: queue, account: testAccount, now: h.now, context: h.context))
     }
 
     @Test func anOnlineAgentGetsTheNewMessageAtOnce() {
-        var h = RoutingHarness([agent("ann", capacity: 1, active: 1)])
+        var h = RoutingHarness([testAgent("ann", capacity: 1, active: 1)])
         #expect(start(&h, queue: agentQueue) == [.assign(to: "ann")])
         #expect(h.machine.phase == .assigned(userId: "ann"))
     }
 
     @Test func anAgentWhoComesBackWithinTheWaitAndAcceptsKeepsIt() {
-        var h = RoutingHarness([agent("ann", .paused("break")), agent("bob")])
+        var h = RoutingHarness([testAgent("ann", .paused("break")), testAgent("bob")])
         #expect(start(&h, queue: agentQueue) == [.scheduleTimer(at: h.at(10))])
         #expect(h.machine.phase == .waitingForAgent(userId: "ann", deadline: h.at(10)))
         // Back online after 4 s: the offer reaches her screen with the original deadline.
@@ -29,14 +29,14 @@ import Testing
     }
 
     @Test func aHeldTicketIsAcceptedEvenWhenTheAgentIsAtCapacity() {
-        var h = RoutingHarness([agent("ann", .offline, capacity: 1, active: 1)])
+        var h = RoutingHarness([testAgent("ann", .offline, capacity: 1, active: 1)])
         _ = start(&h, queue: nil)
         _ = h.presence("ann", .online, at: 2)
         #expect(h.accept("ann") == [.assign(to: "ann")])
     }
 
     @Test func onTimeoutTheTicketGoesToTheAgentsQueueThenTheRulesRunAgain() {
-        var h = RoutingHarness([agent("ann", .offline), agent("bob"), agent("cy")])
+        var h = RoutingHarness([testAgent("ann", .offline), testAgent("bob"), testAgent("cy")])
         _ = start(&h, queue: agentQueue)
         #expect(h.tick(10) == [
             .moveToQueue(queueId: "sales"),
@@ -54,7 +54,7 @@ import Testing
     }
 
     @Test func anAgentInTheQueueWhoAcceptsWithinTheWaitTakesIt() {
-        var h = RoutingHarness([agent("ann", .paused("lunch")), agent("bob")])
+        var h = RoutingHarness([testAgent("ann", .paused("lunch")), testAgent("bob")])
         _ = start(&h, queue: agentQueue)
         _ = h.tick(10)
         h.advance(to: 12)
@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func aRejectSendsItToTheQueueAtOnceWithoutOfferingItBackToTheAgent() {
-        var h = RoutingHarness([agent("ann", .paused("lunch")), agent("bob", .offline)])
+        var h = RoutingHarness([testAgent("ann", .paused("lunch")), testAgent("bob", .offline)])
         _ = start(&h, queue: agentQueue)
         _ = h.presence("ann", .online, at: 1)
         h.advance(to: 2)
@@ -74,14 +74,14 @@ import Testing
     }
 
     @Test func nobodyInTheQueueThenRulesAgain() {
-        var h = RoutingHarness([agent("ann", .offline), agent("bob", .offline)])
+        var h = RoutingHarness([testAgent("ann", .offline), testAgent("bob", .offline)])
         _ = start(&h, queue: agentQueue)
         #expect(h.tick(10) == [.moveToQueue(queueId: "sales"), .waitInQueue(queueId: "sales"), .scheduleTimer(at: h.at(30))])
         #expect(h.tick(30) == [.runRulesAgain])
     }
 
     @Test func aSecondMessageDuringTheWaitDoesNotRestartIt() {
-        var h = RoutingHarness([agent("ann", .offline)])
+        var h = RoutingHarness([testAgent("ann", .offline)])
         _ = start(&h, queue: nil)
         h.advance(to: 8)
         #expect(start(&h, queue: nil) == [])
@@ -92,14 +92,14 @@ import Testing
     }
 
     @Test func withoutAQueueTheRulesRunAgainAfterTheAgentWait() {
-        var h = RoutingHarness([agent("ann", .offline)])
+        var h = RoutingHarness([testAgent("ann", .offline)])
         _ = start(&h, queue: nil)
         #expect(h.tick(9) == [])
         #expect(h.tick(10) == [.runRulesAgain])
     }
 
     @Test func anOfferToAnAgentWhoDisappearsAgainStaysOpenUntilTheDeadline() {
-        var h = RoutingHarness([agent("ann", .offline)])
+        var h = RoutingHarness([testAgent("ann", .offline)])
         _ = start(&h, queue: nil)
         _ = h.presence("ann", .online, at: 2)
         #expect(h.presence("ann", .offline, at: 3) == [])
@@ -109,46 +109,46 @@ import Testing
 
 @Suite struct DirectAgentRouteTests {
     @Test func aRuleRouteToAnAgentUsesItsTimeoutThenTheUnassignedView() {
-        var h = RoutingHarness([agent("u1")])
-        #expect(h.machine.start(.agent(userId: "u1", timeoutSeconds: 45), account: account, queues: [:], now: h.now, context: h.context)
+        var h = RoutingHarness([testAgent("u1")])
+        #expect(h.machine.start(.agent(userId: "u1", timeoutSeconds: 45), account: testAccount, queues: [:], now: h.now, context: h.context)
             == [.sendOffer(to: "u1", deadline: h.at(45)), .scheduleTimer(at: h.at(45))])
         #expect(h.tick(45) == [.withdrawOffer(from: "u1", reason: .expired), .leaveUnassigned])
         #expect(h.machine.phase == .unassigned)
     }
 
     @Test func withoutATimeoutTheAccountsAgentWaitApplies() {
-        var h = RoutingHarness([agent("u1", .offline)])
-        #expect(h.machine.start(.agent(userId: "u1", timeoutSeconds: nil), account: account, queues: [:], now: h.now, context: h.context)
+        var h = RoutingHarness([testAgent("u1", .offline)])
+        #expect(h.machine.start(.agent(userId: "u1", timeoutSeconds: nil), account: testAccount, queues: [:], now: h.now, context: h.context)
             == [.scheduleTimer(at: h.at(10))])
     }
 
     @Test func aFullAgentIsNotOfferedTheTicket() {
-        var h = RoutingHarness([agent("u1", capacity: 2, active: 2)])
+        var h = RoutingHarness([testAgent("u1", capacity: 2, active: 2)])
         #expect(h.machine.offerToAgent("u1", timeoutSeconds: 30, now: h.now, context: h.context) == [.scheduleTimer(at: h.at(30))])
         h.context.agents["u1"]?.activeTickets = 1
         #expect(h.machine.agentsChanged(now: h.at(5), context: h.context) == [.sendOffer(to: "u1", deadline: h.at(30))])
     }
 
     @Test func rejectLeavesItUnassigned() {
-        var h = RoutingHarness([agent("u1")])
+        var h = RoutingHarness([testAgent("u1")])
         _ = h.machine.offerToAgent("u1", timeoutSeconds: 30, now: h.now, context: h.context)
         #expect(h.reject("u1") == [.leaveUnassigned])
     }
 
     @Test func unroutedOrAnUnknownQueueLandsInTheUnassignedView() {
         var h = RoutingHarness([])
-        #expect(h.machine.start(.unrouted, account: account, queues: [:], now: h.now, context: h.context) == [.leaveUnassigned])
+        #expect(h.machine.start(.unrouted, account: testAccount, queues: [:], now: h.now, context: h.context) == [.leaveUnassigned])
         h.machine = TicketRouting(ticketId: "t2")
-        #expect(h.machine.start(.queue(queueId: "deleted"), account: account, queues: [:], now: h.now, context: h.context) == [.leaveUnassigned])
-        let q = queue(.ringAll, [])
+        #expect(h.machine.start(.queue(queueId: "deleted"), account: testAccount, queues: [:], now: h.now, context: h.context) == [.leaveUnassigned])
+        let q = testQueue(.ringAll, [])
         h.machine = TicketRouting(ticketId: "t3")
-        #expect(h.machine.start(.queue(queueId: "q1"), account: account, queues: ["q1": q], now: h.now, context: h.context)
+        #expect(h.machine.start(.queue(queueId: "q1"), account: testAccount, queues: ["q1": q], now: h.now, context: h.context)
             == [.moveToQueue(queueId: "q1"), .waitInQueue(queueId: "q1")])
     }
 
     @Test func reroutingWithdrawsTheEarlierOffers() {
-        var h = RoutingHarness([agent("a"), agent("b")])
-        _ = h.toQueue(queue(.ringAll, [("a", 0)]))
+        var h = RoutingHarness([testAgent("a"), testAgent("b")])
+        _ = h.toQueue(testQueue(.ringAll, [("a", 0)]))
         #expect(h.machine.offerToAgent("b", timeoutSeconds: 5, now: h.now, context: h.context)
             == [.withdrawOffer(from: "a", reason: .cancelled), .sendOffer(to: "b", deadline: h.at(5)), .scheduleTimer(at: h.at(5))])
     }
@@ -156,9 +156,9 @@ import Testing
 
 @Suite struct TransferTests {
     @Test func aTransferToAQueueNotAcceptedInTimeReturnsUnread() throws {
-        var h = RoutingHarness([agent("owner"), agent("b")])
-        let sales = queue(.ringAll, [("owner", 0), ("b", 0)], timeout: 30, id: "sales")
-        let actions = try h.machine.transfer(from: "owner", to: .queue(sales), settings: account.transfer, now: h.now, context: h.context)
+        var h = RoutingHarness([testAgent("owner"), testAgent("b")])
+        let sales = testQueue(.ringAll, [("owner", 0), ("b", 0)], timeout: 30, id: "sales")
+        let actions = try h.machine.transfer(from: "owner", to: .queue(sales), settings: testAccount.transfer, now: h.now, context: h.context)
         // The agent who handed it over is not offered it back.
         #expect(actions == [.moveToQueue(queueId: "sales"), .sendOffer(to: "b", deadline: h.at(30)), .scheduleTimer(at: h.at(30))])
         #expect(h.tick(30) == [.withdrawOffer(from: "b", reason: .expired), .waitInQueue(queueId: "sales"), .scheduleTimer(at: h.at(60))])
@@ -167,34 +167,34 @@ import Testing
     }
 
     @Test func aTransferToAQueueAcceptedInTime() throws {
-        var h = RoutingHarness([agent("owner"), agent("b")])
-        _ = try h.machine.transfer(from: "owner", to: .queue(queue(.ringAll, [("b", 0)])), settings: account.transfer, now: h.now, context: h.context)
+        var h = RoutingHarness([testAgent("owner"), testAgent("b")])
+        _ = try h.machine.transfer(from: "owner", to: .queue(testQueue(.ringAll, [("b", 0)])), settings: testAccount.transfer, now: h.now, context: h.context)
         h.advance(to: 20)
         #expect(h.accept("b") == [.assign(to: "b")])
     }
 
     @Test func aTransferToAnAgentWhoRejectsReturnsUnreadAtOnce() throws {
-        var h = RoutingHarness([agent("owner"), agent("b")])
-        #expect(try h.machine.transfer(from: "owner", to: .agent(userId: "b"), settings: account.transfer, now: h.now, context: h.context)
+        var h = RoutingHarness([testAgent("owner"), testAgent("b")])
+        #expect(try h.machine.transfer(from: "owner", to: .agent(userId: "b"), settings: testAccount.transfer, now: h.now, context: h.context)
             == [.sendOffer(to: "b", deadline: h.at(60)), .scheduleTimer(at: h.at(60))])
         #expect(h.reject("b") == [.assign(to: "owner"), .markUnread])
     }
 
     @Test func aTransferToAnAbsentAgentTimesOut() throws {
-        var h = RoutingHarness([agent("owner"), agent("b", .offline)])
-        _ = try h.machine.transfer(from: "owner", to: .agent(userId: "b"), settings: account.transfer, now: h.now, context: h.context)
+        var h = RoutingHarness([testAgent("owner"), testAgent("b", .offline)])
+        _ = try h.machine.transfer(from: "owner", to: .agent(userId: "b"), settings: testAccount.transfer, now: h.now, context: h.context)
         #expect(h.tick(59) == [])
         #expect(h.tick(60) == [.assign(to: "owner"), .markUnread])
     }
 
     @Test func transfersNeedTheAccountToAllowThem() {
         var machine = TicketRouting(ticketId: "t1")
-        let context = RoutingContext(agents: [agent("owner"), agent("b")])
+        let context = RoutingContext(agents: [testAgent("owner"), testAgent("b")])
         #expect(throws: DomainError.self) {
             try machine.transfer(from: "owner", to: .agent(userId: "b"), settings: TransferSettings(enabled: false), now: mondayNoonUTC, context: context)
         }
         do {
-            _ = try machine.transfer(from: "owner", to: .agent(userId: "owner"), settings: account.transfer, now: mondayNoonUTC, context: context)
+            _ = try machine.transfer(from: "owner", to: .agent(userId: "owner"), settings: testAccount.transfer, now: mondayNoonUTC, context: context)
             Issue.record("a transfer to oneself must be refused")
         } catch {
             #expect(error == .invalid([FieldError("userId", "is the agent who holds the ticket; choose another agent or a queue")]))

@@ -41,11 +41,11 @@ import Testing
         let open = RuleCondition(.time, .is, .businessHours(.open, rome))
         let closed = RuleCondition(.time, .is, .businessHours(.closed, rome))
         let notOpen = RuleCondition(.time, .isNot, .businessHours(.open, rome))
-        let sunday = message(at: ISO8601.parse("2026-11-29T10:00:00Z")!)
-        let monday = message(at: ISO8601.parse("2026-11-23T10:00:00Z")!)
-        #expect(holds(open, monday) && !holds(open, sunday))
-        #expect(holds(closed, sunday) && !holds(closed, monday))
-        #expect(holds(notOpen, sunday) && !holds(notOpen, monday))
+        let sunday = inbound(at: ISO8601.parse("2026-11-29T10:00:00Z")!)
+        let monday = inbound(at: ISO8601.parse("2026-11-23T10:00:00Z")!)
+        #expect(ruleHolds(open, monday) && !ruleHolds(open, sunday))
+        #expect(ruleHolds(closed, sunday) && !ruleHolds(closed, monday))
+        #expect(ruleHolds(notOpen, sunday) && !ruleHolds(notOpen, monday))
     }
 
     @Test func validationNamesEveryBadPart() {

@@ -4,9 +4,9 @@ import Testing
 
 @Suite struct RoutingPersistenceTests {
     @Test func aMachineStoredMidWayCarriesOnWhereItWas() throws {
-        var h = RoutingHarness([agent("ann", .offline), agent("bob"), agent("cy")])
-        let sales = queue(.roundRobin, [("bob", 0), ("cy", 0)], id: "sales")
-        _ = h.machine.newMessageForAssignedAgent("ann", agentQueue: sales, account: account, now: h.now, context: h.context)
+        var h = RoutingHarness([testAgent("ann", .offline), testAgent("bob"), testAgent("cy")])
+        let sales = testQueue(.roundRobin, [("bob", 0), ("cy", 0)], id: "sales")
+        _ = h.machine.newMessageForAssignedAgent("ann", agentQueue: sales, account: testAccount, now: h.now, context: h.context)
         _ = h.tick(10)
         h.advance(to: 12)
         _ = h.reject("bob")
@@ -50,9 +50,9 @@ import Testing
     @Test func firstMessageOnlyAutoRepliesAreAskedForOnNewTicketsOnly() {
         let reply = AutoReplyAction(templateId: "ack", mode: .firstMessageOnly)
         let always = AutoReplyAction(templateId: "always", mode: .always)
-        let engine = RuleEngine(rules: [rule("r", [], [.autoReply(reply), .autoReply(always)])], accountId: "acc1")
-        #expect(engine.evaluate(message(isNewTicket: true)).autoReplies.map(\.action.templateId) == ["ack", "always"])
-        #expect(engine.evaluate(message(isNewTicket: false)).autoReplies.map(\.action.templateId) == ["always"])
+        let engine = RuleEngine(rules: [testRule("r", [], [.autoReply(reply), .autoReply(always)])], accountId: "acc1")
+        #expect(engine.evaluate(inbound(isNewTicket: true)).autoReplies.map(\.action.templateId) == ["ack", "always"])
+        #expect(engine.evaluate(inbound(isNewTicket: false)).autoReplies.map(\.action.templateId) == ["always"])
     }
 
     @Test func inputFromAStoredMessage() {

@@ -4,7 +4,7 @@ import Testing
 
 let mondayNoonUTC = ISO8601.parse("2026-11-23T12:00:00Z")!
 
-func message(
+func inbound(
     from: [EmailAddress] = [EmailAddress(name: "Ann Example", address: "ann@customer.example")],
     to: [EmailAddress] = [EmailAddress(name: "Support", address: "support@shop.example")],
     cc: [EmailAddress] = [EmailAddress(address: "boss@customer.example")],
@@ -20,14 +20,14 @@ func message(
                  hasAttachments: hasAttachments, receivedAt: at, isNewTicket: isNewTicket)
 }
 
-func rule(_ id: String, account: String? = "acc1", position: Int = 0, enabled: Bool = true, match: RuleMatch = .all,
+func testRule(_ id: String, account: String? = "acc1", position: Int = 0, enabled: Bool = true, match: RuleMatch = .all,
           _ conditions: [RuleCondition] = [], _ actions: [RuleAction]) -> RoutingRule {
     RoutingRule(id: id, accountId: account, name: id, position: position, enabled: enabled, match: match,
                 conditions: conditions, actions: actions)
 }
 
-func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Bool {
-    let engine = RuleEngine(rules: [rule("r", [condition], [.tag("hit")])], accountId: input.accountId)
+func ruleHolds(_ condition: RuleCondition, _ input: RoutingInput = inbound()) -> Bool {
+    let engine = RuleEngine(rules: [testRule("r", [condition], [.tag("hit")])], accountId: input.accountId)
     return engine.evaluate(input).tags == ["hit"]
 }
 
@@ -72,19 +72,19 @@ func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Boo
         (.account, .is, "acc2", false),
     ])
     func textConditions(field: RuleField, operator: RuleOperator, value: String, expected: Bool) {
-        #expect(holds(RuleCondition(field, `operator`, value)) == expected)
+        #expect(ruleHolds(RuleCondition(field, `operator`, value)) == expected)
     }
 
     @Test(arguments: [(true, RuleOperator.is, true, true), (true, .is, false, false), (false, .is, false, true),
                       (true, .isNot, true, false), (false, .isNot, true, true)])
     func hasAttachment(has: Bool, operator: RuleOperator, value: Bool, expected: Bool) {
-        #expect(holds(RuleCondition(.hasAttachment, `operator`, .flag(value)), message(hasAttachments: has)) == expected)
+        #expect(ruleHolds(RuleCondition(.hasAttachment, `operator`, .flag(value)), inbound(hasAttachments: has)) == expected)
     }
 
     @Test func emptyAddressListsOnlySatisfyNegativeOperators() {
-        let input = message(cc: [])
-        #expect(!holds(RuleCondition(.cc, .contains, "a"), input))
-        #expect(holds(RuleCondition(.cc, .notContains, "a"), input))
+        let input = inbound(cc: [])
+        #expect(!ruleHolds(RuleCondition(.cc, .contains, "a"), input))
+        #expect(ruleHolds(RuleCondition(.cc, .notContains, "a"), input))
     }
 }
 
@@ -93,26 +93,26 @@ func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Boo
     let aboutRefunds = RuleCondition(.subject, .contains, "refund")
 
     @Test func allNeedsEveryConditionAndAnyNeedsOne() {
-        let all = RuleEngine(rules: [rule("r", match: .all, [isVIP, aboutRefunds], [.tag("x")])], accountId: "acc1")
-        let any = RuleEngine(rules: [rule("r", match: .any, [isVIP, aboutRefunds], [.tag("x")])], accountId: "acc1")
-        #expect(all.evaluate(message()).matchedRuleIds == [])
-        #expect(any.evaluate(message()).matchedRuleIds == ["r"])
-        #expect(all.evaluate(message(subject: "Refund please")).matchedRuleIds == ["r"])
+        let all = RuleEngine(rules: [testRule("r", match: .all, [isVIP, aboutRefunds], [.tag("x")])], accountId: "acc1")
+        let any = RuleEngine(rules: [testRule("r", match: .any, [isVIP, aboutRefunds], [.tag("x")])], accountId: "acc1")
+        #expect(all.evaluate(inbound()).matchedRuleIds == [])
+        #expect(any.evaluate(inbound()).matchedRuleIds == ["r"])
+        #expect(all.evaluate(inbound(subject: "Refund please")).matchedRuleIds == ["r"])
     }
 
     @Test func aRuleWithoutConditionsMatchesEverything() {
         for match in RuleMatch.allCases {
-            let engine = RuleEngine(rules: [rule("r", match: match, [], [.queue(queueId: "q")])], accountId: "acc1")
-            #expect(engine.evaluate(message()).route == .queue(queueId: "q"))
+            let engine = RuleEngine(rules: [testRule("r", match: match, [], [.queue(queueId: "q")])], accountId: "acc1")
+            #expect(engine.evaluate(inbound()).route == .queue(queueId: "q"))
         }
     }
 
     @Test func rulesRunInPositionOrderAndTheFirstRouteWins() {
         let engine = RuleEngine(rules: [
-            rule("late", position: 5, [], [.queue(queueId: "general"), .priority(.low)]),
-            rule("early", position: 1, [isVIP], [.queue(queueId: "vip"), .priority(.high), .tag("vip")]),
+            testRule("late", position: 5, [], [.queue(queueId: "general"), .priority(.low)]),
+            testRule("early", position: 1, [isVIP], [.queue(queueId: "vip"), .priority(.high), .tag("vip")]),
         ], accountId: "acc1")
-        let decision = engine.evaluate(message())
+        let decision = engine.evaluate(inbound())
         #expect(decision.route == .queue(queueId: "vip"))
         #expect(decision.priority == .high)
         #expect(decision.matchedRuleIds == ["early", "late"])
@@ -122,11 +122,11 @@ func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Boo
 
     @Test func accountRulesRunBeforeGlobalOnesAndOtherAccountsRulesNever() {
         let engine = RuleEngine(rules: [
-            rule("global", account: nil, position: 0, [], [.queue(queueId: "everyone"), .tag("global")]),
-            rule("mine", account: "acc1", position: 9, [], [.queue(queueId: "mine"), .tag("mine")]),
-            rule("theirs", account: "acc2", position: 0, [], [.queue(queueId: "theirs"), .tag("theirs")]),
+            testRule("global", account: nil, position: 0, [], [.queue(queueId: "everyone"), .tag("global")]),
+            testRule("mine", account: "acc1", position: 9, [], [.queue(queueId: "mine"), .tag("mine")]),
+            testRule("theirs", account: "acc2", position: 0, [], [.queue(queueId: "theirs"), .tag("theirs")]),
         ], accountId: "acc1")
-        let decision = engine.evaluate(message())
+        let decision = engine.evaluate(inbound())
         #expect(decision.route == .queue(queueId: "mine"))
         #expect(decision.tags == ["mine", "global"])
         #expect(engine.orderedRules.map(\.id) == ["mine", "global"])
@@ -134,107 +134,107 @@ func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Boo
 
     @Test func disabledRulesAreSkipped() {
         let engine = RuleEngine(rules: [
-            rule("off", position: 0, enabled: false, [], [.queue(queueId: "off")]),
-            rule("on", position: 1, [], [.queue(queueId: "on")]),
+            testRule("off", position: 0, enabled: false, [], [.queue(queueId: "off")]),
+            testRule("on", position: 1, [], [.queue(queueId: "on")]),
         ], accountId: "acc1")
-        #expect(engine.evaluate(message()).route == .queue(queueId: "on"))
-        #expect(engine.evaluate(message()).matchedRuleIds == ["on"])
+        #expect(engine.evaluate(inbound()).route == .queue(queueId: "on"))
+        #expect(engine.evaluate(inbound()).matchedRuleIds == ["on"])
     }
 
     @Test func stopEndsTheRun() {
         let engine = RuleEngine(rules: [
-            rule("a", position: 0, [], [.tag("a"), .stop]),
-            rule("b", position: 1, [], [.tag("b")]),
+            testRule("a", position: 0, [], [.tag("a"), .stop]),
+            testRule("b", position: 1, [], [.tag("b")]),
         ], accountId: "acc1")
-        let decision = engine.evaluate(message())
+        let decision = engine.evaluate(inbound())
         #expect(decision.tags == ["a"])
         #expect(decision.ending == .stopped(ruleId: "a"))
     }
 
     @Test func gotoJumpsForwardOverRules() {
         let engine = RuleEngine(rules: [
-            rule("a", position: 0, [], [.tag("a"), .goto(ruleId: "c")]),
-            rule("b", position: 1, [], [.tag("b")]),
-            rule("c", position: 2, [], [.tag("c")]),
+            testRule("a", position: 0, [], [.tag("a"), .goto(ruleId: "c")]),
+            testRule("b", position: 1, [], [.tag("b")]),
+            testRule("c", position: 2, [], [.tag("c")]),
         ], accountId: "acc1")
-        #expect(engine.evaluate(message()).tags == ["a", "c"])
+        #expect(engine.evaluate(inbound()).tags == ["a", "c"])
     }
 
     @Test func gotoJumpsBackToARuleThatWasSkipped() {
         let engine = RuleEngine(rules: [
-            rule("a", position: 0, [], [.goto(ruleId: "c")]),
-            rule("b", position: 1, [], [.tag("b"), .stop]),
-            rule("c", position: 2, [], [.tag("c"), .goto(ruleId: "b")]),
+            testRule("a", position: 0, [], [.goto(ruleId: "c")]),
+            testRule("b", position: 1, [], [.tag("b"), .stop]),
+            testRule("c", position: 2, [], [.tag("c"), .goto(ruleId: "b")]),
         ], accountId: "acc1")
-        let decision = engine.evaluate(message())
+        let decision = engine.evaluate(inbound())
         #expect(decision.tags == ["c", "b"])
         #expect(decision.ending == .stopped(ruleId: "b"))
     }
 
     @Test func gotoFromAccountRulesIntoGlobalRules() {
         let engine = RuleEngine(rules: [
-            rule("a", position: 0, [], [.goto(ruleId: "g2")]),
-            rule("b", position: 1, [], [.tag("b")]),
-            rule("g1", account: nil, position: 0, [], [.tag("g1")]),
-            rule("g2", account: nil, position: 1, [], [.tag("g2")]),
+            testRule("a", position: 0, [], [.goto(ruleId: "g2")]),
+            testRule("b", position: 1, [], [.tag("b")]),
+            testRule("g1", account: nil, position: 0, [], [.tag("g1")]),
+            testRule("g2", account: nil, position: 1, [], [.tag("g2")]),
         ], accountId: "acc1")
-        #expect(engine.evaluate(message()).tags == ["g2"])
+        #expect(engine.evaluate(inbound()).tags == ["g2"])
     }
 
     @Test func aGotoLoopIsReportedNotHung() {
         let engine = RuleEngine(rules: [
-            rule("a", position: 0, [], [.tag("a")]),
-            rule("b", position: 1, [], [.tag("b"), .goto(ruleId: "a")]),
+            testRule("a", position: 0, [], [.tag("a")]),
+            testRule("b", position: 1, [], [.tag("b"), .goto(ruleId: "a")]),
         ], accountId: "acc1")
-        let decision = engine.evaluate(message())
+        let decision = engine.evaluate(inbound())
         #expect(decision.ending == .loopDetected(ruleId: "b"))
         #expect(decision.tags == ["a", "b"])
     }
 
     @Test func aLoopThroughADisabledRuleIsStillFound() {
         let engine = RuleEngine(rules: [
-            rule("a", position: 0, [], [.goto(ruleId: "c")]),
-            rule("off", position: 1, enabled: false, [], [.tag("off")]),
-            rule("c", position: 2, [], [.goto(ruleId: "off")]),
-            rule("d", position: 3, [], [.goto(ruleId: "off")]),
+            testRule("a", position: 0, [], [.goto(ruleId: "c")]),
+            testRule("off", position: 1, enabled: false, [], [.tag("off")]),
+            testRule("c", position: 2, [], [.goto(ruleId: "off")]),
+            testRule("d", position: 3, [], [.goto(ruleId: "off")]),
         ], accountId: "acc1")
-        #expect(engine.evaluate(message()).ending == .loopDetected(ruleId: "c"))
+        #expect(engine.evaluate(inbound()).ending == .loopDetected(ruleId: "c"))
     }
 
     @Test func theStepLimitIsASafetyNet() {
-        let rules = (0..<10).map { rule("r\($0)", position: $0, [], [.tag("t\($0)")]) }
-        let decision = RuleEngine(rules: rules, accountId: "acc1", maxSteps: 4).evaluate(message())
+        let rules = (0..<10).map { testRule("r\($0)", position: $0, [], [.tag("t\($0)")]) }
+        let decision = RuleEngine(rules: rules, accountId: "acc1", maxSteps: 4).evaluate(inbound())
         #expect(decision.ending == .stepLimitReached)
         #expect(decision.tags == ["t0", "t1", "t2", "t3"])
     }
 
     @Test func aMissingGotoTargetIsAWarningAndTheRunGoesOn() {
         let engine = RuleEngine(rules: [
-            rule("a", position: 0, [], [.goto(ruleId: "deleted")]),
-            rule("b", position: 1, [], [.tag("b")]),
+            testRule("a", position: 0, [], [.goto(ruleId: "deleted")]),
+            testRule("b", position: 1, [], [.tag("b")]),
         ], accountId: "acc1")
-        let decision = engine.evaluate(message())
+        let decision = engine.evaluate(inbound())
         #expect(decision.tags == ["b"])
         #expect(decision.warnings == [.gotoTargetMissing(ruleId: "a", targetId: "deleted")])
     }
 
     @Test func noRouteIsDistinguishableAndGoesToTheUnassignedView() {
-        let engine = RuleEngine(rules: [rule("tagger", [], [.tag("seen")])], accountId: "acc1")
-        let decision = engine.evaluate(message())
+        let engine = RuleEngine(rules: [testRule("tagger", [], [.tag("seen")])], accountId: "acc1")
+        let decision = engine.evaluate(inbound())
         #expect(decision.route == .unrouted)
         #expect(decision.needsUnassignedView)
-        #expect(RuleEngine(rules: [], accountId: "acc1").evaluate(message()).needsUnassignedView)
+        #expect(RuleEngine(rules: [], accountId: "acc1").evaluate(inbound()).needsUnassignedView)
     }
 
     @Test func everyActionLandsInTheDecision() {
         let reply = AutoReplyAction(templateId: "ack", mode: .firstMessageOnly, recipients: .senderAndCc)
         let engine = RuleEngine(rules: [
-            rule("a", position: 0, [], [.agent(userId: "u1", timeoutSeconds: nil), .tag("x"), .tag("x"), .autoReply(reply),
+            testRule("a", position: 0, [], [.agent(userId: "u1", timeoutSeconds: nil), .tag("x"), .tag("x"), .autoReply(reply),
                                         .webhook(url: "https://h.example/1"), .close(dispositionId: "spam")]),
-            rule("b", position: 1, [], [.autoReply(reply), .webhook(url: "https://h.example/1"), .webhook(url: "https://h.example/2"),
+            testRule("b", position: 1, [], [.autoReply(reply), .webhook(url: "https://h.example/1"), .webhook(url: "https://h.example/2"),
                                         .close(dispositionId: "later"), .priority(.medium)]),
         ], accountId: "acc1")
-        let decision = engine.evaluate(message())
+        let decision = engine.evaluate(inbound())
         #expect(decision.route == .agent(userId: "u1", timeoutSeconds: nil))
         #expect(decision.tags == ["x"])
         #expect(decision.autoReplies == [AutoReplyRequest(ruleId: "a", action: reply)])
@@ -274,10 +274,10 @@ func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Boo
         // the time budget is what stops it.
         #expect(BoundedRegex.problem(with: "(a|a)+$") == nil)
         let limits = RegexLimits(timeBudget: .milliseconds(20))
-        let engine = RuleEngine(rules: [rule("slow", [RuleCondition(.body, .matches, "(a|a)+$")], [.tag("hit")])],
+        let engine = RuleEngine(rules: [testRule("slow", [RuleCondition(.body, .matches, "(a|a)+$")], [.tag("hit")])],
                                 accountId: "acc1", limits: limits)
         let started = ContinuousClock.now
-        let decision = engine.evaluate(message(body: String(repeating: "a", count: 40) + "!"))
+        let decision = engine.evaluate(inbound(body: String(repeating: "a", count: 40) + "!"))
         #expect(ContinuousClock.now - started < .seconds(2))
         #expect(decision.tags.isEmpty)
         #expect(decision.warnings == [.regexTimedOut(ruleId: "slow", conditionIndex: 0)])
@@ -287,11 +287,11 @@ func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Boo
         let limits = RegexLimits(timeBudget: .milliseconds(20), messageBudget: .milliseconds(60))
         let headers = (0..<30).map { _ in MessageHeader("Received", String(repeating: "a", count: 40) + "!") }
         let engine = RuleEngine(rules: [
-            rule("slow", position: 0, [RuleCondition(.header("Received"), .matches, "(a|a)+$")], [.tag("hit")]),
-            rule("after", position: 1, [RuleCondition(.body, .matches, "(a|a)+$")], [.tag("hit")]),
+            testRule("slow", position: 0, [RuleCondition(.header("Received"), .matches, "(a|a)+$")], [.tag("hit")]),
+            testRule("after", position: 1, [RuleCondition(.body, .matches, "(a|a)+$")], [.tag("hit")]),
         ], accountId: "acc1", limits: limits)
         let started = ContinuousClock.now
-        let decision = engine.evaluate(message(body: String(repeating: "a", count: 40) + "!", headers: headers))
+        let decision = engine.evaluate(inbound(body: String(repeating: "a", count: 40) + "!", headers: headers))
         // 30 headers at 20 ms each would be 600 ms; the run stops near its 60 ms budget.
         #expect(ContinuousClock.now - started < .milliseconds(400))
         #expect(decision.warnings == [.regexTimedOut(ruleId: "slow", conditionIndex: 0), .regexTimedOut(ruleId: "after", conditionIndex: 0)])
@@ -299,8 +299,8 @@ func holds(_ condition: RuleCondition, _ input: RoutingInput = message()) -> Boo
 
     @Test(arguments: ["(", "(a+)+$"])
     func aStoredPatternThatBreaksTheLimitsNeverMatchesAndIsReported(pattern: String) {
-        let engine = RuleEngine(rules: [rule("bad", [RuleCondition(.body, .matches, pattern)], [.tag("hit")])], accountId: "acc1")
-        let decision = engine.evaluate(message(body: "aaaa"))
+        let engine = RuleEngine(rules: [testRule("bad", [RuleCondition(.body, .matches, pattern)], [.tag("hit")])], accountId: "acc1")
+        let decision = engine.evaluate(inbound(body: "aaaa"))
         #expect(decision.tags.isEmpty)
         #expect(decision.warnings == [.invalidPattern(ruleId: "bad", conditionIndex: 0)])
     }
