@@ -311,11 +311,15 @@ public struct TicketRouting: Sendable, Equatable, Codable {
 
     public mutating func offerRejected(by userId: String, at now: Date, context: RoutingContext) -> [RoutingAction] {
         var actions = advance(to: now, context: context)
-        guard let index = latestOpenOffer(userId) else {
+        if let index = latestOpenOffer(userId) {
+            offers[index].state = .rejected
+        } else if case .agent(let wait) = stage, wait.userId == userId {
+            // Like an accept, a refusal from the awaited agent counts before the offer reached them.
+            offers.append(Offer(userId: userId, offeredAt: now, deadline: wait.deadline, state: .rejected))
+        } else {
             // A reject without an open offer (late, or a second click) changes nothing.
             return scheduled(actions)
         }
-        offers[index].state = .rejected
         switch stage {
         case .agent(let wait) where wait.userId == userId:
             actions += enter(wait.onFailure, now: now, context: context, declined: userId)

@@ -73,6 +73,16 @@ import Testing
         #expect(h.tick(22) == [.withdrawOffer(from: "bob", reason: .expired), .runRulesAgain])
     }
 
+    @Test func aPausedAgentMayDeclineHerTicketBeforeTheOfferReachesHer() {
+        var h = RoutingHarness([testAgent("ann", .paused("lunch")), testAgent("bob")])
+        _ = start(&h, queue: agentQueue)
+        h.advance(to: 1)
+        #expect(h.reject("ann") == [.moveToQueue(queueId: "sales"), .sendOffer(to: "bob", deadline: h.at(21)), .scheduleTimer(at: h.at(21))])
+        #expect(h.machine.offers.map(\.state) == [.rejected, .offered])
+        // A second click changes nothing.
+        #expect(h.reject("ann") == [])
+    }
+
     @Test func nobodyInTheQueueThenRulesAgain() {
         var h = RoutingHarness([testAgent("ann", .offline), testAgent("bob", .offline)])
         _ = start(&h, queue: agentQueue)
