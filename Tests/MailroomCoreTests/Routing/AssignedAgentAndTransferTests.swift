@@ -261,3 +261,30 @@ import Testing
         #expect(try flow.close(dispositionId: "d") == [.closeTicket(ticketId: "t1", dispositionId: "d")])
     }
 }
+
+@Suite struct AccountTransferTests {
+    let ticket = Ticket(id: "t1", accountId: "a1", subject: "Hi", status: .open, customerId: "c1",
+                        customer: EmailAddress(address: "ann@customer.example"), agentId: "ann", unread: false, createdAt: mondayNoonUTC)
+
+    func target(id: String = "a2", deleted: Bool = false) -> Account {
+        var account = Account(id: id, key: "B", name: "Billing")
+        if deleted { account.deletedAt = mondayNoonUTC }
+        return account
+    }
+
+    @Test func itArrivesUnreadAndIsRoutedByTheNewAccount() throws {
+        #expect(try AccountTransfer.plan(ticket: ticket, to: target(), noticeTemplateId: nil)
+            == [.cancelRouting, .moveToAccount(accountId: "a2"), .clearAssignment, .markUnread, .runRules(accountId: "a2")])
+        #expect(try AccountTransfer.plan(ticket: ticket, to: target(), noticeTemplateId: "moved")
+            == [.cancelRouting, .moveToAccount(accountId: "a2"), .clearAssignment, .markUnread, .sendNotice(templateId: "moved"),
+                .runRules(accountId: "a2")])
+    }
+
+    @Test func refusals() {
+        var closed = ticket
+        closed.status = .closed
+        #expect(throws: DomainError.self) { try AccountTransfer.plan(ticket: closed, to: target(), noticeTemplateId: nil) }
+        #expect(throws: DomainError.self) { try AccountTransfer.plan(ticket: ticket, to: target(id: "a1"), noticeTemplateId: nil) }
+        #expect(throws: DomainError.self) { try AccountTransfer.plan(ticket: ticket, to: target(deleted: true), noticeTemplateId: nil) }
+    }
+}
