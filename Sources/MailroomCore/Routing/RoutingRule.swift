@@ -106,6 +106,33 @@ public struct RoutingRule: Codable, Sendable, Equatable {
     }
 }
 
+extension RoutingRule {
+    /// Renumbers one group of rules (one account's, or the global ones) in the order given, for
+    /// the API's reorder request. `order` must name each rule of the group exactly once.
+    public static func reordered(_ group: [RoutingRule], as order: [String]) throws(DomainError) -> [RoutingRule] {
+        let byId = Dictionary(group.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var errors: [FieldError] = []
+        var seen = Set<String>()
+        for (index, id) in order.enumerated() {
+            if byId[id] == nil {
+                errors.append(FieldError("order[\(index)]", "names no rule of this group"))
+            } else if !seen.insert(id).inserted {
+                errors.append(FieldError("order[\(index)]", "names a rule already listed"))
+            }
+        }
+        let missing = group.map(\.id).filter { !seen.contains($0) }
+        if !missing.isEmpty {
+            errors.append(FieldError("order", "must list every rule of the group; missing: \(missing.joined(separator: ", "))"))
+        }
+        if !errors.isEmpty { throw .invalid(errors) }
+        return order.enumerated().map { index, id in
+            var rule = byId[id]!
+            rule.position = index
+            return rule
+        }
+    }
+}
+
 public enum RuleMatch: String, NamedValues {
     /// Every condition must hold.
     case all
@@ -262,6 +289,15 @@ public struct RuleCondition: Codable, Sendable, Equatable {
             let names = field.allowedOperators.map { "'\($0.rawValue)'" }.joined(separator: ", ")
             errors.append(FieldError("\(path).operator", "must be one of \(names) for the field '\(field)'"))
         }
+        let shapeFits: Bool = switch (field, value) {
+        case (.hasAttachment, .flag), (.time, .businessHours): true
+        case (.hasAttachment, _), (.time, _), (_, .flag), (_, .businessHours): false
+        default: true
+        }
+        if !shapeFits {
+            errors.append(FieldError("\(path).value", Self.expectedShape(of: field)))
+            return errors
+        }
         switch value {
         case .text(let text):
             if text.count > Self.maxTextLength {
@@ -278,6 +314,14 @@ public struct RuleCondition: Codable, Sendable, Equatable {
             errors += calendar.validate(path: "\(path).value.calendar")
         }
         return errors
+    }
+
+    static func expectedShape(of field: RuleField) -> String {
+        switch field {
+        case .hasAttachment: "must be true or false for 'hasAttachment'"
+        case .time: "must be {\"state\": \"open\" or \"closed\", \"calendar\": {...}} for 'time'"
+        default: "must be a string for '\(field)'"
+        }
     }
 
     /// RFC 5322 field names: printable ASCII except the colon.

@@ -168,4 +168,27 @@ func decodeRule(_ json: String) throws -> RoutingRule {
             "actions[0].url",
         ], "\(errors)")
     }
+
+    @Test func aValueOfTheWrongShapeForItsFieldIsReported() {
+        let rule = RoutingRule(accountId: "a1", name: "n", conditions: [
+            RuleCondition(.hasAttachment, .is, "yes"),
+            RuleCondition(.time, .is, .flag(true)),
+            RuleCondition(.subject, .is, .flag(true)),
+        ], actions: [.stop])
+        #expect(rule.validate().map(\.field) == ["conditions[0].value", "conditions[1].value", "conditions[2].value"])
+    }
+
+    @Test func reorderingRenumbersTheGroup() throws {
+        let group = ["a", "b", "c"].enumerated().map { RoutingRule(id: $1, accountId: "a1", name: $1, position: $0, actions: [.stop]) }
+        let reordered = try RoutingRule.reordered(group, as: ["c", "a", "b"])
+        #expect(reordered.map(\.id) == ["c", "a", "b"])
+        #expect(reordered.map(\.position) == [0, 1, 2])
+        do {
+            _ = try RoutingRule.reordered(group, as: ["c", "c", "x"])
+            Issue.record("a bad order must be refused")
+        } catch {
+            guard case .invalid(let errors) = error else { Issue.record("\(error)"); return }
+            #expect(errors.map(\.field) == ["order[1]", "order[2]", "order"])
+        }
+    }
 }
