@@ -68,7 +68,9 @@ public enum MailroomApplication {
         bootstrapMetrics()
         let (database, store) = try await openStore(configuration, logger: logger)
         let status = AccountStatusBoard()
-        let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger)
+        let routing = RoutingStep(store: store, logger: logger)
+        let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger,
+                                      afterCommit: { outcome, account in await routing.run(after: outcome, account: account) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let sender = OutboxSender(store: store, logger: logger)
         let composer = ReplyComposer(store: store)

@@ -306,6 +306,22 @@ let migrations: [Migration] = [
             """,
         ]
     },
+    Migration(version: 7, name: "routing rules") { _ in
+        [
+            """
+            CREATE TABLE rules (
+                id TEXT PRIMARY KEY,
+                account_id TEXT,
+                position INTEGER NOT NULL,
+                enabled BOOLEAN NOT NULL,
+                document TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX rules_account ON rules (account_id, position)",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

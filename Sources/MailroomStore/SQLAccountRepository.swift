@@ -79,6 +79,7 @@ public struct SQLAccountRepository: AccountRepository {
             return true
         }
         guard found else { throw DomainError.notFound("account \(id)") }
+        try await SQLRuleRepository(database: database).disable(accountId: id)
         // Other accounts that replied through this one now reply from their own outgoing server.
         for var other in try await list(includeDeleted: false) where other.outgoingAccountId == id {
             other.outgoingAccountId = nil

@@ -219,6 +219,7 @@ public struct SQLStore: Sendable {
     public let tickets: SQLTicketStore
     public let outbox: SQLOutboxStore
     public let templates: SQLTemplateRepository
+    public let rules: SQLRuleRepository
 
     public init(database: MailroomDatabase, secrets: SecretBox, logger: Logger) {
         self.database = database
@@ -231,5 +232,6 @@ public struct SQLStore: Sendable {
         tickets = SQLTicketStore(database: database)
         outbox = SQLOutboxStore(database: database)
         templates = SQLTemplateRepository(database: database)
+        rules = SQLRuleRepository(database: database)
     }
 }

@@ -132,6 +132,32 @@ public struct SQLTicketStore: Sendable {
         try await database.transaction { db in try await Self.record(position, account: accountId, db: db, now: now) }
     }
 
+    // MARK: Routing
+
+    /// Applies what the rules decided: tags added, priority, queue or agent, or closing with a disposition.
+    public func applyRouting(ticketId: String, tags: [String], priority: TicketPriority?, queueId: String?, agentId: String?,
+                             closeWithDisposition dispositionId: String?, now: Date = Date()) async throws {
+        try await database.transaction { db in
+            guard let row = try await db.raw("SELECT tags FROM tickets WHERE id = \(bind: ticketId)").first() else { return }
+            var current = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8))
+            for tag in tags where !current.contains(tag) { current.append(tag) }
+            let millis = Timestamp.from(now)
+            try await db.raw("UPDATE tickets SET tags = \(bind: try Self.json(current)), updated_at = \(bind: millis) WHERE id = \(bind: ticketId)").run()
+            if let priority {
+                try await db.raw("UPDATE tickets SET priority = \(bind: priority.rawValue) WHERE id = \(bind: ticketId)").run()
+            }
+            if let queueId {
+                try await db.raw("UPDATE tickets SET queue_id = \(bind: queueId) WHERE id = \(bind: ticketId)").run()
+            }
+            if let agentId {
+                try await db.raw("UPDATE tickets SET agent_id = \(bind: agentId) WHERE id = \(bind: ticketId)").run()
+            }
+            if dispositionId != nil {
+                try await db.raw("UPDATE tickets SET status = 'closed' WHERE id = \(bind: ticketId)").run()
+            }
+        }
+    }
+
     // MARK: Fetch leases
 
     /// Takes or renews the lease on an account's fetching for `node`; false while another node holds it.

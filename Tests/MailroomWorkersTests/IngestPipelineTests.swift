@@ -130,3 +130,33 @@ import Testing
         }
     }
 }
+
+@Suite struct RoutingStepTests {
+    @Test func rulesRouteNewTicketsAndUnmatchedMailStaysUnassigned() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            var account = Account(key: "R", name: "Routed", fromAddress: "desk@example.com")
+            account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
+            let stored = try await store.accounts.create(account)
+            let rule = try RoutingRule.decode(try JSONCoding.decoder.decode(JSONValue.self, from: Data("""
+                {"accountId": "\(stored.id)", "name": "Billing", "conditions": [{"field": "subject", "operator": "contains", "value": "invoice"}],
+                 "actions": [{"type": "tag", "tag": "billing"}, {"type": "priority", "priority": "high"}, {"type": "queue", "queueId": "q-billing"}]}
+                """.utf8)))
+            _ = try await store.rules.create(rule)
+            let routing = RoutingStep(store: store, logger: quietLogger)
+            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
+            let billing = try await pipeline.process(Array(mailText(subject: "Your invoice 42", messageId: "r1@x").utf8), account: stored,
+                                                     position: nil, source: "t")
+            let billingId = try #require(billing.ticketId)
+            let routed = try #require(try await store.tickets.ticket(id: billingId))
+            #expect(routed.queueId == "q-billing")
+            #expect(routed.tags == ["billing"])
+            #expect(routed.priority == .high)
+            let other = try await pipeline.process(Array(mailText(from: "bob@example.com", subject: "Hello", messageId: "r2@x").utf8), account: stored,
+                                                   position: nil, source: "t")
+            let otherId = try #require(other.ticketId)
+            let unrouted = try #require(try await store.tickets.ticket(id: otherId))
+            #expect(unrouted.queueId == nil && unrouted.agentId == nil)
+            #expect(try await store.tickets.tickets(.init(unassigned: true)).items.map(\.id) == [unrouted.id])
+        }
+    }
+}

@@ -85,6 +85,7 @@ public enum APIRouter {
         catalog.addRoutes(to: api)
         tickets.addRoutes(to: api)
         TemplatesController(templates: store.templates).addRoutes(to: api)
+        RulesController(rules: store.rules, accounts: store.accounts).addRoutes(to: api)
         OutboxController(outbox: store.outbox, reply: dependencies.reply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         return router
     }
