@@ -322,6 +322,20 @@ let migrations: [Migration] = [
             "CREATE INDEX rules_account ON rules (account_id, position)",
         ]
     },
+    Migration(version: 8, name: "auto-replies sent") { _ in
+        [
+            """
+            CREATE TABLE auto_replies (
+                id TEXT PRIMARY KEY,
+                ticket_id TEXT NOT NULL,
+                recipient TEXT NOT NULL,
+                sent_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX auto_replies_ticket ON auto_replies (ticket_id)",
+            "CREATE INDEX auto_replies_recipient ON auto_replies (recipient, sent_at)",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -180,6 +180,31 @@ public struct SQLOutboxStore: Sendable {
         }
     }
 
+    // MARK: Auto-replies
+
+    public func autoReplyHistory(ticketId: String, recipient: String, now: Date = Date()) async throws -> (onTicket: Int, toRecipientLastHour: Int) {
+        let hourAgo = Timestamp.from(now.addingTimeInterval(-3_600))
+        return try await database.withConnection { db in
+            let onTicket = try await db.raw("SELECT COUNT(*) AS n FROM auto_replies WHERE ticket_id = \(bind: ticketId)").first()?
+                .decode(column: "n", as: Int.self) ?? 0
+            let recent = try await db.raw("""
+                SELECT COUNT(*) AS n FROM auto_replies WHERE recipient = \(bind: recipient.lowercased()) AND sent_at >= \(bind: hourAgo)
+                """).first()?.decode(column: "n", as: Int.self) ?? 0
+            return (onTicket, recent)
+        }
+    }
+
+    public func recordAutoReply(ticketId: String, recipients: [String], now: Date = Date()) async throws {
+        try await database.transaction { db in
+            for recipient in recipients {
+                try await db.raw("""
+                    INSERT INTO auto_replies (id, ticket_id, recipient, sent_at)
+                    VALUES (\(bind: Identifier.make(at: now)), \(bind: ticketId), \(bind: recipient.lowercased()), \(bind: Timestamp.from(now)))
+                    """).run()
+            }
+        }
+    }
+
     // MARK: Uploads (attachments for replies)
 
     public func saveUpload(_ data: [UInt8], filename: String, contentType: String, contentId: String?, inline: Bool,
