@@ -355,6 +355,22 @@ public struct TicketRouting: Sendable, Equatable, Codable {
         return scheduled(actions)
     }
 
+    /// The queue the ticket waits in was edited (members, priorities, strategy, timeout): the
+    /// new settings apply from now on, and offers to agents who left the queue are withdrawn.
+    /// Offers already open keep their deadlines.
+    public mutating func queueChanged(_ queue: AgentQueue, now: Date, context: RoutingContext) -> [RoutingAction] {
+        var actions = advance(to: now, context: context)
+        guard case .queue(var queueStage) = stage, queueStage.queue.id == queue.id else { return scheduled(actions) }
+        queueStage.queue = queue
+        stage = .queue(queueStage)
+        for index in offers.indices where offers[index].state == .offered && !queue.isMember(offers[index].userId) {
+            offers[index].state = .withdrawn
+            actions.append(.withdrawOffer(from: offers[index].userId, reason: .cancelled))
+        }
+        actions += offerRound(now: now, context: context)
+        return scheduled(actions)
+    }
+
     /// The ticket was closed, rerouted by hand or moved to another account: withdraw every open offer.
     public mutating func cancel(now: Date) -> [RoutingAction] {
         let actions = closeOpenOffers(as: .withdrawn).map { RoutingAction.withdrawOffer(from: $0, reason: .cancelled) }

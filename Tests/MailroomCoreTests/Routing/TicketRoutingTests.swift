@@ -214,6 +214,20 @@ let testAccount = Account(key: "SUP", name: "Support", waitForAgentSeconds: 10, 
         #expect(h.machine.openOffers.map(\.userId) == ["junior"])
     }
 
+    @Test func editingTheQueueAppliesToTicketsWaitingInIt() {
+        var h = RoutingHarness([testAgent("a"), testAgent("b"), testAgent("c")])
+        _ = h.toQueue(testQueue(.roundRobin, [("a", 0)]))
+        #expect(h.machine.openOffers.map(\.userId) == ["a"])
+        // a leaves the queue, b and c join it as a ring.
+        let edited = testQueue(.ringAll, [("b", 0), ("c", 0)])
+        #expect(h.machine.queueChanged(edited, now: h.at(5), context: h.context) == [
+            .withdrawOffer(from: "a", reason: .cancelled), .sendOffer(to: "b", deadline: h.at(35)), .sendOffer(to: "c", deadline: h.at(35)),
+            .scheduleTimer(at: h.at(35)),
+        ])
+        // Another queue's edit changes nothing.
+        #expect(h.machine.queueChanged(testQueue(.ringAll, [], id: "other"), now: h.at(6), context: h.context) == [])
+    }
+
     @Test func cancelWithdrawsOpenOffers() {
         var h = RoutingHarness([testAgent("a"), testAgent("b")])
         _ = h.toQueue(testQueue(.ringAll, [("a", 0), ("b", 0)]))
