@@ -68,11 +68,11 @@ public enum MailroomApplication {
         bootstrapMetrics()
         let (database, store) = try await openStore(configuration, logger: logger)
         let status = AccountStatusBoard()
-        let routing = RoutingStep(store: store, logger: logger)
+        let sender = OutboxSender(store: store, logger: logger)
+        let routing = RoutingStep(store: store, logger: logger, onQueued: { sender.wake() })
         let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger,
                                       afterCommit: { outcome, account in await routing.run(after: outcome, account: account) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
-        let sender = OutboxSender(store: store, logger: logger)
         let composer = ReplyComposer(store: store)
         let router = APIRouter.build(WebDependencies(
             store: store, adminToken: configuration.adminToken, metricsText: metricsText, status: status,

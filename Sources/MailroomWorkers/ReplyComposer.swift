@@ -149,6 +149,39 @@ public struct ReplyComposer: Sendable {
         return MediaType(type: parts[0], subtype: parts[1])
     }
 
+    /// An automatic answer from a template (a rule's auto-reply action), with the RFC 3834 headers
+    /// that stop other responders from answering it; queued like any reply.
+    public func composeAutoReply(ticket: Ticket, template: MessageTemplate, recipients: [EmailAddress], account: Account,
+                                 headers: [MessageHeader], now: Date = Date()) async throws -> TicketMessage {
+        var sender = account
+        if let mapped = account.outgoingAccountId, let target = try await store.accounts.find(id: mapped), target.sends { sender = target }
+        guard sender.sends, sender.outgoing.protocol == .smtp else {
+            throw DomainError.conflict(FieldError("accountId", "account '\(sender.key)' has no outgoing SMTP server to send from"))
+        }
+        let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: sender.fromName.isEmpty ? sender.name : sender.fromName)
+        var builder = MessageBuilder(from: Mailbox(name: sender.fromName.isEmpty ? nil : sender.fromName, address: sender.fromAddress))
+        builder.to = recipients.map { Mailbox(name: $0.name, address: $0.address) }
+        if let replyTo = sender.replyTo { builder.replyTo = [Mailbox(address: replyTo)] }
+        let fallback = "Re: \(SubjectPrefixes.stripped(ticket.subject)) \(SubjectNormalizer.tag(for: ticket.number))"
+        builder.subject = template.subject.map { TemplateRenderer.render($0, context: variables, asText: true) } ?? fallback
+        builder.text = template.text.map { TemplateRenderer.render($0, context: variables, asText: true) }
+        builder.html = template.html.map { TemplateRenderer.render($0, context: variables) }
+        builder.date = now
+        let domain = sender.fromAddress.split(separator: "@").last.map(String.init) ?? "mailroom.invalid"
+        builder.messageID = "mailroom.\(ticket.number).auto.\(Identifier.make(at: now))@\(domain)"
+        if let original = try await lastInbound(try await store.tickets.messages(ticketId: ticket.id), customer: ticket.customer) {
+            let ids = ReplyQuoting.threadingIDs(for: original)
+            builder.inReplyTo = ids.inReplyTo
+            builder.references = ids.references
+        }
+        builder.extraHeaders = headers.map { OutgoingHeader($0.name, $0.value) }
+        let raw = builder.build()
+        let mail = try InboundMailParser.parse(raw)
+        let (message, _) = try await store.outbox.enqueue(mail, raw: raw, ticketId: ticket.id, sendingAccountId: sender.id,
+                                                          envelopeFrom: sender.fromAddress, recipients: recipients.map(\.address), now: now)
+        return message
+    }
+
     private func subject(for request: ReplyRequest, ticket: Ticket, account: Account) -> String {
         if let subject = request.subject, !subject.isEmpty { return subject }
         let base = SubjectPrefixes.stripped(ticket.subject)
@@ -162,7 +195,7 @@ public struct ReplyComposer: Sendable {
     }
 
     /// The newest message from the customer (not a bounce or an observer), parsed from its stored copy.
-    private func lastInbound(_ messages: [TicketMessage], customer: EmailAddress) async throws -> MIMEMessage? {
+    func lastInbound(_ messages: [TicketMessage], customer: EmailAddress) async throws -> MIMEMessage? {
         let inbound = messages.filter { $0.direction == .inbound }
         guard let last = inbound.last(where: { $0.from.contains { $0.key == customer.key } }) ?? inbound.last,
               let raw = try await store.tickets.blob(sha256: last.rawSha256) else { return nil }

@@ -11,10 +11,47 @@ import MailroomStore
 public struct RoutingStep: Sendable {
     let store: SQLStore
     let logger: Logger
+    /// Wakes the sender after an auto-reply was queued.
+    let onQueued: @Sendable () -> Void
 
-    public init(store: SQLStore, logger: Logger) {
+    public init(store: SQLStore, logger: Logger, onQueued: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.logger = logger
+        self.onQueued = onQueued
+    }
+
+    let guardrail = AutoReplyGuard()
+
+    /// Sends a rule's auto-reply unless the guard says no: never to machines, lists or daemons, once per
+    /// ticket or first message only as the rule says, and at most N per sender per hour.
+    func autoReply(_ request: AutoReplyRequest, ticket: Ticket, message: TicketMessage, headers: [MessageHeader], account: Account,
+                   isNew: Bool) async {
+        do {
+            var found = try await store.templates.find(id: request.action.templateId)
+            if found == nil { found = try await store.templates.find(key: request.action.templateId) }
+            guard let template = found else {
+                logger.warning("auto-reply template not found", metadata: ["rule": "\(request.ruleId)", "template": "\(request.action.templateId)"])
+                return
+            }
+            let sender = message.from.first
+            let recipients = AutoReplyGuard.recipients(request.action.recipients, from: message.from, cc: message.cc,
+                                                       ownAddresses: [account.fromAddress])
+            guard let primary = recipients.first else { return }
+            let history = try await store.outbox.autoReplyHistory(ticketId: ticket.id, recipient: primary.address)
+            let verdict = guardrail.decide(mode: request.action.mode, signals: AutomaticMailSignals(headers: headers, sender: sender),
+                                           history: AutoReplyHistory(sentOnTicket: history.onTicket, sentToSenderInLastHour: history.toRecipientLastHour,
+                                                                     isFirstMessageOfTicket: isNew))
+            guard verdict == .send else {
+                logger.info("auto-reply suppressed", metadata: ["ticket": "\(ticket.id)", "reason": "\(verdict)"])
+                return
+            }
+            _ = try await ReplyComposer(store: store).composeAutoReply(ticket: ticket, template: template, recipients: recipients,
+                                                                        account: account, headers: AutoReplyGuard.outgoingHeaders)
+            try await store.outbox.recordAutoReply(ticketId: ticket.id, recipients: recipients.map(\.address))
+            onQueued()
+        } catch {
+            logger.error("auto-reply failed", metadata: ["ticket": "\(ticket.id)", "error": "\(error)"])
+        }
     }
 
     public func run(after outcome: IngestOutcome, account: Account) async {
@@ -46,6 +83,9 @@ public struct RoutingStep: Sendable {
             }
             try await store.tickets.applyRouting(ticketId: ticketId, tags: decision.tags, priority: decision.priority, queueId: queueId,
                                                  agentId: agentId, closeWithDisposition: decision.closeWithDispositionId)
+            for request in decision.autoReplies {
+                await autoReply(request, ticket: ticket, message: message, headers: headers, account: account, isNew: isNew)
+            }
         } catch {
             logger.error("routing rules failed; the ticket stays unassigned", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
         }

@@ -3,6 +3,8 @@ import MailroomCore
 import MailroomStore
 import MailroomTestSupport
 import MailroomWorkers
+import MailMessage
+import SQLKit
 import Testing
 
 @Suite struct InboundMailParserTests {
@@ -157,6 +159,78 @@ import Testing
             let unrouted = try #require(try await store.tickets.ticket(id: otherId))
             #expect(unrouted.queueId == nil && unrouted.agentId == nil)
             #expect(try await store.tickets.tickets(.init(unassigned: true)).items.map(\.id) == [unrouted.id])
+        }
+    }
+}
+
+@Suite struct AutoReplyPathTests {
+    func account(_ store: SQLStore, key: String, address: String) async throws -> Account {
+        var account = Account(key: key, name: "Desk \(key)", fromAddress: address)
+        account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
+        account.outgoing = OutgoingServer(protocol: .smtp, connection: ServerConnection(host: "127.0.0.1", port: 2525, auth: ServerAuth(method: .none)))
+        account.resolvers = [.customerPerAccount]
+        let stored = try await store.accounts.create(account)
+        var existing = try await store.templates.find(key: "ack")
+        if existing == nil {
+            existing = try await store.templates.create(
+                MessageTemplate(key: "ack", kind: .autoReply, subject: "We got it: {{ ticket.subject }}", text: "Ticket {{ ticket.number }} is open."))
+        }
+        let template = try #require(existing)
+        let rule = try RoutingRule.decode(try JSONCoding.decoder.decode(JSONValue.self, from: Data("""
+            {"accountId": "\(stored.id)", "name": "Acknowledge",
+             "actions": [{"type": "autoReply", "templateId": "\(template.id)", "mode": "always", "recipients": "sender"}]}
+            """.utf8)))
+        _ = try await store.rules.create(rule)
+        return stored
+    }
+
+    @Test func aRuleAutoRepliesWithRFC3834HeadersAndNeverToMachines() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let desk = try await account(store, key: "A", address: "desk@example.com")
+            let routing = RoutingStep(store: store, logger: quietLogger)
+            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
+            _ = try await pipeline.process(Array(mailText(subject: "Help", messageId: "h1@x").utf8), account: desk, position: nil, source: "t")
+            let queued = try await store.outbox.items(state: .queued)
+            #expect(queued.count == 1)
+            let raw = try #require(try await store.tickets.blob(sha256: queued[0].rawSha256))
+            let reply = MIMEMessage(parsing: raw)
+            #expect(reply.headers["auto-submitted"] == "auto-replied")
+            #expect(reply.headers["x-auto-response-suppress"] == "All")
+            #expect(reply.headers["precedence"] == "auto_reply")
+            #expect(reply.subject == "We got it: Help")
+            #expect(reply.to.map(\.address) == ["ann@example.com"])
+
+            // An automatic message gets no answer.
+            _ = try await pipeline.process(Array(mailText(from: "robot@example.com", subject: "Out of office", messageId: "ooo@x",
+                                                          extraHeaders: "Auto-Submitted: auto-replied\r\n").utf8), account: desk, position: nil, source: "t")
+            _ = try await pipeline.process(Array(mailText(from: "mailer-daemon@example.com", subject: "Failure", messageId: "md@x").utf8),
+                                           account: desk, position: nil, source: "t")
+            #expect(try await store.outbox.items(state: .queued).count == 1)
+        }
+    }
+
+    @Test func twoAccountsAnsweringEachOtherStop() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let first = try await account(store, key: "ONE", address: "one@desk.example")
+            let second = try await account(store, key: "TWO", address: "two@desk.example")
+            let routing = RoutingStep(store: store, logger: quietLogger)
+            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
+            // One writes to two; from then on each auto-reply is delivered to the other account, as a mail loop would.
+            _ = try await pipeline.process(Array(mailText(from: "one@desk.example", subject: "Hello", messageId: "start@x").utf8),
+                                           account: second, position: nil, source: "t")
+            var delivered = 0
+            for _ in 0..<20 {
+                let queued = try await store.outbox.items(state: .queued)
+                guard let next = queued.first else { break }
+                let raw = try #require(try await store.tickets.blob(sha256: next.rawSha256))
+                try await store.database.withConnection { db in
+                    try await db.raw("UPDATE outbox SET state = 'sent' WHERE id = \(bind: next.id)").run()
+                }
+                delivered += 1
+                let target = next.accountId == first.id ? second : first
+                _ = try await pipeline.process(raw, account: target, position: nil, source: "loop")
+            }
+            #expect(delivered == 1, "the first auto-reply carries Auto-Submitted, so the other side does not answer it")
         }
     }
 }
