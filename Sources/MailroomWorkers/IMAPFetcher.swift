@@ -161,9 +161,9 @@ public struct IMAPFetcher: Sendable {
     }
 
     /// Fetches and ingests every message above the high-water mark; returns the folder's UIDVALIDITY.
-    func fetchNew(_ imap: IMAPConnection, uidValidity current: UInt32) async throws -> UInt32 {
-        let status = try await imap.examineOrSelected(folder)
-        let uidValidity = status.uidValidity ?? current
+    /// UIDVALIDITY cannot change while the folder stays selected (a server that renumbers ends the
+    /// session), so the value from this session's SELECT holds and the sweep costs one UID SEARCH.
+    func fetchNew(_ imap: IMAPConnection, uidValidity: UInt32) async throws -> UInt32 {
         var highWater: UInt32 = 0
         if let position = try await tickets.imapPosition(accountId: account.id, folder: folder) {
             if position.uidValidity == uidValidity {
@@ -231,12 +231,5 @@ public struct IMAPFetcher: Sendable {
         } else {
             try await imap.expunge()
         }
-    }
-}
-
-extension IMAPConnection {
-    /// The selected folder's status as of now (SELECT again refreshes UIDVALIDITY and counts).
-    func examineOrSelected(_ folder: String) async throws -> IMAPMailboxStatus {
-        try await select(folder)
     }
 }

@@ -81,7 +81,8 @@ public enum InboundMailParser {
             replyTo: addresses(summary.replyTo),
             to: addresses(summary.to),
             cc: addresses(summary.cc),
-            date: summary.date.flatMap(ISO8601.parse),
+            // The parsed Date directly: formatting it to ISO 8601 and back cost a formatter per message.
+            date: message.date,
             text: summary.text,
             html: summary.html,
             attachments: summary.attachments.map {
