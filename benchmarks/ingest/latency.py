@@ -3,13 +3,14 @@
 
 Delivers COUNT messages one at a time into the Maildirs of the given Dovecot users (round
 robin, one every INTERVAL seconds with +-25% jitter), the way an MDA does: write into tmp/,
-then rename into new/ and note the time of the rename. Meanwhile a bare IMAP IDLE client per
-user (a plain socket, no library) notes when Dovecot announces each message (* n EXISTS):
-that is what Dovecot allows any IDLE client. After the last delivery it waits until Mailroom
-has stored them all, reads messages.created_at from Mailroom's SQLite by Message-ID, and
-prints the latency distributions as JSON.
+then rename into new/ and note the time of the rename. Every message also goes, right after,
+into the user's twin mailbox, which only a bare IMAP IDLE client (a plain socket, no library)
+watches: the moment Dovecot announces it there (* n EXISTS) is what Dovecot allows any IDLE
+client. (A separate mailbox, so neither reader's activity wakes the other's session.) After the
+last delivery it waits until Mailroom has stored them all, reads messages.created_at from
+Mailroom's SQLite by Message-ID, and prints the latency distributions as JSON.
 
-Usage: latency.py MAIL_ROOT IMAP_PORT PASSWORD SQLITE CORPUS_DIR COUNT INTERVAL USER...
+Usage: latency.py MAIL_ROOT IMAP_PORT PASSWORD SQLITE CORPUS_DIR COUNT INTERVAL USER:TWIN...
 """
 import json
 import os
@@ -103,20 +104,23 @@ def main():
         sys.stderr.write(__doc__)
         sys.exit(2)
     mail_root, port, password, db_path, corpus = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-    count, interval, users = int(sys.argv[6]), float(sys.argv[7]), sys.argv[8:]
+    count, interval = int(sys.argv[6]), float(sys.argv[7])
+    pairs = [arg.split(":", 1) for arg in sys.argv[8:]]
+    users = [user for user, _ in pairs]
+    twin_of = dict(pairs)
     nobody = pwd.getpwnam("nobody")
     run_id = "%x" % int(time.time())
     rng = random.Random(20261123)
     corpus_files = sorted(n for n in os.listdir(corpus) if n.endswith(".eml"))
 
-    watchers = {user: IdleWatcher(port, user, password) for user in users}
+    watchers = {user: IdleWatcher(port, twin_of[user], password) for user in users}
     for w in watchers.values():
         w.start()
     for w in watchers.values():
         if not w.ready.wait(10):
             sys.exit("an IDLE watcher did not start")
 
-    deliveries = []  # (message_id, user, seq in that mailbox, delivered_at)
+    deliveries = []  # (message_id, user, seq in that mailbox, delivered_at, delivered_to_twin_at)
     per_user = {user: 0 for user in users}
     next_at = time.time() + 0.5
     for i in range(count):
@@ -130,17 +134,21 @@ def main():
         if not found:
             raw = header + raw
         name = "%d.M%dP%d.latency,S=%d" % (int(time.time()), i, os.getpid(), len(raw))
-        tmp = os.path.join(maildir, "tmp", name)
-        with open(tmp, "wb") as f:
-            f.write(raw)
-        os.chown(tmp, nobody.pw_uid, nobody.pw_gid)
+        twin_dir = os.path.join(mail_root, twin_of[user], "Maildir")
+        for d in (maildir, twin_dir):
+            tmp = os.path.join(d, "tmp", name)
+            with open(tmp, "wb") as f:
+                f.write(raw)
+            os.chown(tmp, nobody.pw_uid, nobody.pw_gid)
         delay = next_at - time.time()
         if delay > 0:
             time.sleep(delay)
         delivered = time.time()
-        os.rename(tmp, os.path.join(maildir, "new", name))
+        os.rename(os.path.join(maildir, "tmp", name), os.path.join(maildir, "new", name))
+        twin_delivered = time.time()
+        os.rename(os.path.join(twin_dir, "tmp", name), os.path.join(twin_dir, "new", name))
         per_user[user] += 1
-        deliveries.append((message_id, user, per_user[user], delivered))
+        deliveries.append((message_id, user, per_user[user], delivered, twin_delivered))
         next_at = delivered + interval * rng.uniform(0.75, 1.25)
         if (i + 1) % 200 == 0:
             sys.stderr.write("  delivered %d of %d\n" % (i + 1, count))
@@ -165,7 +173,7 @@ def main():
     announced = {}
     for user, w in watchers.items():
         events = sorted(w.events)
-        for message_id, u, seq, _ in deliveries:
+        for message_id, u, seq, _, _ in deliveries:
             if u != user:
                 continue
             for at, exists in events:
@@ -173,14 +181,12 @@ def main():
                     announced[message_id] = at
                     break
 
-    end_to_end, dovecot, mailroom = [], [], []
-    for message_id, _, _, delivered in deliveries:
+    end_to_end, dovecot = [], []
+    for message_id, _, _, delivered, twin_delivered in deliveries:
         if message_id in committed:
             end_to_end.append(committed[message_id] - delivered * 1000)
         if message_id in announced:
-            dovecot.append((announced[message_id] - delivered) * 1000)
-        if message_id in committed and message_id in announced:
-            mailroom.append(committed[message_id] - announced[message_id] * 1000)
+            dovecot.append((announced[message_id] - twin_delivered) * 1000)
     print(json.dumps({
         "delivered": len(deliveries),
         "committed": len(committed),
@@ -188,7 +194,6 @@ def main():
         "interval_s": interval,
         "delivery_to_commit": summary(end_to_end),
         "delivery_to_idle_exists": summary(dovecot),
-        "idle_exists_to_commit": summary(mailroom),
     }))
 
 
