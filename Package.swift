@@ -150,6 +150,17 @@ targets += [
     ),
 ]
 
+// MARK: - Benchmarks
+
+// (section: benchmarks)
+targets += [
+    .executableTarget(
+        name: "mailroom-bench-ingest",
+        dependencies: ["IMAPClient", "MailTransport"],
+        swiftSettings: swiftSettings
+    ),
+]
+
 let package = Package(
     name: "Mailroom",
     platforms: [.macOS(.v15)],

@@ -1,0 +1,10 @@
+#!/usr/bin/env python3
+"""Minimal Django project for the ingest benchmark's django-helpdesk reference run."""
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "benchsite.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)

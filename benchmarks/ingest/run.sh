@@ -1,0 +1,302 @@
+#!/usr/bin/env bash
+# Ingest benchmark (issue 5), all figures in one run on one local Dovecot:
+#   1. end-to-end ingest of COUNT messages by `mailroom serve` into SQLite, next to the raw IMAP
+#      fetch of the same mailbox (Mailroom's own IMAPClient, and Python imaplib) and to
+#      django-helpdesk's `get_email` importing the same mailbox into SQLite;
+#   2. delivery-to-commit latency with IDLE over LAT_COUNT messages, next to the moment Dovecot
+#      itself announces each message to a bare IDLE client;
+#   3. peak RSS of `mailroom serve` with IDLE_ACCOUNTS idle IMAP accounts.
+# Usage: benchmarks/ingest/run.sh   (as root: Dovecot's mail files belong to nobody)
+# Knobs (environment): BENCH_INGEST_COUNT (10000) BENCH_INGEST_SEED (20261123)
+#   BENCH_LATENCY_COUNT (1000) BENCH_LATENCY_MAILBOXES (5) BENCH_LATENCY_INTERVAL (0.2 s)
+#   BENCH_IDLE_ACCOUNTS (1000) BENCH_HELPDESK_TIMEOUT (900 s) BENCH_HELPDESK_DEFAULTS_COUNT (300)
+#   BENCH_SKIP_BUILD=1 BENCH_KEEP=1 (keep the work directory)
+set -euo pipefail
+export PYTHONDONTWRITEBYTECODE=1
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+count="${BENCH_INGEST_COUNT:-10000}"
+seed="${BENCH_INGEST_SEED:-20261123}"
+lat_count="${BENCH_LATENCY_COUNT:-1000}"
+lat_boxes="${BENCH_LATENCY_MAILBOXES:-5}"
+lat_interval="${BENCH_LATENCY_INTERVAL:-0.2}"
+idle_accounts="${BENCH_IDLE_ACCOUNTS:-1000}"
+hd_timeout="${BENCH_HELPDESK_TIMEOUT:-900}"
+hd_defaults_count="${BENCH_HELPDESK_DEFAULTS_COUNT:-300}"
+scratch="$root/.build-bench"
+cache="$scratch/bench-ingest"
+venv="${BENCH_VENV:-$HOME/.cache/mailroom-bench-ingest-venv}"
+token="bench-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
+
+say() { echo "$*"; }
+step() { echo "== $*  [$(date -u +%H:%M:%S)]" >&2; }
+now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+
+# ---------------------------------------------------------------- prerequisites
+if ! command -v dovecot >/dev/null || [ ! -x /usr/lib/dovecot/imap ]; then
+    step "installing Dovecot (apt)"
+    apt-get update -qq && apt-get install -y -qq dovecot-imapd dovecot-pop3d >/dev/null
+fi
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import helpdesk' 2>/dev/null; then
+    step "installing django-helpdesk into $venv (PyPI)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet django-helpdesk
+fi
+if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+    step "building release binaries (swift build -c release --scratch-path .build-bench)"
+    (cd "$root" && swift build -c release --scratch-path "$scratch" --product mailroom >&2 \
+        && swift build -c release --scratch-path "$scratch" --product mailroom-bench-ingest >&2)
+fi
+bin="$scratch/release"
+
+mkdir -p "$cache"
+corpus="$cache/corpus-$count-$seed"
+if [ ! -d "$corpus" ]; then
+    step "generating corpus: $count messages, seed $seed (benchmarks/mime/gen_corpus.py)"
+    rm -rf "$corpus.tmp"
+    python3 "$root/benchmarks/mime/gen_corpus.py" "$corpus.tmp" "$count" "$seed" >/dev/null
+    mv "$corpus.tmp" "$corpus"
+fi
+
+work="$(mktemp -d /tmp/mailroom-bench-ingest.XXXXXX)"
+chmod 755 "$work"
+dove="$work/dovecot"
+mr_pid=""
+cleanup() {
+    set +e
+    if [ -n "$mr_pid" ]; then kill -TERM "$mr_pid" 2>/dev/null; wait "$mr_pid" 2>/dev/null; fi
+    "$root/scripts/services/dovecot" stop "$dove" >/dev/null 2>&1
+    if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "work directory kept: $work" >&2; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+start_mailroom() { # DATA_DIR -> sets mr_pid, mr_url
+    local port; port=$(free_port)
+    mkdir -p "$1"
+    MAILROOM_ADMIN_TOKEN="$token" "$bin/mailroom" serve --data-dir "$1" --http "127.0.0.1:$port" >"$1.log" 2>&1 &
+    mr_pid=$!
+    mr_url="http://127.0.0.1:$port"
+    for _ in $(seq 1 200); do
+        curl -fsS "$mr_url/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$mr_pid" 2>/dev/null || { tail -20 "$1.log" >&2; echo "mailroom serve exited" >&2; exit 1; }
+        sleep 0.1
+    done
+    echo "mailroom serve did not answer /healthz" >&2; exit 1
+}
+stop_mailroom() {
+    kill -TERM "$mr_pid" 2>/dev/null || true
+    wait "$mr_pid" 2>/dev/null || true
+    mr_pid=""
+}
+
+# ---------------------------------------------------------------- Dovecot
+step "starting the benchmark Dovecot"
+"$root/scripts/services/dovecot" start "$dove" >"$work/dovecot.env"
+# shellcheck disable=SC1091
+. "$work/dovecot.env"
+port="$MAILROOM_TEST_IMAP_PORT"
+password="$MAILROOM_TEST_DOVECOT_PASSWORD"
+mail_root="$MAILROOM_TEST_MAIL_ROOT"
+# The test configuration, plus room for the 1,000-session memory run and Dovecot's default IDLE
+# keepalive ("* OK Still here" every 2 minutes instead of every second; it carries no news: new
+# mail is announced when Dovecot notices it, see BENCHMARKS.md).
+"$root/scripts/services/dovecot" stop "$dove"
+cat >>"$dove/dovecot.conf" <<CONF
+# --- benchmarks/ingest/run.sh overrides
+default_process_limit = $((idle_accounts + 200))
+default_client_limit = $((idle_accounts * 4 + 1000))
+protocol imap {
+  imap_idle_notify_interval = 2 mins
+}
+CONF
+dovecot -c "$dove/dovecot.conf"
+for _ in $(seq 1 100); do
+    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.5).close()' "$port" 2>/dev/null && break
+    sleep 0.1
+done
+
+step "delivering the corpus into 4 mailboxes (Maildir files, as an MDA does)"
+for user in bench-raw bench-rawpy bench-mailroom bench-helpdesk; do
+    python3 "$here/maildir.py" fill "$corpus" "$mail_root/$user/Maildir" >"$work/fill-$user"
+done
+python3 "$here/maildir.py" fill "$corpus" "$mail_root/bench-hddefault/Maildir" "$hd_defaults_count" >/dev/null
+python3 "$here/maildir.py" empty "$mail_root" bench-lat "$lat_boxes"
+python3 "$here/maildir.py" empty "$mail_root" bench-latw "$lat_boxes"
+python3 "$here/maildir.py" empty "$mail_root" bench-idle "$idle_accounts"
+chown -R nobody:nogroup "$mail_root"
+read -r corpus_msgs corpus_bytes <"$work/fill-bench-raw"
+# Open every mailbox once so Dovecot's one-time work (new/ -> cur/, index files) is not timed for anyone.
+for user in bench-raw bench-rawpy bench-mailroom bench-helpdesk bench-hddefault; do
+    python3 - "$port" "$user" "$password" <<'PY'
+import imaplib, sys
+m = imaplib.IMAP4("127.0.0.1", int(sys.argv[1])); m.login(sys.argv[2], sys.argv[3]); m.select("INBOX"); m.logout()
+PY
+done
+
+say "# Ingest benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+say "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+say "Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, loopback, plain IMAP (no TLS) for every client"
+say "corpus: $corpus_msgs messages, $((corpus_bytes / 1000000)) MB, benchmarks/mime/gen_corpus.py seed $seed"
+say ""
+
+# ---------------------------------------------------------------- 1a. raw fetch
+step "raw IMAP fetch (Swift IMAPClient)"
+"$bin/mailroom-bench-ingest" 127.0.0.1 "$port" bench-raw "$password" 100 >"$work/raw-swift"
+read -r _ raw_msgs raw_bytes raw_secs raw_batch <"$work/raw-swift"
+step "raw IMAP fetch (Python imaplib)"
+python3 "$here/raw_fetch.py" "$port" bench-rawpy "$password" 100 >"$work/raw-py"
+read -r _ rawpy_msgs _ rawpy_secs _ <"$work/raw-py"
+
+# ---------------------------------------------------------------- 1. Mailroom ingest
+step "Mailroom ingest of $count messages"
+start_mailroom "$work/mr-ingest"
+cpu0=$(cpu_ticks "$mr_pid")
+t_create=$(now_ms)
+python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" B bench-mailroom >"$work/ingest-id"
+ingest_id=$(cat "$work/ingest-id")
+python3 "$here/api.py" wait-ingested "$mr_url" "$token" "$ingest_id" "$count" 1200 >"$work/ingest-status"
+cpu1=$(cpu_ticks "$mr_pid")
+python3 - "$work/mr-ingest/mailroom.sqlite" "$ingest_id" >"$work/ingest-db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+n, first, last = db.execute("SELECT count(*), min(created_at), max(created_at) FROM messages WHERE account_id = ?", (sys.argv[2],)).fetchone()
+tickets = db.execute("SELECT count(*) FROM tickets WHERE account_id = ?", (sys.argv[2],)).fetchone()[0]
+print(n, first, last, tickets)
+PY
+stop_mailroom
+read -r mr_msgs mr_first mr_last mr_tickets <"$work/ingest-db"
+mr_quarantined=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("messagesQuarantined", 0))' "$work/ingest-status")
+hz=$(getconf CLK_TCK)
+
+# ---------------------------------------------------------------- 1b. django-helpdesk
+hd_python="$venv/bin/python"
+hd_version=$("$hd_python" -c 'import importlib.metadata as m; print(m.version("django-helpdesk"), "/ Django", m.version("django"))')
+run_helpdesk() { # NAME MAILBOX_USER SQLITE_MODE TIMEOUT
+    local dir="$work/helpdesk-$1"
+    mkdir -p "$dir"
+    echo "0 0 1 0" >"$dir/timing"
+    echo "0 0" >"$dir/counts"
+    if ! (cd "$here/helpdesk_project" && export HELPDESK_BENCH_DIR="$dir" HELPDESK_SQLITE="$3" \
+        HD_IMAP_PORT="$port" HD_IMAP_USER="$2" HD_IMAP_PASSWORD="$password" \
+        && "$hd_python" manage.py migrate -v0 >"$dir/setup.log" 2>&1 \
+        && "$hd_python" manage.py shell <setup_queue.py >>"$dir/setup.log" 2>&1 \
+        && python3 "$here/timed.py" "$dir/timing" "$4" "$hd_python" manage.py get_email >"$dir/get_email.log" 2>&1); then
+        echo "django-helpdesk ($1) failed:" >&2; tail -20 "$dir/setup.log" "$dir/get_email.log" >&2 || true
+        return 0
+    fi
+    python3 - "$dir/helpdesk.sqlite3" <<'PY' >"$dir/counts" || true
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+print(db.execute("SELECT count(*) FROM helpdesk_ticket").fetchone()[0], db.execute("SELECT count(*) FROM helpdesk_followup").fetchone()[0])
+PY
+    if [ -s "$dir/get_email.log" ]; then echo "django-helpdesk ($1) said:" >&2; tail -5 "$dir/get_email.log" >&2; fi
+}
+step "django-helpdesk get_email of $count messages (SQLite WAL, synchronous=NORMAL, as Mailroom)"
+run_helpdesk wal bench-helpdesk wal "$hd_timeout"
+read -r hd_wall hd_cpu _ hd_timedout <"$work/helpdesk-wal/timing"
+read -r hd_tickets hd_followups <"$work/helpdesk-wal/counts"
+step "django-helpdesk get_email, Django's default SQLite settings, $hd_defaults_count messages"
+run_helpdesk default bench-hddefault default 180
+read -r hdd_wall hdd_cpu _ hdd_timedout <"$work/helpdesk-default/timing"
+read -r hdd_tickets _ <"$work/helpdesk-default/counts"
+
+python3 - "$raw_msgs" "$raw_secs" "$rawpy_msgs" "$rawpy_secs" "$mr_msgs" "$mr_first" "$mr_last" "$t_create" \
+    "$cpu0" "$cpu1" "$hz" "$hd_tickets" "$hd_wall" "$hd_cpu" "$hd_timedout" "$hdd_tickets" "$hdd_wall" "$hdd_cpu" \
+    "$hdd_timedout" "$hd_version" "$mr_tickets" "$mr_quarantined" "$raw_bytes" <<'PY'
+import sys
+a = sys.argv[1:]
+raw_n, raw_s, rawpy_n, rawpy_s = int(a[0]), float(a[1]), int(a[2]), float(a[3])
+mr_n, first, last, created = int(a[4]), int(a[5]), int(a[6]), int(a[7])
+mr_cpu = (int(a[9]) - int(a[8])) / int(a[10])
+hd_n, hd_wall, hd_cpu, hd_to = int(a[11]), float(a[12]), float(a[13]), a[14] == "1"
+hdd_n, hdd_wall, hdd_cpu, hdd_to = int(a[15]), float(a[16]), float(a[17]), a[18] == "1"
+raw_rate = raw_n / raw_s
+mr_span = (last - first) / 1000
+mr_rate = (mr_n - 1) / mr_span if mr_span > 0 else float("nan")
+mr_rate_total = mr_n / ((last - created) / 1000)
+hd_rate = hd_n / hd_wall
+print("## 1. End-to-end ingest of %d messages into SQLite" % raw_n)
+print("%-58s %9s %9s %12s" % ("", "messages", "msg/s", "CPU ms/msg"))
+print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Mailroom IMAPClient (batches of 100)", raw_n, raw_rate, "-"))
+print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Python imaplib (batches of 100)", rawpy_n, rawpy_n / rawpy_s, "-"))
+print("%-58s %9d %9.0f %12.2f" % ("Mailroom serve, first to last commit", mr_n, mr_rate, 1000 * mr_cpu / mr_n))
+print("%-58s %9d %9.0f %12s" % ("Mailroom serve, account creation to last commit", mr_n, mr_rate_total, ""))
+print("%-58s %9d %9.1f %12.2f%s" % ("django-helpdesk %s get_email (WAL)" % a[19], hd_n, hd_rate, 1000 * hd_cpu / max(hd_n, 1),
+                                  "  (stopped after %.0f s)" % hd_wall if hd_to else ""))
+print("%-58s %9d %9.1f %12.2f%s" % ("django-helpdesk get_email, Django's default SQLite", hdd_n, hdd_n / hdd_wall, 1000 * hdd_cpu / max(hdd_n, 1),
+                                  "  (stopped after %.0f s)" % hdd_wall if hdd_to else ""))
+print("Mailroom: %d tickets, %s quarantined; raw fetch moved %.0f MB in %.2f s" % (int(a[20]), a[21], int(a[22]) / 1e6, raw_s))
+print("Mailroom / django-helpdesk: %.1fx (target >= 30x: %s)" % (mr_rate / hd_rate, "met" if mr_rate >= 30 * hd_rate else "NOT met"))
+print("Mailroom / raw fetch: %.2f (target >= 0.5: %s)" % (mr_rate / raw_rate, "met" if mr_rate >= 0.5 * raw_rate else "NOT met"))
+print("by CPU time per message (less sensitive to other load on the machine): Mailroom / django-helpdesk %.1fx" % ((hd_cpu / max(hd_n, 1)) / (mr_cpu / mr_n)))
+PY
+say ""
+
+# ---------------------------------------------------------------- 2. latency
+step "latency: $lat_count messages into $lat_boxes IDLE mailboxes, one every $lat_interval s"
+start_mailroom "$work/mr-latency"
+lat_users=(); lat_pairs=()
+for i in $(seq 1 "$lat_boxes"); do
+    lat_users+=("$(printf 'bench-lat%04d' "$i")")
+    lat_pairs+=("$(printf 'bench-lat%04d:bench-latw%04d' "$i" "$i")")
+done
+python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" L "${lat_users[@]}" >"$work/lat-ids"
+python3 "$here/api.py" wait-idle "$mr_url" "$token" "$work/lat-ids" 120
+sleep 2
+python3 "$here/latency.py" "$mail_root" "$port" "$password" "$work/mr-latency/mailroom.sqlite" "$corpus" \
+    "$lat_count" "$lat_interval" "${lat_pairs[@]}" >"$work/latency.json"
+stop_mailroom
+python3 - "$work/latency.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("## 2. Latency, delivery into Dovecot -> ticket committed (IDLE)")
+print("%d messages delivered one at a time into %d mailboxes (one every ~%.2f s, so ~%.1f s apart per mailbox); %d committed"
+      % (r["delivered"], r["mailboxes"], r["interval_s"], r["interval_s"] * r["mailboxes"], r["committed"]))
+print("%-52s %8s %8s %8s %8s %8s" % ("", "min", "median", "p90", "p99", "max"))
+for key, label in (("delivery_to_commit", "Mailroom: delivery -> commit (ms)"),
+                   ("delivery_to_idle_exists", "Dovecot: delivery -> '* n EXISTS' to a bare IDLE client")):
+    s = r[key]
+    print("%-52s %8s %8s %8s %8s %8s" % (label, s["min_ms"], s["median_ms"], s["p90_ms"], s["p99_ms"], s["max_ms"]))
+e, d = r["delivery_to_commit"], r["delivery_to_idle_exists"]
+print("Mailroom's own share (Mailroom minus Dovecot's announcement): median %.1f ms, p99 %.1f ms"
+      % (e["median_ms"] - d["median_ms"], e["p99_ms"] - d["p99_ms"]))
+p99 = r["delivery_to_commit"]["p99_ms"]
+print("target p99 < 500 ms, delivery -> commit: %s" % ("met" if p99 is not None and p99 < 500 else "NOT met"))
+PY
+say ""
+
+# ---------------------------------------------------------------- 3. memory
+step "memory: $idle_accounts idle IMAP accounts"
+start_mailroom "$work/mr-memory"
+sleep 2
+base_rss=$(awk '/VmRSS/ {print $2}' "/proc/$mr_pid/status")
+idle_users=()
+for i in $(seq 1 "$idle_accounts"); do idle_users+=("$(printf 'bench-idle%04d' "$i")"); done
+t0=$(now_ms)
+python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" I "${idle_users[@]}" >"$work/idle-ids"
+t1=$(now_ms)
+python3 "$here/api.py" wait-idle "$mr_url" "$token" "$work/idle-ids" 600 2>"$work/wait-idle.log"
+t2=$(now_ms)
+sleep 10
+c0=$(cpu_ticks "$mr_pid"); sleep 20; c1=$(cpu_ticks "$mr_pid")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$mr_pid/status")
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$mr_pid/status")
+threads=$(awk '/Threads/ {print $2}' "/proc/$mr_pid/status")
+fds=$(ls "/proc/$mr_pid/fd" | wc -l)
+imap_procs=$(pgrep -c -P "$(cat "$dove/run/master.pid")" -f '/imap$' || true)
+stop_mailroom
+python3 - "$idle_accounts" "$base_rss" "$hwm" "$rss" "$t0" "$t1" "$t2" "$c0" "$c1" "$(getconf CLK_TCK)" "$threads" "$fds" "$imap_procs" <<'PY'
+import sys
+n, base, hwm, rss, t0, t1, t2, c0, c1, hz, threads, fds, procs = [int(x) for x in sys.argv[1:]]
+print("## 3. Memory: mailroom serve with %d IMAP accounts, all connected and in IDLE" % n)
+print("peak RSS (VmHWM): %.1f MiB; RSS when idle: %.1f MiB; RSS before the accounts: %.1f MiB (%.0f KiB per account)"
+      % (hwm / 1024, rss / 1024, base / 1024, (rss - base) / n))
+print("accounts created in %.1f s, all connected and idle %.1f s later; %d threads, %d open files; %d Dovecot imap processes"
+      % ((t1 - t0) / 1000, (t2 - t1) / 1000, threads, fds, procs))
+print("CPU while idle (20 s sample): %.1f%% of one core (each account's 10 s safety sweep: DONE, SELECT, SEARCH, IDLE)" % (100 * (c1 - c0) / hz / 20))
+PY
+say ""
+say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
