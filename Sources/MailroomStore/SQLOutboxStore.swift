@@ -116,7 +116,11 @@ public struct SQLOutboxStore: Sendable {
             try await db.raw("UPDATE messages SET delivery_state = \(bind: state.rawValue) WHERE id = \(bind: item.messageId)").run()
             if state == .failed && escalateOnFailure {
                 // A reply that never reached the customer must not go unnoticed.
-                try await db.raw("UPDATE tickets SET escalated = \(bind: true), updated_at = \(bind: nowMillis) WHERE id = \(bind: item.ticketId)").run()
+                // Unread as well, so it reappears among the agent's tickets until live notifications carry it.
+                try await db.raw("""
+                    UPDATE tickets SET escalated = \(bind: true), unread = \(bind: true), updated_at = \(bind: nowMillis)
+                    WHERE id = \(bind: item.ticketId)
+                    """).run()
             }
             return true
         }

@@ -17,12 +17,15 @@ public actor OutboxSender: Service {
     private let owner: String
     private let batchSize: Int
     private let idleWait: Duration
+    /// SMTP connections opened at once to one account's server (several messages go over each).
+    private let connectionsPerAccount: Int
     private var wakeUp: AsyncStream<Void>.Continuation?
 
     /// - Parameter owner: this node's name; a restarted node takes back the rows its previous process held.
     public init(store: SQLStore, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
-                batchSize: Int = 50, idleWait: Duration = .seconds(1)) {
+                batchSize: Int = 50, idleWait: Duration = .seconds(1), connectionsPerAccount: Int = 2) {
         self.store = store
+        self.connectionsPerAccount = max(1, connectionsPerAccount)
         self.logger = logger
         self.owner = owner
         self.batchSize = batchSize
@@ -76,7 +79,12 @@ public actor OutboxSender: Service {
         let byAccount = Dictionary(grouping: items, by: \.accountId)
         await withTaskGroup(of: Void.self) { group in
             for (accountId, accountItems) in byAccount {
-                group.addTask { await self.send(accountItems, accountId: accountId) }
+                // Round-robin over the connections, so each carries a share of the batch in order.
+                let lanes = min(connectionsPerAccount, accountItems.count)
+                for lane in 0..<lanes {
+                    let share = stride(from: lane, to: accountItems.count, by: lanes).map { accountItems[$0] }
+                    group.addTask { await self.send(share, accountId: accountId) }
+                }
             }
         }
         return items.count

@@ -7,6 +7,7 @@ import Testing
         ("5.1.1", 550, DeliveryErrorClass.addressing), ("4.2.2", 452, .mailbox), ("5.2.2", 552, .mailbox),
         ("5.3.4", 552, .mailSystem), ("4.4.7", 451, .networkRouting), ("5.5.2", 500, .mailDeliveryProtocol),
         ("5.6.0", 554, .messageContent), ("5.7.1", 554, .securityPolicy), ("4.7.1", 451, .securityPolicy), ("5.0.0", 554, .unidentified),
+        ("4.0.0", 421, .connection), ("5.0.0", 553, .addressing),
     ])
     func enhancedCodesDecide(status: String, code: Int, expected: DeliveryErrorClass) {
         #expect(DeliveryErrorClassifier.classify(DeliveryFailure(kind: .serverReply, replyCode: code, enhancedStatus: status, text: "")) == expected)

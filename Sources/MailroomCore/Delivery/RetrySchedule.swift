@@ -49,7 +49,8 @@ public enum DeliveryErrorClassifier {
                 case 5: return .mailDeliveryProtocol
                 case 6: return .messageContent
                 case 7: return .securityPolicy
-                default: return .unidentified
+                // X.0.X is "other or undefined": the basic reply code below says more (421 closes the connection).
+                default: break
                 }
             }
         }
