@@ -159,6 +159,11 @@ targets += [
         dependencies: ["IMAPClient", "MailTransport"],
         swiftSettings: swiftSettings
     ),
+    .executableTarget(
+        name: "mailroom-bench-outbox",
+        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomCore", "MailMessage", .product(name: "Logging", package: "swift-log")],
+        swiftSettings: swiftSettings
+    ),
 ]
 
 let package = Package(

@@ -11,8 +11,9 @@ public struct SQLOutboxStore: Sendable {
     public init(database: MailroomDatabase) { self.database = database }
 
     /// Adds an outbound message to its ticket and to the outbox, in one transaction.
+    /// With `verp`, the envelope sender becomes this entry's own return path (see `VERPAddress`).
     public func enqueue(_ message: InboundMail, raw: [UInt8], ticketId: String, sendingAccountId: String, envelopeFrom: String,
-                        recipients: [String], now: Date = Date()) async throws -> (message: TicketMessage, item: OutboxItem) {
+                        recipients: [String], verp: Bool = false, now: Date = Date()) async throws -> (message: TicketMessage, item: OutboxItem) {
         let (messageRowId, item) = try await database.transaction { db -> (String, OutboxItem) in
             try await SQLTicketStore.putBlob(raw, sha256: message.rawSha256, db: db, now: now)
             guard try await db.raw("SELECT id FROM tickets WHERE id = \(bind: ticketId)").first() != nil else {
@@ -22,14 +23,15 @@ public struct SQLOutboxStore: Sendable {
                                                                direction: .outbound, deliveryState: .queued, db: db, now: now)
             try await SQLTicketStore.addParticipants(ticketId: ticketId, from: [], to: message.to, cc: message.cc, db: db)
             try await SQLTicketStore.touchTicket(ticketId, direction: .outbound, addTags: [], db: db, now: now)
-            let item = OutboxItem(id: Identifier.make(at: now), ticketId: ticketId, messageId: rowId, accountId: sendingAccountId,
-                                  nextAttemptAt: now, envelopeFrom: envelopeFrom, recipients: recipients, rawSha256: message.rawSha256,
-                                  createdAt: now)
+            let id = Identifier.make(at: now)
+            let item = OutboxItem(id: id, ticketId: ticketId, messageId: rowId, accountId: sendingAccountId,
+                                  nextAttemptAt: now, envelopeFrom: verp ? VERPAddress.make(base: envelopeFrom, outboxId: id) : envelopeFrom,
+                                  recipients: recipients, rawSha256: message.rawSha256, createdAt: now)
             try await db.raw("""
                 INSERT INTO outbox (id, ticket_id, message_id, account_id, state, attempts, next_attempt_at, lease_owner, lease_expires_at,
                                     envelope_from, recipients, raw_sha256, last_error, created_at, updated_at, sent_at)
                 VALUES (\(bind: item.id), \(bind: ticketId), \(bind: rowId), \(bind: sendingAccountId), 'queued', 0,
-                        \(bind: Timestamp.from(now)), NULL, NULL, \(bind: envelopeFrom), \(bind: try SQLTicketStore.json(recipients)),
+                        \(bind: Timestamp.from(now)), NULL, NULL, \(bind: item.envelopeFrom), \(bind: try SQLTicketStore.json(recipients)),
                         \(bind: message.rawSha256), NULL, \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)), NULL)
                 """).run()
             return (rowId, item)

@@ -64,14 +64,22 @@ public struct SQLTicketStore: Sendable {
     /// that message is marked bounced, the ticket escalated, and permanently failed addresses remembered.
     static func joinBounce(_ mail: InboundMail, bounce: BounceReport, account: Account, position: MailboxPosition?,
                            db: any SQLDatabase, now: Date) async throws -> IngestOutcome? {
-        let ids = Array(bounce.originalMessageIds.prefix(50))
-        guard !ids.isEmpty else { return nil }
-        let rows = try await db.raw("""
-            SELECT id, ticket_id, message_id FROM messages WHERE direction = 'out' AND message_id IN (\(binds: ids))
-            """).all()
-        guard let original = ids.lazy.compactMap({ id in rows.first { (try? $0.decode(column: "message_id", as: String.self)) == id } }).first else {
-            return nil
+        var original: (any SQLRow)?
+        // A VERP return path names the outbox entry exactly; Message-IDs are the next best thing.
+        if !bounce.verpOutboxIds.isEmpty {
+            original = try await db.raw("""
+                SELECT m.id AS id, m.ticket_id AS ticket_id, m.message_id AS message_id FROM outbox o JOIN messages m ON m.id = o.message_id
+                WHERE o.id IN (\(binds: Array(bounce.verpOutboxIds.prefix(10))))
+                """).first()
         }
+        let ids = Array(bounce.originalMessageIds.prefix(50))
+        if original == nil, !ids.isEmpty {
+            let rows = try await db.raw("""
+                SELECT id, ticket_id, message_id FROM messages WHERE direction = 'out' AND message_id IN (\(binds: ids))
+                """).all()
+            original = ids.lazy.compactMap({ id in rows.first { (try? $0.decode(column: "message_id", as: String.self)) == id } }).first
+        }
+        guard let original else { return nil }
         let outboundId = try original.decode(column: "id", as: String.self)
         let ticketId = try original.decode(column: "ticket_id", as: String.self)
         let millis = Timestamp.from(now)

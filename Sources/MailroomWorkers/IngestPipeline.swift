@@ -46,9 +46,14 @@ public struct IngestPipeline: Sendable {
                                         detail: "parsing took longer than \(parseTimeout); the message may be built to exhaust parsers")
         }
 
-        if mail.bounce == nil, let sender = mail.sender, let settings, try await settings.globalSettings().isFailureMailSender(sender.address) {
+        let verpIds = (mail.to + mail.cc).compactMap { VERPAddress.outboxId(in: $0.address) }
+            + mail.headers.filter { ["delivered-to", "x-original-to"].contains($0.name.lowercased()) }.compactMap { VERPAddress.outboxId(in: $0.value) }
+        if mail.bounce == nil, !verpIds.isEmpty {
+            mail.bounce = InboundMailParser.plainBounce(mail)
+        } else if mail.bounce == nil, let sender = mail.sender, let settings, try await settings.globalSettings().isFailureMailSender(sender.address) {
             mail.bounce = InboundMailParser.plainBounce(mail)
         }
+        if !verpIds.isEmpty { mail.bounce?.verpOutboxIds = verpIds }
 
         var tags: [String] = []
         switch HeaderFilterEvaluation.evaluate(account.incoming.headerFilters, headers: mail.headers) {

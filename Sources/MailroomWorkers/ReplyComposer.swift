@@ -139,7 +139,8 @@ public struct ReplyComposer: Sendable {
         let mail = try InboundMailParser.parse(raw)
         let recipients = (to + cc + bcc).map(\.address)
         let (message, _) = try await store.outbox.enqueue(mail, raw: raw, ticketId: ticketId, sendingAccountId: sender.id,
-                                                          envelopeFrom: sender.fromAddress, recipients: recipients, now: now)
+                                                          envelopeFrom: sender.fromAddress, recipients: recipients, verp: sender.outgoing.verp,
+                                                          now: now)
         return message
     }
 
@@ -178,7 +179,8 @@ public struct ReplyComposer: Sendable {
         let raw = builder.build()
         let mail = try InboundMailParser.parse(raw)
         let (message, _) = try await store.outbox.enqueue(mail, raw: raw, ticketId: ticket.id, sendingAccountId: sender.id,
-                                                          envelopeFrom: sender.fromAddress, recipients: recipients.map(\.address), now: now)
+                                                          envelopeFrom: sender.fromAddress, recipients: recipients.map(\.address),
+                                                          verp: sender.outgoing.verp, now: now)
         return message
     }
 

@@ -234,3 +234,40 @@ enum BounceFixtures {
         }
     }
 }
+
+@Suite struct VERPTests {
+    @Test func aPlainBounceToTheReturnPathFindsItsMessage() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            var account = Account(key: "V", name: "VERP", fromAddress: "desk@example.com")
+            account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
+            account.outgoing = OutgoingServer(protocol: .smtp, connection: ServerConnection(host: "127.0.0.1", port: 2525, auth: ServerAuth(method: .none)),
+                                              verp: true)
+            account.resolvers = [.subjectAndCustomer]
+            let stored = try await store.accounts.create(account)
+            let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: quietLogger)
+            let first = try await pipeline.process(Array(mailText(subject: "Order", messageId: "v1@customer.example").utf8),
+                                                   account: stored, position: nil, source: "t")
+            let ticketId = try #require(first.ticketId)
+            let reply = try await ReplyComposer(store: store).compose(ticketId: ticketId, request: ReplyRequest(text: "Shipped"),
+                                                                      author: Principal(userId: nil, name: "A", role: .agent))
+            let item = try #require(try await store.outbox.items().first)
+            #expect(item.envelopeFrom == "desk+mr-\(item.id)@example.com")
+            #expect(VERPAddress.outboxId(in: item.envelopeFrom) == item.id)
+            // A relay's bounce with no report, no threading headers and a sender not on the failure list.
+            let bounce = """
+                From: postmaster@relay.example
+                To: \(item.envelopeFrom)
+                Subject: Returned mail
+                Message-ID: <r1@relay.example>
+
+                The mail you sent could not be delivered.
+                """.replacingOccurrences(of: "\n", with: "\r\n")
+            let outcome = try await pipeline.process(Array(bounce.utf8), account: stored, position: nil, source: "bounce")
+            guard case .bounce(let bouncedTicket, _) = outcome else { Issue.record("\(outcome)"); return }
+            #expect(bouncedTicket == ticketId)
+            #expect(try await store.tickets.message(id: reply.id)?.deliveryState == .bounced)
+            #expect(VERPAddress.outboxId(in: "desk@example.com") == nil)
+            #expect(VERPAddress.outboxId(in: "desk+mr-../x@example.com") == nil)
+        }
+    }
+}

@@ -335,7 +335,7 @@ public struct ServerConnection: Sendable, Equatable {
 
 private enum ConnectionKeys: String, CodingKey {
     case `protocol`, host, port, security, acceptAnyCertificate, auth, connectionTimeoutSeconds, authTimeoutSeconds
-    case mailbox, fetchIntervalSeconds, fetchLastDays, deleteOnFetch, headerFilters, maxMessageBytes, sentFolder
+    case mailbox, fetchIntervalSeconds, fetchLastDays, deleteOnFetch, headerFilters, maxMessageBytes, sentFolder, verp
 }
 
 extension ServerConnection {
@@ -458,11 +458,16 @@ public struct OutgoingServer: Sendable, Equatable {
     public var connection: ServerConnection
     /// IMAP folder a copy of each sent message is appended to (nil: none).
     public var sentFolder: String?
+    /// Send each message with its own return path (`local+mr-ID@domain`) so bounces are matched to it
+    /// even without a delivery-status report. Needs a mailbox that accepts plus addresses.
+    public var verp: Bool
 
-    public init(protocol: OutgoingProtocol = .none, connection: ServerConnection = ServerConnection(), sentFolder: String? = nil) {
+    public init(protocol: OutgoingProtocol = .none, connection: ServerConnection = ServerConnection(), sentFolder: String? = nil,
+                verp: Bool = false) {
         self.protocol = `protocol`
         self.connection = connection
         self.sentFolder = sentFolder
+        self.verp = verp
     }
 
     public var effectivePort: Int? {
@@ -486,7 +491,8 @@ extension OutgoingServer: Codable {
         self.init(
             protocol: proto ?? .none,
             connection: try ServerConnection(from: c, impliedSecurity: implied),
-            sentFolder: try c.decodeIfPresent(String.self, forKey: .sentFolder).nilIfBlank
+            sentFolder: try c.decodeIfPresent(String.self, forKey: .sentFolder).nilIfBlank,
+            verp: try c.decodeIfPresent(Bool.self, forKey: .verp) ?? false
         )
     }
 
@@ -495,6 +501,7 @@ extension OutgoingServer: Codable {
         try c.encode(`protocol`, forKey: .protocol)
         try connection.encode(into: &c)
         try c.encode(sentFolder, forKey: .sentFolder)
+        try c.encode(verp, forKey: .verp)
     }
 }
 

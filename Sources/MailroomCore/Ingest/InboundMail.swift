@@ -90,10 +90,13 @@ public struct BounceReport: Sendable, Equatable, Codable {
     /// Message-IDs that may be the original, most likely first (the report's own field, then threading headers).
     public var originalMessageIds: [String]
     public var recipients: [Recipient]
+    /// Outbox entries named by a VERP return path the report was sent to.
+    public var verpOutboxIds: [String]
 
-    public init(originalMessageIds: [String], recipients: [Recipient]) {
+    public init(originalMessageIds: [String], recipients: [Recipient], verpOutboxIds: [String] = []) {
         self.originalMessageIds = originalMessageIds
         self.recipients = recipients
+        self.verpOutboxIds = verpOutboxIds
     }
 }
 
@@ -223,5 +226,26 @@ public enum IngestOutcome: Sendable, Equatable {
         case .duplicate(let id): return id
         case .skipped, .quarantined: return nil
         }
+    }
+}
+
+/// Variable envelope return paths: `desk+mr-ID@example.com` as the envelope sender of outbox entry ID,
+/// so a bounce names the message it is about even when it carries no usable report.
+public enum VERPAddress {
+    static let marker = "+mr-"
+
+    public static func make(base: String, outboxId: String) -> String {
+        guard let at = base.lastIndex(of: "@") else { return base }
+        return String(base[..<at]) + marker + outboxId + String(base[at...])
+    }
+
+    /// The outbox id in a VERP address, if it is one.
+    public static func outboxId(in address: String) -> String? {
+        guard let at = address.lastIndex(of: "@") else { return nil }
+        let local = address[..<at]
+        guard let range = local.range(of: marker, options: .backwards) else { return nil }
+        let id = local[range.upperBound...]
+        guard !id.isEmpty, id.count <= 64, id.allSatisfy({ $0.isLetter || $0.isNumber }) else { return nil }
+        return String(id)
     }
 }

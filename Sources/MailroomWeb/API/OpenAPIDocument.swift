@@ -260,7 +260,8 @@ public enum OpenAPIDocument {
           "action": {"enum": ["skip", "quarantine", "tag"]}, "tag": {"type": ["string", "null"]}}}}}}]},
       "Outgoing": {"allOf": [{"$ref": "#/components/schemas/Server"}, {"type": "object", "properties": {
         "protocol": {"enum": ["none", "smtp", "ews", "smtps"], "description": "smtps means smtp with security tls; fixed after creation"},
-        "sentFolder": {"type": ["string", "null"], "description": "fixed after creation"}}}]},
+        "sentFolder": {"type": ["string", "null"], "description": "fixed after creation"},
+        "verp": {"type": "boolean", "default": false, "description": "a return path per message (local+mr-ID@domain) so bounces are matched without a report"}}}]},
       "Account": {"type": "object", "required": ["key", "name"], "properties": {
         "id": {"type": "string", "readOnly": true}, "key": {"type": "string", "minLength": 1, "maxLength": 5},
         "name": {"type": "string"}, "service": {"enum": ["custom", "gmail", "outlook365", "yahoo", "hotmail"], "default": "custom"},
