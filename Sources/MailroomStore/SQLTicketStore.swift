@@ -183,6 +183,19 @@ public struct SQLTicketStore: Sendable {
         }
     }
 
+    /// Extends the leases this node holds on these accounts.
+    public func renewFetchLeases(accountIds: [String], node: String, duration: TimeInterval, now: Date = Date()) async throws {
+        guard !accountIds.isEmpty else { return }
+        let expires = Timestamp.from(now.addingTimeInterval(duration))
+        try await database.withConnection { db in
+            for chunk in stride(from: 0, to: accountIds.count, by: 500).map({ Array(accountIds[$0..<min($0 + 500, accountIds.count)]) }) {
+                try await db.raw("""
+                    UPDATE fetch_leases SET expires_at = \(bind: expires) WHERE node = \(bind: node) AND account_id IN (\(binds: chunk))
+                    """).run()
+            }
+        }
+    }
+
     public func releaseFetchLease(accountId: String, node: String) async throws {
         try await database.withConnection { db in
             try await db.raw("DELETE FROM fetch_leases WHERE account_id = \(bind: accountId) AND node = \(bind: node)").run()

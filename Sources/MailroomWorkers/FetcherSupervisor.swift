@@ -71,10 +71,16 @@ public actor FetcherSupervisor: Service {
         var desired: [String: Account] = [:]
         for account in accounts where account.fetches && [.imap, .pop3].contains(account.incoming.protocol) {
             if let hostname = account.hostname, hostname != nodeName { continue }
-            // Another node holding a live lease fetches this account; this node waits for it to lapse.
+            // Running fetchers keep their lease through the batch renewal below; a new one must win it first
+            // (another node holding a live lease fetches this account, and this node waits for it to lapse).
+            if running[account.id] != nil {
+                desired[account.id] = account
+                continue
+            }
             let leased = (try? await store.tickets.acquireFetchLease(accountId: account.id, node: nodeName, duration: leaseSeconds)) ?? false
             if leased { desired[account.id] = account }
         }
+        await renewLeasesIfDue()
         for (id, entry) in running where desired[id] == nil || desired[id].map(Self.fingerprint) != entry.fingerprint {
             entry.task.cancel()
             await entry.task.value
@@ -117,6 +123,21 @@ public actor FetcherSupervisor: Service {
             try? await store.tickets.releaseFetchLease(accountId: id, node: nodeName)
         }
         running.removeAll()
+    }
+
+    private var lastRenewal: ContinuousClock.Instant?
+
+    /// One statement renews every running fetcher's lease, every third of the lease's length, instead of
+    /// a transaction per account per round (which for a thousand accounts would be hundreds a second).
+    private func renewLeasesIfDue() async {
+        let now = ContinuousClock.now
+        if let last = lastRenewal, now - last < .seconds(leaseSeconds / 3) { return }
+        do {
+            try await store.tickets.renewFetchLeases(accountIds: Array(running.keys), node: nodeName, duration: leaseSeconds)
+            lastRenewal = now
+        } catch {
+            logger.error("cannot renew fetch leases", metadata: ["error": "\(error)"])
+        }
     }
 
     /// A lease outlives several reconcile rounds, so a busy node keeps it; a dead node's lapses in half a minute.

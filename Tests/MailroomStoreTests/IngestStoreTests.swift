@@ -286,8 +286,12 @@ let conversations: [Conversation] = [
             #expect(try await !store.tickets.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now.addingTimeInterval(35)))
             // A node that stops renewing loses the account once its lease lapses.
             #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now.addingTimeInterval(41)))
+            // Renewal keeps the holder's lease alive past its first expiry; it does nothing for another node.
+            try await store.tickets.renewFetchLeases(accountIds: ["a"], node: "two", duration: 30, now: now.addingTimeInterval(60))
+            try await store.tickets.renewFetchLeases(accountIds: ["a"], node: "one", duration: 300, now: now.addingTimeInterval(60))
+            #expect(try await !store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(80)))
             try await store.tickets.releaseFetchLease(accountId: "a", node: "two")
-            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(42)))
+            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(82)))
         }
     }
 }
