@@ -146,11 +146,10 @@ public struct SQLTicketStore: Sendable {
     public func applyRouting(ticketId: String, tags: [String], priority: TicketPriority?, queueId: String?, agentId: String?,
                              closeWithDisposition dispositionId: String?, now: Date = Date()) async throws {
         try await database.transaction { db in
-            guard let row = try await db.raw("SELECT tags FROM tickets WHERE id = \(bind: ticketId)").first() else { return }
-            var current = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8))
-            for tag in tags where !current.contains(tag) { current.append(tag) }
+            guard try await db.raw("SELECT id FROM tickets WHERE id = \(bind: ticketId)").first() != nil else { return }
             let millis = Timestamp.from(now)
-            try await db.raw("UPDATE tickets SET tags = \(bind: try Self.json(current)), updated_at = \(bind: millis) WHERE id = \(bind: ticketId)").run()
+            try await Self.addTags(tags, to: ticketId, db: db)
+            try await db.raw("UPDATE tickets SET updated_at = \(bind: millis) WHERE id = \(bind: ticketId)").run()
             if let priority {
                 try await db.raw("UPDATE tickets SET priority = \(bind: priority.rawValue) WHERE id = \(bind: ticketId)").run()
             }
@@ -382,11 +381,17 @@ public struct SQLTicketStore: Sendable {
                 WHERE id = \(bind: ticketId)
                 """).run()
         }
-        if !addTags.isEmpty, let row = try await db.raw("SELECT tags FROM tickets WHERE id = \(bind: ticketId)").first() {
-            var tags = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8))
-            for tag in addTags where !tags.contains(tag) { tags.append(tag) }
-            try await db.raw("UPDATE tickets SET tags = \(bind: try json(tags)) WHERE id = \(bind: ticketId)").run()
-        }
+        try await Self.addTags(addTags, to: ticketId, db: db)
+    }
+
+    /// Adds tags the ticket does not have yet, keeping their order.
+    static func addTags(_ tags: [String], to ticketId: String, db: any SQLDatabase) async throws {
+        guard !tags.isEmpty, let row = try await db.raw("SELECT tags FROM tickets WHERE id = \(bind: ticketId)").first() else { return }
+        var current = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8))
+        let before = current.count
+        for tag in tags where !current.contains(tag) { current.append(tag) }
+        guard current.count != before else { return }
+        try await db.raw("UPDATE tickets SET tags = \(bind: try json(current)) WHERE id = \(bind: ticketId)").run()
     }
 
     static func json(_ value: some Encodable) throws -> String {

@@ -200,7 +200,7 @@ public struct IMAPFetcher: Sendable {
                     message.bytes, account: account,
                     position: .imap(folder: folder, uidValidity: uidValidity, uid: message.uid),
                     source: "\(folder) uid \(message.uid)")
-                record(outcome)
+                status.record(outcome, for: account.id)
                 // Deleted only after the commit; quarantined mail is kept raw in the quarantine, so it goes too.
                 if account.incoming.deleteOnFetch { toDelete.append(message.uid) }
             }
@@ -210,16 +210,6 @@ public struct IMAPFetcher: Sendable {
             }
         }
         return uidValidity
-    }
-
-    private func record(_ outcome: IngestOutcome) {
-        status.update(account.id) { status in
-            switch outcome {
-            case .created, .appended, .bounce: status.messagesIngested += 1
-            case .quarantined: status.messagesQuarantined += 1
-            case .duplicate, .skipped: break
-            }
-        }
     }
 
     /// Deletes committed messages in one batch: \Deleted, then UID EXPUNGE where the server has UIDPLUS.

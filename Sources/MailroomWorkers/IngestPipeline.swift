@@ -76,7 +76,7 @@ public struct IngestPipeline: Sendable {
             return try await quarantine(raw, account: account, position: position, source: source, reason: .storeFailed,
                                         detail: "the message could not be stored: \(error)", mail: mail)
         }
-        Counter(label: "mailroom_ingested_messages_total", dimensions: [("result", outcome.metricName)]).increment()
+        Counter(label: "mailroom_ingested_messages_total", dimensions: [("result", outcome.name)]).increment()
         await afterCommit(outcome, account)
         return outcome
     }
@@ -101,7 +101,7 @@ public struct IngestPipeline: Sendable {
                             reason: QuarantineReason, detail: String, mail: InboundMail? = nil) async throws -> IngestOutcome {
         let peeked: (from: String?, subject: String?) = mail == nil ? InboundMailParser.peekHeaders(raw) : (nil, nil)
         let entry = QuarantinedMessage(
-            accountId: account.id, reason: reason, detail: detail, rawSha256: InboundMailParser.sha256Hex(raw), size: raw.count,
+            accountId: account.id, reason: reason, detail: detail, rawSha256: mail?.rawSha256 ?? InboundMailParser.sha256Hex(raw), size: raw.count,
             source: source, from: mail?.sender?.address ?? peeked.from,
             subject: mail.map { String($0.subject.prefix(300)) } ?? peeked.subject, createdAt: Date())
         let id = try await tickets.quarantine(entry, raw: raw, position: position)
@@ -112,18 +112,5 @@ public struct IngestPipeline: Sendable {
         let outcome = IngestOutcome.quarantined(id: id)
         await afterCommit(outcome, account)
         return outcome
-    }
-}
-
-extension IngestOutcome {
-    var metricName: String {
-        switch self {
-        case .created: return "created"
-        case .appended: return "appended"
-        case .bounce: return "bounce"
-        case .duplicate: return "duplicate"
-        case .skipped: return "skipped"
-        case .quarantined: return "quarantined"
-        }
     }
 }

@@ -84,13 +84,7 @@ public struct POP3Fetcher: Sendable {
                 let bytes = try await pop3.retrieve(entry.number, maxBytes: max(account.incoming.maxMessageBytes * 2, 64 << 20))
                 let outcome = try await pipeline.process(bytes, account: account, position: .pop3(uidl: entry.uid),
                                                          source: "pop3 message \(entry.number) uidl \(entry.uid)")
-                status.update(account.id) { status in
-                    switch outcome {
-                    case .created, .appended, .bounce: status.messagesIngested += 1
-                    case .quarantined: status.messagesQuarantined += 1
-                    case .duplicate, .skipped: break
-                    }
-                }
+                status.record(outcome, for: account.id)
                 if account.incoming.deleteOnFetch {
                     try await pop3.delete(entry.number)
                     deleted.insert(entry.uid)

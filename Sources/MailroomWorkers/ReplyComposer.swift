@@ -79,12 +79,12 @@ public struct ReplyComposer: Sendable {
         // (or with the signature after the quote when the account says so).
         var text = request.text ?? ""
         var html = request.html
+        let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name)
         if let cannedId = request.cannedAnswerId {
             guard let canned = try await store.cannedAnswers.find(id: cannedId), canned.active,
                   canned.accountId == nil || canned.accountId == account.id else {
                 throw DomainError.invalid([FieldError("cannedAnswerId", "names no canned answer available on this account")])
             }
-            let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name)
             if let cannedText = canned.text {
                 text = [text, TemplateRenderer.render(cannedText, context: variables, asText: true)].filter { !$0.isEmpty }.joined(separator: "\n\n")
             }
@@ -92,7 +92,6 @@ public struct ReplyComposer: Sendable {
                 html = [html ?? "", TemplateRenderer.render(cannedHTML, context: variables)].filter { !$0.isEmpty }.joined(separator: "\n")
             }
         }
-        let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name)
         let signatureHTML = TemplateRenderer.render(sender.signature.html, context: variables)
         let signatureText = SimpleHTML.text(signatureHTML)
         let quoted = (original != nil && request.mode != .new) ? original.map(ReplyQuoting.quotedOriginal(of:)) : nil

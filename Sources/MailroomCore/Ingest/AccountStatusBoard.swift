@@ -65,6 +65,14 @@ public final class AccountStatusBoard: Sendable {
         }
     }
 
+    /// Counts one fetched message's outcome.
+    public func record(_ outcome: IngestOutcome, for accountId: String) {
+        update(accountId) { status in
+            if outcome.addedToTicket { status.messagesIngested += 1 }
+            if case .quarantined = outcome { status.messagesQuarantined += 1 }
+        }
+    }
+
     public func remove(_ accountId: String) {
         statuses.withLock { statuses in
             statuses[accountId]?.fetching = false

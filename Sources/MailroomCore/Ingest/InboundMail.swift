@@ -220,6 +220,26 @@ public enum IngestOutcome: Sendable, Equatable {
     case skipped(reason: String)
     case quarantined(id: String)
 
+    /// The outcome's name, as the metrics label it and the replay API reports it.
+    public var name: String {
+        switch self {
+        case .created: return "created"
+        case .appended: return "appended"
+        case .bounce: return "bounce"
+        case .duplicate: return "duplicate"
+        case .skipped: return "skipped"
+        case .quarantined: return "quarantined"
+        }
+    }
+
+    /// Whether the message became part of a ticket now (not seen before, not set aside).
+    public var addedToTicket: Bool {
+        switch self {
+        case .created, .appended, .bounce: return true
+        case .duplicate, .skipped, .quarantined: return false
+        }
+    }
+
     public var ticketId: String? {
         switch self {
         case .created(let id, _), .appended(let id, _, _), .bounce(let id, _): return id

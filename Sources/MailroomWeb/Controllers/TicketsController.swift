@@ -127,7 +127,7 @@ struct TicketsController {
         let outcome = try await replay(entry, raw, account)
         try await tickets.markReplayed(quarantineId: entry.id)
         let quarantineId: String? = if case .quarantined(let id) = outcome { id } else { nil }
-        return JSONResponse(ReplayResult(result: outcome.resultName, ticketId: outcome.ticketId, quarantineId: quarantineId))
+        return JSONResponse(ReplayResult(result: outcome.name, ticketId: outcome.ticketId, quarantineId: quarantineId))
     }
 
     @Sendable func deleteQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
@@ -176,18 +176,5 @@ struct TicketsController {
             throw APIError.invalid([FieldError(field, "must be an ISO 8601 time such as 2026-11-22T10:00:00Z")])
         }
         return date
-    }
-}
-
-extension IngestOutcome {
-    var resultName: String {
-        switch self {
-        case .created: return "created"
-        case .appended: return "appended"
-        case .bounce: return "bounce"
-        case .duplicate: return "duplicate"
-        case .skipped: return "skipped"
-        case .quarantined: return "quarantined"
-        }
     }
 }
