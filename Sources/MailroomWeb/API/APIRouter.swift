@@ -22,6 +22,8 @@ public struct WebDependencies: Sendable {
     public var reply: @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String])
     /// Tells the sender that the outbox has new work.
     public var outboxChanged: @Sendable () -> Void
+    /// Live events for agents' screens (`GET /api/v1/events`); domain code publishes into it.
+    public var events: LiveEventHub
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -33,7 +35,8 @@ public struct WebDependencies: Sendable {
                 reply: @escaping @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String]) = { _, _, _ in
                     throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not send mail")
                 },
-                outboxChanged: @escaping @Sendable () -> Void = {}) {
+                outboxChanged: @escaping @Sendable () -> Void = {},
+                events: LiveEventHub = LiveEventHub()) {
         self.store = store
         self.adminToken = adminToken
         self.metricsText = metricsText
@@ -43,6 +46,7 @@ public struct WebDependencies: Sendable {
         self.testConnection = testConnection
         self.reply = reply
         self.outboxChanged = outboxChanged
+        self.events = events
     }
 }
 
