@@ -13,11 +13,32 @@ public struct RoutingStep: Sendable {
     let logger: Logger
     /// Wakes the sender after an auto-reply was queued.
     let onQueued: @Sendable () -> Void
+    /// Wakes the webhook sender after a rule's webhook was queued.
+    let onWebhook: @Sendable () -> Void
 
-    public init(store: SQLStore, logger: Logger, onQueued: @escaping @Sendable () -> Void = {}) {
+    public init(store: SQLStore, logger: Logger, onQueued: @escaping @Sendable () -> Void = {},
+                onWebhook: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.logger = logger
         self.onQueued = onQueued
+        self.onWebhook = onWebhook
+    }
+
+    /// Queues one delivery per webhook URL the rules named; the sender posts and retries them.
+    func queueWebhooks(_ urls: [String], ticketId: String, message: TicketMessage, ruleIds: [String]) async {
+        guard !urls.isEmpty else { return }
+        do {
+            // The ticket as it is after the rules changed it, so the receiver sees queue, tags and priority.
+            guard let ticket = try await store.tickets.ticket(id: ticketId) else { return }
+            let payload = WebhookPayload.ticketRouted(ticket: ticket, message: message, ruleIds: ruleIds)
+            for url in urls {
+                try await store.webhooks.enqueue(url: url, event: WebhookPayload.ticketRouted, ticketId: ticketId, ruleIds: ruleIds,
+                                                 payload: payload)
+            }
+            onWebhook()
+        } catch {
+            logger.error("could not queue a rule's webhook", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
+        }
     }
 
     let guardrail = AutoReplyGuard()
@@ -86,6 +107,7 @@ public struct RoutingStep: Sendable {
             for request in decision.autoReplies {
                 await autoReply(request, ticket: ticket, message: message, headers: headers, account: account, isNew: isNew)
             }
+            await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)
         } catch {
             logger.error("routing rules failed; the ticket stays unassigned", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
         }

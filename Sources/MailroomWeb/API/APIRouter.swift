@@ -24,6 +24,10 @@ public struct WebDependencies: Sendable {
     public var outboxChanged: @Sendable () -> Void
     /// Live events for agents' screens (`GET /api/v1/events`); domain code publishes into it.
     public var events: LiveEventHub
+    /// The queues a user is a member of (an agent's event stream carries only their queues' tickets).
+    public var queueMemberships: @Sendable (String) async throws -> Set<String>
+    /// Tells the webhook sender that a delivery is due again.
+    public var webhooksChanged: @Sendable () -> Void
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -36,7 +40,9 @@ public struct WebDependencies: Sendable {
                     throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not send mail")
                 },
                 outboxChanged: @escaping @Sendable () -> Void = {},
-                events: LiveEventHub = LiveEventHub()) {
+                events: LiveEventHub = LiveEventHub(),
+                queueMemberships: @escaping @Sendable (String) async throws -> Set<String> = { _ in [] },
+                webhooksChanged: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.adminToken = adminToken
         self.metricsText = metricsText
@@ -47,6 +53,8 @@ public struct WebDependencies: Sendable {
         self.reply = reply
         self.outboxChanged = outboxChanged
         self.events = events
+        self.queueMemberships = queueMemberships
+        self.webhooksChanged = webhooksChanged
     }
 }
 
@@ -90,6 +98,8 @@ public enum APIRouter {
         tickets.addRoutes(to: api)
         TemplatesController(templates: store.templates).addRoutes(to: api)
         RulesController(rules: store.rules, accounts: store.accounts).addRoutes(to: api)
+        WebhooksController(webhooks: store.webhooks, changed: dependencies.webhooksChanged).addRoutes(to: api)
+        EventsController(hub: dependencies.events, queueMemberships: dependencies.queueMemberships).addRoutes(to: api)
         OutboxController(outbox: store.outbox, reply: dependencies.reply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         return router
     }
