@@ -97,6 +97,7 @@ targets += [
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Mustache", package: "swift-mustache"),
         ],
+        resources: [.copy("Web")],
         swiftSettings: swiftSettings
     ),
     .target(
@@ -146,6 +147,17 @@ targets += [
             "MailroomApp", "MailMessage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
+        swiftSettings: swiftSettings
+    ),
+]
+
+// MARK: - Browser tests: headless Chromium over WebDriver against `mailroom serve`
+
+// (section: browser tests)
+targets += [
+    .testTarget(
+        name: "MailroomBrowserTests",
+        dependencies: ["mailroom", "MailroomTestSupport", "IMAPClient", "MailTransport"],
         swiftSettings: swiftSettings
     ),
 ]

@@ -336,6 +336,23 @@ let migrations: [Migration] = [
             "CREATE INDEX auto_replies_recipient ON auto_replies (recipient, sent_at)",
         ]
     },
+    Migration(version: 11, name: "web sign-in sessions") { _ in
+        [
+            // The id is stored hashed: a copy of this table cannot be replayed as cookies.
+            """
+            CREATE TABLE web_sessions (
+                id_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                csrf_token TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX web_sessions_user ON web_sessions (user_id)",
+            "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at)",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
