@@ -120,11 +120,13 @@ public struct HTMLSanitizer: Sendable {
 
     private func attributes(of element: String, _ attributes: [HTMLAttribute]) -> String {
         var out = ""
+        var keptLink = false
         for attribute in attributes {
             let name = attribute.name
             if name == "href", element == "a" {
                 if let url = Self.safeLink(attribute.value) {
                     out += " href=\"" + Self.escapeAttribute(url) + "\""
+                    keptLink = !url.hasPrefix("#")
                 }
                 continue
             }
@@ -136,12 +138,13 @@ public struct HTMLSanitizer: Sendable {
             }
             if name == "id" || name == "name" {
                 // Prefixed so a message cannot clobber names the frame's document might use.
-                out += " \(name)=\"mr-" + Self.escapeAttribute(attribute.value) + "\""
+                let value = attribute.value.hasPrefix("mr-") ? attribute.value : "mr-" + attribute.value
+                out += " \(name)=\"" + Self.escapeAttribute(value) + "\""
                 continue
             }
             out += " " + name + "=\"" + Self.escapeAttribute(attribute.value) + "\""
         }
-        if element == "a", attributes.contains(where: { $0.name == "href" }) {
+        if keptLink {
             out += " rel=\"noopener noreferrer\" target=\"_blank\""
         }
         return out
@@ -201,6 +204,7 @@ public struct HTMLSanitizer: Sendable {
     /// A link target that is safe to follow: http, https, mailto, or a fragment in the message.
     static func safeLink(_ raw: String) -> String? {
         let url = normaliseURL(raw)
+        if url.hasPrefix("#mr-") { return url }
         if url.hasPrefix("#") { return "#mr-" + url.dropFirst() }
         switch scheme(of: url) {
         case "http", "https", "mailto": return url

@@ -28,7 +28,7 @@ extension WebSite {
     }
 
     static func options<T: RawRepresentable & CaseIterable>(_ type: T.Type, selected: T?) -> [[String: Any]] where T.RawValue == String {
-        T.allCases.map { ["value": $0.rawValue, "selected": $0 == selected] }
+        T.allCases.map { ["value": $0.rawValue, "selected": $0.rawValue == selected?.rawValue] }
     }
 
     func accountChoices(selected: String?, excluding: String? = nil) async throws -> [[String: Any]] {
@@ -359,7 +359,7 @@ extension WebSite {
                 ] as [String: Any]
             },
             "empty": slice.isEmpty,
-            "nextPage": items.count > pageNumber * 50 ? "/admin/outbox?page=\(pageNumber + 1)" + (state.map { "&state=\($0.rawValue)" } ?? "") : nil as Any,
+            "nextPage": items.count > pageNumber * 50 ? "/admin/outbox?page=\(pageNumber + 1)" + (state.map { "&state=\($0.rawValue)" } ?? "") : Optional<String>.none as Any,
         ]))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import MailroomCore
 import MailroomStore
@@ -35,7 +36,7 @@ extension WebSite {
         init(_ request: Request) {
             let query = request.uri.queryParameters
             func value(_ name: String) -> String? {
-                guard let text = query[name].map(String.init)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+                guard let text = query[name[...]].map(String.init)?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
                 return text
             }
             view = value("view") ?? "mine"
@@ -102,20 +103,20 @@ extension WebSite {
         filter.since = Self.day(query.since)
         filter.until = Self.day(query.until).map { query.until?.count == 10 ? $0.addingTimeInterval(86_400) : $0 }
         filter.cursor = query.cursor
-        let page: (items: [Ticket], nextCursor: String?)
+        let found: (items: [Ticket], nextCursor: String?)
         do {
-            page = try await store.tickets.tickets(filter)
+            found = try await store.tickets.tickets(filter)
         } catch is DomainError {
             query.cursor = nil
             filter.cursor = nil
-            page = try await store.tickets.tickets(filter)
+            found = try await store.tickets.tickets(filter)
         }
         let accounts = try await store.accounts.list(includeDeleted: true)
         let users = try await store.users.list()
         let queues = try await routing.queues()
         let accountKeys = Dictionary(accounts.map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
         let userNames = Dictionary(users.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        let rows: [[String: Any]] = page.items.map { ticket in
+        let rows: [[String: Any]] = found.items.map { ticket in
             self.ticketRow(ticket, accountKeys: accountKeys, userNames: userNames)
         }
         let visibleQueues = queues.filter { me.role >= .supervisor || memberOf.contains($0.id) }
@@ -136,8 +137,8 @@ extension WebSite {
             "statuses": TicketStatus.allCases.map { ["value": $0.rawValue, "selected": $0 == query.status] },
             "unreadAny": query.unread == nil, "unreadYes": query.unread == true, "unreadNo": query.unread == false,
             "tag": query.tag ?? "", "since": query.since ?? "", "until": query.until ?? "",
-            "nextPage": page.nextCursor.map { "/tickets?" + query.queryString(cursor: $0) } as Any,
-            "firstPage": query.cursor != nil ? "/tickets?" + query.queryString() : nil as Any,
+            "nextPage": found.nextCursor.map { "/tickets?" + query.queryString(cursor: $0) } as Any,
+            "firstPage": query.cursor != nil ? "/tickets?" + query.queryString() : Optional<String>.none as Any,
             "fragmentSource": "/tickets/fragment?" + query.queryString(cursor: query.cursor),
             "showAgentFilter": me.role >= .supervisor || query.view != "mine",
         ]

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import MailroomCore
 import MailroomStore
@@ -103,7 +104,7 @@ public enum CSRFCheck {
     /// defence; this only refuses the obvious cross-site post early and explains why.
     public static func originAllowed(_ request: Request) -> Bool {
         guard let origin = request.headers[.origin] else { return true }
-        guard let host = request.headers[.host] ?? request.head.authority,
+        guard let host = request.head.authority,
               let components = URLComponents(string: origin), let originHost = components.host else { return false }
         let bare = originHost.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         return authority(host: bare, port: components.port) == authority(hostHeader: host)
