@@ -117,18 +117,32 @@ struct WebDriver: Sendable {
         try await Self.send(method, base.appendingPathComponent("session/\(sessionId)/\(path)"), body ?? (method == "POST" ? [:] : nil))
     }
 
+    /// Sent with curl: FoundationNetworking's URLSession fails on chromedriver's replies here
+    /// ("Failed writing header"), while curl reads them fine.
     static func send(_ method: String, _ url: URL, _ body: [String: Any]?) async throws -> Any? {
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.timeoutInterval = 60
-        if let body {
-            request.setValue("application/json; charset=utf-8", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) }
+        let (data, status) = try await Task.detached { () throws -> (Data, Int) in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            var arguments = ["curl", "-sS", "-m", "120", "-X", method, "-w", "\n%{http_code}"]
+            if payload != nil { arguments += ["-H", "Content-Type: application/json; charset=utf-8", "--data-binary", "@-"] }
+            process.arguments = arguments + [url.absoluteString]
+            let input = Pipe()
+            let output = Pipe()
+            process.standardInput = input
+            process.standardOutput = output
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            if let payload { input.fileHandleForWriting.write(payload) }
+            try input.fileHandleForWriting.close()
+            let all = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard let newline = all.lastIndex(of: UInt8(ascii: "\n")) else { return (all, 0) }
+            let code = Int(String(decoding: all[(newline + 1)...], as: UTF8.self)) ?? 0
+            return (Data(all[..<newline]), code)
+        }.value
         let object = (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) as? [String: Any]
         let value = object?["value"]
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         guard (200..<300).contains(status) else {
             let error = (value as? [String: Any]).map { "\($0["error"] ?? ""): \($0["message"] ?? "")" } ?? String(decoding: data, as: UTF8.self)
             throw Failure(description: "WebDriver \(method) \(url.path) answered \(status): \(error.prefix(500))")
