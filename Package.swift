@@ -98,6 +98,7 @@ targets += [
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
+        resources: [.copy("Web")],
         swiftSettings: swiftSettings
     ),
     .target(
@@ -148,6 +149,17 @@ targets += [
             "MailroomApp", "MailMessage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
+        swiftSettings: swiftSettings
+    ),
+]
+
+// MARK: - Browser tests: headless Chromium over WebDriver against `mailroom serve`
+
+// (section: browser tests)
+targets += [
+    .testTarget(
+        name: "MailroomBrowserTests",
+        dependencies: ["mailroom", "MailroomTestSupport", "IMAPClient", "MailTransport"],
         swiftSettings: swiftSettings
     ),
 ]

@@ -336,6 +336,23 @@ let migrations: [Migration] = [
             "CREATE INDEX auto_replies_recipient ON auto_replies (recipient, sent_at)",
         ]
     },
+    Migration(version: 11, name: "web sign-in sessions") { _ in
+        [
+            // The id is stored hashed: a copy of this table cannot be replayed as cookies.
+            """
+            CREATE TABLE web_sessions (
+                id_hash TEXT PRIMARY KEY,
+                user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                csrf_token TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                last_seen_at BIGINT NOT NULL,
+                expires_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX web_sessions_user ON web_sessions (user_id)",
+            "CREATE INDEX web_sessions_expiry ON web_sessions (expires_at)",
+        ]
+    },
     Migration(version: 14, name: "webhook deliveries") { _ in
         [
             """
@@ -365,7 +382,7 @@ let migrations: [Migration] = [
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
 public enum Migrator {
-    public static var latestVersion: Int { migrations.last?.version ?? 0 }
+    public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
 
     /// Returns the versions applied now (empty when the schema was current).
     @discardableResult

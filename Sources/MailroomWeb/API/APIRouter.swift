@@ -28,6 +28,8 @@ public struct WebDependencies: Sendable {
     public var queueMemberships: @Sendable (String) async throws -> Set<String>
     /// Tells the webhook sender that a delivery is due again.
     public var webhooksChanged: @Sendable () -> Void
+    /// Sign-in sessions of the web application.
+    public var web = WebSettings()
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -90,8 +92,10 @@ public enum APIRouter {
         }
         users.addPublicRoutes(to: open)
 
+        let sessions = SessionAuthenticator(sessions: SQLSessionRepository(database: store.database), settings: dependencies.web)
+        WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions)
         let api = router.group(RouterPath(basePath))
-            .add(middleware: AuthMiddleware(tokens: store.tokens, adminToken: dependencies.adminToken))
+            .add(middleware: AuthMiddleware(tokens: store.tokens, adminToken: dependencies.adminToken, sessions: sessions))
         users.addRoutes(to: api)
         accounts.addRoutes(to: api)
         catalog.addRoutes(to: api)

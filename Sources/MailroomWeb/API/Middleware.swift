@@ -24,29 +24,53 @@ struct ErrorMiddleware: RouterMiddleware {
     }
 }
 
-/// Who is calling: the bootstrap administrator token, or an API token stored hashed.
+/// Who is calling: the bootstrap administrator token, an API token stored hashed, or a browser's
+/// session cookie. Cookie-authenticated requests that change something must carry the session's
+/// CSRF token in `X-CSRF-Token`; Bearer tokens are never sent by a browser on its own, so they need none.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = MailroomRequestContext
-
     let tokens: any TokenRepository
     let adminToken: String?
+    var sessions: SessionAuthenticator? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else { throw APIError.unauthorized() }
+        var context = context
+        if let header = request.headers[.authorization] {
+            context.principal = try await bearer(header)
+        } else if let sessions, let value = request.cookies[WebSettings.sessionCookie]?.value, !value.isEmpty {
+            guard let session = try await sessions.session(cookieValue: value) else {
+                throw APIError.unauthorized("your session has ended; sign in again")
+            }
+            if !CSRFCheck.isSafe(request.method) {
+                guard CSRFCheck.originAllowed(request) else {
+                    throw APIError(.forbidden, code: "csrf", message: "the request comes from another site (its Origin is not this server)")
+                }
+                guard CSRFCheck.matches(request.headers[CSRFCheck.header], expected: session.csrfToken) else {
+                    throw APIError(.forbidden, code: "csrf",
+                                   message: "the X-CSRF-Token header is missing or not this session's; reload the page and try again")
+                }
+            }
+            context.session = session
+            context.principal = session.principal
+        } else {
+            throw APIError.unauthorized()
+        }
+        return try await next(request, context)
+    }
+
+    private func bearer(_ header: String) async throws -> Principal {
         let parts = header.split(separator: " ", maxSplits: 1)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else {
             throw APIError.unauthorized("the Authorization header must be 'Bearer TOKEN'")
         }
         let token = String(parts[1]).trimmingCharacters(in: .whitespaces)
         guard !token.isEmpty, token.utf8.count <= 512 else { throw APIError.unauthorized("the token is not valid") }
-        var context = context
         if let adminToken, !adminToken.isEmpty, constantTimeEquals(token, adminToken) {
-            context.principal = .bootstrapAdministrator
+            return .bootstrapAdministrator
         } else if let (_, user) = try await tokens.lookup(hash: TokenHasher.hash(token), now: Date()) {
-            context.principal = Principal(userId: user.id, name: user.name, role: user.role)
+            return Principal(userId: user.id, name: user.name, role: user.role)
         } else {
             throw APIError.unauthorized("the token is not valid, has expired, or belongs to a deactivated user")
         }
-        return try await next(request, context)
     }
 }

@@ -6,9 +6,14 @@ import MailroomCore
 public struct MailroomRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
+    /// Set when the caller is a browser signed in with the session cookie (not a Bearer token).
+    public var session: SessionInfo?
+    /// The peer's IP address, for limiting sign-in failures per client.
+    public let clientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
+        self.clientAddress = source.channel.remoteAddress?.ipAddress
     }
 
     /// JSON bodies are small; a larger body is refused before it is read whole.

@@ -1,0 +1,109 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import MailroomStore
+import Mustache
+
+/// The templates, stylesheet and script shipped in `Web/` (resources of this target), loaded once.
+public struct WebAssets: Sendable {
+    public let library: MustacheLibrary
+    public let stylesheet: StaticAsset
+    public let script: StaticAsset
+    /// Changes whenever the stylesheet or script changes, so their URLs can be cached for a year.
+    public let version: String
+
+    public struct StaticAsset: Sendable {
+        public let bytes: [UInt8]
+        public let contentType: String
+        public let etag: String
+    }
+
+    public struct LoadError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Loads from the resource bundle (or `directory`, for tests of other template sets).
+    public static func load(directory: URL? = nil) throws -> WebAssets {
+        guard let root = directory ?? Bundle.module.url(forResource: "Web", withExtension: nil) else {
+            throw LoadError(description: "the web application's resources (Web/) are missing next to the executable; reinstall Mailroom")
+        }
+        var templates: [String: MustacheTemplate] = [:]
+        let templatesRoot = root.appendingPathComponent("templates")
+        let names = FileManager.default.enumerator(atPath: templatesRoot.path)?.compactMap { $0 as? String } ?? []
+        for name in names where name.hasSuffix(".mustache") {
+            let text = try String(contentsOf: templatesRoot.appendingPathComponent(name), encoding: .utf8)
+            do {
+                templates[String(name.dropLast(".mustache".count))] = try MustacheTemplate(string: text)
+            } catch {
+                throw LoadError(description: "template \(name) does not parse: \(error)")
+            }
+        }
+        func asset(_ name: String, _ type: String) throws -> StaticAsset {
+            let data = try Data(contentsOf: root.appendingPathComponent("static").appendingPathComponent(name))
+            let digest = String(TokenHasher.hash(String(decoding: data, as: UTF8.self)).prefix(16))
+            return StaticAsset(bytes: Array(data), contentType: type, etag: "\"\(digest)\"")
+        }
+        let stylesheet = try asset("app.css", "text/css; charset=utf-8")
+        let script = try asset("app.js", "text/javascript; charset=utf-8")
+        let version = String((stylesheet.etag + script.etag).filter(\.isHexDigit).prefix(12))
+        return WebAssets(library: MustacheLibrary(templates: templates), stylesheet: stylesheet, script: script, version: version)
+    }
+
+    /// Renders a page template with its data; a missing template is a programming error reported as a 500.
+    public func render(_ template: String, _ data: [String: Any]) throws -> String {
+        guard let html = library.render(data, withTemplate: template) else {
+            throw WebAssets.LoadError(description: "no template named \(template)")
+        }
+        return html
+    }
+}
+
+/// Security headers every HTML response of the application carries.
+public enum PageHeaders {
+    /// Scripts only from our own static file, no inline script or style, nothing from elsewhere;
+    /// frames only from this server (the sandboxed message bodies).
+    public static let contentSecurityPolicy =
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        + "frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+
+    public static func html(_ body: String, status: HTTPResponse.Status = .ok) -> Response {
+        var headers: HTTPFields = [
+            .contentType: "text/html; charset=utf-8",
+            .cacheControl: "no-store",
+            .contentSecurityPolicy: contentSecurityPolicy,
+        ]
+        headers[.xContentTypeOptions] = "nosniff"
+        headers[HTTPField.Name("Referrer-Policy")!] = "same-origin"
+        headers[HTTPField.Name("X-Frame-Options")!] = "DENY"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    public static func redirect(to location: String, status: HTTPResponse.Status = .seeOther) -> Response {
+        Response(status: status, headers: [.location: location, .cacheControl: "no-store"])
+    }
+}
+
+/// Reads `application/x-www-form-urlencoded` bodies (the sign-in and sign-out forms).
+public enum FormBody {
+    public static let maximumBytes = 64 << 10
+
+    public static func parse(_ text: String) -> [String: String] {
+        var fields: [String: String] = [:]
+        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), fields[name] == nil else { continue }
+            fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
+        }
+        return fields
+    }
+
+    static func decode(_ part: Substring) -> String? {
+        String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
+    }
+
+    public static func read(_ request: Request, context: MailroomRequestContext) async throws -> [String: String] {
+        var request = request
+        let buffer = try await request.collectBody(upTo: maximumBytes)
+        return parse(String(buffer: buffer))
+    }
+}

@@ -1,0 +1,87 @@
+import Foundation
+import Hummingbird
+import MailroomCore
+import MailroomStore
+
+extension WebSite {
+    func addSignInRoutes(to pages: RouterGroup<MailroomRequestContext>) {
+        pages.get("/") { request, context in
+            _ = try self.session(request, context)
+            return PageHeaders.redirect(to: "/desk")
+        }
+        pages.get("login") { request, context in
+            try self.signInPage(next: Self.safeNext(request.uri.queryParameters["next"].map(String.init)), context)
+        }
+        pages.post("login") { request, context in try await self.signIn(request, context) }
+        pages.post("logout") { request, context in try await self.signOut(request, context) }
+    }
+
+    /// Where to go after signing in: a path on this server only (never `//host` or a full URL).
+    static func safeNext(_ next: String?) -> String {
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"),
+              !next.contains("\r"), !next.contains("\n"), next.count < 2_000 else { return "/desk" }
+        return next
+    }
+
+    func signInPage(next: String, _ context: MailroomRequestContext, error: String? = nil, email: String = "",
+                    status: HTTPResponse.Status = .ok) throws -> Response {
+        if context.session != nil, error == nil { return PageHeaders.redirect(to: next) }
+        // The form has no session yet: its token is a random value also set as a cookie (double submit).
+        let token = SessionAuthenticator.randomToken()
+        var response = try render("login", [
+            "title": "Sign in", "assetVersion": assets.version, "signInToken": token, "next": next,
+            "email": email, "error": error as Any,
+        ], status: status)
+        response.setCookie(Cookie(name: WebSettings.signInCookie, value: token, path: "/login",
+                                  secure: dependencies.web.secureCookies, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    func signIn(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
+        let form = try await FormBody.read(request, context: context)
+        let email = (form["email"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        let password = Secret(form["password"] ?? "")
+        let retry = Self.safeNext(form["next"])
+        guard CSRFCheck.originAllowed(request),
+              CSRFCheck.matches(form[CSRFCheck.formField], expected: request.cookies[WebSettings.signInCookie]?.value ?? "") else {
+            return try signInPage(next: retry, context, error: "The sign-in form had expired. Please try again.", email: email,
+                                  status: .forbidden)
+        }
+        if let wait = limiter.retryAfter(address: email, client: context.clientAddress) {
+            let minutes = Int((wait / 60).rounded(.up))
+            var response = try signInPage(next: retry, context, error: "Too many failed sign-ins. Try again in \(minutes) minute\(minutes == 1 ? "" : "s").",
+                                          email: email, status: .tooManyRequests)
+            response.headers[.retryAfter] = String(Int(wait.rounded(.up)))
+            return response
+        }
+        let user = try await store.users.find(email: email)
+        let hash: String? = if let user, user.active { try await store.users.passwordHash(userId: user.id) } else { nil }
+        guard let user, let hash, PasswordHasher.verify(password, against: hash) else {
+            if hash == nil { _ = PasswordHasher.verify(password, against: Self.decoyHash) }
+            limiter.recordFailure(address: email, client: context.clientAddress)
+            return try signInPage(next: retry, context, error: "The email or password is wrong, or the user is deactivated.",
+                                  email: email, status: .unauthorized)
+        }
+        limiter.recordSuccess(address: email)
+        let (value, _) = try await sessions.signIn(user)
+        var response = PageHeaders.redirect(to: Self.safeNext(form["next"]))
+        response.setCookie(sessions.cookie(value: value))
+        response.setCookie(Cookie(name: WebSettings.signInCookie, value: "", expires: Date(timeIntervalSince1970: 0), maxAge: 0,
+                                  path: "/login", secure: dependencies.web.secureCookies, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    func signOut(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
+        let form = try await FormBody.read(request, context: context)
+        guard let session = context.session else { return PageHeaders.redirect(to: "/login") }
+        guard CSRFCheck.originAllowed(request), CSRFCheck.matches(form[CSRFCheck.formField], expected: session.csrfToken) else {
+            throw PageError.forbidden("The sign-out form did not carry this session's token; reload the page and try again.")
+        }
+        try await sessions.signOut(idHash: session.idHash)
+        var response = PageHeaders.redirect(to: "/login")
+        response.setCookie(sessions.clearingCookie())
+        return response
+    }
+
+    static let decoyHash = (try? PasswordHasher.hash(Secret("decoy password for timing"))) ?? ""
+}

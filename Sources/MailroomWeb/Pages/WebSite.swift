@@ -1,0 +1,211 @@
+import Foundation
+import Hummingbird
+import Logging
+import MailroomCore
+import MailroomStore
+
+/// The server-rendered web application: pages read from the store and render templates; every
+/// change goes from the page to the JSON API through `app.js` with the session's CSRF token.
+public enum WebPages {
+    /// Adds the pages, sign-in/out and static files to `router` (one call from `APIRouter`).
+    public static func addRoutes(to router: Router<MailroomRequestContext>, dependencies: WebDependencies,
+                                 sessions: SessionAuthenticator) {
+        let assets: WebAssets
+        do {
+            assets = try WebAssets.load()
+        } catch {
+            let message = "\(error)"
+            router.get("login") { _, _ in PageHeaders.html("<p>The web application cannot start: \(HTMLEscape.text(message))</p>",
+                                                             status: .internalServerError) }
+            return
+        }
+        let site = WebSite(dependencies: dependencies, assets: assets, sessions: sessions,
+                           limiter: SignInLimiter(limits: dependencies.web.signInLimits))
+        site.addRoutes(to: router)
+    }
+}
+
+/// Raised by page handlers; `PageErrorMiddleware` turns it into a redirect or an HTML error page.
+enum PageError: Error {
+    /// No session: sign in, then come back to `next`.
+    case signIn(next: String)
+    case forbidden(String)
+    case notFound(String)
+}
+
+struct WebSite: Sendable {
+    let dependencies: WebDependencies
+    let assets: WebAssets
+    let sessions: SessionAuthenticator
+    let limiter: SignInLimiter
+    var store: SQLStore { dependencies.store }
+
+    func addRoutes(to router: Router<MailroomRequestContext>) {
+        router.get("static/app.css") { request, _ in self.asset(self.assets.stylesheet, request: request) }
+        router.get("static/app.js") { request, _ in self.asset(self.assets.script, request: request) }
+        let pages = router.group()
+            .add(middleware: PageErrorMiddleware(assets: assets))
+            .add(middleware: PageSessionMiddleware(sessions: sessions))
+        addSignInRoutes(to: pages)
+        addDeskRoutes(to: pages)
+        addTicketRoutes(to: pages)
+        addAdminRoutes(to: pages)
+    }
+
+    /// The stylesheet and script: cached for a year, as their URLs carry the version.
+    func asset(_ asset: WebAssets.StaticAsset, request: Request) -> Response {
+        var headers: HTTPFields = [.contentType: asset.contentType, .eTag: asset.etag]
+        headers[.xContentTypeOptions] = "nosniff"
+        let versioned = request.uri.queryParameters["v"].map { String($0) == assets.version } ?? false
+        headers[.cacheControl] = versioned ? "public, max-age=31536000, immutable" : "no-cache"
+        if request.headers[.ifNoneMatch] == asset.etag {
+            return Response(status: .notModified, headers: headers)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: asset.bytes)))
+    }
+
+    // MARK: Page context
+
+    struct NavItem {
+        let href: String
+        let label: String
+        let section: String
+        let role: Role
+    }
+
+    static let navigation: [NavItem] = [
+        NavItem(href: "/desk", label: "Desk", section: "desk", role: .agent),
+        NavItem(href: "/tickets", label: "Tickets", section: "tickets", role: .agent),
+        NavItem(href: "/admin/queues", label: "Queues", section: "queues", role: .supervisor),
+        NavItem(href: "/admin/rules", label: "Rules", section: "rules", role: .supervisor),
+        NavItem(href: "/admin/catalog", label: "Dispositions & answers", section: "catalog", role: .supervisor),
+        NavItem(href: "/admin/templates", label: "Templates", section: "templates", role: .supervisor),
+        NavItem(href: "/admin/outbox", label: "Outbox", section: "outbox", role: .supervisor),
+        NavItem(href: "/admin/quarantine", label: "Quarantine", section: "quarantine", role: .supervisor),
+        NavItem(href: "/admin/status", label: "Status", section: "status", role: .supervisor),
+        NavItem(href: "/admin/accounts", label: "Accounts", section: "accounts", role: .admin),
+        NavItem(href: "/admin/users", label: "Users", section: "users", role: .supervisor),
+        NavItem(href: "/admin/settings", label: "Settings", section: "settings", role: .admin),
+    ]
+
+    /// What every signed-in page's layout needs, plus the page's own data.
+    func page(_ session: SessionInfo, title: String, section: String, _ data: [String: Any] = [:]) -> [String: Any] {
+        let role = session.user.role
+        let nav: [[String: Any]] = Self.navigation.filter { role >= $0.role }.map {
+            ["href": $0.href, "label": $0.label, "current": $0.section == section]
+        }
+        var page: [String: Any] = [
+            "title": title,
+            "csrf": session.csrfToken,
+            "assetVersion": assets.version,
+            "nav": nav,
+            "me": ["id": session.user.id, "name": session.user.name, "email": session.user.email, "role": role.rawValue],
+            "isSupervisor": role >= .supervisor,
+            "isAdmin": role >= .admin,
+            "section": section,
+        ]
+        for (key, value) in data { page[key] = value }
+        return page
+    }
+
+    func render(_ template: String, _ data: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
+        PageHeaders.html(try assets.render(template, data), status: status)
+    }
+
+    /// The signed-in session, or a redirect to the sign-in page that comes back here.
+    func session(_ request: Request, _ context: MailroomRequestContext) throws -> SessionInfo {
+        guard let session = context.session else {
+            throw PageError.signIn(next: request.uri.path + (request.uri.query.map { "?" + $0 } ?? ""))
+        }
+        return session
+    }
+
+    /// The session, if its role is at least `role`.
+    func session(_ request: Request, _ context: MailroomRequestContext, role: Role) throws -> SessionInfo {
+        let session = try session(request, context)
+        guard session.user.role >= role else {
+            throw PageError.forbidden("This page needs the \(role.rawValue) role; you are signed in as \(session.user.role.rawValue).")
+        }
+        return session
+    }
+}
+
+/// Finds the browser's session for every page (without requiring one: the sign-in page has none).
+struct PageSessionMiddleware: RouterMiddleware {
+    typealias Context = MailroomRequestContext
+    let sessions: SessionAuthenticator
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        if let value = request.cookies[WebSettings.sessionCookie]?.value, !value.isEmpty,
+           let session = try await sessions.session(cookieValue: value) {
+            context.session = session
+            context.principal = session.principal
+        }
+        return try await next(request, context)
+    }
+}
+
+/// Pages answer in HTML: a missing session sends the browser to sign in, other errors show a page.
+struct PageErrorMiddleware: RouterMiddleware {
+    typealias Context = MailroomRequestContext
+    let assets: WebAssets
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as PageError {
+            switch error {
+            case .signIn(let next):
+                return PageHeaders.redirect(to: "/login?next=" + HTMLEscape.query(next))
+            case .forbidden(let message):
+                return errorPage(status: .forbidden, title: "Not allowed", message: message, context: context)
+            case .notFound(let what):
+                return errorPage(status: .notFound, title: "Not found", message: "\(what) was not found, or you may not see it.",
+                                 context: context)
+            }
+        } catch let error as HTTPError where error.status == .notFound {
+            return errorPage(status: .notFound, title: "Not found", message: "There is no such page.", context: context)
+        } catch {
+            if let apiError = APIError.from(error), apiError.status.code < 500 {
+                return errorPage(status: apiError.status, title: "Cannot show this page", message: apiError.message, context: context)
+            }
+            context.logger.error("page failed", metadata: ["error": "\(String(reflecting: type(of: error)))", "path": "\(request.uri.path)"])
+            return errorPage(status: .internalServerError, title: "Something went wrong",
+                             message: "The server failed to show this page; its log says why.", context: context)
+        }
+    }
+
+    private func errorPage(status: HTTPResponse.Status, title: String, message: String, context: Context) -> Response {
+        let data: [String: Any] = [
+            "title": title, "message": message, "status": Int(status.code), "assetVersion": assets.version,
+            "signedIn": context.session != nil, "csrf": context.session?.csrfToken ?? "",
+        ]
+        let html = (try? assets.render("error", data)) ?? "<h1>\(HTMLEscape.text(title))</h1><p>\(HTMLEscape.text(message))</p>"
+        return PageHeaders.html(html, status: status)
+    }
+}
+
+/// Escaping for the few strings built outside templates.
+enum HTMLEscape {
+    /// RFC 3986's unreserved characters, ASCII only (Foundation's `alphanumerics` has every script's letters).
+    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    static func query(_ value: String) -> String { value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }
+
+    static func text(_ value: String) -> String {
+        var out = ""
+        out.reserveCapacity(value.utf8.count)
+        for character in value.unicodeScalars {
+            switch character {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(character)
+            }
+        }
+        return out
+    }
+}

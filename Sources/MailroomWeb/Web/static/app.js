@@ -1,0 +1,473 @@
+// Mailroom's one script: sends forms to the JSON API, shows field errors, keeps the desk live.
+// Plain JavaScript, no build step; loaded with `defer` from our own origin (the pages' CSP allows
+// no other script and no inline script).
+"use strict";
+
+(function () {
+  const csrf = () => (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
+
+  // ---------- Requests ----------
+
+  async function api(method, url, body, extraHeaders) {
+    const headers = Object.assign({ "X-CSRF-Token": csrf(), "Accept": "application/json" }, extraHeaders || {});
+    const init = { method, headers, credentials: "same-origin" };
+    if (body !== undefined) {
+      if (body instanceof Blob) {
+        init.body = body;
+      } else {
+        headers["Content-Type"] = "application/json";
+        init.body = JSON.stringify(body);
+      }
+    }
+    const response = await fetch(url, init);
+    let data = null;
+    const text = await response.text();
+    if (text) { try { data = JSON.parse(text); } catch (e) { data = null; } }
+    return { ok: response.ok, status: response.status, data };
+  }
+
+  function toast(message) {
+    const box = document.getElementById("toast");
+    if (!box) return;
+    box.textContent = message;
+    box.classList.add("show");
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => box.classList.remove("show"), 4000);
+  }
+
+  // ---------- Serialising a form to the API's JSON ----------
+  // Names are paths ("incoming.auth.username"); "x[]" appends to a list; [data-list] holds
+  // [data-item] rows serialised as a list of objects. data-type says how to read a value:
+  // number, boolean, list (one entry per line or comma), json, string (the default).
+  // data-omit-empty leaves a field out when empty (a password kept as it is); data-null-empty sends null.
+
+  function setPath(target, path, value) {
+    const parts = path.split(".");
+    let node = target;
+    for (let i = 0; i < parts.length - 1; i++) {
+      if (typeof node[parts[i]] !== "object" || node[parts[i]] === null) node[parts[i]] = {};
+      node = node[parts[i]];
+    }
+    const last = parts[parts.length - 1];
+    if (last.endsWith("[]")) {
+      const key = last.slice(0, -2);
+      if (!Array.isArray(node[key])) node[key] = [];
+      if (value !== undefined) node[key].push(value);
+    } else if (value !== undefined) {
+      node[last] = value;
+    }
+  }
+
+  function readValue(el) {
+    const type = el.dataset.type || (el.type === "number" ? "number" : el.type === "checkbox" ? "boolean" : "string");
+    if (el.type === "checkbox") {
+      if (type === "boolean") return el.checked;
+      return el.checked ? el.value : undefined; // a checkbox list ("x[]")
+    }
+    if (el.type === "radio") return el.checked ? el.value : undefined;
+    if (el.tagName === "SELECT" && el.multiple) return Array.from(el.selectedOptions).map((o) => o.value);
+    const raw = el.value;
+    if (raw === "" && el.hasAttribute("data-omit-empty")) return undefined;
+    if (raw === "" && (el.hasAttribute("data-null-empty") || type === "number")) return null;
+    switch (type) {
+      case "number": { const n = Number(raw); return Number.isFinite(n) ? n : raw; }
+      case "boolean": return raw === "true";
+      case "list": return raw.split(/[\n,]/).map((s) => s.trim()).filter((s) => s.length > 0);
+      case "json":
+        if (raw.trim() === "") return null;
+        try { return JSON.parse(raw); } catch (e) { return raw; }
+      case "auto": // a rule's value: true/false, a JSON object, or text
+        if (raw === "true" || raw === "false") return raw === "true";
+        if (/^\s*\{/.test(raw)) { try { return JSON.parse(raw); } catch (e) { return raw; } }
+        return raw;
+      default: return raw;
+    }
+  }
+
+  function ownerItem(el) { const item = el.closest("[data-item]"); return item; }
+
+  function serialise(root, isForm) {
+    const out = {};
+    const mine = (el) => { const owner = ownerItem(el); return isForm ? owner === null : owner === root; };
+    root.querySelectorAll("[name]").forEach((el) => {
+      if (!mine(el) || el.disabled || el.name === "_csrf" || el.closest("template")) return;
+      if (el.type === "file" || el.type === "submit" || el.type === "button") return;
+      const value = readValue(el);
+      if (value === undefined && !el.name.endsWith("[]")) return;
+      setPath(out, el.name, value);
+    });
+    root.querySelectorAll("[data-list]").forEach((list) => {
+      const owner = list.parentElement ? list.parentElement.closest("[data-item]") : null;
+      if (isForm ? owner !== null : owner !== root) return;
+      if (list.closest("template")) return;
+      const items = Array.from(list.querySelectorAll("[data-item]")).filter((i) => i.parentElement.closest("[data-list]") === list);
+      // data-scalar: each row is one value (an ordered list of names), not an object.
+      const scalar = list.hasAttribute("data-scalar");
+      // data-require="name": rows whose control of that name is not chosen (an unticked member) are left out.
+      const required = list.dataset.require;
+      const rows = items.map((item) => serialise(item, false)).filter((row) => !required || row[required] !== undefined);
+      setPath(out, list.dataset.list, rows.map((row) => (scalar ? Object.values(row)[0] : row)));
+    });
+    return out;
+  }
+
+  // ---------- Field errors ----------
+
+  function clearErrors(form) {
+    form.querySelectorAll(".field-error").forEach((e) => e.remove());
+    form.querySelectorAll('[aria-invalid="true"]').forEach((e) => {
+      e.removeAttribute("aria-invalid");
+      const described = (e.getAttribute("aria-describedby") || "").split(" ").filter((id) => !id.startsWith("err-")).join(" ");
+      if (described) e.setAttribute("aria-describedby", described); else e.removeAttribute("aria-describedby");
+    });
+    const alert = form.querySelector("[data-form-error]");
+    if (alert) alert.textContent = "";
+  }
+
+  // "conditions[1].value" -> the control named "value" in row 2 of the list "conditions".
+  function findControl(form, field) {
+    if (!field) return null;
+    const direct = form.querySelector(`[name="${CSS.escape(field)}"], [name="${CSS.escape(field)}[]"], [data-field="${CSS.escape(field)}"]`);
+    if (direct) return direct;
+    const match = field.match(/^(.*?)\[(\d+)\](?:\.(.*))?$/);
+    if (match) {
+      const list = form.querySelector(`[data-list="${CSS.escape(match[1])}"]`);
+      if (list) {
+        const items = Array.from(list.querySelectorAll("[data-item]")).filter((i) => i.parentElement.closest("[data-list]") === list);
+        const item = items[Number(match[2])];
+        if (item) return (match[3] ? findControl(item, match[3]) : null) || item.querySelector("[name]") || item;
+      }
+      const listControl = form.querySelector(`[name="${CSS.escape(match[1])}"], [name="${CSS.escape(match[1])}[]"]`);
+      if (listControl) return listControl;
+    }
+    // A nested field we have no control for: show it at its parent's control, if any.
+    const dot = field.lastIndexOf(".");
+    return dot > 0 ? findControl(form, field.slice(0, dot)) : null;
+  }
+
+  let errorCounter = 0;
+  function showErrors(form, error) {
+    const problems = (error && Array.isArray(error.details) && error.details.length > 0)
+      ? error.details
+      : [{ field: error && error.field, message: (error && error.message) || "The request failed." }];
+    const unplaced = [];
+    let first = null;
+    problems.forEach((problem) => {
+      const control = findControl(form, problem.field);
+      if (!control) { unplaced.push(problem.field ? `${problem.field} ${problem.message}` : problem.message); return; }
+      const id = `err-${++errorCounter}`;
+      const note = document.createElement("p");
+      note.className = "field-error";
+      note.id = id;
+      note.textContent = error && error.details && error.details.length > 0 ? problem.message : (error.message || problem.message);
+      const container = control.closest(".field") || control;
+      container.appendChild(note);
+      control.setAttribute("aria-invalid", "true");
+      control.setAttribute("aria-describedby", ((control.getAttribute("aria-describedby") || "") + " " + id).trim());
+      if (!first) first = control;
+    });
+    const alert = form.querySelector("[data-form-error]");
+    if (unplaced.length > 0 || !first) {
+      const text = unplaced.length > 0 ? unplaced.join("; ") : "Please correct the marked fields.";
+      if (alert) { alert.textContent = text; } else { toast(text); }
+    } else if (alert) {
+      alert.textContent = problems.length > 1 ? `Please correct the ${problems.length} marked fields.` : "Please correct the marked field.";
+    }
+    (first || alert || form).focus && (first || alert || form).focus();
+  }
+
+  // ---------- Submitting ----------
+
+  async function submitForm(form, submitter) {
+    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    clearErrors(form);
+    const method = ((submitter && submitter.dataset.method) || form.dataset.method || "POST").toUpperCase();
+    const url = (submitter && submitter.dataset.api) || form.dataset.api;
+    const body = form.hasAttribute("data-no-body") ? undefined : serialise(form, true);
+    if (body && submitter && submitter.name && submitter.value) setPath(body, submitter.name, submitter.value);
+    // Attachment rows hold {id}; the API wants a list of ids.
+    if (body && Array.isArray(body.attachmentIds)) body.attachmentIds = body.attachmentIds.map((a) => (a && a.id) || a);
+    const buttons = form.querySelectorAll("button");
+    buttons.forEach((b) => { b.disabled = true; });
+    let result;
+    try {
+      result = await api(method, url, method === "GET" || method === "DELETE" ? undefined : body);
+    } catch (e) {
+      result = { ok: false, status: 0, data: { error: { message: "The server could not be reached. Check the connection and try again." } } };
+    } finally {
+      buttons.forEach((b) => { b.disabled = false; });
+    }
+    if (!result.ok) {
+      showErrors(form, result.data && result.data.error);
+      return;
+    }
+    form.dispatchEvent(new CustomEvent("mailroom:saved", { detail: result.data, bubbles: true }));
+    const resultTarget = (submitter && submitter.dataset.showResult) || form.dataset.showResult;
+    if (resultTarget) { showResult(document.getElementById(resultTarget), result.data); return; }
+    const redirect = (submitter && submitter.dataset.redirect) || form.dataset.redirect;
+    if (redirect) {
+      const id = result.data && result.data.id ? encodeURIComponent(result.data.id) : "";
+      window.location.assign(redirect.replace("{id}", id));
+    } else if (form.hasAttribute("data-reload")) {
+      window.location.reload();
+    } else {
+      const status = form.querySelector("[data-form-status]");
+      const message = form.dataset.success || "Saved.";
+      if (status) status.textContent = message;
+      toast(message);
+    }
+  }
+
+  // The connection test's report: each server, each step with its outcome, time and message.
+  function showResult(target, data) {
+    if (!target) return;
+    target.textContent = "";
+    const heading = document.createElement("p");
+    heading.textContent = data && data.ok ? "Connection test passed." : "Connection test failed.";
+    heading.className = data && data.ok ? "notice" : "alert";
+    heading.setAttribute("role", "status");
+    target.appendChild(heading);
+    ["incoming", "outgoing"].forEach((side) => {
+      const report = data && data[side];
+      if (!report) return;
+      const title = document.createElement("h3");
+      title.textContent = `${side === "incoming" ? "Incoming" : "Outgoing"}: ${report.protocolName} ${report.host}:${report.port}`;
+      const list = document.createElement("ol");
+      list.className = "steps";
+      (report.steps || []).forEach((step) => {
+        const item = document.createElement("li");
+        item.className = step.outcome === "ok" ? "ok" : "failed";
+        item.textContent = `${step.name} (${step.durationMilliseconds} ms)${step.message ? ": " + step.message : ""}`;
+        list.appendChild(item);
+      });
+      target.append(title, list);
+    });
+  }
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.api) return;
+    event.preventDefault();
+    submitForm(form, event.submitter);
+  });
+
+  // ---------- Rows: add, remove, reorder ----------
+
+  function renumber(list) {
+    Array.from(list.querySelectorAll("[data-item]")).forEach((item, index) => {
+      item.querySelectorAll("[data-position]").forEach((p) => { p.textContent = String(index + 1); });
+    });
+  }
+
+  function uniqueIds(fragment) {
+    const suffix = "-" + Math.random().toString(36).slice(2, 8);
+    fragment.querySelectorAll("[id]").forEach((el) => {
+      const old = el.id;
+      el.id = old + suffix;
+      fragment.querySelectorAll(`label[for="${CSS.escape(old)}"]`).forEach((l) => { l.htmlFor = el.id; });
+    });
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button) return;
+    if (button.dataset.addRow) {
+      const list = document.querySelector(`[data-list="${CSS.escape(button.dataset.addRow)}"]`)
+        || document.getElementById(button.dataset.addRow);
+      const template = document.querySelector(`template[data-row-for="${CSS.escape(button.dataset.addRow)}"]`);
+      if (!list || !template) return;
+      const fragment = template.content.cloneNode(true);
+      uniqueIds(fragment);
+      const first = fragment.querySelector("input, select, textarea");
+      list.appendChild(fragment);
+      renumber(list);
+      refreshConditional(list);
+      if (first) first.focus();
+    } else if (button.hasAttribute("data-remove-row")) {
+      const item = button.closest("[data-item]");
+      const list = item && item.parentElement;
+      if (item) item.remove();
+      if (list) renumber(list);
+    } else if (button.dataset.move) {
+      const item = button.closest("[data-item]");
+      if (!item) return;
+      if (button.dataset.move === "up" && item.previousElementSibling) item.parentElement.insertBefore(item, item.previousElementSibling);
+      if (button.dataset.move === "down" && item.nextElementSibling) item.parentElement.insertBefore(item.nextElementSibling, item);
+      renumber(item.parentElement);
+      button.focus();
+    }
+  });
+
+  // ---------- Conditional sections, presets ----------
+  // [data-show-when="name=value"] is shown only while the named control has that value.
+
+  function refreshConditional(root) {
+    (root || document).querySelectorAll("[data-show-when]").forEach((el) => {
+      const [name, expected] = el.dataset.showWhen.split("=");
+      const scope = el.closest("[data-item]") || el.closest("form") || document;
+      const control = scope.querySelector(`[name="${CSS.escape(name)}"]`);
+      if (!control) return;
+      const value = control.type === "checkbox" ? String(control.checked) : control.value;
+      const shown = expected.split("|").includes(value);
+      el.hidden = !shown;
+      el.querySelectorAll("input, select, textarea").forEach((c) => {
+        if (!c.hasAttribute("data-locked")) c.disabled = !shown;
+      });
+    });
+  }
+
+  document.addEventListener("change", (event) => {
+    const el = event.target;
+    if (el.matches && el.matches("select[data-presets]")) {
+      const presets = JSON.parse(el.dataset.presets || "{}");
+      const preset = presets[el.value];
+      const form = el.closest("form");
+      if (preset && form) {
+        Object.keys(preset).forEach((name) => {
+          const control = form.querySelector(`[name="${CSS.escape(name)}"]`);
+          if (control && !control.disabled && !control.readOnly) control.value = String(preset[name]);
+        });
+      }
+    }
+    if (el.matches && el.matches("select[data-preview]")) {
+      const target = document.getElementById(el.dataset.preview);
+      const option = el.selectedOptions[0];
+      if (target) target.textContent = option ? option.dataset.text || "" : "";
+    }
+    refreshConditional();
+  });
+
+  // Character counters: <input data-count="id-of-output" maxlength="52">.
+  document.addEventListener("input", (event) => {
+    const el = event.target;
+    if (!el.dataset || !el.dataset.count) return;
+    const out = document.getElementById(el.dataset.count);
+    if (out) out.textContent = `${el.value.length} of ${el.maxLength} characters`;
+  });
+
+  // Placeholder buttons insert "{{ name }}" at the caret of their target textarea.
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-insert]");
+    if (!button) return;
+    const target = document.getElementById(button.dataset.target);
+    if (!target) return;
+    const text = button.dataset.insert;
+    const start = target.selectionStart || target.value.length;
+    target.value = target.value.slice(0, start) + text + target.value.slice(target.selectionEnd || start);
+    target.focus();
+    target.selectionStart = target.selectionEnd = start + text.length;
+  });
+
+  // ---------- Uploads (reply attachments) ----------
+
+  document.addEventListener("change", async (event) => {
+    const input = event.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== "file" || !input.dataset.upload) return;
+    const list = document.getElementById(input.dataset.upload);
+    for (const file of Array.from(input.files || [])) {
+      const url = "/api/v1/attachments?filename=" + encodeURIComponent(file.name);
+      const result = await api("POST", url, file, { "Content-Type": file.type || "application/octet-stream" });
+      if (!result.ok) { toast((result.data && result.data.error && result.data.error.message) || "The upload failed."); continue; }
+      const item = document.createElement("li");
+      item.setAttribute("data-item", "");
+      const hidden = document.createElement("input");
+      hidden.type = "hidden";
+      hidden.name = "id";
+      hidden.value = result.data.id;
+      const label = document.createElement("span");
+      label.textContent = `${file.name} (${Math.ceil(file.size / 1024)} KB) `;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.setAttribute("data-remove-row", "");
+      remove.textContent = "Remove";
+      remove.setAttribute("aria-label", `Remove ${file.name}`);
+      item.append(hidden, label, remove);
+      list.appendChild(item);
+    }
+    input.value = "";
+  });
+
+  // ---------- Message frames ----------
+  // The message HTML is in a sandboxed frame without scripts; we size it to its content.
+
+  function sizeFrame(frame) {
+    try {
+      const doc = frame.contentDocument;
+      if (doc && doc.documentElement) frame.style.height = Math.min(doc.documentElement.scrollHeight + 16, 5000) + "px";
+    } catch (e) { /* another origin: keep the default height */ }
+  }
+  document.querySelectorAll("iframe[data-autosize]").forEach((frame) => {
+    frame.addEventListener("load", () => sizeFrame(frame));
+    sizeFrame(frame);
+  });
+
+  // ---------- Live updates (desk) ----------
+  // Regions marked [data-live-src] are fetched again (server-rendered HTML) when one of the event
+  // types in [data-live-on] arrives. New offers get the account's notification: sound and shake.
+
+  function beep() {
+    try {
+      const Audio = window.AudioContext || window.webkitAudioContext;
+      if (!Audio) return;
+      const ctx = new Audio();
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.frequency.value = 880;
+      gain.gain.value = 0.08;
+      osc.connect(gain).connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.25);
+    } catch (e) { /* no audio: the visual notice remains */ }
+  }
+
+  const seenOffers = new Set(Array.from(document.querySelectorAll("[data-offer]")).map((o) => o.dataset.offer));
+
+  function announceOffers(region) {
+    region.querySelectorAll("[data-offer]").forEach((offer) => {
+      if (seenOffers.has(offer.dataset.offer)) return;
+      seenOffers.add(offer.dataset.offer);
+      if (offer.dataset.sound === "true") beep();
+      if (offer.dataset.shake === "true") offer.classList.add("shake");
+      toast(offer.dataset.notification || "New ticket offered");
+    });
+  }
+
+  async function refreshRegion(region) {
+    try {
+      const response = await fetch(region.dataset.liveSrc, { credentials: "same-origin", headers: { "Accept": "text/html" } });
+      if (!response.ok) return;
+      const html = await response.text();
+      const focused = document.activeElement && region.contains(document.activeElement) ? document.activeElement.id : null;
+      region.innerHTML = html; // our own server-rendered, escaped HTML
+      refreshConditional(region);
+      announceOffers(region);
+      if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+    } catch (e) { /* offline: the next event or reload will catch up */ }
+  }
+
+  function startLive() {
+    if (document.body.dataset.live !== "on" || !window.EventSource) return;
+    const regions = Array.from(document.querySelectorAll("[data-live-src]"));
+    const source = new EventSource("/api/v1/events");
+    const types = ["offer", "offerTaken", "message", "ticket", "presence"];
+    types.forEach((type) => {
+      source.addEventListener(type, () => {
+        document.body.dataset.lastEvent = type;
+        regions.filter((r) => (r.dataset.liveOn || "").split(" ").includes(type)).forEach(refreshRegion);
+      });
+    });
+    source.addEventListener("reload", () => regions.forEach(refreshRegion));
+    source.onopen = () => { document.body.dataset.liveState = "open"; };
+    source.onerror = () => { document.body.dataset.liveState = "retrying"; };
+    window.mailroomEvents = source;
+  }
+
+  // Regions that are refreshed after a form in them saved something (accept, reject, presence).
+  document.addEventListener("mailroom:saved", (event) => {
+    const region = event.target.closest && event.target.closest("[data-live-src]");
+    if (region) refreshRegion(region);
+  });
+
+  refreshConditional();
+  startLive();
+})();
