@@ -69,7 +69,13 @@ public enum MailroomApplication {
         let (database, store) = try await openStore(configuration, logger: logger)
         let status = AccountStatusBoard()
         let sender = OutboxSender(store: store, logger: logger)
-        let routing = RoutingStep(store: store, logger: logger, onQueued: { sender.wake() })
+        let events = LiveEventHub()
+        let noticeComposer = ReplyComposer(store: store)
+        let routingService = RoutingService(store: store, events: events, logger: logger, sendNotice: { ticket, template, account in
+            _ = try await noticeComposer.composeAutoReply(ticket: ticket, template: template, recipients: [ticket.customer], account: account, headers: [])
+            sender.wake()
+        })
+        let routing = RoutingStep(store: store, logger: logger, service: routingService, onQueued: { sender.wake() })
         let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger,
                                       afterCommit: { outcome, account in await routing.run(after: outcome, account: account) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
@@ -82,11 +88,13 @@ public enum MailroomApplication {
             accountsChanged: { fetchers.wake() },
             testConnection: { account in await AccountConnectionTest.run(account) },
             reply: { ticketId, request, author in try await composer.composeWithWarnings(ticketId: ticketId, request: request, author: author) },
-            outboxChanged: { sender.wake() }))
+            outboxChanged: { sender.wake() },
+            events: events,
+            routing: routingService))
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
-            services: [fetchers, sender],
+            services: [fetchers, sender, routingService],
             onServerRunning: { _ in
                 logger.info("mailroom is serving", metadata: [
                     "http": "\(configuration.httpHost):\(configuration.httpPort)", "database": "\(configuration.database)",
