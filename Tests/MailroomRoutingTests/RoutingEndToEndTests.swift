@@ -32,7 +32,7 @@ struct RoutingEndToEndTests {
     }
 
     /// The next event on the stream that `matches`, or nil after `timeout`.
-    static func next(_ iterator: EventIterator, timeout: Duration = .seconds(30), where matches: @escaping @Sendable (LiveEvent) -> Bool) async -> LiveEvent? {
+    static func next(_ iterator: EventIterator, timeout: Duration = .seconds(90), where matches: @escaping @Sendable (LiveEvent) -> Bool) async -> LiveEvent? {
         await withTaskGroup(of: LiveEvent?.self) { group in
             group.addTask { await iterator.next(where: matches) }
             group.addTask {
@@ -97,7 +97,7 @@ struct RoutingEndToEndTests {
             try await Self.deliver(Self.mail(subject: "Re: My order", messageId: "e2e-second@example.com", inReplyTo: "e2e-first@example.com"), to: user)
             let ticketKey = ticketId
             let message = await Self.next(events) { $0.type == .message && $0.data["ticketId"] == .string(ticketKey) }
-            #expect(message != nil, "the reply is announced on the ticket's stream")
+            #expect(message != nil, "the reply is announced on the ticket's stream: \(events.all.map { "\($0.type) \($0.data["ticketId"] ?? .null)" })")
             let waiting = try await store.routing.routing(ticketId: ticketId)?.machine.phase
             if case .waitingForAgent(let awaited, _)? = waiting {
                 #expect(awaited == ann.id)
@@ -133,6 +133,8 @@ final class EventIterator: Sendable {
     }
 
     deinit { reader.cancel() }
+
+    var all: [LiveEvent] { log.state.withLock { $0.events } }
 
     /// The next event after the last one returned that `matches`; waits for it (the caller bounds the wait).
     func next(where matches: @Sendable (LiveEvent) -> Bool) async -> LiveEvent? {
