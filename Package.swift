@@ -180,6 +180,26 @@ targets += [
     ),
 ]
 
+// MARK: - Routing: integration tests (service, API, Dovecot end to end) and the routing benchmark
+
+// (section: routing bench)
+targets += [
+    .testTarget(
+        name: "MailroomRoutingTests",
+        dependencies: [
+            "MailroomWorkers", "MailroomWeb", "MailroomStore", "MailroomCore", "MailroomTestSupport", "IMAPClient", "MailTransport",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .executableTarget(
+        name: "mailroom-bench-routing",
+        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomCore", .product(name: "Logging", package: "swift-log")],
+        swiftSettings: swiftSettings
+    ),
+]
+
 let package = Package(
     name: "Mailroom",
     platforms: [.macOS(.v15)],

@@ -72,7 +72,13 @@ public enum MailroomApplication {
         let events = LiveEventHub()
         let eventRelay = LiveEventRelay(hub: events, database: database, logger: logger)
         let webhooks = WebhookSender(store: store, logger: logger)
-        let routing = RoutingStep(store: store, logger: logger, onQueued: { sender.wake() }, onWebhook: { webhooks.wake() })
+        let noticeComposer = ReplyComposer(store: store)
+        let routingService = RoutingService(store: store, events: events, logger: logger, sendNotice: { ticket, template, account in
+            _ = try await noticeComposer.composeAutoReply(ticket: ticket, template: template, recipients: [ticket.customer], account: account, headers: [])
+            sender.wake()
+        })
+        let routing = RoutingStep(store: store, logger: logger, service: routingService, onQueued: { sender.wake() },
+                                  onWebhook: { webhooks.wake() })
         let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger,
                                       afterCommit: { outcome, account in await routing.run(after: outcome, account: account) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
@@ -87,11 +93,12 @@ public enum MailroomApplication {
             reply: { ticketId, request, author in try await composer.composeWithWarnings(ticketId: ticketId, request: request, author: author) },
             outboxChanged: { sender.wake() },
             events: events,
-            webhooksChanged: { webhooks.wake() }))
+            webhooksChanged: { webhooks.wake() },
+            routing: routingService))
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
-            services: [fetchers, sender, webhooks, eventRelay],
+            services: [fetchers, sender, routingService, webhooks, eventRelay],
             onServerRunning: { _ in
                 logger.info("mailroom is serving", metadata: [
                     "http": "\(configuration.httpHost):\(configuration.httpPort)", "database": "\(configuration.database)",

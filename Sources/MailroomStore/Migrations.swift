@@ -336,6 +336,84 @@ let migrations: [Migration] = [
             "CREATE INDEX auto_replies_recipient ON auto_replies (recipient, sent_at)",
         ]
     },
+    Migration(version: 9, name: "queues, agent presence, routing machines and offers") { _ in
+        [
+            """
+            CREATE TABLE queues (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL,
+                strategy TEXT NOT NULL,
+                agent_timeout_seconds INTEGER NOT NULL,
+                account_ids TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE UNIQUE INDEX queues_name ON queues (name)",
+            """
+            CREATE TABLE queue_members (
+                queue_id TEXT NOT NULL REFERENCES queues (id) ON DELETE CASCADE,
+                user_id TEXT NOT NULL,
+                priority INTEGER NOT NULL,
+                position INTEGER NOT NULL,
+                PRIMARY KEY (queue_id, user_id)
+            )
+            """,
+            "CREATE INDEX queue_members_user ON queue_members (user_id)",
+            // Users without a row are offline. `online_since` and `last_accepted_at` make "least recent".
+            """
+            CREATE TABLE agent_presence (
+                user_id TEXT PRIMARY KEY,
+                state TEXT NOT NULL,
+                reason TEXT,
+                since BIGINT NOT NULL,
+                online_since BIGINT,
+                last_accepted_at BIGINT
+            )
+            """,
+            // One offer state machine per ticket, as JSON. `version` makes every change a conditional
+            // update (two nodes or two accepts never both win); `next_deadline` lets the timer find due
+            // machines through an index; `queue_id` and `waiting_user_id` find the machines a presence change concerns.
+            """
+            CREATE TABLE ticket_routing (
+                ticket_id TEXT PRIMARY KEY,
+                machine TEXT NOT NULL,
+                version BIGINT NOT NULL,
+                next_deadline BIGINT,
+                queue_id TEXT,
+                waiting_user_id TEXT,
+                active BOOLEAN NOT NULL,
+                closing TEXT,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX ticket_routing_due ON ticket_routing (next_deadline)",
+            "CREATE INDEX ticket_routing_queue ON ticket_routing (queue_id, active)",
+            "CREATE INDEX ticket_routing_waiting ON ticket_routing (waiting_user_id, active)",
+            """
+            CREATE TABLE offers (
+                id TEXT PRIMARY KEY,
+                ticket_id TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                offered_at BIGINT NOT NULL,
+                deadline BIGINT NOT NULL,
+                state TEXT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+            "CREATE INDEX offers_user_state ON offers (user_id, state, deadline)",
+            "CREATE INDEX offers_ticket ON offers (ticket_id)",
+            "CREATE TABLE round_robin (queue_id TEXT PRIMARY KEY, last_user_id TEXT NOT NULL)",
+        ]
+    },
+    Migration(version: 10, name: "ticket dispositions and the indexes routing counts load with") { _ in
+        [
+            "ALTER TABLE tickets ADD COLUMN disposition_id TEXT",
+            "ALTER TABLE tickets ADD COLUMN closed_at BIGINT",
+            "CREATE INDEX tickets_agent_status ON tickets (agent_id, status)",
+            "CREATE INDEX tickets_queue_status ON tickets (queue_id, status)",
+        ]
+    },
     Migration(version: 11, name: "web sign-in sessions") { _ in
         [
             // The id is stored hashed: a copy of this table cannot be replayed as cookies.

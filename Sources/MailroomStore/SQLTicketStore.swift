@@ -454,6 +454,8 @@ public struct SQLTicketStore: Sendable {
         public var since: Date?
         public var until: Date?
         public var unassigned: Bool?
+        /// For an agent: only the tickets they may see (nil: supervisors and administrators see all).
+        public var visibility: TicketVisibility?
         public var limit: Int
         public var cursor: String?
 
@@ -492,6 +494,7 @@ public struct SQLTicketStore: Sendable {
         if let since = filter.since { clauses.append("last_message_at >= \(bind: Timestamp.from(since))") }
         if let until = filter.until { clauses.append("last_message_at < \(bind: Timestamp.from(until))") }
         if filter.unassigned == true { clauses.append("queue_id IS NULL AND agent_id IS NULL") }
+        if let visibility = filter.visibility { clauses.append(Self.visibleClause(visibility)) }
         if let cursor = filter.cursor {
             let parts = cursor.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, let millis = Int64(parts[0]) else { throw DomainError.invalid([FieldError("cursor", "is not a cursor this server gave out")]) }
@@ -713,5 +716,81 @@ struct SQLOpenTicketFinder: OpenTicketFinder {
         try await candidate("""
             SELECT id, account_id, customer_address FROM tickets WHERE number = \(bind: number) AND status <> 'closed'
             """)
+    }
+}
+
+// MARK: Ticket actions (routing)
+
+extension SQLTicketStore {
+    /// The condition `TicketVisibility.admits` states, in SQL.
+    static func visibleClause(_ visibility: TicketVisibility) -> SQLQueryString {
+        var clause: SQLQueryString = "(agent_id = \(bind: visibility.userId)"
+        if !visibility.queueIds.isEmpty { clause = "\(clause) OR queue_id IN (\(binds: Array(visibility.queueIds)))" }
+        if !visibility.accountIds.isEmpty {
+            clause = "\(clause) OR (queue_id IS NULL AND agent_id IS NULL AND account_id IN (\(binds: Array(visibility.accountIds))))"
+        }
+        return "\(clause))"
+    }
+
+    /// Marks the ticket read or unread ("mark as unread"); nil when there is no such ticket.
+    public func setUnread(ticketId: String, unread: Bool, now: Date = Date()) async throws -> Ticket? {
+        try await database.withConnection { db in
+            try await db.raw("UPDATE tickets SET unread = \(bind: unread), updated_at = \(bind: Timestamp.from(now)) WHERE id = \(bind: ticketId)").run()
+        }
+        return try await ticket(id: ticketId)
+    }
+
+    /// Replaces the tags, and sets the priority and the escalation flag, where given.
+    public func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?,
+                                 now: Date = Date()) async throws -> Ticket? {
+        let tagsJSON = try tags.map { try Self.json($0) }
+        try await database.transaction { db in
+            if let tagsJSON { try await db.raw("UPDATE tickets SET tags = \(bind: tagsJSON) WHERE id = \(bind: ticketId)").run() }
+            if let priority { try await db.raw("UPDATE tickets SET priority = \(bind: priority.rawValue) WHERE id = \(bind: ticketId)").run() }
+            if let escalated { try await db.raw("UPDATE tickets SET escalated = \(bind: escalated) WHERE id = \(bind: ticketId)").run() }
+            try await db.raw("UPDATE tickets SET updated_at = \(bind: Timestamp.from(now)) WHERE id = \(bind: ticketId)").run()
+        }
+        return try await ticket(id: ticketId)
+    }
+
+    /// Closes the ticket with its disposition; false when it was closed already (or does not exist).
+    public func close(ticketId: String, dispositionId: String?, now: Date = Date()) async throws -> Bool {
+        let millis = Timestamp.from(now)
+        return try await database.withConnection { db in
+            !(try await db.raw("""
+                UPDATE tickets SET status = 'closed', disposition_id = \(bind: dispositionId), closed_at = \(bind: millis), updated_at = \(bind: millis)
+                WHERE id = \(bind: ticketId) AND status <> 'closed'
+                RETURNING id
+                """).all().isEmpty)
+        }
+    }
+
+    /// The disposition a closed ticket was closed with.
+    public func dispositionId(ticketId: String) async throws -> String? {
+        try await database.withConnection { db in
+            try await db.raw("SELECT disposition_id FROM tickets WHERE id = \(bind: ticketId)").first()?
+                .decode(column: "disposition_id", as: String?.self)
+        }
+    }
+
+    /// Account transfer: the ticket belongs to the other account now, to nobody in it yet, and is unread.
+    public func moveToAccount(ticketId: String, accountId: String, now: Date = Date()) async throws {
+        try await database.withConnection { db in
+            try await db.raw("""
+                UPDATE tickets SET account_id = \(bind: accountId), queue_id = NULL, agent_id = NULL, unread = \(bind: true),
+                    updated_at = \(bind: Timestamp.from(now))
+                WHERE id = \(bind: ticketId)
+                """).run()
+        }
+    }
+
+    /// The newest inbound message of a ticket (what the rules look at when they run again).
+    public func latestInboundMessage(ticketId: String) async throws -> TicketMessage? {
+        try await database.withConnection { db in
+            try await db.raw("""
+                SELECT \(Self.messageColumns) FROM messages WHERE ticket_id = \(bind: ticketId) AND direction = 'in'
+                ORDER BY created_at DESC, id DESC LIMIT 1
+                """).first().map(Self.message(from:))
+        }
     }
 }

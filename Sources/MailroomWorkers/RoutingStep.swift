@@ -6,8 +6,8 @@ import MailroomStore
 /// Runs the account's rules, then the global ones, on a new ticket (or a message on a ticket nobody
 /// holds) and applies what they decide. Mail no rule routes stays visible in the unassigned view.
 ///
-/// Offers, queues' strategies and the wait-for-agent path are decided by `MailroomCore`'s routing
-/// state machines; this step records the rules' target on the ticket.
+/// Offers, queues' strategies and the wait-for-agent path are the `RoutingService`'s: this step
+/// hands it the rules' target, and every later message of a ticket.
 public struct RoutingStep: Sendable {
     let store: SQLStore
     let logger: Logger
@@ -15,13 +15,18 @@ public struct RoutingStep: Sendable {
     let onQueued: @Sendable () -> Void
     /// Wakes the webhook sender after a rule's webhook was queued.
     let onWebhook: @Sendable () -> Void
+    /// Offers what the rules decide; nil records the rules' queue or agent on the ticket and offers nothing.
+    let service: RoutingService?
+    let rules: RuleRunner
 
-    public init(store: SQLStore, logger: Logger, onQueued: @escaping @Sendable () -> Void = {},
+    public init(store: SQLStore, logger: Logger, service: RoutingService? = nil, onQueued: @escaping @Sendable () -> Void = {},
                 onWebhook: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.logger = logger
+        self.service = service
         self.onQueued = onQueued
         self.onWebhook = onWebhook
+        self.rules = RuleRunner(store: store)
     }
 
     /// Queues one delivery per webhook URL the rules named; the sender posts and retries them.
@@ -76,31 +81,37 @@ public struct RoutingStep: Sendable {
     }
 
     public func run(after outcome: IngestOutcome, account: Account) async {
-        let ticketId: String
-        let messageId: String
-        let isNew: Bool
         switch outcome {
-        case .created(let ticket, let message): (ticketId, messageId, isNew) = (ticket, message, true)
-        case .appended(let ticket, let message, _): (ticketId, messageId, isNew) = (ticket, message, false)
-        case .bounce, .duplicate, .skipped, .quarantined: return
+        case .created(let ticketId, let messageId):
+            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: true)
+        case .appended(let ticketId, let messageId, _):
+            if let service {
+                // The seeds' wait for the assigned agent, or a message event for whoever holds it.
+                guard await service.newMessage(ticketId: ticketId, messageId: messageId) else { return }
+            }
+            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: false)
+        case .bounce(let ticketId, let messageId):
+            _ = await service?.newMessage(ticketId: ticketId, messageId: messageId)
+        case .duplicate, .skipped, .quarantined:
+            return
         }
+    }
+
+    /// Runs the rules on a ticket nobody holds and starts what they decide.
+    func route(ticketId: String, messageId: String, account: Account, isNew: Bool) async {
         do {
             guard let ticket = try await store.tickets.ticket(id: ticketId), isNew || (ticket.queueId == nil && ticket.agentId == nil),
                   let message = try await store.tickets.message(id: messageId) else { return }
-            let rules = try await store.rules.rules(for: account.id)
-            guard !rules.isEmpty else { return }
-            var headers: [MessageHeader] = []
-            if let raw = try await store.tickets.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
-                headers = mail.headers.map { MessageHeader($0.name, $0.value) }
-            }
-            let input = RoutingInput(message: message, headers: headers, receivedAt: message.createdAt, isNewTicket: isNew)
-            let decision = RuleEngine(rules: rules, accountId: account.id).evaluate(input)
+            let (decision, headers) = try await rules.decide(message: message, account: account, isNew: isNew)
             var queueId: String?
             var agentId: String?
-            switch decision.route {
-            case .unrouted: break
-            case .queue(let id): queueId = id
-            case .agent(let id, _): agentId = id
+            // Without a routing service (tools, tests) the rules' target is only recorded on the ticket.
+            if service == nil {
+                switch decision.route {
+                case .unrouted: break
+                case .queue(let id): queueId = id
+                case .agent(let id, _): agentId = id
+                }
             }
             try await store.tickets.applyRouting(ticketId: ticketId, tags: decision.tags, priority: decision.priority, queueId: queueId,
                                                  agentId: agentId, closeWithDisposition: decision.closeWithDispositionId)
@@ -108,8 +119,27 @@ public struct RoutingStep: Sendable {
                 await autoReply(request, ticket: ticket, message: message, headers: headers, account: account, isNew: isNew)
             }
             await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)
+            if let service, decision.closeWithDispositionId == nil {
+                try await service.start(ticketId: ticketId, target: decision.route)
+            }
         } catch {
             logger.error("routing rules failed; the ticket stays unassigned", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
         }
+    }
+}
+
+/// Runs an account's rules, then the global ones, on one stored message.
+struct RuleRunner: Sendable {
+    let store: SQLStore
+
+    func decide(message: TicketMessage, account: Account, isNew: Bool) async throws -> (RoutingDecision, [MessageHeader]) {
+        let rules = try await store.rules.rules(for: account.id)
+        guard !rules.isEmpty else { return (RoutingDecision(), []) }
+        var headers: [MessageHeader] = []
+        if let raw = try await store.tickets.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
+            headers = mail.headers.map { MessageHeader($0.name, $0.value) }
+        }
+        let input = RoutingInput(message: message, headers: headers, receivedAt: message.createdAt, isNewTicket: isNew)
+        return (RuleEngine(rules: rules, accountId: account.id).evaluate(input), headers)
     }
 }

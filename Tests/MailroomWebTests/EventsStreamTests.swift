@@ -10,11 +10,9 @@ import Testing
 /// `GET /api/v1/events` over a real socket: what each caller hears, resuming, and refusal without a token.
 @Suite struct EventsStreamTests {
     /// Runs the API on a loopback port with `hub`; agents' queue memberships come from `memberships`.
-    func withLiveAPI(hub: LiveEventHub, memberships: [String: Set<String>] = [:],
-                     _ body: @escaping @Sendable (APIClient, Int, SQLStore) async throws -> Void) async throws {
+    func withLiveAPI(hub: LiveEventHub, _ body: @escaping @Sendable (APIClient, Int, SQLStore) async throws -> Void) async throws {
         try await TestDatabase.sqlite.withStore { store in
-            let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "" }, events: hub,
-                                                         queueMemberships: { memberships[$0] ?? [] }))
+            let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "" }, events: hub))
             let app = Application(router: router)
             try await app.test(.live) { client in
                 try await body(APIClient(client: client), try #require(client.port), store)
@@ -41,7 +39,7 @@ import Testing
 
     @Test func eachCallerHearsOnlyWhatIsTheirs() async throws {
         let hub = LiveEventHub()
-        try await withLiveAPI(hub: hub, memberships: [:]) { api, port, _ in
+        try await withLiveAPI(hub: hub) { api, port, _ in
             let annToken = try await api.token(for: .agent)
             let bobToken = try await api.token(for: .agent)
             let ann = try await userId(api, token: annToken)
@@ -71,19 +69,19 @@ import Testing
     @Test func queueMembersHearTheirQueuesTickets() async throws {
         let hub = LiveEventHub()
         try await TestDatabase.sqlite.withStore { store in
-            // Memberships are read per user id; the agent is created first so the map can name them.
             let agent = try await store.users.create(User(id: Identifier.make(), name: "Cleo", email: "cleo@example.com", role: .agent),
                                                      passwordHash: nil)
-            let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "" }, events: hub,
-                                                         queueMemberships: { $0 == agent.id ? ["q1"] : [] }))
+            let mine = try await store.routing.createQueue(AgentQueue(name: "Billing", members: [QueueMember(userId: agent.id)]))
+            let other = try await store.routing.createQueue(AgentQueue(name: "Sales"))
+            let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "" }, events: hub))
             try await Application(router: router).test(.live) { client in
                 let api = APIClient(client: client)
                 let issued = try await api.call(.post, "/api/v1/users/\(agent.id)/tokens", json: .object(["name": .string("desk")]))
                 let cleoToken = try #require(issued.string("token"))
                 let stream = try reader(port: try #require(client.port), token: cleoToken)
                 try await waitForListeners(hub, 1)
-                hub.publish(LiveEvent(type: .ticket, audience: .ticket(queueId: "q2", agentId: nil), data: .object(["id": .string("elsewhere")])))
-                hub.publish(LiveEvent(type: .ticket, audience: .ticket(queueId: "q1", agentId: nil), data: .object(["id": .string("mine")])))
+                hub.publish(LiveEvent(type: .ticket, audience: .ticket(queueId: other.id, agentId: nil), data: .object(["id": .string("elsewhere")])))
+                hub.publish(LiveEvent(type: .ticket, audience: .ticket(queueId: mine.id, agentId: nil), data: .object(["id": .string("mine")])))
                 hub.publish(LiveEvent(type: .message, audience: .ticket(queueId: nil, agentId: agent.id), data: .object(["ticketId": .string("held")])))
                 let first = try await stream.next()
                 #expect(first?.data == #"{"id":"mine"}"#, "status \(String(describing: stream.status)) issued \(issued.text)")

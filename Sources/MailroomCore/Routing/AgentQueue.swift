@@ -35,13 +35,19 @@ public struct AgentQueue: Codable, Sendable, Equatable {
     public var agentTimeoutSeconds: Int
     /// In the order round robin walks them.
     public var members: [QueueMember]
+    /// The accounts this queue serves (Ameyo links queues to media profiles). Their tickets that no
+    /// rule routed are visible to the queue's members; deleting an account removes its link.
+    public var accountIds: [String]
 
     public static let defaultAgentTimeoutSeconds = 30
     public static let agentTimeoutRange = 1...2_147_483
+    public static let maxMembers = 5_000
 
     public init(id: String = "", name: String, strategy: QueueStrategy = .ringAll,
-                agentTimeoutSeconds: Int = AgentQueue.defaultAgentTimeoutSeconds, members: [QueueMember] = []) {
+                agentTimeoutSeconds: Int = AgentQueue.defaultAgentTimeoutSeconds, members: [QueueMember] = [],
+                accountIds: [String] = []) {
         self.id = id
+        self.accountIds = accountIds
         self.name = name
         self.strategy = strategy
         self.agentTimeoutSeconds = agentTimeoutSeconds
@@ -55,6 +61,7 @@ public struct AgentQueue: Codable, Sendable, Equatable {
         strategy = try c.decodeIfPresent(QueueStrategy.self, forKey: .strategy) ?? .ringAll
         agentTimeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .agentTimeoutSeconds) ?? Self.defaultAgentTimeoutSeconds
         members = try c.decodeIfPresent([QueueMember].self, forKey: .members) ?? []
+        accountIds = try c.decodeIfPresent([String].self, forKey: .accountIds) ?? []
     }
 
     public func validate() -> [FieldError] {
@@ -72,6 +79,10 @@ public struct AgentQueue: Codable, Sendable, Equatable {
                 errors.append(FieldError("members[\(index)].userId", "is already a member of this queue"))
             }
             if member.priority < 0 { errors.append(FieldError("members[\(index)].priority", "must be 0 or more")) }
+        }
+        if members.count > Self.maxMembers { errors.append(FieldError("members", "must have at most \(Self.maxMembers) members")) }
+        for (index, accountId) in accountIds.enumerated() where accountIds.firstIndex(of: accountId) != index {
+            errors.append(FieldError("accountIds[\(index)]", "is listed twice"))
         }
         return errors
     }

@@ -521,3 +521,57 @@ public struct TicketRouting: Sendable, Equatable, Codable {
         return actions
     }
 }
+
+// MARK: What the caller must read before an event
+
+extension TicketRouting {
+    /// Every agent whose status the next event may look at: the awaited agent, the members of the
+    /// queue the ticket waits in and of the queues later fallbacks lead to, and whoever holds an
+    /// open offer. The caller reads their `AgentStatus` into the `RoutingContext`.
+    public var involvedAgentIds: Set<String> {
+        var ids = Set(openOffers.map(\.userId))
+        for queue in involvedQueues { ids.formUnion(queue.members.map(\.userId)) }
+        switch stage {
+        case .agent(let wait):
+            ids.insert(wait.userId)
+            if case .returnTo(let userId) = wait.onFailure { ids.insert(userId) }
+        case .queue(let queueStage):
+            if case .returnTo(let userId) = queueStage.onDeadline { ids.insert(userId) }
+        case .idle, .finished:
+            break
+        }
+        return ids
+    }
+
+    /// The queue the ticket waits in and the queues its fallbacks lead to (round robin needs their memory).
+    public var involvedQueues: [AgentQueue] {
+        func queues(in fallback: RoutingFallback) -> [AgentQueue] {
+            if case .queue(let queue, _, let then) = fallback { return [queue] + queues(in: then) }
+            return []
+        }
+        switch stage {
+        case .agent(let wait): return queues(in: wait.onFailure)
+        case .queue(let queueStage): return [queueStage.queue] + queues(in: queueStage.onDeadline)
+        case .idle, .finished: return []
+        }
+    }
+
+    /// The agent the ticket waits for, when it waits for one agent (not a queue).
+    public var awaitedAgentId: String? {
+        if case .agent(let wait) = stage { return wait.userId }
+        return nil
+    }
+
+    /// True while offers may still be made or answered (waiting for an agent or in a queue).
+    public var isActive: Bool {
+        switch stage {
+        case .agent, .queue: return true
+        case .idle, .finished: return false
+        }
+    }
+
+    /// The offer a `sendOffer` action just made: the latest open one for that agent.
+    public func latestOfferIndex(for userId: String) -> Int? {
+        offers.lastIndex { $0.userId == userId }
+    }
+}

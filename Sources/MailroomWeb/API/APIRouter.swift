@@ -24,12 +24,12 @@ public struct WebDependencies: Sendable {
     public var outboxChanged: @Sendable () -> Void
     /// Live events for agents' screens (`GET /api/v1/events`); domain code publishes into it.
     public var events: LiveEventHub
-    /// The queues a user is a member of (an agent's event stream carries only their queues' tickets).
-    public var queueMemberships: @Sendable (String) async throws -> Set<String>
     /// Tells the webhook sender that a delivery is due again.
     public var webhooksChanged: @Sendable () -> Void
     /// Sign-in sessions of the web application.
     public var web = WebSettings()
+    /// Offers, presence, transfers and closing (the routing service); nil answers 503 for offers and ticket moves.
+    public var routing: (any RoutingOperations)?
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -43,8 +43,8 @@ public struct WebDependencies: Sendable {
                 },
                 outboxChanged: @escaping @Sendable () -> Void = {},
                 events: LiveEventHub = LiveEventHub(),
-                queueMemberships: @escaping @Sendable (String) async throws -> Set<String> = { _ in [] },
-                webhooksChanged: @escaping @Sendable () -> Void = {}) {
+                webhooksChanged: @escaping @Sendable () -> Void = {},
+                routing: (any RoutingOperations)? = nil) {
         self.store = store
         self.adminToken = adminToken
         self.metricsText = metricsText
@@ -55,8 +55,8 @@ public struct WebDependencies: Sendable {
         self.reply = reply
         self.outboxChanged = outboxChanged
         self.events = events
-        self.queueMemberships = queueMemberships
         self.webhooksChanged = webhooksChanged
+        self.routing = routing
     }
 }
 
@@ -77,11 +77,19 @@ public enum APIRouter {
         }
 
         let store = dependencies.store
-        let users = UsersController(users: store.users, tokens: store.tokens)
+        let users = UsersController(users: store.users, tokens: store.tokens, routingStore: store.routing, routing: dependencies.routing)
         let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
                                           changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
+        let access = TicketAccess(tickets: store.tickets, routing: store.routing)
         let tickets = TicketsController(tickets: store.tickets, accounts: store.accounts, status: dependencies.status,
-                                        replay: dependencies.replay)
+                                        replay: dependencies.replay, access: access, routing: dependencies.routing,
+                                        events: dependencies.events)
+        // Replies follow the same visibility as the ticket they answer.
+        let reply = dependencies.reply
+        let visibleReply: @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String]) = { ticketId, request, principal in
+            guard try await access.visibleTicket(ticketId, to: principal) != nil else { throw APIError.notFound("ticket \(ticketId)") }
+            return try await reply(ticketId, request, principal)
+        }
         let catalog = CatalogController(dispositions: store.dispositions, cannedAnswers: store.cannedAnswers,
                                         settings: store.settings, accounts: store.accounts)
 
@@ -103,8 +111,13 @@ public enum APIRouter {
         TemplatesController(templates: store.templates).addRoutes(to: api)
         RulesController(rules: store.rules, accounts: store.accounts).addRoutes(to: api)
         WebhooksController(webhooks: store.webhooks, changed: dependencies.webhooksChanged).addRoutes(to: api)
-        EventsController(hub: dependencies.events, queueMemberships: dependencies.queueMemberships).addRoutes(to: api)
-        OutboxController(outbox: store.outbox, reply: dependencies.reply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
+        let routingStore = store.routing
+        EventsController(hub: dependencies.events, queueMemberships: { userId in
+            Set(try await routingStore.queues(memberId: userId).map(\.id))
+        }).addRoutes(to: api)
+        OutboxController(outbox: store.outbox, reply: visibleReply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
+        QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
+        OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)
         return router
     }
 }

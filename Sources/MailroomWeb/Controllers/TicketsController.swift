@@ -9,11 +9,20 @@ struct TicketsController {
     let accounts: any AccountRepository
     let status: AccountStatusBoard
     let replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome
+    /// Who may see which ticket (agents: their own, their queues', and their accounts' unassigned ones).
+    let access: TicketAccess
+    let routing: (any RoutingOperations)?
+    let events: any LiveEventPublisher
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("tickets", use: list)
         api.get("tickets/:id", use: show)
+        api.patch("tickets/:id", use: patch)
         api.get("tickets/:id/messages", use: messages)
+        api.post("tickets/:id/transfer", use: transfer)
+        api.post("tickets/:id/close", use: close)
+        api.post("tickets/:id/read", use: markRead)
+        api.post("tickets/:id/unread", use: markUnread)
         api.get("messages/:id/raw", use: rawMessage)
         api.get("quarantine", use: quarantine)
         api.get("quarantine/:id", use: quarantined)
@@ -49,6 +58,7 @@ struct TicketsController {
             filter.limit = value
         }
         filter.cursor = query["cursor"].map(String.init)
+        filter.visibility = try await access.visibility(for: try context.caller())
         let page = try await tickets.tickets(filter)
         return JSONResponse(ItemList(page.items, nextCursor: page.nextCursor))
     }
@@ -68,16 +78,132 @@ struct TicketsController {
     @Sendable func rawMessage(_ request: Request, context: MailroomRequestContext) async throws -> Response {
         try context.require(.agent)
         let id = try request.parameter("id", context: context)
-        guard let message = try await tickets.message(id: id), let raw = try await tickets.blob(sha256: message.rawSha256) else {
+        guard let message = try await tickets.message(id: id), let raw = try await tickets.blob(sha256: message.rawSha256),
+              try await access.visibleTicket(message.ticketId, to: try context.caller()) != nil else {
             throw APIError.notFound("message \(id)")
         }
         return Self.eml(raw, name: "message-\(id).eml")
     }
 
+    /// The ticket, or 404 also when the caller may not see it (so its existence does not leak).
     private func findTicket(_ request: Request, context: MailroomRequestContext) async throws -> Ticket {
         let id = try request.parameter("id", context: context)
-        guard let ticket = try await tickets.ticket(id: id) else { throw APIError.notFound("ticket \(id)") }
+        guard let ticket = try await access.visibleTicket(id, to: try context.caller()) else { throw APIError.notFound("ticket \(id)") }
         return ticket
+    }
+
+    // MARK: Ticket actions
+
+    struct TransferInput: Decodable {
+        var queueId: String?
+        var userId: String?
+        var accountId: String?
+        /// Account transfers: a template (id or key) for a notice to the customer.
+        var noticeTemplateId: String?
+    }
+
+    /// Moves the ticket to a queue, an agent (within the account's transfer settings) or another account.
+    @Sendable func transfer(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Ticket> {
+        let principal = try context.require(.agent)
+        let ticket = try await findTicket(request, context: context)
+        let input = try await JSONBody.decode(TransferInput.self, request, context: context)
+        let given = [input.queueId.map { ("queueId", $0) }, input.userId.map { ("userId", $0) }, input.accountId.map { ("accountId", $0) }]
+            .compactMap { $0 }
+        guard given.count == 1, let (field, value) = given.first else {
+            throw APIError.invalid([FieldError(given.first?.0 ?? "queueId", "give exactly one of queueId, userId or accountId")])
+        }
+        try requireHolderOrSupervisor(ticket, principal)
+        let destination: TransferDestination = switch field {
+        case "queueId": .queue(value)
+        case "userId": .agent(value)
+        default: .account(value, noticeTemplateId: input.noticeTemplateId)
+        }
+        if case .account = destination, !principal.has(atLeast: .supervisor), ticket.agentId != principal.userId {
+            throw APIError.forbidden("only the agent holding the ticket, supervisors and administrators may move it to another account")
+        }
+        return JSONResponse(try await service().transfer(ticketId: ticket.id, to: destination, by: principal.userId))
+    }
+
+    struct CloseInput: Decodable {
+        var dispositionId: String?
+    }
+
+    /// Closes with a disposition; when the account requires one and none is given, 422 names
+    /// `dispositionId` and the agent is paused with the account's pause status while they choose.
+    @Sendable func close(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Ticket> {
+        let principal = try context.require(.agent)
+        let ticket = try await findTicket(request, context: context)
+        var input = CloseInput()
+        if request.headers[.contentLength].map({ $0 != "0" }) ?? true, request.headers[.contentType] != nil {
+            input = try await JSONBody.decode(CloseInput.self, request, context: context)
+        }
+        try requireHolderOrSupervisor(ticket, principal)
+        return JSONResponse(try await service().close(ticketId: ticket.id, dispositionId: input.dispositionId, by: principal.userId))
+    }
+
+    @Sendable func markRead(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Ticket> {
+        try await setUnread(false, request, context: context)
+    }
+
+    @Sendable func markUnread(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Ticket> {
+        try await setUnread(true, request, context: context)
+    }
+
+    private func setUnread(_ unread: Bool, _ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Ticket> {
+        try context.require(.agent)
+        let ticket = try await findTicket(request, context: context)
+        guard let updated = try await tickets.setUnread(ticketId: ticket.id, unread: unread) else { throw APIError.notFound("ticket \(ticket.id)") }
+        publish(updated)
+        return JSONResponse(updated)
+    }
+
+    struct TicketPatch: Decodable {
+        var tags: [String]?
+        var priority: TicketPriority?
+        var escalated: Bool?
+    }
+
+    /// Tags (the whole list), priority and the escalation flag.
+    @Sendable func patch(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Ticket> {
+        try context.require(.agent)
+        let ticket = try await findTicket(request, context: context)
+        let input = try await JSONBody.decode(TicketPatch.self, request, context: context)
+        var tags: [String]?
+        if let given = input.tags {
+            var errors: [FieldError] = []
+            var cleaned: [String] = []
+            for (index, tag) in given.enumerated() {
+                let trimmed = tag.trimmingCharacters(in: .whitespacesAndNewlines)
+                if trimmed.isEmpty { errors.append(FieldError("tags[\(index)]", "must not be empty")) }
+                if trimmed.count > 100 { errors.append(FieldError("tags[\(index)]", "must be at most 100 characters")) }
+                if !trimmed.isEmpty && !cleaned.contains(trimmed) { cleaned.append(trimmed) }
+            }
+            if given.count > 100 { errors.append(FieldError("tags", "must have at most 100 tags")) }
+            guard errors.isEmpty else { throw APIError.invalid(errors) }
+            tags = cleaned
+        }
+        guard let updated = try await tickets.updateAttributes(ticketId: ticket.id, tags: tags, priority: input.priority,
+                                                               escalated: input.escalated) else { throw APIError.notFound("ticket \(ticket.id)") }
+        publish(updated)
+        return JSONResponse(updated)
+    }
+
+    private func publish(_ ticket: Ticket) {
+        for event in RoutingEvents.ticket(ticket, at: Date()) { events.publish(event) }
+    }
+
+    /// Agents act on tickets they hold or that wait in their queues (their visibility); moving a
+    /// ticket someone else holds is a supervisor's.
+    private func requireHolderOrSupervisor(_ ticket: Ticket, _ principal: Principal) throws {
+        if principal.has(atLeast: .supervisor) { return }
+        if let agentId = ticket.agentId, agentId != principal.userId {
+            throw APIError.forbidden("the ticket is held by another agent; ask a supervisor")
+        }
+    }
+
+    private func service() throws -> any RoutingOperations {
+        guard let routing else { throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not route tickets") }
+        return routing
     }
 
     // MARK: Quarantine
@@ -176,5 +302,27 @@ struct TicketsController {
             throw APIError.invalid([FieldError(field, "must be an ISO 8601 time such as 2026-11-22T10:00:00Z")])
         }
         return date
+    }
+}
+
+/// Agent visibility, one rule for every ticket endpoint: an agent sees the tickets assigned to
+/// them, those in a queue they are a member of, and those nobody holds (no queue, no agent) of an
+/// account linked to one of their queues. Supervisors and administrators see every ticket.
+/// Anything else answers 404, as if it did not exist.
+struct TicketAccess: Sendable {
+    let tickets: SQLTicketStore
+    let routing: SQLRoutingStore
+
+    /// nil: the caller sees every ticket.
+    func visibility(for principal: Principal) async throws -> TicketVisibility? {
+        guard !principal.has(atLeast: .supervisor) else { return nil }
+        guard let userId = principal.userId else { return TicketVisibility(userId: "", queueIds: [], accountIds: []) }
+        return TicketVisibility(userId: userId, memberOf: try await routing.queues(memberId: userId))
+    }
+
+    func visibleTicket(_ id: String, to principal: Principal) async throws -> Ticket? {
+        guard let ticket = try await tickets.ticket(id: id) else { return nil }
+        guard let visibility = try await visibility(for: principal) else { return ticket }
+        return visibility.admits(ticket) ? ticket : nil
     }
 }

@@ -6,6 +6,8 @@ import MailroomStore
 struct UsersController {
     let users: any UserRepository
     let tokens: any TokenRepository
+    let routingStore: SQLRoutingStore
+    let routing: (any RoutingOperations)?
 
     /// Routes that work without a token (signing in).
     func addPublicRoutes(to api: RouterGroup<MailroomRequestContext>) {
@@ -19,14 +21,44 @@ struct UsersController {
         api.get("users/:id", use: show)
         api.patch("users/:id", use: update)
         api.put("users/:id", use: update)
+        api.put("users/:id/presence", use: setPresence)
         api.get("users/:id/tokens", use: listTokens)
         api.post("users/:id/tokens", use: createToken)
         api.delete("users/:id/tokens/:tokenId", use: deleteToken)
     }
 
-    @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<User>> {
+    @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<JSONValue>> {
         try context.require(.supervisor)
-        return JSONResponse(ItemList(try await users.list()))
+        let all = try await users.list()
+        let presence = try await routingStore.presence(userIds: all.map(\.id))
+        return JSONResponse(ItemList(try all.map { try Self.withPresence($0, presence[$0.id]) }))
+    }
+
+    /// A user as the API shows them: with `presence` `{state, reason, since}` (offline when never set).
+    static func withPresence(_ user: User, _ record: PresenceRecord?) throws -> JSONValue {
+        var object = try JSONValue(encoding: user).objectValue ?? [:]
+        let record = record ?? .offline(user.id)
+        object["presence"] = .object([
+            "state": .string(record.state.rawValue), "reason": record.reason.map(JSONValue.string) ?? .null,
+            "since": record.since.map { .string(ISO8601.format($0)) } ?? .null,
+        ])
+        return .object(object)
+    }
+
+    private func view(_ user: User) async throws -> JSONValue {
+        try Self.withPresence(user, try await routingStore.presence(userIds: [user.id])[user.id])
+    }
+
+    /// An agent sets their own presence; supervisors and administrators anyone's.
+    @Sendable func setPresence(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<PresenceRecord> {
+        let id = try request.parameter("id", context: context)
+        try requireSelfOr(.supervisor, id: id, context: context)
+        guard try await users.find(id: id) != nil else { throw APIError.notFound("user \(id)") }
+        let input = try await JSONBody.decode(AgentPresence.self, request, context: context)
+        let errors = input.validate()
+        guard errors.isEmpty else { throw APIError.invalid(errors) }
+        if let routing { return JSONResponse(try await routing.setPresence(userId: id, presence: input)) }
+        return JSONResponse(try await routingStore.setPresence(userId: id, presence: input))
     }
 
     @Sendable func create(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
@@ -37,20 +69,20 @@ struct UsersController {
         return JSONResponse(try await users.create(user, passwordHash: hash), status: .created)
     }
 
-    @Sendable func me(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
+    @Sendable func me(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<JSONValue> {
         let principal = try context.caller()
         guard let userId = principal.userId, let user = try await users.find(id: userId) else {
             // The bootstrap token belongs to no stored user.
-            return JSONResponse(User(id: "", name: principal.name, email: "", role: principal.role))
+            return JSONResponse(try JSONValue(encoding: User(id: "", name: principal.name, email: "", role: principal.role)))
         }
-        return JSONResponse(user)
+        return JSONResponse(try await view(user))
     }
 
-    @Sendable func show(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
+    @Sendable func show(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<JSONValue> {
         let id = try request.parameter("id", context: context)
         try requireSelfOr(.supervisor, id: id, context: context)
         guard let user = try await users.find(id: id) else { throw APIError.notFound("user \(id)") }
-        return JSONResponse(user)
+        return JSONResponse(try await view(user))
     }
 
     @Sendable func update(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
@@ -60,7 +92,10 @@ struct UsersController {
         let input = try await JSONBody.decode(UserInput.self, request, context: context)
         let (user, password) = try input.validated(updating: current)
         let hash = try password.map(PasswordHasher.hash)
-        return JSONResponse(try await users.update(user, passwordHash: hash))
+        let updated = try await users.update(user, passwordHash: hash)
+        // More capacity, or a reactivated user, may take waiting tickets now.
+        if updated.capacity != current.capacity || updated.active != current.active { await routing?.agentsChanged(userId: id) }
+        return JSONResponse(updated)
     }
 
     struct IssuedToken: Encodable, Sendable {

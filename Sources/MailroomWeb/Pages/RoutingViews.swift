@@ -2,8 +2,7 @@ import Foundation
 import MailroomCore
 import MailroomStore
 
-/// What the pages read about queues, presence and offers. The routing store (#6) owns that data;
-/// until it is in this build, agents belong to no queue and have no offers.
+/// What the pages read about queues, presence and offers, from the routing store.
 struct RoutingViews: Sendable {
     let store: SQLStore
 
@@ -20,19 +19,27 @@ struct RoutingViews: Sendable {
 
     /// The queues `userId` is a member of.
     func memberQueueIds(_ userId: String?) async throws -> Set<String> {
-        []
+        guard let userId else { return [] }
+        return Set(try await store.routing.queues(memberId: userId).map(\.id))
+    }
+
+    /// What an agent may open: the same rule as the API's (assigned, their queues', and the
+    /// unassigned tickets of accounts linked to their queues).
+    func visibility(_ userId: String) async throws -> TicketVisibility {
+        TicketVisibility(userId: userId, memberOf: try await store.routing.queues(memberId: userId))
     }
 
     func queues() async throws -> [QueueView] {
-        []
+        try await store.routing.queues().map { QueueView(id: $0.id, name: $0.name) }
     }
 
     func openOffers(_ userId: String) async throws -> [OfferView] {
-        []
+        try await store.routing.openOffers(userId: userId).map { OfferView(id: $0.id, ticketId: $0.ticketId, deadline: $0.deadline) }
     }
 
     /// The user's presence as `(state, reason)`; nil when unknown.
     func presence(_ userId: String) async throws -> (state: String, reason: String?)? {
-        nil
+        guard let record = try await store.routing.presence(userIds: [userId])[userId] else { return nil }
+        return (record.state.rawValue, record.reason)
     }
 }

@@ -174,8 +174,7 @@ extension WebSite {
     /// The ticket if the signed-in person may see it; otherwise "not found" (never "forbidden").
     func visibleTicket(_ id: String, session: SessionInfo) async throws -> Ticket {
         guard let ticket = try await store.tickets.ticket(id: id) else { throw PageError.notFound("Ticket \(id)") }
-        let memberOf = try await routing.memberQueueIds(session.user.id)
-        guard TicketAccess.canSee(ticket, userId: session.user.id, role: session.user.role, queueIds: memberOf) else {
+        if session.user.role < .supervisor, try await !routing.visibility(session.user.id).admits(ticket) {
             throw PageError.notFound("Ticket \(id)")
         }
         return ticket

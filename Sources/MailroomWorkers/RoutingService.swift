@@ -1,0 +1,549 @@
+import Foundation
+import Logging
+import MailroomCore
+import MailroomStore
+import Metrics
+import ServiceLifecycle
+import Synchronization
+
+/// Carries out what each ticket's `TicketRouting` decides: stores offers, assigns and queues
+/// tickets, runs the rules again, and publishes every change as a live event.
+///
+/// Each event is one read-decide-write round: read the machine (with its version) and the
+/// agents it concerns, let the machine decide, then commit the machine and its effects in one
+/// transaction only if the version is unchanged. A commit that loses (another accept, another
+/// node's timer) replays the event on the state that won, so two accepts never both win and two
+/// nodes never both act on one ticket. Live events are published after the commit.
+///
+/// `run()` is the timer: it sleeps until the earliest deadline of any machine (the store keeps
+/// it in an indexed column) or until `wake()`, then ticks the machines that are due.
+public final class RoutingService: Service, RoutingOperations, Sendable {
+    let store: SQLStore
+    let events: any LiveEventPublisher
+    let clock: any RoutingClock
+    let logger: Logger
+    let rules: RuleRunner
+    /// How long the timer sleeps when no machine waits on time (a sweep for deadlines set by other nodes).
+    let idleSweep: TimeInterval
+    private let wakeSignal = WakeSignal()
+    /// Sends an account transfer's notice to the customer; set by the composition root.
+    let sendNotice: @Sendable (Ticket, MessageTemplate, Account) async throws -> Void
+
+    public init(store: SQLStore, events: any LiveEventPublisher, clock: any RoutingClock = SystemRoutingClock(), logger: Logger,
+                idleSweep: TimeInterval = 5,
+                sendNotice: @escaping @Sendable (Ticket, MessageTemplate, Account) async throws -> Void = { _, _, _ in }) {
+        self.store = store
+        self.events = events
+        self.clock = clock
+        self.logger = logger
+        self.rules = RuleRunner(store: store)
+        self.idleSweep = idleSweep
+        self.sendNotice = sendNotice
+    }
+
+    enum Event: Sendable {
+        case start(RoutingTarget)
+        case newMessage(agentId: String)
+        case accept(String)
+        case reject(String)
+        case tick
+        case agentsChanged
+        case queueChanged(AgentQueue)
+        /// Withdraws open offers; `unassign` also takes the ticket out of its queue.
+        case cancel(unassign: Bool)
+        case transfer(from: String, to: TransferTarget, settings: TransferSettings)
+    }
+
+    /// What a round did: the machine's actions and the ticket as committed.
+    struct Outcome: Sendable {
+        var actions: [RoutingAction]
+        var ticket: Ticket
+    }
+
+    // MARK: The timer
+
+    /// Makes the timer look at the deadlines now (a machine scheduled an earlier one).
+    public func wake() { wakeSignal.signal() }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await self.tickDue()
+                let now = self.clock.now()
+                var until = (try? await self.store.routing.nextDeadline()) ?? now.addingTimeInterval(self.idleSweep)
+                // A deadline still in the past was just ticked and did not move: look again later, do not spin.
+                if until <= now { until = now.addingTimeInterval(1) }
+                until = min(until, now.addingTimeInterval(self.idleSweep))
+                await self.wakeSignal.wait(until: until, clock: self.clock)
+            }
+        }
+    }
+
+    /// Ticks every machine whose deadline has come; returns how many it ticked.
+    @discardableResult
+    public func tickDue() async -> Int {
+        var seen = Set<String>()
+        while true {
+            let due: [String]
+            do {
+                due = try await store.routing.dueTickets(now: clock.now(), limit: 200)
+            } catch {
+                logger.error("cannot read due routing timers", metadata: ["error": "\(error)"])
+                break
+            }
+            let fresh = due.filter { !seen.contains($0) }
+            if fresh.isEmpty { break }
+            for ticketId in fresh {
+                seen.insert(ticketId)
+                do {
+                    try await transition(ticketId, .tick)
+                } catch {
+                    logger.error("routing timer failed", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
+                }
+            }
+        }
+        return seen.count
+    }
+
+    // MARK: Starting and new messages
+
+    /// Starts what the rules decided for a ticket (a queue, an agent, or the unassigned view).
+    public func start(ticketId: String, target: RoutingTarget) async throws {
+        try await transition(ticketId, .start(target))
+    }
+
+    /// A message joined a ticket. Publishes it to those who see the ticket; when the ticket's
+    /// agent is paused or offline, starts the seeds' wait for them (then their queue, then the
+    /// rules). Returns true when nobody holds the ticket and the rules should route it.
+    public func newMessage(ticketId: String, messageId: String) async -> Bool {
+        do {
+            guard let ticket = try await store.tickets.ticket(id: ticketId) else { return false }
+            events.publish(RoutingEvents.message(ticket: ticket, messageId: messageId, direction: .inbound, at: clock.now()))
+            guard ticket.isOpen else { return false }
+            if let agentId = ticket.agentId {
+                try await transition(ticketId, .newMessage(agentId: agentId))
+                return false
+            }
+            guard let queueId = ticket.queueId else { return true }
+            // A ticket listed under a queue that nothing offers any more is offered there again.
+            if let stored = try await store.routing.routing(ticketId: ticketId), stored.machine.isActive { return false }
+            try await transition(ticketId, .start(.queue(queueId: queueId)))
+            return false
+        } catch {
+            logger.error("routing a new message failed", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// The seeds' "proceed with the action plan": the rules run on the ticket's latest message.
+    func runRulesAgain(_ ticketId: String) async {
+        do {
+            guard let ticket = try await store.tickets.ticket(id: ticketId), ticket.isOpen,
+                  let account = try await store.accounts.find(id: ticket.accountId),
+                  let message = try await store.tickets.latestInboundMessage(ticketId: ticketId) else { return }
+            let (decision, _) = try await rules.decide(message: message, account: account, isNew: false)
+            try await store.tickets.applyRouting(ticketId: ticketId, tags: decision.tags, priority: decision.priority, queueId: nil,
+                                                 agentId: nil, closeWithDisposition: decision.closeWithDispositionId)
+            if decision.closeWithDispositionId != nil {
+                try await transition(ticketId, .cancel(unassign: false))
+            } else {
+                try await transition(ticketId, .start(decision.route))
+            }
+        } catch {
+            logger.error("running the rules again failed; the ticket stays where it is", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
+        }
+    }
+
+    // MARK: Offers
+
+    public func accept(offerId: String, by userId: String) async throws -> Ticket {
+        let offer = try await ownOffer(offerId, userId: userId)
+        let outcome = try await transition(offer.ticketId, .accept(userId))
+        for case .acceptRefused(let by, let reason) in outcome.actions where by == userId {
+            throw DomainError.conflict(FieldError("id", Self.explain(reason)))
+        }
+        guard outcome.ticket.agentId == userId else {
+            throw DomainError.conflict(FieldError("id", Self.explain(.routingEnded)))
+        }
+        return outcome.ticket
+    }
+
+    public func reject(offerId: String, by userId: String) async throws {
+        let offer = try await ownOffer(offerId, userId: userId)
+        guard offer.state == .offered else {
+            throw DomainError.conflict(FieldError("id", "the offer is \(offer.state.rawValue) already"))
+        }
+        try await transition(offer.ticketId, .reject(userId))
+    }
+
+    private func ownOffer(_ offerId: String, userId: String) async throws -> OfferView {
+        // Someone else's offer answers as missing, as if it did not exist.
+        guard OfferView.parse(offerId) != nil, let offer = try await store.routing.offer(id: offerId), offer.userId == userId else {
+            throw DomainError.notFound("offer \(offerId)")
+        }
+        return offer
+    }
+
+    static func explain(_ refusal: AcceptRefusal) -> String {
+        switch refusal {
+        case .notOffered: return "is not an offer open for you"
+        case .expired: return "expired before it was accepted; the ticket went on to others"
+        case .alreadyTaken: return "was accepted by another agent first"
+        case .atCapacity: return "cannot be accepted: you have as many open tickets as your capacity; close one, then accept"
+        case .routingEnded: return "is no longer open: the ticket was rerouted, transferred or closed"
+        }
+    }
+
+    // MARK: Agents
+
+    public func setPresence(userId: String, presence: AgentPresence) async throws -> PresenceRecord {
+        let errors = presence.validate()
+        guard errors.isEmpty else { throw DomainError.invalid(errors) }
+        let record = try await store.routing.setPresence(userId: userId, presence: presence, now: clock.now())
+        events.publish(RoutingEvents.presence(record, at: clock.now()))
+        if record.state == .online { await agentsChanged(userId: userId) }
+        return record
+    }
+
+    /// The agent's presence or load changed: tickets waiting for them, or in their queues, may be offered now.
+    public func agentsChanged(userId: String) async {
+        do {
+            let queues = try await store.routing.queues(memberId: userId)
+            for ticketId in try await store.routing.activeTickets(waitingFor: userId, inQueues: queues.map(\.id)) {
+                do {
+                    try await transition(ticketId, .agentsChanged)
+                } catch {
+                    logger.error("offering to an agent who became available failed", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
+                }
+            }
+        } catch {
+            logger.error("cannot find the tickets an agent's change concerns", metadata: ["user": "\(userId)", "error": "\(error)"])
+        }
+    }
+
+    public func queueChanged(id: String, queue: AgentQueue?) async {
+        do {
+            for ticketId in try await store.routing.activeTickets(inQueue: id) {
+                do {
+                    if let queue {
+                        try await transition(ticketId, .queueChanged(queue))
+                    } else {
+                        try await transition(ticketId, .cancel(unassign: true))
+                    }
+                } catch {
+                    logger.error("applying a queue change to a ticket failed", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
+                }
+            }
+        } catch {
+            logger.error("cannot find the tickets waiting in a queue", metadata: ["queue": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    public func ticketChanged(_ ticket: Ticket) async {
+        for event in RoutingEvents.ticket(ticket, at: clock.now()) { events.publish(event) }
+    }
+
+    // MARK: Ticket actions
+
+    public func transfer(ticketId: String, to destination: TransferDestination, by userId: String?) async throws -> Ticket {
+        let (ticket, account) = try await openTicket(ticketId)
+        switch destination {
+        case .account(let accountId, let noticeTemplateId):
+            guard let target = try await store.accounts.find(id: accountId) else {
+                throw DomainError.invalid([FieldError("accountId", "names no account")])
+            }
+            var template: MessageTemplate?
+            if let noticeTemplateId {
+                template = try await store.templates.find(id: noticeTemplateId)
+                if template == nil { template = try await store.templates.find(key: noticeTemplateId) }
+                if template == nil { throw DomainError.invalid([FieldError("noticeTemplateId", "names no template")]) }
+            }
+            for action in try AccountTransfer.plan(ticket: ticket, to: target, noticeTemplateId: template?.id) {
+                switch action {
+                case .cancelRouting: try await transition(ticketId, .cancel(unassign: false))
+                case .moveToAccount(let id): try await store.tickets.moveToAccount(ticketId: ticketId, accountId: id, now: clock.now())
+                case .clearAssignment, .markUnread: break // moveToAccount does both in the same statement
+                case .sendNotice:
+                    if let template, let moved = try await store.tickets.ticket(id: ticketId) {
+                        do {
+                            try await sendNotice(moved, template, target)
+                        } catch {
+                            // The move stands; the customer just does not hear of it.
+                            logger.warning("the account transfer notice could not be queued", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
+                        }
+                    }
+                case .runRules: await runRulesAgain(ticketId)
+                }
+            }
+            if let previous = ticket.agentId { await freed(previous) }
+        case .queue(let queueId):
+            guard let queue = try await store.routing.queue(id: queueId) else {
+                throw DomainError.invalid([FieldError("queueId", "names no queue")])
+            }
+            if let holder = ticket.agentId {
+                try await transition(ticketId, .transfer(from: holder, to: .queue(queue), settings: account.transfer))
+            } else {
+                try await transition(ticketId, .start(.queue(queueId: queue.id)))
+            }
+        case .agent(let targetId):
+            guard let user = try await store.users.find(id: targetId), user.active else {
+                throw DomainError.invalid([FieldError("userId", "names no active user")])
+            }
+            if let holder = ticket.agentId {
+                try await transition(ticketId, .transfer(from: holder, to: .agent(userId: user.id), settings: account.transfer))
+            } else {
+                try await transition(ticketId, .start(.agent(userId: user.id, timeoutSeconds: account.transfer.timeoutSeconds)))
+            }
+        }
+        guard let updated = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
+        return updated
+    }
+
+    public func close(ticketId: String, dispositionId: String?, by userId: String?) async throws -> Ticket {
+        let (ticket, account) = try await openTicket(ticketId)
+        let disposition = dispositionId.flatMap { $0.trimmingCharacters(in: .whitespaces).isEmpty ? nil : $0 }
+        if let disposition {
+            guard let found = try await store.dispositions.find(id: disposition), found.active,
+                  found.accountId == nil || found.accountId == ticket.accountId else {
+                throw DomainError.invalid([FieldError("dispositionId", "names no active disposition of this ticket's account")])
+            }
+        }
+        let agentId = ticket.agentId ?? userId
+        let stored = try await store.routing.routing(ticketId: ticketId)
+        var flow = stored?.closing ?? ClosingFlow(ticketId: ticketId, agentId: agentId ?? "", policy: account.mandatoryDisposition)
+        if account.mandatoryDisposition.enabled && disposition == nil, !flow.agentId.isEmpty {
+            // Motion: the agent is paused with the account's status while they choose a disposition.
+            let current = try await store.routing.presence(userIds: [flow.agentId])[flow.agentId]?.presence ?? .offline
+            let actions = flow.beginDisposing(currentPresence: current)
+            try await store.routing.saveClosing(ticketId: ticketId, closing: flow, now: clock.now())
+            for case .pauseAgent(let agent, let reason) in actions {
+                _ = try await setPresence(userId: agent, presence: .paused(reason))
+            }
+        }
+        let actions = try flow.close(dispositionId: disposition)
+        for action in actions {
+            switch action {
+            case .closeTicket(let id, let dispositionId):
+                guard try await store.tickets.close(ticketId: id, dispositionId: dispositionId, now: clock.now()) else {
+                    throw DomainError.conflict(FieldError("status", "the ticket is already closed"))
+                }
+            case .restorePresence(let agent, let presence):
+                _ = try await setPresence(userId: agent, presence: presence)
+            case .pauseAgent:
+                break
+            }
+        }
+        try await store.routing.saveClosing(ticketId: ticketId, closing: nil, now: clock.now())
+        try await transition(ticketId, .cancel(unassign: false))
+        guard let closed = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
+        await ticketChanged(closed)
+        if let agent = closed.agentId { await freed(agent) }
+        return closed
+    }
+
+    private func openTicket(_ ticketId: String) async throws -> (Ticket, Account) {
+        guard let ticket = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
+        guard ticket.isOpen else { throw DomainError.conflict(FieldError("status", "the ticket is closed")) }
+        guard let account = try await store.accounts.find(id: ticket.accountId) else { throw DomainError.notFound("account \(ticket.accountId)") }
+        return (ticket, account)
+    }
+
+    /// An agent's load went down: if they take work, their queues' waiting tickets may be offered to them.
+    private func freed(_ userId: String) async {
+        guard let status = try? await store.routing.agentStatuses(userIds: [userId]).first, status.isAvailable else { return }
+        await agentsChanged(userId: userId)
+    }
+
+    // MARK: One round
+
+    @discardableResult
+    func transition(_ ticketId: String, _ event: Event) async throws -> Outcome {
+        for _ in 0..<12 {
+            let stored = try await store.routing.routing(ticketId: ticketId)
+            guard let ticket = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
+            guard let account = try await store.accounts.find(id: ticket.accountId) else { throw DomainError.notFound("account \(ticket.accountId)") }
+            let before = stored?.machine
+            var machine = before ?? TicketRouting(ticketId: ticketId)
+
+            var queues = machine.involvedQueues
+            var agentIds = machine.involvedAgentIds
+            var startQueues: [String: AgentQueue] = [:]
+            var agentQueue: AgentQueue?
+            switch event {
+            case .start(.queue(let queueId)):
+                if let queue = try await store.routing.queue(id: queueId) {
+                    startQueues[queueId] = queue
+                    queues.append(queue)
+                }
+            case .start(.agent(let userId, _)), .accept(let userId), .reject(let userId):
+                agentIds.insert(userId)
+            case .newMessage(let agentId):
+                agentIds.insert(agentId)
+                agentQueue = try await queueOf(agent: agentId, ticket: ticket)
+                if let agentQueue { queues.append(agentQueue) }
+            case .queueChanged(let queue):
+                queues.append(queue)
+            case .transfer(let from, let target, _):
+                agentIds.insert(from)
+                switch target {
+                case .queue(let queue): queues.append(queue)
+                case .agent(let userId): agentIds.insert(userId)
+                }
+            case .start(.unrouted), .tick, .agentsChanged, .cancel:
+                break
+            }
+            for queue in queues { agentIds.formUnion(queue.members.map(\.userId)) }
+            let context = RoutingContext(agents: try await store.routing.agentStatuses(userIds: agentIds),
+                                         lastOffered: try await store.routing.lastOffered(queueIds: queues.map(\.id)))
+            let now = clock.now()
+
+            var actions: [RoutingAction]
+            switch event {
+            case .start(let target):
+                actions = machine.start(target, account: account, queues: startQueues, now: now, context: context)
+            case .newMessage(let agentId):
+                actions = machine.newMessageForAssignedAgent(agentId, agentQueue: agentQueue, account: account, now: now, context: context)
+            case .accept(let userId):
+                actions = machine.offerAccepted(by: userId, at: now, context: context)
+            case .reject(let userId):
+                actions = machine.offerRejected(by: userId, at: now, context: context)
+            case .tick:
+                actions = machine.tick(now: now, context: context)
+            case .agentsChanged:
+                actions = machine.agentsChanged(now: now, context: context)
+            case .queueChanged(let queue):
+                actions = machine.queueChanged(queue, now: now, context: context)
+            case .cancel(let unassign):
+                actions = machine.cancel(now: now)
+                if unassign { actions.append(.leaveUnassigned) }
+            case .transfer(let from, let target, let settings):
+                actions = try machine.transfer(from: from, to: target, settings: settings, now: now, context: context)
+            }
+            if let before, machine == before, !actions.contains(where: Self.touchesTicket) {
+                return Outcome(actions: actions, ticket: ticket)
+            }
+            let change = RoutingChange(ticketId: ticketId, expectedVersion: stored?.version, previous: before, machine: machine,
+                                       actions: actions, closing: stored?.closing, now: now)
+            guard try await store.routing.commit(change) else {
+                Counter(label: "mailroom_routing_conflicts_total").increment()
+                continue
+            }
+            Counter(label: "mailroom_routing_decisions_total").increment()
+            let committed = try await store.tickets.ticket(id: ticketId) ?? ticket
+            publish(actions, machine: machine, before: ticket, after: committed, account: account, now: now)
+            await followUp(actions, ticketId: ticketId, before: ticket, after: committed)
+            return Outcome(actions: actions, ticket: committed)
+        }
+        throw DomainError.conflict(FieldError("ticketId", "the ticket's routing kept changing while this was decided; try again"))
+    }
+
+    static func touchesTicket(_ action: RoutingAction) -> Bool {
+        switch action {
+        case .assign, .moveToQueue, .leaveUnassigned, .markUnread: return true
+        default: return false
+        }
+    }
+
+    /// The queue a ticket goes to when its agent does not come back: the ticket's own queue if the
+    /// agent is in it, else the agent's first queue (by their priority there).
+    private func queueOf(agent userId: String, ticket: Ticket) async throws -> AgentQueue? {
+        let queues = try await store.routing.queues(memberId: userId)
+        return queues.first { $0.id == ticket.queueId } ?? queues.first
+    }
+
+    private func publish(_ actions: [RoutingAction], machine: TicketRouting, before: Ticket, after: Ticket, account: Account, now: Date) {
+        func offerId(_ userId: String) -> String? {
+            machine.latestOfferIndex(for: userId).map { OfferView.id(ticketId: machine.ticketId, index: $0) }
+        }
+        var ticketChanged = false
+        for action in actions {
+            switch action {
+            case .sendOffer(let userId, _):
+                guard let index = machine.latestOfferIndex(for: userId) else { continue }
+                let offer = machine.offers[index]
+                let view = OfferView(id: OfferView.id(ticketId: machine.ticketId, index: index), ticketId: machine.ticketId, userId: userId,
+                                     state: offer.state, offeredAt: offer.offeredAt, deadline: offer.deadline)
+                events.publish(RoutingEvents.offer(view, ticket: after, notification: account.notification, at: now))
+            case .withdrawOffer(let userId, let reason):
+                guard let id = offerId(userId) else { continue }
+                for event in RoutingEvents.offerGone(ticketId: machine.ticketId, offerIds: [userId: id], reason: reason.rawValue, by: nil, at: now) {
+                    events.publish(event)
+                }
+            case .notifyTaken(let agents, let by):
+                var ids: [String: String] = [:]
+                for userId in agents { ids[userId] = offerId(userId) }
+                for event in RoutingEvents.offerGone(ticketId: machine.ticketId, offerIds: ids, reason: "taken", by: by, at: now) {
+                    events.publish(event)
+                }
+            case .assign, .moveToQueue, .leaveUnassigned, .markUnread:
+                ticketChanged = true
+            default:
+                break
+            }
+        }
+        if ticketChanged {
+            for event in RoutingEvents.ticket(after, at: now, alsoTo: before.agentId) { events.publish(event) }
+        }
+    }
+
+    private func followUp(_ actions: [RoutingAction], ticketId: String, before: Ticket, after: Ticket) async {
+        if actions.contains(where: { if case .scheduleTimer = $0 { true } else { false } }) { wake() }
+        if let previous = before.agentId, previous != after.agentId { await freed(previous) }
+        if actions.contains(.runRulesAgain) { await runRulesAgain(ticketId) }
+    }
+}
+
+/// A one-waiter signal for the timer loop: `signal()` ends the current (or the next) `wait`.
+final class WakeSignal: Sendable {
+    private struct State {
+        var pending = false
+        var waiter: CheckedContinuation<Void, Never>?
+    }
+
+    private let state = Mutex(State())
+
+    func signal() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            if let waiter = state.waiter {
+                state.waiter = nil
+                return waiter
+            }
+            state.pending = true
+            return nil
+        }
+        waiter?.resume()
+    }
+
+    /// Returns on a signal (or one sent since the last wait) or when cancelled.
+    func wait() async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> Bool in
+                    if state.pending || Task.isCancelled {
+                        state.pending = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+
+    /// Returns on a signal or at `deadline` on `clock`, whichever comes first.
+    func wait(until deadline: Date, clock: any RoutingClock) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { try? await clock.sleep(until: deadline) }
+            group.addTask { await self.wait() }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+}
