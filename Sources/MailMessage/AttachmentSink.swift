@@ -16,7 +16,7 @@ public struct DecodedBodyInfo: Sendable, Hashable {
 /// Hashes what passes through on the way to another sink.
 struct HashingSink<Inner: AttachmentSink>: AttachmentSink {
     var inner: Inner
-    var hasher = SHA256()
+    var hasher: any SHA256Hashing
 
     mutating func write(_ chunk: UnsafeRawBufferPointer) throws {
         hasher.update(chunk)
@@ -72,7 +72,7 @@ extension MIMEMessage {
     /// decoded bytes, and returns its size and SHA-256.
     @discardableResult
     public func decodeBody(of part: MIMEPart, into sink: inout some AttachmentSink) throws -> DecodedBodyInfo {
-        var hashing = HashingSink(inner: sink)
+        var hashing = HashingSink(inner: sink, hasher: options.digester.hasher())
         let size = try streamDecodedBody(of: part, into: &hashing)
         sink = hashing.inner
         return DecodedBodyInfo(size: size, sha256: SHA256.hex(hashing.hasher.finalize()))
@@ -89,6 +89,7 @@ extension MIMEMessage {
             try bytes.withUnsafeBytes { try sink.write($0) }
             size += bytes.count
         }
+        let raw = bytes(of: part)
         let range = part.bodyRange
         var start = range.lowerBound
         switch part.transferEncoding {
@@ -137,6 +138,6 @@ extension MIMEMessage {
     public func digest(of part: MIMEPart) -> DecodedBodyInfo {
         var sink = DiscardingSink()
         // DiscardingSink never throws.
-        return (try? decodeBody(of: part, into: &sink)) ?? DecodedBodyInfo(size: 0, sha256: SHA256.hex(SHA256.hash([UInt8]())))
+        return (try? decodeBody(of: part, into: &sink)) ?? DecodedBodyInfo(size: 0, sha256: options.digester.hexDigest(UnsafeRawBufferPointer(start: nil, count: 0)))
     }
 }
