@@ -106,7 +106,7 @@ struct MIMEParser {
         // Decoding never grows the body, so the encoded size bounds the decoded one before
         // any work is done.
         let estimate = encoding == .base64 ? encoded.count / 4 * 3 + 3 : encoded.count
-        guard decodedBytes + min(estimate, options.maxEmbeddedDecodedBytes + 1) <= options.maxEmbeddedDecodedBytes else {
+        guard estimate <= options.maxEmbeddedDecodedBytes - decodedBytes else {
             if !decodeLimitWarned {
                 decodeLimitWarned = true
                 warnings.append(ParseWarning(.embeddedMessageTooLarge, "encoded message/rfc822 parts beyond \(options.maxEmbeddedDecodedBytes) decoded bytes were kept unparsed"))

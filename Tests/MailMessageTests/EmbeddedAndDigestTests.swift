@@ -74,6 +74,7 @@ struct EncodedEmbeddedMessageTests {
         #expect(none.decodedBuffers.isEmpty)
         // Still listed, as an opaque attachment.
         #expect(none.parts[0].mediaType.isEmbeddedMessage)
+        #expect(MIMEMessage(parsing: raw, options: ParseOptions(maxEmbeddedDecodedBytes: .max)).parts.count == 31)
     }
 
     @Test func garbageInsideAnEncodedMessageIsHarmless() throws {
