@@ -82,8 +82,6 @@ extension MIMEMessage {
     @discardableResult
     public func streamDecodedBody(of part: MIMEPart, into sink: inout some AttachmentSink) throws -> Int {
         var size = 0
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(Self.streamChunkSize)
         func emit(_ bytes: [UInt8]) throws {
             guard !bytes.isEmpty else { return }
             try bytes.withUnsafeBytes { try sink.write($0) }
@@ -95,16 +93,25 @@ extension MIMEMessage {
         switch part.transferEncoding {
         case .base64:
             var decoder = Base64Decoder()
-            while start < range.upperBound {
-                let end = min(range.upperBound, start + Self.streamChunkSize)
-                decoded.removeAll(keepingCapacity: true)
-                decoder.decode(raw[start..<end], into: &decoded)
-                try emit(decoded)
-                start = end
+            // Every chunk decodes into one scratch buffer, with no zero-filling or array
+            // bookkeeping per chunk: on attachment-heavy mail this loop and the digest are
+            // most of the parse time.
+            let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: Base64Decoder.maxOutputCount(forInputCount: Self.streamChunkSize))
+            defer { scratch.deallocate() }
+            try raw.withUnsafeBufferPointer { all in
+                while start < range.upperBound {
+                    let end = min(range.upperBound, start + Self.streamChunkSize)
+                    let count = decoder.decode(UnsafeBufferPointer(rebasing: all[start..<end]), into: scratch)
+                    if count > 0 {
+                        try sink.write(UnsafeRawBufferPointer(start: scratch, count: count))
+                        size += count
+                    }
+                    start = end
+                }
             }
-            decoded.removeAll(keepingCapacity: true)
-            decoder.finish(into: &decoded)
-            try emit(decoded)
+            var tail: [UInt8] = []
+            decoder.finish(into: &tail)
+            try emit(tail)
         case .quotedPrintable:
             while start < range.upperBound {
                 var end = min(range.upperBound, start + Self.streamChunkSize)
