@@ -21,6 +21,14 @@ targets += [
         resources: [.copy("Fixtures")],
         swiftSettings: swiftSettings
     ),
+    // benchmarks/mime/run.sh builds this in release; swift-crypto is there to measure the
+    // digester `mailroom` uses, MailMessage itself stays Foundation-only.
+    .executableTarget(
+        name: "mailroom-bench-mime",
+        dependencies: ["MailMessage", .product(name: "Crypto", package: "swift-crypto")],
+        path: "benchmarks/mime/runner",
+        swiftSettings: swiftSettings
+    ),
 ]
 
 // MARK: - Transport and protocol clients (SwiftNIO)
@@ -146,7 +154,7 @@ targets += [
     .executableTarget(
         name: "mailroom",
         dependencies: [
-            "MailroomApp", "MailMessage",
+            "MailroomApp", "MailMessage", "MailroomWorkers",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings

@@ -17,6 +17,13 @@ public func mailMessageFuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt
     _ = ContentType.parse(slice)
     _ = TextDecoding.decode(bytes, declaredLabel: "iso-2022-jp", isHTML: true)
     _ = TextDecoding.decode(bytes, declaredLabel: "euc-jp", isHTML: false)
+    for label in ["utf-7", "hz-gb-2312", "iso-2022-kr"] { _ = TextDecoding.decode(bytes, declaredLabel: label, isHTML: false) }
+    // The unrolled SHA-256 must not depend on how its input is split.
+    var hasher = SHA256()
+    let cut = count > 0 ? Int(bytes[0]) % (count + 1) : 0
+    bytes[..<cut].withUnsafeBytes { hasher.update($0) }
+    bytes[cut...].withUnsafeBytes { hasher.update($0) }
+    if hasher.finalize() != SHA256.hash(bytes) { fatalError("SHA-256 differs when the input is split at \(cut)") }
     _ = QuotedPrintable.decode(slice)
     _ = Base64Decoder.decode(slice)
     return 0

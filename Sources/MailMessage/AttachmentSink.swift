@@ -16,7 +16,7 @@ public struct DecodedBodyInfo: Sendable, Hashable {
 /// Hashes what passes through on the way to another sink.
 struct HashingSink<Inner: AttachmentSink>: AttachmentSink {
     var inner: Inner
-    var hasher = SHA256()
+    var hasher: any SHA256Hashing
 
     mutating func write(_ chunk: UnsafeRawBufferPointer) throws {
         hasher.update(chunk)
@@ -72,7 +72,7 @@ extension MIMEMessage {
     /// decoded bytes, and returns its size and SHA-256.
     @discardableResult
     public func decodeBody(of part: MIMEPart, into sink: inout some AttachmentSink) throws -> DecodedBodyInfo {
-        var hashing = HashingSink(inner: sink)
+        var hashing = HashingSink(inner: sink, hasher: options.digester.hasher())
         let size = try streamDecodedBody(of: part, into: &hashing)
         sink = hashing.inner
         return DecodedBodyInfo(size: size, sha256: SHA256.hex(hashing.hasher.finalize()))
@@ -82,28 +82,36 @@ extension MIMEMessage {
     @discardableResult
     public func streamDecodedBody(of part: MIMEPart, into sink: inout some AttachmentSink) throws -> Int {
         var size = 0
-        var decoded: [UInt8] = []
-        decoded.reserveCapacity(Self.streamChunkSize)
         func emit(_ bytes: [UInt8]) throws {
             guard !bytes.isEmpty else { return }
             try bytes.withUnsafeBytes { try sink.write($0) }
             size += bytes.count
         }
+        let raw = bytes(of: part)
         let range = part.bodyRange
         var start = range.lowerBound
         switch part.transferEncoding {
         case .base64:
             var decoder = Base64Decoder()
-            while start < range.upperBound {
-                let end = min(range.upperBound, start + Self.streamChunkSize)
-                decoded.removeAll(keepingCapacity: true)
-                decoder.decode(raw[start..<end], into: &decoded)
-                try emit(decoded)
-                start = end
+            // Every chunk decodes into one scratch buffer, with no zero-filling or array
+            // bookkeeping per chunk: on attachment-heavy mail this loop and the digest are
+            // most of the parse time.
+            let scratch = UnsafeMutablePointer<UInt8>.allocate(capacity: Base64Decoder.maxOutputCount(forInputCount: Self.streamChunkSize))
+            defer { scratch.deallocate() }
+            try raw.withUnsafeBufferPointer { all in
+                while start < range.upperBound {
+                    let end = min(range.upperBound, start + Self.streamChunkSize)
+                    let count = decoder.decode(UnsafeBufferPointer(rebasing: all[start..<end]), into: scratch)
+                    if count > 0 {
+                        try sink.write(UnsafeRawBufferPointer(start: scratch, count: count))
+                        size += count
+                    }
+                    start = end
+                }
             }
-            decoded.removeAll(keepingCapacity: true)
-            decoder.finish(into: &decoded)
-            try emit(decoded)
+            var tail: [UInt8] = []
+            decoder.finish(into: &tail)
+            try emit(tail)
         case .quotedPrintable:
             while start < range.upperBound {
                 var end = min(range.upperBound, start + Self.streamChunkSize)
@@ -137,6 +145,6 @@ extension MIMEMessage {
     public func digest(of part: MIMEPart) -> DecodedBodyInfo {
         var sink = DiscardingSink()
         // DiscardingSink never throws.
-        return (try? decodeBody(of: part, into: &sink)) ?? DecodedBodyInfo(size: 0, sha256: SHA256.hex(SHA256.hash([UInt8]())))
+        return (try? decodeBody(of: part, into: &sink)) ?? DecodedBodyInfo(size: 0, sha256: options.digester.hexDigest(UnsafeRawBufferPointer(start: nil, count: 0)))
     }
 }

@@ -20,9 +20,12 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
         /// Multibyte sets decoded by CoreFoundation; the first encoding that accepts the
         /// bytes wins, so a strict label can fall back to its vendor superset.
         case coreFoundation([UInt32])
-        /// EUC-JP is missing from CoreFoundation on Linux; it maps arithmetically onto
-        /// Shift_JIS, which is present.
+        /// EUC-JP is missing from CoreFoundation on Linux; see `EUCJPTable`.
         case eucJP
+        /// Seven-bit encodings that switch into another character set after a shift byte
+        /// (UTF-7 `+`, HZ `~`, ISO-2022-KR escape), decoded by CoreFoundation; text without
+        /// the shift byte is plain ASCII.
+        case sevenBitShifted(cfEncoding: UInt32, shift: UInt8)
         case utf16(UTF16ByteOrder?)
     }
 
@@ -62,6 +65,12 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
     public static let utf16 = Charset(name: "utf-16", decoding: .utf16(nil))
     public static let utf16BE = Charset(name: "utf-16be", decoding: .utf16(.bigEndian))
     public static let utf16LE = Charset(name: "utf-16le", decoding: .utf16(.littleEndian))
+    /// RFC 2152, still met in mail from old Exchange servers.
+    public static let utf7 = Charset(name: "utf-7", decoding: .sevenBitShifted(cfEncoding: 0x0400_0100, shift: 0x2B))
+    /// RFC 1557.
+    public static let iso2022KR = Charset(name: "iso-2022-kr", decoding: .sevenBitShifted(cfEncoding: 0x0840, shift: 0x1B))
+    /// RFC 1843.
+    public static let hzGB2312 = Charset(name: "hz-gb-2312", decoding: .sevenBitShifted(cfEncoding: 0x0A05, shift: 0x7E))
 
     /// Resolves a label as found in mail (any case, quoted, with an RFC 2231 language
     /// suffix) to a charset; nil for labels this platform cannot decode.
@@ -84,7 +93,7 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
 
     var isMultibyte: Bool {
         switch decoding {
-        case .coreFoundation, .eucJP: return true
+        case .coreFoundation, .eucJP, .sevenBitShifted: return true
         default: return false
         }
     }
@@ -112,8 +121,12 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
             }
             return nil
         case .eucJP:
-            guard let shiftJIS = EUCJPConverter.shiftJISBytes(fromEUCJP: bytes) else { return nil }
-            return Charset.shiftJIS.decode(shiftJIS)
+            if !bytes.contains(where: { $0 >= 0x80 }) { return String(decoding: bytes, as: UTF8.self) }
+            return Array(bytes).withUnsafeBufferPointer { EUCJPTable.shared.decode($0) }
+        case .sevenBitShifted(let cfEncoding, let shift):
+            if bytes.contains(where: { $0 >= 0x80 }) { return nil }
+            if !bytes.contains(shift) { return String(decoding: bytes, as: UTF8.self) }
+            return CoreFoundationDecoder.decode(Array(bytes), encoding: cfEncoding)
         case .utf16(let order):
             return UTF16Decoder.decode(Array(bytes), order: order)
         }
@@ -152,6 +165,9 @@ public struct Charset: Sendable, Hashable, CustomStringConvertible {
         add(.utf16, ["ucs-2", "utf16", "iso-10646-ucs-2", "csunicode", "unicode"])
         add(.utf16BE, ["unicodefffe", "utf16be"])
         add(.utf16LE, ["utf16le"])
+        add(.utf7, ["utf7", "unicode-1-1-utf-7", "csunicode11utf7", "x-unicode20utf7", "unicode-2-0-utf-7"])
+        add(.iso2022KR, ["csiso2022kr"])
+        add(.hzGB2312, ["hz", "hz-gb2312", "x-hz-gb-2312"])
         return table
     }()
 
@@ -275,46 +291,106 @@ enum CoreFoundationDecoder {
     }
 }
 
-enum EUCJPConverter {
-    /// Rewrites EUC-JP as Shift_JIS. JIS X 0208 maps arithmetically; JIS X 0212 (0x8F) has no
-    /// Shift_JIS form and becomes the geta mark 〓, the customary substitute. Nil on bytes that
-    /// are not EUC-JP.
-    static func shiftJISBytes(fromEUCJP bytes: some Collection<UInt8>) -> [UInt8]? {
-        let input = Array(bytes)
-        var output: [UInt8] = []
-        output.reserveCapacity(input.count)
-        var index = 0
-        while index < input.count {
-            let lead = input[index]
-            if lead < 0x80 {
-                output.append(lead)
-                index += 1
-            } else if lead == 0x8E {
-                guard index + 1 < input.count, (0xA1...0xDF).contains(input[index + 1]) else { return nil }
-                output.append(input[index + 1])
-                index += 2
-            } else if lead == 0x8F {
-                guard index + 2 < input.count else { return nil }
-                output.append(contentsOf: [0x81, 0xAC])
-                index += 3
-            } else if (0xA1...0xFE).contains(lead) {
-                guard index + 1 < input.count, (0xA1...0xFE).contains(input[index + 1]) else { return nil }
-                let row = Int(lead & 0x7F), cell = Int(input[index + 1] & 0x7F)
-                let first = ((row + 1) >> 1) + (row <= 0x5E ? 0x70 : 0xB0)
-                let second: Int
-                if row & 1 == 1 {
-                    second = cell + 0x1F + (cell >= 0x60 ? 1 : 0)
-                } else {
-                    second = cell + 0x7E
-                }
-                output.append(UInt8(truncatingIfNeeded: first))
-                output.append(UInt8(truncatingIfNeeded: second))
-                index += 2
-            } else {
-                return nil
+/// EUC-JP (code set 1 JIS X 0208, code set 2 half-width katakana after 0x8E, code set 3
+/// JIS X 0212 after 0x8F) decoded through one table, built once: CoreFoundation on Linux has
+/// no EUC-JP converter, but its CP932 table (via the arithmetic EUC-JP to Shift_JIS mapping)
+/// covers JIS X 0208 with the NEC and IBM extensions Windows mailers use, and its
+/// ISO-2022-JP-2 converter covers JIS X 0212 (`ESC $ ( D`), which has no Shift_JIS form.
+final class EUCJPTable: Sendable {
+    /// Code points for the 94 x 94 cells of JIS X 0208 then JIS X 0212; 0 when unassigned.
+    private let cells: [UInt32]
+
+    static let shared = EUCJPTable()
+
+    private init() {
+        var cells = [UInt32](repeating: 0, count: 2 * 94 * 94)
+        let cp932 = DoubleByteTable.table(for: 0x0420)
+        for row in 0..<94 {
+            for cell in 0..<94 {
+                let (lead, trail) = Self.shiftJIS(row: row + 1, cell: cell + 1)
+                cells[row * 94 + cell] = cp932.scalar(lead: lead, trail: trail)
             }
         }
-        return output
+        // One conversion per row; a row with unassigned cells is retried cell by cell.
+        let escape: [UInt8] = [0x1B, 0x24, 0x28, 0x44], back: [UInt8] = [0x1B, 0x28, 0x42]
+        let iso2022JP2: UInt32 = 0x0821
+        for row in 0..<94 {
+            let pairs = (0..<94).flatMap { [UInt8(0x21 + row), UInt8(0x21 + $0)] }
+            if let text = CoreFoundationDecoder.decode(escape + pairs + back, encoding: iso2022JP2),
+               case let scalars = Array(text.unicodeScalars), scalars.count == 94,
+               !scalars.contains(where: { $0.value == 0xFFFD || $0.value == 0x1A }) {
+                for (cell, scalar) in scalars.enumerated() { cells[94 * 94 + row * 94 + cell] = scalar.value }
+                continue
+            }
+            for cell in 0..<94 {
+                let bytes = escape + [UInt8(0x21 + row), UInt8(0x21 + cell)] + back
+                if let text = CoreFoundationDecoder.decode(bytes, encoding: iso2022JP2), text.unicodeScalars.count == 1,
+                   let scalar = text.unicodeScalars.first, scalar.value >= 0x80, scalar.value != 0xFFFD {
+                    cells[94 * 94 + row * 94 + cell] = scalar.value
+                }
+            }
+        }
+        self.cells = cells
+    }
+
+    /// JIS row and cell (1-94) to Shift_JIS bytes.
+    private static func shiftJIS(row: Int, cell: Int) -> (UInt8, UInt8) {
+        let jisRow = row + 0x20, jisCell = cell + 0x20
+        let first = ((jisRow + 1) >> 1) + (jisRow <= 0x5E ? 0x70 : 0xB0)
+        let second = jisRow & 1 == 1 ? jisCell + 0x1F + (jisCell >= 0x60 ? 1 : 0) : jisCell + 0x7E
+        return (UInt8(truncatingIfNeeded: first), UInt8(truncatingIfNeeded: second))
+    }
+
+    /// Nil when the bytes are not EUC-JP (a bad sequence or an unassigned character), which
+    /// is how a mislabelled body is noticed.
+    func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
+        let count = bytes.count
+        var failed = false
+        let text = cells.withUnsafeBufferPointer { cells in
+            String(unsafeUninitializedCapacity: count * 3) { output -> Int in
+                var written = 0
+                var index = 0
+                while index < count {
+                    let lead = bytes[index]
+                    let scalar: UInt32
+                    if lead < 0x80 {
+                        output[written] = lead
+                        written += 1
+                        index += 1
+                        continue
+                    } else if lead == 0x8E, index + 1 < count, (0xA1...0xDF).contains(bytes[index + 1]) {
+                        scalar = 0xFF61 + UInt32(bytes[index + 1] - 0xA1)
+                        index += 2
+                    } else if lead == 0x8F, index + 2 < count, (0xA1...0xFE).contains(bytes[index + 1]), (0xA1...0xFE).contains(bytes[index + 2]) {
+                        scalar = cells[94 * 94 + Int(bytes[index + 1] - 0xA1) * 94 + Int(bytes[index + 2] - 0xA1)]
+                        index += 3
+                    } else if (0xA1...0xFE).contains(lead), index + 1 < count, (0xA1...0xFE).contains(bytes[index + 1]) {
+                        scalar = cells[Int(lead - 0xA1) * 94 + Int(bytes[index + 1] - 0xA1)]
+                        index += 2
+                    } else {
+                        scalar = 0
+                    }
+                    guard scalar != 0 else { failed = true; return 0 }
+                    // Three bytes of UTF-8 at most: both tables are in the Basic Multilingual
+                    // Plane, and the output has room for three per input byte.
+                    if scalar < 0x800 {
+                        output[written] = UInt8(truncatingIfNeeded: 0xC0 | (scalar >> 6))
+                        output[written + 1] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+                        written += 2
+                    } else if scalar < 0x10000 {
+                        output[written] = UInt8(truncatingIfNeeded: 0xE0 | (scalar >> 12))
+                        output[written + 1] = UInt8(truncatingIfNeeded: 0x80 | ((scalar >> 6) & 0x3F))
+                        output[written + 2] = UInt8(truncatingIfNeeded: 0x80 | (scalar & 0x3F))
+                        written += 3
+                    } else {
+                        failed = true
+                        return 0
+                    }
+                }
+                return written
+            }
+        }
+        return failed ? nil : text
     }
 }
 

@@ -65,7 +65,13 @@ public struct ContentType: Sendable, Hashable {
     }
 
     private static func isToken(_ text: String) -> Bool {
-        text.utf8.allSatisfy { $0 > ASCII.space && $0 < 0x7F && !"()<>@,;:\\\"/[]?=".utf8.contains($0) }
+        text.utf8.allSatisfy { byte in
+            guard byte > ASCII.space, byte < 0x7F else { return false }
+            switch byte {
+            case 0x28, 0x29, 0x3C, 0x3E, 0x40, 0x2C, 0x3B, 0x3A, 0x5C, 0x22, 0x2F, 0x5B, 0x5D, 0x3F, 0x3D: return false // ()<>@,;:\"/[]?=
+            default: return true
+            }
+        }
     }
 }
 

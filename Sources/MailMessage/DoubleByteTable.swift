@@ -50,6 +50,9 @@ final class DoubleByteTable: Sendable {
         CoreFoundationDecoder.decode(bytes, encoding: cfEncoding).map { $0.unicodeScalars.map(\.value) }
     }
 
+    /// The code point of a two-byte sequence, 0 when unassigned.
+    func scalar(lead: UInt8, trail: UInt8) -> UInt32 { pairs[Int(lead) << 8 | Int(trail)] }
+
     func decode(_ bytes: UnsafeBufferPointer<UInt8>) -> String? {
         let count = bytes.count
         var failed = false

@@ -6,6 +6,10 @@ import Foundation
 public struct MIMEMessage: Sendable {
     /// The message exactly as received.
     public let raw: [UInt8]
+    /// Decoded bodies of message/rfc822 parts that were sent base64 or quoted-printable
+    /// encoded; the entities inside such a part index these (`MIMEPart.buffer`). Empty for
+    /// almost all mail.
+    public let decodedBuffers: [[UInt8]]
     /// All entities in pre-order; `parts[0]` is the message itself and always exists.
     public let parts: [MIMEPart]
     /// Repairs made while parsing the structure (header-level and charset warnings are added
@@ -17,6 +21,7 @@ public struct MIMEMessage: Sendable {
         var parser = MIMEParser(options: options)
         bytes.withUnsafeBufferPointer { parser.parse($0) }
         self.raw = bytes
+        self.decodedBuffers = parser.decodedBuffers
         self.parts = parser.parts
         self.warnings = parser.warnings
         self.options = options
@@ -66,10 +71,15 @@ public struct MIMEMessage: Sendable {
 
     // MARK: Bodies
 
+    /// The buffer a part's ranges index: `raw`, or a decoded embedded message.
+    public func bytes(of part: MIMEPart) -> [UInt8] {
+        part.buffer == 0 || !decodedBuffers.indices.contains(part.buffer - 1) ? raw : decodedBuffers[part.buffer - 1]
+    }
+
     /// The decoded (transfer encoding removed) body of a part, in memory. For large
     /// attachments prefer `decodeBody(of:into:)`.
     public func decodedBody(of part: MIMEPart) -> [UInt8] {
-        let encoded = raw[part.bodyRange]
+        let encoded = bytes(of: part)[part.bodyRange]
         switch part.transferEncoding {
         case .base64: return Base64Decoder.decode(encoded)
         case .quotedPrintable: return QuotedPrintable.decode(encoded)
@@ -126,7 +136,7 @@ public struct MIMEMessage: Sendable {
     /// range), or nil if the part is not a parsed embedded message.
     public func embeddedMessage(in part: MIMEPart) -> MIMEMessage? {
         guard part.mediaType.isEmbeddedMessage, let child = part.childIndices.first, parts.indices.contains(child) else { return nil }
-        return MIMEMessage(parsing: Array(raw[parts[child].entityRange]), options: options)
+        return MIMEMessage(parsing: Array(bytes(of: parts[child])[parts[child].entityRange]), options: options)
     }
 }
 

@@ -5,18 +5,24 @@ struct MIMEParser {
     let options: ParseOptions
     private(set) var parts: [MIMEPart] = []
     private(set) var warnings: [ParseWarning] = []
+    /// Decoded bodies of encoded message/rfc822 parts; entities inside them have `buffer` =
+    /// position + 1.
+    private(set) var decodedBuffers: [[UInt8]] = []
+    private var decodedBytes = 0
     private var partLimitWarned = false
     private var depthLimitWarned = false
+    private var decodeLimitWarned = false
 
     init(options: ParseOptions) { self.options = options }
 
     mutating func parse(_ buffer: UnsafeBufferPointer<UInt8>) {
         if buffer.isEmpty { warnings.append(ParseWarning(.emptyMessage, "the message is empty")) }
-        _ = parseEntity(buffer, range: 0..<buffer.count, depth: 0, parent: nil, defaultType: .textPlain)
+        _ = parseEntity(buffer, range: 0..<buffer.count, depth: 0, parent: nil, defaultType: .textPlain, bufferIndex: 0)
     }
 
     /// Parses one entity and, within the limits, its children. Returns its index.
-    private mutating func parseEntity(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, depth: Int, parent: Int?, defaultType: MediaType) -> Int {
+    private mutating func parseEntity(_ buffer: UnsafeBufferPointer<UInt8>, range: Range<Int>, depth: Int, parent: Int?, defaultType: MediaType,
+                                      bufferIndex: Int) -> Int {
         let header = HeaderSectionParser.parse(buffer, from: range.lowerBound, to: range.upperBound, options: options)
         warnings.append(contentsOf: header.warnings)
         let headers = header.fields
@@ -58,9 +64,13 @@ struct MIMEParser {
         let index = parts.count
         parts.append(MIMEPart(index: index, parentIndex: parent, childIndices: [], depth: depth, headers: headers,
                               contentType: contentType, transferEncoding: transferEncoding, disposition: disposition,
-                              contentID: contentID, entityRange: range, bodyRange: bodyRange, hasParsedChildren: false))
+                              contentID: contentID, buffer: bufferIndex, entityRange: range, bodyRange: bodyRange, hasParsedChildren: false))
 
-        let wantsChildren = boundaryLines != nil || (contentType.mediaType.isEmbeddedMessage && transferEncoding.isIdentity)
+        // RFC 2046 section 5.2.1 allows only identity encodings for message/rfc822, but
+        // mailers do base64- or quoted-printable-encode forwarded messages; those are decoded
+        // and descended into like the others.
+        let encodedMessage = contentType.mediaType.isEmbeddedMessage && (transferEncoding == .base64 || transferEncoding == .quotedPrintable)
+        let wantsChildren = boundaryLines != nil || (contentType.mediaType.isEmbeddedMessage && transferEncoding.isIdentity) || encodedMessage
         guard wantsChildren else { return index }
         guard depth + 1 <= options.maxNestingDepth else {
             if !depthLimitWarned {
@@ -74,14 +84,43 @@ struct MIMEParser {
             let childDefault: MediaType = contentType.mediaType.subtype == "digest" ? .messageRFC822 : .textPlain
             for childRange in split.parts {
                 guard reservePart() else { break }
-                children.append(parseEntity(buffer, range: childRange, depth: depth + 1, parent: index, defaultType: childDefault))
+                children.append(parseEntity(buffer, range: childRange, depth: depth + 1, parent: index, defaultType: childDefault, bufferIndex: bufferIndex))
+            }
+        } else if encodedMessage {
+            if let child = parseEncodedMessage(buffer, bodyRange: bodyRange, encoding: transferEncoding, depth: depth + 1, parent: index) {
+                children.append(child)
             }
         } else if reservePart() {
-            children.append(parseEntity(buffer, range: bodyRange, depth: depth + 1, parent: index, defaultType: .textPlain))
+            children.append(parseEntity(buffer, range: bodyRange, depth: depth + 1, parent: index, defaultType: .textPlain, bufferIndex: bufferIndex))
         }
         parts[index].childIndices = children
         parts[index].hasParsedChildren = !children.isEmpty
         return index
+    }
+
+    /// Decodes the body of an encoded message/rfc822 part into a buffer of its own and parses
+    /// the message in it, within `maxEmbeddedDecodedBytes` for all such parts together.
+    private mutating func parseEncodedMessage(_ buffer: UnsafeBufferPointer<UInt8>, bodyRange: Range<Int>, encoding: ContentTransferEncoding,
+                                              depth: Int, parent: Int) -> Int? {
+        let encoded = UnsafeBufferPointer(rebasing: buffer[bodyRange])
+        // Decoding never grows the body, so the encoded size bounds the decoded one before
+        // any work is done.
+        let estimate = encoding == .base64 ? encoded.count / 4 * 3 + 3 : encoded.count
+        guard estimate <= options.maxEmbeddedDecodedBytes - decodedBytes else {
+            if !decodeLimitWarned {
+                decodeLimitWarned = true
+                warnings.append(ParseWarning(.embeddedMessageTooLarge, "encoded message/rfc822 parts beyond \(options.maxEmbeddedDecodedBytes) decoded bytes were kept unparsed"))
+            }
+            return nil
+        }
+        guard reservePart() else { return nil }
+        let decoded = encoding == .base64 ? Base64Decoder.decode(encoded) : QuotedPrintable.decode(encoded)
+        decodedBytes += decoded.count
+        decodedBuffers.append(decoded)
+        let bufferIndex = decodedBuffers.count
+        return decoded.withUnsafeBufferPointer { inner in
+            parseEntity(inner, range: 0..<inner.count, depth: depth, parent: parent, defaultType: .textPlain, bufferIndex: bufferIndex)
+        }
     }
 
     private mutating func reservePart() -> Bool {

@@ -12,19 +12,30 @@ public struct ParseOptions: Sendable, Hashable {
     public var maxNestingDepth: Int
     /// Entities (parts) in the whole message, the root included.
     public var maxPartCount: Int
+    /// Bytes decoded from base64 or quoted-printable message/rfc822 parts so that the message
+    /// inside can be parsed; past it such parts stay opaque. Each level of nesting holds a
+    /// decoded copy, so without this limit 40 levels of quoted-printable could need 40 times
+    /// the message's size.
+    public var maxEmbeddedDecodedBytes: Int
+    /// The SHA-256 used for attachment digests (see `AttachmentDigester`).
+    public var digester: AttachmentDigester
 
     public init(
         maxHeaderCount: Int = 1_000,
         maxHeaderSectionBytes: Int = 256 * 1024,
         maxLineLength: Int = 64 * 1024,
         maxNestingDepth: Int = 40,
-        maxPartCount: Int = 5_000
+        maxPartCount: Int = 5_000,
+        maxEmbeddedDecodedBytes: Int = 64 * 1024 * 1024,
+        digester: AttachmentDigester = .portable
     ) {
         self.maxHeaderCount = max(1, maxHeaderCount)
         self.maxHeaderSectionBytes = max(64, maxHeaderSectionBytes)
         self.maxLineLength = max(78, maxLineLength)
         self.maxNestingDepth = max(1, maxNestingDepth)
         self.maxPartCount = max(1, maxPartCount)
+        self.maxEmbeddedDecodedBytes = max(0, maxEmbeddedDecodedBytes)
+        self.digester = digester
     }
 
     public static let `default` = ParseOptions()
@@ -48,6 +59,7 @@ public struct ParseWarning: Sendable, Hashable, CustomStringConvertible {
         public static let truncatedMultipart = Code(rawValue: "truncatedMultipart")
         public static let nestingTooDeep = Code(rawValue: "nestingTooDeep")
         public static let tooManyParts = Code(rawValue: "tooManyParts")
+        public static let embeddedMessageTooLarge = Code(rawValue: "embeddedMessageTooLarge")
         public static let unknownCharset = Code(rawValue: "unknownCharset")
         public static let charsetMismatch = Code(rawValue: "charsetMismatch")
         public static let rawEightBitHeader = Code(rawValue: "rawEightBitHeader")

@@ -63,25 +63,37 @@ struct Base64Decoder {
     /// Decodes straight into the output's spare capacity; base64 bodies are the bulk of
     /// mail bytes, so this loop avoids per-byte appends.
     mutating func decode(_ input: UnsafeBufferPointer<UInt8>, into output: inout [UInt8]) {
-        guard let inputBase = input.baseAddress, !input.isEmpty else { return }
+        guard !input.isEmpty else { return }
         let start = output.count
-        // One spare byte: the fast path stores four bytes for every three it decodes.
-        let capacity = input.count * 3 / 4 + 4
-        var state = State(accumulator: accumulator, pending: pending, written: 0, skipped: 0)
+        let capacity = Self.maxOutputCount(forInputCount: input.count)
         output.append(contentsOf: repeatElement(0, count: capacity))
-        output.withUnsafeMutableBufferPointer { buffer in
-            Base64Decoder.values.withUnsafeBufferPointer { table in
-                Base64Decoder.quantumTables.withUnsafeBufferPointer { quantumTables in
-                    guard let out = buffer.baseAddress, let table = table.baseAddress, let quantumTables = quantumTables.baseAddress else { return }
-                    state = Base64Decoder.run(inputBase, count: input.count, into: out + start, table: table,
-                                              quantumTables: quantumTables, state: state)
-                }
+        let written = output.withUnsafeMutableBufferPointer { buffer -> Int in
+            guard let base = buffer.baseAddress else { return 0 }
+            return decode(input, into: base + start)
+        }
+        output.removeLast(capacity - written)
+    }
+
+    /// Room `decode(_:into:)` needs for `count` input bytes. One spare byte: the fast path
+    /// stores four bytes for every three it decodes.
+    static func maxOutputCount(forInputCount count: Int) -> Int { count * 3 / 4 + 4 }
+
+    /// Decodes into memory with room for `maxOutputCount(forInputCount:)` bytes and returns
+    /// how many were written. Streaming callers reuse one such buffer for every chunk.
+    mutating func decode(_ input: UnsafeBufferPointer<UInt8>, into output: UnsafeMutablePointer<UInt8>) -> Int {
+        guard let inputBase = input.baseAddress, !input.isEmpty else { return 0 }
+        var state = State(accumulator: accumulator, pending: pending, written: 0, skipped: 0)
+        Base64Decoder.values.withUnsafeBufferPointer { table in
+            Base64Decoder.quantumTables.withUnsafeBufferPointer { quantumTables in
+                guard let table = table.baseAddress, let quantumTables = quantumTables.baseAddress else { return }
+                state = Base64Decoder.run(inputBase, count: input.count, into: output, table: table,
+                                          quantumTables: quantumTables, state: state)
             }
         }
-        output.removeLast(capacity - state.written)
         accumulator = state.accumulator
         pending = state.pending
         skippedBytes += state.skipped
+        return state.written
     }
 
     struct State {
@@ -191,9 +203,15 @@ struct Base64Decoder {
     }()
 
     static func decode(_ input: some Collection<UInt8>) -> [UInt8] {
+        if let output = input.withContiguousStorageIfAvailable({ decodeAll($0) }) { return output }
+        return Array(input).withUnsafeBufferPointer { decodeAll($0) }
+    }
+
+    private static func decodeAll(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var decoder = Base64Decoder()
-        var output: [UInt8] = []
-        decoder.decode(input, into: &output)
+        var output = [UInt8](unsafeUninitializedCapacity: maxOutputCount(forInputCount: input.count)) { buffer, count in
+            count = buffer.baseAddress.map { decoder.decode(input, into: $0) } ?? 0
+        }
         decoder.finish(into: &output)
         return output
     }
