@@ -46,6 +46,17 @@ struct BenchmarkRunner {
         let names = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted()
         let messages = try names.map { try MessageFile.read(path: corpus + "/" + $0) }
         let totalBytes = messages.reduce(0) { $0 + $1.count }
+        if mode == "crypto" {
+            // Untimed: the two digesters must agree on every attachment of the corpus.
+            for (name, raw) in zip(names, messages) {
+                let fast = MessageSummary(MIMEMessage(parsing: raw, options: options)).attachments.map(\.sha256)
+                let portable = MessageSummary(MIMEMessage(parsing: raw)).attachments.map(\.sha256)
+                guard fast == portable else {
+                    FileHandle.standardError.write(Data("\(name): swift-crypto and portable SHA-256 disagree\n".utf8))
+                    exit(1)
+                }
+            }
+        }
         var best = Double.infinity
         var checksum = 0
         for _ in 0..<rounds {
