@@ -109,10 +109,9 @@ public struct SQLOutboxStore: Sendable {
         guard !outcomes.isEmpty else { return [] }
         let nowMillis = Timestamp.from(now)
         // Encoded before the transaction: SQLite's one writer is held as briefly as possible.
-        let encoder = JSONCoding.encoder
-        let attemptRows = try outcomes.map { outcome -> SQLQueryString in
+        let attemptRows = outcomes.map { outcome -> SQLQueryString in
             let attempt = outcome.attempt
-            let recipients = String(decoding: try encoder.encode(attempt.recipients), as: UTF8.self)
+            let recipients = OutboxJSON.encode(attempt.recipients)
             return """
                 (\(bind: Identifier.make(at: now)), \(bind: outcome.item.id), \(bind: Timestamp.from(attempt.attemptedAt)),
                  \(bind: attempt.outcome.rawValue), \(bind: attempt.replyCode), \(bind: attempt.enhancedStatus), \(bind: attempt.text),
@@ -370,7 +369,7 @@ public struct SQLOutboxStore: Sendable {
             attempts: try row.decode(column: "attempts", as: Int.self),
             nextAttemptAt: try row.decode(column: "next_attempt_at", as: Int64?.self).map(Timestamp.date),
             envelopeFrom: try row.decode(column: "envelope_from", as: String.self),
-            recipients: try decoder.decode([String].self, from: Data(try row.decode(column: "recipients", as: String.self).utf8)),
+            recipients: try OutboxJSON.decodeAddresses(try row.decode(column: "recipients", as: String.self), decoder: decoder),
             rawSha256: try row.decode(column: "raw_sha256", as: String.self),
             lastError: try row.decode(column: "last_error", as: String?.self),
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
@@ -390,4 +389,74 @@ public struct Upload: Sendable, Equatable, Codable {
     public var contentId: String?
     public var inline: Bool
     public var createdAt: Date
+}
+
+/// The outbox's two small JSON columns written and read without Foundation's coders, which cost
+/// more than the rest of recording a send. The output is plain JSON that those coders read too.
+enum OutboxJSON {
+    /// Per-recipient results as `[{"accepted":…,"address":…,"replyCode":…,"text":…}]` (keys sorted, nil omitted).
+    static func encode(_ results: [OutboxAttempt.RecipientResult]) -> String {
+        var out = "["
+        for (index, result) in results.enumerated() {
+            if index > 0 { out += "," }
+            out += #"{"accepted":"# + (result.accepted ? "true" : "false") + #","address":"#
+            appendString(result.address, to: &out)
+            if let code = result.replyCode { out += #","replyCode":"# + String(code) }
+            if let text = result.text {
+                out += #","text":"#
+                appendString(text, to: &out)
+            }
+            out += "}"
+        }
+        return out + "]"
+    }
+
+    static func appendString(_ value: String, to out: inout String) {
+        out += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    /// A list of addresses as stored by `enqueue`; anything but plain strings goes to the full decoder.
+    static func decodeAddresses(_ text: String, decoder: JSONDecoder) throws -> [String] {
+        if let fast = plainStrings(text) { return fast }
+        return try decoder.decode([String].self, from: Data(text.utf8))
+    }
+
+    /// `["a","b"]` with no escapes and no whitespace, else nil.
+    static func plainStrings(_ text: String) -> [String]? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") else { return nil }
+        if bytes.count == 2 { return [] }
+        var result: [String] = []
+        var index = 1
+        while true {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+            let start = index + 1
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
+                if bytes[end] == UInt8(ascii: "\\") || bytes[end] < 0x20 { return nil }
+                end += 1
+            }
+            guard end < bytes.count else { return nil }
+            result.append(String(decoding: bytes[start..<end], as: UTF8.self))
+            index = end + 1
+            guard index < bytes.count else { return nil }
+            if bytes[index] == UInt8(ascii: "]") { return index == bytes.count - 1 ? result : nil }
+            guard bytes[index] == UInt8(ascii: ",") else { return nil }
+            index += 1
+        }
+    }
 }

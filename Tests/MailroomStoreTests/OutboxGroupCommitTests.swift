@@ -1,6 +1,6 @@
 import Foundation
 import MailroomCore
-import MailroomStore
+@testable import MailroomStore
 import MailroomTestSupport
 import Testing
 
@@ -121,5 +121,38 @@ import Testing
                                                        now: start.addingTimeInterval(112)).isEmpty,
                     "rows another sender took are not renewed for the one that lost them")
         }
+    }
+}
+
+/// The outbox's hand-written JSON reads and writes what Foundation's coders do.
+@Suite struct OutboxJSONTests {
+    @Test(arguments: [
+        [],
+        [OutboxAttempt.RecipientResult(address: "ann@example.com", accepted: true, replyCode: 250, text: "2.1.5 Ok")],
+        [OutboxAttempt.RecipientResult(address: "bob@example.com", accepted: false, replyCode: nil, text: nil),
+         OutboxAttempt.RecipientResult(address: "zoë@exämple.com", accepted: false, replyCode: 550,
+                                       text: "5.1.1 <bob> \"quoted\" back\\slash\ttab\r\nnew line \u{1} \u{7f} / ✓ \u{1F600}")],
+    ])
+    func recipientResultsDecodeAsWritten(_ results: [OutboxAttempt.RecipientResult]) throws {
+        let text = OutboxJSON.encode(results)
+        #expect(try JSONCoding.decoder.decode([OutboxAttempt.RecipientResult].self, from: Data(text.utf8)) == results)
+        if results.count == 1 {
+            #expect(text == String(decoding: try JSONCoding.encoder.encode(results), as: UTF8.self), "the same bytes as JSONEncoder")
+        }
+    }
+
+    @Test(arguments: [
+        #"[]"#, #"["ann@example.com"]"#, #"["a@x","b@y"]"#, #"["zoë@exämple.com"]"#,
+        // Not plain: escapes and spaces take the full decoder.
+        #"["a\"b@x"]"#, #"[ "a@x" ]"#, #"["a@x", "b@y"]"#, #"["\u00e9@x"]"#,
+    ])
+    func addressListsDecodeAsJSONDecoderDoes(_ text: String) throws {
+        let expected = try JSONDecoder().decode([String].self, from: Data(text.utf8))
+        #expect(try OutboxJSON.decodeAddresses(text, decoder: JSONDecoder()) == expected)
+    }
+
+    @Test(arguments: [#"["#, #"["a@x""#, #"["a@x",]"#, #"["a@x"]x"#, #"[1]"#])
+    func malformedListsAreNotTakenForPlainOnes(_ text: String) {
+        #expect(OutboxJSON.plainStrings(text) == nil)
     }
 }
