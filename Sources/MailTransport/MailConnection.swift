@@ -36,12 +36,12 @@ public final class MailConnection: Sendable {
     /// Resolves the host name (getaddrinfo on the resolver threads), bounded by the connection timeout.
     /// An IP address needs no lookup.
     public static func resolve(_ endpoint: MailEndpoint) async throws -> SocketAddress {
-        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         let host = endpoint.host
         let port = endpoint.port
         if let literal = try? SocketAddress(ipAddress: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port: port) {
             return literal
         }
+        let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
         let work = resolverPool.runIfActive(eventLoop: eventLoop) { () throws -> SocketAddress in
             do {
                 return try SocketAddress.makeAddressResolvingHost(host, port: port)

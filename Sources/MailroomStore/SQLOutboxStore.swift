@@ -65,8 +65,9 @@ public struct SQLOutboxStore: Sendable {
             try await db.raw("""
                 UPDATE messages SET delivery_state = 'sending' WHERE id IN (SELECT message_id FROM outbox WHERE id IN (\(binds: ids)))
                 """).run()
+            let decoder = JSONDecoder()
             return try await db.raw("SELECT \(Self.columns) FROM outbox WHERE id IN (\(binds: ids)) ORDER BY next_attempt_at, id").all()
-                .map(Self.item(from:))
+                .map { try Self.item(from: $0, decoder: decoder) }
         }
     }
 
@@ -94,38 +95,140 @@ public struct SQLOutboxStore: Sendable {
     @discardableResult
     public func record(_ attempt: OutboxAttempt, item: OutboxItem, state: DeliveryState, owner: String,
                        escalateOnFailure: Bool = true, now: Date = Date()) async throws -> Bool {
+        let recorded = try await record([OutboxOutcome(item: item, attempt: attempt, state: state)], owner: owner,
+                                        escalateOnFailure: escalateOnFailure, now: now)
+        return recorded.contains(item.id)
+    }
+
+    /// Records several attempts in one transaction (the sender's group commit) and returns the ids
+    /// recorded. A row is recorded only while `owner` still holds its lease: the check and the
+    /// update are one statement, so a sender whose lease lapsed cannot overwrite a newer result.
+    @discardableResult
+    public func record(_ outcomes: [OutboxOutcome], owner: String, escalateOnFailure: Bool = true,
+                       now: Date = Date()) async throws -> Set<String> {
+        guard !outcomes.isEmpty else { return [] }
         let nowMillis = Timestamp.from(now)
+        // Encoded before the transaction: SQLite's one writer is held as briefly as possible.
+        let attemptRows = outcomes.map { outcome -> SQLQueryString in
+            let attempt = outcome.attempt
+            let recipients = OutboxJSON.encode(attempt.recipients)
+            return """
+                (\(bind: Identifier.make(at: now)), \(bind: outcome.item.id), \(bind: Timestamp.from(attempt.attemptedAt)),
+                 \(bind: attempt.outcome.rawValue), \(bind: attempt.replyCode), \(bind: attempt.enhancedStatus), \(bind: attempt.text),
+                 \(bind: attempt.errorClass?.rawValue), \(bind: attempt.policy?.rawValue),
+                 \(bind: attempt.nextAttemptAt.map(Timestamp.from)), \(bind: recipients))
+                """
+        }
+        // Successes all move their row the same way, so one statement records them all.
+        let plain = outcomes.indices.filter { outcomes[$0].state == .sent && outcomes[$0].attempt.outcome == .sent }
+        let plainSet = Set(plain)
+        let others = outcomes.indices.filter { !plainSet.contains($0) }
         return try await database.transaction { db in
-            guard try await db.raw("""
-                SELECT id FROM outbox WHERE id = \(bind: item.id) AND lease_owner = \(bind: owner) AND state = 'sending'
-                """).first() != nil else { return false }
-            try await db.raw("""
-                INSERT INTO outbox_attempts (id, outbox_id, attempted_at, outcome, reply_code, enhanced_status, text, error_class, policy,
-                                             next_attempt_at, recipients)
-                VALUES (\(bind: Identifier.make(at: now)), \(bind: item.id), \(bind: Timestamp.from(attempt.attemptedAt)),
-                        \(bind: attempt.outcome.rawValue), \(bind: attempt.replyCode), \(bind: attempt.enhancedStatus), \(bind: attempt.text),
-                        \(bind: attempt.errorClass?.rawValue), \(bind: attempt.policy?.rawValue),
-                        \(bind: attempt.nextAttemptAt.map(Timestamp.from)), \(bind: try SQLTicketStore.json(attempt.recipients)))
-                """).run()
-            let attempts: SQLQueryString = attempt.outcome == .failed ? "attempts + 1" : "attempts"
-            try await db.raw("""
-                UPDATE outbox SET state = \(bind: state.rawValue), attempts = \(attempts),
-                    next_attempt_at = \(bind: attempt.nextAttemptAt.map(Timestamp.from)), lease_owner = NULL, lease_expires_at = NULL,
-                    last_error = \(bind: attempt.outcome == .failed ? attempt.text : nil), updated_at = \(bind: nowMillis),
-                    sent_at = \(bind: state == .sent ? nowMillis : nil)
-                WHERE id = \(bind: item.id)
-                """).run()
-            try await db.raw("UPDATE messages SET delivery_state = \(bind: state.rawValue) WHERE id = \(bind: item.messageId)").run()
-            if state == .failed && escalateOnFailure {
+            var recorded: Set<String> = []
+            for chunk in Self.chunks(plain, size: Self.rowsPerStatement) {
+                let ids = chunk.map { outcomes[$0].item.id }
+                let rows = try await db.raw("""
+                    UPDATE outbox SET state = 'sent', next_attempt_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
+                        last_error = NULL, updated_at = \(bind: nowMillis), sent_at = \(bind: nowMillis)
+                    WHERE id IN (\(binds: ids)) AND lease_owner = \(bind: owner) AND state = 'sending'
+                    RETURNING id
+                    """).all()
+                for row in rows { recorded.insert(try row.decode(column: "id", as: String.self)) }
+            }
+            for index in others {
+                let (item, attempt, state) = (outcomes[index].item, outcomes[index].attempt, outcomes[index].state)
+                let attempts: SQLQueryString = attempt.outcome == .failed ? "attempts + 1" : "attempts"
+                let row = try await db.raw("""
+                    UPDATE outbox SET state = \(bind: state.rawValue), attempts = \(attempts),
+                        next_attempt_at = \(bind: attempt.nextAttemptAt.map(Timestamp.from)), lease_owner = NULL, lease_expires_at = NULL,
+                        last_error = \(bind: attempt.outcome == .failed ? attempt.text : nil), updated_at = \(bind: nowMillis),
+                        sent_at = \(bind: state == .sent ? nowMillis : nil)
+                    WHERE id = \(bind: item.id) AND lease_owner = \(bind: owner) AND state = 'sending'
+                    RETURNING id
+                    """).first()
+                if row != nil { recorded.insert(item.id) }
+            }
+            let kept = outcomes.indices.filter { recorded.contains(outcomes[$0].item.id) }
+            for chunk in Self.chunks(kept, size: Self.rowsPerStatement) {
+                try await db.raw("""
+                    INSERT INTO outbox_attempts (id, outbox_id, attempted_at, outcome, reply_code, enhanced_status, text, error_class, policy,
+                                                 next_attempt_at, recipients)
+                    VALUES \(chunk.map { attemptRows[$0] }.joined(separator: ", "))
+                    """).run()
+            }
+            let byState = Dictionary(grouping: kept, by: { outcomes[$0].state })
+            for (state, indices) in byState.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                for chunk in Self.chunks(indices, size: Self.rowsPerStatement) {
+                    try await db.raw("""
+                        UPDATE messages SET delivery_state = \(bind: state.rawValue) WHERE id IN (\(binds: chunk.map { outcomes[$0].item.messageId }))
+                        """).run()
+                }
+            }
+            let failedTickets = Set(kept.filter { outcomes[$0].state == .failed }.map { outcomes[$0].item.ticketId })
+            if escalateOnFailure && !failedTickets.isEmpty {
                 // A reply that never reached the customer must not go unnoticed.
                 // Unread as well, so it reappears among the agent's tickets until live notifications carry it.
                 try await db.raw("""
                     UPDATE tickets SET escalated = \(bind: true), unread = \(bind: true), updated_at = \(bind: nowMillis)
-                    WHERE id = \(bind: item.ticketId)
+                    WHERE id IN (\(binds: failedTickets.sorted()))
                     """).run()
             }
-            return true
+            return recorded
         }
+    }
+
+    /// Moves the lease on rows this owner still holds mid-send to `leaseSeconds` from now (a long
+    /// batch to a slow server must not lose its rows to another sender while it works through them).
+    /// Returns the ids renewed: a row missing from it was recorded already, or its lease lapsed and
+    /// another sender took it, and must not be sent by this one.
+    @discardableResult
+    public func renewLeases(ids: [String], owner: String, leaseSeconds: TimeInterval, now: Date = Date()) async throws -> Set<String> {
+        guard !ids.isEmpty else { return [] }
+        let expires = Timestamp.from(now.addingTimeInterval(leaseSeconds))
+        return try await database.transaction { db in
+            var renewed: Set<String> = []
+            for chunk in Self.chunks(ids.indices, size: Self.rowsPerStatement) {
+                let rows = try await db.raw("""
+                    UPDATE outbox SET lease_expires_at = \(bind: expires)
+                    WHERE id IN (\(binds: chunk.map { ids[$0] })) AND lease_owner = \(bind: owner) AND state = 'sending'
+                    RETURNING id
+                    """).all()
+                for row in rows { renewed.insert(try row.decode(column: "id", as: String.self)) }
+            }
+            return renewed
+        }
+    }
+
+    /// The stored copies of several outbound messages in one query, by SHA-256. Missing ones are
+    /// absent, and so are those larger than `upToBytes` when it is given.
+    public func rawMessages(sha256: some Collection<String>, upToBytes: Int? = nil) async throws -> [String: [UInt8]] {
+        let keys = Array(Set(sha256))
+        guard !keys.isEmpty else { return [:] }
+        let sizeLimit: SQLQueryString = upToBytes.map { " AND size <= \(bind: $0)" } ?? ""
+        return try await database.withConnection { db in
+            var found: [String: [UInt8]] = [:]
+            for chunk in Self.chunks(keys.indices, size: Self.rowsPerStatement) {
+                let rows = try await db.raw("SELECT sha256, data FROM blobs WHERE sha256 IN (\(binds: chunk.map { keys[$0] }))\(sizeLimit)").all()
+                for row in rows {
+                    found[try row.decode(column: "sha256", as: String.self)] = Array(try row.decode(column: "data", as: Data.self))
+                }
+            }
+            return found
+        }
+    }
+
+    /// Rows per multi-row statement: far below SQLite's and PostgreSQL's limits on bound values (11 per attempt row).
+    static let rowsPerStatement = 500
+
+    static func chunks<C: Collection>(_ values: C, size: Int) -> [C.SubSequence] {
+        var result: [C.SubSequence] = []
+        var start = values.startIndex
+        while start != values.endIndex {
+            let end = values.index(start, offsetBy: size, limitedBy: values.endIndex) ?? values.endIndex
+            result.append(values[start..<end])
+            start = end
+        }
+        return result
     }
 
     public func items(state: DeliveryState? = nil, limit: Int = 200) async throws -> [OutboxItem] {
@@ -253,6 +356,10 @@ public struct SQLOutboxStore: Sendable {
         """
 
     static func item(from row: any SQLRow) throws -> OutboxItem {
+        try item(from: row, decoder: JSONDecoder())
+    }
+
+    static func item(from row: any SQLRow, decoder: JSONDecoder) throws -> OutboxItem {
         OutboxItem(
             id: try row.decode(column: "id", as: String.self),
             ticketId: try row.decode(column: "ticket_id", as: String.self),
@@ -262,7 +369,7 @@ public struct SQLOutboxStore: Sendable {
             attempts: try row.decode(column: "attempts", as: Int.self),
             nextAttemptAt: try row.decode(column: "next_attempt_at", as: Int64?.self).map(Timestamp.date),
             envelopeFrom: try row.decode(column: "envelope_from", as: String.self),
-            recipients: try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "recipients", as: String.self).utf8)),
+            recipients: try OutboxJSON.decodeAddresses(try row.decode(column: "recipients", as: String.self), decoder: decoder),
             rawSha256: try row.decode(column: "raw_sha256", as: String.self),
             lastError: try row.decode(column: "last_error", as: String?.self),
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
@@ -282,4 +389,74 @@ public struct Upload: Sendable, Equatable, Codable {
     public var contentId: String?
     public var inline: Bool
     public var createdAt: Date
+}
+
+/// The outbox's two small JSON columns written and read without Foundation's coders, which cost
+/// more than the rest of recording a send. The output is plain JSON that those coders read too.
+enum OutboxJSON {
+    /// Per-recipient results as `[{"accepted":…,"address":…,"replyCode":…,"text":…}]` (keys sorted, nil omitted).
+    static func encode(_ results: [OutboxAttempt.RecipientResult]) -> String {
+        var out = "["
+        for (index, result) in results.enumerated() {
+            if index > 0 { out += "," }
+            out += #"{"accepted":"# + (result.accepted ? "true" : "false") + #","address":"#
+            appendString(result.address, to: &out)
+            if let code = result.replyCode { out += #","replyCode":"# + String(code) }
+            if let text = result.text {
+                out += #","text":"#
+                appendString(text, to: &out)
+            }
+            out += "}"
+        }
+        return out + "]"
+    }
+
+    static func appendString(_ value: String, to out: inout String) {
+        out += "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+    }
+
+    /// A list of addresses as stored by `enqueue`; anything but plain strings goes to the full decoder.
+    static func decodeAddresses(_ text: String, decoder: JSONDecoder) throws -> [String] {
+        if let fast = plainStrings(text) { return fast }
+        return try decoder.decode([String].self, from: Data(text.utf8))
+    }
+
+    /// `["a","b"]` with no escapes and no whitespace, else nil.
+    static func plainStrings(_ text: String) -> [String]? {
+        let bytes = Array(text.utf8)
+        guard bytes.count >= 2, bytes.first == UInt8(ascii: "["), bytes.last == UInt8(ascii: "]") else { return nil }
+        if bytes.count == 2 { return [] }
+        var result: [String] = []
+        var index = 1
+        while true {
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+            let start = index + 1
+            var end = start
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\"") {
+                if bytes[end] == UInt8(ascii: "\\") || bytes[end] < 0x20 { return nil }
+                end += 1
+            }
+            guard end < bytes.count else { return nil }
+            result.append(String(decoding: bytes[start..<end], as: UTF8.self))
+            index = end + 1
+            guard index < bytes.count else { return nil }
+            if bytes[index] == UInt8(ascii: "]") { return index == bytes.count - 1 ? result : nil }
+            guard bytes[index] == UInt8(ascii: ",") else { return nil }
+            index += 1
+        }
+    }
 }

@@ -7,10 +7,17 @@ import Metrics
 import ServiceLifecycle
 import IMAPClient
 import SMTPClient
+import Synchronization
 
 /// Sends what the outbox holds: claims due rows under a lease, sends them over the account's
-/// SMTP server (several messages on one connection), logs every attempt, and applies the
+/// SMTP server (several connections, many messages on each), logs every attempt, and applies the
 /// account's retry policy to failures. Settings are read at each claim, so changes apply at once.
+///
+/// Outcomes are recorded by group commit: a connection hands in each message's outcome and goes on
+/// with the next message while one writer records everything handed in so far in one transaction.
+/// A connection never runs more than `unrecordedPerConnection` outcomes ahead of the database, so a
+/// crash can duplicate at most that many answered-but-unrecorded messages per connection, plus the
+/// one whose DATA was being answered.
 public actor OutboxSender: Service {
     private let store: SQLStore
     private let logger: Logger
@@ -19,17 +26,25 @@ public actor OutboxSender: Service {
     private let idleWait: Duration
     /// SMTP connections opened at once to one account's server (several messages go over each).
     private let connectionsPerAccount: Int
+    private let unrecordedPerConnection: Int
+    private let leaseSeconds: TimeInterval
     private var wakeUp: AsyncStream<Void>.Continuation?
 
-    /// - Parameter owner: this node's name; a restarted node takes back the rows its previous process held.
+    /// - Parameters:
+    ///   - owner: this node's name; a restarted node takes back the rows its previous process held.
+    ///   - unrecordedPerConnection: how many sent messages a connection may have waiting to be
+    ///     recorded while it sends the next one (the duplicate window after a crash).
     public init(store: SQLStore, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
-                batchSize: Int = 50, idleWait: Duration = .seconds(1), connectionsPerAccount: Int = 2) {
+                batchSize: Int = 100, idleWait: Duration = .seconds(1), connectionsPerAccount: Int = 2,
+                unrecordedPerConnection: Int = 32, leaseSeconds: TimeInterval = 300) {
         self.store = store
         self.connectionsPerAccount = max(1, connectionsPerAccount)
+        self.unrecordedPerConnection = max(0, unrecordedPerConnection)
         self.logger = logger
         self.owner = owner
-        self.batchSize = batchSize
+        self.batchSize = max(1, batchSize)
         self.idleWait = idleWait
+        self.leaseSeconds = max(10, leaseSeconds)
     }
 
     /// Looks for due rows now (a reply was just queued).
@@ -40,12 +55,7 @@ public actor OutboxSender: Service {
     private func signal() { wakeUp?.yield() }
 
     public func run() async throws {
-        do {
-            let released = try await store.outbox.releaseLeases(owner: owner)
-            if released > 0 { logger.notice("took back outbox rows left mid-send by this node's previous run", metadata: ["rows": "\(released)"]) }
-        } catch {
-            logger.error("cannot release this node's old outbox leases", metadata: ["error": "\(error)"])
-        }
+        await releaseOwnLeases(reason: "took back outbox rows left mid-send by this node's previous run")
         let (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         wakeUp = continuation
         let wait = idleWait
@@ -58,95 +68,266 @@ public actor OutboxSender: Service {
         await cancelWhenGracefulShutdown {
             for await _ in wakes {
                 if Task.isCancelled { break }
-                while await self.sendDue() > 0, !Task.isCancelled {}
+                await self.sendAllDue()
             }
         }
         ticker.cancel()
         continuation.finish()
+        // Rows claimed but not sent when shutdown stopped the connections are due again at once.
+        await Task { await self.releaseOwnLeases(reason: "released outbox rows claimed but not sent before shutdown") }.value
     }
 
-    /// Claims and sends one batch; returns how many rows it took.
+    private func releaseOwnLeases(reason: String) async {
+        do {
+            let released = try await store.outbox.releaseLeases(owner: owner)
+            if released > 0 { logger.notice("\(reason)", metadata: ["rows": "\(released)"]) }
+        } catch {
+            logger.error("cannot release this node's outbox leases", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Claims and sends one batch, and returns when every outcome is recorded; returns how many rows it took.
     @discardableResult
     public func sendDue(now: Date = Date()) async -> Int {
-        let items: [OutboxItem]
-        do {
-            items = try await store.outbox.claimDue(owner: owner, limit: batchSize, leaseSeconds: 300, now: now)
-        } catch {
-            logger.error("cannot claim outbox rows", metadata: ["error": "\(error)"])
-            return 0
-        }
-        guard !items.isEmpty else { return 0 }
-        let byAccount = Dictionary(grouping: items, by: \.accountId)
-        await withTaskGroup(of: Void.self) { group in
-            for (accountId, accountItems) in byAccount {
-                // Round-robin over the connections, so each carries a share of the batch in order.
-                let lanes = min(connectionsPerAccount, accountItems.count)
-                for lane in 0..<lanes {
-                    let share = stride(from: lane, to: accountItems.count, by: lanes).map { accountItems[$0] }
-                    group.addTask { await self.send(share, accountId: accountId) }
-                }
-            }
-        }
-        return items.count
+        let run = SendRun(window: unrecordedPerConnection)
+        let writer = startWriter(run)
+        let batch = await prepareBatch(now: now)
+        if let batch { await send(batch, run: run) }
+        run.recorder.finish()
+        await writer.value
+        await run.pool.closeAll()
+        return batch?.items.count ?? 0
     }
 
-    private func send(_ items: [OutboxItem], accountId: String) async {
-        let account: Account
-        do {
-            guard let found = try await store.accounts.find(id: accountId), found.sends, found.outgoing.protocol == .smtp else {
-                for item in items {
-                    await fail(item, failure: DeliveryFailure(kind: .noSuchProvider,
-                        text: "the sending account is deleted or has no SMTP server; set its outgoing server, then resend"),
-                               settings: RetrySettings())
-                }
-                return
-            }
-            account = found
-        } catch {
-            logger.error("cannot read the sending account", metadata: ["account": "\(accountId)", "error": "\(error)"])
-            return
+    /// Claims and sends batch after batch until nothing is due, over connections kept open from one
+    /// batch to the next; returns how many rows it took. Every outcome is recorded when it returns.
+    @discardableResult
+    public func sendAllDue() async -> Int {
+        let run = SendRun(window: unrecordedPerConnection)
+        let writer = startWriter(run)
+        var total = 0
+        var next = await prepareBatch(now: Date())
+        while let batch = next, !Task.isCancelled {
+            // The next batch is claimed and read while this one is sent, so the connections do not
+            // wait for the database between batches.
+            async let following = prepareBatch(now: Date())
+            await send(batch, run: run)
+            total += batch.items.count
+            next = await following
         }
-        let heloName = account.fromAddress.split(separator: "@").last.map(String.init) ?? "localhost"
-        var smtp: SMTPConnection?
+        run.recorder.finish()
+        await writer.value
+        await run.pool.closeAll()
+        return total
+    }
+
+    /// The group-commit writer. Unstructured, so a shutdown that cancels the sending still lets it
+    /// record what was sent.
+    private func startWriter(_ run: SendRun) -> Task<Void, Never> {
+        let (store, owner, logger) = (store, owner, logger)
+        return Task.detached {
+            await run.recorder.run { group in
+                await Self.write(group, store: store, owner: owner, logger: logger)
+            }
+        }
+    }
+
+    private static func write(_ group: [OutboxOutcome], store: SQLStore, owner: String, logger: Logger) async {
+        do {
+            let recorded = try await store.outbox.record(group, owner: owner)
+            if recorded.count < group.count {
+                logger.warning("outbox rows whose lease lapsed while sending were not recorded", metadata: [
+                    "rows": "\(group.map(\.item.id).filter { !recorded.contains($0) })",
+                ])
+            }
+        } catch where group.count > 1 {
+            // One row must not keep the others from being recorded.
+            for outcome in group { await write([outcome], store: store, owner: owner, logger: logger) }
+        } catch {
+            // The row stays leased and is sent again once the lease lapses: the one duplicate possible.
+            logger.error("cannot record a send attempt", metadata: ["outbox": "\(group.first?.item.id ?? "")", "error": "\(error)"])
+        }
+    }
+
+    /// Claims one batch and reads what sending it needs: the stored copies of its small messages
+    /// and its accounts' settings (so changed settings apply from the next claim on). Nil: nothing is due.
+    private nonisolated func prepareBatch(now: Date) async -> Batch? {
+        let items: [OutboxItem]
+        do {
+            items = try await store.outbox.claimDue(owner: owner, limit: batchSize, leaseSeconds: leaseSeconds, now: now)
+        } catch {
+            logger.error("cannot claim outbox rows", metadata: ["error": "\(error)"])
+            return nil
+        }
+        guard !items.isEmpty else { return nil }
+        let claimedAt = ContinuousClock.now
+        let raws: [String: [UInt8]]
+        do {
+            // Small messages of the whole batch in one query; a large one is read when its turn comes.
+            raws = try await store.outbox.rawMessages(sha256: items.map(\.rawSha256), upToBytes: Self.prefetchLimit)
+        } catch {
+            logger.error("cannot read the batch's stored messages", metadata: ["error": "\(error)"])
+            raws = [:]
+        }
+        var byAccount: [String: [OutboxItem]] = [:]
+        var order: [String] = []
         for item in items {
+            if byAccount[item.accountId] == nil { order.append(item.accountId) }
+            byAccount[item.accountId, default: []].append(item)
+        }
+        var shares: [Batch.Share] = []
+        for accountId in order {
+            let accountItems = byAccount[accountId] ?? []
             do {
-                if smtp == nil {
-                    smtp = try await SMTPConnection.connect(to: account.outgoingEndpoint, credentials: account.outgoingCredentials,
-                                                            heloName: heloName, logger: logger)
-                }
-                guard let connection = smtp else { continue }
-                guard let raw = try await store.tickets.blob(sha256: item.rawSha256) else {
-                    await fail(item, failure: DeliveryFailure(kind: .internal, text: "the message's stored copy is missing"), settings: account.retry)
+                let found = try await store.accounts.find(id: accountId)
+                shares.append(Batch.Share(account: found.flatMap { $0.sends && $0.outgoing.protocol == .smtp ? $0 : nil }, items: accountItems))
+            } catch {
+                // Left leased: the rows go out once the lease lapses and the database answers again.
+                logger.error("cannot read the sending account", metadata: ["account": "\(accountId)", "error": "\(error)"])
+            }
+        }
+        return Batch(items: items, raws: raws, shares: shares, claimedAt: claimedAt)
+    }
+
+    /// Sends a batch over up to `connectionsPerAccount` connections per account; returns when every
+    /// message of it is sent or failed (their outcomes may still be on their way to the database).
+    private nonisolated func send(_ batch: Batch, run: SendRun) async {
+        // A batch claimed ahead waited for the one before it; its lease is made fresh before its first message.
+        await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 4))
+        await withTaskGroup(of: Void.self) { group in
+            for share in batch.shares {
+                guard let account = share.account else {
+                    let failure = DeliveryFailure(kind: .noSuchProvider,
+                        text: "the sending account is deleted or has no SMTP server; set its outgoing server, then resend")
+                    for item in share.items { submitFailure(failure, item: item, settings: RetrySettings(), run: run) }
                     continue
                 }
-                let result = try await withTaskExecutorPreference(connection.connection.taskExecutor) {
-                    try await connection.send(from: item.envelopeFrom, to: item.recipients, message: raw)
-                }
-                let recipients = result.recipients.map {
-                    OutboxAttempt.RecipientResult(address: $0.address, accepted: $0.accepted, replyCode: $0.reply.code, text: $0.reply.text)
-                }
-                let attempt = OutboxAttempt(outboxId: item.id, attemptedAt: Date(), outcome: .sent, replyCode: result.dataReply.code,
-                                            enhancedStatus: result.dataReply.enhancedStatus?.description, text: result.dataReply.text,
-                                            errorClass: nil, policy: nil, nextAttemptAt: nil, recipients: recipients)
-                try await store.outbox.record(attempt, item: item, state: .sent, owner: owner)
-                Counter(label: "mailroom_sent_messages_total").increment()
-                await copyToSentFolder(raw, account: account)
-            } catch {
-                let failure = Self.failure(from: error)
-                await fail(item, failure: failure, settings: account.retry)
-                // After a transport failure the connection is not trusted for the next message.
-                if failure.kind != .serverReply, let connection = smtp {
-                    await connection.close()
-                    smtp = nil
+                // The connections share one queue, so none idles while another still has a backlog.
+                let queue = WorkQueue(share.items)
+                for _ in 0..<min(connectionsPerAccount, share.items.count) {
+                    group.addTask { await self.lane(queue: queue, account: account, batch: batch, run: run) }
                 }
             }
         }
-        await smtp?.quit()
+    }
+
+    /// One connection working through an account's share of a batch.
+    private nonisolated func lane(queue: WorkQueue, account: Account, batch: Batch, run: SendRun) async {
+        var connection = run.pool.take(for: account)
+        var unrecorded: [Int] = []
+        let heloName = account.fromAddress.split(separator: "@").last.map(String.init) ?? "localhost"
+        while let first = queue.next() {
+            if connection == nil {
+                do {
+                    connection = try await SMTPConnection.connect(to: account.outgoingEndpoint, credentials: account.outgoingCredentials,
+                                                                  heloName: heloName, logger: logger)
+                } catch {
+                    if Task.isCancelled { break }
+                    let number = submitFailure(Self.failure(from: error), item: first, settings: account.retry, run: run)
+                    await keepWithinWindow(&unrecorded, adding: number, recorder: run.recorder)
+                    continue
+                }
+            }
+            guard let smtp = connection else { continue }
+            // The messages go out from the connection's event loop: no thread hop per SMTP round trip.
+            let usable = await withTaskExecutorPreference(smtp.connection.taskExecutor) { () async -> Bool in
+                var next: OutboxItem? = first
+                while let item = next {
+                    await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 2))
+                    if batch.isLost(item.id) {
+                        next = queue.next()
+                        continue
+                    }
+                    guard await sendOne(item, over: smtp, account: account, batch: batch, run: run, unrecorded: &unrecorded) else {
+                        return false
+                    }
+                    next = queue.next()
+                }
+                return true
+            }
+            if !usable {
+                // After a transport failure the connection is not trusted for the next message.
+                await smtp.close()
+                connection = nil
+            }
+        }
+        if let connection { run.pool.give(connection, for: account) }
+        run.recorder.flush()
+    }
+
+    /// Sends one message; false when the connection must not carry another.
+    private nonisolated func sendOne(_ item: OutboxItem, over smtp: SMTPConnection, account: Account, batch: Batch, run: SendRun,
+                                     unrecorded: inout [Int]) async -> Bool {
+        do {
+            let raw: [UInt8]
+            if let prefetched = batch.raws[item.rawSha256] {
+                raw = prefetched
+            } else if let read = try await store.outbox.rawMessages(sha256: [item.rawSha256], upToBytes: nil)[item.rawSha256] {
+                raw = read
+            } else {
+                let number = submitFailure(DeliveryFailure(kind: .internal, text: "the message's stored copy is missing"), item: item,
+                                           settings: account.retry, run: run)
+                await keepWithinWindow(&unrecorded, adding: number, recorder: run.recorder)
+                return true
+            }
+            let result = try await smtp.send(from: item.envelopeFrom, to: item.recipients, message: raw)
+            let recipients = result.recipients.map {
+                OutboxAttempt.RecipientResult(address: $0.address, accepted: $0.accepted, replyCode: $0.reply.code, text: $0.reply.text)
+            }
+            let attempt = OutboxAttempt(outboxId: item.id, attemptedAt: Date(), outcome: .sent, replyCode: result.dataReply.code,
+                                        enhancedStatus: result.dataReply.enhancedStatus?.description, text: result.dataReply.text,
+                                        errorClass: nil, policy: nil, nextAttemptAt: nil, recipients: recipients)
+            let number = run.recorder.submit(OutboxOutcome(item: item, attempt: attempt, state: .sent))
+            run.sentCounter.increment()
+            await copyToSentFolder(raw, account: account)
+            await keepWithinWindow(&unrecorded, adding: number, recorder: run.recorder)
+            return true
+        } catch {
+            // Stopped by shutdown: nothing is known about this message, so nothing is recorded; its
+            // lease is released when the service stops and it goes out again.
+            if Task.isCancelled { return false }
+            let failure = Self.failure(from: error)
+            let number = submitFailure(failure, item: item, settings: account.retry, run: run)
+            await keepWithinWindow(&unrecorded, adding: number, recorder: run.recorder)
+            return failure.kind == .serverReply
+        }
+    }
+
+    /// Waits, when this connection is more than the allowed number of outcomes ahead of the database,
+    /// until its oldest one is recorded.
+    private nonisolated func keepWithinWindow(_ unrecorded: inout [Int], adding number: Int, recorder: OutcomeRecorder) async {
+        unrecorded.append(number)
+        while unrecorded.count > unrecordedPerConnection {
+            await recorder.waitUntilRecorded(unrecorded.removeFirst())
+        }
+    }
+
+    /// A batch to a slow server can outlast its lease; before it does, the rows still held get a new
+    /// one. A row another sender took meanwhile (its lease lapsed) is not sent by this one.
+    private nonisolated func renewLeaseIfDue(batch: Batch, after interval: Duration) async {
+        guard batch.renewalDue(after: interval) else { return }
+        do {
+            let ids = batch.items.map(\.id)
+            let renewed = try await store.outbox.renewLeases(ids: ids, owner: owner, leaseSeconds: leaseSeconds)
+            batch.markLost(ids.filter { !renewed.contains($0) })
+        } catch {
+            logger.error("cannot renew outbox leases", metadata: ["error": "\(error)"])
+        }
+    }
+
+    @discardableResult
+    private nonisolated func submitFailure(_ failure: DeliveryFailure, item: OutboxItem, settings: RetrySettings, run: SendRun) -> Int {
+        let (state, attempt) = OutboxTransition.afterFailure(failure, item: item, settings: settings, now: Date())
+        Counter(label: "mailroom_send_failures_total", dimensions: [("class", attempt.errorClass?.rawValue ?? "unknown")]).increment()
+        logger.warning("sending failed", metadata: [
+            "outbox": "\(item.id)", "class": "\(attempt.errorClass?.rawValue ?? "?")", "state": "\(state.rawValue)",
+        ])
+        return run.recorder.submit(OutboxOutcome(item: item, attempt: attempt, state: state))
     }
 
     /// A copy in the account's Sent folder, for people who also look at the mailbox in a mail program.
     /// Best effort: the message is sent either way, and a failure here is logged, not retried.
-    private func copyToSentFolder(_ raw: [UInt8], account: Account) async {
+    private nonisolated func copyToSentFolder(_ raw: [UInt8], account: Account) async {
         guard let folder = account.outgoing.sentFolder, account.incoming.protocol == .imap else { return }
         do {
             let imap = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials, logger: logger)
@@ -159,18 +340,9 @@ public actor OutboxSender: Service {
         }
     }
 
-    private func fail(_ item: OutboxItem, failure: DeliveryFailure, settings: RetrySettings) async {
-        let (state, attempt) = OutboxTransition.afterFailure(failure, item: item, settings: settings, now: Date())
-        do {
-            try await store.outbox.record(attempt, item: item, state: state, owner: owner)
-        } catch {
-            logger.error("cannot record a send attempt", metadata: ["outbox": "\(item.id)", "error": "\(error)"])
-        }
-        Counter(label: "mailroom_send_failures_total", dimensions: [("class", attempt.errorClass?.rawValue ?? "unknown")]).increment()
-        logger.warning("sending failed", metadata: [
-            "outbox": "\(item.id)", "class": "\(attempt.errorClass?.rawValue ?? "?")", "state": "\(state.rawValue)",
-        ])
-    }
+    /// Messages up to this size are read for a whole batch at once; larger ones one at a time, so
+    /// a batch of big attachments does not sit in memory together.
+    static let prefetchLimit = 256 * 1024
 
     /// What the SMTP client's error says, in the classifier's terms.
     static func failure(from error: any Error) -> DeliveryFailure {
@@ -191,5 +363,272 @@ public actor OutboxSender: Service {
         }
         return DeliveryFailure(kind: kind, replyCode: error.replyCode, enhancedStatus: error.enhancedStatus?.description,
                                text: error.description)
+    }
+}
+
+/// What one `sendDue`/`sendAllDue` shares among its connections.
+private final class SendRun: Sendable {
+    let recorder: OutcomeRecorder
+    let pool = SMTPConnectionPool()
+    let sentCounter = Counter(label: "mailroom_sent_messages_total")
+
+    /// A group is written when half a connection's window waits, so the connection rarely stalls on the write.
+    init(window: Int) { recorder = OutcomeRecorder(groupSize: max(1, window / 2)) }
+
+}
+
+/// A claimed batch: its rows by account, the stored copies read for it, and when its lease needs renewing.
+private final class Batch: Sendable {
+    struct Share: Sendable {
+        /// Nil when the account is deleted or does not send over SMTP.
+        var account: Account?
+        var items: [OutboxItem]
+    }
+
+    let items: [OutboxItem]
+    let raws: [String: [UInt8]]
+    let shares: [Share]
+    private let lastRenewal: Mutex<ContinuousClock.Instant>
+    /// Rows (recorded already, or) taken by another sender after their lease lapsed.
+    private let lost = Mutex<Set<String>>([])
+
+    init(items: [OutboxItem], raws: [String: [UInt8]], shares: [Share], claimedAt: ContinuousClock.Instant) {
+        self.items = items
+        self.raws = raws
+        self.shares = shares
+        self.lastRenewal = Mutex(claimedAt)
+    }
+
+    func markLost(_ ids: [String]) {
+        guard !ids.isEmpty else { return }
+        lost.withLock { $0.formUnion(ids) }
+    }
+
+    func isLost(_ id: String) -> Bool { lost.withLock { $0.contains(id) } }
+
+    /// True for exactly one caller once `interval` has passed since the claim or the last renewal.
+    func renewalDue(after interval: Duration) -> Bool {
+        let now = ContinuousClock.now
+        return lastRenewal.withLock { last in
+            guard now - last >= interval else { return false }
+            last = now
+            return true
+        }
+    }
+}
+
+/// An account's share of a batch, taken one row at a time by its connections.
+private final class WorkQueue: Sendable {
+    private let state: Mutex<(items: [OutboxItem], next: Int)>
+
+    init(_ items: [OutboxItem]) { state = Mutex((items, 0)) }
+
+    /// The next row, or nil when all are taken or the sending is cancelled (the rest stay leased and are released at shutdown).
+    func next() -> OutboxItem? {
+        if Task.isCancelled { return nil }
+        return state.withLock { state in
+            guard state.next < state.items.count else { return nil }
+            defer { state.next += 1 }
+            return state.items[state.next]
+        }
+    }
+}
+
+/// Open SMTP connections kept from one batch to the next while there is work, per account. A
+/// connection is reused only while the account's outgoing settings are those it was opened with.
+final class SMTPConnectionPool: Sendable {
+    private let idle = Mutex<[String: [(settings: OutgoingServer, fromAddress: String, connection: SMTPConnection)]]>([:])
+
+    func take(for account: Account) -> SMTPConnection? {
+        idle.withLock { idle -> SMTPConnection? in
+            guard var list = idle[account.id] else { return nil }
+            defer { idle[account.id] = list.isEmpty ? nil : list }
+            while let entry = list.popLast() {
+                if entry.settings == account.outgoing && entry.fromAddress == account.fromAddress { return entry.connection }
+                Task { await entry.connection.quit() }
+            }
+            return nil
+        }
+    }
+
+    func give(_ connection: SMTPConnection, for account: Account) {
+        idle.withLock { $0[account.id, default: []].append((account.outgoing, account.fromAddress, connection)) }
+    }
+
+    func closeAll() async {
+        let all = idle.withLock { idle in
+            defer { idle = [:] }
+            return idle.values.flatMap { $0.map(\.connection) }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for connection in all { group.addTask { await connection.quit() } }
+        }
+    }
+}
+
+/// Group commit for send outcomes. Connections hand in outcomes (numbered in order) without
+/// waiting; one writer records them in groups, each in one transaction. A group is written once
+/// `groupSize` outcomes wait, or someone waits for one of them, or a connection has run out of
+/// work, or the oldest has waited `maxDelay`, or no more will come.
+final class OutcomeRecorder: Sendable {
+    private enum WriterWait {
+        case none
+        /// Nothing to write: any outcome wakes the writer.
+        case idle(CheckedContinuation<Void, Never>)
+        /// Some outcomes wait, fewer than a group: only a reason to write now wakes it.
+        case filling(CheckedContinuation<Void, Never>)
+    }
+
+    private struct State {
+        var pending: [OutboxOutcome] = []
+        var submitted = 0
+        /// Every outcome numbered up to this one is written (or its write failed and was logged).
+        var recorded = 0
+        var waiters: [(number: Int, continuation: CheckedContinuation<Void, Never>)] = []
+        var writer = WriterWait.none
+        var flushRequested = false
+        var finished = false
+
+        /// The writer's continuation, taken out so it is resumed once.
+        mutating func takeWriter(ifFilling: Bool = true) -> CheckedContinuation<Void, Never>? {
+            switch writer {
+            case .none: return nil
+            case .idle(let continuation):
+                writer = .none
+                return continuation
+            case .filling(let continuation):
+                guard ifFilling else { return nil }
+                writer = .none
+                return continuation
+            }
+        }
+    }
+
+    private let state = Mutex(State())
+    let groupSize: Int
+    let maxDelay: Duration
+    /// Outcomes per transaction at most.
+    let maxGroup: Int
+
+    init(groupSize: Int = 16, maxDelay: Duration = .milliseconds(5), maxGroup: Int = 500) {
+        self.groupSize = max(1, groupSize)
+        self.maxDelay = maxDelay
+        self.maxGroup = max(1, maxGroup)
+    }
+
+    /// Hands in an outcome and returns its number.
+    func submit(_ outcome: OutboxOutcome) -> Int {
+        let (number, writer) = state.withLock { state in
+            state.pending.append(outcome)
+            state.submitted += 1
+            return (state.submitted, state.takeWriter(ifFilling: state.pending.count >= groupSize))
+        }
+        writer?.resume()
+        return number
+    }
+
+    /// Returns once the outcome numbered `number` is recorded; asks for a write now if it is not.
+    func waitUntilRecorded(_ number: Int) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let (done, writer) = state.withLock { state -> (Bool, CheckedContinuation<Void, Never>?) in
+                if state.recorded >= number { return (true, nil) }
+                state.waiters.append((number, continuation))
+                return (false, state.pending.isEmpty ? nil : state.takeWriter())
+            }
+            writer?.resume()
+            if done { continuation.resume() }
+        }
+    }
+
+    /// A connection ran out of work: what waits is written now rather than after more arrives.
+    func flush() {
+        let writer = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard !state.pending.isEmpty else { return nil }
+            state.flushRequested = true
+            return state.takeWriter()
+        }
+        writer?.resume()
+    }
+
+    /// No more outcomes will come; the writer returns once it has recorded the rest.
+    func finish() {
+        let writer = state.withLock { state in
+            state.finished = true
+            return state.takeWriter()
+        }
+        writer?.resume()
+    }
+
+    /// The writer's loop: records group after group until `finish()` and nothing is left.
+    func run(write: ([OutboxOutcome]) async -> Void) async {
+        while let next = await nextGroup() {
+            let (group, last) = next
+            await write(group)
+            let ready = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.recorded = last
+                let ready = state.waiters.filter { $0.number <= last }.map(\.continuation)
+                state.waiters.removeAll { $0.number <= last }
+                return ready
+            }
+            for continuation in ready { continuation.resume() }
+        }
+    }
+
+    private enum Next {
+        case group([OutboxOutcome], last: Int)
+        case waitForAny
+        case waitForMore
+        case done
+    }
+
+    private func nextGroup() async -> ([OutboxOutcome], Int)? {
+        var writeNow = false
+        while true {
+            let next = state.withLock { state -> Next in
+                if state.pending.isEmpty { return state.finished ? .done : .waitForAny }
+                guard writeNow || state.pending.count >= groupSize || state.flushRequested || state.finished || !state.waiters.isEmpty else {
+                    return .waitForMore
+                }
+                let count = min(state.pending.count, maxGroup)
+                let group = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                if state.pending.isEmpty { state.flushRequested = false }
+                return .group(group, last: state.submitted - state.pending.count)
+            }
+            switch next {
+            case .group(let group, let last): return (group, last)
+            case .done: return nil
+            case .waitForAny:
+                await waitForWriterWakeUp(filling: false)
+            case .waitForMore:
+                // Whatever ends this wait (a full group, a waiter, a flush, the end, the delay) means: write now.
+                let delay = maxDelay
+                let timer = Task { [weak self] in
+                    do { try await Task.sleep(for: delay) } catch { return }
+                    self?.delayElapsed()
+                }
+                await waitForWriterWakeUp(filling: true)
+                timer.cancel()
+                writeNow = true
+            }
+        }
+    }
+
+    private func waitForWriterWakeUp(filling: Bool) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let ready = state.withLock { state -> Bool in
+                // Re-checked under the lock: whatever arrived since the last look counts.
+                if state.finished || (!filling && !state.pending.isEmpty) { return true }
+                if filling && (state.pending.count >= groupSize || state.flushRequested || !state.waiters.isEmpty) { return true }
+                state.writer = filling ? .filling(continuation) : .idle(continuation)
+                return false
+            }
+            if ready { continuation.resume() }
+        }
+    }
+
+    private func delayElapsed() {
+        let writer = state.withLock { $0.takeWriter() }
+        writer?.resume()
     }
 }

@@ -6,7 +6,9 @@ import MailroomStore
 import MailroomWorkers
 
 /// Outbox throughput: COUNT replies of about SIZE bytes queued in a fresh SQLite store, then sent
-/// by the outbox sender to an SMTP server over CONNECTIONS connections. Prints one line of figures.
+/// by the outbox sender (`sendAllDue`, as the service does) to an SMTP server over CONNECTIONS
+/// connections. Prints one line of figures. Optional environment: MAILROOM_BENCH_BATCH (rows per
+/// claim, default 200), MAILROOM_BENCH_WINDOW (unrecorded outcomes per connection, default the sender's).
 /// Usage: mailroom-bench-outbox HOST PORT COUNT SIZE CONNECTIONS
 @main
 struct OutboxBenchmark {
@@ -45,10 +47,19 @@ struct OutboxBenchmark {
                                                envelopeFrom: "desk@bench.example", recipients: ["customer\(index)@example.com"])
         }
 
-        let sender = OutboxSender(store: store, logger: logger, owner: "bench", batchSize: 200, connectionsPerAccount: connections)
+        // On standard error, so a profiler can be attached to the sending phase alone.
+        FileHandle.standardError.write(Data("queued \(count), sending (pid \(getpid()))\n".utf8))
+        let environment = ProcessInfo.processInfo.environment
+        let batchSize = environment["MAILROOM_BENCH_BATCH"].flatMap(Int.init) ?? 200
+        let sender = if let window = environment["MAILROOM_BENCH_WINDOW"].flatMap(Int.init) {
+            OutboxSender(store: store, logger: logger, owner: "bench", batchSize: batchSize, connectionsPerAccount: connections,
+                         unrecordedPerConnection: window)
+        } else {
+            OutboxSender(store: store, logger: logger, owner: "bench", batchSize: batchSize, connectionsPerAccount: connections)
+        }
         let clock = ContinuousClock()
         let start = clock.now
-        while await sender.sendDue() > 0 {}
+        await sender.sendAllDue()
         let elapsed = clock.now - start
         let sent = try await store.outbox.items(state: .sent, limit: count + 1).count
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18

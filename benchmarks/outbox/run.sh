@@ -3,6 +3,7 @@
 # replies of about SIZE bytes to Postfix's smtp-sink over 1 and 4 connections, next to Postfix's
 # smtp-source sending the same number and size of messages to the same sink, in the same run.
 # Usage: benchmarks/outbox/run.sh [COUNT] [SIZE]   (run as root; installs postfix if missing)
+# MAILROOM_BENCH_SCRATCH: the release build's scratch path (default .build-release in the tree).
 set -euo pipefail
 count="${1:-10000}"
 size="${2:-5000}"
@@ -16,8 +17,9 @@ if ! command -v smtp-source >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq --no-install-recommends postfix >/dev/null
 fi
 
-swift build -c release --scratch-path .build-release --product mailroom-bench-outbox >&2
-bench="$(swift build -c release --scratch-path .build-release --show-bin-path)/mailroom-bench-outbox"
+scratch="${MAILROOM_BENCH_SCRATCH:-.build-release}"
+swift build -c release --scratch-path "$scratch" --product mailroom-bench-outbox >&2
+bench="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/mailroom-bench-outbox"
 
 state=$(mktemp -d /tmp/mailroom-bench-outbox.XXXXXX)
 chmod 755 "$state"

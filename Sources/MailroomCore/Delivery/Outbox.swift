@@ -121,6 +121,19 @@ public struct OutboxAttempt: Sendable, Equatable, Codable {
     }
 }
 
+/// An attempt and the state it moves its row to: the unit the sender records, several at a time.
+public struct OutboxOutcome: Sendable, Equatable {
+    public var item: OutboxItem
+    public var attempt: OutboxAttempt
+    public var state: DeliveryState
+
+    public init(item: OutboxItem, attempt: OutboxAttempt, state: DeliveryState) {
+        self.item = item
+        self.attempt = attempt
+        self.state = state
+    }
+}
+
 /// What to do with an outbox row after an attempt, decided from the failure and the account's settings.
 public enum OutboxTransition {
     public static func afterFailure(_ failure: DeliveryFailure, item: OutboxItem, settings: RetrySettings, now: Date)
