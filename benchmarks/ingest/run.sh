@@ -11,6 +11,7 @@
 #   BENCH_LATENCY_COUNT (1000) BENCH_LATENCY_MAILBOXES (5) BENCH_LATENCY_INTERVAL (0.2 s)
 #   BENCH_IDLE_ACCOUNTS (1000) BENCH_HELPDESK_TIMEOUT (900 s) BENCH_HELPDESK_DEFAULTS_COUNT (300)
 #   BENCH_SKIP_BUILD=1 BENCH_KEEP=1 (keep the work directory)
+#   BENCH_SCRATCH (the release build's scratch path; default .build-bench in the repository)
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -24,7 +25,7 @@ lat_interval="${BENCH_LATENCY_INTERVAL:-0.2}"
 idle_accounts="${BENCH_IDLE_ACCOUNTS:-1000}"
 hd_timeout="${BENCH_HELPDESK_TIMEOUT:-900}"
 hd_defaults_count="${BENCH_HELPDESK_DEFAULTS_COUNT:-300}"
-scratch="$root/.build-bench"
+scratch="${BENCH_SCRATCH:-$root/.build-bench}"
 cache="$scratch/bench-ingest"
 venv="${BENCH_VENV:-$HOME/.cache/mailroom-bench-ingest-venv}"
 token="bench-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
@@ -46,7 +47,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import helpdesk' 2>/d
     "$venv/bin/pip" install --quiet django-helpdesk
 fi
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    step "building release binaries (swift build -c release --scratch-path .build-bench)"
+    step "building release binaries (swift build -c release --scratch-path $scratch)"
     (cd "$root" && swift build -c release --scratch-path "$scratch" --product mailroom >&2 \
         && swift build -c release --scratch-path "$scratch" --product mailroom-bench-ingest >&2)
 fi
