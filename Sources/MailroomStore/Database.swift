@@ -82,6 +82,12 @@ public final class MailroomDatabase: Sendable {
             try await db.raw("PRAGMA synchronous = NORMAL").run()
             try await db.raw("PRAGMA foreign_keys = ON").run()
             try await db.raw("PRAGMA busy_timeout = 5000").run()
+            // Ingest writes raw mail in batches of megabytes: a page cache larger than the default 2 MiB
+            // keeps a batch from spilling and B-tree pages from being read again; statement journals
+            // (savepoints) stay in memory; reads map the file instead of copying it.
+            try await db.raw("PRAGMA cache_size = -65536").run()
+            try await db.raw("PRAGMA temp_store = MEMORY").run()
+            try await db.raw("PRAGMA mmap_size = 268435456").run()
             return MailroomDatabase(kind: .sqlite, backend: .sqlite(connection, AsyncLock()), logger: logger)
         case .postgres(let url):
             let sqlConfiguration = try SQLPostgresConfiguration(url: url)

@@ -34,43 +34,56 @@ public struct SQLTicketStore: Sendable {
     /// are committed (see ``IngestBatchResult``). `now` nil stamps each message when it is stored.
     public func ingestBatch(_ items: [IngestItem], account: Account, now: Date? = nil) async throws -> IngestBatchResult {
         guard !items.isEmpty else { return IngestBatchResult(outcomes: []) }
-        return try await database.transaction { db in
-            var outcomes: [IngestOutcome] = []
-            outcomes.reserveCapacity(items.count)
-            var failure: (any Error)?
-            var highWater: MailboxPosition?
-            for item in items {
-                let stamp = now ?? Date()
-                try await db.raw("SAVEPOINT ingest_item").run()
-                var outcome: IngestOutcome
-                do {
-                    outcome = try await Self.store(item, account: account, db: db, now: stamp)
-                } catch let error as DomainError {
-                    try await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
-                    guard case .ingest(let mail, _) = item.action else {
+        // Savepoints cost a copy of every page a message touches; the usual batch has no failure, so it
+        // is tried without them first, and only a batch that failed is run again message by message.
+        struct NeedsSavepoints: Error {}
+        do {
+            return try await ingestBatch(items, account: account, now: now, savepoints: false)
+        } catch is NeedsSavepoints {
+            return try await ingestBatch(items, account: account, now: now, savepoints: true)
+        }
+
+        func ingestBatch(_ items: [IngestItem], account: Account, now: Date?, savepoints: Bool) async throws -> IngestBatchResult {
+            try await database.transaction { db in
+                var outcomes: [IngestOutcome] = []
+                outcomes.reserveCapacity(items.count)
+                var failure: (any Error)?
+                var highWater: MailboxPosition?
+                for item in items {
+                    let stamp = now ?? Date()
+                    if savepoints { try await db.raw("SAVEPOINT ingest_item").run() }
+                    var outcome: IngestOutcome
+                    do {
+                        outcome = try await Self.store(item, account: account, db: db, now: stamp)
+                    } catch let error as DomainError {
+                        guard savepoints else { throw NeedsSavepoints() }
+                        try await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
+                        guard case .ingest(let mail, _) = item.action else {
+                            failure = error
+                            break
+                        }
+                        let entry = QuarantinedMessage(
+                            accountId: account.id, reason: .storeFailed, detail: "the message could not be stored: \(error)",
+                            rawSha256: mail.rawSha256, size: item.raw.count, source: item.source, from: mail.sender?.address,
+                            subject: String(mail.subject.prefix(300)), createdAt: stamp)
+                        outcome = .quarantined(id: try await Self.insertQuarantine(entry, raw: item.raw, db: db, now: stamp))
+                    } catch {
+                        guard savepoints else { throw NeedsSavepoints() }
+                        try? await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
                         failure = error
                         break
                     }
-                    let entry = QuarantinedMessage(
-                        accountId: account.id, reason: .storeFailed, detail: "the message could not be stored: \(error)",
-                        rawSha256: mail.rawSha256, size: item.raw.count, source: item.source, from: mail.sender?.address,
-                        subject: String(mail.subject.prefix(300)), createdAt: stamp)
-                    outcome = .quarantined(id: try await Self.insertQuarantine(entry, raw: item.raw, db: db, now: stamp))
-                } catch {
-                    try? await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
-                    failure = error
-                    break
+                    if savepoints { try await db.raw("RELEASE SAVEPOINT ingest_item").run() }
+                    if case .imap(_, _, let uid) = item.position {
+                        if case .imap(_, _, let best)? = highWater, best >= uid {} else { highWater = item.position }
+                    } else {
+                        try await Self.record(item.position, account: account.id, db: db, now: stamp)
+                    }
+                    outcomes.append(outcome)
                 }
-                try await db.raw("RELEASE SAVEPOINT ingest_item").run()
-                if case .imap(_, _, let uid) = item.position {
-                    if case .imap(_, _, let best)? = highWater, best >= uid {} else { highWater = item.position }
-                } else {
-                    try await Self.record(item.position, account: account.id, db: db, now: stamp)
-                }
-                outcomes.append(outcome)
+                if let highWater { try await Self.record(highWater, account: account.id, db: db, now: now ?? Date()) }
+                return IngestBatchResult(outcomes: outcomes, failure: failure)
             }
-            if let highWater { try await Self.record(highWater, account: account.id, db: db, now: now ?? Date()) }
-            return IngestBatchResult(outcomes: outcomes, failure: failure)
         }
     }
 

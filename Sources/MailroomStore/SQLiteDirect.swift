@@ -258,7 +258,6 @@ struct DirectSQLiteDatabase: SQLDatabase {
             try handle.run(sql, binds, onRow: onRow)
         } else {
             let handle = self.handle
-            nonisolated(unsafe) let binds = binds
             try await eventLoop.submit { try handle.run(sql, binds, onRow: onRow) }.get()
         }
     }
