@@ -13,56 +13,132 @@ public struct SQLTicketStore: Sendable {
 
     public init(database: MailroomDatabase) { self.database = database }
 
+    /// Where work that reads and writes a lot should run (see ``MailroomDatabase/preferredExecutor``).
+    public var preferredExecutor: (any TaskExecutor)? { database.preferredExecutor }
+
     // MARK: Ingest
 
     public func ingest(_ mail: InboundMail, raw: [UInt8], account: Account, position: MailboxPosition?,
                        tags: [String] = [], now: Date = Date()) async throws -> IngestOutcome {
         try await database.transaction { db in
-            try await Self.putBlob(raw, sha256: mail.rawSha256, db: db, now: now)
-            if let existing = try await db.raw("""
-                SELECT ticket_id FROM messages WHERE account_id = \(bind: account.id) AND content_hash = \(bind: mail.contentHash)
-                """).first() {
-                try await Self.record(position, account: account.id, db: db, now: now)
-                return .duplicate(ticketId: try existing.decode(column: "ticket_id", as: String.self))
-            }
-            if let bounce = mail.bounce, let outcome = try await Self.joinBounce(mail, bounce: bounce, account: account, position: position,
-                                                                                 db: db, now: now) {
-                return outcome
-            }
-            let sender = mail.sender ?? mail.replyTo.first ?? EmailAddress(name: "Unknown sender", address: "unknown@invalid")
-            let customer = try await Self.findOrCreateCustomer(sender, db: db, now: now)
-            let input = ResolverInput(accountId: account.id, sender: sender, cc: mail.cc, subject: mail.subject,
-                                      accountPrefix: account.subjectPrefix, inReplyTo: mail.inReplyTo, references: mail.references)
-            let match = try await TicketResolution.resolve(input, resolvers: account.resolvers, finder: SQLOpenTicketFinder(db: db))
-
-            let ticketId: String
-            if let match {
-                // The same mail delivered to two of our mailboxes joins one ticket once.
-                let onTicket = try await db.raw("""
-                    SELECT id FROM messages WHERE ticket_id = \(bind: match.ticketId) AND content_hash = \(bind: mail.contentHash)
-                    """).first()
-                if onTicket != nil {
-                    try await Self.record(position, account: account.id, db: db, now: now)
-                    return .duplicate(ticketId: match.ticketId)
-                }
-                ticketId = match.ticketId
-            } else {
-                ticketId = try await Self.createTicket(for: mail, customer: customer, sender: sender, account: account,
-                                                       normalizedSubject: input.normalizedSubject, db: db, now: now)
-            }
-            let messageId = try await Self.insertMessage(mail, ticketId: ticketId, accountId: account.id, direction: .inbound,
-                                                         deliveryState: nil, db: db, now: now)
-            try await Self.addParticipants(ticketId: ticketId, from: mail.from, to: mail.to, cc: mail.cc, db: db)
-            try await Self.touchTicket(ticketId, direction: .inbound, addTags: tags, db: db, now: now)
+            let outcome = try await Self.ingestOne(mail, raw: raw, account: account, tags: tags, db: db, now: now)
             try await Self.record(position, account: account.id, db: db, now: now)
-            if let match { return .appended(ticketId: ticketId, messageId: messageId, resolver: match.resolver) }
-            return .created(ticketId: ticketId, messageId: messageId)
+            return outcome
         }
+    }
+
+    /// Commits a batch of messages in one transaction, in order, with their fetch positions (an
+    /// IMAP folder's high-water mark is written once, for the last committed message). Each message
+    /// runs inside a savepoint: one whose ingest breaks a domain rule is rolled back alone and kept
+    /// in the quarantine instead; any other failure ends the batch there, and the messages before it
+    /// are committed (see ``IngestBatchResult``). `now` nil stamps each message when it is stored.
+    public func ingestBatch(_ items: [IngestItem], account: Account, now: Date? = nil) async throws -> IngestBatchResult {
+        guard !items.isEmpty else { return IngestBatchResult(outcomes: []) }
+        // Savepoints cost a copy of every page a message touches; the usual batch has no failure, so it
+        // is tried without them first, and only a batch that failed is run again message by message.
+        struct NeedsSavepoints: Error {}
+        do {
+            return try await ingestBatch(items, account: account, now: now, savepoints: false)
+        } catch is NeedsSavepoints {
+            return try await ingestBatch(items, account: account, now: now, savepoints: true)
+        }
+
+        func ingestBatch(_ items: [IngestItem], account: Account, now: Date?, savepoints: Bool) async throws -> IngestBatchResult {
+            try await database.transaction { db in
+                var outcomes: [IngestOutcome] = []
+                outcomes.reserveCapacity(items.count)
+                var failure: (any Error)?
+                var highWater: MailboxPosition?
+                for item in items {
+                    let stamp = now ?? Date()
+                    if savepoints { try await db.raw("SAVEPOINT ingest_item").run() }
+                    var outcome: IngestOutcome
+                    do {
+                        outcome = try await Self.store(item, account: account, db: db, now: stamp)
+                    } catch let error as DomainError {
+                        guard savepoints else { throw NeedsSavepoints() }
+                        try await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
+                        guard case .ingest(let mail, _) = item.action else {
+                            failure = error
+                            break
+                        }
+                        let entry = QuarantinedMessage(
+                            accountId: account.id, reason: .storeFailed, detail: "the message could not be stored: \(error)",
+                            rawSha256: mail.rawSha256, size: item.raw.count, source: item.source, from: mail.sender?.address,
+                            subject: String(mail.subject.prefix(300)), createdAt: stamp)
+                        outcome = .quarantined(id: try await Self.insertQuarantine(entry, raw: item.raw, db: db, now: stamp))
+                    } catch {
+                        guard savepoints else { throw NeedsSavepoints() }
+                        try? await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
+                        failure = error
+                        break
+                    }
+                    if savepoints { try await db.raw("RELEASE SAVEPOINT ingest_item").run() }
+                    if case .imap(_, _, let uid) = item.position {
+                        if case .imap(_, _, let best)? = highWater, best >= uid {} else { highWater = item.position }
+                    } else {
+                        try await Self.record(item.position, account: account.id, db: db, now: stamp)
+                    }
+                    outcomes.append(outcome)
+                }
+                if let highWater { try await Self.record(highWater, account: account.id, db: db, now: now ?? Date()) }
+                return IngestBatchResult(outcomes: outcomes, failure: failure)
+            }
+        }
+    }
+
+    static func store(_ item: IngestItem, account: Account, db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
+        switch item.action {
+        case .ingest(let mail, let tags):
+            return try await ingestOne(mail, raw: item.raw, account: account, tags: tags, db: db, now: now)
+        case .quarantine(let entry):
+            return .quarantined(id: try await insertQuarantine(entry, raw: item.raw, db: db, now: now))
+        case .skip(let reason):
+            return .skipped(reason: reason)
+        }
+    }
+
+    /// Everything of one message's ingest but its fetch position.
+    static func ingestOne(_ mail: InboundMail, raw: [UInt8], account: Account, tags: [String], db: any SQLDatabase,
+                          now: Date) async throws -> IngestOutcome {
+        try await putBlob(raw, sha256: mail.rawSha256, db: db, now: now)
+        if let existing = try await db.raw("""
+            SELECT ticket_id FROM messages WHERE account_id = \(bind: account.id) AND content_hash = \(bind: mail.contentHash)
+            """).first() {
+            return .duplicate(ticketId: try existing.decode(column: "ticket_id", as: String.self))
+        }
+        if let bounce = mail.bounce, let outcome = try await joinBounce(mail, bounce: bounce, account: account, db: db, now: now) {
+            return outcome
+        }
+        let sender = mail.sender ?? mail.replyTo.first ?? EmailAddress(name: "Unknown sender", address: "unknown@invalid")
+        let customer = try await findOrCreateCustomer(sender, db: db, now: now)
+        let input = ResolverInput(accountId: account.id, sender: sender, cc: mail.cc, subject: mail.subject,
+                                  accountPrefix: account.subjectPrefix, inReplyTo: mail.inReplyTo, references: mail.references)
+        let match = try await TicketResolution.resolve(input, resolvers: account.resolvers, finder: SQLOpenTicketFinder(db: db))
+
+        let ticketId: String
+        if let match {
+            // The same mail delivered to two of our mailboxes joins one ticket once.
+            let onTicket = try await db.raw("""
+                SELECT id FROM messages WHERE ticket_id = \(bind: match.ticketId) AND content_hash = \(bind: mail.contentHash)
+                """).first()
+            if onTicket != nil { return .duplicate(ticketId: match.ticketId) }
+            ticketId = match.ticketId
+        } else {
+            ticketId = try await createTicket(for: mail, customer: customer, sender: sender, account: account,
+                                              normalizedSubject: input.normalizedSubject, db: db, now: now)
+        }
+        let messageId = try await insertMessage(mail, ticketId: ticketId, accountId: account.id, direction: .inbound,
+                                                deliveryState: nil, db: db, now: now)
+        try await addParticipants(ticketId: ticketId, from: mail.from, to: mail.to, cc: mail.cc, db: db)
+        try await touchTicket(ticketId, direction: .inbound, addTags: tags, db: db, now: now)
+        if let match { return .appended(ticketId: ticketId, messageId: messageId, resolver: match.resolver) }
+        return .created(ticketId: ticketId, messageId: messageId)
     }
 
     /// A delivery failure report joins the ticket of the message it reports on, whatever the resolvers:
     /// that message is marked bounced, the ticket escalated, and permanently failed addresses remembered.
-    static func joinBounce(_ mail: InboundMail, bounce: BounceReport, account: Account, position: MailboxPosition?,
+    static func joinBounce(_ mail: InboundMail, bounce: BounceReport, account: Account,
                            db: any SQLDatabase, now: Date) async throws -> IngestOutcome? {
         var original: (any SQLRow)?
         // A VERP return path names the outbox entry exactly; Message-IDs are the next best thing.
@@ -95,13 +171,11 @@ public struct SQLTicketStore: Sendable {
                 """).run()
         }
         if try await db.raw("SELECT id FROM messages WHERE ticket_id = \(bind: ticketId) AND content_hash = \(bind: mail.contentHash)").first() != nil {
-            try await record(position, account: account.id, db: db, now: now)
             return .duplicate(ticketId: ticketId)
         }
         let messageId = try await insertMessage(mail, ticketId: ticketId, accountId: account.id, direction: .inbound, deliveryState: nil,
                                                 db: db, now: now)
         try await touchTicket(ticketId, direction: .inbound, addTags: [], db: db, now: now)
-        try await record(position, account: account.id, db: db, now: now)
         return .bounce(ticketId: ticketId, messageId: messageId)
     }
 
@@ -119,19 +193,23 @@ public struct SQLTicketStore: Sendable {
 
     /// Keeps a message aside with the reason, and moves the fetch position past it in the same transaction.
     public func quarantine(_ entry: QuarantinedMessage, raw: [UInt8]?, position: MailboxPosition?, now: Date = Date()) async throws -> String {
-        var entry = entry
-        entry.id = Identifier.make(at: now)
-        let stored = entry
         try await database.transaction { db in
-            if let raw, let sha = stored.rawSha256 { try await Self.putBlob(raw, sha256: sha, db: db, now: now) }
-            try await db.raw("""
-                INSERT INTO quarantine (id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at)
-                VALUES (\(bind: stored.id), \(bind: stored.accountId), \(bind: stored.reason.rawValue), \(bind: stored.detail),
-                        \(bind: stored.rawSha256), \(bind: stored.size), \(bind: stored.source), \(bind: stored.from),
-                        \(bind: stored.subject), \(bind: Timestamp.from(stored.createdAt)), NULL)
-                """).run()
-            try await Self.record(position, account: stored.accountId, db: db, now: now)
+            let id = try await Self.insertQuarantine(entry, raw: raw, db: db, now: now)
+            try await Self.record(position, account: entry.accountId, db: db, now: now)
+            return id
         }
+    }
+
+    static func insertQuarantine(_ entry: QuarantinedMessage, raw: [UInt8]?, db: any SQLDatabase, now: Date) async throws -> String {
+        var stored = entry
+        stored.id = Identifier.make(at: now)
+        if let raw, let sha = stored.rawSha256 { try await putBlob(raw, sha256: sha, db: db, now: now) }
+        try await db.raw("""
+            INSERT INTO quarantine (id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at)
+            VALUES (\(bind: stored.id), \(bind: stored.accountId), \(bind: stored.reason.rawValue), \(bind: stored.detail),
+                    \(bind: stored.rawSha256), \(bind: stored.size), \(bind: stored.source), \(bind: stored.from),
+                    \(bind: stored.subject), \(bind: Timestamp.from(stored.createdAt)), NULL)
+            """).run()
         return stored.id
     }
 
@@ -192,6 +270,15 @@ public struct SQLTicketStore: Sendable {
                     UPDATE fetch_leases SET expires_at = \(bind: expires) WHERE node = \(bind: node) AND account_id IN (\(binds: chunk))
                     """).run()
             }
+        }
+    }
+
+    /// Changes whenever an account is created, changed or deleted: the fetchers' supervisor reads the
+    /// accounts again only then, instead of decoding and decrypting every account every round.
+    public func accountsChangeMarker() async throws -> String {
+        try await database.withConnection { db in
+            guard let row = try await db.raw("SELECT COUNT(*) AS n, MAX(updated_at) AS u FROM accounts").first() else { return "" }
+            return "\(try row.decode(column: "n", as: Int64.self)):\(try row.decode(column: "u", as: Int64?.self) ?? 0)"
         }
     }
 

@@ -33,7 +33,18 @@ public actor FetcherSupervisor: Service {
         Task { await self.signal() }
     }
 
-    private func signal() { wakeUp?.yield() }
+    private func signal() {
+        fullRoundDue = true
+        wakeUp?.yield()
+    }
+
+    /// The accounts table's change marker at the last full round (nil: none yet).
+    private var seenMarker: String?
+    /// Set by ``wake()``, by a lease this node could not take (another node may let it lapse), and
+    /// every `fullRoundEvery` rounds; otherwise a round whose marker is unchanged only renews leases.
+    private var fullRoundDue = true
+    private var roundsSinceFull = 0
+    private let fullRoundEvery = 30
 
     public func run() async throws {
         let (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
@@ -61,11 +72,22 @@ public actor FetcherSupervisor: Service {
     public var runningAccounts: [String] { Array(running.keys).sorted() }
 
     public func reconcile() async {
+        roundsSinceFull += 1
+        let marker = try? await store.tickets.accountsChangeMarker()
+        if !fullRoundDue, roundsSinceFull < fullRoundEvery, marker != nil, marker == seenMarker {
+            await renewLeasesIfDue()
+            if roundsSinceFull % 5 == 0 { await recordGauges() }
+            return
+        }
+        fullRoundDue = false
+        roundsSinceFull = 0
+        seenMarker = marker
         let accounts: [Account]
         do {
             accounts = try await store.accounts.list(includeDeleted: false)
         } catch {
             logger.error("cannot read the accounts to fetch", metadata: ["error": "\(error)"])
+            fullRoundDue = true
             return
         }
         var desired: [String: Account] = [:]
@@ -78,7 +100,7 @@ public actor FetcherSupervisor: Service {
                 continue
             }
             let leased = (try? await store.tickets.acquireFetchLease(accountId: account.id, node: nodeName, duration: leaseSeconds)) ?? false
-            if leased { desired[account.id] = account }
+            if leased { desired[account.id] = account } else { fullRoundDue = true }
         }
         await renewLeasesIfDue()
         for (id, entry) in running where desired[id] == nil || desired[id].map(Self.fingerprint) != entry.fingerprint {
@@ -92,10 +114,12 @@ public actor FetcherSupervisor: Service {
         for (id, account) in desired where running[id] == nil {
             let task: Task<Void, Never>
             if account.incoming.protocol == .pop3 {
-                let fetcher = POP3Fetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger)
+                let fetcher = POP3Fetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger,
+                                          credentials: AccountCredentialSource(accounts: store.accounts))
                 task = Task { await fetcher.run() }
             } else {
-                let fetcher = IMAPFetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger)
+                let fetcher = IMAPFetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger,
+                                          credentials: AccountCredentialSource(accounts: store.accounts))
                 task = Task { await fetcher.run() }
             }
             running[id] = (Self.fingerprint(account), task)
@@ -144,7 +168,14 @@ public actor FetcherSupervisor: Service {
     private var leaseSeconds: TimeInterval { 30 }
 
     /// Everything that affects fetching, credentials included (only compared in memory, never stored).
+    /// OAuth2 access tokens are left out: a fetcher refreshes and stores them itself, and must not be
+    /// restarted for that.
     static func fingerprint(_ account: Account) -> String {
+        var account = account
+        for keyPath in [\Account.incoming.connection.auth.oauth2, \Account.outgoing.connection.auth.oauth2] where account[keyPath: keyPath] != nil {
+            account[keyPath: keyPath]?.accessToken = nil
+            account[keyPath: keyPath]?.accessTokenExpiresAt = nil
+        }
         let settings = (try? JSONCoding.encoder.encode(account)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let secrets = (try? JSONCoding.encoder.encode(AccountSecrets(of: account))).map { InboundMailParser.sha256Hex($0) } ?? ""
         return InboundMailParser.sha256Hex(Array((settings + secrets).utf8))

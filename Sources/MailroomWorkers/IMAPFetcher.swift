@@ -40,7 +40,8 @@ extension Account {
 }
 
 /// Reads one account's IMAP folder for as long as it runs: new UIDs above the committed
-/// high-water mark are fetched with BODY.PEEK[] in batches and ingested one by one; IDLE
+/// high-water mark are fetched with BODY.PEEK[] in batches, each batch committed in one
+/// transaction while the next is fetched; IDLE
 /// wakes it for new mail, and the fetch interval is the fallback and the safety sweep.
 public struct IMAPFetcher: Sendable {
     public let account: Account
@@ -49,9 +50,11 @@ public struct IMAPFetcher: Sendable {
     let status: AccountStatusBoard
     let logger: Logger
     let batchSize: Int
+    let credentials: AccountCredentialSource
 
     public init(account: Account, pipeline: IngestPipeline, tickets: SQLTicketStore, status: AccountStatusBoard, logger: Logger,
-                batchSize: Int = 100) {
+                batchSize: Int = 100, credentials: AccountCredentialSource = AccountCredentialSource(accounts: nil)) {
+        self.credentials = credentials
         self.account = account
         self.pipeline = pipeline
         self.tickets = tickets
@@ -66,11 +69,13 @@ public struct IMAPFetcher: Sendable {
     /// Runs until cancelled; connection failures are reported and retried with growing waits.
     public func run() async {
         var failures = 0
+        // Holds OAuth2 access tokens refreshed during this run.
+        var login = account
         status.update(account.id) { $0.fetching = true }
         defer { status.remove(account.id) }
         while !Task.isCancelled {
             do {
-                try await session()
+                try await session(login: &login)
                 failures = 0
             } catch is CancellationError {
                 return
@@ -98,9 +103,17 @@ public struct IMAPFetcher: Sendable {
     }
 
     /// One connection: log in, then fetch, wait, fetch… until the connection fails or the task is cancelled.
-    func session() async throws {
-        let imap = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials,
+    func session(login: inout Account) async throws {
+        let imap: IMAPConnection
+        do {
+            imap = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: try await credentials.credentials(&login, .incoming),
                                                     logger: logger)
+        } catch let error as MailTransportError where error.kind == .authenticationFailed && login.incoming.connection.auth.method == .oauth2 {
+            // The server refused the access token (revoked, or expired early): one more try with a fresh one.
+            imap = try await IMAPConnection.connect(to: account.incomingEndpoint,
+                                                    credentials: try await credentials.credentials(&login, .incoming, forceRefresh: true),
+                                                    logger: logger)
+        }
         // Running on the connection's event loop saves a thread hop on every server round trip.
         try await withTaskExecutorPreference(imap.connection.taskExecutor) {
             try await loop(imap)
@@ -112,9 +125,12 @@ public struct IMAPFetcher: Sendable {
             let selected = try await imap.select(folder)
             status.update(account.id) { $0.connected = true; $0.lastError = nil }
             let useIdle = await imap.capabilities.contains(.idle)
-            var uidValidity = selected.uidValidity ?? 0
+            let uidValidity = selected.uidValidity ?? 0
+            // This fetcher alone moves the account's position (it holds the fetch lease), so after the
+            // first round the committed mark is known without reading it back.
+            var known: SQLTicketStore.IMAPPosition?
             while !Task.isCancelled {
-                uidValidity = try await fetchNew(imap, uidValidity: uidValidity)
+                known = try await fetchNew(imap, uidValidity: uidValidity, known: known)
                 status.update(account.id) {
                     $0.lastSuccessfulFetchAt = Date()
                     $0.idle = useIdle
@@ -160,10 +176,15 @@ public struct IMAPFetcher: Sendable {
         try await imap.endIdle()
     }
 
-    /// Fetches and ingests every message above the high-water mark; returns the folder's UIDVALIDITY.
+    /// Fetches and ingests every message above the high-water mark; returns the committed position.
     /// UIDVALIDITY cannot change while the folder stays selected (a server that renumbers ends the
-    /// session), so the value from this session's SELECT holds and the sweep costs one UID SEARCH.
-    func fetchNew(_ imap: IMAPConnection, uidValidity: UInt32) async throws -> UInt32 {
+    /// session), so the value from this session's SELECT holds; with the position `known` from the
+    /// previous round of the same session, a sweep costs one UID SEARCH and nothing else.
+    func fetchNew(_ imap: IMAPConnection, uidValidity: UInt32, known: SQLTicketStore.IMAPPosition? = nil) async throws
+        -> SQLTicketStore.IMAPPosition {
+        if let known, known.uidValidity == uidValidity {
+            return try await fetch(above: known.highWater, imap: imap, uidValidity: uidValidity)
+        }
         var highWater: UInt32 = 0
         if let position = try await tickets.imapPosition(accountId: account.id, folder: folder) {
             if position.uidValidity == uidValidity {
@@ -182,6 +203,11 @@ public struct IMAPFetcher: Sendable {
             let leftovers = try await imap.uidSearch(.uid(.range(1, highWater))).filter { $0 <= highWater }
             if !leftovers.isEmpty { try await delete(leftovers, imap: imap) }
         }
+        return try await fetch(above: highWater, imap: imap, uidValidity: uidValidity)
+    }
+
+    private func fetch(above highWater: UInt32, imap: IMAPConnection, uidValidity: UInt32) async throws -> SQLTicketStore.IMAPPosition {
+        var committed = highWater
         var key: IMAPSearchKey = .uid(.from(highWater &+ 1))
         if let days = account.incoming.fetchLastDays {
             let since = Date().addingTimeInterval(-Double(days) * 86_400)
@@ -189,27 +215,62 @@ public struct IMAPFetcher: Sendable {
         }
         // "UID n:*" always includes the highest UID, even below n: keep only what is new.
         let uids = try await imap.uidSearch(key).filter { $0 > highWater }.sorted()
-        guard !uids.isEmpty else { return uidValidity }
+        guard !uids.isEmpty else { return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: highWater) }
 
-        var toDelete: [IMAPUID] = []
-        for batch in stride(from: 0, to: uids.count, by: batchSize).map({ Array(uids[$0..<min($0 + batchSize, uids.count)]) }) {
-            let fetched = try await imap.uidFetchMessages(IMAPUIDSet(batch), items: .bodyPeek,
-                                                          maxMessageBytes: max(account.incoming.maxMessageBytes * 2, 64 << 20))
-            for message in fetched.sorted(by: { $0.uid < $1.uid }) {
-                let outcome = try await pipeline.process(
-                    message.bytes, account: account,
-                    position: .imap(folder: folder, uidValidity: uidValidity, uid: message.uid),
-                    source: "\(folder) uid \(message.uid)")
-                status.record(outcome, for: account.id)
-                // Deleted only after the commit; quarantined mail is kept raw in the quarantine, so it goes too.
-                if account.incoming.deleteOnFetch { toDelete.append(message.uid) }
+        // A three-stage pipeline: while batch k is committed (on the database's thread), batch k+1 is
+        // being parsed (on the global pool) as soon as it arrived, and fetched on the connection.
+        let batches = stride(from: 0, to: uids.count, by: batchSize).map { IMAPUIDSet(Array(uids[$0..<min($0 + batchSize, uids.count)])) }
+        let maxBytes = max(account.incoming.maxMessageBytes * 2, 64 << 20)
+        let (pipeline, account, folder) = (self.pipeline, self.account, self.folder)
+        typealias Fetched = (uids: [IMAPUID], batch: IngestPipeline.PreparedBatch)
+        func fetch(_ set: IMAPUIDSet) -> Task<Fetched, any Error> {
+            // The actor runs the fetch on its connection's event loop; one hop per batch, not per message.
+            Task {
+                let messages = try await imap.uidFetchMessages(set, items: .bodyPeek, maxMessageBytes: maxBytes).sorted { $0.uid < $1.uid }
+                return (messages.map(\.uid), pipeline.prepare(messages.map {
+                    IngestPipeline.Inbound(raw: $0.bytes, position: .imap(folder: folder, uidValidity: uidValidity, uid: $0.uid),
+                                           source: "\(folder) uid \($0.uid)")
+                }, account: account))
             }
+        }
+        var next: Task<Fetched, any Error>? = fetch(batches[0])
+        var toDelete: [IMAPUID] = []
+        for index in batches.indices {
+            guard let pending = next else { break }
+            let fetched = try await pending.value
+            next = nil
+            // The connection is free between two fetches: committed messages go now, in one batch.
             if !toDelete.isEmpty {
                 try await delete(toDelete, imap: imap)
                 toDelete.removeAll()
             }
+            if index + 1 < batches.count { next = fetch(batches[index + 1]) }
+            let result: IngestBatchResult
+            do {
+                result = try await pipeline.commit(fetched.batch)
+            } catch {
+                // Nothing of this batch was committed; the fetch in flight must end before the connection closes.
+                await Self.settle(next)
+                throw error
+            }
+            for outcome in result.outcomes { status.record(outcome, for: account.id) }
+            let committedUIDs = fetched.uids.prefix(result.outcomes.count)
+            if let last = committedUIDs.last { committed = max(committed, last) }
+            // Deleted only after the commit; quarantined mail is kept raw in the quarantine, so it goes too.
+            if account.incoming.deleteOnFetch { toDelete += committedUIDs }
+            if let failure = result.failure {
+                await Self.settle(next)
+                if !toDelete.isEmpty { try await delete(toDelete, imap: imap) }
+                throw failure
+            }
         }
-        return uidValidity
+        if !toDelete.isEmpty { try await delete(toDelete, imap: imap) }
+        return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: committed)
+    }
+
+    /// Waits for a fetch that is no longer wanted, so no command is in flight on the connection.
+    private static func settle<T>(_ task: Task<T, any Error>?) async {
+        _ = try? await task?.value
     }
 
     /// Deletes committed messages in one batch: \Deleted, then UID EXPUNGE where the server has UIDPLUS.

@@ -31,10 +31,19 @@ public enum InboundMailParser {
     public static func sha256Hex(_ bytes: some Collection<UInt8>) -> String {
         var hasher = Crypto.SHA256()
         hasher.update(data: Array(bytes))
-        return hasher.finalize().map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        return hex(hasher.finalize())
+    }
+
+    /// Lowercase hex of a digest, without a formatter per byte (`String(format:)` cost more than the hashing).
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Sender and subject from the header section alone, for quarantine entries of mail too large to parse whole.
@@ -68,7 +77,7 @@ public enum InboundMailParser {
         }
         content.update(data: [10])
         if bodyStart < raw.count { content.update(data: raw[bodyStart...]) }
-        let contentHash = content.finalize().map { String(format: "%02x", $0) }.joined()
+        let contentHash = hex(content.finalize())
 
         func addresses(_ mailboxes: [Mailbox]) -> [EmailAddress] {
             mailboxes.prefix(500).map { EmailAddress(name: $0.name, address: $0.address) }

@@ -5,8 +5,12 @@ import MailroomStore
 import Metrics
 
 /// The steps every inbound message takes, fetched or imported: size check, parse, header
-/// filters, then one store transaction. A message that cannot go through is quarantined, raw,
+/// filters, then the store's transaction. A message that cannot go through is quarantined, raw,
 /// with its reason, and the mailbox moves on: one bad message never blocks the ones after it.
+///
+/// Messages go through in batches: the batch's messages are parsed in parallel, and the whole
+/// batch is committed in one transaction with its fetch positions (a crash before the commit
+/// leaves none of it; after, all of it). The steps after the commit run next to the database.
 public struct IngestPipeline: Sendable {
     let tickets: SQLTicketStore
     /// Where the failure-mail senders are configured (nil: only delivery-status reports count as bounces).
@@ -14,103 +18,158 @@ public struct IngestPipeline: Sendable {
     let logger: Logger
     /// A parse that takes longer than this is abandoned and the message quarantined.
     let parseTimeout: Duration
-    /// Called after each commit (routing and live events hook in here).
-    let afterCommit: @Sendable (IngestOutcome, Account) async -> Void
+    /// Called after each commit for each committed message (routing and live events hook in here).
+    let afterCommit: @Sendable (CommittedMessage) async -> Void
 
     public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
                 afterCommit: @escaping @Sendable (IngestOutcome, Account) async -> Void = { _, _ in }) {
+        self.init(tickets: tickets, settings: settings, logger: logger, parseTimeout: parseTimeout,
+                  onCommit: { committed in await afterCommit(committed.outcome, committed.account) })
+    }
+
+    /// Like the other initializer; `onCommit` also gets the parsed message, so a step after the
+    /// commit (routing) need not read the raw message again and parse it a second time.
+    public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
+                onCommit: @escaping @Sendable (CommittedMessage) async -> Void) {
         self.tickets = tickets
         self.settings = settings
         self.logger = logger
         self.parseTimeout = parseTimeout
-        self.afterCommit = afterCommit
+        self.afterCommit = onCommit
+    }
+
+    /// One message as it came from the mailbox.
+    public struct Inbound: Sendable {
+        public var raw: [UInt8]
+        public var position: MailboxPosition?
+        public var source: String
+
+        public init(raw: [UInt8], position: MailboxPosition?, source: String) {
+            self.raw = raw
+            self.position = position
+            self.source = source
+        }
     }
 
     /// Ingests one message. Throws only when the store itself is unavailable: then nothing was
     /// committed and the same message must be tried again later (the fetch position did not move).
     public func process(_ raw: [UInt8], account: Account, position: MailboxPosition?, source: String,
-                        now: Date = Date()) async throws -> IngestOutcome {
+                        now: Date? = nil) async throws -> IngestOutcome {
+        let result = try await processBatch([Inbound(raw: raw, position: position, source: source)], account: account, now: now)
+        if let failure = result.failure { throw failure }
+        return result.outcomes.first ?? .skipped(reason: "nothing to commit")
+    }
+
+    /// Ingests messages in order, in one transaction. The result has an outcome for each committed
+    /// message; with `failure` set the store failed at the next one, and it and those after it were
+    /// not committed (their positions did not move: fetch them again later). Throws, committing
+    /// nothing, when the store cannot be reached at all.
+    public func processBatch(_ messages: [Inbound], account: Account, now: Date? = nil) async throws -> IngestBatchResult {
+        try await commit(prepare(messages, account: account), now: now)
+    }
+
+    /// A batch whose messages are being parsed (in parallel, on the global pool).
+    public struct PreparedBatch: Sendable {
+        let messages: [Inbound]
+        let account: Account
+        fileprivate let parses: ParallelParse
+    }
+
+    /// Starts parsing a batch at once, so that it overlaps with the commit of the batch before.
+    public func prepare(_ messages: [Inbound], account: Account) -> PreparedBatch {
         let limit = account.incoming.maxMessageBytes
-        if raw.count > limit {
-            return try await quarantine(raw, account: account, position: position, source: source, reason: .tooLarge,
-                                        detail: "the message has \(raw.count) bytes, more than the account's maximum of \(limit); raise incoming.maxMessageBytes and replay it to ingest it")
-        }
-        var mail: InboundMail
-        do {
-            mail = try await parseWithinTimeout(raw)
-        } catch let refusal as InboundMailParser.Refusal {
-            return try await quarantine(raw, account: account, position: position, source: source, reason: .unparseable,
-                                        detail: refusal.description)
-        } catch is ParseTimedOut {
-            return try await quarantine(raw, account: account, position: position, source: source, reason: .timedOut,
-                                        detail: "parsing took longer than \(parseTimeout); the message may be built to exhaust parsers")
-        }
-
-        let verpIds = (mail.to + mail.cc).compactMap { VERPAddress.outboxId(in: $0.address) }
-            + mail.headers.filter { ["delivered-to", "x-original-to"].contains($0.name.lowercased()) }.compactMap { VERPAddress.outboxId(in: $0.value) }
-        if mail.bounce == nil, !verpIds.isEmpty {
-            mail.bounce = InboundMailParser.plainBounce(mail)
-        } else if mail.bounce == nil, let sender = mail.sender, let settings, try await settings.globalSettings().isFailureMailSender(sender.address) {
-            mail.bounce = InboundMailParser.plainBounce(mail)
-        }
-        if !verpIds.isEmpty { mail.bounce?.verpOutboxIds = verpIds }
-
-        var tags: [String] = []
-        switch HeaderFilterEvaluation.evaluate(account.incoming.headerFilters, headers: mail.headers) {
-        case .skip(let filter):
-            if let position { try await tickets.recordPosition(position, accountId: account.id, now: now) }
-            logger.info("header filter skipped a message", metadata: ["account": "\(account.id)", "header": "\(filter.header)", "source": "\(source)"])
-            return .skipped(reason: "header filter on \(filter.header)")
-        case .quarantine(let filter):
-            return try await quarantine(raw, account: account, position: position, source: source, reason: .headerFilter,
-                                        detail: "the header filter on \(filter.header) (\(filter.match.rawValue) '\(filter.value)') quarantines it",
-                                        mail: mail)
-        case .accept(let filterTags):
-            tags = filterTags
-        }
-
-        let outcome: IngestOutcome
-        do {
-            outcome = try await tickets.ingest(mail, raw: raw, account: account, position: position, tags: tags, now: now)
-        } catch let error as DomainError {
-            return try await quarantine(raw, account: account, position: position, source: source, reason: .storeFailed,
-                                        detail: "the message could not be stored: \(error)", mail: mail)
-        }
-        Counter(label: "mailroom_ingested_messages_total", dimensions: [("result", outcome.name)]).increment()
-        await afterCommit(outcome, account)
-        return outcome
+        return PreparedBatch(messages: messages, account: account,
+                             parses: ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty ? nil : $0.raw },
+                                                         timeout: parseTimeout, parse: InboundMailParser.parse))
     }
 
-    private struct ParseTimedOut: Error {}
-
-    private func parseWithinTimeout(_ raw: [UInt8]) async throws -> InboundMail {
-        let timeout = parseTimeout
-        return try await withThrowingTaskGroup(of: InboundMail?.self) { group in
-            group.addTask { try InboundMailParser.parse(raw) }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                return nil
+    /// Decides each message of a prepared batch (quarantine, skip or ingest) and commits them all
+    /// (see ``processBatch(_:account:now:)``).
+    public func commit(_ batch: PreparedBatch, now: Date? = nil) async throws -> IngestBatchResult {
+        let messages = batch.messages
+        let account = batch.account
+        let parses = batch.parses
+        guard !messages.isEmpty else { return IngestBatchResult(outcomes: []) }
+        let limit = account.incoming.maxMessageBytes
+        defer { parses.finish() }
+        var failureSenders: GlobalSettings?
+        var items: [IngestItem] = []
+        var parsed: [InboundMail?] = []
+        items.reserveCapacity(messages.count)
+        for (index, message) in messages.enumerated() {
+            let raw = message.raw
+            func quarantine(_ reason: QuarantineReason, _ detail: String, mail: InboundMail? = nil) -> IngestItem {
+                let peeked: (from: String?, subject: String?) = mail == nil ? InboundMailParser.peekHeaders(raw) : (nil, nil)
+                let entry = QuarantinedMessage(
+                    accountId: account.id, reason: reason, detail: detail, rawSha256: mail?.rawSha256 ?? InboundMailParser.sha256Hex(raw),
+                    size: raw.count, source: message.source, from: mail?.sender?.address ?? peeked.from,
+                    subject: mail.map { String($0.subject.prefix(300)) } ?? peeked.subject, createdAt: now ?? Date())
+                return IngestItem(action: .quarantine(entry), raw: raw, position: message.position, source: message.source)
             }
-            defer { group.cancelAll() }
-            guard let first = try await group.next(), let mail = first else { throw ParseTimedOut() }
-            return mail
-        }
-    }
+            if raw.count > limit {
+                items.append(quarantine(.tooLarge, "the message has \(raw.count) bytes, more than the account's maximum of \(limit); raise incoming.maxMessageBytes and replay it to ingest it"))
+                parsed.append(nil)
+                continue
+            }
+            var mail: InboundMail
+            switch raw.isEmpty ? .failed(InboundMailParser.Refusal.empty) : await parses.result(at: index) {
+            case .parsed(let result):
+                mail = result
+            case .failed(let error):
+                items.append(quarantine(.unparseable, (error as? InboundMailParser.Refusal)?.description ?? "\(error)"))
+                parsed.append(nil)
+                continue
+            case .timedOut:
+                items.append(quarantine(.timedOut, "parsing took longer than \(parseTimeout); the message may be built to exhaust parsers"))
+                parsed.append(nil)
+                continue
+            }
 
-    private func quarantine(_ raw: [UInt8], account: Account, position: MailboxPosition?, source: String,
-                            reason: QuarantineReason, detail: String, mail: InboundMail? = nil) async throws -> IngestOutcome {
-        let peeked: (from: String?, subject: String?) = mail == nil ? InboundMailParser.peekHeaders(raw) : (nil, nil)
-        let entry = QuarantinedMessage(
-            accountId: account.id, reason: reason, detail: detail, rawSha256: mail?.rawSha256 ?? InboundMailParser.sha256Hex(raw), size: raw.count,
-            source: source, from: mail?.sender?.address ?? peeked.from,
-            subject: mail.map { String($0.subject.prefix(300)) } ?? peeked.subject, createdAt: Date())
-        let id = try await tickets.quarantine(entry, raw: raw, position: position)
-        logger.warning("message quarantined", metadata: [
-            "account": "\(account.id)", "reason": "\(reason.rawValue)", "source": "\(source)", "quarantine": "\(id)",
-        ])
-        Counter(label: "mailroom_quarantined_messages_total", dimensions: [("reason", reason.rawValue)]).increment()
-        let outcome = IngestOutcome.quarantined(id: id)
-        await afterCommit(outcome, account)
-        return outcome
+            let verpIds = (mail.to + mail.cc).compactMap { VERPAddress.outboxId(in: $0.address) }
+                + mail.headers.filter { ["delivered-to", "x-original-to"].contains($0.name.lowercased()) }.compactMap { VERPAddress.outboxId(in: $0.value) }
+            if mail.bounce == nil, !verpIds.isEmpty {
+                mail.bounce = InboundMailParser.plainBounce(mail)
+            } else if mail.bounce == nil, let sender = mail.sender, let settings {
+                // Read once per batch: the settings do not change between its messages.
+                if failureSenders == nil { failureSenders = try await settings.globalSettings() }
+                if failureSenders?.isFailureMailSender(sender.address) == true { mail.bounce = InboundMailParser.plainBounce(mail) }
+            }
+            if !verpIds.isEmpty { mail.bounce?.verpOutboxIds = verpIds }
+
+            switch HeaderFilterEvaluation.evaluate(account.incoming.headerFilters, headers: mail.headers) {
+            case .skip(let filter):
+                logger.info("header filter skipped a message", metadata: ["account": "\(account.id)", "header": "\(filter.header)", "source": "\(message.source)"])
+                items.append(IngestItem(action: .skip(reason: "header filter on \(filter.header)"), raw: raw, position: message.position,
+                                        source: message.source))
+                parsed.append(mail)
+            case .quarantine(let filter):
+                items.append(quarantine(.headerFilter, "the header filter on \(filter.header) (\(filter.match.rawValue) '\(filter.value)') quarantines it",
+                                        mail: mail))
+                parsed.append(mail)
+            case .accept(let tags):
+                items.append(IngestItem(action: .ingest(mail, tags: tags), raw: raw, position: message.position, source: message.source))
+                parsed.append(mail)
+            }
+        }
+
+        let result = try await tickets.ingestBatch(items, account: account, now: now)
+        // The steps after the commit read and write the database: run them on its executor.
+        await withTaskExecutorPreference(tickets.preferredExecutor) {
+            for (index, outcome) in result.outcomes.enumerated() {
+                if case .quarantined(let id) = outcome {
+                    // Kept aside by the pipeline's decision, or because the store refused the message.
+                    var reason = QuarantineReason.storeFailed
+                    if case .quarantine(let entry) = items[index].action { reason = entry.reason }
+                    logger.warning("message quarantined", metadata: [
+                        "account": "\(account.id)", "reason": "\(reason.rawValue)", "source": "\(items[index].source)", "quarantine": "\(id)",
+                    ])
+                    Counter(label: "mailroom_quarantined_messages_total", dimensions: [("reason", reason.rawValue)]).increment()
+                } else {
+                    Counter(label: "mailroom_ingested_messages_total", dimensions: [("result", outcome.name)]).increment()
+                }
+                await afterCommit(CommittedMessage(outcome: outcome, account: account, mail: parsed[index]))
+            }
+        }
+        return result
     }
 }

@@ -52,9 +52,14 @@ public struct MailImporter: Sendable {
         summary.files += 1
         let bytes = [UInt8](data)
         if Self.isMbox(bytes) {
-            for (index, message) in Self.splitMbox(bytes).enumerated() {
-                summary.count(try await pipeline.process(message, account: account, position: .file("\(path)#\(index + 1)"),
-                                                         source: "\(path) message \(index + 1)"))
+            let messages = Self.splitMbox(bytes).enumerated().map { index, message in
+                IngestPipeline.Inbound(raw: message, position: .file("\(path)#\(index + 1)"), source: "\(path) message \(index + 1)")
+            }
+            // In batches, as fetched mail: one transaction per batch, its messages parsed in parallel.
+            for start in stride(from: 0, to: messages.count, by: 100) {
+                let result = try await pipeline.processBatch(Array(messages[start..<min(start + 100, messages.count)]), account: account)
+                result.outcomes.forEach { summary.count($0) }
+                if let failure = result.failure { throw failure }
             }
         } else {
             summary.count(try await pipeline.process(bytes, account: account, position: .file(path), source: path))

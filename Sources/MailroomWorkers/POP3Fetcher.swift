@@ -16,8 +16,16 @@ public struct POP3Fetcher: Sendable {
     let tickets: SQLTicketStore
     let status: AccountStatusBoard
     let logger: Logger
+    let batchSize: Int
+    let credentials: AccountCredentialSource
+    /// Holds OAuth2 access tokens refreshed while the fetcher runs.
+    private let login: LoginHolder
 
-    public init(account: Account, pipeline: IngestPipeline, tickets: SQLTicketStore, status: AccountStatusBoard, logger: Logger) {
+    public init(account: Account, pipeline: IngestPipeline, tickets: SQLTicketStore, status: AccountStatusBoard, logger: Logger,
+                batchSize: Int = 50, credentials: AccountCredentialSource = AccountCredentialSource(accounts: nil)) {
+        self.batchSize = batchSize
+        self.credentials = credentials
+        self.login = LoginHolder(account)
         self.account = account
         self.pipeline = pipeline
         self.tickets = tickets
@@ -62,7 +70,17 @@ public struct POP3Fetcher: Sendable {
 
     /// One session: list, retrieve what is new, delete what is committed, QUIT.
     public func poll() async throws {
-        let pop3 = try await POP3Connection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials, logger: logger)
+        var login = self.login.account
+        let pop3: POP3Connection
+        do {
+            pop3 = try await POP3Connection.connect(to: account.incomingEndpoint, credentials: try await credentials.credentials(&login, .incoming),
+                                                    logger: logger)
+        } catch let error as MailTransportError where error.kind == .authenticationFailed && login.incoming.connection.auth.method == .oauth2 {
+            pop3 = try await POP3Connection.connect(to: account.incomingEndpoint,
+                                                    credentials: try await credentials.credentials(&login, .incoming, forceRefresh: true),
+                                                    logger: logger)
+        }
+        self.login.account = login
         status.update(account.id) { $0.connected = true }
         do {
             let listing = try await pop3.uidl()
@@ -74,6 +92,23 @@ public struct POP3Fetcher: Sendable {
                 deleted.insert(entry.uid)
             }
             let cutoff = account.incoming.fetchLastDays.map { Date().addingTimeInterval(-Double($0) * 86_400) }
+            var batch: [(entry: (number: Int, uid: String), inbound: IngestPipeline.Inbound)] = []
+            var batchBytes = 0
+            // Retrieved messages are committed in batches (one transaction each); DELE follows each commit.
+            func commit() async throws {
+                guard !batch.isEmpty else { return }
+                let result = try await pipeline.processBatch(batch.map(\.inbound), account: account)
+                for (index, outcome) in result.outcomes.enumerated() {
+                    status.record(outcome, for: account.id)
+                    if account.incoming.deleteOnFetch {
+                        try await pop3.delete(batch[index].entry.number)
+                        deleted.insert(batch[index].entry.uid)
+                    }
+                }
+                batch.removeAll()
+                batchBytes = 0
+                if let failure = result.failure { throw failure }
+            }
             for entry in listing where !seen.contains(entry.uid) {
                 if Task.isCancelled { break }
                 if let cutoff, try await isOlder(than: cutoff, number: entry.number, pop3: pop3) {
@@ -82,14 +117,12 @@ public struct POP3Fetcher: Sendable {
                     continue
                 }
                 let bytes = try await pop3.retrieve(entry.number, maxBytes: max(account.incoming.maxMessageBytes * 2, 64 << 20))
-                let outcome = try await pipeline.process(bytes, account: account, position: .pop3(uidl: entry.uid),
-                                                         source: "pop3 message \(entry.number) uidl \(entry.uid)")
-                status.record(outcome, for: account.id)
-                if account.incoming.deleteOnFetch {
-                    try await pop3.delete(entry.number)
-                    deleted.insert(entry.uid)
-                }
+                batch.append((entry, IngestPipeline.Inbound(raw: bytes, position: .pop3(uidl: entry.uid),
+                                                            source: "pop3 message \(entry.number) uidl \(entry.uid)")))
+                batchBytes += bytes.count
+                if batch.count >= batchSize || batchBytes >= 32 << 20 { try await commit() }
             }
+            try await commit()
             // Deletions take effect only now (RFC 1939 UPDATE state).
             try await pop3.quit()
             try await tickets.forgetPOP3UIDLs(accountId: account.id, keeping: Set(listing.map(\.uid)).subtracting(deleted))

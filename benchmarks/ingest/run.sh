@@ -11,6 +11,7 @@
 #   BENCH_LATENCY_COUNT (1000) BENCH_LATENCY_MAILBOXES (5) BENCH_LATENCY_INTERVAL (0.2 s)
 #   BENCH_IDLE_ACCOUNTS (1000) BENCH_HELPDESK_TIMEOUT (900 s) BENCH_HELPDESK_DEFAULTS_COUNT (300)
 #   BENCH_SKIP_BUILD=1 BENCH_KEEP=1 (keep the work directory)
+#   BENCH_SCRATCH (the release build's scratch path; default .build-bench in the repository)
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -24,7 +25,7 @@ lat_interval="${BENCH_LATENCY_INTERVAL:-0.2}"
 idle_accounts="${BENCH_IDLE_ACCOUNTS:-1000}"
 hd_timeout="${BENCH_HELPDESK_TIMEOUT:-900}"
 hd_defaults_count="${BENCH_HELPDESK_DEFAULTS_COUNT:-300}"
-scratch="$root/.build-bench"
+scratch="${BENCH_SCRATCH:-$root/.build-bench}"
 cache="$scratch/bench-ingest"
 venv="${BENCH_VENV:-$HOME/.cache/mailroom-bench-ingest-venv}"
 token="bench-$(python3 -c 'import secrets; print(secrets.token_hex(8))')"
@@ -46,7 +47,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import helpdesk' 2>/d
     "$venv/bin/pip" install --quiet django-helpdesk
 fi
 if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
-    step "building release binaries (swift build -c release --scratch-path .build-bench)"
+    step "building release binaries (swift build -c release --scratch-path $scratch)"
     (cd "$root" && swift build -c release --scratch-path "$scratch" --product mailroom >&2 \
         && swift build -c release --scratch-path "$scratch" --product mailroom-bench-ingest >&2)
 fi
@@ -222,7 +223,7 @@ print("## 1. End-to-end ingest of %d messages into SQLite" % raw_n)
 print("%-58s %9s %9s %12s" % ("", "messages", "msg/s", "CPU ms/msg"))
 print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Mailroom IMAPClient (batches of 100)", raw_n, raw_rate, "-"))
 print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Python imaplib (batches of 100)", rawpy_n, rawpy_n / rawpy_s, "-"))
-print("%-58s %9d %9.0f %12.2f" % ("Mailroom serve, first to last commit", mr_n, mr_rate, 1000 * mr_cpu / mr_n))
+print("%-58s %9d %9.0f %12.2f" % ("Mailroom serve, first to last commit (batches of 100)", mr_n, mr_rate, 1000 * mr_cpu / mr_n))
 print("%-58s %9d %9.0f %12s" % ("Mailroom serve, account creation to last commit", mr_n, mr_rate_total, ""))
 print("%-58s %9d %9.1f %12.2f%s" % ("django-helpdesk %s get_email (WAL)" % a[19], hd_n, hd_rate, 1000 * hd_cpu / max(hd_n, 1),
                                   "  (stopped after %.0f s)" % hd_wall if hd_to else ""))
@@ -296,7 +297,7 @@ print("peak RSS (VmHWM): %.1f MiB; RSS when idle: %.1f MiB; RSS before the accou
       % (hwm / 1024, rss / 1024, base / 1024, (rss - base) / n))
 print("accounts created in %.1f s, all connected and idle %.1f s later; %d threads, %d open files; %d Dovecot imap processes"
       % ((t1 - t0) / 1000, (t2 - t1) / 1000, threads, fds, procs))
-print("CPU while idle (20 s sample): %.1f%% of one core (each account's 10 s safety sweep: DONE, SELECT, SEARCH, IDLE)" % (100 * (c1 - c0) / hz / 20))
+print("CPU while idle (20 s sample): %.1f%% of one core (each account's 10 s safety sweep: DONE, UID SEARCH, IDLE)" % (100 * (c1 - c0) / hz / 20))
 PY
 say ""
 say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -218,10 +218,12 @@ public struct OAuth2Settings: Sendable, Equatable {
     public var clientSecret: Secret?
     public var refreshToken: Secret?
     public var accessToken: Secret?
+    /// When `accessToken` expires, as the token endpoint said (nil: unknown; it is used until refused).
+    public var accessTokenExpiresAt: Date?
 
     public init(provider: String = "outlook365", email: String = "", clientId: String = "", tenantId: String? = nil,
                 tokenURL: String? = nil, scope: String? = nil, clientSecret: Secret? = nil,
-                refreshToken: Secret? = nil, accessToken: Secret? = nil) {
+                refreshToken: Secret? = nil, accessToken: Secret? = nil, accessTokenExpiresAt: Date? = nil) {
         self.provider = provider
         self.email = email
         self.clientId = clientId
@@ -231,12 +233,13 @@ public struct OAuth2Settings: Sendable, Equatable {
         self.clientSecret = clientSecret
         self.refreshToken = refreshToken
         self.accessToken = accessToken
+        self.accessTokenExpiresAt = accessTokenExpiresAt
     }
 }
 
 extension OAuth2Settings: Codable {
     enum CodingKeys: String, CodingKey {
-        case provider, email, clientId, tenantId, tokenURL, scope, clientSecret, refreshToken, accessToken
+        case provider, email, clientId, tenantId, tokenURL, scope, clientSecret, refreshToken, accessToken, accessTokenExpiresAt
         case clientSecretSet, refreshTokenSet, accessTokenSet
     }
 
@@ -251,7 +254,8 @@ extension OAuth2Settings: Codable {
             scope: try c.decodeIfPresent(String.self, forKey: .scope).nilIfBlank,
             clientSecret: try c.decodeIfPresent(Secret.self, forKey: .clientSecret).nilIfEmpty,
             refreshToken: try c.decodeIfPresent(Secret.self, forKey: .refreshToken).nilIfEmpty,
-            accessToken: try c.decodeIfPresent(Secret.self, forKey: .accessToken).nilIfEmpty
+            accessToken: try c.decodeIfPresent(Secret.self, forKey: .accessToken).nilIfEmpty,
+            accessTokenExpiresAt: try c.decodeIfPresent(Date.self, forKey: .accessTokenExpiresAt)
         )
     }
 
@@ -267,6 +271,7 @@ extension OAuth2Settings: Codable {
         try c.encode(clientSecret != nil, forKey: .clientSecretSet)
         try c.encode(refreshToken != nil, forKey: .refreshTokenSet)
         try c.encode(accessToken != nil, forKey: .accessTokenSet)
+        try c.encodeIfPresent(accessTokenExpiresAt, forKey: .accessTokenExpiresAt)
     }
 }
 

@@ -1,0 +1,53 @@
+import Foundation
+
+/// One message of a batch the store commits in one transaction, as the pipeline decided it:
+/// ingest it, keep it in the quarantine, or pass over it (a skip filter). Each carries the fetch
+/// position it moves past.
+public struct IngestItem: Sendable {
+    public enum Action: Sendable {
+        case ingest(InboundMail, tags: [String])
+        case quarantine(QuarantinedMessage)
+        /// Not ingested on purpose; only the position moves.
+        case skip(reason: String)
+    }
+
+    public var action: Action
+    public var raw: [UInt8]
+    public var position: MailboxPosition?
+    /// Where the message came from, for the quarantine entry and logs ("INBOX uid 42").
+    public var source: String
+
+    public init(action: Action, raw: [UInt8], position: MailboxPosition?, source: String) {
+        self.action = action
+        self.raw = raw
+        self.position = position
+        self.source = source
+    }
+}
+
+/// What a batch's commit did: an outcome for each committed item, in order. When `failure` is
+/// set, the items from `outcomes.count` on were not committed (the store failed on that one);
+/// the committed ones stay committed with their positions, so they are never fetched again.
+public struct IngestBatchResult: Sendable {
+    public var outcomes: [IngestOutcome]
+    public var failure: (any Error)?
+
+    public init(outcomes: [IngestOutcome], failure: (any Error)? = nil) {
+        self.outcomes = outcomes
+        self.failure = failure
+    }
+}
+
+/// A committed message as the steps after the commit see it (routing, live events): the outcome,
+/// and the parsed message when there is one, so later steps need not read and parse it again.
+public struct CommittedMessage: Sendable {
+    public var outcome: IngestOutcome
+    public var account: Account
+    public var mail: InboundMail?
+
+    public init(outcome: IngestOutcome, account: Account, mail: InboundMail?) {
+        self.outcome = outcome
+        self.account = account
+        self.mail = mail
+    }
+}

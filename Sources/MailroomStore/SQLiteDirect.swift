@@ -1,0 +1,268 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import SQLKit
+import SQLiteKit
+import Synchronization
+import VaporCSQLite
+
+/// Mailroom's SQLite connection: one `sqlite3` handle driven from one dedicated thread, with
+/// its prepared statements kept for reuse.
+///
+/// SQLiteNIO hands every statement to a thread pool and back (two thread wake-ups per
+/// statement) and compiles every statement again; an ingest runs a dozen statements per message,
+/// so that was a large share of its time. Here a transaction's body runs with the SQLite thread
+/// as its task executor (``MailroomDatabase``), so every statement inside it executes in place,
+/// and a statement's text maps to a statement compiled once.
+final class SQLiteThread: TaskExecutor, @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private let group: MultiThreadedEventLoopGroup
+
+    init() {
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        eventLoop = group.next()
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        eventLoop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+
+    func shutdown() async {
+        try? await group.shutdownGracefully()
+    }
+}
+
+/// One open SQLite database file. Not thread-safe by itself: it is only touched on its
+/// ``SQLiteThread`` (the handle is opened without SQLite's own mutexes).
+final class SQLiteHandle: @unchecked Sendable {
+    private var db: OpaquePointer?
+    private var statements: [String: OpaquePointer] = [:]
+    /// Statements are kept up to this many; then the cache starts over (statements whose text
+    /// varies with a list's length would otherwise pile up).
+    private let cacheLimit = 400
+    let thread: SQLiteThread
+
+    private static let initialized = Mutex(false)
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    private init(db: OpaquePointer?, thread: SQLiteThread) {
+        self.db = db
+        self.thread = thread
+    }
+
+    static func open(path: String) async throws -> SQLiteHandle {
+        let thread = SQLiteThread()
+        do {
+            return try await thread.eventLoop.submit {
+                initialized.withLock { done in
+                    if !done {
+                        sqlite_nio_sqlite3_initialize()
+                        done = true
+                    }
+                }
+                var db: OpaquePointer?
+                let flags = SQLITE_OPEN_CREATE | SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI | SQLITE_OPEN_EXRESCODE
+                let status = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
+                guard status == SQLITE_OK else {
+                    let message = db.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "code \(status)"
+                    sqlite_nio_sqlite3_close(db)
+                    throw DatabaseError(description: "cannot open the SQLite database at \(path): \(message)")
+                }
+                return SQLiteHandle(db: db, thread: thread)
+            }.get()
+        } catch {
+            await thread.shutdown()
+            throw error
+        }
+    }
+
+    /// What a statement binds: SQLite values, or bytes bound straight from `Data` (blobs of raw
+    /// mail are large; going through a `ByteBuffer` would copy them once more).
+    enum Bind {
+        case value(SQLiteData)
+        case bytes(Data)
+    }
+
+    /// Runs one statement; must be called on the SQLite thread.
+    func run(_ sql: String, _ binds: [Bind], onRow: (SQLiteRowValues) -> Void) throws {
+        guard let db else { throw DatabaseError(description: "the SQLite database is closed") }
+        let statement = try prepared(sql, db: db)
+        defer {
+            sqlite_nio_sqlite3_reset(statement)
+            sqlite_nio_sqlite3_clear_bindings(statement)
+        }
+        for (offset, bind) in binds.enumerated() {
+            let index = Int32(offset + 1)
+            let status: Int32
+            switch bind {
+            case .bytes(let data):
+                status = data.withUnsafeBytes {
+                    sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64($0.count), Self.transient)
+                }
+            case .value(.integer(let value)):
+                status = sqlite_nio_sqlite3_bind_int64(statement, index, Int64(value))
+            case .value(.float(let value)):
+                status = sqlite_nio_sqlite3_bind_double(statement, index, value)
+            case .value(.text(let value)):
+                var text = value
+                status = text.withUTF8 {
+                    sqlite_nio_sqlite3_bind_text64(statement, index, UnsafeRawPointer($0.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+                        .assumingMemoryBound(to: CChar.self), UInt64($0.count), Self.transient, UInt8(SQLITE_UTF8))
+                }
+            case .value(.blob(let buffer)):
+                status = buffer.withUnsafeReadableBytes {
+                    sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64($0.count), Self.transient)
+                }
+            case .value(.null):
+                status = sqlite_nio_sqlite3_bind_null(statement, index)
+            }
+            guard status == SQLITE_OK else { throw error(status, db: db) }
+        }
+        var columns: SQLiteColumnNames?
+        while true {
+            let status = sqlite_nio_sqlite3_step(statement)
+            if status == SQLITE_DONE { return }
+            guard status == SQLITE_ROW else { throw error(status, db: db) }
+            let names = columns ?? SQLiteColumnNames(statement: statement)
+            columns = names
+            var values: [SQLiteData] = []
+            values.reserveCapacity(names.names.count)
+            for column in 0..<Int32(names.names.count) {
+                values.append(try value(statement, column: column, db: db))
+            }
+            onRow(SQLiteRowValues(columns: names, values: values))
+        }
+    }
+
+    private func prepared(_ sql: String, db: OpaquePointer) throws -> OpaquePointer {
+        if let statement = statements[sql] { return statement }
+        if statements.count >= cacheLimit { finalizeAll() }
+        var statement: OpaquePointer?
+        let status = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard status == SQLITE_OK, let statement else { throw error(status, db: db) }
+        statements[sql] = statement
+        return statement
+    }
+
+    private func value(_ statement: OpaquePointer, column: Int32, db: OpaquePointer) throws -> SQLiteData {
+        switch sqlite_nio_sqlite3_column_type(statement, column) {
+        case SQLITE_INTEGER:
+            return .integer(SQLiteInt64(sqlite_nio_sqlite3_column_int64(statement, column)))
+        case SQLITE_FLOAT:
+            return .float(sqlite_nio_sqlite3_column_double(statement, column))
+        case SQLITE_TEXT:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            guard let text = sqlite_nio_sqlite3_column_text(statement, column) else { return .text("") }
+            return .text(String(decoding: UnsafeBufferPointer(start: text, count: count), as: UTF8.self))
+        case SQLITE_BLOB:
+            let count = Int(sqlite_nio_sqlite3_column_bytes(statement, column))
+            var buffer = ByteBufferAllocator().buffer(capacity: count)
+            if let bytes = sqlite_nio_sqlite3_column_blob(statement, column) {
+                buffer.writeBytes(UnsafeRawBufferPointer(start: bytes, count: count))
+            }
+            return .blob(buffer)
+        default:
+            return .null
+        }
+    }
+
+    private func error(_ status: Int32, db: OpaquePointer) -> DatabaseError {
+        let message = sqlite_nio_sqlite3_errmsg(db).map { String(cString: $0) } ?? "unknown error"
+        return DatabaseError(description: "SQLite error \(status): \(message)")
+    }
+
+    private func finalizeAll() {
+        for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+        statements.removeAll()
+    }
+
+    /// Must be called on the SQLite thread; the handle cannot be used afterwards.
+    func close() {
+        finalizeAll()
+        if let db { sqlite_nio_sqlite3_close(db) }
+        db = nil
+    }
+}
+
+/// A result's column names, shared by all its rows.
+final class SQLiteColumnNames: Sendable {
+    let names: [String]
+
+    init(statement: OpaquePointer) {
+        let count = sqlite_nio_sqlite3_column_count(statement)
+        names = (0..<count).map { column in
+            sqlite_nio_sqlite3_column_name(statement, column).map { String(cString: $0) } ?? ""
+        }
+    }
+
+    func index(of name: String) -> Int? { names.firstIndex(of: name) }
+}
+
+struct SQLiteRowValues: SQLRow {
+    let columns: SQLiteColumnNames
+    let values: [SQLiteData]
+    private static let decoder = SQLiteDataDecoder()
+
+    var allColumns: [String] { columns.names }
+
+    func contains(column: String) -> Bool { columns.index(of: column) != nil }
+
+    func decodeNil(column: String) throws -> Bool {
+        guard let index = columns.index(of: column) else { return true }
+        return values[index] == .null
+    }
+
+    func decode<D: Decodable>(column: String, as type: D.Type) throws -> D {
+        guard let index = columns.index(of: column) else {
+            throw DatabaseError(description: "the result has no column \(column)")
+        }
+        return try Self.decoder.decode(D.self, from: values[index])
+    }
+}
+
+/// SQLKit's view of the connection. A statement runs in place when the caller is already on the
+/// SQLite thread (inside ``MailroomDatabase/transaction(_:)`` and ``MailroomDatabase/withConnection(_:)``),
+/// and is sent there otherwise.
+struct DirectSQLiteDatabase: SQLDatabase {
+    let handle: SQLiteHandle
+    let logger: Logger
+    private static let encoder = SQLiteDataEncoder()
+
+    var eventLoop: any EventLoop { handle.thread.eventLoop }
+    var dialect: any SQLDialect { SQLiteDialect() }
+    var queryLogLevel: Logger.Level? { nil }
+
+    private func prepare(_ query: any SQLExpression) throws -> (String, [SQLiteHandle.Bind]) {
+        let (sql, binds) = serialize(query)
+        return (sql, try binds.map { bind in
+            if let data = bind as? Data { return .bytes(data) }
+            return .value(try Self.encoder.encode(bind))
+        })
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) -> EventLoopFuture<Void> {
+        let handle = self.handle
+        do {
+            let (sql, binds) = try prepare(query)
+            return eventLoop.submit { try handle.run(sql, binds, onRow: onRow) }
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
+        let (sql, binds) = try prepare(query)
+        if eventLoop.inEventLoop {
+            try handle.run(sql, binds, onRow: onRow)
+        } else {
+            let handle = self.handle
+            try await eventLoop.submit { try handle.run(sql, binds, onRow: onRow) }.get()
+        }
+    }
+
+    func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await closure(self)
+    }
+}

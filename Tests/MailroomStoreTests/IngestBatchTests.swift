@@ -1,0 +1,84 @@
+import Foundation
+import MailroomCore
+import MailroomStore
+import MailroomTestSupport
+import SQLKit
+import Testing
+
+/// A batch of fetched messages commits in one transaction with its fetch position; what fails
+/// in the middle leaves the messages before it committed and nothing after it.
+@Suite struct IngestBatchTests {
+    static func item(_ mail: InboundMail, uid: UInt32) -> IngestItem {
+        IngestItem(action: .ingest(mail, tags: []), raw: Array("raw \(mail.messageId ?? "")".utf8),
+                   position: .imap(folder: "INBOX", uidValidity: 3, uid: uid), source: "INBOX uid \(uid)")
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func aBatchCommitsEveryKindOfItemAndTheHighestPosition(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await IngestStoreTests.accounts(store, resolvers: [.caseId])[0]
+            let first = inbound(from: "ann@example.com", subject: "One", messageId: "1@x")
+            let entry = QuarantinedMessage(accountId: account.id, reason: .headerFilter, detail: "spam", rawSha256: "q-raw", size: 4,
+                                           source: "INBOX uid 11", createdAt: Date())
+            let items = [
+                Self.item(first, uid: 10),
+                IngestItem(action: .quarantine(entry), raw: [1, 2, 3, 4], position: .imap(folder: "INBOX", uidValidity: 3, uid: 11),
+                           source: "INBOX uid 11"),
+                IngestItem(action: .skip(reason: "header filter on X-Spam"), raw: [5], position: .imap(folder: "INBOX", uidValidity: 3, uid: 13),
+                           source: "INBOX uid 13"),
+                Self.item(inbound(from: "ann@example.com", subject: "Re: One", messageId: "2@x", inReplyTo: ["1@x"]), uid: 12),
+                // The same message again in the same batch is recognised by its content.
+                Self.item(first, uid: 14),
+            ]
+            let result = try await store.tickets.ingestBatch(items, account: account)
+            #expect(result.failure == nil)
+            #expect(result.outcomes.map(\.name) == ["created", "quarantined", "skipped", "appended", "duplicate"])
+            #expect(result.outcomes[0].ticketId == result.outcomes[3].ticketId)
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 3, highWater: 14))
+            #expect(try await store.tickets.messageCount(accountId: account.id) == 2)
+            #expect(try await store.tickets.quarantineCount(accountId: account.id) == 1)
+            #expect(try await store.tickets.blob(sha256: "q-raw") == [1, 2, 3, 4])
+        }
+    }
+
+    @Test func aStoreFailureCommitsTheMessagesBeforeItAndNothingAfter() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let account = try await IngestStoreTests.accounts(store, resolvers: [.caseId])[0]
+            // A trigger stands in for a store that fails on one message (a full disk, a broken row).
+            try await store.database.withConnection { db in
+                try await db.raw("""
+                    CREATE TRIGGER refuse_poison BEFORE INSERT ON messages WHEN NEW.subject = 'poison'
+                    BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                    """).run()
+            }
+            let items = [
+                Self.item(inbound(from: "a@example.com", subject: "good one", messageId: "g1@x"), uid: 1),
+                Self.item(inbound(from: "b@example.com", subject: "poison", messageId: "p@x"), uid: 2),
+                Self.item(inbound(from: "c@example.com", subject: "good two", messageId: "g2@x"), uid: 3),
+            ]
+            let result = try await store.tickets.ingestBatch(items, account: account)
+            #expect(result.outcomes.map(\.name) == ["created"])
+            #expect(result.failure != nil)
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 3, highWater: 1))
+            #expect(try await store.tickets.messageCount(accountId: account.id) == 1)
+            // Nothing of the failed message is left half-written: its customer was rolled back with it.
+            #expect(try await store.tickets.customer(address: "b@example.com") == nil)
+            #expect(try await store.tickets.customer(address: "c@example.com") == nil)
+
+            try await store.database.withConnection { db in try await db.raw("DROP TRIGGER refuse_poison").run() }
+            let again = try await store.tickets.ingestBatch(Array(items.dropFirst()), account: account)
+            #expect(again.failure == nil)
+            #expect(again.outcomes.map(\.name) == ["created", "created"])
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 3)
+        }
+    }
+
+    @Test func anEmptyBatchCommitsNothing() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let account = try await IngestStoreTests.accounts(store, resolvers: [.caseId])[0]
+            let result = try await store.tickets.ingestBatch([], account: account)
+            #expect(result.outcomes.isEmpty && result.failure == nil)
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == nil)
+        }
+    }
+}
