@@ -28,6 +28,8 @@ public actor OutboxSender: Service {
     private let connectionsPerAccount: Int
     private let unrecordedPerConnection: Int
     private let leaseSeconds: TimeInterval
+    /// Where a final failure is announced, so the agent's screen shows it at once.
+    private let events: any LiveEventPublisher
     private var wakeUp: AsyncStream<Void>.Continuation?
 
     /// - Parameters:
@@ -36,8 +38,10 @@ public actor OutboxSender: Service {
     ///     recorded while it sends the next one (the duplicate window after a crash).
     public init(store: SQLStore, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
                 batchSize: Int = 100, idleWait: Duration = .seconds(1), connectionsPerAccount: Int = 2,
-                unrecordedPerConnection: Int = 32, leaseSeconds: TimeInterval = 300) {
+                unrecordedPerConnection: Int = 32, leaseSeconds: TimeInterval = 300,
+                events: any LiveEventPublisher = NoLiveEvents()) {
         self.store = store
+        self.events = events
         self.connectionsPerAccount = max(1, connectionsPerAccount)
         self.unrecordedPerConnection = max(0, unrecordedPerConnection)
         self.logger = logger
@@ -124,17 +128,20 @@ public actor OutboxSender: Service {
     /// The group-commit writer. Unstructured, so a shutdown that cancels the sending still lets it
     /// record what was sent.
     private func startWriter(_ run: SendRun) -> Task<Void, Never> {
-        let (store, owner, logger) = (store, owner, logger)
+        let (store, owner, logger, events) = (store, owner, logger, events)
         return Task.detached {
             await run.recorder.run { group in
-                await Self.write(group, store: store, owner: owner, logger: logger)
+                await Self.write(group, store: store, owner: owner, logger: logger, events: events)
             }
         }
     }
 
-    private static func write(_ group: [OutboxOutcome], store: SQLStore, owner: String, logger: Logger) async {
+    private static func write(_ group: [OutboxOutcome], store: SQLStore, owner: String, logger: Logger,
+                              events: any LiveEventPublisher) async {
         do {
             let recorded = try await store.outbox.record(group, owner: owner)
+            let failed = group.filter { $0.state == .failed && recorded.contains($0.item.id) }
+            if !failed.isEmpty { await announceFailures(failed, store: store, events: events) }
             if recorded.count < group.count {
                 logger.warning("outbox rows whose lease lapsed while sending were not recorded", metadata: [
                     "rows": "\(group.map(\.item.id).filter { !recorded.contains($0) })",
@@ -142,10 +149,26 @@ public actor OutboxSender: Service {
             }
         } catch where group.count > 1 {
             // One row must not keep the others from being recorded.
-            for outcome in group { await write([outcome], store: store, owner: owner, logger: logger) }
+            for outcome in group { await write([outcome], store: store, owner: owner, logger: logger, events: events) }
         } catch {
             // The row stays leased and is sent again once the lease lapses: the one duplicate possible.
             logger.error("cannot record a send attempt", metadata: ["outbox": "\(group.first?.item.id ?? "")", "error": "\(error)"])
+        }
+    }
+
+    /// A reply that will never arrive: the agents who see its ticket are told at once (the ticket is
+    /// escalated and unread in the store already), with the reason from the last attempt.
+    private static func announceFailures(_ failed: [OutboxOutcome], store: SQLStore, events: any LiveEventPublisher) async {
+        for outcome in failed {
+            guard let ticket = try? await store.tickets.ticket(id: outcome.item.ticketId) else { continue }
+            var event = RoutingEvents.message(ticket: ticket, messageId: outcome.item.messageId, direction: .outbound, at: Date())
+            if case .object(var data) = event.data {
+                data["deliveryState"] = .string(DeliveryState.failed.rawValue)
+                data["error"] = .string(outcome.attempt.text)
+                event.data = .object(data)
+            }
+            events.publish(event)
+            for update in RoutingEvents.ticket(ticket, at: Date()) { events.publish(update) }
         }
     }
 

@@ -159,3 +159,30 @@ import Testing
         }
     }
 }
+
+@Suite struct DeliveryFailureNoticeTests {
+    @Test func aFinalFailureIsAnnouncedOnTheLiveStream() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            // A 5xx to RCPT is an addressing error: no retry, so this one attempt is final.
+            let (_, item) = try await OutboxSenderTests().queued(store, portVariable: "MAILROOM_TEST_SMTP_SINK_RCPT_5XX_PORT")
+            let hub = LiveEventHub()
+            let subscription = hub.subscribe()
+            let sender = OutboxSender(store: store, logger: quietLogger, owner: "test", events: hub)
+            await sender.sendDue()
+            #expect(try await store.outbox.item(id: item.id)?.state == .failed)
+            var seen: [LiveEvent] = []
+            for await event in subscription.events {
+                seen.append(event)
+                if seen.count == 2 { break }
+            }
+            let message = try #require(seen.first { $0.type == .message })
+            #expect(message.data["deliveryState"] == .string("failed"))
+            #expect(message.data["messageId"] == .string(item.messageId))
+            #expect(message.data["direction"] == .string("out"))
+            if case .string(let reason)? = message.data["error"] { #expect(!reason.isEmpty) } else { Issue.record("no reason given") }
+            let ticket = try #require(seen.first { $0.type == .ticket })
+            #expect(ticket.data["escalated"] == .bool(true))
+            #expect(ticket.data["unread"] == .bool(true))
+        }
+    }
+}
