@@ -43,7 +43,8 @@ public struct SQLOutboxStore: Sendable {
     }
 
     /// Takes up to `limit` due rows for `owner` until `leaseSeconds` from now. A row whose sender
-    /// died mid-send is taken again once its lease lapses.
+    /// died mid-send is taken again once its lease lapses. The rows become 'sending'; their ticket
+    /// messages change state only when the attempt is recorded.
     public func claimDue(owner: String, limit: Int, leaseSeconds: TimeInterval, now: Date = Date()) async throws -> [OutboxItem] {
         let nowMillis = Timestamp.from(now)
         let expires = Timestamp.from(now.addingTimeInterval(leaseSeconds))
@@ -62,9 +63,10 @@ public struct SQLOutboxStore: Sendable {
                     updated_at = \(bind: nowMillis)
                 WHERE id IN (\(binds: ids))
                 """).run()
-            try await db.raw("""
-                UPDATE messages SET delivery_state = 'sending' WHERE id IN (SELECT message_id FROM outbox WHERE id IN (\(binds: ids)))
-                """).run()
+            // The ticket message keeps its state (queued or retrying) until the outcome is recorded: a
+            // message row carries its text, and rewriting whole rows for a state that lasts
+            // milliseconds held SQLite's one writer while the sender waited to record (BENCHMARKS.md,
+            // "Outbox"). The outbox row shows 'sending'.
             let decoder = JSONDecoder()
             return try await db.raw("SELECT \(Self.columns) FROM outbox WHERE id IN (\(binds: ids)) ORDER BY next_attempt_at, id").all()
                 .map { try Self.item(from: $0, decoder: decoder) }
