@@ -96,6 +96,7 @@ targets += [
             "MailroomCore", "MailroomStore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Mustache", package: "swift-mustache"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         swiftSettings: swiftSettings
     ),
@@ -132,7 +133,8 @@ targets += [
     ),
     .testTarget(
         name: "MailroomWorkersTests",
-        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "IMAPClient", "POP3Client", "MailTransport"],
+        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "IMAPClient", "POP3Client", "MailTransport",
+                       .product(name: "Hummingbird", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),
     .testTarget(

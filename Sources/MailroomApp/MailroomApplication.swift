@@ -75,7 +75,9 @@ public enum MailroomApplication {
             _ = try await noticeComposer.composeAutoReply(ticket: ticket, template: template, recipients: [ticket.customer], account: account, headers: [])
             sender.wake()
         })
-        let routing = RoutingStep(store: store, logger: logger, service: routingService, onQueued: { sender.wake() })
+        let eventRelay = LiveEventRelay(hub: events, database: database, logger: logger)
+        let webhooks = WebhookSender(store: store, logger: logger)
+        let routing = RoutingStep(store: store, logger: logger, service: routingService, onQueued: { sender.wake() }, onWebhook: { webhooks.wake() })
         let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger,
                                       afterCommit: { outcome, account in await routing.run(after: outcome, account: account) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
@@ -90,11 +92,13 @@ public enum MailroomApplication {
             reply: { ticketId, request, author in try await composer.composeWithWarnings(ticketId: ticketId, request: request, author: author) },
             outboxChanged: { sender.wake() },
             events: events,
+            queueMemberships: { userId in Set(try await store.routing.queues(memberId: userId).map(\.id)) },
+            webhooksChanged: { webhooks.wake() },
             routing: routingService))
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
-            services: [fetchers, sender, routingService],
+            services: [fetchers, sender, webhooks, eventRelay, routingService],
             onServerRunning: { _ in
                 logger.info("mailroom is serving", metadata: [
                     "http": "\(configuration.httpHost):\(configuration.httpPort)", "database": "\(configuration.database)",

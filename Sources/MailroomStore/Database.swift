@@ -197,3 +197,29 @@ final class AsyncLock: Sendable {
         next?.resume()
     }
 }
+
+// MARK: - Notifications between nodes
+
+extension MailroomDatabase {
+    /// Sends `payload` to every node listening on `channel` (PostgreSQL NOTIFY). SQLite has one
+    /// node, so there is no one else to tell.
+    public func notify(channel: String, payload: String) async throws {
+        guard case .postgres = backend else { return }
+        try await withConnection { db in
+            try await db.raw("SELECT pg_notify(\(bind: channel), \(bind: payload))").run()
+        }
+    }
+
+    /// Calls `receive` with each notification's payload on `channel` until the task is cancelled;
+    /// holds one pooled connection while it listens. Returns at once for SQLite.
+    public func listen(channel: String, receive: @escaping @Sendable (String) async -> Void) async throws {
+        guard case .postgres(let client) = backend else { return }
+        try await client.withConnection { connection in
+            try await connection.listen(on: channel) { notifications in
+                for try await notification in notifications {
+                    await receive(notification.payload)
+                }
+            }
+        }
+    }
+}

@@ -414,6 +414,31 @@ let migrations: [Migration] = [
             "CREATE INDEX tickets_queue_status ON tickets (queue_id, status)",
         ]
     },
+    Migration(version: 14, name: "webhook deliveries") { _ in
+        [
+            """
+            CREATE TABLE webhook_deliveries (
+                id TEXT PRIMARY KEY,
+                url TEXT NOT NULL,
+                event TEXT NOT NULL,
+                ticket_id TEXT,
+                rule_ids TEXT NOT NULL,
+                payload TEXT NOT NULL,
+                state TEXT NOT NULL,
+                attempts INTEGER NOT NULL,
+                next_attempt_at BIGINT,
+                lease_owner TEXT,
+                lease_expires_at BIGINT,
+                last_status INTEGER,
+                last_error TEXT,
+                created_at BIGINT NOT NULL,
+                delivered_at BIGINT
+            )
+            """,
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at)",
+            "CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at)",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -220,6 +220,7 @@ public struct SQLStore: Sendable {
     public let outbox: SQLOutboxStore
     public let templates: SQLTemplateRepository
     public let rules: SQLRuleRepository
+    public let webhooks: SQLWebhookStore
 
     public init(database: MailroomDatabase, secrets: SecretBox, logger: Logger) {
         self.database = database
@@ -233,5 +234,6 @@ public struct SQLStore: Sendable {
         outbox = SQLOutboxStore(database: database)
         templates = SQLTemplateRepository(database: database)
         rules = SQLRuleRepository(database: database)
+        webhooks = SQLWebhookStore(database: database)
     }
 }

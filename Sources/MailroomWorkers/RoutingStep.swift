@@ -16,13 +16,34 @@ public struct RoutingStep: Sendable {
     /// Offers what the rules decide; nil records the rules' queue or agent on the ticket and offers nothing.
     let service: RoutingService?
     let rules: RuleRunner
+    /// Wakes the webhook sender after a rule's webhook was queued.
+    let onWebhook: @Sendable () -> Void
 
-    public init(store: SQLStore, logger: Logger, service: RoutingService? = nil, onQueued: @escaping @Sendable () -> Void = {}) {
+    public init(store: SQLStore, logger: Logger, service: RoutingService? = nil, onQueued: @escaping @Sendable () -> Void = {},
+                onWebhook: @escaping @Sendable () -> Void = {}) {
         self.store = store
         self.logger = logger
         self.service = service
         self.onQueued = onQueued
         self.rules = RuleRunner(store: store)
+        self.onWebhook = onWebhook
+    }
+
+    /// Queues one delivery per webhook URL the rules named; the sender posts and retries them.
+    func queueWebhooks(_ urls: [String], ticketId: String, message: TicketMessage, ruleIds: [String]) async {
+        guard !urls.isEmpty else { return }
+        do {
+            // The ticket as it is after the rules changed it, so the receiver sees queue, tags and priority.
+            guard let ticket = try await store.tickets.ticket(id: ticketId) else { return }
+            let payload = WebhookPayload.ticketRouted(ticket: ticket, message: message, ruleIds: ruleIds)
+            for url in urls {
+                try await store.webhooks.enqueue(url: url, event: WebhookPayload.ticketRouted, ticketId: ticketId, ruleIds: ruleIds,
+                                                 payload: payload)
+            }
+            onWebhook()
+        } catch {
+            logger.error("could not queue a rule's webhook", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
+        }
     }
 
     let guardrail = AutoReplyGuard()
@@ -100,6 +121,7 @@ public struct RoutingStep: Sendable {
             if let service, decision.closeWithDispositionId == nil {
                 try await service.start(ticketId: ticketId, target: decision.route)
             }
+            await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)
         } catch {
             logger.error("routing rules failed; the ticket stays unassigned", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
         }

@@ -74,6 +74,11 @@ import Testing
         #expect(health?.0 == 200, "healthz never answered; the server said: \(String(decoding: log.fileHandleForReading.availableData, as: UTF8.self))")
         let unauthenticated = await Self.get("http://127.0.0.1:\(port)/api/v1/accounts")
         #expect(unauthenticated?.0 == 401)
+        // An open event stream (an agent's screen) must not hold up the shutdown below.
+        let stream = try SSEReader(port: port, headers: ["Authorization": "Bearer serve-test-token"])
+        _ = try await stream.next(timeout: .milliseconds(500))
+        #expect(stream.status == 200)
+        #expect(stream.comments.contains("connected"))
 
         process.interrupt()
         let deadline = Date().addingTimeInterval(15)

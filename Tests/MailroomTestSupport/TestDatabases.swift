@@ -71,7 +71,7 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConver
         }
     }
 
-    static func withPostgres<T: Sendable>(url: String, _ body: @Sendable (MailroomDatabase) async throws -> T) async throws -> T {
+    public static func withPostgres<T: Sendable>(url: String, _ body: @Sendable (MailroomDatabase) async throws -> T) async throws -> T {
         let database = try await MailroomDatabase.open(.postgres(url: url), logger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }

@@ -26,6 +26,10 @@ public struct WebDependencies: Sendable {
     public var events: LiveEventHub
     /// Offers, presence, transfers and closing (the routing service); nil answers 503 for offers and ticket moves.
     public var routing: (any RoutingOperations)?
+    /// The queues a user is a member of (an agent's event stream carries only their queues' tickets).
+    public var queueMemberships: @Sendable (String) async throws -> Set<String>
+    /// Tells the webhook sender that a delivery is due again.
+    public var webhooksChanged: @Sendable () -> Void
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -39,6 +43,8 @@ public struct WebDependencies: Sendable {
                 },
                 outboxChanged: @escaping @Sendable () -> Void = {},
                 events: LiveEventHub = LiveEventHub(),
+                queueMemberships: @escaping @Sendable (String) async throws -> Set<String> = { _ in [] },
+                webhooksChanged: @escaping @Sendable () -> Void = {},
                 routing: (any RoutingOperations)? = nil) {
         self.store = store
         self.adminToken = adminToken
@@ -51,6 +57,8 @@ public struct WebDependencies: Sendable {
         self.outboxChanged = outboxChanged
         self.events = events
         self.routing = routing
+        self.queueMemberships = queueMemberships
+        self.webhooksChanged = webhooksChanged
     }
 }
 
@@ -102,6 +110,8 @@ public enum APIRouter {
         tickets.addRoutes(to: api)
         TemplatesController(templates: store.templates).addRoutes(to: api)
         RulesController(rules: store.rules, accounts: store.accounts).addRoutes(to: api)
+        WebhooksController(webhooks: store.webhooks, changed: dependencies.webhooksChanged).addRoutes(to: api)
+        EventsController(hub: dependencies.events, queueMemberships: dependencies.queueMemberships).addRoutes(to: api)
         OutboxController(outbox: store.outbox, reply: visibleReply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import MailroomCore
+import MailroomStore
+import MailroomTestSupport
+import MailroomWorkers
+import Testing
+
+/// Two nodes on one PostgreSQL: an event published on either reaches the streams of both.
+@Suite struct LiveEventRelayTests {
+    func marker(_ event: LiveEvent) -> String? {
+        if case .string(let value)? = event.data["marker"] { return value }
+        return nil
+    }
+
+    /// Waits for an event carrying `marker` on `events`, up to `timeout`.
+    func receive(_ marker: String, from events: AsyncStream<LiveEvent>, timeout: Duration = .seconds(10)) async -> LiveEvent? {
+        await withTaskGroup(of: LiveEvent?.self) { group in
+            group.addTask {
+                for await event in events where self.marker(event) == marker { return event }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+
+    @Test(.enabled(if: TestServers.shouldRun(TestDatabase.postgresVariable)))
+    func eventsCrossNodesThroughNotify() async throws {
+        let url = try TestServers.require(TestDatabase.postgresVariable)
+        let logger = Logger(label: "relay-test")
+        try await TestDatabase.withPostgres(url: url) { first in
+            try await TestDatabase.withPostgres(url: url) { second in
+                let hubA = LiveEventHub()
+                let hubB = LiveEventHub()
+                let relayA = LiveEventRelay(hub: hubA, database: first, logger: logger)
+                let relayB = LiveEventRelay(hub: hubB, database: second, logger: logger)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await relayA.run() }
+                    group.addTask { try await relayB.run() }
+                    defer { group.cancelAll() }
+
+                    // LISTEN starts asynchronously: ping until node B hears node A.
+                    let run = UUID().uuidString
+                    var heard = false
+                    for attempt in 0..<50 where !heard {
+                        // A stream ends when its reader is cancelled, so each try listens afresh.
+                        let pings = hubB.subscribe()
+                        hubA.publish(LiveEvent(type: .presence, audience: .everyone, data: .object(["marker": .string("\(run)-ping-\(attempt)")])))
+                        heard = await receive("\(run)-ping-\(attempt)", from: pings.events, timeout: .milliseconds(200)) != nil
+                    }
+                    #expect(heard, "node B never heard node A")
+
+                    let onA = hubA.subscribe()
+                    let onB = hubB.subscribe()
+                    hubA.publish(LiveEvent(type: .offer, audience: .users(["u1"]), data: .object(["marker": .string("\(run)-offer")])))
+                    let gotB = await receive("\(run)-offer", from: onB.events)
+                    let gotA = await receive("\(run)-offer", from: onA.events)
+                    #expect(gotB?.type == .offer && gotB?.audience == .users(["u1"]))
+                    // The publishing node hears its own event back exactly like the others do.
+                    #expect(gotA?.type == .offer)
+
+                    let later = hubA.subscribe()
+                    hubB.publish(LiveEvent(type: .ticket, audience: .staff, data: .object(["marker": .string("\(run)-back")])))
+                    #expect(await receive("\(run)-back", from: later.events)?.audience == .staff)
+                }
+            }
+        }
+    }
+}
