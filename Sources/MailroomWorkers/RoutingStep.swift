@@ -118,10 +118,10 @@ public struct RoutingStep: Sendable {
             for request in decision.autoReplies {
                 await autoReply(request, ticket: ticket, message: message, headers: headers, account: account, isNew: isNew)
             }
-            await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)
             if let service, decision.closeWithDispositionId == nil {
                 try await service.start(ticketId: ticketId, target: decision.route)
             }
+            await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)
         } catch {
             logger.error("routing rules failed; the ticket stays unassigned", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
         }

@@ -8,7 +8,7 @@ import MailroomWeb
 import MailroomWorkers
 import Testing
 
-private let adminToken = "routing-admin-token-0123456789"
+let adminToken = "routing-admin-token-0123456789"
 
 struct Reply: Sendable {
     let status: Int

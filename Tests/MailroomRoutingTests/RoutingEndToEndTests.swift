@@ -4,6 +4,9 @@ import MailTransport
 import MailroomCore
 import MailroomStore
 import MailroomTestSupport
+import Hummingbird
+import HummingbirdTesting
+import MailroomWeb
 import MailroomWorkers
 import Synchronization
 import Testing
@@ -29,20 +32,6 @@ struct RoutingEndToEndTests {
         text += "Date: Mon, 23 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
         if let inReplyTo { text += "In-Reply-To: <\(inReplyTo)>\r\n" }
         return text + "\r\nHello\r\n"
-    }
-
-    /// The next event on the stream that `matches`, or nil after `timeout`.
-    static func next(_ iterator: EventIterator, timeout: Duration = .seconds(90), where matches: @escaping @Sendable (LiveEvent) -> Bool) async -> LiveEvent? {
-        await withTaskGroup(of: LiveEvent?.self) { group in
-            group.addTask { await iterator.next(where: matches) }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
-        }
     }
 
     @Test func aDeliveredMessageReachesTheAgentAsAnOfferAndAPausedAgentsReplyWaitsForHer() async throws {
@@ -74,44 +63,66 @@ struct RoutingEndToEndTests {
                                           afterCommit: { await step.run(after: $0, account: $1) })
             let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: AccountStatusBoard(), logger: quietLogger,
                                              reconcileInterval: .milliseconds(200))
-            _ = try await service.setPresence(userId: ann.id, presence: .online)
             let annId = ann.id
             let bobId = bob.id
-            let events = EventIterator(hub.subscribe().events)
+            let published = EventIterator(hub.subscribe().events)
             let tasks = [Task { try await fetchers.run() }, Task { try await service.run() }]
             defer { for task in tasks { task.cancel() } }
 
-            try await Self.deliver(Self.mail(subject: "My order", messageId: "e2e-first@example.com"), to: user)
-            let offer = try #require(await Self.next(events) { $0.type == .offer && $0.audience == .users([annId]) }, "the offer reaches Ann's stream")
-            guard case .string(let offerId)? = offer.data["id"], case .string(let ticketId)? = offer.data["ticketId"] else {
-                Issue.record("the offer event names its offer and ticket: \(offer.data)")
-                return
-            }
-            #expect(offer.data["ticket"]?["subject"] == .string("My order"))
-            let ticket = try await service.accept(offerId: offerId, by: ann.id)
-            #expect(ticket.agentId == ann.id)
+            let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "" }, events: hub,
+                                                         routing: service))
+            try await Application(router: router).test(.live) { client in
+                let api = RoutingClient(client: client)
+                let port = try #require(client.port)
+                func token(_ userId: String) async throws -> String {
+                    try #require(try await api.call(.post, "/api/v1/users/\(userId)/tokens", #"{"name": "desk"}"#).string("token"))
+                }
+                let annToken = try await token(annId)
+                let bobToken = try await token(bobId)
+                #expect(try await api.call(.put, "/api/v1/users/\(annId)/presence", token: annToken, #"{"state": "online"}"#).status == 200)
+                let annStream = try SSEReader(port: port, headers: ["Authorization": "Bearer \(annToken)"])
+                let bobStream = try SSEReader(port: port, headers: ["Authorization": "Bearer \(bobToken)"])
+                for _ in 0..<500 where hub.subscriberCount < 3 { try await Task.sleep(for: .milliseconds(10)) }
 
-            // Ann pauses; the customer answers. The reply waits a second for her, then goes to her queue (Bob).
-            _ = try await service.setPresence(userId: ann.id, presence: .paused("lunch"))
-            _ = try await service.setPresence(userId: bob.id, presence: .online)
-            try await Self.deliver(Self.mail(subject: "Re: My order", messageId: "e2e-second@example.com", inReplyTo: "e2e-first@example.com"), to: user)
-            let ticketKey = ticketId
-            let message = await Self.next(events) { $0.type == .message && $0.data["ticketId"] == .string(ticketKey) }
-            #expect(message != nil, "the reply is announced on the ticket's stream: \(events.all.map { "\($0.type) \($0.data["ticketId"] ?? .null)" })")
-            let waiting = try await store.routing.routing(ticketId: ticketId)?.machine.phase
-            if case .waitingForAgent(let awaited, _)? = waiting {
-                #expect(awaited == ann.id)
-            } else if case .inQueue(let queueId, _)? = waiting {
-                #expect(queueId == queue.id, "the one-second wait may already be over")
-            } else {
-                Issue.record("the ticket waits for Ann, not \(String(describing: waiting))")
+                try await Self.deliver(Self.mail(subject: "My order", messageId: "e2e-first@example.com"), to: user)
+                let offer = try #require(try await annStream.next(ofType: "offer", timeout: .seconds(90)), "the offer reaches Ann's stream")
+                let offerData = try JSONCoding.decoder.decode(JSONValue.self, from: Data(offer.data.utf8))
+                guard case .string(let offerId)? = offerData["id"], case .string(let ticketId)? = offerData["ticketId"] else {
+                    Issue.record("the offer event names its offer and ticket: \(offer.data)")
+                    return
+                }
+                #expect(offerData["ticket"]?["subject"] == .string("My order"))
+                #expect(await published.next { $0.type == .offer && $0.audience == .users([annId]) } != nil, "and went through the hub")
+                let accepted = try await api.call(.post, "/api/v1/offers/\(offerId)/accept", token: annToken)
+                #expect(accepted.status == 200, "\(accepted.text)")
+                #expect(accepted.json?["agentId"] == .string(annId))
+
+                // Ann pauses; the customer answers. The reply waits a second for her, then goes to her queue (Bob).
+                #expect(try await api.call(.put, "/api/v1/users/\(annId)/presence", token: annToken, #"{"state": "paused", "reason": "lunch"}"#).status == 200)
+                #expect(try await api.call(.put, "/api/v1/users/\(bobId)/presence", token: bobToken, #"{"state": "online"}"#).status == 200)
+                try await Self.deliver(Self.mail(subject: "Re: My order", messageId: "e2e-second@example.com", inReplyTo: "e2e-first@example.com"), to: user)
+                let message = try await annStream.next(ofType: "message", timeout: .seconds(90))
+                #expect(message?.data.contains(ticketId) == true, "the reply is announced on Ann's stream")
+                // The message event goes out as the reply is handed to routing; the wait starts just after.
+                _ = try await eventually {
+                    if case .assigned? = try await store.routing.routing(ticketId: ticketId)?.machine.phase { return false }
+                    return true
+                }
+                let waiting = try await store.routing.routing(ticketId: ticketId)?.machine.phase
+                if case .waitingForAgent(let awaited, _)? = waiting {
+                    #expect(awaited == annId)
+                } else if case .inQueue(let queueId, _)? = waiting {
+                    #expect(queueId == queue.id, "the one-second wait may already be over")
+                } else {
+                    Issue.record("the ticket waits for Ann, not \(String(describing: waiting))")
+                }
+                let bobOffer = try await bobStream.next(ofType: "offer", timeout: .seconds(90))
+                #expect(bobOffer?.data.contains(ticketId) == true, "after Ann's wait the ticket is offered in her queue")
+                let moved = try #require(try await store.tickets.ticket(id: ticketId))
+                #expect(moved.queueId == queue.id)
+                #expect(moved.agentId == nil)
+                #expect(try await store.tickets.messages(ticketId: ticketId).count == 2)
             }
-            let bobOffer = await Self.next(events) { $0.type == .offer && $0.audience == .users([bobId]) }
-            #expect(bobOffer?.data["ticketId"] == .string(ticketId), "after Ann's wait the ticket is offered in her queue")
-            let moved = try #require(try await store.tickets.ticket(id: ticketId))
-            #expect(moved.queueId == queue.id)
-            #expect(moved.agentId == nil)
-            #expect(try await store.tickets.messages(ticketId: ticketId).count == 2)
         }
     }
 }
@@ -136,9 +147,10 @@ final class EventIterator: Sendable {
 
     var all: [LiveEvent] { log.state.withLock { $0.events } }
 
-    /// The next event after the last one returned that `matches`; waits for it (the caller bounds the wait).
-    func next(where matches: @Sendable (LiveEvent) -> Bool) async -> LiveEvent? {
-        while !Task.isCancelled {
+    /// The next event after the last one returned that `matches`, or nil after `timeout`.
+    func next(timeout: Duration = .seconds(60), where matches: @Sendable (LiveEvent) -> Bool) async -> LiveEvent? {
+        let deadline = ContinuousClock.now + timeout
+        while !Task.isCancelled && ContinuousClock.now < deadline {
             let found = log.state.withLock { state -> LiveEvent? in
                 while state.cursor < state.events.count {
                     let event = state.events[state.cursor]
