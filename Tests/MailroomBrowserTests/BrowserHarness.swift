@@ -149,12 +149,29 @@ final class BrowserHarness: @unchecked Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, object)
     }
 
-    func createUser(name: String, email: String, role: String, password: String = "password-123") async throws {
+    /// The new user's id.
+    @discardableResult
+    func createUser(name: String, email: String, role: String, password: String = "password-123") async throws -> String {
         let (status, body) = try await api("POST", "/api/v1/users", json: """
             {"name": "\(name)", "email": "\(email)", "role": "\(role)", "password": "\(password)"}
             """)
         #expect(status == 201, "\(body)")
+        return try #require(body["id"] as? String)
     }
+
+    /// A `GET` from inside the page, with the browser's session cookie: the status it gets.
+    func statusInPage(_ path: String) async throws -> Int? {
+        try await driver.execute("""
+            const x = new XMLHttpRequest(); x.open('GET', arguments[0], false); x.send(); return x.status;
+            """, [path]) as? Int
+    }
+
+    /// Presses a key on an element, as a keyboard user would (WebDriver key codes, e.g. Enter).
+    func press(_ css: String, key: String) async throws {
+        try await driver.waitFor(css).type(key)
+    }
+
+    static let enterKey = "\u{E007}"
 
     /// Polls `GET path` until `condition` holds on the items.
     func waitForItems(_ path: String, timeout: Duration = .seconds(30), _ condition: ([[String: Any]]) -> Bool) async throws -> [[String: Any]] {
