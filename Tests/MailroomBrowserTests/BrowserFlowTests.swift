@@ -80,6 +80,7 @@ struct BrowserFlowTests {
             let keyError = try await h.driver.waitFor("#acc-key[aria-invalid='true']")
             #expect(try await keyError.attribute("aria-describedby")?.isEmpty == false)
             try await h.screenshot("02-account-field-error")
+            #expect(try await h.unlabelledControls() == [], "every field of the account form is labelled")
             try await h.fill("#acc-key", "WEB")
 
             try await h.click("#test-connection")
@@ -123,6 +124,7 @@ struct BrowserFlowTests {
             #expect(queues.first?["agentTimeoutSeconds"] as? Int == 600)
             _ = try await h.driver.waitFor("[data-queue='\(queueId)']")
             try await h.screenshot("15-queues")
+            #expect(try await h.unlabelledControls() == [], "every field of the queue forms is labelled")
 
             // The rule: subjects with "parcel" go to the queue.
             try await h.go("/admin/rules/new?accountId=\(accountId)")
@@ -135,6 +137,7 @@ struct BrowserFlowTests {
             try await h.select("#actions [data-item] select[name='type']", value: "queue")
             try await h.select("#actions [data-item] select[name='queueId']", value: queueId)
             try await h.screenshot("10-rule-form")
+            #expect(try await h.unlabelledControls() == [], "every field of the rule form is labelled")
             try await h.click("#rule-form button.primary")
             try await h.waitForURL(containing: "/admin/rules?accountId=")
             let rules = try await h.waitForItems("/api/v1/rules?accountId=\(accountId)") { !$0.isEmpty }
@@ -170,6 +173,7 @@ struct BrowserFlowTests {
             #expect(try await h.driver.execute("return document.activeElement.id") as? String == "presence-state",
                     "a live update does not move the keyboard focus")
             try await h.screenshot("17-desk-offer")
+            #expect(try await h.unlabelledControls() == [], "every control of the desk is labelled")
 
             // Accepted with the keyboard: the ticket opens.
             let offerId = try #require(try await offer.attribute("data-offer"))
@@ -200,6 +204,7 @@ struct BrowserFlowTests {
             #expect(try await h.text("#canned-preview") == "Your parcel is on its way.")
             try await h.fill("#reply-text", "Hello Carol,")
             try await h.screenshot("06-ticket-reply")
+            #expect(try await h.unlabelledControls() == [], "every control of the ticket page is labelled")
             try await h.click("#reply-form button[type=submit]")
             _ = try await h.driver.waitFor(".message.out", timeout: .seconds(40))
             try await h.screenshot("07-ticket-replied")

@@ -173,6 +173,20 @@ final class BrowserHarness: @unchecked Sendable {
 
     static let enterKey = "\u{E007}"
 
+    /// Form controls of the current page that no label names (nor aria-label / aria-labelledby),
+    /// and buttons without text: what a screen reader could not name.
+    func unlabelledControls() async throws -> [String] {
+        let found = try await driver.execute("""
+            return Array.from(document.querySelectorAll('input, select, textarea, button')).filter((el) => {
+              if (el.type === 'hidden') return false;
+              if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false;
+              if (el.tagName === 'BUTTON') return el.textContent.trim() === '';
+              return !(el.labels && Array.from(el.labels).some((l) => l.textContent.trim() !== ''));
+            }).map((el) => el.outerHTML.slice(0, 160));
+            """)
+        return found as? [String] ?? ["(the check did not run)"]
+    }
+
     /// Polls `GET path` until `condition` holds on the items.
     func waitForItems(_ path: String, timeout: Duration = .seconds(30), _ condition: ([[String: Any]]) -> Bool) async throws -> [[String: Any]] {
         let deadline = ContinuousClock.now + timeout
@@ -252,7 +266,7 @@ final class HitCounter: @unchecked Sendable {
     init(page: String = "") throws {
         port = BrowserHarness.freePort()
         log = FileManager.default.temporaryDirectory.appendingPathComponent("hits-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let script = """
             import http.server, sys
             log = open(sys.argv[2], 'a', buffering=1)

@@ -2,6 +2,7 @@ import Foundation
 import MailroomCore
 import MailroomStore
 import MailroomTestSupport
+import Mustache
 import Testing
 @testable import MailroomWeb
 
@@ -132,5 +133,17 @@ struct DeskPageTests {
             let users = try await browser.get("/admin/users")
             #expect(users.text.contains("<td>paused (lunch)</td>"))
         }
+    }
+}
+
+@Suite("Page values")
+struct PageValueTests {
+    /// A missing value must read as absent: an `Optional.none` stored as `Any` showed "Next page"
+    /// links to nowhere and wrote "nil" into hidden fields.
+    @Test func missingValuesAreAbsentInTemplates() throws {
+        let template = try MustacheTemplate(string: "{{#next}}link {{next}}{{/next}}{{^next}}none{{/next}}|{{value}}")
+        let missing: String? = nil
+        #expect(template.render(["next": missing.orNull, "value": missing.orNull]) == "none|")
+        #expect(template.render(["next": Optional("/p2").orNull, "value": Optional("x").orNull]) == "link /p2|x")
     }
 }

@@ -254,7 +254,7 @@ extension WebSite {
         }
         return try render("admin/rules", page(session, title: "Rules", section: "rules", [
             "rules": rows, "empty": rows.isEmpty,
-            "accountId": accountId as Any, "accountIdJSON": accountId.map { "\"\($0)\"" } ?? "null",
+            "accountId": accountId.orNull, "accountIdJSON": accountId.map { "\"\($0)\"" } ?? "null",
             "accounts": try await accountChoices(selected: accountId),
         ]))
     }
@@ -392,7 +392,7 @@ extension WebSite {
                 ] as [String: Any]
             },
             "empty": slice.isEmpty,
-            "nextPage": items.count > pageNumber * 50 ? "/admin/outbox?page=\(pageNumber + 1)" + (state.map { "&state=\($0.rawValue)" } ?? "") : Optional<String>.none as Any,
+            "nextPage": items.count > pageNumber * 50 ? ("/admin/outbox?page=\(pageNumber + 1)" + (state.map { "&state=\($0.rawValue)" } ?? "")) as Any : NSNull(),
         ]))
     }
 

@@ -33,7 +33,7 @@ extension WebSite {
         let keys = Dictionary(accounts.map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
         data["tickets"] = mine.items.map { ticketRow($0, accountKeys: keys, userNames: [session.user.id: session.user.name]) }
         data["empty"] = mine.items.isEmpty
-        data["nextPage"] = mine.nextCursor.map { "/tickets?view=mine&cursor=\($0)" } as Any
+        data["nextPage"] = mine.nextCursor.map { "/tickets?view=mine&cursor=\($0)" }.orNull
         let queues = try await routing.memberQueues(session.user.id)
         data["myQueues"] = queues.map { ["name": $0.name, "href": "/tickets?view=queue&queueId=" + HTMLEscape.query($0.id)] }
         data["hasQueues"] = !queues.isEmpty
@@ -75,7 +75,7 @@ extension WebSite {
                 "id": offer.id, "ticketId": ticket.id, "number": ticket.number,
                 "subject": ticket.subject.isEmpty ? "(no subject)" : ticket.subject,
                 "customer": ticket.customer.address, "account": account?.key ?? "?",
-                "queue": queueName as Any,
+                "queue": queueName.orNull,
                 "sound": notification.sound, "shake": notification.shake,
                 "notification": Self.notificationText(notification.template, ticket: ticket, account: account, queueName: queueName),
                 "deadline": offer.deadline.map(Self.displayTime) ?? "", "deadlineISO": offer.deadline.map(ISO8601.format) ?? "",

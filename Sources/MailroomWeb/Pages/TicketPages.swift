@@ -143,8 +143,8 @@ extension WebSite {
             "statuses": TicketStatus.allCases.map { ["value": $0.rawValue, "selected": $0 == query.status] },
             "unreadAny": query.unread == nil, "unreadYes": query.unread == true, "unreadNo": query.unread == false,
             "tag": query.tag ?? "", "since": query.since ?? "", "until": query.until ?? "",
-            "nextPage": found.nextCursor.map { "/tickets?" + query.queryString(cursor: $0) } as Any,
-            "firstPage": query.cursor != nil ? "/tickets?" + query.queryString() : Optional<String>.none as Any,
+            "nextPage": found.nextCursor.map { "/tickets?" + query.queryString(cursor: $0) }.orNull,
+            "firstPage": query.cursor != nil ? ("/tickets?" + query.queryString()) as Any : NSNull(),
             "fragmentSource": "/tickets/fragment?" + query.queryString(cursor: query.cursor),
             "showAgentFilter": me.role >= .supervisor || query.view != "mine",
         ]
@@ -213,7 +213,7 @@ extension WebSite {
                 "blockedImages": blocked > 0 && !showImages,
                 "blockedCount": blocked,
                 "showImagesURL": "/tickets/\(ticket.id)?images=\(message.id)#message-\(message.id)",
-                "deliveryState": message.deliveryState?.rawValue as Any,
+                "deliveryState": message.deliveryState.map(\.rawValue).orNull,
                 "attachments": message.attachments.enumerated().map { index, attachment in
                     [
                         "url": "/web/messages/\(message.id)/attachments/\(index)",

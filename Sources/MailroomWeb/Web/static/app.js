@@ -153,6 +153,25 @@
     return dot > 0 ? findControl(form, field.slice(0, dot)) : null;
   }
 
+  // The words of a control's label, without hints in brackets or the options of a select inside it.
+  function labelName(control) {
+    const label = (control.id && document.querySelector(`label[for="${CSS.escape(control.id)}"]`)) || control.closest("label");
+    if (!label) return "";
+    const text = Array.from(label.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join(" ");
+    return text.split("(")[0].replace(/\s+/g, " ").trim();
+  }
+
+  // The API says "dispositionId is required: ..."; next to the field it reads "Disposition is required: ...".
+  function fieldMessage(control, problem, error) {
+    let message = problem.message || (error && error.message) || "is not valid";
+    const field = problem.field || (error && error.field);
+    if (!(error && error.details && error.details.length > 0) && field && message.startsWith(field + " ")) {
+      message = message.slice(field.length + 1);
+    }
+    const name = labelName(control);
+    return name ? `${name} ${message}` : message.charAt(0).toUpperCase() + message.slice(1);
+  }
+
   let errorCounter = 0;
   function showErrors(form, error) {
     const problems = (error && Array.isArray(error.details) && error.details.length > 0)
@@ -172,7 +191,7 @@
       const note = document.createElement("p");
       note.className = "field-error";
       note.id = id;
-      note.textContent = error && error.details && error.details.length > 0 ? problem.message : (error.message || problem.message);
+      note.textContent = fieldMessage(control, problem, error);
       const container = control.closest(".field") || control;
       container.appendChild(note);
       control.setAttribute("aria-invalid", "true");
