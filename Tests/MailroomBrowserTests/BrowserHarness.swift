@@ -149,11 +149,42 @@ final class BrowserHarness: @unchecked Sendable {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, object)
     }
 
-    func createUser(name: String, email: String, role: String, password: String = "password-123") async throws {
+    /// The new user's id.
+    @discardableResult
+    func createUser(name: String, email: String, role: String, password: String = "password-123") async throws -> String {
         let (status, body) = try await api("POST", "/api/v1/users", json: """
             {"name": "\(name)", "email": "\(email)", "role": "\(role)", "password": "\(password)"}
             """)
         #expect(status == 201, "\(body)")
+        return try #require(body["id"] as? String)
+    }
+
+    /// A `GET` from inside the page, with the browser's session cookie: the status it gets.
+    func statusInPage(_ path: String) async throws -> Int? {
+        try await driver.execute("""
+            const x = new XMLHttpRequest(); x.open('GET', arguments[0], false); x.send(); return x.status;
+            """, [path]) as? Int
+    }
+
+    /// Presses a key on an element, as a keyboard user would (WebDriver key codes, e.g. Enter).
+    func press(_ css: String, key: String) async throws {
+        try await driver.waitFor(css).type(key)
+    }
+
+    static let enterKey = "\u{E007}"
+
+    /// Form controls of the current page that no label names (nor aria-label / aria-labelledby),
+    /// and buttons without text: what a screen reader could not name.
+    func unlabelledControls() async throws -> [String] {
+        let found = try await driver.execute("""
+            return Array.from(document.querySelectorAll('input, select, textarea, button')).filter((el) => {
+              if (el.type === 'hidden') return false;
+              if (el.getAttribute('aria-label') || el.getAttribute('aria-labelledby')) return false;
+              if (el.tagName === 'BUTTON') return el.textContent.trim() === '';
+              return !(el.labels && Array.from(el.labels).some((l) => l.textContent.trim() !== ''));
+            }).map((el) => el.outerHTML.slice(0, 160));
+            """)
+        return found as? [String] ?? ["(the check did not run)"]
     }
 
     /// Polls `GET path` until `condition` holds on the items.
@@ -235,7 +266,7 @@ final class HitCounter: @unchecked Sendable {
     init(page: String = "") throws {
         port = BrowserHarness.freePort()
         log = FileManager.default.temporaryDirectory.appendingPathComponent("hits-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let script = """
             import http.server, sys
             log = open(sys.argv[2], 'a', buffering=1)

@@ -147,6 +147,7 @@ extension WebSite {
                 ["options": ResolverName.allCases.map { ["name": $0.rawValue, "label": Self.resolverLabel($0), "selected": $0 == resolver] }]
             },
             "bodyMarker": "{{{body}}}", "braces": "{{ }}",
+            "notificationVariables": Self.notificationVariables.map { "{{" + $0 + "}}" }.joined(separator: ", "),
             "otherResolvers": ResolverName.allCases.filter { !used.contains($0) }.map { ["name": $0.rawValue, "label": Self.resolverLabel($0)] },
             "allResolvers": ResolverName.allCases.map { ["name": $0.rawValue, "label": Self.resolverLabel($0)] },
             "policies": policies,
@@ -177,9 +178,12 @@ extension WebSite {
     func userList(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .supervisor)
         let users = try await store.users.list()
+        let presence = try await routing.presence(of: users.map(\.id))
         let rows: [[String: Any]] = users.map {
-            ["id": $0.id, "name": $0.name, "email": $0.email, "alias": $0.alias ?? "", "capacity": $0.capacity, "active": $0.active,
-             "roles": Self.options(Role.self, selected: $0.role), "role": $0.role.rawValue]
+            let record = presence[$0.id] ?? .offline($0.id)
+            return ["id": $0.id, "name": $0.name, "email": $0.email, "alias": $0.alias ?? "", "capacity": $0.capacity, "active": $0.active,
+                    "roles": Self.options(Role.self, selected: $0.role), "role": $0.role.rawValue,
+                    "presence": record.state.rawValue + (record.reason.map { " (\($0))" } ?? "")]
         }
         return try render("admin/users", page(session, title: "Users and agents", section: "users", [
             "users": rows, "roles": Self.options(Role.self, selected: .agent),
@@ -190,12 +194,41 @@ extension WebSite {
 
     func queueList(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .supervisor)
-        let queues = try await routing.queues()
-        let agents = try await store.users.list().filter(\.active)
+        let queues = try await routing.fullQueues()
+        let users = try await store.users.list().filter(\.active)
+        let accounts = try await store.accounts.list(includeDeleted: false)
+        let names = Dictionary(users.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let accountKeys = Dictionary(accounts.map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
+        /// One row per active user (ticked when a member), then the accounts the queue serves.
+        func formData(_ queue: AgentQueue?, prefix: String) -> [String: Any] {
+            let members = Dictionary((queue?.members ?? []).map { ($0.userId, $0.priority) }, uniquingKeysWith: { a, _ in a })
+            return [
+                "prefix": prefix,
+                "name": queue?.name ?? "",
+                "timeout": queue?.agentTimeoutSeconds ?? AgentQueue.defaultAgentTimeoutSeconds,
+                "strategies": Self.options(QueueStrategy.self, selected: queue?.strategy ?? .ringAll),
+                "members": users.map { user in
+                    ["userId": user.id, "name": user.name, "email": user.email, "role": user.role.rawValue,
+                     "member": members[user.id] != nil, "priority": members[user.id] ?? 1] as [String: Any]
+                },
+                "accounts": accounts.map { account in
+                    ["id": account.id, "label": "\(account.key) · \(account.name)",
+                     "linked": queue?.accountIds.contains(account.id) ?? false] as [String: Any]
+                },
+                "hasAccounts": !accounts.isEmpty,
+            ]
+        }
+        let rows: [[String: Any]] = queues.enumerated().map { index, queue in
+            var row = formData(queue, prefix: "q\(index)")
+            row["id"] = queue.id
+            row["strategy"] = queue.strategy.rawValue
+            row["memberNames"] = queue.members.map { names[$0.userId] ?? $0.userId }.joined(separator: ", ")
+            row["accountNames"] = queue.accountIds.map { accountKeys[$0] ?? $0 }.joined(separator: ", ")
+            return row
+        }
         return try render("admin/queues", page(session, title: "Queues", section: "queues", [
-            "queues": queues.map { ["id": $0.id, "name": $0.name] },
-            "agents": agents.map { ["id": $0.id, "name": $0.name, "email": $0.email] },
-            "strategies": [["value": "ringAll"], ["value": "roundRobin"], ["value": "leastRecent"]],
+            "queues": rows, "empty": rows.isEmpty,
+            "new": formData(nil, prefix: "nq"),
         ]))
     }
 
@@ -221,7 +254,7 @@ extension WebSite {
         }
         return try render("admin/rules", page(session, title: "Rules", section: "rules", [
             "rules": rows, "empty": rows.isEmpty,
-            "accountId": accountId as Any, "accountIdJSON": accountId.map { "\"\($0)\"" } ?? "null",
+            "accountId": accountId.orNull, "accountIdJSON": accountId.map { "\"\($0)\"" } ?? "null",
             "accounts": try await accountChoices(selected: accountId),
         ]))
     }
@@ -359,7 +392,7 @@ extension WebSite {
                 ] as [String: Any]
             },
             "empty": slice.isEmpty,
-            "nextPage": items.count > pageNumber * 50 ? "/admin/outbox?page=\(pageNumber + 1)" + (state.map { "&state=\($0.rawValue)" } ?? "") : Optional<String>.none as Any,
+            "nextPage": items.count > pageNumber * 50 ? ("/admin/outbox?page=\(pageNumber + 1)" + (state.map { "&state=\($0.rawValue)" } ?? "")) as Any : NSNull(),
         ]))
     }
 

@@ -4,7 +4,7 @@ import MailroomCore
 import MailroomStore
 import Mustache
 
-/// The agent desk: presence, offers arriving live, and the agent's open tickets.
+/// The agent desk: presence, offers arriving live, the agent's queues and open tickets.
 extension WebSite {
     func addDeskRoutes(to pages: RouterGroup<MailroomRequestContext>) {
         pages.get("desk") { request, context in try await self.desk(request, context) }
@@ -14,54 +14,96 @@ extension WebSite {
         }
     }
 
+    /// Short notices other pages send the agent back with (`/desk?done=transferred`).
+    static let deskNotices = [
+        "transferred": "The ticket was transferred.",
+        "closed": "The ticket was closed.",
+    ]
+
     func desk(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context)
         let presence = try await routing.presence(session.user.id)
         let state = presence?.state ?? "offline"
         var data = try await offersData(session)
         data["live"] = true
-        data["presenceStates"] = ["online", "paused", "offline"].map { ["value": $0, "selected": $0 == state] }
-        data["presence"] = state
-        data["presenceReason"] = presence?.reason ?? ""
+        data.merge(Self.presenceData(state: state, reason: presence?.reason)) { _, new in new }
         data["ticketsSource"] = "/tickets/fragment?view=mine"
         let mine = try await store.tickets.tickets(.init(agentId: session.user.id, limit: Self.pageSize))
         let accounts = try await store.accounts.list(includeDeleted: true)
         let keys = Dictionary(accounts.map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
         data["tickets"] = mine.items.map { ticketRow($0, accountKeys: keys, userNames: [session.user.id: session.user.name]) }
         data["empty"] = mine.items.isEmpty
-        data["nextPage"] = mine.nextCursor.map { "/tickets?view=mine&cursor=\($0)" } as Any
+        data["nextPage"] = mine.nextCursor.map { "/tickets?view=mine&cursor=\($0)" }.orNull
+        let queues = try await routing.memberQueues(session.user.id)
+        data["myQueues"] = queues.map { ["name": $0.name, "href": "/tickets?view=queue&queueId=" + HTMLEscape.query($0.id)] }
+        data["hasQueues"] = !queues.isEmpty
+        data["hasLinkedAccounts"] = queues.contains { !$0.accountIds.isEmpty }
+        if let done = request.uri.queryParameters["done"].flatMap({ Self.deskNotices[String($0)] }) { data["notice"] = done }
         return try render("desk", page(session, title: "Desk", section: "desk", data))
+    }
+
+    /// The presence control's values: the state's choices and a sentence saying where the agent stands.
+    static func presenceData(state: String, reason: String?) -> [String: Any] {
+        let labels = ["online": "Online", "paused": "Paused", "offline": "Offline"]
+        let summary: String = switch state {
+        case "online": "You are online: new tickets are offered to you."
+        case "paused": "You are paused" + (reason.map { " (\($0))" } ?? "") + ": no new tickets are offered to you."
+        default: "You are offline: no tickets are offered to you."
+        }
+        return [
+            "presenceStates": ["online", "paused", "offline"].map { ["value": $0, "label": labels[$0] ?? $0, "selected": $0 == state] },
+            "presence": state,
+            "presenceReason": reason ?? "",
+            "presenceSummary": summary,
+        ]
     }
 
     /// The open offers, each with its account's notification settings and text.
     func offersData(_ session: SessionInfo) async throws -> [String: Any] {
         let offers = try await routing.openOffers(session.user.id)
         var rows: [[String: Any]] = []
+        var queueNames: [String: String]?
         for offer in offers {
             guard let ticket = try await store.tickets.ticket(id: offer.ticketId) else { continue }
             let account = try await store.accounts.find(id: ticket.accountId)
             let notification = account?.notification ?? NotificationSettings()
+            if queueNames == nil, ticket.queueId != nil {
+                queueNames = Dictionary(try await routing.queues().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+            }
+            let queueName = ticket.queueId.flatMap { queueNames?[$0] }
             rows.append([
-                "id": offer.id, "ticketId": ticket.id, "number": ticket.number, "subject": ticket.subject,
+                "id": offer.id, "ticketId": ticket.id, "number": ticket.number,
+                "subject": ticket.subject.isEmpty ? "(no subject)" : ticket.subject,
                 "customer": ticket.customer.address, "account": account?.key ?? "?",
+                "queue": queueName.orNull,
                 "sound": notification.sound, "shake": notification.shake,
-                "notification": Self.notificationText(notification.template, ticket: ticket, account: account),
+                "notification": Self.notificationText(notification.template, ticket: ticket, account: account, queueName: queueName),
                 "deadline": offer.deadline.map(Self.displayTime) ?? "", "deadlineISO": offer.deadline.map(ISO8601.format) ?? "",
             ])
         }
         return ["offers": rows, "noOffers": rows.isEmpty]
     }
 
+    /// The variables a notification template may use, as the account form lists them.
+    static let notificationVariables = [
+        "ticket.number", "ticket.subject", "ticket.priority", "customer.name", "customer.address",
+        "account.name", "account.key", "account.fromAddress", "queue.name",
+    ]
+
     /// The account's notification template with the ticket's variables, or a plain default.
-    static func notificationText(_ template: String?, ticket: Ticket, account: Account?) -> String {
+    ///
+    /// The result is plain text: the template is rendered without HTML escaping, and the page
+    /// escapes it once where it shows it (escaping here too showed `&amp;` for `&`).
+    static func notificationText(_ template: String?, ticket: Ticket, account: Account?, queueName: String? = nil) -> String {
         let fallback = "New ticket #\(ticket.number) from \(ticket.customer.address): \(ticket.subject)"
-        guard let template, !template.isEmpty, let parsed = try? MustacheTemplate(string: template) else { return fallback }
+        guard let template, !template.isEmpty,
+              let parsed = try? MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + template) else { return fallback }
         let context: [String: Any] = [
-            "ticket": ["number": ticket.number, "subject": ticket.subject, "id": ticket.id, "priority": ticket.priority.rawValue],
-            "customer": ["name": ticket.customer.name ?? "", "address": ticket.customer.address],
+            "ticket": ["number": String(ticket.number), "subject": ticket.subject, "id": ticket.id, "priority": ticket.priority.rawValue],
+            "customer": ["name": ticket.customer.name ?? "", "address": ticket.customer.address, "email": ticket.customer.address],
             "account": ["name": account?.name ?? "", "key": account?.key ?? "", "fromAddress": account?.fromAddress ?? ""],
+            "queue": ["name": queueName ?? ""],
         ]
-        // Rendered as text: the page escapes it where it is shown.
         let text = parsed.render(context).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? fallback : String(text.prefix(500))
     }

@@ -107,3 +107,12 @@ public enum FormBody {
         return parse(String(buffer: buffer))
     }
 }
+
+extension Optional {
+    /// A template value: the wrapped value, or NSNull for nil. (An `Optional.none` stored as `Any`
+    /// counts as present in a section and renders as "nil"; NSNull counts as absent and renders empty.)
+    var orNull: Any {
+        if case .some(let value) = self { return value }
+        return NSNull()
+    }
+}

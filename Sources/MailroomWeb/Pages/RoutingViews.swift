@@ -23,6 +23,11 @@ struct RoutingViews: Sendable {
         return Set(try await store.routing.queues(memberId: userId).map(\.id))
     }
 
+    /// The queues `userId` is a member of, whole (members and linked accounts).
+    func memberQueues(_ userId: String) async throws -> [AgentQueue] {
+        try await store.routing.queues(memberId: userId)
+    }
+
     /// What an agent may open: the same rule as the API's (assigned, their queues', and the
     /// unassigned tickets of accounts linked to their queues).
     func visibility(_ userId: String) async throws -> TicketVisibility {
@@ -33,6 +38,11 @@ struct RoutingViews: Sendable {
         try await store.routing.queues().map { QueueView(id: $0.id, name: $0.name) }
     }
 
+    /// Every queue with its members and linked accounts (the administration screen edits them).
+    func fullQueues() async throws -> [AgentQueue] {
+        try await store.routing.queues()
+    }
+
     func openOffers(_ userId: String) async throws -> [OfferView] {
         try await store.routing.openOffers(userId: userId).map { OfferView(id: $0.id, ticketId: $0.ticketId, deadline: $0.deadline) }
     }
@@ -41,5 +51,10 @@ struct RoutingViews: Sendable {
     func presence(_ userId: String) async throws -> (state: String, reason: String?)? {
         guard let record = try await store.routing.presence(userIds: [userId])[userId] else { return nil }
         return (record.state.rawValue, record.reason)
+    }
+
+    /// Several users' presence records (users who never set one are missing: offline).
+    func presence(of userIds: [String]) async throws -> [String: PresenceRecord] {
+        try await store.routing.presence(userIds: userIds)
     }
 }

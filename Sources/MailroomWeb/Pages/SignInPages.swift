@@ -30,7 +30,7 @@ extension WebSite {
         let token = SessionAuthenticator.randomToken()
         var response = try render("login", [
             "title": "Sign in", "assetVersion": assets.version, "signInToken": token, "next": next,
-            "email": email, "error": error as Any,
+            "email": email, "error": error.orNull,
         ], status: status)
         response.setCookie(Cookie(name: WebSettings.signInCookie, value: token, path: "/login",
                                   secure: dependencies.web.secureCookies, httpOnly: true, sameSite: .strict))

@@ -79,15 +79,19 @@ extension WebSite {
         let session = try self.session(request, context)
         let me = session.user
         var query = ListQuery(request)
-        let memberOf = try await routing.memberQueueIds(me.id)
+        let memberQueues = try await routing.memberQueues(me.id)
+        let memberOf = Set(memberQueues.map(\.id))
+        let linkedAccounts = !memberQueues.allSatisfy { $0.accountIds.isEmpty }
         var filter = SQLTicketStore.TicketFilter(limit: Self.pageSize)
+        // Agents list only what the API would show them, whatever the view (the same rule as opening one).
+        if me.role < .supervisor { filter.visibility = TicketVisibility(userId: me.id, memberOf: memberQueues) }
         switch query.view {
         case "queue":
             guard let queueId = query.queueId, me.role >= .supervisor || memberOf.contains(queueId) else {
                 throw PageError.notFound("That queue")
             }
             filter.queueId = queueId
-        case "unassigned" where me.role >= .supervisor:
+        case "unassigned" where me.role >= .supervisor || linkedAccounts:
             filter.unassigned = true
         case "all" where me.role >= .supervisor:
             break
@@ -124,6 +128,8 @@ extension WebSite {
         if me.role >= .supervisor {
             views.append(["value": "all", "label": "All tickets", "selected": query.view == "all"])
             views.append(["value": "unassigned", "label": "Unassigned", "selected": query.view == "unassigned"])
+        } else if linkedAccounts {
+            views.append(["value": "unassigned", "label": "Unassigned (my queues' accounts)", "selected": query.view == "unassigned"])
         }
         if !visibleQueues.isEmpty { views.append(["value": "queue", "label": "Queue…", "selected": query.view == "queue"]) }
         let data: [String: Any] = [
@@ -137,8 +143,8 @@ extension WebSite {
             "statuses": TicketStatus.allCases.map { ["value": $0.rawValue, "selected": $0 == query.status] },
             "unreadAny": query.unread == nil, "unreadYes": query.unread == true, "unreadNo": query.unread == false,
             "tag": query.tag ?? "", "since": query.since ?? "", "until": query.until ?? "",
-            "nextPage": found.nextCursor.map { "/tickets?" + query.queryString(cursor: $0) } as Any,
-            "firstPage": query.cursor != nil ? "/tickets?" + query.queryString() : Optional<String>.none as Any,
+            "nextPage": found.nextCursor.map { "/tickets?" + query.queryString(cursor: $0) }.orNull,
+            "firstPage": query.cursor != nil ? ("/tickets?" + query.queryString()) as Any : NSNull(),
             "fragmentSource": "/tickets/fragment?" + query.queryString(cursor: query.cursor),
             "showAgentFilter": me.role >= .supervisor || query.view != "mine",
         ]
@@ -207,7 +213,7 @@ extension WebSite {
                 "blockedImages": blocked > 0 && !showImages,
                 "blockedCount": blocked,
                 "showImagesURL": "/tickets/\(ticket.id)?images=\(message.id)#message-\(message.id)",
-                "deliveryState": message.deliveryState?.rawValue as Any,
+                "deliveryState": message.deliveryState.map(\.rawValue).orNull,
                 "attachments": message.attachments.enumerated().map { index, attachment in
                     [
                         "url": "/web/messages/\(message.id)/attachments/\(index)",
@@ -224,6 +230,7 @@ extension WebSite {
         let queues = try await routing.queues()
         let agents = users.filter { $0.active && $0.id != session.user.id }
         let lastInbound = messages.last { $0.direction == .inbound }
+        let presence = try await routing.presence(session.user.id)
         let data: [String: Any] = [
             "ticket": ticketRow(ticket, accountKeys: [ticket.accountId: account?.key ?? "?"], userNames: userNames),
             "ticketId": ticket.id,
@@ -242,6 +249,14 @@ extension WebSite {
             "replyTo": lastInbound.map { Self.addresses($0.replyToOrFrom) } ?? ticket.customer.address,
             "isClosed": ticket.status == .closed,
             "unread": ticket.unread,
+            // Opening an unread ticket one holds marks it read (through the API, with the CSRF token).
+            "markReadOnOpen": ticket.unread && ticket.agentId == session.user.id,
+            "live": true,
+            "tagsText": ticket.tags.joined(separator: ", "),
+            "priorities": Self.options(TicketPriority.self, selected: ticket.priority),
+            "escalated": ticket.escalated,
+            "pauseStatus": account?.mandatoryDisposition.pauseStatus ?? "",
+            "presenceSummary": Self.presenceData(state: presence?.state ?? "offline", reason: presence?.reason)["presenceSummary"] ?? "",
         ]
         return try render("ticket", page(session, title: "Ticket \(ticket.number)", section: "tickets", data))
     }

@@ -59,7 +59,9 @@
   }
 
   function readValue(el) {
-    const type = el.dataset.type || (el.type === "number" ? "number" : el.type === "checkbox" ? "boolean" : "string");
+    // A checkbox with a value attribute is one choice of a list (a queue's members); without one, a boolean.
+    const type = el.dataset.type
+      || (el.type === "number" ? "number" : el.type === "checkbox" && !el.hasAttribute("value") ? "boolean" : "string");
     if (el.type === "checkbox") {
       if (type === "boolean") return el.checked;
       return el.checked ? el.value : undefined; // a checkbox list ("x[]")
@@ -120,8 +122,14 @@
       const described = (e.getAttribute("aria-describedby") || "").split(" ").filter((id) => !id.startsWith("err-")).join(" ");
       if (described) e.setAttribute("aria-describedby", described); else e.removeAttribute("aria-describedby");
     });
-    const alert = form.querySelector("[data-form-error]");
+    const alert = formAlert(form);
     if (alert) alert.textContent = "";
+  }
+
+  // Where a form's general errors go: its own [data-form-error], or the element data-error-target
+  // names (forms inside live regions, whose content is replaced after the error).
+  function formAlert(form) {
+    return form.querySelector("[data-form-error]") || (form.dataset.errorTarget && document.getElementById(form.dataset.errorTarget)) || null;
   }
 
   // "conditions[1].value" -> the control named "value" in row 2 of the list "conditions".
@@ -145,6 +153,25 @@
     return dot > 0 ? findControl(form, field.slice(0, dot)) : null;
   }
 
+  // The words of a control's label, without hints in brackets or the options of a select inside it.
+  function labelName(control) {
+    const label = (control.id && document.querySelector(`label[for="${CSS.escape(control.id)}"]`)) || control.closest("label");
+    if (!label) return "";
+    const text = Array.from(label.childNodes).filter((n) => n.nodeType === Node.TEXT_NODE).map((n) => n.textContent).join(" ");
+    return text.split("(")[0].replace(/\s+/g, " ").trim();
+  }
+
+  // The API says "dispositionId is required: ..."; next to the field it reads "Disposition is required: ...".
+  function fieldMessage(control, problem, error) {
+    let message = problem.message || (error && error.message) || "is not valid";
+    const field = problem.field || (error && error.field);
+    if (!(error && error.details && error.details.length > 0) && field && message.startsWith(field + " ")) {
+      message = message.slice(field.length + 1);
+    }
+    const name = labelName(control);
+    return name ? `${name} ${message}` : message.charAt(0).toUpperCase() + message.slice(1);
+  }
+
   let errorCounter = 0;
   function showErrors(form, error) {
     const problems = (error && Array.isArray(error.details) && error.details.length > 0)
@@ -154,19 +181,24 @@
     let first = null;
     problems.forEach((problem) => {
       const control = findControl(form, problem.field);
-      if (!control) { unplaced.push(problem.field ? `${problem.field} ${problem.message}` : problem.message); return; }
+      if (!control) {
+        // "id" is the item the form acts on (an offer): name it as the page does.
+        const subject = problem.field === "id" && form.dataset.subject ? form.dataset.subject : problem.field;
+        unplaced.push(subject ? `${subject} ${problem.message}` : problem.message);
+        return;
+      }
       const id = `err-${++errorCounter}`;
       const note = document.createElement("p");
       note.className = "field-error";
       note.id = id;
-      note.textContent = error && error.details && error.details.length > 0 ? problem.message : (error.message || problem.message);
+      note.textContent = fieldMessage(control, problem, error);
       const container = control.closest(".field") || control;
       container.appendChild(note);
       control.setAttribute("aria-invalid", "true");
       control.setAttribute("aria-describedby", ((control.getAttribute("aria-describedby") || "") + " " + id).trim());
       if (!first) first = control;
     });
-    const alert = form.querySelector("[data-form-error]");
+    const alert = formAlert(form);
     if (unplaced.length > 0 || !first) {
       const text = unplaced.length > 0 ? unplaced.join("; ") : "Please correct the marked fields.";
       if (alert) { alert.textContent = text; } else { toast(text); }
@@ -179,7 +211,8 @@
   // ---------- Submitting ----------
 
   async function submitForm(form, submitter) {
-    if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) return;
+    const confirmation = (submitter && submitter.dataset.confirm) || form.dataset.confirm;
+    if (confirmation && !window.confirm(confirmation)) return;
     clearErrors(form);
     const method = ((submitter && submitter.dataset.method) || form.dataset.method || "POST").toUpperCase();
     const url = (submitter && submitter.dataset.api) || form.dataset.api;
@@ -199,6 +232,7 @@
     }
     if (!result.ok) {
       showErrors(form, result.data && result.data.error);
+      form.dispatchEvent(new CustomEvent("mailroom:failed", { detail: result, bubbles: true }));
       return;
     }
     form.dispatchEvent(new CustomEvent("mailroom:saved", { detail: result.data, bubbles: true }));
@@ -401,9 +435,12 @@
     sizeFrame(frame);
   });
 
-  // ---------- Live updates (desk) ----------
+  // ---------- Live updates ----------
   // Regions marked [data-live-src] are fetched again (server-rendered HTML) when one of the event
-  // types in [data-live-on] arrives. New offers get the account's notification: sound and shake.
+  // types in [data-live-on] arrives. New offers get the account's notification: its text (the
+  // template, rendered by the server), a sound and a shake, as the account's settings say. Screen
+  // readers hear of changes through the toast (role=status); focus stays where it was, or moves
+  // to the region's heading when the focused control went away.
 
   function beep() {
     try {
@@ -417,32 +454,129 @@
       osc.connect(gain).connect(ctx.destination);
       osc.start();
       osc.stop(ctx.currentTime + 0.25);
+      document.body.dataset.lastSound = String(Date.now());
     } catch (e) { /* no audio: the visual notice remains */ }
   }
 
   const seenOffers = new Set(Array.from(document.querySelectorAll("[data-offer]")).map((o) => o.dataset.offer));
+  // What the page knew of each offer, to say which ticket an offer that went away was for.
+  const offerNumbers = new Map(Array.from(document.querySelectorAll("[data-offer]")).map((o) => [o.dataset.offer, o.dataset.number]));
 
   function announceOffers(region) {
+    const fresh = [];
     region.querySelectorAll("[data-offer]").forEach((offer) => {
+      offerNumbers.set(offer.dataset.offer, offer.dataset.number);
       if (seenOffers.has(offer.dataset.offer)) return;
       seenOffers.add(offer.dataset.offer);
+      fresh.push(offer);
       if (offer.dataset.sound === "true") beep();
-      if (offer.dataset.shake === "true") offer.classList.add("shake");
-      toast(offer.dataset.notification || "New ticket offered");
+      if (offer.dataset.shake === "true") {
+        offer.classList.remove("shake");
+        void offer.offsetWidth; // restart the animation
+        offer.classList.add("shake");
+      }
     });
+    if (fresh.length > 0) {
+      const text = fresh.map((o) => o.dataset.notification || `New ticket #${o.dataset.number} offered`).join(" · ");
+      document.body.dataset.lastNotification = text;
+      toast(text);
+    }
   }
+
+  const goneReasons = {
+    taken: "another agent accepted it",
+    expired: "the time to answer ran out",
+    waitEnded: "it went on to others",
+    cancelled: "it was rerouted, transferred or closed",
+  };
 
   async function refreshRegion(region) {
     try {
       const response = await fetch(region.dataset.liveSrc, { credentials: "same-origin", headers: { "Accept": "text/html" } });
       if (!response.ok) return;
       const html = await response.text();
-      const focused = document.activeElement && region.contains(document.activeElement) ? document.activeElement.id : null;
+      const active = document.activeElement;
+      const hadFocus = active && active !== document.body && region.contains(active);
+      const focusedId = hadFocus ? active.id : null;
+      const focusedHref = hadFocus ? active.getAttribute("href") : null;
       region.innerHTML = html; // our own server-rendered, escaped HTML
       refreshConditional(region);
       announceOffers(region);
-      if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+      updateCountdowns();
+      if (hadFocus) {
+        // The same control again (by id, or a link by its address), else the region's heading, else the region.
+        const again = (focusedId && document.getElementById(focusedId))
+          || (focusedHref && region.querySelector(`a[href="${CSS.escape(focusedHref)}"]`))
+          || (region.dataset.focusFallback && document.getElementById(region.dataset.focusFallback));
+        if (again) {
+          again.focus();
+        } else {
+          region.setAttribute("tabindex", "-1");
+          region.focus();
+        }
+      }
+      region.dispatchEvent(new CustomEvent("mailroom:refreshed", { bubbles: true }));
     } catch (e) { /* offline: the next event or reload will catch up */ }
+  }
+
+  // "answer within 25 s" next to each offer's deadline.
+  function updateCountdowns() {
+    const now = Date.now();
+    document.querySelectorAll("time[data-countdown]").forEach((el) => {
+      const deadline = Date.parse(el.getAttribute("datetime"));
+      if (!Number.isFinite(deadline)) return;
+      const seconds = Math.max(0, Math.round((deadline - now) / 1000));
+      if (!el.dataset.absolute) el.dataset.absolute = el.textContent;
+      el.textContent = seconds > 0 ? `${el.dataset.absolute} (${seconds} s left)` : `${el.dataset.absolute} (time is up)`;
+    });
+  }
+
+  // Presence: the desk's control and every summary of the signed-in agent follow the live state
+  // (the server pauses an agent who must choose a disposition, a supervisor may change it).
+  function presenceSummary(state, reason) {
+    if (state === "online") return "You are online: new tickets are offered to you.";
+    if (state === "paused") return `You are paused${reason ? ` (${reason})` : ""}: no new tickets are offered to you.`;
+    return "You are offline: no tickets are offered to you.";
+  }
+
+  function applyPresence(data) {
+    if (!data || !data.userId) return;
+    document.querySelectorAll(`[data-presence-summary="${CSS.escape(data.userId)}"]`).forEach((el) => {
+      el.textContent = presenceSummary(data.state, data.reason);
+    });
+    document.querySelectorAll(`form[data-presence-of="${CSS.escape(data.userId)}"]`).forEach((form) => {
+      // Someone choosing a new state keeps their choice until they submit.
+      if (form.contains(document.activeElement) && document.activeElement !== form.querySelector("button")) return;
+      const select = form.querySelector('[name="state"]');
+      const reason = form.querySelector('[name="reason"]');
+      if (select) select.value = data.state;
+      if (reason) reason.value = data.reason || "";
+      refreshConditional(form);
+    });
+  }
+
+  // The ticket page does not reload on its own (a reply may be half written): it says what changed.
+  function ticketNotice(type, data) {
+    const box = document.querySelector("[data-ticket-page]");
+    if (!box || !data) return;
+    const id = box.dataset.ticketPage;
+    let text = null;
+    if (type === "message" && data.ticketId === id && data.direction === "inbound") {
+      text = "A new message arrived on this ticket. Reload the page to see it.";
+    } else if (type === "ticket" && data.id === id) {
+      text = "This ticket changed (status, agent, tags or read mark). Reload the page to see it.";
+    }
+    if (!text || box.dataset.suppress === type) return;
+    box.textContent = text + " ";
+    const reload = document.createElement("a");
+    reload.href = window.location.pathname;
+    reload.textContent = "Reload";
+    box.appendChild(reload);
+    box.hidden = false;
+  }
+
+  function parse(event) {
+    try { return JSON.parse(event.data); } catch (e) { return null; }
   }
 
   function startLive() {
@@ -451,23 +585,62 @@
     const source = new EventSource("/api/v1/events");
     const types = ["offer", "offerTaken", "message", "ticket", "presence"];
     types.forEach((type) => {
-      source.addEventListener(type, () => {
+      source.addEventListener(type, (event) => {
+        const data = parse(event);
         document.body.dataset.lastEvent = type;
+        if (type === "presence") applyPresence(data);
+        if (type === "offerTaken" && data && seenOffers.has(data.id) && document.querySelector(`[data-offer="${CSS.escape(data.id)}"]`)) {
+          const number = offerNumbers.get(data.id);
+          toast(`The offer of #${number || "?"} is no longer open: ${goneReasons[data.reason] || "it ended"}.`);
+        }
+        ticketNotice(type, data);
         regions.filter((r) => (r.dataset.liveOn || "").split(" ").includes(type)).forEach(refreshRegion);
       });
     });
-    source.addEventListener("reload", () => regions.forEach(refreshRegion));
-    source.onopen = () => { document.body.dataset.liveState = "open"; };
+    // The server could not replay what we missed: fetch every region again.
+    source.addEventListener("reset", () => regions.forEach(refreshRegion));
+    source.onopen = () => {
+      // Events published while the stream was (re)connecting are not replayed to a new stream:
+      // catch up once it is open.
+      if (document.body.dataset.liveState) regions.forEach(refreshRegion);
+      else regions.filter((r) => (r.dataset.liveOn || "").includes("offer")).forEach(refreshRegion);
+      document.body.dataset.liveState = "open";
+    };
     source.onerror = () => { document.body.dataset.liveState = "retrying"; };
     window.mailroomEvents = source;
   }
 
-  // Regions that are refreshed after a form in them saved something (accept, reject, presence).
+  // Regions that are refreshed after a form in them saved something (reject), or failed (an offer
+  // someone else took: the error stays in the region's alert, outside the refreshed part).
   document.addEventListener("mailroom:saved", (event) => {
+    const region = event.target.closest && event.target.closest("[data-live-src]");
+    if (region) refreshRegion(region);
+    if (event.target.matches && event.target.matches("form[data-presence-of]") && event.detail) applyPresence(event.detail);
+  });
+  document.addEventListener("mailroom:failed", (event) => {
     const region = event.target.closest && event.target.closest("[data-live-src]");
     if (region) refreshRegion(region);
   });
 
+  // An unread ticket the agent holds is marked read when they open it.
+  async function markReadOnOpen() {
+    const form = document.querySelector("form[data-mark-read-on-open]");
+    if (!form) return;
+    const box = document.querySelector("[data-ticket-page]");
+    if (box) box.dataset.suppress = "ticket"; // our own change comes back as a ticket event
+    const result = await api("POST", form.dataset.markReadOnOpen).catch(() => ({ ok: false }));
+    if (!result.ok) return;
+    form.dataset.api = form.dataset.markReadOnOpen.replace(/\/read$/, "/unread");
+    const button = form.querySelector("button");
+    if (button) button.textContent = "Mark as unread";
+    const badge = document.getElementById("unread-badge");
+    if (badge) badge.remove();
+    setTimeout(() => { if (box) delete box.dataset.suppress; }, 3000);
+  }
+
   refreshConditional();
+  updateCountdowns();
+  setInterval(updateCountdowns, 1000);
   startLive();
+  markReadOnOpen();
 })();
