@@ -242,7 +242,10 @@ public actor OutboxSender: Service {
         while let first = queue.next() {
             if connection == nil {
                 do {
-                    connection = try await SMTPConnection.connect(to: account.outgoingEndpoint, credentials: account.outgoingCredentials,
+                    // OAuth2 accounts get a fresh access token when theirs is missing or about to expire.
+                    var current = account
+                    let credentials = try await AccountCredentialSource(accounts: store.accounts).credentials(&current, .outgoing)
+                    connection = try await SMTPConnection.connect(to: account.outgoingEndpoint, credentials: credentials,
                                                                   heloName: heloName, logger: logger)
                 } catch {
                     if Task.isCancelled { break }
@@ -369,6 +372,10 @@ public actor OutboxSender: Service {
 
     /// What the SMTP client's error says, in the classifier's terms.
     static func failure(from error: any Error) -> DeliveryFailure {
+        if let error = error as? OAuth2Error {
+            // No token, no login: the same class as a server refusing the credentials.
+            return DeliveryFailure(kind: .authenticationFailed, text: error.description)
+        }
         guard let error = error as? MailTransportError else {
             return DeliveryFailure(kind: .internal, text: "\(error)")
         }

@@ -146,3 +146,25 @@ final class LocalTokenEndpoint: Sendable {
         }
     }
 }
+
+@Suite struct OutgoingOAuth2Tests {
+    @Test func theOutboxAsksForATokenAndAFailedRefreshIsAnAuthenticationFailure() async throws {
+        let endpoint = try LocalTokenEndpoint()
+        defer { endpoint.stop() }
+        endpoint.reply(status: 400, json: #"{"error":"invalid_grant","error_description":"token revoked"}"#)
+        try await TestDatabase.sqlite.withStore { store in
+            let (_, item) = try await OutboxSenderTests().queued(store, portVariable: "MAILROOM_TEST_SMTP_SINK_PORT") { account in
+                account.outgoing.connection.auth = ServerAuth(method: .oauth2, username: "desk@example.com",
+                                                              oauth2: OAuth2TokenTests.settings(endpoint.url))
+            }
+            await OutboxSender(store: store, logger: quietLogger, owner: "test").sendDue()
+            // The refresh was tried (there was no access token) before any SMTP login.
+            #expect(endpoint.bodies.count == 1)
+            #expect(endpoint.bodies.first?.contains("grant_type=refresh_token") == true)
+            let attempt = try #require(try await store.outbox.attempts(outboxId: item.id).first)
+            #expect(attempt.errorClass == DeliveryErrorClassifier.classify(DeliveryFailure(kind: .authenticationFailed, text: "")))
+            #expect(attempt.text.contains("invalid_grant"))
+            #expect(!attempt.text.contains("refresh-1"), "the refresh token never appears in the attempt log")
+        }
+    }
+}
