@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import Logging
 import MailroomCore
@@ -86,9 +87,15 @@ public enum APIRouter {
                                         events: dependencies.events)
         // Replies follow the same visibility as the ticket they answer.
         let reply = dependencies.reply
+        let events = dependencies.events
         let visibleReply: @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String]) = { ticketId, request, principal in
             guard try await access.visibleTicket(ticketId, to: principal) != nil else { throw APIError.notFound("ticket \(ticketId)") }
-            return try await reply(ticketId, request, principal)
+            let result = try await reply(ticketId, request, principal)
+            // Whoever sees the ticket sees the answer appear on it.
+            if let ticket = try? await store.tickets.ticket(id: ticketId) {
+                events.publish(RoutingEvents.message(ticket: ticket, messageId: result.0.id, direction: .outbound, at: Date()))
+            }
+            return result
         }
         let catalog = CatalogController(dispositions: store.dispositions, cannedAnswers: store.cannedAnswers,
                                         settings: store.settings, accounts: store.accounts)
