@@ -267,6 +267,83 @@ struct BrowserFlowTests {
         }
     }
 
+    /// An agent hands a ticket to another queue from the ticket page; its member, going online,
+    /// gets the offer live and accepts it; the read mark can be set back to unread.
+    @Test func anAgentTransfersATicketToAnotherQueue() async throws {
+        let mailbox = try await BrowserHarness.mailbox([])
+        try await BrowserHarness.run { h in
+            let agnes = try await h.createUser(name: "Agnes Agent", email: "agnes@example.com", role: "agent")
+            let bert = try await h.createUser(name: "Bert Agent", email: "bert@example.com", role: "agent")
+            let (_, first) = try await h.api("POST", "/api/v1/queues", json: """
+                {"name": "First line", "agentTimeoutSeconds": 600, "members": [{"userId": "\(agnes)"}]}
+                """)
+            let (_, second) = try await h.api("POST", "/api/v1/queues", json: """
+                {"name": "Second line", "agentTimeoutSeconds": 600, "members": [{"userId": "\(bert)"}]}
+                """)
+            let firstId = try #require(first["id"] as? String), secondId = try #require(second["id"] as? String)
+            let (ruleStatus, rule) = try await h.api("POST", "/api/v1/rules", json: """
+                {"name": "All to the first line", "accountId": null, "conditions": [],
+                 "actions": [{"type": "queue", "queueId": "\(firstId)"}]}
+                """)
+            #expect(ruleStatus == 201, "\(rule)")
+            let (created, account) = try await h.api("POST", "/api/v1/accounts", json: """
+                {"key": "TRF", "name": "Transfers", "fromAddress": "desk@example.com", "transfer": {"enabled": true, "timeoutSeconds": 600},
+                 "incoming": {"protocol": "imap", "host": "127.0.0.1", "port": \(mailbox.port), "security": "none", "fetchIntervalSeconds": 1,
+                              "authTimeoutSeconds": 30, "auth": {"username": "\(mailbox.user)", "password": "\(mailbox.password)"}}}
+                """)
+            #expect(created == 201, "\(account)")
+
+            // Agnes takes the ticket from her offers.
+            try await h.signIn("agnes@example.com", "password-123")
+            try await h.select("#presence-state", value: "online")
+            try await h.click("#presence-form button[type=submit]")
+            try await h.driver.waitUntil("Agnes is online") { try await h.text("#presence-summary").hasPrefix("You are online") }
+            try await BrowserHarness.deliver([Self.message(subject: "Please escalate")], user: mailbox.user)
+            let offer = try await h.driver.waitFor("#offers [data-offer]", timeout: .seconds(120))
+            let offerId = try #require(try await offer.attribute("data-offer"))
+            try await h.click("#accept-\(offerId)")
+            try await h.waitForURL(containing: "/tickets/")
+            let ticketId = try #require(try await h.driver.currentURL().split(separator: "/").last.map(String.init))
+
+            // She transfers it to the second line and is sent back to the desk.
+            try await h.select("#transfer-queue", value: secondId)
+            try await h.screenshot("30-ticket-transfer")
+            try await h.click("#transfer-form button[type=submit]")
+            try await h.waitForURL(containing: "/desk?done=transferred")
+            #expect(try await h.text("main .notice").contains("transferred"))
+            try await h.signOut()
+
+            // Bert goes online: the offer arrives live, and he accepts.
+            try await h.signIn("bert@example.com", "password-123")
+            #expect(try await h.driver.findAll("#offers [data-offer]").isEmpty, "no offer while Bert is offline")
+            try await h.driver.waitUntil("the live stream is open") {
+                try await h.driver.execute("return document.body.dataset.liveState") as? String == "open"
+            }
+            try await h.select("#presence-state", value: "online")
+            try await h.click("#presence-form button[type=submit]")
+            let transferred = try await h.driver.waitFor("#offers [data-offer]", timeout: .seconds(60))
+            #expect(try await transferred.text().contains("Please escalate"))
+            try await h.click("#accept-\(try #require(try await transferred.attribute("data-offer")))")
+            try await h.waitForURL(containing: "/tickets/\(ticketId)")
+            let ticket = try await h.api("GET", "/api/v1/tickets/\(ticketId)").1
+            #expect(ticket["agentId"] as? String == bert && ticket["queueId"] as? String == secondId, "\(ticket)")
+
+            // The read mark: opened means read; he can set it back to unread.
+            try await h.driver.waitUntil("the ticket is read") {
+                try await h.api("GET", "/api/v1/tickets/\(ticketId)").1["unread"] as? Bool == false
+            }
+            _ = try await h.driver.waitFor("#read-form[data-api$='/unread']")
+            try await h.click("#read-form button[type=submit]")
+            try await h.driver.waitUntil("the ticket is unread again") {
+                try await h.api("GET", "/api/v1/tickets/\(ticketId)").1["unread"] as? Bool == true
+            }
+            _ = try await h.driver.waitFor("#read-form[data-api$='/read']")
+            #expect(try await h.text("#read-form button") == "Mark as read")
+            try await Task.sleep(for: .seconds(2))
+            #expect(try await h.api("GET", "/api/v1/tickets/\(ticketId)").1["unread"] as? Bool == true, "it stays unread")
+        }
+    }
+
     /// A hostile message runs nothing and loads nothing until the agent asks for images; forms
     /// without the CSRF token are refused, even from a page of the same site; an agent cannot open a
     /// ticket outside their queues by changing the address.

@@ -290,7 +290,19 @@ final class HitCounter: @unchecked Sendable {
         server.standardError = FileHandle.nullDevice
         process = server
         try server.run()
-        Thread.sleep(forTimeInterval: 0.5)
+        // Python starts slowly on a busy machine: wait until the port takes connections.
+        for _ in 0..<150 where !Self.accepts(port: port) { Thread.sleep(forTimeInterval: 0.1) }
+    }
+
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, length) } } == 0
     }
 
     /// Requests received, except the test's own page loads.

@@ -622,6 +622,24 @@
     if (region) refreshRegion(region);
   });
 
+  // The read-mark form flips in place (a reload would mark an unread ticket read again on opening).
+  function showReadMark(form, unread) {
+    const base = form.dataset.api.replace(/\/(read|unread)$/, "");
+    form.dataset.api = base + (unread ? "/read" : "/unread");
+    const button = form.querySelector("button");
+    if (button) button.textContent = unread ? "Mark as read" : "Mark as unread";
+    const badge = document.getElementById("unread-badge");
+    if (badge) badge.hidden = !unread;
+  }
+
+  document.addEventListener("mailroom:saved", (event) => {
+    const form = event.target;
+    if (!(form instanceof HTMLFormElement) || form.id !== "read-form" || !event.detail) return;
+    const box = document.querySelector("[data-ticket-page]");
+    if (box) { box.dataset.suppress = "ticket"; setTimeout(() => { delete box.dataset.suppress; }, 3000); }
+    showReadMark(form, event.detail.unread === true);
+  });
+
   // An unread ticket the agent holds is marked read when they open it.
   async function markReadOnOpen() {
     const form = document.querySelector("form[data-mark-read-on-open]");
@@ -629,12 +647,7 @@
     const box = document.querySelector("[data-ticket-page]");
     if (box) box.dataset.suppress = "ticket"; // our own change comes back as a ticket event
     const result = await api("POST", form.dataset.markReadOnOpen).catch(() => ({ ok: false }));
-    if (!result.ok) return;
-    form.dataset.api = form.dataset.markReadOnOpen.replace(/\/read$/, "/unread");
-    const button = form.querySelector("button");
-    if (button) button.textContent = "Mark as unread";
-    const badge = document.getElementById("unread-badge");
-    if (badge) badge.remove();
+    if (result.ok) showReadMark(form, false);
     setTimeout(() => { if (box) delete box.dataset.suppress; }, 3000);
   }
 
