@@ -203,7 +203,8 @@ targets += [
     ),
     .executableTarget(
         name: "mailroom-bench-routing",
-        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomCore", .product(name: "Logging", package: "swift-log")],
+        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomCore", "MailroomWeb",
+                       .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
         swiftSettings: swiftSettings
     ),
 ]

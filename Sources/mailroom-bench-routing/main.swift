@@ -1,15 +1,21 @@
 import Foundation
+import Hummingbird
 import Logging
 import MailroomCore
 import MailroomStore
+import MailroomWeb
 import MailroomWorkers
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // Routing benchmark (BENCHMARKS.md "Routing"):
 //  1. the pure state machine: start + accept decisions for N tickets over 50 queues and 1,000 agents;
 //  2. the same decisions through RoutingService and the SQLite store (read machine and agents,
 //     decide, conditional commit, offers, live events);
-//  3. latency from an ingested ticket's commit to its offer event on the live event stream.
+//  3. latency from an ingested ticket's commit to its offer event on the live event stream, as the
+//     in-process hub hands it over and as an agent's HTTP client reads it from `GET /api/v1/events`.
 // Usage: mailroom-bench-routing [--tickets N] [--workers W] [--latency-samples S] [--dir PATH]
 
 struct Options {
@@ -147,8 +153,7 @@ func insertTickets(_ store: SQLStore, account: Account, count: Int) async throws
 /// The first time each ticket was seen.
 final class Times: Sendable {
     private let times = Mutex<[String: ContinuousClock.Instant]>([:])
-    func record(_ ticketId: String) {
-        let now = ContinuousClock.now
+    func record(_ ticketId: String, at now: ContinuousClock.Instant = .now) {
         times.withLock { if $0[ticketId] == nil { $0[ticketId] = now } }
     }
     var all: [String: ContinuousClock.Instant] { times.withLock { $0 } }
@@ -223,7 +228,96 @@ struct BenchError: Error, CustomStringConvertible {
 
 // MARK: 3. Commit to offer event
 
-func commitToOffer() async throws -> (median: Double, p99: Double) {
+/// An agent's event stream read over HTTP on a plain blocking socket, on a thread of its own (so
+/// the reader never waits behind the server's tasks): records when each offer's ticket id arrives.
+final class HTTPStreamReader: @unchecked Sendable {
+    let times: Times
+    private let fd: Int32
+
+    init(port: Int, token: String) throws {
+        let times = Times()
+        self.times = times
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw BenchError("cannot connect to the event stream on port \(port)") }
+        var noDelay: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &noDelay, socklen_t(MemoryLayout<Int32>.size))
+        let request = "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer \(token)\r\nAccept: text/event-stream\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        self.fd = fd
+        let descriptor = fd
+        let thread = Thread {
+            var pending: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            let marker = Array(#""ticketId":""#.utf8)
+            while true {
+                let count = recv(descriptor, &buffer, buffer.count, 0)
+                if count <= 0 { return }
+                let now = ContinuousClock.now
+                pending.append(contentsOf: buffer[0..<count])
+                // Offer events carry `"ticketId":"…"` in their data line; chunk headers never contain it.
+                var searchFrom = 0
+                while let start = findBytes(marker, in: pending, from: searchFrom) {
+                    let valueStart = start + marker.count
+                    guard let end = pending[valueStart...].firstIndex(of: UInt8(ascii: "\"")) else { break }
+                    let eventStart = findBytesBackwards(Array("event: ".utf8), in: pending, before: start)
+                    if let eventStart, pending[eventStart...].starts(with: Array("event: offer\n".utf8)) {
+                        times.record(String(decoding: pending[valueStart..<end], as: UTF8.self), at: now)
+                    }
+                    searchFrom = end
+                }
+                pending.removeFirst(min(searchFrom, pending.count))
+            }
+        }
+        thread.start()
+    }
+
+    func close() { shutdown(fd, Int32(SHUT_RDWR)); Glibc.close(fd) }
+}
+
+func findBytes(_ needle: [UInt8], in haystack: [UInt8], from: Int) -> Int? {
+    guard haystack.count >= needle.count, from <= haystack.count - needle.count else { return nil }
+    for index in from...(haystack.count - needle.count) where haystack[index] == needle[0] {
+        if haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+    }
+    return nil
+}
+
+func findBytesBackwards(_ needle: [UInt8], in haystack: [UInt8], before: Int) -> Int? {
+    var index = before - needle.count
+    while index >= 0 {
+        if haystack[index..<(index + needle.count)].elementsEqual(needle) { return index }
+        index -= 1
+    }
+    return nil
+}
+
+struct LatencyFigures {
+    var median: Double
+    var p99: Double
+    var max: Double
+    var count: Int
+}
+
+func latencies(from starts: [String: ContinuousClock.Instant], to ends: [String: ContinuousClock.Instant]) -> LatencyFigures {
+    let samples = starts.compactMap { ticketId, start in ends[ticketId].map { seconds($0 - start) * 1000 } }.sorted()
+    return LatencyFigures(median: percentile(samples, 0.5), p99: percentile(samples, 0.99), max: samples.last ?? .nan, count: samples.count)
+}
+
+/// The server's own log: cancelling it at the end reports the open stream as an error.
+let quietLogger: Logger = {
+    var logger = Logger(label: "bench-routing-server")
+    logger.logLevel = .critical
+    return logger
+}()
+
+func commitToOffer() async throws {
     let path = options.directory + "/latency.sqlite"
     let database = try await MailroomDatabase.open(.sqlite(path: path), logger: logger)
     try await Migrator.migrate(database, logger: logger)
@@ -236,40 +330,64 @@ func commitToOffer() async throws -> (median: Double, p99: Double) {
     let service = RoutingService(store: store, events: hub, logger: logger)
     let step = RoutingStep(store: store, logger: logger, service: service)
     let committed = Times()
-    let delivered = Times()
+    let handedOver = Times()
     let pipeline = IngestPipeline(tickets: store.tickets, logger: logger, afterCommit: { outcome, account in
         if let ticketId = outcome.ticketId { committed.record(ticketId) }
         await step.run(after: outcome, account: account)
     })
+
+    // The server an agent's screen talks to, with the same router `mailroom serve` builds.
+    let agentId = queues[0].members[0].userId
+    let secret = TokenHasher.newToken()
+    _ = try await store.tokens.create(APIToken(id: "", userId: agentId, name: "bench", createdAt: Date()), hash: TokenHasher.hash(secret))
+    let router = APIRouter.build(WebDependencies(store: store, adminToken: nil, metricsText: { "" }, events: hub, routing: service))
+    let boundPort = Mutex<Int?>(nil)
+    let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "bench"),
+                          onServerRunning: { channel in boundPort.withLock { $0 = channel.localAddress?.port } }, logger: quietLogger)
+    let server = Task { try await app.runService(gracefulShutdownSignals: []) }
+    var port: Int?
+    for _ in 0..<500 where port == nil {
+        try await Task.sleep(for: .milliseconds(10))
+        port = boundPort.withLock { $0 }
+    }
+    guard let port else { throw BenchError("the HTTP server did not start") }
+    let reader = try HTTPStreamReader(port: port, token: secret)
+
     let subscription = hub.subscribe()
     let listener = Task {
         for await event in subscription.events where event.type == .offer {
             guard case .string(let ticketId)? = event.data["ticketId"] else { continue }
-            delivered.record(ticketId)
+            handedOver.record(ticketId)
         }
     }
+    try await Task.sleep(for: .milliseconds(300))
     for index in 0..<options.latencySamples {
         let raw = "From: Customer \(index) <c\(index)@bench.example>\r\nTo: desk@bench.example\r\nSubject: Question \(index)\r\n"
             + "Message-ID: <latency-\(index)@bench.example>\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n\r\nHello \(index)\r\n"
         _ = try await pipeline.process(Array(raw.utf8), account: account, position: nil, source: "bench")
+        // One message at a time, as mail arrives: each offer is measured on a quiet stream.
+        try await Task.sleep(for: .milliseconds(5))
     }
-    try await Task.sleep(for: .milliseconds(200))
+    try await Task.sleep(for: .milliseconds(500))
     listener.cancel()
+    reader.close()
+    server.cancel()
+    _ = try? await server.value
     let starts = committed.all
-    let ends = delivered.all
-    let samples = starts.compactMap { ticketId, start in ends[ticketId].map { seconds($0 - start) * 1000 } }.sorted()
-    precondition(samples.count == options.latencySamples, "every ticket must reach the stream, got \(samples.count)")
+    let hubFigures = latencies(from: starts, to: handedOver.all)
+    let streamFigures = latencies(from: starts, to: reader.times.all)
+    precondition(hubFigures.count == options.latencySamples, "every ticket must reach the hub, got \(hubFigures.count)")
+    precondition(streamFigures.count == options.latencySamples, "every offer must reach the HTTP stream, got \(streamFigures.count)")
     await database.close()
-    let median = percentile(samples, 0.5)
-    let p99 = percentile(samples, 0.99)
-    print(String(format: "commit to offer event (%d tickets through ingest, rules, service, hub): median %.2f ms, p99 %.2f ms, max %.2f ms",
-                 samples.count, median, p99, samples.last ?? .nan))
-    return (median, p99)
+    print(String(format: "commit to offer event handed over by the hub (%d tickets through ingest, rules, service): median %.2f ms, p99 %.2f ms, max %.2f ms",
+                 hubFigures.count, hubFigures.median, hubFigures.p99, hubFigures.max))
+    print(String(format: "commit to offer event read by the agent's HTTP client from GET /api/v1/events: median %.2f ms, p99 %.2f ms, max %.2f ms",
+                 streamFigures.median, streamFigures.p99, streamFigures.max))
 }
 
 try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
 defer { try? FileManager.default.removeItem(atPath: options.directory) }
 print("routing benchmark: \(options.tickets) tickets, \(options.queues) queues, \(options.agents) agents (strategies ringAll/roundRobin/leastRecent in turn, 20 members each in two priorities)")
 _ = pureStateMachine()
-_ = try await commitToOffer()
+try await commitToOffer()
 _ = try await serviceAndStore()
