@@ -182,7 +182,7 @@ public enum WebhookPayload {
         }
         return .object([
             "event": .string(ticketRouted),
-            "occurredAt": .string(ISO8601DateFormatter().string(from: now)),
+            "occurredAt": .string(ISO8601.format(now)),
             "ticket": (try? JSONValue(encoding: ticket)) ?? .null,
             "message": messageJSON,
             "ruleIds": .array(ruleIds.map(JSONValue.string)),
