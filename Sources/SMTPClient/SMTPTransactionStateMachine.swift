@@ -51,6 +51,8 @@ public struct SMTPTransactionStateMachine: Sendable {
     private var recipientReplies: [SMTPRecipientResult] = []
     private var failure: MailTransportError?
     private var awaitingEmptyBody = false
+    /// The end of data was answered (whatever the reply): the transaction is over on the server.
+    public private(set) var reachedEndOfData = false
 
     public init(mailCommand: String, recipients: [String], rcptCommands: [String], pipelining: Bool, sendRset: Bool) {
         self.mailCommand = mailCommand
@@ -138,6 +140,7 @@ public struct SMTPTransactionStateMachine: Sendable {
             if !recipientReplies.contains(where: \.accepted) { return .failed(noRecipientError(), connectionUsable: true) }
             return .failed(reply.error(step: "DATA"), connectionUsable: true)
         case .endOfData:
+            reachedEndOfData = true
             if awaitingEmptyBody, let failure { return .failed(failure, connectionUsable: true) }
             guard reply.isPositiveCompletion, let mailReply else {
                 return .failed(reply.error(step: "end of data"), connectionUsable: true)
