@@ -218,9 +218,23 @@ public actor SMTPConnection {
         }
         var mail = "MAIL FROM:<\(sender)>"
         if capabilities.supports(.size) { mail += " SIZE=\(size)" }
-        if capabilities.supports(.eightBitMIME), content.contains(where: { $0 >= 0x80 }) { mail += " BODY=8BITMIME" }
+        if capabilities.supports(.eightBitMIME), Self.hasEightBitBytes(content) { mail += " BODY=8BITMIME" }
         if needsUTF8 { mail += " SMTPUTF8" }
         return SMTPPipelineStateMachine.Envelope(mailCommand: mail, recipients: recipients, rcptCommands: recipients.map { "RCPT TO:<\($0)>" })
+    }
+
+    /// Eight bytes at a time.
+    static func hasEightBitBytes(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        while index + 8 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return true }
+            index += 8
+        }
+        while index < bytes.count {
+            if bytes[index] >= 0x80 { return true }
+            index += 1
+        }
+        return false
     }
 
     // MARK: sending a stream of messages
