@@ -456,6 +456,14 @@ let migrations: [Migration] = [
             "CREATE INDEX webhook_deliveries_created ON webhook_deliveries (created_at)",
         ]
     },
+    Migration(version: 15, name: "an outbound message's delivery state is read from its outbox row") { _ in
+        [
+            // Reading a message finds its outbox row by this index; recording a send outcome then
+            // updates only the outbox row (no longer the wide message row with its text), and a
+            // bounce finds the row by message.
+            "CREATE INDEX outbox_message ON outbox (message_id)",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import MailroomCore
 import SQLKit
+import Synchronization
 
 /// Accounts as rows: the searchable fields in columns, the settings as JSON without credentials,
 /// and the credentials encrypted in a column of their own.
@@ -9,6 +10,7 @@ public struct SQLAccountRepository: AccountRepository {
     let database: MailroomDatabase
     let secrets: SecretBox
     let logger: Logger
+    private let decoded = DecodedAccounts()
 
     public init(database: MailroomDatabase, secrets: SecretBox, logger: Logger) {
         self.database = database
@@ -92,7 +94,10 @@ public struct SQLAccountRepository: AccountRepository {
         let rows = try await database.withConnection { db in
             try await db.raw("SELECT id, key, name, active, config, secrets, created_at, updated_at, deleted_at FROM accounts \(clause)").all()
         }
-        return try rows.map { try AccountRow(row: $0).account(secrets: secrets, logger: logger) }
+        return try rows.map { row in
+            let row = try AccountRow(row: row)
+            return try decoded.account(for: row) { try row.account(secrets: secrets, logger: logger) }
+        }
     }
 
     private static func checkUnique(_ account: Account, in db: any SQLDatabase) async throws {
@@ -108,7 +113,7 @@ public struct SQLAccountRepository: AccountRepository {
 }
 
 /// The stored form of an account.
-struct AccountRow {
+struct AccountRow: Equatable, Sendable {
     var id: String
     var key: String
     var name: String
@@ -162,6 +167,23 @@ struct AccountRow {
                 // The account stays readable; fetching and sending will report the missing credentials.
                 logger.error("cannot read an account's credentials", metadata: ["account": "\(id)", "reason": "\(error)"])
             }
+        }
+        return account
+    }
+}
+
+/// Accounts decoded from their rows, by id. The outbox sender reads its accounts at every claim (so
+/// changed settings apply at once), and decoding an account's JSON cost more than the rest of a
+/// claim; a row that differs in any column is decoded again.
+final class DecodedAccounts: Sendable {
+    private let cache = Mutex<[String: (row: AccountRow, account: Account)]>([:])
+
+    func account(for row: AccountRow, decode: () throws -> Account) throws -> Account {
+        if let hit = cache.withLock({ $0[row.id] }), hit.row == row { return hit.account }
+        let account = try decode()
+        cache.withLock { cache in
+            if cache.count >= 10_000 { cache.removeAll() }
+            cache[row.id] = (row, account)
         }
         return account
     }

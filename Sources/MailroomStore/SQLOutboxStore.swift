@@ -43,30 +43,49 @@ public struct SQLOutboxStore: Sendable {
     }
 
     /// Takes up to `limit` due rows for `owner` until `leaseSeconds` from now. A row whose sender
-    /// died mid-send is taken again once its lease lapses. The rows become 'sending'; their ticket
-    /// messages change state only when the attempt is recorded.
+    /// died mid-send is taken again once its lease lapses. The rows become 'sending' (and so do
+    /// their ticket messages, whose delivery state is the row's).
     public func claimDue(owner: String, limit: Int, leaseSeconds: TimeInterval, now: Date = Date()) async throws -> [OutboxItem] {
         let nowMillis = Timestamp.from(now)
         let expires = Timestamp.from(now.addingTimeInterval(leaseSeconds))
         let kind = database.kind
+        let limit = max(1, limit)
         return try await database.transaction { db in
-            let lock: SQLQueryString = kind == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
-            let ids = try await db.raw("""
-                SELECT id FROM outbox
-                WHERE (state IN ('queued', 'retrying') AND next_attempt_at <= \(bind: nowMillis))
-                   OR (state = 'sending' AND lease_expires_at < \(bind: nowMillis))
-                ORDER BY next_attempt_at, id LIMIT \(literal: max(1, limit)) \(lock)
-                """).all().map { try $0.decode(column: "id", as: String.self) }
+            let due: SQLQueryString
+            if kind == .postgres {
+                due = """
+                    SELECT id FROM outbox
+                    WHERE (state IN ('queued', 'retrying') AND next_attempt_at <= \(bind: nowMillis))
+                       OR (state = 'sending' AND lease_expires_at < \(bind: nowMillis))
+                    ORDER BY next_attempt_at, id LIMIT \(literal: limit) FOR UPDATE SKIP LOCKED
+                    """
+            } else {
+                // SQLite runs the OR above as a scan of every due row and a sort of all of them, for
+                // every batch: with 10,000 queued, claiming them in batches of 200 sorted 250,000
+                // rows. Each state's rows come in order from the outbox_due index instead, `limit` at
+                // most each (the writer lock makes FOR UPDATE unnecessary here).
+                func oldest(_ condition: SQLQueryString) -> SQLQueryString {
+                    """
+                    SELECT id, next_attempt_at FROM (
+                        SELECT id, next_attempt_at FROM outbox WHERE \(condition) ORDER BY next_attempt_at, id LIMIT \(literal: limit)
+                    ) AS oldest
+                    """
+                }
+                due = """
+                    SELECT id FROM (
+                        \(oldest("state = 'queued' AND next_attempt_at <= \(bind: nowMillis)"))
+                        UNION ALL \(oldest("state = 'retrying' AND next_attempt_at <= \(bind: nowMillis)"))
+                        UNION ALL \(oldest("state = 'sending' AND lease_expires_at < \(bind: nowMillis)"))
+                    ) AS due ORDER BY next_attempt_at, id LIMIT \(literal: limit)
+                    """
+            }
+            let ids = try await db.raw(due).all().map { try $0.decode(column: "id", as: String.self) }
             guard !ids.isEmpty else { return [] }
             try await db.raw("""
                 UPDATE outbox SET state = 'sending', lease_owner = \(bind: owner), lease_expires_at = \(bind: expires),
                     updated_at = \(bind: nowMillis)
                 WHERE id IN (\(binds: ids))
                 """).run()
-            // The ticket message keeps its state (queued or retrying) until the outcome is recorded: a
-            // message row carries its text, and rewriting whole rows for a state that lasts
-            // milliseconds held SQLite's one writer while the sender waited to record (BENCHMARKS.md,
-            // "Outbox"). The outbox row shows 'sending'.
             let decoder = JSONDecoder()
             return try await db.raw("SELECT \(Self.columns) FROM outbox WHERE id IN (\(binds: ids)) ORDER BY next_attempt_at, id").all()
                 .map { try Self.item(from: $0, decoder: decoder) }
@@ -79,20 +98,17 @@ public struct SQLOutboxStore: Sendable {
     public func releaseLeases(owner: String, now: Date = Date()) async throws -> Int {
         let millis = Timestamp.from(now)
         return try await database.transaction { db in
-            let rows = try await db.raw("SELECT id, message_id FROM outbox WHERE state = 'sending' AND lease_owner = \(bind: owner)").all()
-            guard !rows.isEmpty else { return 0 }
-            try await db.raw("""
+            let rows = try await db.raw("""
                 UPDATE outbox SET state = 'retrying', lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = \(bind: millis),
                     updated_at = \(bind: millis)
                 WHERE state = 'sending' AND lease_owner = \(bind: owner)
-                """).run()
-            let messageIds = try rows.map { try $0.decode(column: "message_id", as: String.self) }
-            try await db.raw("UPDATE messages SET delivery_state = 'retrying' WHERE id IN (\(binds: messageIds))").run()
+                RETURNING id
+                """).all()
             return rows.count
         }
     }
 
-    /// Records an attempt and moves the row (and its ticket message) to the state it leads to.
+    /// Records an attempt and moves the row (and so its ticket message, whose delivery state is the row's) to the state it leads to.
     /// Only the sender holding the lease may record, so a lapsed sender cannot overwrite a newer result.
     @discardableResult
     public func record(_ attempt: OutboxAttempt, item: OutboxItem, state: DeliveryState, owner: String,
@@ -158,14 +174,9 @@ public struct SQLOutboxStore: Sendable {
                     VALUES \(chunk.map { attemptRows[$0] }.joined(separator: ", "))
                     """).run()
             }
-            let byState = Dictionary(grouping: kept, by: { outcomes[$0].state })
-            for (state, indices) in byState.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                for chunk in Self.chunks(indices, size: Self.rowsPerStatement) {
-                    try await db.raw("""
-                        UPDATE messages SET delivery_state = \(bind: state.rawValue) WHERE id IN (\(binds: chunk.map { outcomes[$0].item.messageId }))
-                        """).run()
-                }
-            }
+            // The ticket messages are not touched: an outbound message's delivery state is its outbox
+            // row's (`SQLTicketStore.messageColumns`), so recording rewrites only small rows, not the
+            // message row that carries the text.
             let failedTickets = Set(kept.filter { outcomes[$0].state == .failed }.map { outcomes[$0].item.ticketId })
             if escalateOnFailure && !failedTickets.isEmpty {
                 // A reply that never reached the customer must not go unnoticed.
@@ -282,7 +293,6 @@ public struct SQLOutboxStore: Sendable {
                 UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = \(bind: Timestamp.from(now)),
                     updated_at = \(bind: Timestamp.from(now)) WHERE id = \(bind: id)
                 """).run()
-            try await db.raw("UPDATE messages SET delivery_state = 'queued' WHERE id = \(bind: item.messageId)").run()
             var updated = item
             updated.state = .queued
             updated.attempts = 0

@@ -159,7 +159,6 @@ public struct SQLTicketStore: Sendable {
         let outboundId = try original.decode(column: "id", as: String.self)
         let ticketId = try original.decode(column: "ticket_id", as: String.self)
         let millis = Timestamp.from(now)
-        try await db.raw("UPDATE messages SET delivery_state = 'bounced' WHERE id = \(bind: outboundId)").run()
         try await db.raw("UPDATE outbox SET state = 'bounced', updated_at = \(bind: millis) WHERE message_id = \(bind: outboundId)").run()
         try await db.raw("UPDATE tickets SET escalated = \(bind: true) WHERE id = \(bind: ticketId)").run()
         for recipient in bounce.recipients where recipient.isPermanentFailure {
@@ -682,9 +681,17 @@ public struct SQLTicketStore: Sendable {
             lastMessageDirection: try row.decode(column: "last_direction", as: String?.self).flatMap(MessageDirection.init(rawValue:)))
     }
 
+    /// A message's columns, selected `FROM messages`. An outbound message's delivery state is its
+    /// outbox row's (migration 15): recording a send outcome rewrites that small row, not the message
+    /// row that carries the text. `messages.delivery_state` keeps the state it was queued with.
     static let messageColumns: SQLQueryString = """
         id, ticket_id, account_id, direction, message_id, in_reply_to, refs, subject, from_addresses, to_addresses, cc_addresses,
-        sent_date, body_text, body_html, attachments, delivery_state, raw_sha256, created_at
+        sent_date, body_text, body_html, attachments,
+        CASE WHEN direction = 'out'
+             THEN COALESCE((SELECT o.state FROM outbox o WHERE o.message_id = messages.id ORDER BY o.created_at DESC LIMIT 1),
+                           messages.delivery_state)
+             ELSE messages.delivery_state END AS delivery_state,
+        raw_sha256, created_at
         """
 
     static func message(from row: any SQLRow) throws -> TicketMessage {

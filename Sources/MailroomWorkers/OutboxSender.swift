@@ -234,12 +234,42 @@ public actor OutboxSender: Service {
         }
     }
 
-    /// One connection working through an account's share of a batch.
+    /// One connection working through an account's share of a batch. Messages go out as a stream
+    /// (`SMTPConnection.sendAll`: each envelope pipelined with the previous message's content); the
+    /// stream pauses, and the lane does what has to wait, when the lease is due for renewal, a
+    /// stored copy must be read, copies go to the Sent folder, or the connection is a full window
+    /// of outcomes ahead of the database.
     private nonisolated func lane(queue: WorkQueue, account: Account, batch: Batch, run: SendRun) async {
         var connection = run.pool.take(for: account)
-        var unrecorded: [Int] = []
+        let keepsCopies = account.outgoing.sentFolder != nil && account.incoming.protocol == .imap
+        let lane = Lane(queue: queue, batch: batch, recorder: run.recorder, window: unrecordedPerConnection,
+                        renewalInterval: .seconds(leaseSeconds / 2), keepsCopies: keepsCopies)
         let heloName = account.fromAddress.split(separator: "@").last.map(String.init) ?? "localhost"
-        while let first = queue.next() {
+        while true {
+            await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 2))
+            for raw in lane.takeCopies() { await copyToSentFolder(raw, account: account) }
+            if let oldest = lane.oldestBeyondWindow() {
+                await run.recorder.waitUntilRecorded(oldest)
+                continue
+            }
+            guard let (item, prefetched) = lane.takeNext() else { break }
+            let raw: [UInt8]
+            do {
+                if let prefetched {
+                    raw = prefetched
+                } else if let read = try await store.outbox.rawMessages(sha256: [item.rawSha256], upToBytes: nil)[item.rawSha256] {
+                    raw = read
+                } else {
+                    let failure = DeliveryFailure(kind: .internal, text: "the message's stored copy is missing")
+                    lane.outcomeOutsideStream(submitFailure(failure, item: item, settings: account.retry, run: run))
+                    continue
+                }
+            } catch {
+                if Task.isCancelled { break }
+                let failure = DeliveryFailure(kind: .internal, text: "cannot read the message's stored copy: \(error)")
+                lane.outcomeOutsideStream(submitFailure(failure, item: item, settings: account.retry, run: run))
+                continue
+            }
             if connection == nil {
                 do {
                     // OAuth2 accounts get a fresh access token when theirs is missing or about to expire.
@@ -249,27 +279,17 @@ public actor OutboxSender: Service {
                                                                   heloName: heloName, logger: logger)
                 } catch {
                     if Task.isCancelled { break }
-                    let number = submitFailure(Self.failure(from: error), item: first, settings: account.retry, run: run)
-                    await keepWithinWindow(&unrecorded, adding: number, recorder: run.recorder)
+                    lane.outcomeOutsideStream(submitFailure(Self.failure(from: error), item: item, settings: account.retry, run: run))
                     continue
                 }
             }
             guard let smtp = connection else { continue }
+            lane.carry(item, raw: raw)
             // The messages go out from the connection's event loop: no thread hop per SMTP round trip.
-            let usable = await withTaskExecutorPreference(smtp.connection.taskExecutor) { () async -> Bool in
-                var next: OutboxItem? = first
-                while let item = next {
-                    await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 2))
-                    if batch.isLost(item.id) {
-                        next = queue.next()
-                        continue
-                    }
-                    guard await sendOne(item, over: smtp, account: account, batch: batch, run: run, unrecorded: &unrecorded) else {
-                        return false
-                    }
-                    next = queue.next()
-                }
-                return true
+            let usable = await withTaskExecutorPreference(smtp.connection.taskExecutor) {
+                await smtp.sendAll(next: { lane.nextReady() }, outcome: { sending, outcome in
+                    self.handle(outcome, of: sending, account: account, lane: lane, run: run)
+                })
             }
             if !usable {
                 // After a transport failure the connection is not trusted for the next message.
@@ -281,22 +301,12 @@ public actor OutboxSender: Service {
         run.recorder.flush()
     }
 
-    /// Sends one message; false when the connection must not carry another.
-    private nonisolated func sendOne(_ item: OutboxItem, over smtp: SMTPConnection, account: Account, batch: Batch, run: SendRun,
-                                     unrecorded: inout [Int]) async -> Bool {
-        do {
-            let raw: [UInt8]
-            if let prefetched = batch.raws[item.rawSha256] {
-                raw = prefetched
-            } else if let read = try await store.outbox.rawMessages(sha256: [item.rawSha256], upToBytes: nil)[item.rawSha256] {
-                raw = read
-            } else {
-                let number = submitFailure(DeliveryFailure(kind: .internal, text: "the message's stored copy is missing"), item: item,
-                                           settings: account.retry, run: run)
-                await keepWithinWindow(&unrecorded, adding: number, recorder: run.recorder)
-                return true
-            }
-            let result = try await smtp.send(from: item.envelopeFrom, to: item.recipients, message: raw)
+    /// One message's outcome, as its last reply arrives (on the connection's executor: nothing here waits).
+    private nonisolated func handle(_ outcome: SMTPPipelineStateMachine.Outcome, of sending: Lane.Sending, account: Account,
+                                    lane: Lane, run: SendRun) {
+        let item = sending.item
+        switch outcome {
+        case .sent(let result):
             let recipients = result.recipients.map {
                 OutboxAttempt.RecipientResult(address: $0.address, accepted: $0.accepted, replyCode: $0.reply.code, text: $0.reply.text)
             }
@@ -305,26 +315,18 @@ public actor OutboxSender: Service {
                                         errorClass: nil, policy: nil, nextAttemptAt: nil, recipients: recipients)
             let number = run.recorder.submit(OutboxOutcome(item: item, attempt: attempt, state: .sent))
             run.sentCounter.increment()
-            await copyToSentFolder(raw, account: account)
-            await keepWithinWindow(&unrecorded, adding: number, recorder: run.recorder)
-            return true
-        } catch {
+            lane.answered(number, copy: sending.raw)
+        case .failed(let error):
             // Stopped by shutdown: nothing is known about this message, so nothing is recorded; its
             // lease is released when the service stops and it goes out again.
-            if Task.isCancelled { return false }
-            let failure = Self.failure(from: error)
-            let number = submitFailure(failure, item: item, settings: account.retry, run: run)
-            await keepWithinWindow(&unrecorded, adding: number, recorder: run.recorder)
-            return failure.kind == .serverReply
-        }
-    }
-
-    /// Waits, when this connection is more than the allowed number of outcomes ahead of the database,
-    /// until its oldest one is recorded.
-    private nonisolated func keepWithinWindow(_ unrecorded: inout [Int], adding number: Int, recorder: OutcomeRecorder) async {
-        unrecorded.append(number)
-        while unrecorded.count > unrecordedPerConnection {
-            await recorder.waitUntilRecorded(unrecorded.removeFirst())
+            if Task.isCancelled {
+                lane.dropped()
+                return
+            }
+            lane.answered(submitFailure(Self.failure(from: error), item: item, settings: account.retry, run: run), copy: nil)
+        case .notSent:
+            // Only its envelope went out before the connection failed: it goes first over the next one.
+            lane.carryBack(item, raw: sending.raw)
         }
     }
 
@@ -436,6 +438,12 @@ private final class Batch: Sendable {
 
     func isLost(_ id: String) -> Bool { lost.withLock { $0.contains(id) } }
 
+    /// Whether `interval` has passed since the claim or the last renewal (without claiming the renewal).
+    func isRenewalDue(after interval: Duration) -> Bool {
+        let now = ContinuousClock.now
+        return lastRenewal.withLock { now - $0 >= interval }
+    }
+
     /// True for exactly one caller once `interval` has passed since the claim or the last renewal.
     func renewalDue(after interval: Duration) -> Bool {
         let now = ContinuousClock.now
@@ -443,6 +451,154 @@ private final class Batch: Sendable {
             guard now - last >= interval else { return false }
             last = now
             return true
+        }
+    }
+}
+
+/// What one connection's stream of messages shares between the sender's lane and the connection's
+/// callbacks: messages carried over (the first of a stream, or one the last connection did not
+/// send), the outcomes this connection handed in and not yet seen recorded, and copies for the
+/// Sent folder. Touched from one task at a time; the lock only makes that checkable.
+private final class Lane: Sendable {
+    struct Sending: Sendable {
+        var item: OutboxItem
+        var raw: [UInt8]
+    }
+
+    private struct State {
+        var carried: [(item: OutboxItem, raw: [UInt8]?)] = []
+        /// Numbers of this connection's outcomes handed to the recorder, oldest first, until seen recorded.
+        var unrecorded: [Int] = []
+        var unrecordedHead = 0
+        /// Messages handed to the connection whose outcome has not come back.
+        var inFlight = 0
+        var copies: [[UInt8]] = []
+
+        var unrecordedCount: Int { unrecorded.count - unrecordedHead }
+
+        mutating func forgetRecorded(through recorded: Int) {
+            while unrecordedHead < unrecorded.count, unrecorded[unrecordedHead] <= recorded { unrecordedHead += 1 }
+            if unrecordedHead > 64, unrecordedHead * 2 > unrecorded.count {
+                unrecorded.removeFirst(unrecordedHead)
+                unrecordedHead = 0
+            }
+        }
+    }
+
+    private let state = Mutex(State())
+    private let queue: WorkQueue
+    private let batch: Batch
+    private let recorder: OutcomeRecorder
+    private let window: Int
+    private let renewalInterval: Duration
+    private let keepsCopies: Bool
+
+    init(queue: WorkQueue, batch: Batch, recorder: OutcomeRecorder, window: Int, renewalInterval: Duration, keepsCopies: Bool) {
+        self.queue = queue
+        self.batch = batch
+        self.recorder = recorder
+        self.window = window
+        self.renewalInterval = renewalInterval
+        self.keepsCopies = keepsCopies
+    }
+
+    /// The next row for this connection (one carried over first), with its stored copy when the batch read it.
+    /// Nil when the sending is cancelled (the rows stay leased and are released at shutdown).
+    func takeNext() -> (item: OutboxItem, raw: [UInt8]?)? {
+        if Task.isCancelled { return nil }
+        while let carried = state.withLock({ $0.carried.isEmpty ? nil : $0.carried.removeFirst() }) {
+            if !batch.isLost(carried.item.id) { return carried }
+        }
+        while let item = queue.next() {
+            if batch.isLost(item.id) { continue }
+            return (item, batch.raws[item.rawSha256])
+        }
+        return nil
+    }
+
+    /// Puts a row first in line for the next stream.
+    func carry(_ item: OutboxItem, raw: [UInt8]?) {
+        state.withLock { $0.carried.insert((item, raw), at: 0) }
+    }
+
+    /// The stream's next message, or nil to pause it: a window of outcomes not yet recorded
+    /// (counting the ones in flight), copies to make, a lease to renew, a stored copy to read,
+    /// or no more rows. Runs on the connection's executor and does not wait.
+    func nextReady() -> (item: Sending, message: SMTPOutgoingMessage)? {
+        if Task.isCancelled { return nil }
+        let recorded = recorder.recordedThrough
+        return state.withLock { state -> (item: Sending, message: SMTPOutgoingMessage)? in
+            state.forgetRecorded(through: recorded)
+            // Counting the messages in flight, a connection is at most `window` outcomes ahead of the
+            // database once they are answered: the bound of sending one message at a time.
+            guard state.unrecordedCount + state.inFlight <= window else { return nil }
+            guard state.copies.isEmpty, !batch.isRenewalDue(after: renewalInterval) else { return nil }
+            var next: (item: OutboxItem, raw: [UInt8])?
+            while next == nil, let first = state.carried.first {
+                guard let raw = first.raw else { return nil }
+                state.carried.removeFirst()
+                if !batch.isLost(first.item.id) { next = (first.item, raw) }
+            }
+            if next == nil {
+                while let item = queue.next() {
+                    if batch.isLost(item.id) { continue }
+                    guard let raw = batch.raws[item.rawSha256] else {
+                        // Read outside the stream (a large message, not read with the batch).
+                        state.carried.append((item, nil))
+                        return nil
+                    }
+                    next = (item, raw)
+                    break
+                }
+            }
+            guard let next else { return nil }
+            state.inFlight += 1
+            return (Sending(item: next.item, raw: next.raw),
+                    SMTPOutgoingMessage(sender: next.item.envelopeFrom, recipients: next.item.recipients, content: next.raw))
+        }
+    }
+
+    /// An in-flight message's outcome went to the recorder as `number`.
+    func answered(_ number: Int, copy raw: [UInt8]?) {
+        state.withLock { state in
+            state.inFlight -= 1
+            state.unrecorded.append(number)
+            if keepsCopies, let raw { state.copies.append(raw) }
+        }
+    }
+
+    /// An outcome decided without sending (no connection, no stored copy) went to the recorder as `number`.
+    func outcomeOutsideStream(_ number: Int) {
+        state.withLock { $0.unrecorded.append(number) }
+    }
+
+    /// An in-flight message ended without an outcome (shutdown).
+    func dropped() {
+        state.withLock { $0.inFlight -= 1 }
+    }
+
+    /// An in-flight message did not go out (only its envelope did, then the connection failed): it goes first next time.
+    func carryBack(_ item: OutboxItem, raw: [UInt8]) {
+        state.withLock { state in
+            state.inFlight -= 1
+            state.carried.insert((item, raw), at: 0)
+        }
+    }
+
+    func takeCopies() -> [[UInt8]] {
+        state.withLock { state in
+            defer { state.copies = [] }
+            return state.copies
+        }
+    }
+
+    /// The oldest outcome to wait for before the next message, when this connection is more than a
+    /// window ahead of the database.
+    func oldestBeyondWindow() -> Int? {
+        let recorded = recorder.recordedThrough
+        return state.withLock { state in
+            state.forgetRecorded(through: recorded)
+            return state.unrecordedCount > window ? state.unrecorded[state.unrecordedHead] : nil
         }
     }
 }
@@ -545,6 +701,9 @@ final class OutcomeRecorder: Sendable {
         self.maxDelay = maxDelay
         self.maxGroup = max(1, maxGroup)
     }
+
+    /// Every outcome numbered up to this one is recorded (or its write failed and was logged).
+    var recordedThrough: Int { state.withLock { $0.recorded } }
 
     /// Hands in an outcome and returns its number.
     func submit(_ outcome: OutboxOutcome) -> Int {

@@ -2,10 +2,13 @@ import Logging
 import MailTransport
 import NIOCore
 
-/// An SMTP client connection (RFC 5321) for sending: one transaction at a time.
+/// An SMTP client connection (RFC 5321) for sending.
 ///
-/// `connect` runs greeting, EHLO (HELO fallback), STARTTLS and AUTH. `send` may be called many
-/// times on one connection; an RSET goes before every transaction after the first.
+/// `connect` runs greeting, EHLO (HELO fallback), STARTTLS and AUTH. `send` sends one message and
+/// may be called many times on one connection; `sendAll` sends a stream of messages, each
+/// message's envelope pipelined with the previous one's content when the server offers PIPELINING.
+/// An RSET goes before a transaction only when the previous one failed before its end of data
+/// (a transaction that got its end-of-data reply is over, RFC 5321 4.1.1.4).
 public actor SMTPConnection {
     public let connection: MailConnection
 
@@ -20,10 +23,16 @@ public actor SMTPConnection {
     public private(set) var isAuthenticated = false
     private var reader = LineReader(maxLineLength: 16 * 1024)
     private var parser = SMTPReplyParser()
-    private var transactions = 0
+    /// The last transaction failed before its end of data: the server may still hold its envelope.
+    private var needsReset = false
     private var broken = false
+    /// Tests only: pipeline although the server does not announce PIPELINING (smtp-sink's reject
+    /// modes do not announce it, but read pipelined commands all the same).
+    private(set) var assumesPipelining = false
     private let heloName: String
     private let logger: Logger
+
+    func assumePipelining() { assumesPipelining = true }
 
     /// Wraps an open transport connection (use ``connect(to:credentials:heloName:logger:)`` normally).
     public init(connection: MailConnection, heloName: String = "localhost", logger: Logger = Logger(label: "mailroom.smtp")) {
@@ -160,31 +169,15 @@ public actor SMTPConnection {
     /// See ``send(from:to:message:)-([UInt8])``; the message as a `ByteBuffer`.
     public func send(from sender: String, to recipients: [String], message: ByteBuffer) async throws -> SMTPSendResult {
         guard !broken else { throw MailTransportError.connectionClosed(step: "MAIL FROM") }
-        guard !recipients.isEmpty else { throw MailTransportError.protocolError("no recipients", step: "RCPT TO") }
-        let size = message.readableBytes
-        if let limit = capabilities.maximumMessageSize, size > limit {
-            throw MailTransportError.serverReply(step: "SIZE", code: 552, enhanced: EnhancedStatusCode(statusClass: 5, subject: 3, detail: 4),
-                                                 text: "message of \(size) bytes exceeds the server's SIZE limit of \(limit) bytes")
-        }
-        let needsUTF8 = !(sender.utf8.allSatisfy { $0 < 0x80 } && recipients.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } })
-        if needsUTF8, !capabilities.supports(.smtpUTF8) {
-            throw MailTransportError.unsupported("an address is not ASCII and the server does not offer SMTPUTF8", step: "MAIL FROM")
-        }
-        for address in [sender] + recipients where address.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ">") }) {
-            throw MailTransportError.protocolError("invalid address \(address.debugDescription)", step: "MAIL FROM")
-        }
-        var mail = "MAIL FROM:<\(sender)>"
-        if capabilities.supports(.size) { mail += " SIZE=\(size)" }
-        if capabilities.supports(.eightBitMIME), Self.hasEightBitBytes(message) { mail += " BODY=8BITMIME" }
-        if needsUTF8 { mail += " SMTPUTF8" }
+        let commands = try message.withUnsafeReadableBytes { try self.envelope(from: sender, to: recipients, content: $0) }
         var machine = SMTPTransactionStateMachine(
-            mailCommand: mail,
-            recipients: recipients,
-            rcptCommands: recipients.map { "RCPT TO:<\($0)>" },
-            pipelining: capabilities.supports(.pipelining),
-            sendRset: transactions > 0
+            mailCommand: commands.mailCommand,
+            recipients: commands.recipients,
+            rcptCommands: commands.rcptCommands,
+            pipelining: capabilities.supports(.pipelining) || assumesPipelining,
+            sendRset: needsReset
         )
-        transactions += 1
+        defer { needsReset = !machine.reachedEndOfData }
         var action = machine.start()
         while true {
             switch action {
@@ -208,8 +201,152 @@ public actor SMTPConnection {
         }
     }
 
-    static func hasEightBitBytes(_ message: ByteBuffer) -> Bool {
-        message.withUnsafeReadableBytes { bytes in bytes.contains { $0 >= 0x80 } }
+    /// The commands for one message, after the checks that need no round trip (SIZE, SMTPUTF8, the addresses).
+    func envelope(from sender: String, to recipients: [String], content: UnsafeRawBufferPointer) throws -> SMTPPipelineStateMachine.Envelope {
+        guard !recipients.isEmpty else { throw MailTransportError.protocolError("no recipients", step: "RCPT TO") }
+        let size = content.count
+        if let limit = capabilities.maximumMessageSize, size > limit {
+            throw MailTransportError.serverReply(step: "SIZE", code: 552, enhanced: EnhancedStatusCode(statusClass: 5, subject: 3, detail: 4),
+                                                 text: "message of \(size) bytes exceeds the server's SIZE limit of \(limit) bytes")
+        }
+        let needsUTF8 = !(sender.utf8.allSatisfy { $0 < 0x80 } && recipients.allSatisfy { $0.utf8.allSatisfy { $0 < 0x80 } })
+        if needsUTF8, !capabilities.supports(.smtpUTF8) {
+            throw MailTransportError.unsupported("an address is not ASCII and the server does not offer SMTPUTF8", step: "MAIL FROM")
+        }
+        for address in [sender] + recipients where address.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == UInt8(ascii: ">") }) {
+            throw MailTransportError.protocolError("invalid address \(address.debugDescription)", step: "MAIL FROM")
+        }
+        var mail = "MAIL FROM:<\(sender)>"
+        if capabilities.supports(.size) { mail += " SIZE=\(size)" }
+        if capabilities.supports(.eightBitMIME), Self.hasEightBitBytes(content) { mail += " BODY=8BITMIME" }
+        if needsUTF8 { mail += " SMTPUTF8" }
+        return SMTPPipelineStateMachine.Envelope(mailCommand: mail, recipients: recipients, rcptCommands: recipients.map { "RCPT TO:<\($0)>" })
+    }
+
+    /// Eight bytes at a time.
+    static func hasEightBitBytes(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        while index + 8 <= bytes.count {
+            if bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return true }
+            index += 8
+        }
+        while index < bytes.count {
+            if bytes[index] >= 0x80 { return true }
+            index += 1
+        }
+        return false
+    }
+
+    // MARK: sending a stream of messages
+
+    /// Sends messages one after another until `next` has none, and hands each one's outcome to
+    /// `outcome` as its last reply arrives. With PIPELINING (RFC 2920), each message's envelope
+    /// goes out in the same write as the previous message's content, so a message costs one round
+    /// trip; without, the messages go one at a time as with ``send(from:to:message:)-([UInt8])``.
+    /// See ``SMTPPipelineStateMachine`` for how replies and failures are matched to messages.
+    ///
+    /// `next` is asked for a message when the connection can take one; nil ends the stream (a
+    /// message may still be in flight then; its outcome comes before this returns). Both closures
+    /// run on this connection's executor and must not block. A message refused before any byte
+    /// went out (SIZE, SMTPUTF8, an invalid address) gets its `.failed` outcome at once.
+    /// Returns false when the connection must not carry another message.
+    public func sendAll<Item: Sendable>(
+        next: @Sendable () -> (item: Item, message: SMTPOutgoingMessage)?,
+        outcome: @Sendable (Item, SMTPPipelineStateMachine.Outcome) -> Void
+    ) async -> Bool {
+        guard !broken else { return false }
+        guard capabilities.supports(.pipelining) || assumesPipelining else {
+            while let (item, message) = next() {
+                do {
+                    outcome(item, .sent(try await send(from: message.sender, to: message.recipients, message: message.content)))
+                } catch {
+                    outcome(item, .failed(Self.transportError(error)))
+                    if broken { return false }
+                }
+            }
+            return true
+        }
+        var machine = SMTPPipelineStateMachine(needsReset: needsReset)
+        var inFlight: [Int: (item: Item, message: SMTPOutgoingMessage)] = [:]
+        var lastTag = 0
+        while true {
+            switch machine.nextAction() {
+            case .needMessage:
+                var added = false
+                while !added, let (item, message) = next() {
+                    do {
+                        let envelope = try message.content.withUnsafeBytes {
+                            try self.envelope(from: message.sender, to: message.recipients, content: $0)
+                        }
+                        lastTag += 1
+                        inFlight[lastTag] = (item, message)
+                        machine.add(tag: lastTag, envelope)
+                        added = true
+                    } catch {
+                        outcome(item, .failed(Self.transportError(error)))
+                    }
+                }
+                if !added { machine.noMoreMessages() }
+            case .write(let content, let lines):
+                // A read follows every write: a failed write closes the connection and that read fails.
+                do {
+                    switch content {
+                    case .message(let tag): try await write(content: inFlight[tag]?.message.content ?? [], then: lines)
+                    case .dotOnly: connection.sendWithoutWaiting(buffer(["."] + lines))
+                    case nil: connection.sendWithoutWaiting(buffer(lines))
+                    }
+                } catch {
+                    broken = true
+                    machine.connectionFailed(Self.transportError(error))
+                }
+            case .readReply(let step):
+                do {
+                    machine.replyReceived(try await readReply(step: step, timeout: endpoint.commandTimeout))
+                } catch {
+                    machine.connectionFailed(Self.transportError(error))
+                }
+            case .deliver(let tag, let result):
+                if let (item, _) = inFlight.removeValue(forKey: tag) { outcome(item, result) }
+            case .done(let usable):
+                needsReset = machine.needsReset
+                if !usable { broken = true }
+                return usable
+            }
+        }
+    }
+
+    /// Every error a message's outcome carries is a ``MailTransportError`` (a cancelled read is a closed connection).
+    static func transportError(_ error: any Error) -> MailTransportError {
+        error as? MailTransportError ?? MailTransportError(kind: .connectionClosed, message: "the sending stopped: \(error)")
+    }
+
+    /// The dot-stuffed content and its end, then `lines`; large content goes out in chunks.
+    private func write(content: [UInt8], then lines: [String]) async throws {
+        let chunkSize = 256 * 1024
+        var stuffer = SMTPDotStuffer()
+        var start = 0
+        repeat {
+            let end = min(start + chunkSize, content.count)
+            let last = end == content.count
+            let extra = last ? lines.reduce(8) { $0 + $1.utf8.count + 2 } : 0
+            var out = connection.channel.allocator.buffer(capacity: (end - start) + (end - start) / 32 + extra)
+            content[start..<end].withUnsafeBytes { stuffer.encode($0, into: &out) }
+            if last {
+                stuffer.finish(into: &out)
+                for line in lines {
+                    logger.trace("C: \(LogRedaction.redactCommand(line))")
+                    out.writeString(line)
+                    out.writeStaticString("\r\n")
+                }
+                // A read follows.
+                connection.sendWithoutWaiting(out)
+            } else {
+                // Large content: each chunk waits for the socket, so memory stays bounded.
+                try await connection.send(out)
+            }
+            start = end
+        } while start < content.count
+        logger.trace("C: <message data, \(content.count) bytes>")
     }
 
     private func sendBody(_ message: ByteBuffer) async throws {
@@ -257,13 +394,17 @@ public actor SMTPConnection {
     }
 
     private func sendLines(_ lines: [String]) async throws {
+        try await connection.send(buffer(lines))
+    }
+
+    private func buffer(_ lines: [String]) -> ByteBuffer {
         var buffer = connection.channel.allocator.buffer(capacity: lines.reduce(0) { $0 + $1.utf8.count + 2 })
         for line in lines {
             logger.trace("C: \(LogRedaction.redactCommand(line))")
             buffer.writeString(line)
             buffer.writeStaticString("\r\n")
         }
-        try await connection.send(buffer)
+        return buffer
     }
 
     func readReply(step: String, timeout: Duration) async throws -> SMTPReply {

@@ -1,5 +1,10 @@
 import MailTransport
 import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// The outcome for one recipient.
 public struct SMTPRecipientResult: Sendable, Hashable, Codable {
@@ -51,6 +56,8 @@ public struct SMTPTransactionStateMachine: Sendable {
     private var recipientReplies: [SMTPRecipientResult] = []
     private var failure: MailTransportError?
     private var awaitingEmptyBody = false
+    /// The end of data was answered (whatever the reply): the transaction is over on the server.
+    public private(set) var reachedEndOfData = false
 
     public init(mailCommand: String, recipients: [String], rcptCommands: [String], pipelining: Bool, sendRset: Bool) {
         self.mailCommand = mailCommand
@@ -138,6 +145,7 @@ public struct SMTPTransactionStateMachine: Sendable {
             if !recipientReplies.contains(where: \.accepted) { return .failed(noRecipientError(), connectionUsable: true) }
             return .failed(reply.error(step: "DATA"), connectionUsable: true)
         case .endOfData:
+            reachedEndOfData = true
             if awaitingEmptyBody, let failure { return .failed(failure, connectionUsable: true) }
             guard reply.isPositiveCompletion, let mailReply else {
                 return .failed(reply.error(step: "end of data"), connectionUsable: true)
@@ -176,31 +184,35 @@ public struct SMTPDotStuffer: Sendable {
     public init() {}
 
     /// Appends `input` to `output`, doubling a "." at the start of a line and turning bare LF
-    /// into CRLF. Copies runs of ordinary bytes at once.
+    /// into CRLF. Finds line ends with memchr and copies the runs between them at once.
     public mutating func encode(_ input: UnsafeRawBufferPointer, into output: inout ByteBuffer) {
         let n = input.count
+        guard n > 0, let base = input.baseAddress else { return }
         var start = 0
         var i = 0
         while i < n {
-            let b = input[i]
-            if b == UInt8(ascii: "\n") {
-                if !lastWasCR {
-                    output.writeBytes(UnsafeRawBufferPointer(rebasing: input[start..<i]))
-                    output.writeInteger(UInt8(ascii: "\r"))
-                    start = i
-                }
-                atLineStart = true
-                lastWasCR = false
-            } else {
-                if atLineStart, b == UInt8(ascii: ".") {
+            if atLineStart {
+                atLineStart = false
+                if input[i] == UInt8(ascii: ".") {
                     output.writeBytes(UnsafeRawBufferPointer(rebasing: input[start..<i]))
                     output.writeInteger(UInt8(ascii: "."))
                     start = i
                 }
-                atLineStart = false
-                lastWasCR = b == UInt8(ascii: "\r")
             }
-            i += 1
+            guard let found = memchr(base + i, Int32(UInt8(ascii: "\n")), n - i) else {
+                lastWasCR = input[n - 1] == UInt8(ascii: "\r")
+                break
+            }
+            let lf = UnsafeRawPointer(found) - base
+            let afterCR = lf > 0 ? input[lf - 1] == UInt8(ascii: "\r") : lastWasCR
+            if !afterCR {
+                output.writeBytes(UnsafeRawBufferPointer(rebasing: input[start..<lf]))
+                output.writeInteger(UInt8(ascii: "\r"))
+                start = lf
+            }
+            atLineStart = true
+            lastWasCR = false
+            i = lf + 1
         }
         output.writeBytes(UnsafeRawBufferPointer(rebasing: input[start..<n]))
     }

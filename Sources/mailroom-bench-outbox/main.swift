@@ -7,8 +7,9 @@ import MailroomWorkers
 
 /// Outbox throughput: COUNT replies of about SIZE bytes queued in a fresh SQLite store, then sent
 /// by the outbox sender (`sendAllDue`, as the service does) to an SMTP server over CONNECTIONS
-/// connections. Prints one line of figures. Optional environment: MAILROOM_BENCH_BATCH (rows per
-/// claim, default 200), MAILROOM_BENCH_WINDOW (unrecorded outcomes per connection, default the sender's).
+/// connections. Prints one line of figures, with the CPU time of the sending phase per message.
+/// Optional environment: MAILROOM_BENCH_BATCH (rows per claim, default 200), MAILROOM_BENCH_WINDOW
+/// (unrecorded outcomes per connection, default the sender's).
 /// Usage: mailroom-bench-outbox HOST PORT COUNT SIZE CONNECTIONS
 @main
 struct OutboxBenchmark {
@@ -59,11 +60,22 @@ struct OutboxBenchmark {
         }
         let clock = ContinuousClock()
         let start = clock.now
+        let cpuStart = Self.processCPUSeconds()
         await sender.sendAllDue()
+        let cpu = Self.processCPUSeconds() - cpuStart
         let elapsed = clock.now - start
+        FileHandle.standardError.write(Data("sent\n".utf8))
         let sent = try await store.outbox.items(state: .sent, limit: count + 1).count
         let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(String(format: "mailroom-outbox connections=%d sent=%d seconds=%.2f msg/s=%.0f", connections, sent, seconds, Double(sent) / seconds))
+        print(String(format: "mailroom-outbox connections=%d sent=%d seconds=%.2f msg/s=%.0f cpu-us/msg=%.0f", connections, sent, seconds,
+                     Double(sent) / seconds, cpu * 1e6 / Double(max(1, sent))))
         await database.close()
+    }
+
+    /// User and system CPU time of this process so far (every thread).
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 }

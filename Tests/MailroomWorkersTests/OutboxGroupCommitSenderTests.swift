@@ -142,4 +142,22 @@ import Testing
             }
         }
     }
+
+    /// A server that hangs up after each message's content: each message fails once, with an
+    /// attempt of its own. The message whose envelope was pipelined behind the one that got no reply
+    /// is not counted as a try: it goes out first over the next connection.
+    @Test(.enabled(if: TestServers.shouldRun("MAILROOM_TEST_SMTP_SINK_DISCONNECT_DOT_PORT")))
+    func aMessageLeftInThePipelineByAHangUpGoesOutOverTheNextConnection() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let account = try await account(store, key: "HU", portVariable: "MAILROOM_TEST_SMTP_SINK_DISCONNECT_DOT_PORT")
+            let items = try await queue(store, account: account, count: 4, domain: "hang-up.example")
+            let sender = OutboxSender(store: store, logger: quietLogger, owner: "gc", connectionsPerAccount: 1)
+            #expect(await sender.sendDue() == 4)
+            for item in items {
+                let attempts = try await store.outbox.attempts(outboxId: item.id)
+                #expect(attempts.map(\.errorClass) == [.connection], "one try each: \(attempts.map(\.text))")
+                #expect(try await store.outbox.item(id: item.id)?.state == .retrying)
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import ClientTestSupport
 import Foundation
+import Synchronization
 import MailTransport
 import Testing
 @testable import SMTPClient
@@ -321,6 +322,26 @@ func postfix(_ security: MailSecurity, acceptAny: Bool = true) throws -> MailEnd
         // UTF-8 addresses with SMTPUTF8, 8-bit body with 8BITMIME.
         let utf8 = try await smtp.send(from: "agent@example.test", to: ["jürgen@bücher.example"], message: Array("Subject: Grüße\r\n\r\nÄ\r\n".utf8))
         #expect(utf8.acceptedRecipients == ["jürgen@bücher.example"])
+        await smtp.quit()
+    }
+
+    @Test(arguments: [MailSecurity.starttls, .tls])
+    func pipelinedStreamOverTLS(security: MailSecurity) async throws {
+        let smtp = try await SMTPConnection.connect(to: try postfix(security), credentials: .password("agent@example.test", try TestServers.value("MAILROOM_TEST_POSTFIX_PASSWORD")))
+        #expect(await smtp.capabilities.supports(.pipelining))
+        let queue = Mutex<[Int]>(Array(0..<5))
+        let outcomes = Mutex<[Int: SMTPPipelineStateMachine.Outcome]>([:])
+        let usable = await smtp.sendAll(next: {
+            queue.withLock { $0.isEmpty ? nil : $0.removeFirst() }.map { index in
+                (item: index, message: SMTPOutgoingMessage(sender: "agent@example.test", recipients: ["one@example.com"], content: message))
+            }
+        }, outcome: { index, outcome in outcomes.withLock { $0[index] = outcome } })
+        #expect(usable)
+        let results = outcomes.withLock { $0 }
+        #expect(results.count == 5)
+        for (_, outcome) in results {
+            if case .sent(let result) = outcome { #expect(result.dataReply.enhancedStatus?.description == "2.0.0") } else { Issue.record("\(outcome)") }
+        }
         await smtp.quit()
     }
 

@@ -201,5 +201,19 @@ private func fixture(_ name: String) throws -> [UInt8] {
         #expect(stuff("bare\nlf\n.dot", chunking: chunking) == "bare\r\nlf\r\n..dot\r\n.\r\n")
         #expect(stuff("", chunking: chunking) == ".\r\n")
         #expect(stuff("ends with cr\r", chunking: chunking) == "ends with cr\r\n.\r\n")
+        #expect(stuff("a\n\n.b\r\n\r\n..c\r\r\nd", chunking: chunking) == "a\r\n\r\n..b\r\n\r\n...c\r\r\nd\r\n.\r\n")
+        #expect(stuff("\n.\n", chunking: chunking) == "\r\n..\r\n.\r\n")
+    }
+
+    @Test func eightBitBytesAreFoundAnywhere() {
+        for length in [0, 1, 7, 8, 9, 31] {
+            let ascii = [UInt8](repeating: UInt8(ascii: "a"), count: length)
+            #expect(!ascii.withUnsafeBytes { SMTPConnection.hasEightBitBytes($0) })
+            for position in 0..<length {
+                var bytes = ascii
+                bytes[position] = 0xC3
+                #expect(bytes.withUnsafeBytes { SMTPConnection.hasEightBitBytes($0) })
+            }
+        }
     }
 }

@@ -11,8 +11,16 @@ public enum Identifier {
             bytes[index] = alphabet[Int(time & 31)]
             time >>= 5
         }
+        // 80 random bits from two draws (each draw is a getrandom call; one per character was a
+        // sixth of the cost of recording a send).
         var random = SystemRandomNumberGenerator()
-        for index in 10..<26 { bytes[index] = alphabet[Int(random.next() & 31)] }
+        for half in 0..<2 {
+            var bits = random.next() as UInt64
+            for index in (10 + half * 8)..<(18 + half * 8) {
+                bytes[index] = alphabet[Int(bits & 31)]
+                bits >>= 5
+            }
+        }
         return String(decoding: bytes, as: UTF8.self)
     }
 }
