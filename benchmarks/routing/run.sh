@@ -17,4 +17,5 @@ bench="$(swift build -c release --scratch-path "$scratch" --show-bin-path)/mailr
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB; load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "commit: $(git rev-parse --short HEAD)"
-"$bench" --tickets "$tickets" --workers "$workers" --latency-samples "$samples"
+# Line-buffered, so the figures already printed survive a failure later in the run.
+stdbuf -oL "$bench" --tickets "$tickets" --workers "$workers" --latency-samples "$samples"
