@@ -8,6 +8,7 @@
 """
 import http.client
 import json
+import os
 import sys
 import time
 import urllib.parse
@@ -47,7 +48,7 @@ def account_body(key, user, port, password):
         "key": key, "name": "Bench " + user, "fromAddress": user + "@example.com",
         "incoming": {
             "protocol": "imap", "host": "127.0.0.1", "port": port, "security": "none",
-            "fetchIntervalSeconds": 10, "connectionTimeoutSeconds": 30, "authTimeoutSeconds": 30,
+            "fetchIntervalSeconds": int(os.environ.get("BENCH_FETCH_INTERVAL", "10")), "connectionTimeoutSeconds": 30, "authTimeoutSeconds": 30,
             "auth": {"username": user, "password": password},
         },
     }

@@ -9,6 +9,9 @@
 # Usage: benchmarks/ingest/run.sh   (as root: Dovecot's mail files belong to nobody)
 # Knobs (environment): BENCH_INGEST_COUNT (10000) BENCH_INGEST_SEED (20261123)
 #   BENCH_LATENCY_COUNT (1000) BENCH_LATENCY_MAILBOXES (5) BENCH_LATENCY_INTERVAL (0.2 s)
+#   BENCH_HIBERNATE_MAILBOXES (20: the latency run again with Dovecot's imap-hibernate; 0 skips it)
+#   BENCH_HIBERNATE_FETCH_INTERVAL (300 s: the accounts' safety sweep in that run, see BENCHMARKS.md)
+#   BENCH_ONLY_LATENCY=1 (only the latency runs: no ingest, django-helpdesk or memory run)
 #   BENCH_IDLE_ACCOUNTS (1000) BENCH_HELPDESK_TIMEOUT (900 s) BENCH_HELPDESK_DEFAULTS_COUNT (300)
 #   BENCH_SKIP_BUILD=1 BENCH_KEEP=1 (keep the work directory)
 #   BENCH_SCRATCH (the release build's scratch path; default .build-bench in the repository)
@@ -22,6 +25,8 @@ seed="${BENCH_INGEST_SEED:-20261123}"
 lat_count="${BENCH_LATENCY_COUNT:-1000}"
 lat_boxes="${BENCH_LATENCY_MAILBOXES:-5}"
 lat_interval="${BENCH_LATENCY_INTERVAL:-0.2}"
+hib_boxes="${BENCH_HIBERNATE_MAILBOXES:-20}"
+only_latency="${BENCH_ONLY_LATENCY:-0}"
 idle_accounts="${BENCH_IDLE_ACCOUNTS:-1000}"
 hd_timeout="${BENCH_HELPDESK_TIMEOUT:-900}"
 hd_defaults_count="${BENCH_HELPDESK_DEFAULTS_COUNT:-300}"
@@ -41,7 +46,7 @@ if ! command -v dovecot >/dev/null || [ ! -x /usr/lib/dovecot/imap ]; then
     step "installing Dovecot (apt)"
     apt-get update -qq && apt-get install -y -qq dovecot-imapd dovecot-pop3d >/dev/null
 fi
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import helpdesk' 2>/dev/null; then
+if [ "$only_latency" != 1 ] && { [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import helpdesk' 2>/dev/null; }; then
     step "installing django-helpdesk into $venv (PyPI)"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet django-helpdesk
@@ -126,6 +131,10 @@ done
 python3 "$here/maildir.py" fill "$corpus" "$mail_root/bench-hddefault/Maildir" "$hd_defaults_count" >/dev/null
 python3 "$here/maildir.py" empty "$mail_root" bench-lat "$lat_boxes"
 python3 "$here/maildir.py" empty "$mail_root" bench-latw "$lat_boxes"
+if [ "$hib_boxes" -gt 0 ]; then
+    python3 "$here/maildir.py" empty "$mail_root" bench-hib "$hib_boxes"
+    python3 "$here/maildir.py" empty "$mail_root" bench-hibw "$hib_boxes"
+fi
 python3 "$here/maildir.py" empty "$mail_root" bench-idle "$idle_accounts"
 chown -R nobody:nogroup "$mail_root"
 read -r corpus_msgs corpus_bytes <"$work/fill-bench-raw"
@@ -143,6 +152,7 @@ say "Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, loopback, plain IMAP
 say "corpus: $corpus_msgs messages, $((corpus_bytes / 1000000)) MB, benchmarks/mime/gen_corpus.py seed $seed"
 say ""
 
+if [ "$only_latency" != 1 ]; then
 # ---------------------------------------------------------------- 1a. raw fetch
 step "raw IMAP fetch (Swift IMAPClient)"
 "$bin/mailroom-bench-ingest" 127.0.0.1 "$port" bench-raw "$password" 100 >"$work/raw-swift"
@@ -236,24 +246,14 @@ print("by CPU time per message (less sensitive to other load on the machine): Ma
 PY
 say ""
 
+fi # only_latency
+
 # ---------------------------------------------------------------- 2. latency
-step "latency: $lat_count messages into $lat_boxes IDLE mailboxes, one every $lat_interval s"
-start_mailroom "$work/mr-latency"
-lat_users=(); lat_pairs=()
-for i in $(seq 1 "$lat_boxes"); do
-    lat_users+=("$(printf 'bench-lat%04d' "$i")")
-    lat_pairs+=("$(printf 'bench-lat%04d:bench-latw%04d' "$i" "$i")")
-done
-python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" L "${lat_users[@]}" >"$work/lat-ids"
-python3 "$here/api.py" wait-idle "$mr_url" "$token" "$work/lat-ids" 120
-sleep 2
-python3 "$here/latency.py" "$mail_root" "$port" "$password" "$work/mr-latency/mailroom.sqlite" "$corpus" \
-    "$lat_count" "$lat_interval" "${lat_pairs[@]}" >"$work/latency.json"
-stop_mailroom
-python3 - "$work/latency.json" <<'PY'
+report_latency() { # TITLE LATENCY_JSON
+python3 - "$1" "$2" <<'PY'
 import json, sys
-r = json.load(open(sys.argv[1]))
-print("## 2. Latency, delivery into Dovecot -> ticket committed (IDLE)")
+r = json.load(open(sys.argv[2]))
+print("## " + sys.argv[1])
 print("%d messages delivered one at a time into %d mailboxes (one every ~%.2f s, so ~%.1f s apart per mailbox); %d committed"
       % (r["delivered"], r["mailboxes"], r["interval_s"], r["interval_s"] * r["mailboxes"], r["committed"]))
 print("%-52s %8s %8s %8s %8s %8s" % ("", "min", "median", "p90", "p99", "max"))
@@ -267,8 +267,72 @@ print("Mailroom's own share (Mailroom minus Dovecot's announcement): median %.1f
 p99 = r["delivery_to_commit"]["p99_ms"]
 print("target p99 < 500 ms, delivery -> commit: %s" % ("met" if p99 is not None and p99 < 500 else "NOT met"))
 PY
+}
+step "latency: $lat_count messages into $lat_boxes IDLE mailboxes, one every $lat_interval s"
+start_mailroom "$work/mr-latency"
+lat_users=(); lat_pairs=()
+for i in $(seq 1 "$lat_boxes"); do
+    lat_users+=("$(printf 'bench-lat%04d' "$i")")
+    lat_pairs+=("$(printf 'bench-lat%04d:bench-latw%04d' "$i" "$i")")
+done
+python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" L "${lat_users[@]}" >"$work/lat-ids"
+python3 "$here/api.py" wait-idle "$mr_url" "$token" "$work/lat-ids" 120
+sleep 2
+python3 "$here/latency.py" "$mail_root" "$port" "$password" "$work/mr-latency/mailroom.sqlite" "$corpus" \
+    "$lat_count" "$lat_interval" "${lat_pairs[@]}" >"$work/latency.json"
+stop_mailroom
+report_latency "2. Latency, delivery into Dovecot -> ticket committed (IDLE)" "$work/latency.json"
 say ""
 
+# ---------------------------------------------------------------- 2b. latency with imap-hibernate
+# Dovecot hands an IDLE session that has been quiet for imap_hibernate_timeout to its
+# imap-hibernate process, which wakes it on the mailbox's inotify event without the 500 ms delay
+# an active session waits (BENCHMARKS.md). Mailboxes receive a message every
+# interval x mailboxes seconds, so each session has hibernated before its next message.
+if [ "$hib_boxes" -gt 0 ]; then
+    step "latency with imap-hibernate: $lat_count messages into $hib_boxes IDLE mailboxes, one every $lat_interval s"
+    "$root/scripts/services/dovecot" stop "$dove" >/dev/null
+    cat >>"$dove/dovecot.conf" <<CONF
+# --- benchmarks/ingest/run.sh: the latency run with imap-hibernate
+protocol imap {
+  imap_hibernate_timeout = 1s
+}
+service imap {
+  unix_listener imap-master {
+    user = \$default_internal_user
+  }
+}
+service imap-hibernate {
+  unix_listener imap-hibernate {
+    mode = 0666
+  }
+}
+CONF
+    dovecot -c "$dove/dovecot.conf"
+    for _ in $(seq 1 100); do
+        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.5).close()' "$port" 2>/dev/null && break
+        sleep 0.1
+    done
+    start_mailroom "$work/mr-hibernate"
+    hib_users=(); hib_pairs=()
+    for i in $(seq 1 "$hib_boxes"); do
+        hib_users+=("$(printf 'bench-hib%04d' "$i")")
+        hib_pairs+=("$(printf 'bench-hib%04d:bench-hibw%04d' "$i" "$i")")
+    done
+    BENCH_FETCH_INTERVAL="${BENCH_HIBERNATE_FETCH_INTERVAL:-300}" \
+        python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" H "${hib_users[@]}" >"$work/hib-ids"
+    python3 "$here/api.py" wait-idle "$mr_url" "$token" "$work/hib-ids" 120
+    sleep 3
+    python3 "$here/latency.py" "$mail_root" "$port" "$password" "$work/mr-hibernate/mailroom.sqlite" "$corpus" \
+        "$lat_count" "$lat_interval" "${hib_pairs[@]}" >"$work/latency-hibernate.json"
+    stop_mailroom
+    report_latency "2b. Latency with Dovecot's imap-hibernate (imap_hibernate_timeout = 1s)" "$work/latency-hibernate.json"
+    hibernated=$(grep -c "imap_client_hibernated\|Hibernating\|imap-hibernate(" "$dove/dovecot.log" 2>/dev/null || true)
+    say "Dovecot log lines from imap-hibernate during the run: $hibernated"
+    say ""
+fi
+
+if [ "$only_latency" != 1 ]; then
 # ---------------------------------------------------------------- 3. memory
 step "memory: $idle_accounts idle IMAP accounts"
 start_mailroom "$work/mr-memory"
@@ -300,4 +364,5 @@ print("accounts created in %.1f s, all connected and idle %.1f s later; %d threa
 print("CPU while idle (20 s sample): %.1f%% of one core (each account's 10 s safety sweep: DONE, UID SEARCH, IDLE)" % (100 * (c1 - c0) / hz / 20))
 PY
 say ""
+fi # only_latency
 say "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
