@@ -2,12 +2,25 @@ import Foundation
 import MailroomCore
 import MailroomStore
 import MailroomTestSupport
+import Synchronization
 import Testing
+
+/// Account keys unique within the test process (at most 5 characters; random ones collided when a
+/// test made many accounts in one store).
+private let nextAccountNumber = Mutex(0)
+private func uniqueAccountKey() -> String {
+    let number = nextAccountNumber.withLock { value in
+        value += 1
+        return value
+    }
+    let digits = String(number, radix: 36, uppercase: true)
+    return "RT" + String(repeating: "0", count: max(0, 3 - digits.count)) + digits
+}
 
 /// Queues, presence and routing machines, the same on SQLite and PostgreSQL.
 @Suite struct RoutingStoreTests {
     static func ticket(_ store: SQLStore, subject: String = "Help") async throws -> (Account, String) {
-        let account = try await store.accounts.create(Account(key: "RT\(Int.random(in: 0..<999))", name: "Routing \(UUID().uuidString.prefix(6))",
+        let account = try await store.accounts.create(Account(key: uniqueAccountKey(), name: "Routing \(UUID().uuidString.prefix(6))",
                                                               fromAddress: "desk@example.com"))
         let mail = InboundMail(rawSha256: "raw-\(UUID().uuidString)", rawSize: 10, contentHash: "hash-\(UUID().uuidString)", messageId: nil,
                                subject: subject, from: [EmailAddress(address: "ann@example.com")], date: nil, text: "Hi", html: nil)
