@@ -40,6 +40,12 @@ step() { echo "== $*  [$(date -u +%H:%M:%S)]" >&2; }
 now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_for_dovecot() {
+    for _ in $(seq 1 100); do
+        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.5).close()' "$port" 2>/dev/null && return 0
+        sleep 0.1
+    done
+}
 
 # ---------------------------------------------------------------- prerequisites
 if ! command -v dovecot >/dev/null || [ ! -x /usr/lib/dovecot/imap ]; then
@@ -119,10 +125,7 @@ protocol imap {
 }
 CONF
 dovecot -c "$dove/dovecot.conf"
-for _ in $(seq 1 100); do
-    python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.5).close()' "$port" 2>/dev/null && break
-    sleep 0.1
-done
+wait_for_dovecot
 
 step "delivering the corpus into 4 mailboxes (Maildir files, as an MDA does)"
 for user in bench-raw bench-rawpy bench-mailroom bench-helpdesk; do
@@ -249,6 +252,23 @@ say ""
 fi # only_latency
 
 # ---------------------------------------------------------------- 2. latency
+# One latency run on a fresh `mailroom serve`: BOXES accounts on PREFIXnnnn, each message also
+# delivered into TWINnnnn for the bare IDLE client; results as JSON into OUT.
+run_latency() { # DATA_DIR_NAME PREFIX TWIN BOXES KEY_PREFIX FETCH_INTERVAL OUT
+    local users=() pairs=() i
+    start_mailroom "$work/$1"
+    for i in $(seq 1 "$4"); do
+        users+=("$(printf '%s%04d' "$2" "$i")")
+        pairs+=("$(printf '%s%04d:%s%04d' "$2" "$i" "$3" "$i")")
+    done
+    BENCH_FETCH_INTERVAL="$6" python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" "$5" "${users[@]}" >"$work/$1.ids"
+    python3 "$here/api.py" wait-idle "$mr_url" "$token" "$work/$1.ids" 120
+    # Long enough for sessions to settle (and, with imap-hibernate, to hibernate) before the first delivery.
+    sleep 3
+    python3 "$here/latency.py" "$mail_root" "$port" "$password" "$work/$1/mailroom.sqlite" "$corpus" \
+        "$lat_count" "$lat_interval" "${pairs[@]}" >"$7"
+    stop_mailroom
+}
 report_latency() { # TITLE LATENCY_JSON
 python3 - "$1" "$2" <<'PY'
 import json, sys
@@ -269,18 +289,7 @@ print("target p99 < 500 ms, delivery -> commit: %s" % ("met" if p99 is not None 
 PY
 }
 step "latency: $lat_count messages into $lat_boxes IDLE mailboxes, one every $lat_interval s"
-start_mailroom "$work/mr-latency"
-lat_users=(); lat_pairs=()
-for i in $(seq 1 "$lat_boxes"); do
-    lat_users+=("$(printf 'bench-lat%04d' "$i")")
-    lat_pairs+=("$(printf 'bench-lat%04d:bench-latw%04d' "$i" "$i")")
-done
-python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" L "${lat_users[@]}" >"$work/lat-ids"
-python3 "$here/api.py" wait-idle "$mr_url" "$token" "$work/lat-ids" 120
-sleep 2
-python3 "$here/latency.py" "$mail_root" "$port" "$password" "$work/mr-latency/mailroom.sqlite" "$corpus" \
-    "$lat_count" "$lat_interval" "${lat_pairs[@]}" >"$work/latency.json"
-stop_mailroom
+run_latency mr-latency bench-lat bench-latw "$lat_boxes" L 10 "$work/latency.json"
 report_latency "2. Latency, delivery into Dovecot -> ticket committed (IDLE)" "$work/latency.json"
 say ""
 
@@ -309,26 +318,9 @@ service imap-hibernate {
 }
 CONF
     dovecot -c "$dove/dovecot.conf"
-    for _ in $(seq 1 100); do
-        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.5).close()' "$port" 2>/dev/null && break
-        sleep 0.1
-    done
-    start_mailroom "$work/mr-hibernate"
-    hib_users=(); hib_pairs=()
-    for i in $(seq 1 "$hib_boxes"); do
-        hib_users+=("$(printf 'bench-hib%04d' "$i")")
-        hib_pairs+=("$(printf 'bench-hib%04d:bench-hibw%04d' "$i" "$i")")
-    done
-    BENCH_FETCH_INTERVAL="${BENCH_HIBERNATE_FETCH_INTERVAL:-300}" \
-        python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" H "${hib_users[@]}" >"$work/hib-ids"
-    python3 "$here/api.py" wait-idle "$mr_url" "$token" "$work/hib-ids" 120
-    sleep 3
-    python3 "$here/latency.py" "$mail_root" "$port" "$password" "$work/mr-hibernate/mailroom.sqlite" "$corpus" \
-        "$lat_count" "$lat_interval" "${hib_pairs[@]}" >"$work/latency-hibernate.json"
-    stop_mailroom
+    wait_for_dovecot
+    run_latency mr-hibernate bench-hib bench-hibw "$hib_boxes" H "${BENCH_HIBERNATE_FETCH_INTERVAL:-300}" "$work/latency-hibernate.json"
     report_latency "2b. Latency with Dovecot's imap-hibernate (imap_hibernate_timeout = 1s)" "$work/latency-hibernate.json"
-    hibernated=$(grep -c "imap_client_hibernated\|Hibernating\|imap-hibernate(" "$dove/dovecot.log" 2>/dev/null || true)
-    say "Dovecot log lines from imap-hibernate during the run: $hibernated"
     say ""
 fi
 
