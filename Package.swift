@@ -72,7 +72,7 @@ targets += [
 // (section: server)
 
 targets += [
-    .target(name: "MailroomCore", swiftSettings: swiftSettings),
+    .target(name: "MailroomCore", dependencies: ["MailMessage"], swiftSettings: swiftSettings),
     .target(
         name: "MailroomStore",
         dependencies: [

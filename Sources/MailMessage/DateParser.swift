@@ -126,13 +126,13 @@ public enum DateParser {
         }
         guard var year, let month, let day, (1...12).contains(month) else { return nil }
         if year < 50 { year += 2000 } else if year < 1000 { year += 1900 }
-        guard (1...9999).contains(year), day >= 1, day <= daysIn(month: month, year: year) else { return nil }
+        guard (1...9999).contains(year), day >= 1, day <= CivilDate.daysIn(month: month, year: year) else { return nil }
         var (hour, minute, second) = time ?? (0, 0, 0)
         if let pm {
             if pm && hour < 12 { hour += 12 } else if !pm && hour == 12 { hour = 0 }
         }
         guard hour <= 24, minute <= 59, second <= 60 else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilDate.daysSinceEpoch(year: year, month: month, day: day)
         let seconds = days * 86_400 + hour * 3600 + minute * 60 + min(second, 59) - (zoneOffset ?? 0)
         return Date(timeIntervalSince1970: TimeInterval(seconds))
     }
@@ -162,24 +162,6 @@ public enum DateParser {
         "est": -18000, "edt": -14400, "cst": -21600, "cdt": -18000, "mst": -25200, "mdt": -21600, "pst": -28800, "pdt": -25200,
     ]
 
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
     /// `2026-11-22T10:00:00Z`: the form `mailroom parse` prints.
     public static func iso8601(_ date: Date) -> String {
         let (year, month, day, hour, minute, second) = components(date)
@@ -200,18 +182,9 @@ public enum DateParser {
 
     static func components(_ date: Date) -> (Int, Int, Int, Int, Int, Int) {
         let total = Int(date.timeIntervalSince1970.rounded(.down))
-        let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
+        let days = CivilDate.floorDivide(total, 86_400)
         let secondsOfDay = total - days * 86_400
-        // Inverse of daysFromCivil.
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = CivilDate.date(daysSinceEpoch: days)
         return (year, month, day, secondsOfDay / 3600, (secondsOfDay % 3600) / 60, secondsOfDay % 60)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MailMessage
 
 /// ISO 8601 / RFC 3339 timestamps as the API writes them (`2026-11-23T10:00:00.000Z`: UTC,
 /// milliseconds) and reads them (with or without a fraction, `Z` or a numeric offset).
@@ -9,12 +10,12 @@ public enum ISO8601 {
     public static func format(_ date: Date) -> String {
         // Whole microseconds first, so a date made from milliseconds never formats one lower.
         let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        let millis = Int64((micros / 1000).rounded(.down))
-        let seconds = millis.floorDivided(by: 1000)
-        let fraction = Int(millis - seconds * 1000)
-        let days = seconds.floorDivided(by: 86_400)
-        let secondOfDay = Int(seconds - days * 86_400)
-        let (year, month, day) = CivilDate.from(daysSinceEpoch: days)
+        let millis = Int((micros / 1000).rounded(.down))
+        let seconds = CivilDate.floorDivide(millis, 1000)
+        let fraction = millis - seconds * 1000
+        let days = CivilDate.floorDivide(seconds, 86_400)
+        let secondOfDay = seconds - days * 86_400
+        let (year, month, day) = CivilDate.date(daysSinceEpoch: days)
 
         var out = [UInt8]()
         out.reserveCapacity(24)
@@ -28,7 +29,7 @@ public enum ISO8601 {
                 divisor /= 10
             }
         }
-        digits(Int(year), 4); out.append(UInt8(ascii: "-"))
+        digits(year, 4); out.append(UInt8(ascii: "-"))
         digits(month, 2); out.append(UInt8(ascii: "-"))
         digits(day, 2); out.append(UInt8(ascii: "T"))
         digits(secondOfDay / 3600, 2); out.append(UInt8(ascii: ":"))
@@ -72,8 +73,8 @@ public enum ISO8601 {
         }
         guard scanner.atEnd, (1...12).contains(month), day >= 1, day <= CivilDate.daysIn(month: month, year: year),
               hour < 24, minute < 60, second < 60 else { return nil }
-        let days = CivilDate.daysSinceEpoch(year: Int64(year), month: month, day: day)
-        let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + second) - Int64(offset)
+        let days = CivilDate.daysSinceEpoch(year: year, month: month, day: day)
+        let seconds = days * 86_400 + hour * 3600 + minute * 60 + second - offset
         return Date(timeIntervalSince1970: Double(seconds) + fraction)
     }
 
@@ -111,45 +112,5 @@ public enum ISO8601 {
             if take("-") { return -1 }
             return nil
         }
-    }
-}
-
-/// Proleptic Gregorian dates to and from days since 1970-01-01 (H. Hinnant's civil-date algorithms).
-enum CivilDate {
-    static func daysSinceEpoch(year: Int64, month: Int, day: Int) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = y.floorDivided(by: 400)
-        let yearOfEra = y - era * 400
-        let m = Int64(month)
-        let dayOfYear = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    static func from(daysSinceEpoch days: Int64) -> (year: Int64, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = z.floorDivided(by: 146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = Int(dayOfYear - (153 * mp + 2) / 5 + 1)
-        let month = Int(mp < 10 ? mp + 3 : mp - 9)
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-}
-
-extension Int64 {
-    func floorDivided(by divisor: Int64) -> Int64 {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
     }
 }
