@@ -12,6 +12,8 @@
 #   BENCH_HIBERNATE_MAILBOXES (20: the latency run again with Dovecot's imap-hibernate; 0 skips it)
 #   BENCH_HIBERNATE_FETCH_INTERVAL (300 s: the accounts' safety sweep in that run, see BENCHMARKS.md)
 #   BENCH_ONLY_LATENCY=1 (only the latency runs: no ingest, django-helpdesk or memory run)
+#   BENCH_ONLY_INGEST=1 (only the raw fetches and Mailroom's ingest: a quick rerun, no reference)
+#   BENCH_PERF=FILE (perf record -g of `mailroom serve` during its ingest, into FILE)
 #   BENCH_IDLE_ACCOUNTS (1000) BENCH_HELPDESK_TIMEOUT (900 s) BENCH_HELPDESK_DEFAULTS_COUNT (300)
 #   BENCH_SKIP_BUILD=1 BENCH_KEEP=1 (keep the work directory)
 #   BENCH_SCRATCH (the release build's scratch path; default .build-bench in the repository)
@@ -27,6 +29,7 @@ lat_boxes="${BENCH_LATENCY_MAILBOXES:-5}"
 lat_interval="${BENCH_LATENCY_INTERVAL:-0.2}"
 hib_boxes="${BENCH_HIBERNATE_MAILBOXES:-20}"
 only_latency="${BENCH_ONLY_LATENCY:-0}"
+only_ingest="${BENCH_ONLY_INGEST:-0}"
 idle_accounts="${BENCH_IDLE_ACCOUNTS:-1000}"
 hd_timeout="${BENCH_HELPDESK_TIMEOUT:-900}"
 hd_defaults_count="${BENCH_HELPDESK_DEFAULTS_COUNT:-300}"
@@ -52,7 +55,7 @@ if ! command -v dovecot >/dev/null || [ ! -x /usr/lib/dovecot/imap ]; then
     step "installing Dovecot (apt)"
     apt-get update -qq && apt-get install -y -qq dovecot-imapd dovecot-pop3d >/dev/null
 fi
-if [ "$only_latency" != 1 ] && { [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import helpdesk' 2>/dev/null; }; then
+if [ "$only_latency" != 1 ] && [ "$only_ingest" != 1 ] && { [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import helpdesk' 2>/dev/null; }; then
     step "installing django-helpdesk into $venv (PyPI)"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet django-helpdesk
@@ -167,12 +170,18 @@ read -r _ rawpy_msgs _ rawpy_secs _ <"$work/raw-py"
 # ---------------------------------------------------------------- 1. Mailroom ingest
 step "Mailroom ingest of $count messages"
 start_mailroom "$work/mr-ingest"
+perf_pid=""
+if [ -n "${BENCH_PERF:-}" ]; then
+    perf record -g -p "$mr_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
+    perf_pid=$!
+fi
 cpu0=$(cpu_ticks "$mr_pid")
 t_create=$(now_ms)
 python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" B bench-mailroom >"$work/ingest-id"
 ingest_id=$(cat "$work/ingest-id")
 python3 "$here/api.py" wait-ingested "$mr_url" "$token" "$ingest_id" "$count" 1200 >"$work/ingest-status"
 cpu1=$(cpu_ticks "$mr_pid")
+if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 python3 - "$work/mr-ingest/mailroom.sqlite" "$ingest_id" >"$work/ingest-db" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
@@ -184,6 +193,19 @@ stop_mailroom
 read -r mr_msgs mr_first mr_last mr_tickets <"$work/ingest-db"
 mr_quarantined=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("messagesQuarantined", 0))' "$work/ingest-status")
 hz=$(getconf CLK_TCK)
+if [ "$only_ingest" = 1 ]; then
+    python3 - "$raw_msgs" "$raw_secs" "$rawpy_msgs" "$rawpy_secs" "$mr_msgs" "$mr_first" "$mr_last" "$cpu0" "$cpu1" "$hz" <<'PY'
+import sys
+a = sys.argv[1:]
+raw_rate, rawpy_rate = int(a[0]) / float(a[1]), int(a[2]) / float(a[3])
+mr_n, span = int(a[4]), (int(a[6]) - int(a[5])) / 1000
+mr_rate = (mr_n - 1) / span if span > 0 else float("nan")
+print("raw fetch (IMAPClient) %.0f msg/s, raw fetch (imaplib) %.0f msg/s" % (raw_rate, rawpy_rate))
+print("Mailroom ingest %d messages, %.0f msg/s (first to last commit), %.2f CPU ms/msg; / raw fetch %.2f"
+      % (mr_n, mr_rate, 1000 * (int(a[8]) - int(a[7])) / int(a[9]) / mr_n, mr_rate / raw_rate))
+PY
+    exit 0
+fi
 
 # ---------------------------------------------------------------- 1b. django-helpdesk
 hd_python="$venv/bin/python"
