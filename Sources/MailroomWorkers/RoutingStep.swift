@@ -113,8 +113,11 @@ public struct RoutingStep: Sendable {
                 case .agent(let id, _): agentId = id
                 }
             }
-            try await store.tickets.applyRouting(ticketId: ticketId, tags: decision.tags, priority: decision.priority, queueId: queueId,
-                                                 agentId: agentId, closeWithDisposition: decision.closeWithDispositionId)
+            // Rules that change nothing on the ticket (or no rules at all) cost no transaction.
+            if !decision.tags.isEmpty || decision.priority != nil || queueId != nil || agentId != nil || decision.closeWithDispositionId != nil {
+                try await store.tickets.applyRouting(ticketId: ticketId, tags: decision.tags, priority: decision.priority, queueId: queueId,
+                                                     agentId: agentId, closeWithDisposition: decision.closeWithDispositionId)
+            }
             for request in decision.autoReplies {
                 await autoReply(request, ticket: ticket, message: message, headers: headers, account: account, isNew: isNew)
             }
