@@ -59,8 +59,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
 
     /// Encodes any value and reads it back as JSON.
     public init(encoding value: some Encodable) throws {
-        let data = try JSONCoding.encoder.encode(value)
-        self = try JSONCoding.decoder.decode(JSONValue.self, from: data)
+        self = try JSONValueEncoder.encode(value)
     }
 
     /// Decodes a typed value from this document.
