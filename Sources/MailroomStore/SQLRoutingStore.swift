@@ -224,7 +224,9 @@ public struct SQLRoutingStore: Sendable {
 
     /// Presence, capacity, open tickets and idle time of these agents. Unknown or deactivated
     /// users are offline with no capacity, so nothing is offered to them.
-    public func agentStatuses(userIds: Set<String>) async throws -> [AgentStatus] {
+    /// `offersExcluding`: the ticket being decided, whose own offers are not load (a ring-all
+    /// round offers it to several agents at once).
+    public func agentStatuses(userIds: Set<String>, offersExcluding ticketId: String? = nil, now: Date = Date()) async throws -> [AgentStatus] {
         guard !userIds.isEmpty else { return [] }
         let ids = Array(userIds)
         return try await database.withConnection { db in
@@ -252,6 +254,15 @@ public struct SQLRoutingStore: Sendable {
             }
             for row in load {
                 statuses[try row.decode(column: "agent_id", as: String.self)]?.activeTickets = try row.decode(column: "n", as: Int.self)
+            }
+            let offered = try await db.raw("""
+                SELECT user_id, COUNT(*) AS n FROM offers
+                WHERE user_id IN (\(binds: ids)) AND state = 'offered' AND deadline > \(bind: Timestamp.from(now))
+                    AND ticket_id <> \(bind: ticketId ?? "")
+                GROUP BY user_id
+                """).all()
+            for row in offered {
+                statuses[try row.decode(column: "user_id", as: String.self)]?.openOffers = try row.decode(column: "n", as: Int.self)
             }
             return Array(statuses.values)
         }

@@ -350,7 +350,7 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
 
     /// An agent's load went down: if they take work, their queues' waiting tickets may be offered to them.
     private func freed(_ userId: String) async {
-        guard let status = try? await store.routing.agentStatuses(userIds: [userId]).first, status.isAvailable else { return }
+        guard let status = try? await store.routing.agentStatuses(userIds: [userId], now: clock.now()).first, status.isAvailable else { return }
         await agentsChanged(userId: userId)
     }
 
@@ -393,9 +393,9 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
                 break
             }
             for queue in queues { agentIds.formUnion(queue.members.map(\.userId)) }
-            let context = RoutingContext(agents: try await store.routing.agentStatuses(userIds: agentIds),
-                                         lastOffered: try await store.routing.lastOffered(queueIds: queues.map(\.id)))
             let now = clock.now()
+            let context = RoutingContext(agents: try await store.routing.agentStatuses(userIds: agentIds, offersExcluding: ticketId, now: now),
+                                         lastOffered: try await store.routing.lastOffered(queueIds: queues.map(\.id)))
 
             var actions: [RoutingAction]
             switch event {
@@ -431,7 +431,7 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
             Counter(label: "mailroom_routing_decisions_total").increment()
             let committed = try await store.tickets.ticket(id: ticketId) ?? ticket
             publish(actions, machine: machine, before: ticket, after: committed, account: account, now: now)
-            await followUp(actions, ticketId: ticketId, before: ticket, after: committed)
+            await followUp(actions, ticketId: ticketId, before: ticket, after: committed, offeredBefore: before, offeredAfter: machine)
             return Outcome(actions: actions, ticket: committed)
         }
         throw DomainError.conflict(FieldError("ticketId", "the ticket's routing kept changing while this was decided; try again"))
@@ -486,9 +486,15 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
         }
     }
 
-    private func followUp(_ actions: [RoutingAction], ticketId: String, before: Ticket, after: Ticket) async {
+    private func followUp(_ actions: [RoutingAction], ticketId: String, before: Ticket, after: Ticket,
+                          offeredBefore: TicketRouting?, offeredAfter: TicketRouting) async {
         if actions.contains(where: { if case .scheduleTimer = $0 { true } else { false } }) { wake() }
         if let previous = before.agentId, previous != after.agentId { await freed(previous) }
+        // An open offer counts as load: agents whose offer of this ticket closed without it
+        // becoming theirs (declined, expired, taken by another, withdrawn) have room again.
+        let stillOffered = Set(offeredAfter.openOffers.map(\.userId))
+        let released = Set(offeredBefore?.openOffers.map(\.userId) ?? []).subtracting(stillOffered)
+        for userId in released.sorted() where userId != after.agentId { await freed(userId) }
         if actions.contains(.runRulesAgain) { await runRulesAgain(ticketId) }
     }
 }

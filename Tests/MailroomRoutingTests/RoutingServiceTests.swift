@@ -135,6 +135,37 @@ import Testing
         }
     }
 
+    @Test func aBurstSpreadsOverTheQueueAndADeclinedOfferFreesItsPlace() async throws {
+        try await RoutingFixture.run { f in
+            let account = try await f.account()
+            let ann = try await f.agent("ann", capacity: 1)
+            let bob = try await f.agent("bob", capacity: 1)
+            let queue = try await f.queue("Least recent", .leastRecent, timeout: 30, members: [ann, bob])
+            var tickets: [Ticket] = []
+            for index in 0..<3 {
+                let ticket = try await f.ticket(account, from: "c\(index)@example.com")
+                try await f.service.start(ticketId: ticket.id, target: .queue(queueId: queue.id))
+                tickets.append(ticket)
+            }
+            // One offer each, not three to whoever was idle longest; the third ticket waits in the queue.
+            let annOffers = try await f.openOffers(ann)
+            let bobOffers = try await f.openOffers(bob)
+            #expect(annOffers.count == 1 && bobOffers.count == 1)
+            #expect(Set((annOffers + bobOffers).map(\.ticketId)) == Set(tickets.prefix(2).map(\.id)))
+            #expect(try await f.store.routing.offers(ticketId: tickets[2].id).isEmpty)
+            #expect(try await f.reload(tickets[2]).queueId == queue.id)
+
+            // Ann declines: her place is free again, and the waiting ticket is offered to her at once
+            // (the one she declined waits in the queue for Bob, who is still full).
+            try await f.service.reject(offerId: try #require(annOffers.first).id, by: ann.id)
+            #expect(try await f.openOffers(ann).map(\.ticketId) == [tickets[2].id])
+
+            // Accepting is judged on tickets held, not offers: Bob takes his.
+            let taken = try await f.service.accept(offerId: try #require(bobOffers.first).id, by: bob.id)
+            #expect(taken.agentId == bob.id)
+        }
+    }
+
     @Test func anAgentComingOnlineIsOfferedWhatWaits() async throws {
         try await RoutingFixture.run { f in
             let account = try await f.account()

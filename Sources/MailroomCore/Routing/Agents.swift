@@ -45,22 +45,29 @@ public struct AgentStatus: Sendable, Equatable {
     public var capacity: Int
     /// Open email tickets assigned to the agent now.
     public var activeTickets: Int
+    /// Offers of other tickets the agent has not answered yet, still within their deadline.
+    public var openOffers: Int
     /// Since when the agent has had nothing new: the later of their last accepted ticket and
     /// going online. Nil: never, which counts as idle longest.
     public var idleSince: Date?
 
     public init(userId: String, presence: AgentPresence = .online, capacity: Int = User.defaultCapacity,
-                activeTickets: Int = 0, idleSince: Date? = nil) {
+                activeTickets: Int = 0, openOffers: Int = 0, idleSince: Date? = nil) {
         self.userId = userId
         self.presence = presence
         self.capacity = capacity
         self.activeTickets = activeTickets
+        self.openOffers = openOffers
         self.idleSince = idleSince
     }
 
+    /// Room to take one more ticket: what accepting an offer needs.
     public var hasFreeCapacity: Bool { activeTickets < capacity }
-    /// Online with room for one more ticket: the only agents offers go to.
-    public var isAvailable: Bool { presence.state == .online && hasFreeCapacity }
+    /// Room for one more offer: an offer the agent may still accept counts as load, so a burst of
+    /// new tickets spreads over the queue instead of all going to the agent idle longest.
+    public var hasRoomForAnOffer: Bool { activeTickets + openOffers < capacity }
+    /// Online with room for one more offer: the only agents offers go to.
+    public var isAvailable: Bool { presence.state == .online && hasRoomForAnOffer }
 }
 
 /// The state of the world routing needs at each event, read by the caller from the store:

@@ -70,6 +70,18 @@ let testAccount = Account(key: "SUP", name: "Support", waitForAgentSeconds: 10, 
         #expect(QueueSelector.candidates(in: testQueue(.roundRobin, members), context: context) == ["a"])
     }
 
+    @Test func openOffersCountAsLoadWhenOfferingButNotWhenAccepting() {
+        var ann = testAgent("a", capacity: 2, active: 1, idleSince: mondayNoonUTC.addingTimeInterval(-600))
+        ann.openOffers = 1
+        let bob = testAgent("b", capacity: 2, active: 1, idleSince: mondayNoonUTC)
+        #expect(!ann.isAvailable, "one ticket and one offer fill a capacity of two")
+        #expect(ann.hasFreeCapacity, "accepting that offer still fits")
+        let context = RoutingContext(agents: [ann, bob])
+        // Ann is idle longest, but her open offer is load: a burst does not pile up on her.
+        #expect(QueueSelector.candidates(in: testQueue(.leastRecent, [("a", 0), ("b", 0)]), context: context) == ["b"])
+        #expect(QueueSelector.candidates(in: testQueue(.ringAll, [("a", 0), ("b", 0)]), context: context) == ["b"])
+    }
+
     @Test func leastRecentTakesTheMemberIdleLongest() {
         let context = RoutingContext(agents: [testAgent("a", idleSince: mondayNoonUTC), testAgent("b", idleSince: mondayNoonUTC.addingTimeInterval(-600)),
                                               testAgent("c", idleSince: mondayNoonUTC.addingTimeInterval(-60)), testAgent("d", idleSince: nil)])
