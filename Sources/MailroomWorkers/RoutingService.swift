@@ -422,6 +422,14 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
             if let before, machine == before, !actions.contains(where: Self.touchesTicket) {
                 return Outcome(actions: actions, ticket: ticket)
             }
+            if before == nil, case .start(.unrouted) = event, ticket.queueId == nil, ticket.agentId == nil,
+               actions == [.leaveUnassigned] {
+                // A new ticket nothing routes is unassigned already, and a ticket without a routing
+                // machine is treated as one whose routing ended unassigned: nothing to store. Those
+                // who see the unassigned view are still told.
+                publish(actions, machine: machine, before: ticket, after: ticket, account: account, now: now)
+                return Outcome(actions: actions, ticket: ticket)
+            }
             let change = RoutingChange(ticketId: ticketId, expectedVersion: stored?.version, previous: before, machine: machine,
                                        actions: actions, closing: stored?.closing, now: now)
             guard try await store.routing.commit(change) else {

@@ -166,6 +166,28 @@ import Testing
         }
     }
 
+    @Test func aNewTicketNothingRoutesIsAnnouncedUnassignedAndCanBeRoutedLater() async throws {
+        try await RoutingFixture.run { f in
+            let account = try await f.account()
+            let ann = try await f.agent("ann")
+            let queue = try await f.queue("Later", members: [ann])
+            let ticket = try await f.ticket(account)
+            try await f.service.start(ticketId: ticket.id, target: .unrouted)
+            let announced = f.events.of(.ticket)
+            #expect(announced.count == 1)
+            #expect(announced.first?.audience == .ticket(queueId: nil, agentId: nil), "those who see the unassigned view")
+            #expect(announced.first?.data["id"] == .string(ticket.id))
+            let after = try await f.reload(ticket)
+            #expect(after.queueId == nil && after.agentId == nil)
+            #expect(try await f.store.routing.routing(ticketId: ticket.id) == nil, "nothing to store for it")
+
+            // A new message on it asks for the rules again, and they may route it now.
+            #expect(await f.service.newMessage(ticketId: ticket.id, messageId: "m2"))
+            try await f.service.start(ticketId: ticket.id, target: .queue(queueId: queue.id))
+            #expect(try await f.openOffers(ann).map(\.ticketId) == [ticket.id])
+        }
+    }
+
     @Test func anAgentComingOnlineIsOfferedWhatWaits() async throws {
         try await RoutingFixture.run { f in
             let account = try await f.account()
