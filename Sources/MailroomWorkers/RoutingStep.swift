@@ -100,9 +100,23 @@ public struct RoutingStep: Sendable {
     /// Runs the rules on a ticket nobody holds and starts what they decide.
     func route(ticketId: String, messageId: String, account: Account, isNew: Bool) async {
         do {
-            guard let ticket = try await store.tickets.ticket(id: ticketId), isNew || (ticket.queueId == nil && ticket.agentId == nil),
-                  let message = try await store.tickets.message(id: messageId) else { return }
-            let (decision, headers) = try await rules.decide(message: message, account: account, isNew: isNew)
+            var ticket: Ticket?
+            if !isNew {
+                ticket = try await store.tickets.ticket(id: ticketId)
+                guard let ticket, ticket.queueId == nil && ticket.agentId == nil else { return }
+            }
+            let accountRules = try await store.rules.rules(for: account.id)
+            var decision = RoutingDecision()
+            var headers: [MessageHeader] = []
+            var message: TicketMessage?
+            if !accountRules.isEmpty {
+                // Only rules need the ticket and the message as stored; most new tickets of an
+                // account without rules go to the unassigned view without reading either again.
+                if ticket == nil { ticket = try await store.tickets.ticket(id: ticketId) }
+                message = try await store.tickets.message(id: messageId)
+                guard let message, ticket != nil else { return }
+                (decision, headers) = try await rules.decide(accountRules, message: message, account: account, isNew: isNew)
+            }
             var queueId: String?
             var agentId: String?
             // Without a routing service (tools, tests) the rules' target is only recorded on the ticket.
@@ -118,13 +132,17 @@ public struct RoutingStep: Sendable {
                 try await store.tickets.applyRouting(ticketId: ticketId, tags: decision.tags, priority: decision.priority, queueId: queueId,
                                                      agentId: agentId, closeWithDisposition: decision.closeWithDispositionId)
             }
-            for request in decision.autoReplies {
-                await autoReply(request, ticket: ticket, message: message, headers: headers, account: account, isNew: isNew)
+            if let ticket, let message {
+                for request in decision.autoReplies {
+                    await autoReply(request, ticket: ticket, message: message, headers: headers, account: account, isNew: isNew)
+                }
             }
             if let service, decision.closeWithDispositionId == nil {
                 try await service.start(ticketId: ticketId, target: decision.route)
             }
-            await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)
+            if let message {
+                await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)
+            }
         } catch {
             logger.error("routing rules failed; the ticket stays unassigned", metadata: ["ticket": "\(ticketId)", "error": "\(error)"])
         }
@@ -136,7 +154,11 @@ struct RuleRunner: Sendable {
     let store: SQLStore
 
     func decide(message: TicketMessage, account: Account, isNew: Bool) async throws -> (RoutingDecision, [MessageHeader]) {
-        let rules = try await store.rules.rules(for: account.id)
+        try await decide(try await store.rules.rules(for: account.id), message: message, account: account, isNew: isNew)
+    }
+
+    /// The same, with the rules (the account's, then the global ones) read already.
+    func decide(_ rules: [RoutingRule], message: TicketMessage, account: Account, isNew: Bool) async throws -> (RoutingDecision, [MessageHeader]) {
         guard !rules.isEmpty else { return (RoutingDecision(), []) }
         var headers: [MessageHeader] = []
         if let raw = try await store.tickets.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
