@@ -118,10 +118,9 @@ import Testing
         let total = 200
         let domain = "send-crash-\(UUID().uuidString.prefix(8).lowercased()).example"
         let dumpDirectory = try TestServers.require("MAILROOM_TEST_SMTP_SINK_DUMP_DIR")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-send-crash-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let dataDirectory = directory + "/data"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let scratch = try ScratchDirectory("mr-send-crash")
+        defer { scratch.remove() }
+        let (directory, dataDirectory) = (scratch.path, scratch.dataDirectory)
 
         // Tickets to answer, imported from an mbox.
         var mbox = ""
@@ -130,9 +129,7 @@ import Testing
                 + "Subject: Question \(index)\nMessage-ID: <q\(index)@customer.example>\n\nHello \(index)\n\n"
         }
         try mbox.write(toFile: directory + "/in.mbox", atomically: true, encoding: .utf8)
-        let (database, store) = try await MailroomApplication.openStore(
-            try MailroomConfiguration(dataDirectory: dataDirectory, databaseURL: nil, http: nil, environment: [:]), logger: TestDatabase.logger)
-        try await Migrator.migrate(database, logger: TestDatabase.logger)
+        let (database, store) = try await scratch.openStore()
         var account = Account(key: "SC", name: "Send crash", fromAddress: "desk@\(domain)")
         account.outgoing = OutgoingServer(protocol: .smtp, connection: ServerConnection(
             host: "127.0.0.1", port: Int(try TestServers.require("MAILROOM_TEST_SMTP_SINK_DUMP_PORT")), security: .none,

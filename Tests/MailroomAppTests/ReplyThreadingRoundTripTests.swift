@@ -16,14 +16,11 @@ import Testing
     @Test func theSentReplyThreadsAndTheAnswerJoinsTheTicket() async throws {
         let domain = "thread-\(UUID().uuidString.prefix(8).lowercased()).example"
         let dumpDirectory = try TestServers.require("MAILROOM_TEST_SMTP_SINK_DUMP_DIR")
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-threading-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let dataDirectory = directory + "/data"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let scratch = try ScratchDirectory("mr-threading")
+        defer { scratch.remove() }
+        let (directory, dataDirectory) = (scratch.path, scratch.dataDirectory)
 
-        let (database, store) = try await MailroomApplication.openStore(
-            try MailroomConfiguration(dataDirectory: dataDirectory, databaseURL: nil, http: nil, environment: [:]), logger: TestDatabase.logger)
-        try await Migrator.migrate(database, logger: TestDatabase.logger)
+        let (database, store) = try await scratch.openStore()
         var account = Account(key: "THR", name: "Threading", fromAddress: "desk@\(domain)", fromName: "Parcel Desk")
         account.outgoing = OutgoingServer(protocol: .smtp, connection: ServerConnection(
             host: "127.0.0.1", port: Int(try TestServers.require("MAILROOM_TEST_SMTP_SINK_DUMP_PORT")), security: .none,
@@ -99,8 +96,7 @@ import Testing
         let answered = try cli.run(["import", "--data-dir", dataDirectory, "--account", "THR", directory + "/answer.eml"])
         #expect(answered.0 == 0, "\(answered.2)")
 
-        let (reopened, after) = try await MailroomApplication.openStore(
-            try MailroomConfiguration(dataDirectory: dataDirectory, databaseURL: nil, http: nil, environment: [:]), logger: TestDatabase.logger)
+        let (reopened, after) = try await scratch.openStore()
         let messages = try await after.tickets.messages(ticketId: ticketId)
         await reopened.close()
         #expect(messages.map(\.direction) == [.inbound, .outbound, .inbound], "the answer joined the ticket the reply came from")

@@ -148,14 +148,11 @@ import Testing
     }
 
     @Test func importIngestsThroughThePipeline() async throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-cli-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let dataDirectory = directory + "/data"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let scratch = try ScratchDirectory("mr-cli")
+        defer { scratch.remove() }
+        let (directory, dataDirectory) = (scratch.path, scratch.dataDirectory)
         // An account to import into, created through the store the server uses.
-        let (database, store) = try await MailroomApplication.openStore(
-            try MailroomConfiguration(dataDirectory: dataDirectory, databaseURL: nil, http: nil, environment: [:]), logger: TestDatabase.logger)
-        try await Migrator.migrate(database, logger: TestDatabase.logger)
+        let (database, store) = try await scratch.openStore()
         _ = try await store.accounts.create(Account(key: "IMP", name: "Import", fromAddress: "desk@example.com"))
         await database.close()
 
