@@ -480,6 +480,11 @@ public struct SQLTicketStore: Sendable {
         try await db.raw("UPDATE tickets SET tags = \(bind: try json(current)) WHERE id = \(bind: ticketId)").run()
     }
 
+    /// A JSON list of strings as stored in a column (`[]` is most of them, and needs no decoder).
+    static func stringList(_ text: String) throws -> [String] {
+        text == "[]" ? [] : try JSONDecoder().decode([String].self, from: Data(text.utf8))
+    }
+
     static func json(_ value: some Encodable) throws -> String {
         String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self)
     }
@@ -671,7 +676,7 @@ public struct SQLTicketStore: Sendable {
                                    address: try row.decode(column: "customer_address", as: String.self)),
             queueId: try row.decode(column: "queue_id", as: String?.self),
             agentId: try row.decode(column: "agent_id", as: String?.self),
-            tags: try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8)),
+            tags: try stringList(try row.decode(column: "tags", as: String.self)),
             escalated: try row.decode(column: "escalated", as: Bool.self),
             unread: try row.decode(column: "unread", as: Bool.self),
             messageCount: try row.decode(column: "message_count", as: Int.self),
@@ -696,7 +701,10 @@ public struct SQLTicketStore: Sendable {
 
     static func message(from row: any SQLRow) throws -> TicketMessage {
         func decodeJSON<T: Decodable>(_ column: String, as type: T.Type) throws -> T {
-            try JSONCoding.decoder.decode(type, from: Data(try row.decode(column: column, as: String.self).utf8))
+            let text = try row.decode(column: column, as: String.self)
+            // Most lists are empty; JSONDecoder is not needed to read `[]`.
+            if text == "[]", let empty = [] as? T { return empty }
+            return try JSONCoding.decoder.decode(type, from: Data(text.utf8))
         }
         return TicketMessage(
             id: try row.decode(column: "id", as: String.self),

@@ -230,6 +230,7 @@ struct SQLiteRowValues: SQLRow {
             if D.self == String.self { return unsafeBitCast(text, to: D.self) }
             if D.self == String?.self { return unsafeBitCast(String?.some(text), to: D.self) }
         case .integer(let number):
+            if D.self == Bool.self, number == 0 || number == 1 { return unsafeBitCast(number == 1, to: D.self) }
             if D.self == Int.self { return unsafeBitCast(number, to: D.self) }
             if D.self == Int64.self { return unsafeBitCast(Int64(number), to: D.self) }
             if D.self == Int?.self { return unsafeBitCast(Int?.some(number), to: D.self) }

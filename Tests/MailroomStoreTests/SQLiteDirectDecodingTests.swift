@@ -6,7 +6,8 @@ import Testing
 /// The direct column decoding gives what SQLiteKit's decoder gives, for every value it takes on,
 /// and leaves everything else to that decoder.
 @Suite struct SQLiteDirectDecodingTests {
-    let values: [SQLiteData] = [.text("héllo"), .text(""), .text("42"), .integer(0), .integer(-7), .integer(Int.max), .float(1.5), .null]
+    let values: [SQLiteData] = [.text("héllo"), .text(""), .text("42"), .integer(0), .integer(1), .integer(2), .integer(-7), .integer(Int.max),
+                                .float(1.5), .null]
 
     func same<D: Decodable & Equatable>(_ type: D.Type) {
         for value in values {
@@ -22,10 +23,11 @@ import Testing
         same(Int64.self)
         same(Int?.self)
         same(Int64?.self)
+        same(Bool.self)
     }
 
     @Test func otherTypesAndMismatchesAreLeftToTheDecoder() {
-        #expect(SQLiteRowValues.decodeDirectly(.integer(1), as: Bool.self) == nil)
+        #expect(SQLiteRowValues.decodeDirectly(.integer(2), as: Bool.self) == nil)
         #expect(SQLiteRowValues.decodeDirectly(.integer(1), as: String.self) == nil)
         #expect(SQLiteRowValues.decodeDirectly(.text("1"), as: Int.self) == nil)
         #expect(SQLiteRowValues.decodeDirectly(.float(1), as: Double.self) == nil)

@@ -34,9 +34,24 @@ public struct EmailAddress: Sendable, Hashable, Codable {
     public var key: String { address.lowercased() }
 
     static func normalise(_ address: String) -> String {
+        if isNormalised(address) { return address }
         let trimmed = address.trimmingCharacters(in: .whitespacesAndNewlines)
         guard let at = trimmed.lastIndex(of: "@") else { return trimmed }
         return trimmed[..<at] + trimmed[at...].lowercased()
+    }
+
+    /// True when `normalise` would return the address unchanged, decided from its bytes alone (the
+    /// usual case: addresses are made once and read back many times). Printable ASCII at both ends
+    /// (nothing to trim) and no upper-case or non-ASCII letter after the last `@`.
+    static func isNormalised(_ address: String) -> Bool {
+        let bytes = address.utf8
+        guard let first = bytes.first, let last = bytes.last else { return true }
+        guard (0x21...0x7E).contains(first), (0x21...0x7E).contains(last) else { return false }
+        for byte in bytes.reversed() {
+            if byte == UInt8(ascii: "@") { return true }
+            if byte >= 0x80 || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) { return false }
+        }
+        return true
     }
 
     public func encode(to encoder: any Encoder) throws {
