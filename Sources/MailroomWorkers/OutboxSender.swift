@@ -5,7 +5,6 @@ import MailroomCore
 import MailroomStore
 import Metrics
 import ServiceLifecycle
-import IMAPClient
 import SMTPClient
 import Synchronization
 
@@ -245,9 +244,12 @@ public actor OutboxSender: Service {
         let lane = Lane(queue: queue, batch: batch, recorder: run.recorder, window: unrecordedPerConnection,
                         renewalInterval: .seconds(leaseSeconds / 2), keepsCopies: keepsCopies)
         let heloName = account.fromAddress.split(separator: "@").last.map(String.init) ?? "localhost"
+        let copier = keepsCopies ? SentFolderCopier(account: account, logger: logger) : nil
         while true {
             await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 2))
-            for raw in lane.takeCopies() { await copyToSentFolder(raw, account: account) }
+            if let copier {
+                for raw in lane.takeCopies() { await copier.copy(raw) }
+            }
             if let oldest = lane.oldestBeyondWindow() {
                 await run.recorder.waitUntilRecorded(oldest)
                 continue
@@ -298,6 +300,7 @@ public actor OutboxSender: Service {
             }
         }
         if let connection { run.pool.give(connection, for: account) }
+        await copier?.finish()
         run.recorder.flush()
     }
 
@@ -351,21 +354,6 @@ public actor OutboxSender: Service {
             "outbox": "\(item.id)", "class": "\(attempt.errorClass?.rawValue ?? "?")", "state": "\(state.rawValue)",
         ])
         return run.recorder.submit(OutboxOutcome(item: item, attempt: attempt, state: state))
-    }
-
-    /// A copy in the account's Sent folder, for people who also look at the mailbox in a mail program.
-    /// Best effort: the message is sent either way, and a failure here is logged, not retried.
-    private nonisolated func copyToSentFolder(_ raw: [UInt8], account: Account) async {
-        guard let folder = account.outgoing.sentFolder, account.incoming.protocol == .imap else { return }
-        do {
-            let imap = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials, logger: logger)
-            _ = try await imap.append(to: folder, message: raw, flags: [.seen])
-            await imap.logout()
-        } catch {
-            logger.warning("cannot copy a sent message to the Sent folder", metadata: [
-                "account": "\(account.id)", "folder": "\(folder)", "error": "\((error as? MailTransportError)?.description ?? "\(error)")",
-            ])
-        }
     }
 
     /// Messages up to this size are read for a whole batch at once; larger ones one at a time, so

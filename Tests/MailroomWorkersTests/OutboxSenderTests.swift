@@ -3,7 +3,7 @@ import MailMessage
 import MailroomCore
 import MailroomStore
 import MailroomTestSupport
-import MailroomWorkers
+@testable import MailroomWorkers
 import Testing
 
 @Suite(.enabled(if: TestServers.shouldRun("MAILROOM_TEST_SMTP_SINK_PORT"))) struct OutboxSenderTests {
@@ -157,6 +157,29 @@ import Testing
             #expect(try await imap.uidSearch(.all).count == 1)
             await imap.logout()
         }
+    }
+
+    @Test func manyCopiesGoOverOneLoginAndADroppedConnectionIsReplaced() async throws {
+        let user = Dovecot.newUser()
+        try await Dovecot.deliver([mailText(subject: "Question", messageId: "sf2@x")], to: user)
+        var account = try Dovecot.account(user: user)
+        account.outgoing.sentFolder = "Sent"
+        let copier = SentFolderCopier(account: account, logger: quietLogger)
+        for index in 0..<5 {
+            await copier.copy(Array(mailText(subject: "Answer \(index)", messageId: "answer-\(index)@desk.example").utf8))
+        }
+        #expect(await copier.logins == 1, "one login for the five copies")
+
+        // The server drops the kept connection (idle timeout): the next copy logs in again and lands.
+        await copier.loseConnectionForTesting()
+        await copier.copy(Array(mailText(subject: "Answer 5", messageId: "answer-5@desk.example").utf8))
+        #expect(await copier.logins == 2)
+        await copier.finish()
+
+        let imap = try await Dovecot.connect(user: user)
+        _ = try await imap.select("Sent")
+        #expect(try await imap.uidSearch(.all).count == 6)
+        await imap.logout()
     }
 }
 

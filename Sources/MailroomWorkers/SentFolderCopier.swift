@@ -1,0 +1,76 @@
+import Foundation
+import IMAPClient
+import Logging
+import MailTransport
+import MailroomCore
+
+/// Copies sent messages into an account's Sent folder over one IMAP connection, kept open while
+/// its sender connection works through a batch: a thousand replies are one login to the mail
+/// server, not a thousand (providers throttle and lock out accounts that log in that often).
+///
+/// Best effort, as before: the message is sent either way. A kept connection the server has
+/// dropped meanwhile is replaced once; a copy that still fails is logged, not retried.
+actor SentFolderCopier {
+    private let account: Account
+    private let logger: Logger
+    private var connection: IMAPConnection?
+    /// Logins made so far (what keeping the connection saves is visible in tests).
+    private(set) var logins = 0
+
+    init(account: Account, logger: Logger) {
+        self.account = account
+        self.logger = logger
+    }
+
+    func copy(_ raw: [UInt8]) async {
+        guard let folder = account.outgoing.sentFolder, account.incoming.protocol == .imap else { return }
+        let reused = connection != nil
+        do {
+            try await append(raw, to: folder)
+        } catch where reused {
+            // The kept connection may have timed out between batches: one fresh try.
+            await drop()
+            do {
+                try await append(raw, to: folder)
+            } catch {
+                await report(error, folder: folder)
+            }
+        } catch {
+            await report(error, folder: folder)
+        }
+    }
+
+    /// Logs out of the kept connection.
+    func finish() async {
+        guard let connection else { return }
+        self.connection = nil
+        await connection.logout()
+    }
+
+    private func append(_ raw: [UInt8], to folder: String) async throws {
+        if connection == nil {
+            connection = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials, logger: logger)
+            logins += 1
+        }
+        guard let connection else { return }
+        _ = try await connection.append(to: folder, message: raw, flags: [.seen])
+    }
+
+    private func drop() async {
+        guard let connection else { return }
+        self.connection = nil
+        await connection.close()
+    }
+
+    private func report(_ error: any Error, folder: String) async {
+        await drop()
+        logger.warning("cannot copy a sent message to the Sent folder", metadata: [
+            "account": "\(account.id)", "folder": "\(folder)", "error": "\((error as? MailTransportError)?.description ?? "\(error)")",
+        ])
+    }
+
+    /// Closes the kept connection behind the copier's back, as a server dropping it would (tests).
+    func loseConnectionForTesting() async {
+        await connection?.close()
+    }
+}
