@@ -244,7 +244,7 @@ public actor OutboxSender: Service {
         let lane = Lane(queue: queue, batch: batch, recorder: run.recorder, window: unrecordedPerConnection,
                         renewalInterval: .seconds(leaseSeconds / 2), keepsCopies: keepsCopies)
         let heloName = account.fromAddress.split(separator: "@").last.map(String.init) ?? "localhost"
-        let copier = keepsCopies ? SentFolderCopier(account: account, logger: logger) : nil
+        let copier = keepsCopies ? SentFolderCopier(account: account, credentials: AccountCredentialSource(accounts: store.accounts), logger: logger) : nil
         while true {
             await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 2))
             if let copier {

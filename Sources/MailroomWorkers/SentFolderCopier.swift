@@ -11,14 +11,19 @@ import MailroomCore
 /// Best effort, as before: the message is sent either way. A kept connection the server has
 /// dropped meanwhile is replaced once; a copy that still fails is logged, not retried.
 actor SentFolderCopier {
-    private let account: Account
+    /// Updated in place when an OAuth2 access token is refreshed for a login.
+    private var account: Account
+    private let credentials: AccountCredentialSource
     private let logger: Logger
     private var connection: IMAPConnection?
-    /// Logins made so far (what keeping the connection saves is visible in tests).
+    /// Logins attempted so far (what keeping the connection saves is visible in tests).
     private(set) var logins = 0
 
-    init(account: Account, logger: Logger) {
+    /// - Parameter credentials: where the incoming server's login comes from (OAuth2 accounts get
+    ///   a fresh access token when theirs is missing or about to expire, as the fetcher does).
+    init(account: Account, credentials: AccountCredentialSource, logger: Logger) {
         self.account = account
+        self.credentials = credentials
         self.logger = logger
     }
 
@@ -49,8 +54,11 @@ actor SentFolderCopier {
 
     private func append(_ raw: [UInt8], to folder: String) async throws {
         if connection == nil {
-            connection = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: account.incomingCredentials, logger: logger)
+            var current = account
+            let login = try await credentials.credentials(&current, .incoming)
+            account = current
             logins += 1
+            connection = try await IMAPConnection.connect(to: account.incomingEndpoint, credentials: login, logger: logger)
         }
         guard let connection else { return }
         _ = try await connection.append(to: folder, message: raw, flags: [.seen])

@@ -4,6 +4,7 @@ import MailroomCore
 import MailroomStore
 import MailroomTestSupport
 @testable import MailroomWorkers
+import Synchronization
 import Testing
 
 @Suite(.enabled(if: TestServers.shouldRun("MAILROOM_TEST_SMTP_SINK_PORT"))) struct OutboxSenderTests {
@@ -164,7 +165,7 @@ import Testing
         try await Dovecot.deliver([mailText(subject: "Question", messageId: "sf2@x")], to: user)
         var account = try Dovecot.account(user: user)
         account.outgoing.sentFolder = "Sent"
-        let copier = SentFolderCopier(account: account, logger: quietLogger)
+        let copier = SentFolderCopier(account: account, credentials: AccountCredentialSource(accounts: nil), logger: quietLogger)
         for index in 0..<5 {
             await copier.copy(Array(mailText(subject: "Answer \(index)", messageId: "answer-\(index)@desk.example").utf8))
         }
@@ -180,6 +181,26 @@ import Testing
         _ = try await imap.select("Sent")
         #expect(try await imap.uidSearch(.all).count == 6)
         await imap.logout()
+    }
+
+    @Test func anOAuth2AccountLogsInForCopiesWithAFreshToken() async throws {
+        var account = try Dovecot.account(user: Dovecot.newUser())
+        account.outgoing.sentFolder = "Sent"
+        account.incoming.connection.auth = ServerAuth(method: .oauth2, oauth2: OAuth2Settings(
+            provider: "custom", email: "desk@example.com", clientId: "client", tokenURL: "http://127.0.0.1:9/token",
+            refreshToken: Secret("refresh-1"), accessToken: Secret("expired"), accessTokenExpiresAt: Date(timeIntervalSinceNow: -60)))
+        let refreshed = Mutex<[String]>([])
+        let source = AccountCredentialSource(accounts: nil) { settings in
+            refreshed.withLock { $0.append(settings.refreshToken?.revealed ?? "") }
+            return OAuth2Grant(accessToken: "fresh", expiresAt: Date(timeIntervalSinceNow: 3600), refreshToken: nil)
+        }
+        let copier = SentFolderCopier(account: account, credentials: source, logger: quietLogger)
+        // This Dovecot has no OAuth2 login, so the copy itself fails (and is logged); what matters
+        // here is that the expired token was not used: the copier asked for a fresh one first.
+        await copier.copy(Array(mailText(subject: "Answer", messageId: "oauth-copy@desk.example").utf8))
+        #expect(refreshed.withLock { $0 } == ["refresh-1"])
+        #expect(await copier.logins == 1)
+        await copier.finish()
     }
 }
 
