@@ -240,11 +240,10 @@ public actor OutboxSender: Service {
     /// of outcomes ahead of the database.
     private nonisolated func lane(queue: WorkQueue, account: Account, batch: Batch, run: SendRun) async {
         var connection = run.pool.take(for: account)
-        let keepsCopies = account.outgoing.sentFolder != nil && account.incoming.protocol == .imap
+        let copier = SentFolderCopier(account: account, credentials: AccountCredentialSource(accounts: store.accounts), logger: logger)
         let lane = Lane(queue: queue, batch: batch, recorder: run.recorder, window: unrecordedPerConnection,
-                        renewalInterval: .seconds(leaseSeconds / 2), keepsCopies: keepsCopies)
+                        renewalInterval: .seconds(leaseSeconds / 2), keepsCopies: copier != nil)
         let heloName = account.fromAddress.split(separator: "@").last.map(String.init) ?? "localhost"
-        let copier = keepsCopies ? SentFolderCopier(account: account, credentials: AccountCredentialSource(accounts: store.accounts), logger: logger) : nil
         while true {
             await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 2))
             if let copier {

@@ -13,35 +13,38 @@ import MailroomCore
 actor SentFolderCopier {
     /// Updated in place when an OAuth2 access token is refreshed for a login.
     private var account: Account
+    private let folder: String
     private let credentials: AccountCredentialSource
     private let logger: Logger
     private var connection: IMAPConnection?
     /// Logins attempted so far (what keeping the connection saves is visible in tests).
     private(set) var logins = 0
 
+    /// Nil when the account keeps no copies: no Sent folder, or no IMAP server to put it on.
     /// - Parameter credentials: where the incoming server's login comes from (OAuth2 accounts get
     ///   a fresh access token when theirs is missing or about to expire, as the fetcher does).
-    init(account: Account, credentials: AccountCredentialSource, logger: Logger) {
+    init?(account: Account, credentials: AccountCredentialSource, logger: Logger) {
+        guard let folder = account.outgoing.sentFolder, account.incoming.protocol == .imap else { return nil }
         self.account = account
+        self.folder = folder
         self.credentials = credentials
         self.logger = logger
     }
 
     func copy(_ raw: [UInt8]) async {
-        guard let folder = account.outgoing.sentFolder, account.incoming.protocol == .imap else { return }
         let reused = connection != nil
         do {
-            try await append(raw, to: folder)
+            try await append(raw)
         } catch where reused {
             // The kept connection may have timed out between batches: one fresh try.
             await drop()
             do {
-                try await append(raw, to: folder)
+                try await append(raw)
             } catch {
-                await report(error, folder: folder)
+                await report(error)
             }
         } catch {
-            await report(error, folder: folder)
+            await report(error)
         }
     }
 
@@ -52,7 +55,7 @@ actor SentFolderCopier {
         await connection.logout()
     }
 
-    private func append(_ raw: [UInt8], to folder: String) async throws {
+    private func append(_ raw: [UInt8]) async throws {
         if connection == nil {
             var current = account
             let login = try await credentials.credentials(&current, .incoming)
@@ -70,7 +73,7 @@ actor SentFolderCopier {
         await connection.close()
     }
 
-    private func report(_ error: any Error, folder: String) async {
+    private func report(_ error: any Error) async {
         await drop()
         logger.warning("cannot copy a sent message to the Sent folder", metadata: [
             "account": "\(account.id)", "folder": "\(folder)", "error": "\((error as? MailTransportError)?.description ?? "\(error)")",

@@ -165,7 +165,7 @@ import Testing
         try await Dovecot.deliver([mailText(subject: "Question", messageId: "sf2@x")], to: user)
         var account = try Dovecot.account(user: user)
         account.outgoing.sentFolder = "Sent"
-        let copier = SentFolderCopier(account: account, credentials: AccountCredentialSource(accounts: nil), logger: quietLogger)
+        let copier = try #require(SentFolderCopier(account: account, credentials: AccountCredentialSource(accounts: nil), logger: quietLogger))
         for index in 0..<5 {
             await copier.copy(Array(mailText(subject: "Answer \(index)", messageId: "answer-\(index)@desk.example").utf8))
         }
@@ -194,7 +194,7 @@ import Testing
             refreshed.withLock { $0.append(settings.refreshToken?.revealed ?? "") }
             return OAuth2Grant(accessToken: "fresh", expiresAt: Date(timeIntervalSinceNow: 3600), refreshToken: nil)
         }
-        let copier = SentFolderCopier(account: account, credentials: source, logger: quietLogger)
+        let copier = try #require(SentFolderCopier(account: account, credentials: source, logger: quietLogger))
         // This Dovecot has no OAuth2 login, so the copy itself fails (and is logged); what matters
         // here is that the expired token was not used: the copier asked for a fresh one first.
         await copier.copy(Array(mailText(subject: "Answer", messageId: "oauth-copy@desk.example").utf8))
