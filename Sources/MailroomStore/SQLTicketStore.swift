@@ -473,16 +473,17 @@ public struct SQLTicketStore: Sendable {
     /// Adds tags the ticket does not have yet, keeping their order.
     static func addTags(_ tags: [String], to ticketId: String, db: any SQLDatabase) async throws {
         guard !tags.isEmpty, let row = try await db.raw("SELECT tags FROM tickets WHERE id = \(bind: ticketId)").first() else { return }
-        var current = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "tags", as: String.self).utf8))
+        var current = try fromJSON(try row.decode(column: "tags", as: String.self), as: [String].self)
         let before = current.count
         for tag in tags where !current.contains(tag) { current.append(tag) }
         guard current.count != before else { return }
         try await db.raw("UPDATE tickets SET tags = \(bind: try json(current)) WHERE id = \(bind: ticketId)").run()
     }
 
-    /// A JSON list of strings as stored in a column (`[]` is most of them, and needs no decoder).
-    static func stringList(_ text: String) throws -> [String] {
-        text == "[]" ? [] : try JSONDecoder().decode([String].self, from: Data(text.utf8))
+    /// A value stored as JSON text by ``json(_:)``. Most list columns hold `[]`, which needs no decoder.
+    static func fromJSON<T: Decodable>(_ text: String, as type: T.Type) throws -> T {
+        if text == "[]", let empty = [] as? T { return empty }
+        return try JSONCoding.decoder.decode(type, from: Data(text.utf8))
     }
 
     static func json(_ value: some Encodable) throws -> String {
@@ -676,7 +677,7 @@ public struct SQLTicketStore: Sendable {
                                    address: try row.decode(column: "customer_address", as: String.self)),
             queueId: try row.decode(column: "queue_id", as: String?.self),
             agentId: try row.decode(column: "agent_id", as: String?.self),
-            tags: try stringList(try row.decode(column: "tags", as: String.self)),
+            tags: try fromJSON(try row.decode(column: "tags", as: String.self), as: [String].self),
             escalated: try row.decode(column: "escalated", as: Bool.self),
             unread: try row.decode(column: "unread", as: Bool.self),
             messageCount: try row.decode(column: "message_count", as: Int.self),
@@ -701,10 +702,7 @@ public struct SQLTicketStore: Sendable {
 
     static func message(from row: any SQLRow) throws -> TicketMessage {
         func decodeJSON<T: Decodable>(_ column: String, as type: T.Type) throws -> T {
-            let text = try row.decode(column: column, as: String.self)
-            // Most lists are empty; JSONDecoder is not needed to read `[]`.
-            if text == "[]", let empty = [] as? T { return empty }
-            return try JSONCoding.decoder.decode(type, from: Data(text.utf8))
+            try fromJSON(try row.decode(column: column, as: String.self), as: type)
         }
         return TicketMessage(
             id: try row.decode(column: "id", as: String.self),
