@@ -60,7 +60,7 @@ public final class MailroomDatabase: Sendable {
     private let logger: Logger
 
     private enum Backend: Sendable {
-        case sqlite(SQLiteHandle, AsyncLock)
+        case sqlite(SQLiteHandle, AsyncLock, SQLiteCheckpointer)
         case postgres(PostgresClient)
     }
 
@@ -88,7 +88,12 @@ public final class MailroomDatabase: Sendable {
             try await db.raw("PRAGMA cache_size = -65536").run()
             try await db.raw("PRAGMA temp_store = MEMORY").run()
             try await db.raw("PRAGMA mmap_size = 268435456").run()
-            return MailroomDatabase(kind: .sqlite, backend: .sqlite(connection, AsyncLock()), logger: logger)
+            // The log is copied into the file by a second connection on its own thread (see SQLiteCheckpointer).
+            let copier = try await SQLiteHandle.open(path: path)
+            try await DirectSQLiteDatabase(handle: copier, logger: logger).raw("PRAGMA synchronous = NORMAL").run()
+            let checkpointer = SQLiteCheckpointer(handle: copier)
+            try await connection.thread.eventLoop.submit { connection.reportCommits(to: checkpointer) }.get()
+            return MailroomDatabase(kind: .sqlite, backend: .sqlite(connection, AsyncLock(), checkpointer), logger: logger)
         case .postgres(let url):
             let sqlConfiguration = try SQLPostgresConfiguration(url: url)
             let core = sqlConfiguration.coreConfiguration
@@ -108,7 +113,7 @@ public final class MailroomDatabase: Sendable {
     /// place instead of being sent to that thread); nil for PostgreSQL, whose statements go over
     /// the network from anywhere.
     public var preferredExecutor: (any TaskExecutor)? {
-        if case .sqlite(let connection, _) = backend { return connection.thread }
+        if case .sqlite(let connection, _, _) = backend { return connection.thread }
         return nil
     }
 
@@ -123,7 +128,7 @@ public final class MailroomDatabase: Sendable {
     /// Runs statements outside an explicit transaction (each statement commits on its own).
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
-        case .sqlite(let connection, let lock):
+        case .sqlite(let connection, let lock, _):
             let db = DirectSQLiteDatabase(handle: connection, logger: logger)
             return try await withTaskExecutorPreference(connection.thread) {
                 try await lock.withLock { try await body(db) }
@@ -138,10 +143,11 @@ public final class MailroomDatabase: Sendable {
     /// Runs `body` in one transaction: all of it commits, or none of it does.
     public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
-        case .sqlite(let connection, let lock):
+        case .sqlite(let connection, let lock, let checkpointer):
             let db = DirectSQLiteDatabase(handle: connection, logger: logger)
             return try await withTaskExecutorPreference(connection.thread) {
                 try await lock.withLock {
+                    await checkpointer.makeRoom()
                     try await db.raw("BEGIN IMMEDIATE").run()
                     do {
                         let result = try await body(db)
@@ -171,9 +177,11 @@ public final class MailroomDatabase: Sendable {
 
     /// Closes the SQLite connection (PostgreSQL closes when `run()` is cancelled).
     public func close() async {
-        if case .sqlite(let connection, let lock) = backend {
+        if case .sqlite(let connection, let lock, let checkpointer) = backend {
             try? await lock.withLock { try await connection.thread.eventLoop.submit { connection.close() }.get() }
             await connection.thread.shutdown()
+            // Last: the writer's hook points at the checkpointer, and the last connection to close copies what is left.
+            await checkpointer.close()
         }
     }
 }

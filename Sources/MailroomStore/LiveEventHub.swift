@@ -57,7 +57,11 @@ public final class LiveEventHub: LiveEventPublisher, Sendable {
             event.sequence = state.nextSequence
             state.nextSequence += 1
             state.history.append(event)
-            if state.history.count > historyLimit { state.history.removeFirst(state.history.count - historyLimit) }
+            // Trimmed by half a history at a time: dropping one event per publish moved the whole
+            // history each time, which at ingest rates was most of a publish.
+            if state.history.count >= historyLimit + max(historyLimit / 2, 1) {
+                state.history.removeFirst(state.history.count - historyLimit)
+            }
             var slow: [AsyncStream<LiveEvent>.Continuation] = []
             for (key, continuation) in state.subscribers {
                 if case .dropped = continuation.yield(event) {

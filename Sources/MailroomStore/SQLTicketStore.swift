@@ -426,9 +426,9 @@ public struct SQLTicketStore: Sendable {
                                   to_addresses, cc_addresses, sent_date, body_text, body_html, attachments, delivery_state,
                                   raw_sha256, content_hash, created_at)
             VALUES (\(bind: id), \(bind: ticketId), \(bind: accountId), \(bind: direction.rawValue), \(bind: mail.messageId),
-                    \(bind: try json(mail.inReplyTo)), \(bind: try json(mail.references)), \(bind: mail.subject),
-                    \(bind: try json(mail.from)), \(bind: try json(mail.to)), \(bind: try json(mail.cc)),
-                    \(bind: mail.date.map(Timestamp.from)), \(bind: mail.text), \(bind: mail.html), \(bind: try json(mail.attachments)),
+                    \(bind: JSONText.encode(mail.inReplyTo)), \(bind: JSONText.encode(mail.references)), \(bind: mail.subject),
+                    \(bind: JSONText.encode(mail.from)), \(bind: JSONText.encode(mail.to)), \(bind: JSONText.encode(mail.cc)),
+                    \(bind: mail.date.map(Timestamp.from)), \(bind: mail.text), \(bind: mail.html), \(bind: JSONText.encode(mail.attachments)),
                     \(bind: deliveryState?.rawValue), \(bind: mail.rawSha256), \(bind: mail.contentHash), \(bind: Timestamp.from(now)))
             """).run()
         return id

@@ -179,6 +179,9 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     /// Must be called on the SQLite thread; the handle cannot be used afterwards.
+    /// The open `sqlite3` handle, for the functions outside this class (nil once closed).
+    fileprivate var openDatabase: OpaquePointer? { db }
+
     func close() {
         finalizeAll()
         if let db { sqlite_nio_sqlite3_close(db) }
@@ -294,5 +297,121 @@ struct DirectSQLiteDatabase: SQLDatabase {
 
     func withSession<R>(_ closure: @escaping @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await closure(self)
+    }
+}
+
+// MARK: - Checkpoints off the writer's thread
+
+extension SQLiteHandle {
+    /// Runs a PASSIVE checkpoint on this connection: copies what it can of the write-ahead log into
+    /// the database file without waiting for anyone. Must be called on this handle's thread.
+    func checkpointPassive() throws -> (logFrames: Int32, checkpointed: Int32) {
+        guard let db = openDatabase else { throw DatabaseError(description: "the SQLite database is closed") }
+        var log: Int32 = 0
+        var done: Int32 = 0
+        let status = sqlite_nio_sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
+        guard status == SQLITE_OK else {
+            let message = sqlite_nio_sqlite3_errmsg(db).map { String(cString: $0) } ?? "unknown error"
+            throw DatabaseError(description: "SQLite checkpoint failed (\(status)): \(message)")
+        }
+        return (log, done)
+    }
+
+    /// Reports the log's size after every commit to `checkpointer` instead of checkpointing in the
+    /// committing thread (a WAL hook replaces SQLite's automatic checkpoint). On this handle's thread.
+    func reportCommits(to checkpointer: SQLiteCheckpointer) {
+        guard let db = openDatabase else { return }
+        sqlite_nio_sqlite3_wal_hook(db, { context, _, _, frames in
+            guard let context else { return SQLITE_OK }
+            Unmanaged<SQLiteCheckpointer>.fromOpaque(context).takeUnretainedValue().committed(logFrames: frames)
+            return SQLITE_OK
+        }, Unmanaged.passUnretained(checkpointer).toOpaque())
+    }
+}
+
+/// Copies the write-ahead log into the database file on a connection and thread of its own.
+///
+/// With SQLite's automatic checkpoint, the thread that commits also copies the log into the file
+/// and waits for its fsync every thousand pages: during an ingest, a large share of the writer's
+/// time, spent while no other write could run. Here a commit only reports the log's size; a
+/// second connection copies in parallel. The log starts over from its beginning only when a write
+/// begins with everything copied, so when it has grown past `holdFrames` the writer waits, before
+/// its next transaction, for one full pass (it is idle then, so the pass finishes).
+final class SQLiteCheckpointer: Sendable {
+    private let handle: SQLiteHandle
+    /// A pass starts once the log holds this many frames (pages) beyond what was copied.
+    let startFrames: Int32
+    /// Beyond this many frames in the log, the next transaction waits for a complete pass.
+    let holdFrames: Int32
+
+    private struct State {
+        /// Frames in the log, copied or not (the log only starts over when a write finds all of it copied).
+        var logFrames: Int32 = 0
+        /// Frames of the log copied into the file so far.
+        var copiedFrames: Int32 = 0
+        var running: EventLoopFuture<Bool>?
+        var closed = false
+    }
+    private let state = Mutex(State())
+
+    init(handle: SQLiteHandle, startFrames: Int32 = 1_000, holdFrames: Int32 = 8_000) {
+        self.handle = handle
+        self.startFrames = startFrames
+        self.holdFrames = holdFrames
+    }
+
+    /// Called by the writer's WAL hook after each commit, on the writer's thread.
+    func committed(logFrames: Int32) {
+        state.withLock { state in
+            // A log shorter than what was copied has started over.
+            if logFrames < state.copiedFrames { state.copiedFrames = 0 }
+            state.logFrames = logFrames
+            if logFrames - state.copiedFrames >= startFrames, state.running == nil, !state.closed { _ = beginPass(&state) }
+        }
+    }
+
+    /// Before a write transaction, on the writer's side: waits while the log is too long to keep growing.
+    func makeRoom() async {
+        guard state.withLock({ $0.logFrames >= holdFrames && $0.copiedFrames < $0.logFrames && !$0.closed }) else { return }
+        // The pass in progress may have started before the last commits; a pass started now, with
+        // the writer waiting, copies all of it.
+        for _ in 0..<3 {
+            let pass = state.withLock { state -> EventLoopFuture<Bool>? in
+                if state.closed { return nil }
+                return state.running ?? beginPass(&state)
+            }
+            guard let pass else { return }
+            if (try? await pass.get()) == true { return }
+        }
+    }
+
+    /// Starts one PASSIVE pass (under the state's lock); its result is true when it copied the whole log.
+    private func beginPass(_ state: inout State) -> EventLoopFuture<Bool> {
+        let handle = self.handle
+        let promise = handle.thread.eventLoop.makePromise(of: Bool.self)
+        state.running = promise.futureResult
+        // `execute` only queues the pass, also from the checkpointer's own thread: the lock held here is free when it runs.
+        handle.thread.eventLoop.execute { [self] in
+            let result = try? handle.checkpointPassive()
+            let complete = result.map { $0.logFrames >= 0 && $0.checkpointed == $0.logFrames } ?? false
+            self.state.withLock { state in
+                state.running = nil
+                if let result, result.checkpointed >= 0 { state.copiedFrames = result.checkpointed }
+            }
+            promise.succeed(complete)
+        }
+        return promise.futureResult
+    }
+
+    /// Waits for a pass in progress and closes the checkpointing connection.
+    func close() async {
+        let running = state.withLock { state -> EventLoopFuture<Bool>? in
+            state.closed = true
+            return state.running
+        }
+        _ = try? await running?.get()
+        let handle = self.handle
+        try? await handle.thread.eventLoop.submit { handle.close() }.get()
+        await handle.thread.shutdown()
     }
 }

@@ -108,8 +108,10 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
     // MARK: Starting and new messages
 
     /// Starts what the rules decided for a ticket (a queue, an agent, or the unassigned view).
-    public func start(ticketId: String, target: RoutingTarget) async throws {
-        try await transition(ticketId, .start(target))
+    /// Starts routing a ticket to `target`. `account`, when the caller holds the ticket's account
+    /// already (ingest), spares reading it again.
+    public func start(ticketId: String, target: RoutingTarget, account: Account? = nil) async throws {
+        try await transition(ticketId, .start(target), account: account)
     }
 
     /// A message joined a ticket. Publishes it to those who see the ticket; when the ticket's
@@ -357,11 +359,18 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
     // MARK: One round
 
     @discardableResult
-    func transition(_ ticketId: String, _ event: Event) async throws -> Outcome {
+    func transition(_ ticketId: String, _ event: Event, account known: Account? = nil) async throws -> Outcome {
         for _ in 0..<12 {
             let stored = try await store.routing.routing(ticketId: ticketId)
             guard let ticket = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
-            guard let account = try await store.accounts.find(id: ticket.accountId) else { throw DomainError.notFound("account \(ticket.accountId)") }
+            let account: Account
+            if let known, known.id == ticket.accountId {
+                account = known
+            } else if let found = try await store.accounts.find(id: ticket.accountId) {
+                account = found
+            } else {
+                throw DomainError.notFound("account \(ticket.accountId)")
+            }
             let before = stored?.machine
             var machine = before ?? TicketRouting(ticketId: ticketId)
 

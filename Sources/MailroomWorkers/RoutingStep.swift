@@ -138,7 +138,7 @@ public struct RoutingStep: Sendable {
                 }
             }
             if let service, decision.closeWithDispositionId == nil {
-                try await service.start(ticketId: ticketId, target: decision.route)
+                try await service.start(ticketId: ticketId, target: decision.route, account: account)
             }
             if let message {
                 await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)

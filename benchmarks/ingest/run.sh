@@ -13,7 +13,7 @@
 #   BENCH_HIBERNATE_FETCH_INTERVAL (300 s: the accounts' safety sweep in that run, see BENCHMARKS.md)
 #   BENCH_ONLY_LATENCY=1 (only the latency runs: no ingest, django-helpdesk or memory run)
 #   BENCH_ONLY_INGEST=1 (only the raw fetches and Mailroom's ingest: a quick rerun, no reference)
-#   BENCH_PERF=FILE (perf record -g of `mailroom serve` during its ingest, into FILE)
+#   BENCH_PERF=FILE (perf record of `mailroom serve` during its ingest, into FILE; BENCH_PERF_OPTS, default -g)
 #   BENCH_IDLE_ACCOUNTS (1000) BENCH_HELPDESK_TIMEOUT (900 s) BENCH_HELPDESK_DEFAULTS_COUNT (300)
 #   BENCH_SKIP_BUILD=1 BENCH_KEEP=1 (keep the work directory)
 #   BENCH_SCRATCH (the release build's scratch path; default .build-bench in the repository)
@@ -172,7 +172,7 @@ step "Mailroom ingest of $count messages"
 start_mailroom "$work/mr-ingest"
 perf_pid=""
 if [ -n "${BENCH_PERF:-}" ]; then
-    perf record -g -p "$mr_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
+    perf record ${BENCH_PERF_OPTS:--g} -p "$mr_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
     perf_pid=$!
 fi
 cpu0=$(cpu_ticks "$mr_pid")
@@ -181,6 +181,10 @@ python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" B bench-mai
 ingest_id=$(cat "$work/ingest-id")
 python3 "$here/api.py" wait-ingested "$mr_url" "$token" "$ingest_id" "$count" 1200 >"$work/ingest-status"
 cpu1=$(cpu_ticks "$mr_pid")
+# Where the CPU went, per thread (the database's event loop thread bounds the rate).
+for t in /proc/"$mr_pid"/task/*; do
+    awk -v name="$(cat "$t/comm")" '{ if ($14 + $15 > 0) printf "  thread %-20s %6d ticks\n", name, $14 + $15 }' "$t/stat"
+done | sort -k3 -n -r >&2
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 python3 - "$work/mr-ingest/mailroom.sqlite" "$ingest_id" >"$work/ingest-db" <<'PY'
 import sqlite3, sys
