@@ -73,10 +73,12 @@ targets += [
 
 targets += [
     .target(name: "MailroomCore", dependencies: ["MailMessage"], swiftSettings: swiftSettings),
+    .target(name: "CSQLiteOptions"),
     .target(
         name: "MailroomStore",
         dependencies: [
             "MailroomCore",
+            "CSQLiteOptions",
             .product(name: "SQLKit", package: "sql-kit"),
             .product(name: "SQLiteKit", package: "sqlite-kit"),
             .product(name: "PostgresKit", package: "postgres-kit"),

@@ -117,6 +117,12 @@ public final class MailroomDatabase: Sendable {
         return nil
     }
 
+    /// SQLite only: how often each cached statement was compiled again since it was cached.
+    func recompilations() async throws -> [String: Int32] {
+        guard case .sqlite(let connection, _, _) = backend else { return [:] }
+        return try await connection.thread.eventLoop.submit { connection.recompilations() }.get()
+    }
+
     /// Keeps the PostgreSQL pool working; returns at once for SQLite. Cancel the task to stop.
     public func run() async {
         switch backend {

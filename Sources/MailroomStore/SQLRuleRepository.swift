@@ -52,10 +52,7 @@ public struct SQLRuleRepository: Sendable {
 
     /// What runs for an account's mail: its own rules, then the global ones.
     public func rules(for accountId: String) async throws -> [RoutingRule] {
-        // Two plain lookups merged here: SQLite compiled the single `= ?1 OR IS NULL` query again on
-        // every run (it is read for every new ticket).
-        let merged = try await list(accountId: accountId) + list(accountId: nil)
-        return merged.sorted { ($0.position, $0.id) < ($1.position, $1.id) }
+        try await select("WHERE account_id = \(bind: accountId) OR account_id IS NULL ORDER BY position, id")
     }
 
     public func delete(id: String) async throws {

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
+import CSQLiteOptions
 import Synchronization
 import VaporCSQLite
 
@@ -69,6 +70,14 @@ final class SQLiteHandle: @unchecked Sendable {
                     let message = db.flatMap { sqlite_nio_sqlite3_errmsg($0) }.map { String(cString: $0) } ?? "code \(status)"
                     sqlite_nio_sqlite3_close(db)
                     throw DatabaseError(description: "cannot open the SQLite database at \(path): \(message)")
+                }
+                // Plans that never depend on bound values: otherwise SQLite compiled every cached
+                // statement with an ORDER BY again whenever a new value was bound, which cost more
+                // than running it (and ingest runs such statements for every message).
+                let qpsg = mailroom_sqlite_enable_qpsg(UnsafeMutableRawPointer(db))
+                guard qpsg == SQLITE_OK else {
+                    sqlite_nio_sqlite3_close(db)
+                    throw DatabaseError(description: "cannot configure the SQLite database at \(path) (code \(qpsg))")
                 }
                 return SQLiteHandle(db: db, thread: thread)
             }.get()
@@ -179,6 +188,12 @@ final class SQLiteHandle: @unchecked Sendable {
     }
 
     /// Must be called on the SQLite thread; the handle cannot be used afterwards.
+    /// How often SQLite compiled each cached statement again (after a schema change, or when it
+    /// judges the plan may depend on the values bound). On this handle's thread.
+    func recompilations() -> [String: Int32] {
+        statements.mapValues { sqlite_nio_sqlite3_stmt_status($0, SQLITE_STMTSTATUS_REPREPARE, 0) }
+    }
+
     /// The open `sqlite3` handle, for the functions outside this class (nil once closed).
     fileprivate var openDatabase: OpaquePointer? { db }
 

@@ -77,6 +77,16 @@ import Testing
                             createdAt: Date(timeIntervalSince1970: 1_795_000_000), updatedAt: Date(timeIntervalSince1970: 1_795_000_100.5),
                             lastMessageAt: nil, lastMessageDirection: .inbound)
         try expectSame(ticket)
+        // The ticket's own builder (live events) gives the same value, with and without its optionals.
+        #expect(ticket.jsonValue == (try viaText(ticket)))
+        var other = ticket
+        other.queueId = nil
+        other.agentId = "u7"
+        other.customer = EmailAddress(name: nil, address: "bob@example.com")
+        other.lastMessageDirection = nil
+        other.tags = []
+        other.number = 9_007_199_254
+        #expect(other.jsonValue == (try viaText(other)))
         var account = Account(key: "DESK", name: "Desk", fromAddress: "desk@example.com", fromName: "Example Desk")
         account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
         try expectSame(account)

@@ -36,6 +36,13 @@ import Testing
         #expect(SubjectNormalizer.ticketNumber(in: "[Ticket#abc]") == nil)
         #expect(SubjectNormalizer.ticketNumber(in: "[Ticket#99999999999999999999999]") == nil)
         #expect(SubjectNormalizer.tag(for: 7) == "[Ticket#7]")
+        // The tag in any case, after other brackets, next to non-ASCII text; a cut-off tag is none.
+        #expect(SubjectNormalizer.ticketNumber(in: "AW: [TICKET#12] Rechnung") == 12)
+        #expect(SubjectNormalizer.ticketNumber(in: "[ext] [[ticket#305] Grüße") == 305)
+        #expect(SubjectNormalizer.ticketNumber(in: "回复：[Ticket#8] 发票") == 8)
+        #expect(SubjectNormalizer.ticketNumber(in: "[Ticket") == nil)
+        #expect(SubjectNormalizer.ticketNumber(in: "[Tickets#4]") == nil)
+        #expect(SubjectNormalizer.normalise("Re: [ticket#9] Ünïcode [Ticket#10] Subject") == "ünïcode subject")
     }
 
     @Test func hostileSubjectsEndQuickly() {

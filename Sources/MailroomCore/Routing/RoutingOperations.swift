@@ -130,7 +130,7 @@ public enum RoutingEvents {
             "id": .string(offer.id), "ticketId": .string(ticket.id), "deadline": .string(ISO8601.format(offer.deadline)),
             "offeredAt": .string(ISO8601.format(offer.offeredAt)),
         ]
-        data["ticket"] = try? JSONValue(encoding: ticket)
+        data["ticket"] = ticket.jsonValue
         data["notification"] = try? JSONValue(encoding: notification)
         return LiveEvent(type: .offer, audience: .users([offer.userId]), data: .object(data), occurredAt: now)
     }
@@ -145,7 +145,7 @@ public enum RoutingEvents {
     }
 
     public static func ticket(_ ticket: Ticket, at now: Date, alsoTo previousAgent: String? = nil) -> [LiveEvent] {
-        let data = (try? JSONValue(encoding: ticket)) ?? .object(["id": .string(ticket.id)])
+        let data = ticket.jsonValue
         var events = [LiveEvent(type: .ticket, audience: ticketAudience(ticket), data: data, occurredAt: now)]
         // The agent who just lost the ticket must learn it left their list.
         if let previousAgent, previousAgent != ticket.agentId {
@@ -156,7 +156,7 @@ public enum RoutingEvents {
 
     public static func message(ticket: Ticket, messageId: String, direction: MessageDirection, at now: Date) -> LiveEvent {
         var data: [String: JSONValue] = ["ticketId": .string(ticket.id), "messageId": .string(messageId), "direction": .string(direction.rawValue)]
-        data["ticket"] = try? JSONValue(encoding: ticket)
+        data["ticket"] = ticket.jsonValue
         return LiveEvent(type: .message, audience: ticketAudience(ticket), data: .object(data), occurredAt: now)
     }
 

@@ -252,3 +252,31 @@ public struct TicketMessage: Sendable, Equatable, Codable {
         try c.encode(createdAt, forKey: .createdAt)
     }
 }
+
+extension Ticket {
+    /// What `JSONValue(encoding:)` gives for the ticket (tested), built directly: every live event
+    /// carries the ticket, and the generic encoder was a visible share of routing each new one.
+    public var jsonValue: JSONValue {
+        func optional(_ text: String?) -> JSONValue { text.map(JSONValue.string) ?? .null }
+        return .object([
+            "id": .string(id),
+            "number": .number(Double(number)),
+            "accountId": .string(accountId),
+            "subject": .string(subject),
+            "status": .string(status.rawValue),
+            "priority": .string(priority.rawValue),
+            "customerId": .string(customerId),
+            "customer": .object(["name": optional(customer.name), "address": .string(customer.address)]),
+            "queueId": optional(queueId),
+            "agentId": optional(agentId),
+            "tags": .array(tags.map(JSONValue.string)),
+            "escalated": .bool(escalated),
+            "unread": .bool(unread),
+            "messageCount": .number(Double(messageCount)),
+            "createdAt": .string(ISO8601.format(createdAt)),
+            "updatedAt": .string(ISO8601.format(updatedAt)),
+            "lastMessageAt": .string(ISO8601.format(lastMessageAt)),
+            "lastMessageDirection": optional(lastMessageDirection?.rawValue),
+        ])
+    }
+}
