@@ -3,11 +3,13 @@ import MailroomCore
 import Synchronization
 
 /// Parses a batch's messages in parallel on the global pool while the caller takes the results
-/// in order. A result that is not there `timeout` after the caller started waiting for it counts
-/// as timed out: the caller moves on, and the abandoned parse finishes unseen (a synchronous
-/// parse cannot be interrupted; this way it cannot stall the fetcher either).
+/// in order.
 ///
-/// One watchdog task per batch keeps the time, instead of a timer and a task group per message.
+/// A few workers (one per core) take the messages in order, instead of a task per message: a
+/// hundred small tasks per batch cost more in thread wake-ups than the parsing itself. A parse
+/// that runs longer than `timeout` counts as timed out: the caller gets that result and moves on,
+/// a new worker takes over the rest of the batch, and the abandoned parse finishes unseen (a
+/// synchronous parse cannot be interrupted; this way it cannot stall the fetcher either).
 final class ParallelParse: Sendable {
     enum Result: Sendable {
         case parsed(InboundMail)
@@ -15,90 +17,133 @@ final class ParallelParse: Sendable {
         case timedOut
     }
 
-    private struct Waiter {
-        let index: Int
-        let since: ContinuousClock.Instant
-        let continuation: CheckedContinuation<Result, Never>
-    }
-
     private struct State {
         var results: [Result?]
-        var waiter: Waiter?
+        /// When the parse of each message began (nil: not begun, or finished).
+        var started: [ContinuousClock.Instant?]
+        var next = 0
+        var waiter: (index: Int, continuation: CheckedContinuation<Result, Never>)?
         var watchdog: Task<Void, Never>?
+        var finished = false
     }
 
     private let state: Mutex<State>
+    private let messages: [[UInt8]?]
     private let timeout: Duration
+    private let parse: @Sendable ([UInt8]) throws -> InboundMail
 
-    private init(count: Int, timeout: Duration) {
-        state = Mutex(State(results: Array(repeating: nil, count: count)))
+    private init(messages: [[UInt8]?], timeout: Duration, parse: @escaping @Sendable ([UInt8]) throws -> InboundMail) {
+        state = Mutex(State(results: Array(repeating: nil, count: messages.count), started: Array(repeating: nil, count: messages.count)))
+        self.messages = messages
         self.timeout = timeout
+        self.parse = parse
+    }
+
+    /// How many workers a batch gets: one per core, at most one per message.
+    static func workerCount(messages: Int) -> Int {
+        max(1, min(ProcessInfo.processInfo.activeProcessorCount, messages))
     }
 
     /// Starts parsing every message that has bytes (nil: nothing to parse at that place).
     static func start(_ messages: [[UInt8]?], timeout: Duration,
                       parse: @escaping @Sendable ([UInt8]) throws -> InboundMail) -> ParallelParse {
-        let batch = ParallelParse(count: messages.count, timeout: timeout)
-        for (index, raw) in messages.enumerated() {
-            guard let raw else { continue }
-            Task(executorPreference: globalConcurrentExecutor) {
-                let result: Result
-                do { result = .parsed(try parse(raw)) } catch { result = .failed(error) }
-                batch.deliver(result, at: index)
-            }
-        }
+        let batch = ParallelParse(messages: messages, timeout: timeout, parse: parse)
+        for _ in 0..<workerCount(messages: messages.count) { batch.startWorker() }
         let watchdog = Task(executorPreference: globalConcurrentExecutor) { [weak batch] in
             while !Task.isCancelled {
                 guard let deadline = batch?.nextDeadline() else { return }
                 try? await Task.sleep(until: deadline, clock: .continuous)
-                batch?.expireWaiter()
+                batch?.expireOverdueParses()
             }
         }
         batch.state.withLock { $0.watchdog = watchdog }
         return batch
     }
 
-    /// The result for the message at `index`, waiting at most the timeout.
+    /// The result for the message at `index`.
     func result(at index: Int) async -> Result {
         await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
             let ready = state.withLock { state -> Result? in
                 if let result = state.results[index] { return result }
-                state.waiter = Waiter(index: index, since: .now, continuation: continuation)
+                state.waiter = (index, continuation)
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }
         }
     }
 
-    /// Stops the watchdog; call when every result was taken.
+    /// Stops the watchdog and any worker still going; call when every result was taken.
     func finish() {
-        state.withLock { $0.watchdog }?.cancel()
+        state.withLock { state -> Task<Void, Never>? in
+            state.finished = true
+            return state.watchdog
+        }?.cancel()
     }
 
-    private func deliver(_ result: Result, at index: Int) {
-        let waiter = state.withLock { state -> Waiter? in
-            guard state.results[index] == nil else { return nil } // timed out before
+    private func startWorker() {
+        Task(executorPreference: globalConcurrentExecutor) { [self] in
+            while let index = takeNext() {
+                guard let raw = messages[index] else { continue }
+                let result: Result
+                do { result = .parsed(try parse(raw)) } catch { result = .failed(error) }
+                // A worker whose parse was given up on stops: another took over the batch.
+                guard deliver(result, at: index) else { return }
+            }
+        }
+    }
+
+    /// The next message to parse, marked as begun; nil when none is left.
+    private func takeNext() -> Int? {
+        state.withLock { state in
+            while state.next < state.results.count, !state.finished {
+                let index = state.next
+                state.next += 1
+                if messages[index] == nil { continue }
+                state.started[index] = .now
+                return index
+            }
+            return nil
+        }
+    }
+
+    /// Stores a result and hands it to the caller if it waits for it. False when the parse had
+    /// already been given up on (the result is dropped).
+    private func deliver(_ result: Result, at index: Int) -> Bool {
+        let (waiter, kept) = state.withLock { state -> (CheckedContinuation<Result, Never>?, Bool) in
+            guard state.results[index] == nil else { return (nil, false) }
             state.results[index] = result
-            guard let waiter = state.waiter, waiter.index == index else { return nil }
+            state.started[index] = nil
+            guard let waiter = state.waiter, waiter.index == index else { return (nil, true) }
             state.waiter = nil
-            return waiter
+            return (waiter.continuation, true)
         }
-        waiter?.continuation.resume(returning: result)
+        waiter?.resume(returning: result)
+        return kept
     }
 
+    /// When the oldest parse in progress runs out of time (or one timeout from now when none runs).
     private func nextDeadline() -> ContinuousClock.Instant {
-        let since = state.withLock { $0.waiter?.since } ?? .now
-        return since + timeout
+        let oldest = state.withLock { $0.started.lazy.compactMap { $0 }.min() } ?? .now
+        return oldest + timeout
     }
 
-    private func expireWaiter() {
-        let timeout = self.timeout
-        let waiter = state.withLock { state -> Waiter? in
-            guard let waiter = state.waiter, ContinuousClock.now - waiter.since >= timeout else { return nil }
+    /// Marks every parse that ran longer than the timeout as timed out, and starts a worker in
+    /// place of each worker that is stuck in one.
+    private func expireOverdueParses() {
+        let now = ContinuousClock.now
+        let (expired, waiter) = state.withLock { state -> ([Int], CheckedContinuation<Result, Never>?) in
+            var expired: [Int] = []
+            for (index, started) in state.started.enumerated() {
+                guard let started, now - started >= timeout else { continue }
+                state.started[index] = nil
+                state.results[index] = .timedOut
+                expired.append(index)
+            }
+            guard let waiter = state.waiter, expired.contains(waiter.index) else { return (expired, nil) }
             state.waiter = nil
-            state.results[waiter.index] = .timedOut
-            return waiter
+            return (expired, waiter.continuation)
         }
-        waiter?.continuation.resume(returning: .timedOut)
+        waiter?.resume(returning: .timedOut)
+        for _ in expired { startWorker() }
     }
 }

@@ -27,14 +27,14 @@ public enum SubjectNormalizer {
     /// white space folded, and case folded: the form resolvers compare.
     public static func normalise(_ subject: String, accountPrefix: String = "") -> String {
         var text = removingTags(subject)
-        let prefix = accountPrefix.trimmingCharacters(in: .whitespaces)
+        let prefix = trimmed(accountPrefix)
         var changed = true
         var rounds = 0
         // Prefixes interleave ("Re: [Support] Fwd: AW:"), so strip until nothing changes; bounded for hostile input.
         while changed && rounds < 100 {
             changed = false
             rounds += 1
-            text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            text = trimmed(text)
             if !prefix.isEmpty, text.lowercased().hasPrefix(prefix.lowercased()) {
                 text = String(text.dropFirst(prefix.count))
                 changed = true
@@ -49,11 +49,20 @@ public enum SubjectNormalizer {
         return folded.lowercased()
     }
 
+    /// White space and line breaks removed at both ends (Foundation's `trimmingCharacters` went
+    /// through NSString, once per round for every ingested message).
+    static func trimmed(_ text: String) -> String {
+        guard let first = text.firstIndex(where: { !$0.isWhitespace }),
+              let last = text.lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        if first == text.startIndex, text.index(after: last) == text.endIndex { return text }
+        return String(text[first...last])
+    }
+
     /// "Re:", "RE[2]:", "Fwd :", "回复：" at the start, or nil.
     static func strippingReplyPrefix(_ text: String) -> String? {
         // Also a bracketed list tag like "[EXTERNAL]" is left alone: only words followed by a colon count.
         guard let colon = text.firstIndex(where: { $0 == ":" || $0 == "：" }) else { return nil }
-        var word = text[..<colon].trimmingCharacters(in: .whitespaces)
+        var word = trimmed(String(text[..<colon]))
         guard !word.isEmpty, word.count <= 20 else { return nil }
         // A reply count: "Re[2]", "RE(3)", "Re^2".
         if let open = word.firstIndex(where: { $0 == "[" || $0 == "(" || $0 == "^" }) {
