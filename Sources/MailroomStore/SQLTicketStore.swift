@@ -90,7 +90,7 @@ public struct SQLTicketStore: Sendable {
     static func store(_ item: IngestItem, account: Account, db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
         switch item.action {
         case .ingest(let mail, let tags):
-            return try await ingestOne(mail, raw: item.raw, account: account, tags: tags, db: db, now: now)
+            return try await ingestOne(mail, raw: item.raw, account: account, tags: tags, resolverInput: item.resolverInput, db: db, now: now)
         case .quarantine(let entry):
             return .quarantined(id: try await insertQuarantine(entry, raw: item.raw, db: db, now: now))
         case .skip(let reason):
@@ -99,8 +99,8 @@ public struct SQLTicketStore: Sendable {
     }
 
     /// Everything of one message's ingest but its fetch position.
-    static func ingestOne(_ mail: InboundMail, raw: [UInt8], account: Account, tags: [String], db: any SQLDatabase,
-                          now: Date) async throws -> IngestOutcome {
+    static func ingestOne(_ mail: InboundMail, raw: [UInt8], account: Account, tags: [String], resolverInput: ResolverInput? = nil,
+                          db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
         try await putBlob(raw, sha256: mail.rawSha256, db: db, now: now)
         if let existing = try await db.raw("""
             SELECT ticket_id FROM messages WHERE account_id = \(bind: account.id) AND content_hash = \(bind: mail.contentHash)
@@ -110,10 +110,9 @@ public struct SQLTicketStore: Sendable {
         if let bounce = mail.bounce, let outcome = try await joinBounce(mail, bounce: bounce, account: account, db: db, now: now) {
             return outcome
         }
-        let sender = mail.sender ?? mail.replyTo.first ?? EmailAddress(name: "Unknown sender", address: "unknown@invalid")
+        let sender = mail.ticketSender
         let customer = try await findOrCreateCustomer(sender, db: db, now: now)
-        let input = ResolverInput(accountId: account.id, sender: sender, cc: mail.cc, subject: mail.subject,
-                                  accountPrefix: account.subjectPrefix, inReplyTo: mail.inReplyTo, references: mail.references)
+        let input = resolverInput.flatMap { $0.accountId == account.id ? $0 : nil } ?? ResolverInput(mail: mail, account: account)
         let match = try await TicketResolution.resolve(input, resolvers: account.resolvers, finder: SQLOpenTicketFinder(db: db))
 
         let ticketId: String

@@ -147,7 +147,8 @@ public struct IngestPipeline: Sendable {
                                         mail: mail))
                 parsed.append(mail)
             case .accept(let tags):
-                items.append(IngestItem(action: .ingest(mail, tags: tags), raw: raw, position: message.position, source: message.source))
+                items.append(IngestItem(action: .ingest(mail, tags: tags), raw: raw, position: message.position, source: message.source,
+                                        resolverInput: ResolverInput(mail: mail, account: account)))
                 parsed.append(mail)
             }
         }

@@ -16,12 +16,16 @@ public struct IngestItem: Sendable {
     public var position: MailboxPosition?
     /// Where the message came from, for the quarantine entry and logs ("INBOX uid 42").
     public var source: String
+    /// What the resolvers will look at, worked out before the store's transaction (subject
+    /// normalisation is not free, and the transaction holds the only writer); nil: the store works it out.
+    public var resolverInput: ResolverInput?
 
-    public init(action: Action, raw: [UInt8], position: MailboxPosition?, source: String) {
+    public init(action: Action, raw: [UInt8], position: MailboxPosition?, source: String, resolverInput: ResolverInput? = nil) {
         self.action = action
         self.raw = raw
         self.position = position
         self.source = source
+        self.resolverInput = resolverInput
     }
 }
 

@@ -25,6 +25,21 @@ public struct ResolverInput: Sendable, Equatable {
     }
 }
 
+extension ResolverInput {
+    /// What the resolvers look at for an inbound message arriving at `account`.
+    public init(mail: InboundMail, account: Account) {
+        self.init(accountId: account.id, sender: mail.ticketSender, cc: mail.cc, subject: mail.subject,
+                  accountPrefix: account.subjectPrefix, inReplyTo: mail.inReplyTo, references: mail.references)
+    }
+}
+
+extension InboundMail {
+    /// Whose ticket a message makes: its From, else its Reply-To, else a placeholder sender.
+    public var ticketSender: EmailAddress {
+        sender ?? replyTo.first ?? EmailAddress(name: "Unknown sender", address: "unknown@invalid")
+    }
+}
+
 /// A ticket as the resolvers see it: who it belongs to and who has written on it.
 public struct TicketCandidate: Sendable, Equatable {
     public var ticketId: String
