@@ -369,7 +369,7 @@ final class SQLiteCheckpointer: Sendable {
     }
     private let state = Mutex(State())
 
-    init(handle: SQLiteHandle, startFrames: Int32 = 1_000, holdFrames: Int32 = 8_000) {
+    init(handle: SQLiteHandle, startFrames: Int32 = 500, holdFrames: Int32 = 4_000) {
         self.handle = handle
         self.startFrames = startFrames
         self.holdFrames = holdFrames
