@@ -91,7 +91,7 @@ public final class MailroomDatabase: Sendable {
             // The log is copied into the file by a second connection on its own thread (see SQLiteCheckpointer).
             let copier = try await SQLiteHandle.open(path: path)
             try await DirectSQLiteDatabase(handle: copier, logger: logger).raw("PRAGMA synchronous = NORMAL").run()
-            let checkpointer = SQLiteCheckpointer(handle: copier)
+            let checkpointer = SQLiteCheckpointer(handle: copier, logger: logger)
             try await connection.thread.eventLoop.submit { connection.reportCommits(to: checkpointer) }.get()
             return MailroomDatabase(kind: .sqlite, backend: .sqlite(connection, AsyncLock(), checkpointer), logger: logger)
         case .postgres(let url):

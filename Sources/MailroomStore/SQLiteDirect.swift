@@ -1,10 +1,10 @@
+import CSQLiteOptions
 import Foundation
 import Logging
 import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
-import CSQLiteOptions
 import Synchronization
 import VaporCSQLite
 
@@ -187,7 +187,6 @@ final class SQLiteHandle: @unchecked Sendable {
         statements.removeAll()
     }
 
-    /// Must be called on the SQLite thread; the handle cannot be used afterwards.
     /// How often SQLite compiled each cached statement again (after a schema change, or when it
     /// judges the plan may depend on the values bound). On this handle's thread.
     func recompilations() -> [String: Int32] {
@@ -197,6 +196,7 @@ final class SQLiteHandle: @unchecked Sendable {
     /// The open `sqlite3` handle, for the functions outside this class (nil once closed).
     fileprivate var openDatabase: OpaquePointer? { db }
 
+    /// Must be called on the SQLite thread; the handle cannot be used afterwards.
     func close() {
         finalizeAll()
         if let db { sqlite_nio_sqlite3_close(db) }
@@ -354,6 +354,7 @@ extension SQLiteHandle {
 /// its next transaction, for one full pass (it is idle then, so the pass finishes).
 final class SQLiteCheckpointer: Sendable {
     private let handle: SQLiteHandle
+    private let logger: Logger
     /// A pass starts once the log holds this many frames (pages) beyond what was copied.
     let startFrames: Int32
     /// Beyond this many frames in the log, the next transaction waits for a complete pass.
@@ -366,11 +367,14 @@ final class SQLiteCheckpointer: Sendable {
         var copiedFrames: Int32 = 0
         var running: EventLoopFuture<Bool>?
         var closed = false
+        /// The last pass failed (logged once until one succeeds again).
+        var failing = false
     }
     private let state = Mutex(State())
 
-    init(handle: SQLiteHandle, startFrames: Int32 = 500, holdFrames: Int32 = 4_000) {
+    init(handle: SQLiteHandle, logger: Logger, startFrames: Int32 = 500, holdFrames: Int32 = 4_000) {
         self.handle = handle
+        self.logger = logger
         self.startFrames = startFrames
         self.holdFrames = holdFrames
     }
@@ -407,11 +411,19 @@ final class SQLiteCheckpointer: Sendable {
         state.running = promise.futureResult
         // `execute` only queues the pass, also from the checkpointer's own thread: the lock held here is free when it runs.
         handle.thread.eventLoop.execute { [self] in
-            let result = try? handle.checkpointPassive()
+            var failure: (any Error)?
+            let result: (logFrames: Int32, checkpointed: Int32)?
+            do { result = try handle.checkpointPassive() } catch { result = nil; failure = error }
             let complete = result.map { $0.logFrames >= 0 && $0.checkpointed == $0.logFrames } ?? false
-            self.state.withLock { state in
+            let newlyFailing = self.state.withLock { state -> Bool in
                 state.running = nil
                 if let result, result.checkpointed >= 0 { state.copiedFrames = result.checkpointed }
+                defer { state.failing = failure != nil }
+                return failure != nil && !state.failing
+            }
+            if newlyFailing, let failure {
+                // The log keeps growing until a pass succeeds; nothing written is lost meanwhile.
+                logger.warning("copying the SQLite write-ahead log into the database file failed; will retry", metadata: ["error": "\(failure)"])
             }
             promise.succeed(complete)
         }
