@@ -92,6 +92,8 @@ public struct IngestPipeline: Sendable {
         guard !messages.isEmpty else { return IngestBatchResult(outcomes: []) }
         let limit = account.incoming.maxMessageBytes
         defer { parses.finish() }
+        // All of the batch at once (one wake-up, not one per message): the transaction needs every message anyway.
+        let results = await parses.allResults()
         var failureSenders: GlobalSettings?
         var items: [IngestItem] = []
         var parsed: [InboundMail?] = []
@@ -112,7 +114,9 @@ public struct IngestPipeline: Sendable {
                 continue
             }
             var mail: InboundMail
-            switch raw.isEmpty ? .failed(InboundMailParser.Refusal.empty) : await parses.result(at: index) {
+            let parse: ParallelParse.Result = raw.isEmpty ? .failed(InboundMailParser.Refusal.empty)
+                : results[index] ?? .failed(InboundMailParser.Refusal.empty)
+            switch parse {
             case .parsed(let result):
                 mail = result
             case .failed(let error):

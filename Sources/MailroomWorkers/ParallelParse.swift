@@ -22,18 +22,33 @@ final class ParallelParse: Sendable {
         /// When the parse of each message began (nil: not begun, or finished).
         var started: [ContinuousClock.Instant?]
         var next = 0
+        /// Messages to parse that have no result yet.
+        var remaining: Int
         var waiter: (index: Int, continuation: CheckedContinuation<Result, Never>)?
+        var batchWaiter: CheckedContinuation<[Result?], Never>?
         var watchdog: Task<Void, Never>?
         var finished = false
+
+        /// Counts a result in; when it was the last one and the whole batch is awaited, the waiter
+        /// to resume (outside the lock) with every result.
+        mutating func recordedOne() -> (CheckedContinuation<[Result?], Never>, [Result?])? {
+            remaining -= 1
+            guard remaining == 0, let waiter = batchWaiter else { return nil }
+            batchWaiter = nil
+            return (waiter, results)
+        }
     }
 
     private let state: Mutex<State>
+    /// The whole batch's waiter and every result, once the last one is in.
+    private typealias BatchDone = (CheckedContinuation<[Result?], Never>, [Result?])
     private let messages: [[UInt8]?]
     private let timeout: Duration
     private let parse: @Sendable ([UInt8]) throws -> InboundMail
 
     private init(messages: [[UInt8]?], timeout: Duration, parse: @escaping @Sendable ([UInt8]) throws -> InboundMail) {
-        state = Mutex(State(results: Array(repeating: nil, count: messages.count), started: Array(repeating: nil, count: messages.count)))
+        state = Mutex(State(results: Array(repeating: nil, count: messages.count), started: Array(repeating: nil, count: messages.count),
+                            remaining: messages.count { $0 != nil }))
         self.messages = messages
         self.timeout = timeout
         self.parse = parse
@@ -66,6 +81,19 @@ final class ParallelParse: Sendable {
             let ready = state.withLock { state -> Result? in
                 if let result = state.results[index] { return result }
                 state.waiter = (index, continuation)
+                return nil
+            }
+            if let ready { continuation.resume(returning: ready) }
+        }
+    }
+
+    /// Every message's result in order (nil where there was nothing to parse), once all are in:
+    /// one wake-up of the caller per batch instead of one per message.
+    func allResults() async -> [Result?] {
+        await withCheckedContinuation { (continuation: CheckedContinuation<[Result?], Never>) in
+            let ready = state.withLock { state -> [Result?]? in
+                if state.remaining == 0 { return state.results }
+                state.batchWaiter = continuation
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }
@@ -109,15 +137,17 @@ final class ParallelParse: Sendable {
     /// Stores a result and hands it to the caller if it waits for it. False when the parse had
     /// already been given up on (the result is dropped).
     private func deliver(_ result: Result, at index: Int) -> Bool {
-        let (waiter, kept) = state.withLock { state -> (CheckedContinuation<Result, Never>?, Bool) in
-            guard state.results[index] == nil else { return (nil, false) }
+        let (waiter, batch, kept) = state.withLock { state -> (CheckedContinuation<Result, Never>?, BatchDone?, Bool) in
+            guard state.results[index] == nil else { return (nil, nil, false) }
             state.results[index] = result
             state.started[index] = nil
-            guard let waiter = state.waiter, waiter.index == index else { return (nil, true) }
+            let batch = state.recordedOne()
+            guard let waiter = state.waiter, waiter.index == index else { return (nil, batch, true) }
             state.waiter = nil
-            return (waiter.continuation, true)
+            return (waiter.continuation, batch, true)
         }
         waiter?.resume(returning: result)
+        if let (continuation, results) = batch { continuation.resume(returning: results) }
         return kept
     }
 
@@ -131,19 +161,22 @@ final class ParallelParse: Sendable {
     /// place of each worker that is stuck in one.
     private func expireOverdueParses() {
         let now = ContinuousClock.now
-        let (expired, waiter) = state.withLock { state -> ([Int], CheckedContinuation<Result, Never>?) in
+        let (expired, waiter, batch) = state.withLock { state -> ([Int], CheckedContinuation<Result, Never>?, BatchDone?) in
             var expired: [Int] = []
+            var batch: BatchDone?
             for (index, started) in state.started.enumerated() {
                 guard let started, now - started >= timeout else { continue }
                 state.started[index] = nil
                 state.results[index] = .timedOut
                 expired.append(index)
+                batch = state.recordedOne() ?? batch
             }
-            guard let waiter = state.waiter, expired.contains(waiter.index) else { return (expired, nil) }
+            guard let waiter = state.waiter, expired.contains(waiter.index) else { return (expired, nil, batch) }
             state.waiter = nil
-            return (expired, waiter.continuation)
+            return (expired, waiter.continuation, batch)
         }
         waiter?.resume(returning: .timedOut)
+        if let (continuation, results) = batch { continuation.resume(returning: results) }
         for _ in expired { startWorker() }
     }
 }

@@ -5,8 +5,9 @@ import Synchronization
 import Testing
 
 /// A batch's messages are parsed in parallel and taken in order; a parse that runs too long is
-/// given up on without holding up the messages after it.
-@Suite struct ParallelParseTests {
+/// given up on without holding up the messages after it. Serialized: each test blocks a thread of
+/// the global pool on purpose, and two at once would leave none for the watchdog on two cores.
+@Suite(.serialized) struct ParallelParseTests {
     static func message(_ index: Int) -> [UInt8] {
         Array("From: c\(index)@example.com\r\nSubject: Message \(index)\r\nMessage-ID: <m\(index)@example.com>\r\n\r\nBody \(index)\r\n".utf8)
     }
@@ -31,19 +32,41 @@ import Testing
 
     @Test func aParseThatRunsTooLongTimesOutAndTheRestGoOn() async throws {
         let stuckParseEnded = Mutex(false)
+        let release = DispatchSemaphore(value: 0)
         let parses = ParallelParse.start([Self.message(0), Self.message(1), Self.message(2)], timeout: .milliseconds(300)) { raw in
             // The middle message stands in for one built to exhaust the parser.
             if String(decoding: raw, as: UTF8.self).contains("Message 1") {
-                Thread.sleep(forTimeInterval: 10)
+                _ = release.wait(timeout: .now() + 10)
                 stuckParseEnded.withLock { $0 = true }
             }
             return try InboundMailParser.parse(raw)
         }
-        defer { parses.finish() }
+        // The stuck parse holds a thread of the pool until released: at the end, not for the next test.
+        defer { release.signal(); parses.finish() }
         guard case .parsed = await parses.result(at: 0) else { Issue.record("message 0"); return }
         guard case .timedOut = await parses.result(at: 1) else { Issue.record("message 1 must time out"); return }
         guard case .parsed = await parses.result(at: 2) else { Issue.record("message 2"); return }
         // Order, not a stopwatch: the batch went on while the stuck parse was still running.
         #expect(!stuckParseEnded.withLock { $0 }, "the stuck parse held up the batch")
+    }
+
+    @Test func theWholeBatchComesAtOnceWithATimedOutParseInPlace() async throws {
+        let messages: [[UInt8]?] = [Self.message(0), nil, Self.message(2), Self.message(3), Array("no header here".utf8)]
+        let release = DispatchSemaphore(value: 0)
+        let parses = ParallelParse.start(messages, timeout: .milliseconds(300)) { raw in
+            if String(decoding: raw, as: UTF8.self).contains("Message 2") { _ = release.wait(timeout: .now() + 10) }
+            return try InboundMailParser.parse(raw)
+        }
+        defer { release.signal(); parses.finish() }
+        let results = await parses.allResults()
+        #expect(results.count == 5)
+        guard case .parsed(let first)? = results[0], case .parsed(let fourth)? = results[3] else {
+            Issue.record("messages 0 and 3 must be parsed: \(results)")
+            return
+        }
+        #expect(first.subject == "Message 0" && fourth.subject == "Message 3")
+        #expect(results[1] == nil, "nothing to parse there")
+        guard case .timedOut? = results[2] else { Issue.record("message 2 must time out"); return }
+        guard case .failed? = results[4] else { Issue.record("a headerless message must fail"); return }
     }
 }
