@@ -80,7 +80,9 @@ public enum MailroomApplication {
         let routing = RoutingStep(store: store, logger: logger, service: routingService, onQueued: { sender.wake() },
                                   onWebhook: { webhooks.wake() })
         let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger,
-                                      afterCommit: { outcome, account in await routing.run(after: outcome, account: account) })
+                                      onCommit: { committed in
+                                          await routing.run(after: committed.outcome, account: committed.account, mail: committed.mail)
+                                      })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let composer = ReplyComposer(store: store)
         let router = APIRouter.build(WebDependencies(

@@ -80,16 +80,18 @@ public struct RoutingStep: Sendable {
         }
     }
 
-    public func run(after outcome: IngestOutcome, account: Account) async {
+    /// `mail`: the message as the pipeline parsed it, when at hand, so rules with header
+    /// conditions need not read the raw message back and parse it again.
+    public func run(after outcome: IngestOutcome, account: Account, mail: InboundMail? = nil) async {
         switch outcome {
         case .created(let ticketId, let messageId):
-            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: true)
+            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: true, mail: mail)
         case .appended(let ticketId, let messageId, _):
             if let service {
                 // The seeds' wait for the assigned agent, or a message event for whoever holds it.
                 guard await service.newMessage(ticketId: ticketId, messageId: messageId) else { return }
             }
-            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: false)
+            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: false, mail: mail)
         case .bounce(let ticketId, let messageId):
             _ = await service?.newMessage(ticketId: ticketId, messageId: messageId)
         case .duplicate, .skipped, .quarantined:
@@ -98,7 +100,7 @@ public struct RoutingStep: Sendable {
     }
 
     /// Runs the rules on a ticket nobody holds and starts what they decide.
-    func route(ticketId: String, messageId: String, account: Account, isNew: Bool) async {
+    func route(ticketId: String, messageId: String, account: Account, isNew: Bool, mail: InboundMail? = nil) async {
         do {
             var ticket: Ticket?
             if !isNew {
@@ -115,7 +117,8 @@ public struct RoutingStep: Sendable {
                 if ticket == nil { ticket = try await store.tickets.ticket(id: ticketId) }
                 message = try await store.tickets.message(id: messageId)
                 guard let message, ticket != nil else { return }
-                (decision, headers) = try await rules.decide(accountRules, message: message, account: account, isNew: isNew)
+                (decision, headers) = try await rules.decide(accountRules, message: message, account: account, isNew: isNew,
+                                                             headers: mail.map(RuleRunner.headers(of:)))
             }
             var queueId: String?
             var agentId: String?
@@ -157,14 +160,21 @@ struct RuleRunner: Sendable {
         try await decide(try await store.rules.rules(for: account.id), message: message, account: account, isNew: isNew)
     }
 
-    /// The same, with the rules (the account's, then the global ones) read already.
-    func decide(_ rules: [RoutingRule], message: TicketMessage, account: Account, isNew: Bool) async throws -> (RoutingDecision, [MessageHeader]) {
+    /// The same, with the rules (the account's, then the global ones) read already; `known`: the
+    /// message's header fields when the caller has them (otherwise the raw message is parsed again).
+    func decide(_ rules: [RoutingRule], message: TicketMessage, account: Account, isNew: Bool,
+                headers known: [MessageHeader]? = nil) async throws -> (RoutingDecision, [MessageHeader]) {
         guard !rules.isEmpty else { return (RoutingDecision(), []) }
-        var headers: [MessageHeader] = []
-        if let raw = try await store.tickets.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
-            headers = mail.headers.map { MessageHeader($0.name, $0.value) }
+        var headers = known ?? []
+        if known == nil, let raw = try await store.tickets.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
+            headers = Self.headers(of: mail)
         }
         let input = RoutingInput(message: message, headers: headers, receivedAt: message.createdAt, isNewTicket: isNew)
         return (RuleEngine(rules: rules, accountId: account.id).evaluate(input), headers)
+    }
+
+    /// A parsed message's header fields as rules see them.
+    static func headers(of mail: InboundMail) -> [MessageHeader] {
+        mail.headers.map { MessageHeader($0.name, $0.value) }
     }
 }

@@ -163,6 +163,34 @@ import Testing
     }
 }
 
+extension RoutingStepTests {
+    /// A header condition decides the same whether routing gets the message as the pipeline parsed
+    /// it (as `mailroom serve` wires it) or reads the raw message back and parses it again.
+    @Test(arguments: [true, false])
+    func headerRulesSeeTheMessagesHeaderFields(handsOverTheParsedMessage: Bool) async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            var account = Account(key: "H", name: "Headers", fromAddress: "desk@example.com")
+            account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
+            let stored = try await store.accounts.create(account)
+            let rule = try RoutingRule.decode(try JSONCoding.decoder.decode(JSONValue.self, from: Data("""
+                {"accountId": "\(stored.id)", "name": "Scanner", "conditions": [{"field": "header:X-Spam-Flag", "operator": "is", "value": "YES"}],
+                 "actions": [{"type": "tag", "tag": "spam"}]}
+                """.utf8)))
+            _ = try await store.rules.create(rule)
+            let routing = RoutingStep(store: store, logger: quietLogger)
+            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, onCommit: { committed in
+                await routing.run(after: committed.outcome, account: committed.account, mail: handsOverTheParsedMessage ? committed.mail : nil)
+            })
+            let flagged = try await pipeline.process(Array(mailText(subject: "Offer", messageId: "h1@x", extraHeaders: "X-Spam-Flag: YES\r\n").utf8),
+                                                     account: stored, position: nil, source: "t")
+            let clean = try await pipeline.process(Array(mailText(from: "bob@example.com", subject: "Question", messageId: "h2@x").utf8),
+                                                   account: stored, position: nil, source: "t")
+            #expect(try await store.tickets.ticket(id: try #require(flagged.ticketId))?.tags == ["spam"])
+            #expect(try await store.tickets.ticket(id: try #require(clean.ticketId))?.tags == [])
+        }
+    }
+}
+
 @Suite struct AutoReplyPathTests {
     func account(_ store: SQLStore, key: String, address: String) async throws -> Account {
         var account = Account(key: key, name: "Desk \(key)", fromAddress: address)
