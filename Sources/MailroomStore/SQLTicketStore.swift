@@ -476,10 +476,10 @@ public struct SQLTicketStore: Sendable {
         let before = current.count
         for tag in tags where !current.contains(tag) { current.append(tag) }
         guard current.count != before else { return }
-        try await db.raw("UPDATE tickets SET tags = \(bind: try json(current)) WHERE id = \(bind: ticketId)").run()
+        try await db.raw("UPDATE tickets SET tags = \(bind: JSONText.encode(current)) WHERE id = \(bind: ticketId)").run()
     }
 
-    /// A value stored as JSON text by ``json(_:)``. Most list columns hold `[]`, which needs no decoder.
+    /// A value stored as JSON text (by ``json(_:)`` or `JSONText`). Most list columns hold `[]`, which needs no decoder.
     static func fromJSON<T: Decodable>(_ text: String, as type: T.Type) throws -> T {
         if text == "[]", let empty = [] as? T { return empty }
         return try JSONCoding.decoder.decode(type, from: Data(text.utf8))

@@ -193,9 +193,6 @@ final class SQLiteHandle: @unchecked Sendable {
         statements.mapValues { sqlite_nio_sqlite3_stmt_status($0, SQLITE_STMTSTATUS_REPREPARE, 0) }
     }
 
-    /// The open `sqlite3` handle, for the functions outside this class (nil once closed).
-    fileprivate var openDatabase: OpaquePointer? { db }
-
     /// Must be called on the SQLite thread; the handle cannot be used afterwards.
     func close() {
         finalizeAll()
@@ -321,21 +318,18 @@ extension SQLiteHandle {
     /// Runs a PASSIVE checkpoint on this connection: copies what it can of the write-ahead log into
     /// the database file without waiting for anyone. Must be called on this handle's thread.
     func checkpointPassive() throws -> (logFrames: Int32, checkpointed: Int32) {
-        guard let db = openDatabase else { throw DatabaseError(description: "the SQLite database is closed") }
+        guard let db else { throw DatabaseError(description: "the SQLite database is closed") }
         var log: Int32 = 0
         var done: Int32 = 0
         let status = sqlite_nio_sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, &log, &done)
-        guard status == SQLITE_OK else {
-            let message = sqlite_nio_sqlite3_errmsg(db).map { String(cString: $0) } ?? "unknown error"
-            throw DatabaseError(description: "SQLite checkpoint failed (\(status)): \(message)")
-        }
+        guard status == SQLITE_OK else { throw error(status, db: db) }
         return (log, done)
     }
 
     /// Reports the log's size after every commit to `checkpointer` instead of checkpointing in the
     /// committing thread (a WAL hook replaces SQLite's automatic checkpoint). On this handle's thread.
     func reportCommits(to checkpointer: SQLiteCheckpointer) {
-        guard let db = openDatabase else { return }
+        guard let db else { return }
         sqlite_nio_sqlite3_wal_hook(db, { context, _, _, frames in
             guard let context else { return SQLITE_OK }
             Unmanaged<SQLiteCheckpointer>.fromOpaque(context).takeUnretainedValue().committed(logFrames: frames)

@@ -2,12 +2,12 @@ import Foundation
 import MailroomCore
 import Synchronization
 
-/// Parses a batch's messages in parallel on the global pool while the caller takes the results
-/// in order.
+/// Parses a batch's messages in parallel on the global pool; the caller takes all the results,
+/// in order, once the last one is in.
 ///
 /// A few workers (one per core) take the messages in order, instead of a task per message: a
 /// hundred small tasks per batch cost more in thread wake-ups than the parsing itself. A parse
-/// that runs longer than `timeout` counts as timed out: the caller gets that result and moves on,
+/// that runs longer than `timeout` counts as timed out: the caller gets that result in its place,
 /// a new worker takes over the rest of the batch, and the abandoned parse finishes unseen (a
 /// synchronous parse cannot be interrupted; this way it cannot stall the fetcher either).
 final class ParallelParse: Sendable {
@@ -24,7 +24,6 @@ final class ParallelParse: Sendable {
         var next = 0
         /// Messages to parse that have no result yet.
         var remaining: Int
-        var waiter: (index: Int, continuation: CheckedContinuation<Result, Never>)?
         var batchWaiter: CheckedContinuation<[Result?], Never>?
         var watchdog: Task<Void, Never>?
         var finished = false
@@ -75,18 +74,6 @@ final class ParallelParse: Sendable {
         return batch
     }
 
-    /// The result for the message at `index`.
-    func result(at index: Int) async -> Result {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Result, Never>) in
-            let ready = state.withLock { state -> Result? in
-                if let result = state.results[index] { return result }
-                state.waiter = (index, continuation)
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
-        }
-    }
-
     /// Every message's result in order (nil where there was nothing to parse), once all are in:
     /// one wake-up of the caller per batch instead of one per message.
     func allResults() async -> [Result?] {
@@ -134,19 +121,15 @@ final class ParallelParse: Sendable {
         }
     }
 
-    /// Stores a result and hands it to the caller if it waits for it. False when the parse had
-    /// already been given up on (the result is dropped).
+    /// Stores a result (and hands the batch to the caller if it was the last). False when the parse
+    /// had already been given up on (the result is dropped).
     private func deliver(_ result: Result, at index: Int) -> Bool {
-        let (waiter, batch, kept) = state.withLock { state -> (CheckedContinuation<Result, Never>?, BatchDone?, Bool) in
-            guard state.results[index] == nil else { return (nil, nil, false) }
+        let (batch, kept) = state.withLock { state -> (BatchDone?, Bool) in
+            guard state.results[index] == nil else { return (nil, false) }
             state.results[index] = result
             state.started[index] = nil
-            let batch = state.recordedOne()
-            guard let waiter = state.waiter, waiter.index == index else { return (nil, batch, true) }
-            state.waiter = nil
-            return (waiter.continuation, batch, true)
+            return (state.recordedOne(), true)
         }
-        waiter?.resume(returning: result)
         if let (continuation, results) = batch { continuation.resume(returning: results) }
         return kept
     }
@@ -161,22 +144,19 @@ final class ParallelParse: Sendable {
     /// place of each worker that is stuck in one.
     private func expireOverdueParses() {
         let now = ContinuousClock.now
-        let (expired, waiter, batch) = state.withLock { state -> ([Int], CheckedContinuation<Result, Never>?, BatchDone?) in
-            var expired: [Int] = []
+        let (expired, batch) = state.withLock { state -> (Int, BatchDone?) in
+            var expired = 0
             var batch: BatchDone?
             for (index, started) in state.started.enumerated() {
                 guard let started, now - started >= timeout else { continue }
                 state.started[index] = nil
                 state.results[index] = .timedOut
-                expired.append(index)
+                expired += 1
                 batch = state.recordedOne() ?? batch
             }
-            guard let waiter = state.waiter, expired.contains(waiter.index) else { return (expired, nil, batch) }
-            state.waiter = nil
-            return (expired, waiter.continuation, batch)
+            return (expired, batch)
         }
-        waiter?.resume(returning: .timedOut)
         if let (continuation, results) = batch { continuation.resume(returning: results) }
-        for _ in expired { startWorker() }
+        for _ in 0..<expired { startWorker() }
     }
 }

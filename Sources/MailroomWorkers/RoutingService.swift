@@ -108,8 +108,7 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
     // MARK: Starting and new messages
 
     /// Starts what the rules decided for a ticket (a queue, an agent, or the unassigned view).
-    /// Starts routing a ticket to `target`. `account`, when the caller holds the ticket's account
-    /// already (ingest), spares reading it again.
+    /// `account`, when the caller holds the ticket's account already (ingest), spares reading it again.
     public func start(ticketId: String, target: RoutingTarget, account: Account? = nil) async throws {
         try await transition(ticketId, .start(target), account: account)
     }

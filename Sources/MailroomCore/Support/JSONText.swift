@@ -57,11 +57,12 @@ public enum JSONText {
         out.append("\"")
     }
 
-    /// Writes `"key":` after the object's opening brace or a previous member.
-    static func writeKey(_ key: String, first: Bool = false, into out: inout String) {
+    /// Writes `"key":value` after the object's opening brace (`first`) or a previous member.
+    static func writeMember(_ key: String, _ value: some JSONTextWritable, first: Bool = false, into out: inout String) {
         out.append(first ? "{\"" : ",\"")
         out.append(key)
         out.append("\":")
+        value.writeJSON(into: &out)
     }
 }
 
@@ -96,28 +97,20 @@ extension Array: JSONTextWritable where Element: JSONTextWritable {
 
 extension EmailAddress: JSONTextWritable {
     public func writeJSON(into out: inout String) {
-        JSONText.writeKey("address", first: true, into: &out)
-        address.writeJSON(into: &out)
-        JSONText.writeKey("name", into: &out)
-        name.writeJSON(into: &out)
+        JSONText.writeMember("address", address, first: true, into: &out)
+        JSONText.writeMember("name", name, into: &out)
         out.append("}")
     }
 }
 
 extension AttachmentInfo: JSONTextWritable {
     public func writeJSON(into out: inout String) {
-        JSONText.writeKey("contentId", first: true, into: &out)
-        contentId.writeJSON(into: &out)
-        JSONText.writeKey("contentType", into: &out)
-        contentType.writeJSON(into: &out)
-        JSONText.writeKey("filename", into: &out)
-        filename.writeJSON(into: &out)
-        JSONText.writeKey("inline", into: &out)
-        inline.writeJSON(into: &out)
-        JSONText.writeKey("sha256", into: &out)
-        sha256.writeJSON(into: &out)
-        JSONText.writeKey("size", into: &out)
-        size.writeJSON(into: &out)
+        JSONText.writeMember("contentId", contentId, first: true, into: &out)
+        JSONText.writeMember("contentType", contentType, into: &out)
+        JSONText.writeMember("filename", filename, into: &out)
+        JSONText.writeMember("inline", inline, into: &out)
+        JSONText.writeMember("sha256", sha256, into: &out)
+        JSONText.writeMember("size", size, into: &out)
         out.append("}")
     }
 }
