@@ -57,6 +57,8 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
 public final class MailroomDatabase: Sendable {
     public let kind: SQLDialectKind
     private let backend: Backend
+    /// SQLite only: commits made with `durable` (for tests).
+    let durableCommits = Atomic<Int>(0)
     private let logger: Logger
 
     private enum Backend: Sendable {
@@ -147,20 +149,29 @@ public final class MailroomDatabase: Sendable {
     }
 
     /// Runs `body` in one transaction: all of it commits, or none of it does.
-    public func transaction<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    ///
+    /// `durable`: the commit is on disk when this returns, also against a power failure or an
+    /// operating system crash. Use it when something irreversible follows the commit (mail deleted
+    /// on the server after its ingest). SQLite otherwise commits with `synchronous = NORMAL`: safe
+    /// against a crash of the process, but the last commits before a power failure may roll back.
+    /// PostgreSQL commits are always durable.
+    public func transaction<T: Sendable>(durable: Bool = false, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let connection, let lock, let checkpointer):
             let db = DirectSQLiteDatabase(handle: connection, logger: logger)
             return try await withTaskExecutorPreference(connection.thread) {
                 try await lock.withLock {
                     await checkpointer.makeRoom()
-                    try await db.raw("BEGIN IMMEDIATE").run()
+                    guard durable else { return try await Self.sqliteTransaction(db, body) }
+                    // FULL syncs the write-ahead log at this commit; it is set outside the transaction, as SQLite requires.
+                    try await db.raw("PRAGMA synchronous = FULL").run()
                     do {
-                        let result = try await body(db)
-                        try await db.raw("COMMIT").run()
+                        let result = try await Self.sqliteTransaction(db, body)
+                        durableCommits.add(1, ordering: .relaxed)
+                        try? await db.raw("PRAGMA synchronous = NORMAL").run()
                         return result
                     } catch {
-                        try? await db.raw("ROLLBACK").run()
+                        try? await db.raw("PRAGMA synchronous = NORMAL").run()
                         throw error
                     }
                 }
@@ -178,6 +189,19 @@ public final class MailroomDatabase: Sendable {
                     throw error
                 }
             }
+        }
+    }
+
+    private static func sqliteTransaction<T: Sendable>(_ db: DirectSQLiteDatabase, _ body: @Sendable (any SQLDatabase) async throws -> T)
+        async throws -> T {
+        try await db.raw("BEGIN IMMEDIATE").run()
+        do {
+            let result = try await body(db)
+            try await db.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
         }
     }
 

@@ -20,7 +20,7 @@ public struct SQLTicketStore: Sendable {
 
     public func ingest(_ mail: InboundMail, raw: [UInt8], account: Account, position: MailboxPosition?,
                        tags: [String] = [], now: Date = Date()) async throws -> IngestOutcome {
-        try await database.transaction { db in
+        try await database.transaction(durable: account.incoming.deleteOnFetch) { db in
             let outcome = try await Self.ingestOne(mail, raw: raw, account: account, tags: tags, db: db, now: now)
             try await Self.record(position, account: account.id, db: db, now: now)
             return outcome
@@ -44,7 +44,8 @@ public struct SQLTicketStore: Sendable {
         }
 
         func ingestBatch(_ items: [IngestItem], account: Account, now: Date?, savepoints: Bool) async throws -> IngestBatchResult {
-            try await database.transaction { db in
+            // The fetcher deletes the batch on the server right after this commit: it must survive a power failure.
+            try await database.transaction(durable: account.incoming.deleteOnFetch) { db in
                 var outcomes: [IngestOutcome] = []
                 outcomes.reserveCapacity(items.count)
                 var failure: (any Error)?
@@ -367,7 +368,7 @@ public struct SQLTicketStore: Sendable {
 
     static func putBlob(_ bytes: [UInt8], sha256: String, db: any SQLDatabase, now: Date) async throws {
         try await db.raw("""
-            INSERT INTO blobs (sha256, size, data, created_at) VALUES (\(bind: sha256), \(bind: bytes.count), \(bind: Data(bytes)),
+            INSERT INTO blobs (sha256, size, data, created_at) VALUES (\(bind: sha256), \(bind: bytes.count), \(bind: BlobBytes(bytes: bytes)),
                                \(bind: Timestamp.from(now)))
             ON CONFLICT (sha256) DO NOTHING
             """).run()

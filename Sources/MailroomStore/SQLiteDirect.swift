@@ -46,7 +46,8 @@ final class SQLiteHandle: @unchecked Sendable {
     let thread: SQLiteThread
 
     private static let initialized = Mutex(false)
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+    /// SQLITE_STATIC: the bound value stays where it is until the statement is reset.
+    private static let `static` = unsafeBitCast(0, to: sqlite3_destructor_type.self)
 
     private init(db: OpaquePointer?, thread: SQLiteThread) {
         self.db = db
@@ -87,11 +88,12 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
-    /// What a statement binds: SQLite values, or bytes bound straight from `Data` (blobs of raw
-    /// mail are large; going through a `ByteBuffer` would copy them once more).
+    /// What a statement binds: SQLite values, or bytes bound where they are (blobs of raw mail are
+    /// large; going through a `ByteBuffer` would copy them once more).
     enum Bind {
         case value(SQLiteData)
-        case bytes(Data)
+        case data(Data)
+        case bytes([UInt8])
     }
 
     /// Runs one statement; must be called on the SQLite thread.
@@ -102,33 +104,60 @@ final class SQLiteHandle: @unchecked Sendable {
             sqlite_nio_sqlite3_reset(statement)
             sqlite_nio_sqlite3_clear_bindings(statement)
         }
-        for (offset, bind) in binds.enumerated() {
-            let index = Int32(offset + 1)
-            let status: Int32
-            switch bind {
-            case .bytes(let data):
-                status = data.withUnsafeBytes {
-                    sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64($0.count), Self.transient)
-                }
+        try bind(binds[...], to: statement, db: db) { try step(statement, db: db, onRow: onRow) }
+    }
+
+    /// Binds `binds` in order and runs `body` while they are bound. Text and bytes are bound in
+    /// place (SQLITE_STATIC, no copy on SQLite's side), so `body` runs inside their pointers' scope;
+    /// the statement is reset before those pointers go (see ``run(_:_:onRow:)``).
+    private func bind(_ binds: ArraySlice<Bind>, to statement: OpaquePointer, db: OpaquePointer, then body: () throws -> Void) throws {
+        var index = binds.startIndex
+        while index < binds.endIndex {
+            let position = Int32(index + 1)
+            let rest = binds[(index + 1)...]
+            func bound(_ status: Int32) throws {
+                guard status == SQLITE_OK else { throw error(status, db: db) }
+            }
+            switch binds[index] {
             case .value(.integer(let value)):
-                status = sqlite_nio_sqlite3_bind_int64(statement, index, Int64(value))
+                try bound(sqlite_nio_sqlite3_bind_int64(statement, position, Int64(value)))
             case .value(.float(let value)):
-                status = sqlite_nio_sqlite3_bind_double(statement, index, value)
+                try bound(sqlite_nio_sqlite3_bind_double(statement, position, value))
+            case .value(.null):
+                try bound(sqlite_nio_sqlite3_bind_null(statement, position))
             case .value(.text(let value)):
                 var text = value
-                status = text.withUTF8 {
-                    sqlite_nio_sqlite3_bind_text64(statement, index, UnsafeRawPointer($0.baseAddress ?? UnsafePointer(bitPattern: 1)!)
-                        .assumingMemoryBound(to: CChar.self), UInt64($0.count), Self.transient, UInt8(SQLITE_UTF8))
+                return try text.withUTF8 { utf8 in
+                    try bound(sqlite_nio_sqlite3_bind_text64(statement, position, UnsafeRawPointer(utf8.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+                        .assumingMemoryBound(to: CChar.self), UInt64(utf8.count), Self.static, UInt8(SQLITE_UTF8)))
+                    try bind(rest, to: statement, db: db, then: body)
                 }
             case .value(.blob(let buffer)):
-                status = buffer.withUnsafeReadableBytes {
-                    sqlite_nio_sqlite3_bind_blob64(statement, index, $0.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64($0.count), Self.transient)
+                return try buffer.withUnsafeReadableBytes { bytes in
+                    try bound(bindBlob(statement, position, bytes))
+                    try bind(rest, to: statement, db: db, then: body)
                 }
-            case .value(.null):
-                status = sqlite_nio_sqlite3_bind_null(statement, index)
+            case .data(let data):
+                return try data.withUnsafeBytes { bytes in
+                    try bound(bindBlob(statement, position, bytes))
+                    try bind(rest, to: statement, db: db, then: body)
+                }
+            case .bytes(let array):
+                return try array.withUnsafeBytes { bytes in
+                    try bound(bindBlob(statement, position, bytes))
+                    try bind(rest, to: statement, db: db, then: body)
+                }
             }
-            guard status == SQLITE_OK else { throw error(status, db: db) }
+            index += 1
         }
+        try body()
+    }
+
+    private func bindBlob(_ statement: OpaquePointer, _ position: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
+        sqlite_nio_sqlite3_bind_blob64(statement, position, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(bytes.count), Self.static)
+    }
+
+    private func step(_ statement: OpaquePointer, db: OpaquePointer, onRow: (SQLiteRowValues) -> Void) throws {
         var columns: SQLiteColumnNames?
         while true {
             let status = sqlite_nio_sqlite3_step(statement)
@@ -281,7 +310,8 @@ struct DirectSQLiteDatabase: SQLDatabase {
             case let text as String: return .value(.text(text))
             case let number as Int: return .value(.integer(number))
             case let number as Int64: return .value(.integer(Int(number)))
-            case let data as Data: return .bytes(data)
+            case let raw as BlobBytes: return .bytes(raw.bytes)
+            case let data as Data: return .data(data)
             default: return .value(try Self.encoder.encode(bind))
             }
         })
@@ -434,5 +464,16 @@ final class SQLiteCheckpointer: Sendable {
         let handle = self.handle
         try? await handle.thread.eventLoop.submit { handle.close() }.get()
         await handle.thread.shutdown()
+    }
+}
+
+/// Bytes to store as a blob, bound to SQLite where they are (raw mail is large: each copy of it
+/// costs as much as a good part of the statement); other databases get them as `Data`.
+struct BlobBytes: Encodable, Sendable {
+    let bytes: [UInt8]
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(Data(bytes))
     }
 }

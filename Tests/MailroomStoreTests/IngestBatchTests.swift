@@ -1,6 +1,6 @@
 import Foundation
 import MailroomCore
-import MailroomStore
+@testable import MailroomStore
 import MailroomTestSupport
 import SQLKit
 import Testing
@@ -38,6 +38,23 @@ import Testing
             #expect(try await store.tickets.messageCount(accountId: account.id) == 2)
             #expect(try await store.tickets.quarantineCount(accountId: account.id) == 1)
             #expect(try await store.tickets.blob(sha256: "q-raw") == [1, 2, 3, 4])
+        }
+    }
+
+    /// An account that deletes fetched mail on the server commits its batches durably (the server
+    /// copy goes right after the commit); one that leaves the mail there need not wait for the disk.
+    @Test func batchesOfAnAccountThatDeletesOnTheServerCommitDurably() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            var accounts = try await IngestStoreTests.accounts(store, resolvers: [.caseId])
+            accounts[1].incoming.deleteOnFetch = true
+            let keeping = try await store.tickets.ingestBatch([Self.item(inbound(from: "a@example.com", subject: "kept", messageId: "k@x"), uid: 1)],
+                                                              account: accounts[0])
+            #expect(keeping.outcomes.map(\.name) == ["created"])
+            #expect(store.database.durableCommits.load(ordering: .relaxed) == 0)
+            let deleting = try await store.tickets.ingestBatch([Self.item(inbound(from: "b@example.com", subject: "gone", messageId: "d@x"), uid: 1)],
+                                                               account: accounts[1])
+            #expect(deleting.outcomes.map(\.name) == ["created"])
+            #expect(store.database.durableCommits.load(ordering: .relaxed) == 1)
         }
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import MailroomStore
+@testable import MailroomStore
 import MailroomTestSupport
 import SQLKit
 import Testing
@@ -41,6 +41,48 @@ import Testing
                     #expect((back.bytes ?? Data()) == (row.bytes ?? Data()) || row.bytes == nil && back.bytes == nil)
                 }
             }
+        }
+    }
+
+    /// Text and blobs are bound where they are (no copy): each value must still be the one read back,
+    /// also with several of them in one statement and the statement reused with other values.
+    @Test func valuesBoundInPlaceStayWhatTheyWere() async throws {
+        try await TestDatabase.sqlite.withDatabase { database in
+            try await database.withConnection { db in
+                try await db.raw("CREATE TABLE p (k INTEGER, a TEXT, b BLOB, c TEXT, d BLOB, e BLOB)").run()
+                for k in 0..<20 {
+                    let raw = (0..<(k * 7_919 % 70_000)).map { UInt8(truncatingIfNeeded: $0 &* (k + 1)) }
+                    try await db.raw("""
+                        INSERT INTO p (k, a, b, c, d, e) VALUES (\(bind: k), \(bind: "text \(k) " + String(repeating: "ü", count: k * 50)),
+                            \(bind: BlobBytes(bytes: raw)), \(bind: "second \(k)"), \(bind: Data([UInt8(k), 0, 1])), \(bind: BlobBytes(bytes: [])))
+                        """).run()
+                }
+                for k in 0..<20 {
+                    let row = try #require(try await db.raw("SELECT a, b, c, d, e FROM p WHERE k = \(bind: k)").first())
+                    #expect(try row.decode(column: "a", as: String.self) == "text \(k) " + String(repeating: "ü", count: k * 50))
+                    #expect(try row.decode(column: "b", as: Data?.self).map(Array.init) ?? [] == (0..<(k * 7_919 % 70_000)).map { UInt8(truncatingIfNeeded: $0 &* (k + 1)) })
+                    #expect(try row.decode(column: "c", as: String.self) == "second \(k)")
+                    #expect(try row.decode(column: "d", as: Data.self) == Data([UInt8(k), 0, 1]))
+                    #expect(try row.decode(column: "e", as: Data?.self) ?? Data() == Data())
+                }
+            }
+        }
+    }
+
+    /// A durable transaction syncs the log at its commit (SQLite's FULL); the others keep NORMAL.
+    @Test func aDurableTransactionCommitsWithFullSync() async throws {
+        try await TestDatabase.sqlite.withDatabase { database in
+            @Sendable func synchronous(_ db: any SQLDatabase) async throws -> Int? {
+                try await db.raw("PRAGMA synchronous").first()?.decode(column: "synchronous", as: Int.self)
+            }
+            let plain = try await database.transaction { db in try await synchronous(db) }
+            let durable = try await database.transaction(durable: true) { db in try await synchronous(db) }
+            #expect(plain == 1 && durable == 2)
+            struct Stop: Error {}
+            await #expect(throws: Stop.self) { try await database.transaction(durable: true) { _ in throw Stop() } }
+            let after = try await database.withConnection { db in try await synchronous(db) }
+            #expect(after == 1)
+            #expect(database.durableCommits.load(ordering: .relaxed) == 1)
         }
     }
 
