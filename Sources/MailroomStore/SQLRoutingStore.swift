@@ -283,9 +283,11 @@ public struct SQLRoutingStore: Sendable {
 
     // MARK: Machines
 
+    private static let routingOfTicket = FixedSQL("SELECT machine, version, closing FROM ticket_routing WHERE ticket_id = ?")
+
     public func routing(ticketId: String) async throws -> StoredRouting? {
         let row = try await database.withConnection { db in
-            try await db.raw("SELECT machine, version, closing FROM ticket_routing WHERE ticket_id = \(bind: ticketId)").first()
+            try await db.first(Self.routingOfTicket, .text(ticketId))
         }
         guard let row else { return nil }
         let machine = try JSONCoding.decoder.decode(TicketRouting.self, from: Data(try row.decode(column: "machine", as: String.self).utf8))

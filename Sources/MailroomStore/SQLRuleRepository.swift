@@ -52,8 +52,12 @@ public struct SQLRuleRepository: Sendable {
 
     /// What runs for an account's mail: its own rules, then the global ones.
     public func rules(for accountId: String) async throws -> [RoutingRule] {
-        try await select("WHERE account_id = \(bind: accountId) OR account_id IS NULL ORDER BY position, id")
+        // Read for every new ticket: a fixed statement (see FixedSQL).
+        let rows = try await database.withConnection { db in try await db.all(Self.accountRules, .text(accountId)) }
+        return try rows.map(Self.rule(from:))
     }
+
+    private static let accountRules = FixedSQL("SELECT id, document FROM rules WHERE account_id = ? OR account_id IS NULL ORDER BY position, id")
 
     public func delete(id: String) async throws {
         try await database.withConnection { db in try await db.raw("DELETE FROM rules WHERE id = \(bind: id)").run() }
@@ -70,10 +74,12 @@ public struct SQLRuleRepository: Sendable {
         let rows = try await database.withConnection { db in
             try await db.raw("SELECT id, document FROM rules \(clause)").all()
         }
-        return try rows.map { row in
-            var rule = try JSONCoding.decoder.decode(RoutingRule.self, from: Data(try row.decode(column: "document", as: String.self).utf8))
-            rule.id = try row.decode(column: "id", as: String.self)
-            return rule
-        }
+        return try rows.map(Self.rule(from:))
+    }
+
+    private static func rule(from row: any SQLRow) throws -> RoutingRule {
+        var rule = try JSONCoding.decoder.decode(RoutingRule.self, from: Data(try row.decode(column: "document", as: String.self).utf8))
+        rule.id = try row.decode(column: "id", as: String.self)
+        return rule
     }
 }

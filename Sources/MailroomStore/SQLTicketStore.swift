@@ -103,9 +103,7 @@ public struct SQLTicketStore: Sendable {
     static func ingestOne(_ mail: InboundMail, raw: [UInt8], account: Account, tags: [String], resolverInput: ResolverInput? = nil,
                           db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
         try await putBlob(raw, sha256: mail.rawSha256, db: db, now: now)
-        if let existing = try await db.raw("""
-            SELECT ticket_id FROM messages WHERE account_id = \(bind: account.id) AND content_hash = \(bind: mail.contentHash)
-            """).first() {
+        if let existing = try await db.first(Statements.messageByContent, .text(account.id), .text(mail.contentHash)) {
             return .duplicate(ticketId: try existing.decode(column: "ticket_id", as: String.self))
         }
         if let bounce = mail.bounce, let outcome = try await joinBounce(mail, bounce: bounce, account: account, db: db, now: now) {
@@ -119,19 +117,18 @@ public struct SQLTicketStore: Sendable {
         let ticketId: String
         if let match {
             // The same mail delivered to two of our mailboxes joins one ticket once.
-            let onTicket = try await db.raw("""
-                SELECT id FROM messages WHERE ticket_id = \(bind: match.ticketId) AND content_hash = \(bind: mail.contentHash)
-                """).first()
+            let onTicket = try await db.first(Statements.messageOnTicket, .text(match.ticketId), .text(mail.contentHash))
             if onTicket != nil { return .duplicate(ticketId: match.ticketId) }
             ticketId = match.ticketId
         } else {
             ticketId = try await createTicket(for: mail, customer: customer, sender: sender, account: account,
-                                              normalizedSubject: input.normalizedSubject, db: db, now: now)
+                                              normalizedSubject: input.normalizedSubject, tags: tags, db: db, now: now)
         }
         let messageId = try await insertMessage(mail, ticketId: ticketId, accountId: account.id, direction: .inbound,
                                                 deliveryState: nil, db: db, now: now)
         try await addParticipants(ticketId: ticketId, from: mail.from, to: mail.to, cc: mail.cc, db: db)
-        try await touchTicket(ticketId, direction: .inbound, addTags: tags, db: db, now: now)
+        // A new ticket was written with its first message counted.
+        if match != nil { try await touchTicket(ticketId, direction: .inbound, addTags: tags, db: db, now: now) }
         if let match { return .appended(ticketId: ticketId, messageId: messageId, resolver: match.resolver) }
         return .created(ticketId: ticketId, messageId: messageId)
     }
@@ -345,92 +342,67 @@ public struct SQLTicketStore: Sendable {
         case .none, .file:
             return
         case .imap(let folder, let uidValidity, let uid):
-            let millis = Timestamp.from(now)
-            try await db.raw("""
-                INSERT INTO mailbox_positions (account_id, folder, uid_validity, high_water, updated_at)
-                VALUES (\(bind: account), \(bind: folder), \(bind: Int64(uidValidity)), \(bind: Int64(uid)), \(bind: millis))
-                ON CONFLICT (account_id, folder) DO UPDATE SET
-                    high_water = CASE WHEN mailbox_positions.uid_validity = excluded.uid_validity
-                                       AND mailbox_positions.high_water > excluded.high_water
-                                      THEN mailbox_positions.high_water ELSE excluded.high_water END,
-                    uid_validity = excluded.uid_validity,
-                    updated_at = excluded.updated_at
-                """).run()
+            try await db.run(Statements.recordHighWater, .text(account), .text(folder), .integer(Int64(uidValidity)), .integer(Int64(uid)),
+                             .integer(Timestamp.from(now)))
         case .pop3(let uidl):
-            try await db.raw("""
-                INSERT INTO pop3_seen (account_id, uidl, created_at) VALUES (\(bind: account), \(bind: uidl), \(bind: Timestamp.from(now)))
-                ON CONFLICT (account_id, uidl) DO NOTHING
-                """).run()
+            try await db.run(Statements.recordUIDL, .text(account), .text(uidl), .integer(Timestamp.from(now)))
         }
     }
+
 
     // MARK: Writing pieces
 
     static func putBlob(_ bytes: [UInt8], sha256: String, db: any SQLDatabase, now: Date) async throws {
-        try await db.raw("""
-            INSERT INTO blobs (sha256, size, data, created_at) VALUES (\(bind: sha256), \(bind: bytes.count), \(bind: BlobBytes(bytes: bytes)),
-                               \(bind: Timestamp.from(now)))
-            ON CONFLICT (sha256) DO NOTHING
-            """).run()
+        try await db.run(Statements.putBlob, .text(sha256), .int(bytes.count), .blob(bytes), .integer(Timestamp.from(now)))
     }
 
     static func findOrCreateCustomer(_ address: EmailAddress, db: any SQLDatabase, now: Date) async throws -> Customer {
         let key = address.key
-        if let row = try await db.raw("SELECT id, name, address, created_at FROM customers WHERE address = \(bind: key)").first() {
+        if let row = try await db.first(Statements.customerByAddress, .text(key)) {
             var customer = Customer(id: try row.decode(column: "id", as: String.self), name: try row.decode(column: "name", as: String?.self),
                                     address: key, createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))
             if customer.name == nil, let name = address.name {
-                try await db.raw("UPDATE customers SET name = \(bind: name) WHERE id = \(bind: customer.id)").run()
+                try await db.run(Statements.nameCustomer, .text(name), .text(customer.id))
                 customer.name = name
             }
             return customer
         }
         let customer = Customer(id: Identifier.make(at: now), name: address.name, address: key, createdAt: now)
-        try await db.raw("""
-            INSERT INTO customers (id, address, name, created_at)
-            VALUES (\(bind: customer.id), \(bind: key), \(bind: customer.name), \(bind: Timestamp.from(now)))
-            """).run()
+        try await db.run(Statements.insertCustomer, .text(customer.id), .text(key), .text(customer.name), .integer(Timestamp.from(now)))
         return customer
     }
 
     static func nextTicketNumber(db: any SQLDatabase) async throws -> Int64 {
-        guard let row = try await db.raw("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value").first() else {
+        guard let row = try await db.first(Statements.nextTicketNumber) else {
             throw DatabaseError(description: "the ticket number counter is missing; run mailroom migrate")
         }
         return try row.decode(column: "value", as: Int64.self)
     }
 
+    /// A new ticket with its first message, inbound, already counted (as ``touchTicket(_:direction:addTags:db:now:)`` would).
     static func createTicket(for mail: InboundMail, customer: Customer, sender: EmailAddress, account: Account,
-                             normalizedSubject: String, db: any SQLDatabase, now: Date) async throws -> String {
+                             normalizedSubject: String, tags: [String], db: any SQLDatabase, now: Date) async throws -> String {
         let id = Identifier.make(at: now)
         let number = try await nextTicketNumber(db: db)
         let millis = Timestamp.from(now)
         let subject = String(mail.subject.prefix(1_000))
-        try await db.raw("""
-            INSERT INTO tickets (id, number, account_id, subject, normalized_subject, status, priority, customer_id, customer_address,
-                                 customer_name, queue_id, agent_id, tags, escalated, unread, message_count, created_at, updated_at,
-                                 last_message_at, last_direction)
-            VALUES (\(bind: id), \(bind: number), \(bind: account.id), \(bind: subject), \(bind: String(normalizedSubject.prefix(1_000))),
-                    \(bind: TicketStatus.new.rawValue), \(bind: TicketPriority.medium.rawValue), \(bind: customer.id),
-                    \(bind: customer.address), \(bind: sender.name ?? customer.name), NULL, NULL, '[]', \(bind: false), \(bind: true), 0,
-                    \(bind: millis), \(bind: millis), \(bind: millis), NULL)
-            """).run()
+        var uniqueTags: [String] = []
+        for tag in tags where !uniqueTags.contains(tag) { uniqueTags.append(tag) }
+        try await db.run(Statements.insertTicket, .text(id), .integer(number), .text(account.id), .text(subject),
+                         .text(String(normalizedSubject.prefix(1_000))), .text(TicketStatus.new.rawValue), .text(TicketPriority.medium.rawValue),
+                         .text(customer.id), .text(customer.address), .text(sender.name ?? customer.name), .text(JSONText.encode(uniqueTags)),
+                         .bool(false), .bool(true), .integer(millis), .integer(millis), .integer(millis))
         return id
     }
 
     static func insertMessage(_ mail: InboundMail, ticketId: String, accountId: String, direction: MessageDirection,
                               deliveryState: DeliveryState?, db: any SQLDatabase, now: Date) async throws -> String {
         let id = Identifier.make(at: now)
-        try await db.raw("""
-            INSERT INTO messages (id, ticket_id, account_id, direction, message_id, in_reply_to, refs, subject, from_addresses,
-                                  to_addresses, cc_addresses, sent_date, body_text, body_html, attachments, delivery_state,
-                                  raw_sha256, content_hash, created_at)
-            VALUES (\(bind: id), \(bind: ticketId), \(bind: accountId), \(bind: direction.rawValue), \(bind: mail.messageId),
-                    \(bind: JSONText.encode(mail.inReplyTo)), \(bind: JSONText.encode(mail.references)), \(bind: mail.subject),
-                    \(bind: JSONText.encode(mail.from)), \(bind: JSONText.encode(mail.to)), \(bind: JSONText.encode(mail.cc)),
-                    \(bind: mail.date.map(Timestamp.from)), \(bind: mail.text), \(bind: mail.html), \(bind: JSONText.encode(mail.attachments)),
-                    \(bind: deliveryState?.rawValue), \(bind: mail.rawSha256), \(bind: mail.contentHash), \(bind: Timestamp.from(now)))
-            """).run()
+        try await db.run(Statements.insertMessage, .text(id), .text(ticketId), .text(accountId), .text(direction.rawValue), .text(mail.messageId),
+                         .text(JSONText.encode(mail.inReplyTo)), .text(JSONText.encode(mail.references)), .text(mail.subject),
+                         .text(JSONText.encode(mail.from)), .text(JSONText.encode(mail.to)), .text(JSONText.encode(mail.cc)),
+                         .integer(mail.date.map(Timestamp.from)), .text(mail.text), .text(mail.html), .text(JSONText.encode(mail.attachments)),
+                         .text(deliveryState?.rawValue), .text(mail.rawSha256), .text(mail.contentHash), .integer(Timestamp.from(now)))
         return id
     }
 
@@ -443,10 +415,7 @@ public struct SQLTicketStore: Sendable {
             }
         }
         for (address, role) in rows {
-            try await db.raw("""
-                INSERT INTO ticket_participants (ticket_id, address, role) VALUES (\(bind: ticketId), \(bind: address), \(bind: role))
-                ON CONFLICT (ticket_id, address, role) DO NOTHING
-                """).run()
+            try await db.run(Statements.addParticipant, .text(ticketId), .text(address), .text(role))
         }
     }
 
@@ -454,30 +423,21 @@ public struct SQLTicketStore: Sendable {
     static func touchTicket(_ ticketId: String, direction: MessageDirection, addTags: [String], db: any SQLDatabase, now: Date) async throws {
         let millis = Timestamp.from(now)
         if direction == .inbound {
-            try await db.raw("""
-                UPDATE tickets SET message_count = message_count + 1, last_message_at = \(bind: millis), updated_at = \(bind: millis),
-                    last_direction = 'in', unread = \(bind: true),
-                    status = CASE WHEN status = 'pending' THEN 'open' ELSE status END
-                WHERE id = \(bind: ticketId)
-                """).run()
+            try await db.run(Statements.touchInbound, .integer(millis), .integer(millis), .bool(true), .text(ticketId))
         } else {
-            try await db.raw("""
-                UPDATE tickets SET message_count = message_count + 1, last_message_at = \(bind: millis), updated_at = \(bind: millis),
-                    last_direction = 'out', status = CASE WHEN status = 'new' THEN 'open' ELSE status END
-                WHERE id = \(bind: ticketId)
-                """).run()
+            try await db.run(Statements.touchOutbound, .integer(millis), .integer(millis), .text(ticketId))
         }
         try await Self.addTags(addTags, to: ticketId, db: db)
     }
 
     /// Adds tags the ticket does not have yet, keeping their order.
     static func addTags(_ tags: [String], to ticketId: String, db: any SQLDatabase) async throws {
-        guard !tags.isEmpty, let row = try await db.raw("SELECT tags FROM tickets WHERE id = \(bind: ticketId)").first() else { return }
+        guard !tags.isEmpty, let row = try await db.first(Statements.ticketTags, .text(ticketId)) else { return }
         var current = try fromJSON(try row.decode(column: "tags", as: String.self), as: [String].self)
         let before = current.count
         for tag in tags where !current.contains(tag) { current.append(tag) }
         guard current.count != before else { return }
-        try await db.raw("UPDATE tickets SET tags = \(bind: JSONText.encode(current)) WHERE id = \(bind: ticketId)").run()
+        try await db.run(Statements.setTicketTags, .text(JSONText.encode(current)), .text(ticketId))
     }
 
     /// A value stored as JSON text (by ``json(_:)`` or `JSONText`). Most list columns hold `[]`, which needs no decoder.
@@ -501,7 +461,7 @@ public struct SQLTicketStore: Sendable {
 
     public func ticket(id: String) async throws -> Ticket? {
         try await database.withConnection { db in
-            try await db.raw("SELECT \(Self.ticketColumns) FROM tickets WHERE id = \(bind: id)").first().map(Self.ticket(from:))
+            try await db.first(Statements.ticketById, .text(id)).map(Self.ticket(from:))
         }
     }
 
@@ -659,10 +619,11 @@ public struct SQLTicketStore: Sendable {
 
     // MARK: Row mapping
 
-    static let ticketColumns: SQLQueryString = """
+    static let ticketColumnList = """
         id, number, account_id, subject, status, priority, customer_id, customer_address, customer_name, queue_id, agent_id, tags,
         escalated, unread, message_count, created_at, updated_at, last_message_at, last_direction
         """
+    static let ticketColumns: SQLQueryString = "\(unsafeRaw: ticketColumnList)"
 
     static func ticket(from row: any SQLRow) throws -> Ticket {
         Ticket(
@@ -892,5 +853,64 @@ extension SQLTicketStore {
                 ORDER BY created_at DESC, id DESC LIMIT 1
                 """).first().map(Self.message(from:))
         }
+    }
+}
+
+extension SQLTicketStore {
+    /// The statements of an ingest (see ``FixedSQL``).
+    enum Statements {
+        static let messageByContent = FixedSQL("SELECT ticket_id FROM messages WHERE account_id = ? AND content_hash = ?")
+        static let messageOnTicket = FixedSQL("SELECT id FROM messages WHERE ticket_id = ? AND content_hash = ?")
+        static let recordHighWater = FixedSQL("""
+                INSERT INTO mailbox_positions (account_id, folder, uid_validity, high_water, updated_at)
+                VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (account_id, folder) DO UPDATE SET
+                    high_water = CASE WHEN mailbox_positions.uid_validity = excluded.uid_validity
+                                       AND mailbox_positions.high_water > excluded.high_water
+                                      THEN mailbox_positions.high_water ELSE excluded.high_water END,
+                    uid_validity = excluded.uid_validity,
+                    updated_at = excluded.updated_at
+                """)
+        static let recordUIDL = FixedSQL("""
+                INSERT INTO pop3_seen (account_id, uidl, created_at) VALUES (?, ?, ?)
+                ON CONFLICT (account_id, uidl) DO NOTHING
+                """)
+        static let putBlob = FixedSQL("""
+            INSERT INTO blobs (sha256, size, data, created_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT (sha256) DO NOTHING
+            """)
+        static let customerByAddress = FixedSQL("SELECT id, name, address, created_at FROM customers WHERE address = ?")
+        static let nameCustomer = FixedSQL("UPDATE customers SET name = ? WHERE id = ?")
+        static let insertCustomer = FixedSQL("INSERT INTO customers (id, address, name, created_at) VALUES (?, ?, ?, ?)")
+        static let nextTicketNumber = FixedSQL("UPDATE counters SET value = value + 1 WHERE name = 'ticket_number' RETURNING value")
+        static let insertTicket = FixedSQL("""
+            INSERT INTO tickets (id, number, account_id, subject, normalized_subject, status, priority, customer_id, customer_address,
+                                 customer_name, queue_id, agent_id, tags, escalated, unread, message_count, created_at, updated_at,
+                                 last_message_at, last_direction)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, ?, ?, ?, 1, ?, ?, ?, 'in')
+            """)
+        static let insertMessage = FixedSQL("""
+            INSERT INTO messages (id, ticket_id, account_id, direction, message_id, in_reply_to, refs, subject, from_addresses,
+                                  to_addresses, cc_addresses, sent_date, body_text, body_html, attachments, delivery_state,
+                                  raw_sha256, content_hash, created_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        static let addParticipant = FixedSQL("""
+            INSERT INTO ticket_participants (ticket_id, address, role) VALUES (?, ?, ?)
+            ON CONFLICT (ticket_id, address, role) DO NOTHING
+            """)
+        static let touchInbound = FixedSQL("""
+            UPDATE tickets SET message_count = message_count + 1, last_message_at = ?, updated_at = ?,
+                last_direction = 'in', unread = ?, status = CASE WHEN status = 'pending' THEN 'open' ELSE status END
+            WHERE id = ?
+            """)
+        static let touchOutbound = FixedSQL("""
+            UPDATE tickets SET message_count = message_count + 1, last_message_at = ?, updated_at = ?,
+                last_direction = 'out', status = CASE WHEN status = 'new' THEN 'open' ELSE status END
+            WHERE id = ?
+            """)
+        static let ticketTags = FixedSQL("SELECT tags FROM tickets WHERE id = ?")
+        static let setTicketTags = FixedSQL("UPDATE tickets SET tags = ? WHERE id = ?")
+        static let ticketById = FixedSQL("SELECT \(ticketColumnList) FROM tickets WHERE id = ?")
     }
 }

@@ -310,7 +310,6 @@ struct DirectSQLiteDatabase: SQLDatabase {
             case let text as String: return .value(.text(text))
             case let number as Int: return .value(.integer(number))
             case let number as Int64: return .value(.integer(Int(number)))
-            case let raw as BlobBytes: return .bytes(raw.bytes)
             case let data as Data: return .data(data)
             default: return .value(try Self.encoder.encode(bind))
             }
@@ -334,6 +333,21 @@ struct DirectSQLiteDatabase: SQLDatabase {
         } else {
             let handle = self.handle
             try await eventLoop.submit { try handle.run(sql, binds, onRow: onRow) }.get()
+        }
+    }
+
+    /// Runs a statement whose text and values are ready (see ``FixedSQL``).
+    func run(_ sql: String, _ binds: [SQLiteHandle.Bind], onRow: (any SQLRow) -> Void) async throws {
+        if eventLoop.inEventLoop {
+            try handle.run(sql, binds) { onRow($0) }
+        } else {
+            let handle = self.handle
+            let rows = try await eventLoop.submit {
+                var rows: [SQLiteRowValues] = []
+                try handle.run(sql, binds) { rows.append($0) }
+                return rows
+            }.get()
+            for row in rows { onRow(row) }
         }
     }
 
@@ -464,16 +478,5 @@ final class SQLiteCheckpointer: Sendable {
         let handle = self.handle
         try? await handle.thread.eventLoop.submit { handle.close() }.get()
         await handle.thread.shutdown()
-    }
-}
-
-/// Bytes to store as a blob, bound to SQLite where they are (raw mail is large: each copy of it
-/// costs as much as a good part of the statement); other databases get them as `Data`.
-struct BlobBytes: Encodable, Sendable {
-    let bytes: [UInt8]
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(Data(bytes))
     }
 }

@@ -52,10 +52,9 @@ import Testing
                 try await db.raw("CREATE TABLE p (k INTEGER, a TEXT, b BLOB, c TEXT, d BLOB, e BLOB)").run()
                 for k in 0..<20 {
                     let raw = (0..<(k * 7_919 % 70_000)).map { UInt8(truncatingIfNeeded: $0 &* (k + 1)) }
-                    try await db.raw("""
-                        INSERT INTO p (k, a, b, c, d, e) VALUES (\(bind: k), \(bind: "text \(k) " + String(repeating: "ü", count: k * 50)),
-                            \(bind: BlobBytes(bytes: raw)), \(bind: "second \(k)"), \(bind: Data([UInt8(k), 0, 1])), \(bind: BlobBytes(bytes: [])))
-                        """).run()
+                    try await db.run(FixedSQL("INSERT INTO p (k, a, b, c, d, e) VALUES (?, ?, ?, ?, ?, ?)"), .int(k),
+                                     .text("text \(k) " + String(repeating: "ü", count: k * 50)), .blob(raw), .text("second \(k)"),
+                                     .blob([UInt8(k), 0, 1]), .blob([]))
                 }
                 for k in 0..<20 {
                     let row = try #require(try await db.raw("SELECT a, b, c, d, e FROM p WHERE k = \(bind: k)").first())
