@@ -61,14 +61,18 @@ public final class MailroomDatabase: Sendable {
     let durableCommits = Atomic<Int>(0)
     private let logger: Logger
 
+    /// SQLite only: where raw mail is kept (see ``BlobPacks``); nil for PostgreSQL, which keeps it in its `blobs` table.
+    public let blobPacks: BlobPacks?
+
     private enum Backend: Sendable {
         case sqlite(SQLiteHandle, AsyncLock, SQLiteCheckpointer)
         case postgres(PostgresClient)
     }
 
-    private init(kind: SQLDialectKind, backend: Backend, logger: Logger) {
+    private init(kind: SQLDialectKind, backend: Backend, blobPacks: BlobPacks? = nil, logger: Logger) {
         self.kind = kind
         self.backend = backend
+        self.blobPacks = blobPacks
         self.logger = logger
     }
 
@@ -95,7 +99,8 @@ public final class MailroomDatabase: Sendable {
             try await DirectSQLiteDatabase(handle: copier, logger: logger).raw("PRAGMA synchronous = NORMAL").run()
             let checkpointer = SQLiteCheckpointer(handle: copier, logger: logger)
             try await connection.thread.eventLoop.submit { connection.reportCommits(to: checkpointer) }.get()
-            return MailroomDatabase(kind: .sqlite, backend: .sqlite(connection, AsyncLock(), checkpointer), logger: logger)
+            let packs = try BlobPacks(directory: path + "-blobs")
+            return MailroomDatabase(kind: .sqlite, backend: .sqlite(connection, AsyncLock(), checkpointer), blobPacks: packs, logger: logger)
         case .postgres(let url):
             let sqlConfiguration = try SQLPostgresConfiguration(url: url)
             let core = sqlConfiguration.coreConfiguration
@@ -137,7 +142,7 @@ public final class MailroomDatabase: Sendable {
     public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let connection, let lock, _):
-            let db = DirectSQLiteDatabase(handle: connection, logger: logger)
+            let db = DirectSQLiteDatabase(handle: connection, logger: logger, packs: blobPacks)
             return try await withTaskExecutorPreference(connection.thread) {
                 try await lock.withLock { try await body(db) }
             }
@@ -158,7 +163,7 @@ public final class MailroomDatabase: Sendable {
     public func transaction<T: Sendable>(durable: Bool = false, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let connection, let lock, let checkpointer):
-            let db = DirectSQLiteDatabase(handle: connection, logger: logger)
+            let db = DirectSQLiteDatabase(handle: connection, logger: logger, packs: blobPacks)
             return try await withTaskExecutorPreference(connection.thread) {
                 try await lock.withLock {
                     await checkpointer.makeRoom()
@@ -212,6 +217,7 @@ public final class MailroomDatabase: Sendable {
             await connection.thread.shutdown()
             // Last: the writer's hook points at the checkpointer, and the last connection to close copies what is left.
             await checkpointer.close()
+            blobPacks?.close()
         }
     }
 }

@@ -464,6 +464,14 @@ let migrations: [Migration] = [
             "CREATE INDEX outbox_message ON outbox (message_id)",
         ]
     },
+    Migration(version: 16, name: "raw mail of an SQLite store in pack files") { _ in
+        [
+            // SQLite keeps new raw mail in pack files next to the database (BlobPacks): the row names
+            // the pack and offset and `data` stays empty. PostgreSQL leaves both NULL and keeps `data`.
+            "ALTER TABLE blobs ADD COLUMN pack INTEGER",
+            "ALTER TABLE blobs ADD COLUMN pack_offset BIGINT",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -221,9 +221,11 @@ public struct SQLOutboxStore: Sendable {
         return try await database.withConnection { db in
             var found: [String: [UInt8]] = [:]
             for chunk in Self.chunks(keys.indices, size: Self.rowsPerStatement) {
-                let rows = try await db.raw("SELECT sha256, data FROM blobs WHERE sha256 IN (\(binds: chunk.map { keys[$0] }))\(sizeLimit)").all()
+                let rows = try await db.raw("""
+                    SELECT sha256, size, data, pack, pack_offset FROM blobs WHERE sha256 IN (\(binds: chunk.map { keys[$0] }))\(sizeLimit)
+                    """).all()
                 for row in rows {
-                    found[try row.decode(column: "sha256", as: String.self)] = Array(try row.decode(column: "data", as: Data.self))
+                    found[try row.decode(column: "sha256", as: String.self)] = try SQLTicketStore.blobBytes(row, packs: database.blobPacks)
                 }
             }
             return found

@@ -67,7 +67,8 @@ public struct SQLTicketStore: Sendable {
                             accountId: account.id, reason: .storeFailed, detail: "the message could not be stored: \(error)",
                             rawSha256: mail.rawSha256, size: item.raw.count, source: item.source, from: mail.sender?.address,
                             subject: String(mail.subject.prefix(300)), createdAt: stamp)
-                        outcome = .quarantined(id: try await Self.insertQuarantine(entry, raw: item.raw, db: db, now: stamp))
+                        outcome = .quarantined(id: try await Self.insertQuarantine(entry, raw: item.raw, storedRaw: item.storedRaw, db: db,
+                                                                                  now: stamp))
                     } catch {
                         guard savepoints else { throw NeedsSavepoints() }
                         try? await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
@@ -91,18 +92,40 @@ public struct SQLTicketStore: Sendable {
     static func store(_ item: IngestItem, account: Account, db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
         switch item.action {
         case .ingest(let mail, let tags):
-            return try await ingestOne(mail, raw: item.raw, account: account, tags: tags, resolverInput: item.resolverInput, db: db, now: now)
+            return try await ingestOne(mail, raw: item.raw, account: account, tags: tags, resolverInput: item.resolverInput,
+                                       storedRaw: item.storedRaw, db: db, now: now)
         case .quarantine(let entry):
-            return .quarantined(id: try await insertQuarantine(entry, raw: item.raw, db: db, now: now))
+            return .quarantined(id: try await insertQuarantine(entry, raw: item.raw, storedRaw: item.storedRaw, db: db, now: now))
         case .skip(let reason):
             return .skipped(reason: reason)
         }
     }
 
+    /// Writes raw messages where the store keeps them and makes them durable, ahead of the
+    /// transaction that will name them (pass the locations on as `IngestItem.storedRaw`), so that
+    /// this I/O overlaps with other work instead of holding the only writer. SQLite: appended to its
+    /// packs and synced, on a thread of their own. PostgreSQL: nothing to do (the transaction
+    /// stores them), all nil. A nil input stays nil.
+    public func stageRaw(_ messages: [[UInt8]?]) async throws -> [BlobLocation?] {
+        guard let packs = database.blobPacks, messages.contains(where: { $0 != nil }) else { return messages.map { _ in nil } }
+        return try await withCheckedThrowingContinuation { continuation in
+            Self.stagingQueue.async {
+                continuation.resume(with: Result {
+                    let locations = try messages.map { raw in try raw.map(packs.append) }
+                    try packs.sync(locations.compactMap { $0 })
+                    return locations
+                })
+            }
+        }
+    }
+
+    /// Blocking file I/O stays off the concurrency pool's few threads.
+    private static let stagingQueue = DispatchQueue(label: "mailroom.raw-mail-staging")
+
     /// Everything of one message's ingest but its fetch position.
     static func ingestOne(_ mail: InboundMail, raw: [UInt8], account: Account, tags: [String], resolverInput: ResolverInput? = nil,
-                          db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
-        try await putBlob(raw, sha256: mail.rawSha256, db: db, now: now)
+                          storedRaw: BlobLocation? = nil, db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
+        try await putBlob(raw, sha256: mail.rawSha256, stored: storedRaw, db: db, now: now)
         if let existing = try await db.first(Statements.messageByContent, .text(account.id), .text(mail.contentHash)) {
             return .duplicate(ticketId: try existing.decode(column: "ticket_id", as: String.self))
         }
@@ -196,10 +219,11 @@ public struct SQLTicketStore: Sendable {
         }
     }
 
-    static func insertQuarantine(_ entry: QuarantinedMessage, raw: [UInt8]?, db: any SQLDatabase, now: Date) async throws -> String {
+    static func insertQuarantine(_ entry: QuarantinedMessage, raw: [UInt8]?, storedRaw: BlobLocation? = nil, db: any SQLDatabase,
+                                 now: Date) async throws -> String {
         var stored = entry
         stored.id = Identifier.make(at: now)
-        if let raw, let sha = stored.rawSha256 { try await putBlob(raw, sha256: sha, db: db, now: now) }
+        if let raw, let sha = stored.rawSha256 { try await putBlob(raw, sha256: sha, stored: storedRaw, db: db, now: now) }
         try await db.raw("""
             INSERT INTO quarantine (id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at)
             VALUES (\(bind: stored.id), \(bind: stored.accountId), \(bind: stored.reason.rawValue), \(bind: stored.detail),
@@ -352,8 +376,33 @@ public struct SQLTicketStore: Sendable {
 
     // MARK: Writing pieces
 
-    static func putBlob(_ bytes: [UInt8], sha256: String, db: any SQLDatabase, now: Date) async throws {
-        try await db.run(Statements.putBlob, .text(sha256), .int(bytes.count), .blob(bytes), .integer(Timestamp.from(now)))
+    /// Stores raw bytes under their SHA-256, once. SQLite keeps them in its packs: `stored` says where
+    /// they were already written and synced before the transaction; without it they are appended and
+    /// synced now, before the row that names them can commit.
+    static func putBlob(_ bytes: [UInt8], sha256: String, stored: BlobLocation? = nil, db: any SQLDatabase, now: Date) async throws {
+        guard let packs = (db as? DirectSQLiteDatabase)?.packs else {
+            try await db.run(Statements.putBlob, .text(sha256), .int(bytes.count), .blob(bytes), .integer(Timestamp.from(now)))
+            return
+        }
+        let location: BlobLocation
+        if let stored {
+            location = stored
+        } else {
+            if try await db.first(Statements.blobExists, .text(sha256)) != nil { return }
+            location = try packs.append(bytes)
+            try packs.sync([location])
+        }
+        try await db.run(Statements.putPackedBlob, .text(sha256), .int(bytes.count), .int(location.pack), .integer(location.offset),
+                         .integer(Timestamp.from(now)))
+    }
+
+    /// Reads a blob row's bytes: from its pack, or from `data` (PostgreSQL, and SQLite rows from before the packs).
+    static func blobBytes(_ row: any SQLRow, packs: BlobPacks?) throws -> [UInt8] {
+        if let pack = try row.decode(column: "pack", as: Int?.self), let packs {
+            return try packs.read(BlobLocation(pack: pack, offset: try row.decode(column: "pack_offset", as: Int64.self)),
+                                  size: try row.decode(column: "size", as: Int.self))
+        }
+        return Array(try row.decode(column: "data", as: Data.self))
     }
 
     static func findOrCreateCustomer(_ address: EmailAddress, db: any SQLDatabase, now: Date) async throws -> Customer {
@@ -454,8 +503,8 @@ public struct SQLTicketStore: Sendable {
 
     public func blob(sha256: String) async throws -> [UInt8]? {
         try await database.withConnection { db in
-            guard let row = try await db.raw("SELECT data FROM blobs WHERE sha256 = \(bind: sha256)").first() else { return nil }
-            return Array(try row.decode(column: "data", as: Data.self))
+            guard let row = try await db.first(Statements.blobBySHA256, .text(sha256)) else { return nil }
+            return try Self.blobBytes(row, packs: database.blobPacks)
         }
     }
 
@@ -879,6 +928,13 @@ extension SQLTicketStore {
             INSERT INTO blobs (sha256, size, data, created_at) VALUES (?, ?, ?, ?)
             ON CONFLICT (sha256) DO NOTHING
             """)
+        /// SQLite only (an empty blob literal).
+        static let putPackedBlob = FixedSQL("""
+            INSERT INTO blobs (sha256, size, data, pack, pack_offset, created_at) VALUES (?, ?, x'', ?, ?, ?)
+            ON CONFLICT (sha256) DO NOTHING
+            """)
+        static let blobExists = FixedSQL("SELECT 1 AS found FROM blobs WHERE sha256 = ?")
+        static let blobBySHA256 = FixedSQL("SELECT size, data, pack, pack_offset FROM blobs WHERE sha256 = ?")
         static let customerByAddress = FixedSQL("SELECT id, name, address, created_at FROM customers WHERE address = ?")
         static let nameCustomer = FixedSQL("UPDATE customers SET name = ? WHERE id = ?")
         static let insertCustomer = FixedSQL("INSERT INTO customers (id, address, name, created_at) VALUES (?, ?, ?, ?)")

@@ -296,6 +296,8 @@ struct SQLiteRowValues: SQLRow {
 struct DirectSQLiteDatabase: SQLDatabase {
     let handle: SQLiteHandle
     let logger: Logger
+    /// Where this database keeps raw mail (nil only while it is being opened).
+    var packs: BlobPacks? = nil
     private static let encoder = SQLiteDataEncoder()
 
     var eventLoop: any EventLoop { handle.thread.eventLoop }

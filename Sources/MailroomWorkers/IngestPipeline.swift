@@ -73,14 +73,19 @@ public struct IngestPipeline: Sendable {
         let messages: [Inbound]
         let account: Account
         fileprivate let parses: ParallelParse
+        /// The raw messages written to the store ahead of the transaction (see ``SQLTicketStore/stageRaw(_:)``).
+        fileprivate let staged: Task<[BlobLocation?], any Error>
     }
 
-    /// Starts parsing a batch at once, so that it overlaps with the commit of the batch before.
+    /// Starts parsing a batch, and writing its raw messages, at once, so that both overlap with the commit of the batch before.
     public func prepare(_ messages: [Inbound], account: Account) -> PreparedBatch {
         let limit = account.incoming.maxMessageBytes
+        let tickets = self.tickets
+        let raws = messages.map { $0.raw.isEmpty ? nil : $0.raw }
         return PreparedBatch(messages: messages, account: account,
                              parses: ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty ? nil : $0.raw },
-                                                         timeout: parseTimeout, parse: InboundMailParser.parse))
+                                                         timeout: parseTimeout, parse: InboundMailParser.parse),
+                             staged: Task { try await tickets.stageRaw(raws) })
     }
 
     /// Decides each message of a prepared batch (quarantine, skip or ingest) and commits them all
@@ -157,6 +162,13 @@ public struct IngestPipeline: Sendable {
             }
         }
 
+        do {
+            let locations = try await batch.staged.value
+            for index in items.indices where index < locations.count { items[index].storedRaw = locations[index] }
+        } catch {
+            // The transaction writes them itself then (and fails the same way if the disk does).
+            logger.warning("could not write a batch's raw messages ahead of its commit", metadata: ["account": "\(account.id)", "error": "\(error)"])
+        }
         let result = try await tickets.ingestBatch(items, account: account, now: now)
         // The steps after the commit read and write the database: run them on its executor.
         await withTaskExecutorPreference(tickets.preferredExecutor) {

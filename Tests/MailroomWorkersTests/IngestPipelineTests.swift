@@ -1,6 +1,6 @@
 import Foundation
 import MailroomCore
-import MailroomStore
+@testable import MailroomStore
 import MailroomTestSupport
 import MailroomWorkers
 import MailMessage
@@ -94,6 +94,30 @@ import Testing
             // Garbage is either read as a (strange) message or quarantined, never an error.
             #expect(outcomes[2].ticketId != nil)
             #expect(try await ticketCount(store) >= 1)
+        }
+    }
+
+    /// SQLite: a batch's raw messages are in the packs, synced, before its transaction names them;
+    /// each reads back whatever became of the message (ticket, quarantine, or a skip that stores nothing).
+    @Test func aBatchsRawMailIsWrittenAheadOfItsTransaction() async throws {
+        try await withPipeline { pipeline, store, account in
+            let good = Array(mailText(subject: "Fine", messageId: "fine@x").utf8)
+            let big = Array(mailText(subject: "Big", messageId: "big2@x", body: String(repeating: "y", count: 5_000)).utf8)
+            let result = try await pipeline.processBatch([
+                IngestPipeline.Inbound(raw: good, position: .imap(folder: "INBOX", uidValidity: 1, uid: 1), source: "uid 1"),
+                IngestPipeline.Inbound(raw: big, position: .imap(folder: "INBOX", uidValidity: 1, uid: 2), source: "uid 2"),
+            ], account: account)
+            #expect(result.outcomes.map(\.name) == ["created", "quarantined"])
+            // One sync for the batch, before its transaction (the store would sync each message it writes itself).
+            #expect(store.database.blobPacks?.syncs.load(ordering: .relaxed) == 1)
+            let rows = try await store.database.withConnection { db in
+                try await db.raw("SELECT sha256, length(data) AS n, pack FROM blobs").all().map {
+                    (try $0.decode(column: "n", as: Int.self), try $0.decode(column: "pack", as: Int?.self))
+                }
+            }
+            #expect(rows.count == 2 && rows.allSatisfy { $0.0 == 0 && $0.1 != nil })
+            #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(good)) == good)
+            #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(big)) == big)
         }
     }
 

@@ -19,13 +19,28 @@ public struct IngestItem: Sendable {
     /// What the resolvers will look at, worked out before the store's transaction (subject
     /// normalisation is not free, and the transaction holds the only writer); nil: the store works it out.
     public var resolverInput: ResolverInput?
+    /// Where `raw` was already written and synced, outside the transaction (SQLite's packs); nil: the store writes it.
+    public var storedRaw: BlobLocation?
 
-    public init(action: Action, raw: [UInt8], position: MailboxPosition?, source: String, resolverInput: ResolverInput? = nil) {
+    public init(action: Action, raw: [UInt8], position: MailboxPosition?, source: String, resolverInput: ResolverInput? = nil,
+                storedRaw: BlobLocation? = nil) {
         self.action = action
         self.raw = raw
         self.position = position
         self.source = source
         self.resolverInput = resolverInput
+        self.storedRaw = storedRaw
+    }
+}
+
+/// Where a raw message's bytes are in an SQLite store's pack files (see `BlobPacks`).
+public struct BlobLocation: Sendable, Hashable {
+    public let pack: Int
+    public let offset: Int64
+
+    public init(pack: Int, offset: Int64) {
+        self.pack = pack
+        self.offset = offset
     }
 }
 
