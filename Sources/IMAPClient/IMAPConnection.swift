@@ -362,7 +362,12 @@ public actor IMAPConnection {
     /// Runs FETCH commands, reporting sections of every FETCH response that has one. FETCH
     /// responses without content (unsolicited flag changes) are not reported. Up to `depth`
     /// commands are in flight at once, so the server never waits for the client between them.
-    private func fetch(_ commands: [String], step: String, depth: Int = 2, handle: (FetchEvent) async throws -> Void) async throws {
+    ///
+    /// `handle` runs on the connection's executor (`nonisolated(nonsending)`): a plain async
+    /// closure would leave the actor for the global pool and come back for every event, several
+    /// thread wake-ups per message.
+    private func fetch(_ commands: [String], step: String, depth: Int = 2,
+                       handle: nonisolated(nonsending) (FetchEvent) async throws -> Void) async throws {
         try await endIdleIfNeeded()
         guard !closed else { throw MailTransportError.connectionClosed(step: step) }
         var inFlight: [String] = []

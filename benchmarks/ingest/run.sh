@@ -183,7 +183,8 @@ python3 "$here/api.py" wait-ingested "$mr_url" "$token" "$ingest_id" "$count" 12
 cpu1=$(cpu_ticks "$mr_pid")
 # Where the CPU went, per thread (the database's event loop thread bounds the rate).
 for t in /proc/"$mr_pid"/task/*; do
-    awk -v name="$(cat "$t/comm")" '{ if ($14 + $15 > 0) printf "  thread %-20s %6d ticks\n", name, $14 + $15 }' "$t/stat"
+    awk -v name="$(cat "$t/comm")" -v switches="$(awk '/ctxt_switches/ { s += $2 } END { print s }' "$t/status")" \
+        '{ if ($14 + $15 > 0) printf "  thread %-20s %6d ticks %8d context switches\n", name, $14 + $15, switches }' "$t/stat"
 done | sort -k3 -n -r >&2
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 python3 - "$work/mr-ingest/mailroom.sqlite" "$ingest_id" >"$work/ingest-db" <<'PY'
