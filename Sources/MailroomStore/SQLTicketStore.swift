@@ -93,7 +93,7 @@ public struct SQLTicketStore: Sendable {
         switch item.action {
         case .ingest(let mail, let tags):
             return try await ingestOne(mail, raw: item.raw, account: account, tags: tags, resolverInput: item.resolverInput,
-                                       storedRaw: item.storedRaw, db: db, now: now)
+                                       storedRaw: item.storedRaw, columns: item.messageColumns, db: db, now: now)
         case .quarantine(let entry):
             return .quarantined(id: try await insertQuarantine(entry, raw: item.raw, storedRaw: item.storedRaw, db: db, now: now))
         case .skip(let reason):
@@ -124,7 +124,8 @@ public struct SQLTicketStore: Sendable {
 
     /// Everything of one message's ingest but its fetch position.
     static func ingestOne(_ mail: InboundMail, raw: [UInt8], account: Account, tags: [String], resolverInput: ResolverInput? = nil,
-                          storedRaw: BlobLocation? = nil, db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
+                          storedRaw: BlobLocation? = nil, columns: MessageColumnJSON? = nil, db: any SQLDatabase,
+                          now: Date) async throws -> IngestOutcome {
         try await putBlob(raw, sha256: mail.rawSha256, stored: storedRaw, db: db, now: now)
         if let existing = try await db.first(Statements.messageByContent, .text(account.id), .text(mail.contentHash)) {
             return .duplicate(ticketId: try existing.decode(column: "ticket_id", as: String.self))
@@ -148,7 +149,7 @@ public struct SQLTicketStore: Sendable {
                                               normalizedSubject: input.normalizedSubject, tags: tags, db: db, now: now)
         }
         let messageId = try await insertMessage(mail, ticketId: ticketId, accountId: account.id, direction: .inbound,
-                                                deliveryState: nil, db: db, now: now)
+                                                deliveryState: nil, columns: columns, db: db, now: now)
         try await addParticipants(ticketId: ticketId, from: mail.from, to: mail.to, cc: mail.cc, db: db)
         // A new ticket was written with its first message counted.
         if match != nil { try await touchTicket(ticketId, direction: .inbound, addTags: tags, db: db, now: now) }
@@ -445,12 +446,12 @@ public struct SQLTicketStore: Sendable {
     }
 
     static func insertMessage(_ mail: InboundMail, ticketId: String, accountId: String, direction: MessageDirection,
-                              deliveryState: DeliveryState?, db: any SQLDatabase, now: Date) async throws -> String {
+                              deliveryState: DeliveryState?, columns: MessageColumnJSON? = nil, db: any SQLDatabase, now: Date) async throws -> String {
         let id = Identifier.make(at: now)
+        let lists = columns ?? MessageColumnJSON(mail)
         try await db.run(Statements.insertMessage, .text(id), .text(ticketId), .text(accountId), .text(direction.rawValue), .text(mail.messageId),
-                         .text(JSONText.encode(mail.inReplyTo)), .text(JSONText.encode(mail.references)), .text(mail.subject),
-                         .text(JSONText.encode(mail.from)), .text(JSONText.encode(mail.to)), .text(JSONText.encode(mail.cc)),
-                         .integer(mail.date.map(Timestamp.from)), .text(mail.text), .text(mail.html), .text(JSONText.encode(mail.attachments)),
+                         .text(lists.inReplyTo), .text(lists.references), .text(mail.subject), .text(lists.from), .text(lists.to), .text(lists.cc),
+                         .integer(mail.date.map(Timestamp.from)), .text(mail.text), .text(mail.html), .text(lists.attachments),
                          .text(deliveryState?.rawValue), .text(mail.rawSha256), .text(mail.contentHash), .integer(Timestamp.from(now)))
         return id
     }

@@ -72,7 +72,7 @@ public struct IngestPipeline: Sendable {
     public struct PreparedBatch: Sendable {
         let messages: [Inbound]
         let account: Account
-        fileprivate let parses: ParallelParse
+        fileprivate let parses: ParallelParse<ParsedMail>
         /// The raw messages written to the store ahead of the transaction (see ``SQLTicketStore/stageRaw(_:)``).
         fileprivate let staged: Task<[BlobLocation?], any Error>
     }
@@ -84,8 +84,22 @@ public struct IngestPipeline: Sendable {
         let raws = messages.map { $0.raw.isEmpty ? nil : $0.raw }
         return PreparedBatch(messages: messages, account: account,
                              parses: ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty ? nil : $0.raw },
-                                                         timeout: parseTimeout, parse: InboundMailParser.parse),
+                                                         timeout: parseTimeout) { raw in ParsedMail(try InboundMailParser.parse(raw), account: account) },
                              staged: Task { try await tickets.stageRaw(raws) })
+    }
+
+    /// A parsed message with what the store's transaction needs of it worked out already, on the
+    /// parse workers: a batch's commit runs one message after the other, these run side by side.
+    struct ParsedMail: Sendable {
+        var mail: InboundMail
+        let resolverInput: ResolverInput
+        let columns: MessageColumnJSON
+
+        init(_ mail: InboundMail, account: Account) {
+            self.mail = mail
+            resolverInput = ResolverInput(mail: mail, account: account)
+            columns = MessageColumnJSON(mail)
+        }
     }
 
     /// Decides each message of a prepared batch (quarantine, skip or ingest) and commits them all
@@ -119,11 +133,13 @@ public struct IngestPipeline: Sendable {
                 continue
             }
             var mail: InboundMail
-            let parse: ParallelParse.Result = raw.isEmpty ? .failed(InboundMailParser.Refusal.empty)
+            let prepared: ParsedMail
+            let parse: ParallelParse<ParsedMail>.Result = raw.isEmpty ? .failed(InboundMailParser.Refusal.empty)
                 : results[index] ?? .failed(InboundMailParser.Refusal.empty)
             switch parse {
             case .parsed(let result):
-                mail = result
+                mail = result.mail
+                prepared = result
             case .failed(let error):
                 items.append(quarantine(.unparseable, (error as? InboundMailParser.Refusal)?.description ?? "\(error)"))
                 parsed.append(nil)
@@ -156,8 +172,10 @@ public struct IngestPipeline: Sendable {
                                         mail: mail))
                 parsed.append(mail)
             case .accept(let tags):
-                items.append(IngestItem(action: .ingest(mail, tags: tags), raw: raw, position: message.position, source: message.source,
-                                        resolverInput: ResolverInput(mail: mail, account: account)))
+                var item = IngestItem(action: .ingest(mail, tags: tags), raw: raw, position: message.position, source: message.source,
+                                      resolverInput: prepared.resolverInput)
+                item.messageColumns = prepared.columns
+                items.append(item)
                 parsed.append(mail)
             }
         }

@@ -10,9 +10,9 @@ import Synchronization
 /// that runs longer than `timeout` counts as timed out: the caller gets that result in its place,
 /// a new worker takes over the rest of the batch, and the abandoned parse finishes unseen (a
 /// synchronous parse cannot be interrupted; this way it cannot stall the fetcher either).
-final class ParallelParse: Sendable {
+final class ParallelParse<Output: Sendable>: Sendable {
     enum Result: Sendable {
-        case parsed(InboundMail)
+        case parsed(Output)
         case failed(any Error)
         case timedOut
     }
@@ -43,9 +43,9 @@ final class ParallelParse: Sendable {
     private typealias BatchDone = (CheckedContinuation<[Result?], Never>, [Result?])
     private let messages: [[UInt8]?]
     private let timeout: Duration
-    private let parse: @Sendable ([UInt8]) throws -> InboundMail
+    private let parse: @Sendable ([UInt8]) throws -> Output
 
-    private init(messages: [[UInt8]?], timeout: Duration, parse: @escaping @Sendable ([UInt8]) throws -> InboundMail) {
+    private init(messages: [[UInt8]?], timeout: Duration, parse: @escaping @Sendable ([UInt8]) throws -> Output) {
         state = Mutex(State(results: Array(repeating: nil, count: messages.count), started: Array(repeating: nil, count: messages.count),
                             remaining: messages.count { $0 != nil }))
         self.messages = messages
@@ -60,7 +60,7 @@ final class ParallelParse: Sendable {
 
     /// Starts parsing every message that has bytes (nil: nothing to parse at that place).
     static func start(_ messages: [[UInt8]?], timeout: Duration,
-                      parse: @escaping @Sendable ([UInt8]) throws -> InboundMail) -> ParallelParse {
+                      parse: @escaping @Sendable ([UInt8]) throws -> Output) -> ParallelParse {
         let batch = ParallelParse(messages: messages, timeout: timeout, parse: parse)
         for _ in 0..<workerCount(messages: messages.count) { batch.startWorker() }
         let watchdog = Task(executorPreference: globalConcurrentExecutor) { [weak batch] in

@@ -21,6 +21,8 @@ public struct IngestItem: Sendable {
     public var resolverInput: ResolverInput?
     /// Where `raw` was already written and synced, outside the transaction (SQLite's packs); nil: the store writes it.
     public var storedRaw: BlobLocation?
+    /// The message's list columns as stored, written before the transaction like `resolverInput`; nil: the store writes them.
+    public var messageColumns: MessageColumnJSON?
 
     public init(action: Action, raw: [UInt8], position: MailboxPosition?, source: String, resolverInput: ResolverInput? = nil,
                 storedRaw: BlobLocation? = nil) {
@@ -68,5 +70,24 @@ public struct CommittedMessage: Sendable {
         self.outcome = outcome
         self.account = account
         self.mail = mail
+    }
+}
+
+/// An inbound message's list columns (references, addresses, attachments) as the store keeps them: JSON text.
+public struct MessageColumnJSON: Sendable {
+    public let inReplyTo: String
+    public let references: String
+    public let from: String
+    public let to: String
+    public let cc: String
+    public let attachments: String
+
+    public init(_ mail: InboundMail) {
+        inReplyTo = JSONText.encode(mail.inReplyTo)
+        references = JSONText.encode(mail.references)
+        from = JSONText.encode(mail.from)
+        to = JSONText.encode(mail.to)
+        cc = JSONText.encode(mail.cc)
+        attachments = JSONText.encode(mail.attachments)
     }
 }
