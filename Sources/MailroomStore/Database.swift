@@ -183,23 +183,20 @@ public final class MailroomDatabase: Sendable {
             }
         case .postgres(let client):
             return try await client.withConnection { connection in
-                let db = connection.sql(queryLogLevel: nil)
-                try await db.raw("BEGIN").run()
-                do {
-                    let result = try await body(db)
-                    try await db.raw("COMMIT").run()
-                    return result
-                } catch {
-                    try? await db.raw("ROLLBACK").run()
-                    throw error
-                }
+                try await Self.inTransaction(connection.sql(queryLogLevel: nil), begin: "BEGIN", body)
             }
         }
     }
 
+    /// SQLite's transactions take the write lock at once (a deferred one could fail to upgrade later).
     private static func sqliteTransaction<T: Sendable>(_ db: DirectSQLiteDatabase, _ body: @Sendable (any SQLDatabase) async throws -> T)
         async throws -> T {
-        try await db.raw("BEGIN IMMEDIATE").run()
+        try await inTransaction(db, begin: "BEGIN IMMEDIATE", body)
+    }
+
+    private static func inTransaction<T: Sendable>(_ db: any SQLDatabase, begin: SQLQueryString, _ body: @Sendable (any SQLDatabase) async throws -> T)
+        async throws -> T {
+        try await db.raw(begin).run()
         do {
             let result = try await body(db)
             try await db.raw("COMMIT").run()
