@@ -374,7 +374,6 @@ public struct SQLTicketStore: Sendable {
         }
     }
 
-
     // MARK: Writing pieces
 
     /// Stores raw bytes under their SHA-256, once. SQLite keeps them in its packs: `stored` says where
@@ -436,11 +435,9 @@ public struct SQLTicketStore: Sendable {
         let number = try await nextTicketNumber(db: db)
         let millis = Timestamp.from(now)
         let subject = String(mail.subject.prefix(1_000))
-        var uniqueTags: [String] = []
-        for tag in tags where !uniqueTags.contains(tag) { uniqueTags.append(tag) }
         try await db.run(Statements.insertTicket, .text(id), .integer(number), .text(account.id), .text(subject),
                          .text(String(normalizedSubject.prefix(1_000))), .text(TicketStatus.new.rawValue), .text(TicketPriority.medium.rawValue),
-                         .text(customer.id), .text(customer.address), .text(sender.name ?? customer.name), .text(JSONText.encode(uniqueTags)),
+                         .text(customer.id), .text(customer.address), .text(sender.name ?? customer.name), .text(JSONText.encode(Self.adding(tags, to: []))),
                          .bool(false), .bool(true), .integer(millis), .integer(millis), .integer(millis))
         return id
     }
@@ -483,11 +480,17 @@ public struct SQLTicketStore: Sendable {
     /// Adds tags the ticket does not have yet, keeping their order.
     static func addTags(_ tags: [String], to ticketId: String, db: any SQLDatabase) async throws {
         guard !tags.isEmpty, let row = try await db.first(Statements.ticketTags, .text(ticketId)) else { return }
-        var current = try fromJSON(try row.decode(column: "tags", as: String.self), as: [String].self)
-        let before = current.count
-        for tag in tags where !current.contains(tag) { current.append(tag) }
-        guard current.count != before else { return }
-        try await db.run(Statements.setTicketTags, .text(JSONText.encode(current)), .text(ticketId))
+        let current = try fromJSON(try row.decode(column: "tags", as: String.self), as: [String].self)
+        let merged = adding(tags, to: current)
+        guard merged.count != current.count else { return }
+        try await db.run(Statements.setTicketTags, .text(JSONText.encode(merged)), .text(ticketId))
+    }
+
+    /// `current` with those of `tags` it lacks appended, in order, each once.
+    static func adding(_ tags: [String], to current: [String]) -> [String] {
+        var merged = current
+        for tag in tags where !merged.contains(tag) { merged.append(tag) }
+        return merged
     }
 
     /// A value stored as JSON text (by ``json(_:)`` or `JSONText`). Most list columns hold `[]`, which needs no decoder.

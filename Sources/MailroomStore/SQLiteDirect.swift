@@ -118,6 +118,11 @@ final class SQLiteHandle: @unchecked Sendable {
             func bound(_ status: Int32) throws {
                 guard status == SQLITE_OK else { throw error(status, db: db) }
             }
+            func bindBlobAndRest(_ bytes: UnsafeRawBufferPointer) throws {
+                try bound(sqlite_nio_sqlite3_bind_blob64(statement, position, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1),
+                                                         UInt64(bytes.count), Self.static))
+                try bind(rest, to: statement, db: db, then: body)
+            }
             switch binds[index] {
             case .value(.integer(let value)):
                 try bound(sqlite_nio_sqlite3_bind_int64(statement, position, Int64(value)))
@@ -133,28 +138,15 @@ final class SQLiteHandle: @unchecked Sendable {
                     try bind(rest, to: statement, db: db, then: body)
                 }
             case .value(.blob(let buffer)):
-                return try buffer.withUnsafeReadableBytes { bytes in
-                    try bound(bindBlob(statement, position, bytes))
-                    try bind(rest, to: statement, db: db, then: body)
-                }
+                return try buffer.withUnsafeReadableBytes(bindBlobAndRest)
             case .data(let data):
-                return try data.withUnsafeBytes { bytes in
-                    try bound(bindBlob(statement, position, bytes))
-                    try bind(rest, to: statement, db: db, then: body)
-                }
+                return try data.withUnsafeBytes(bindBlobAndRest)
             case .bytes(let array):
-                return try array.withUnsafeBytes { bytes in
-                    try bound(bindBlob(statement, position, bytes))
-                    try bind(rest, to: statement, db: db, then: body)
-                }
+                return try array.withUnsafeBytes(bindBlobAndRest)
             }
             index += 1
         }
         try body()
-    }
-
-    private func bindBlob(_ statement: OpaquePointer, _ position: Int32, _ bytes: UnsafeRawBufferPointer) -> Int32 {
-        sqlite_nio_sqlite3_bind_blob64(statement, position, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), UInt64(bytes.count), Self.static)
     }
 
     private func step(_ statement: OpaquePointer, db: OpaquePointer, onRow: (SQLiteRowValues) -> Void) throws {
@@ -330,15 +322,11 @@ struct DirectSQLiteDatabase: SQLDatabase {
 
     func execute(sql query: any SQLExpression, _ onRow: @escaping @Sendable (any SQLRow) -> Void) async throws {
         let (sql, binds) = try prepare(query)
-        if eventLoop.inEventLoop {
-            try handle.run(sql, binds, onRow: onRow)
-        } else {
-            let handle = self.handle
-            try await eventLoop.submit { try handle.run(sql, binds, onRow: onRow) }.get()
-        }
+        try await run(sql, binds, onRow: onRow)
     }
 
-    /// Runs a statement whose text and values are ready (see ``FixedSQL``).
+    /// Runs a statement whose text and values are ready (see ``FixedSQL``): in place when the
+    /// caller is on the SQLite thread, sent there otherwise.
     func run(_ sql: String, _ binds: [SQLiteHandle.Bind], onRow: (any SQLRow) -> Void) async throws {
         if eventLoop.inEventLoop {
             try handle.run(sql, binds) { onRow($0) }

@@ -91,7 +91,7 @@ public struct IngestPipeline: Sendable {
     /// A parsed message with what the store's transaction needs of it worked out already, on the
     /// parse workers: a batch's commit runs one message after the other, these run side by side.
     struct ParsedMail: Sendable {
-        var mail: InboundMail
+        let mail: InboundMail
         let resolverInput: ResolverInput
         let columns: MessageColumnJSON
 
