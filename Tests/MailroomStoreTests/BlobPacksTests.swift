@@ -67,12 +67,8 @@ import Testing
             let single = inbound(from: "bob@example.com", subject: "Single", messageId: "single@x")
             _ = try await store.tickets.ingest(single, raw: Self.bytes(5_000, seed: 4), account: account, position: nil)
             #expect(try await store.tickets.blob(sha256: single.rawSha256) == Self.bytes(5_000, seed: 4))
-            let rows = try await store.database.withConnection { db in
-                try await db.raw("SELECT length(data) AS n, pack FROM blobs").all().map {
-                    (try $0.decode(column: "n", as: Int.self), try $0.decode(column: "pack", as: Int?.self))
-                }
-            }
-            #expect(rows.count == 2 && rows.allSatisfy { $0.0 == 0 && $0.1 != nil })
+            let blobs = try await store.blobRowsAllInPacks()
+            #expect(blobs.count == 2 && blobs.allInPacks)
             // A row written before the packs keeps its bytes in `data`.
             try await store.database.withConnection { db in
                 try await db.raw("INSERT INTO blobs (sha256, size, data, created_at) VALUES ('old', 3, \(bind: Data([7, 8, 9])), 0)").run()

@@ -80,3 +80,15 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConver
         }
     }
 }
+
+extension SQLStore {
+    /// SQLite: how many blob rows there are, and whether every one names a pack and keeps no bytes itself.
+    public func blobRowsAllInPacks() async throws -> (count: Int, allInPacks: Bool) {
+        let rows = try await database.withConnection { db in
+            try await db.raw("SELECT length(data) AS n, pack FROM blobs").all().map {
+                (try $0.decode(column: "n", as: Int.self), try $0.decode(column: "pack", as: Int?.self))
+            }
+        }
+        return (rows.count, rows.allSatisfy { $0.0 == 0 && $0.1 != nil })
+    }
+}

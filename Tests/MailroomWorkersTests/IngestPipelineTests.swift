@@ -110,12 +110,8 @@ import Testing
             #expect(result.outcomes.map(\.name) == ["created", "quarantined"])
             // One sync for the batch, before its transaction (the store would sync each message it writes itself).
             #expect(store.database.blobPacks?.syncs.load(ordering: .relaxed) == 1)
-            let rows = try await store.database.withConnection { db in
-                try await db.raw("SELECT sha256, length(data) AS n, pack FROM blobs").all().map {
-                    (try $0.decode(column: "n", as: Int.self), try $0.decode(column: "pack", as: Int?.self))
-                }
-            }
-            #expect(rows.count == 2 && rows.allSatisfy { $0.0 == 0 && $0.1 != nil })
+            let blobs = try await store.blobRowsAllInPacks()
+            #expect(blobs.count == 2 && blobs.allInPacks)
             #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(good)) == good)
             #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(big)) == big)
         }
@@ -158,16 +154,23 @@ import Testing
 }
 
 @Suite struct RoutingStepTests {
+    /// An IMAP account with one rule of its own: `rule` is the rule's JSON members after its `accountId`.
+    static func account(_ store: SQLStore, key: String, rule: String) async throws -> Account {
+        var account = Account(key: key, name: "Desk \(key)", fromAddress: "desk@example.com")
+        account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
+        let stored = try await store.accounts.create(account)
+        _ = try await store.rules.create(try RoutingRule.decode(try JSONCoding.decoder.decode(JSONValue.self, from: Data("""
+            {"accountId": "\(stored.id)", \(rule)}
+            """.utf8))))
+        return stored
+    }
+
     @Test func rulesRouteNewTicketsAndUnmatchedMailStaysUnassigned() async throws {
         try await TestDatabase.sqlite.withStore { store in
-            var account = Account(key: "R", name: "Routed", fromAddress: "desk@example.com")
-            account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
-            let stored = try await store.accounts.create(account)
-            let rule = try RoutingRule.decode(try JSONCoding.decoder.decode(JSONValue.self, from: Data("""
-                {"accountId": "\(stored.id)", "name": "Billing", "conditions": [{"field": "subject", "operator": "contains", "value": "invoice"}],
-                 "actions": [{"type": "tag", "tag": "billing"}, {"type": "priority", "priority": "high"}, {"type": "queue", "queueId": "q-billing"}]}
-                """.utf8)))
-            _ = try await store.rules.create(rule)
+            let stored = try await Self.account(store, key: "R", rule: """
+                "name": "Billing", "conditions": [{"field": "subject", "operator": "contains", "value": "invoice"}],
+                 "actions": [{"type": "tag", "tag": "billing"}, {"type": "priority", "priority": "high"}, {"type": "queue", "queueId": "q-billing"}]
+                """)
             let routing = RoutingStep(store: store, logger: quietLogger)
             let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
             let billing = try await pipeline.process(Array(mailText(subject: "Your invoice 42", messageId: "r1@x").utf8), account: stored,
@@ -193,14 +196,10 @@ extension RoutingStepTests {
     @Test(arguments: [true, false])
     func headerRulesSeeTheMessagesHeaderFields(handsOverTheParsedMessage: Bool) async throws {
         try await TestDatabase.sqlite.withStore { store in
-            var account = Account(key: "H", name: "Headers", fromAddress: "desk@example.com")
-            account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
-            let stored = try await store.accounts.create(account)
-            let rule = try RoutingRule.decode(try JSONCoding.decoder.decode(JSONValue.self, from: Data("""
-                {"accountId": "\(stored.id)", "name": "Scanner", "conditions": [{"field": "header:X-Spam-Flag", "operator": "is", "value": "YES"}],
-                 "actions": [{"type": "tag", "tag": "spam"}]}
-                """.utf8)))
-            _ = try await store.rules.create(rule)
+            let stored = try await Self.account(store, key: "H", rule: """
+                "name": "Scanner", "conditions": [{"field": "header:X-Spam-Flag", "operator": "is", "value": "YES"}],
+                 "actions": [{"type": "tag", "tag": "spam"}]
+                """)
             let routing = RoutingStep(store: store, logger: quietLogger)
             let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, onCommit: { committed in
                 await routing.run(after: committed.outcome, account: committed.account, mail: handsOverTheParsedMessage ? committed.mail : nil)
