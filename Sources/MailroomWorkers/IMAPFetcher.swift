@@ -49,18 +49,18 @@ public struct IMAPFetcher: Sendable {
     let tickets: SQLTicketStore
     let status: AccountStatusBoard
     let logger: Logger
-    let batchSize: Int
+    let batchPlan: FetchBatchPlan
     let credentials: AccountCredentialSource
 
     public init(account: Account, pipeline: IngestPipeline, tickets: SQLTicketStore, status: AccountStatusBoard, logger: Logger,
-                batchSize: Int = 100, credentials: AccountCredentialSource = AccountCredentialSource(accounts: nil)) {
+                batchPlan: FetchBatchPlan = FetchBatchPlan(), credentials: AccountCredentialSource = AccountCredentialSource(accounts: nil)) {
         self.credentials = credentials
         self.account = account
         self.pipeline = pipeline
         self.tickets = tickets
         self.status = status
         self.logger = logger
-        self.batchSize = batchSize
+        self.batchPlan = batchPlan
     }
 
     var folder: String { account.incoming.mailbox }
@@ -219,24 +219,36 @@ public struct IMAPFetcher: Sendable {
 
         // A three-stage pipeline: while batch k is committed (on the database's thread), batch k+1 is
         // being parsed (on the global pool) as soon as it arrived, and fetched on the connection.
-        let batches = stride(from: 0, to: uids.count, by: batchSize).map { IMAPUIDSet(Array(uids[$0..<min($0 + batchSize, uids.count)])) }
         let maxBytes = max(account.incoming.maxMessageBytes * 2, 64 << 20)
-        let (pipeline, account, folder) = (self.pipeline, self.account, self.folder)
-        typealias Fetched = (uids: [IMAPUID], batch: IngestPipeline.PreparedBatch)
-        func fetch(_ set: IMAPUIDSet) -> Task<Fetched, any Error> {
-            // The actor runs the fetch on its connection's event loop; one hop per batch, not per message.
+        let (pipeline, account, folder, plan) = (self.pipeline, self.account, self.folder, self.batchPlan)
+        typealias Fetched = (uids: [IMAPUID], end: Int, batch: IngestPipeline.PreparedBatch)
+        func fetch(from start: Int, first: Bool) -> Task<Fetched, any Error> {
+            // The actor runs each fetch on its connection's event loop; one hop per command, not per message.
             Task {
-                let messages = try await imap.uidFetchMessages(set, items: .bodyPeek, maxMessageBytes: maxBytes).sorted { $0.uid < $1.uid }
-                return (messages.map(\.uid), pipeline.prepare(messages.map {
+                var messages: [IMAPFetchedMessage] = []
+                var end = start
+                var bytes = 0
+                // Commands of `stepCount` UIDs until the batch is full: how many messages a batch
+                // takes follows from the sizes seen, so memory stays bounded without asking for sizes first.
+                var step = plan.nextStep(first: first, count: 0, bytes: 0)
+                while step > 0, end < uids.count {
+                    let chunk = uids[end..<min(end + step, uids.count)]
+                    let fetched = try await imap.uidFetchMessages(IMAPUIDSet(chunk), items: .bodyPeek, maxMessageBytes: maxBytes)
+                    bytes += fetched.reduce(0) { $0 + $1.bytes.count }
+                    messages += fetched
+                    end = chunk.endIndex
+                    step = plan.nextStep(first: first, count: end - start, bytes: bytes)
+                }
+                messages.sort { $0.uid < $1.uid }
+                return (messages.map(\.uid), end, pipeline.prepare(messages.map {
                     IngestPipeline.Inbound(raw: $0.bytes, position: .imap(folder: folder, uidValidity: uidValidity, uid: $0.uid),
                                            source: "\(folder) uid \($0.uid)")
                 }, account: account))
             }
         }
-        var next: Task<Fetched, any Error>? = fetch(batches[0])
+        var next: Task<Fetched, any Error>? = fetch(from: 0, first: true)
         var toDelete: [IMAPUID] = []
-        for index in batches.indices {
-            guard let pending = next else { break }
+        while let pending = next {
             let fetched = try await pending.value
             next = nil
             // The connection is free between two fetches: committed messages go now, in one batch.
@@ -244,7 +256,7 @@ public struct IMAPFetcher: Sendable {
                 try await delete(toDelete, imap: imap)
                 toDelete.removeAll()
             }
-            if index + 1 < batches.count { next = fetch(batches[index + 1]) }
+            if fetched.end < uids.count { next = fetch(from: fetched.end, first: false) }
             let result: IngestBatchResult
             do {
                 result = try await pipeline.commit(fetched.batch)

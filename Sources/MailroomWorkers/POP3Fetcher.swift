@@ -16,14 +16,14 @@ public struct POP3Fetcher: Sendable {
     let tickets: SQLTicketStore
     let status: AccountStatusBoard
     let logger: Logger
-    let batchSize: Int
+    let batchPlan: FetchBatchPlan
     let credentials: AccountCredentialSource
     /// Holds OAuth2 access tokens refreshed while the fetcher runs.
     private let login: LoginHolder
 
     public init(account: Account, pipeline: IngestPipeline, tickets: SQLTicketStore, status: AccountStatusBoard, logger: Logger,
-                batchSize: Int = 50, credentials: AccountCredentialSource = AccountCredentialSource(accounts: nil)) {
-        self.batchSize = batchSize
+                batchPlan: FetchBatchPlan = FetchBatchPlan(), credentials: AccountCredentialSource = AccountCredentialSource(accounts: nil)) {
+        self.batchPlan = batchPlan
         self.credentials = credentials
         self.login = LoginHolder(account)
         self.account = account
@@ -94,6 +94,7 @@ public struct POP3Fetcher: Sendable {
             let cutoff = account.incoming.fetchLastDays.map { Date().addingTimeInterval(-Double($0) * 86_400) }
             var batch: [(entry: (number: Int, uid: String), inbound: IngestPipeline.Inbound)] = []
             var batchBytes = 0
+            var firstBatch = true
             // Retrieved messages are committed in batches (one transaction each); DELE follows each commit.
             func commit() async throws {
                 guard !batch.isEmpty else { return }
@@ -107,6 +108,7 @@ public struct POP3Fetcher: Sendable {
                 }
                 batch.removeAll()
                 batchBytes = 0
+                firstBatch = false
                 if let failure = result.failure { throw failure }
             }
             for entry in listing where !seen.contains(entry.uid) {
@@ -120,7 +122,7 @@ public struct POP3Fetcher: Sendable {
                 batch.append((entry, IngestPipeline.Inbound(raw: bytes, position: .pop3(uidl: entry.uid),
                                                             source: "pop3 message \(entry.number) uidl \(entry.uid)")))
                 batchBytes += bytes.count
-                if batch.count >= batchSize || batchBytes >= 32 << 20 { try await commit() }
+                if batchPlan.nextStep(first: firstBatch, count: batch.count, bytes: batchBytes) == 0 { try await commit() }
             }
             try await commit()
             // Deletions take effect only now (RFC 1939 UPDATE state).

@@ -1,7 +1,7 @@
 import Foundation
 import IMAPClient
 import MailroomCore
-import MailroomStore
+@testable import MailroomStore
 import MailroomTestSupport
 import MailroomWorkers
 import Testing
@@ -10,10 +10,11 @@ import Testing
 @Suite(.enabled(if: Dovecot.available)) struct IMAPFetcherTests {
     /// Runs a fetcher for `account` while `body` runs, then stops it.
     func withFetcher(_ account: Account, store: SQLStore, status: AccountStatusBoard = AccountStatusBoard(),
+                     batchPlan: FetchBatchPlan = FetchBatchPlan(stepCount: 20, maxCount: 30),
                      _ body: @Sendable (Account) async throws -> Void) async throws {
         let stored = try await store.accounts.create(account)
         let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                  tickets: store.tickets, status: status, logger: quietLogger, batchSize: 20)
+                                  tickets: store.tickets, status: status, logger: quietLogger, batchPlan: batchPlan)
         let task = Task { await fetcher.run() }
         do {
             try await body(stored)
@@ -82,6 +83,24 @@ import Testing
             let quarantined = try await store.tickets.quarantined()
             #expect(quarantined.count == 1, "the oversized one is quarantined, raw")
             #expect(try await store.tickets.blob(sha256: quarantined[0].rawSha256!)?.count ?? 0 > 3_000)
+        }
+    }
+
+    /// A backlog is committed in batches the plan bounds by count and by bytes (with deleteOnFetch
+    /// each batch's commit is a durable one, so the store counts them).
+    @Test(arguments: [(maxBytes: 1 << 30, batches: 2), (maxBytes: 1, batches: 3)])
+    func aBacklogIsCommittedInBatchesBoundedByCountAndBytes(maxBytes: Int, batches: Int) async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver((1...45).map { mailText(subject: "Backlog \($0)", messageId: "backlog\($0)@x") }, to: user)
+            let account = try Dovecot.account(user: user) { $0.incoming.deleteOnFetch = true }
+            // 45 messages: 20 first; then 25 under the count bound of 30, or 20 and 5 when every step fills the byte bound.
+            try await withFetcher(account, store: store, batchPlan: FetchBatchPlan(stepCount: 20, maxCount: 30, maxBytes: maxBytes)) {
+                (account: Account) async throws in
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 45 })
+                #expect(try await eventually { try await Dovecot.inboxUIDs(user).isEmpty })
+            }
+            #expect(store.database.durableCommits.load(ordering: .relaxed) == batches)
         }
     }
 

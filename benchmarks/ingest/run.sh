@@ -199,7 +199,7 @@ read -r mr_msgs mr_first mr_last mr_tickets <"$work/ingest-db"
 mr_quarantined=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("messagesQuarantined", 0))' "$work/ingest-status")
 hz=$(getconf CLK_TCK)
 if [ "$only_ingest" = 1 ]; then
-    python3 - "$raw_msgs" "$raw_secs" "$rawpy_msgs" "$rawpy_secs" "$mr_msgs" "$mr_first" "$mr_last" "$cpu0" "$cpu1" "$hz" <<'PY'
+    python3 - "$raw_msgs" "$raw_secs" "$rawpy_msgs" "$rawpy_secs" "$mr_msgs" "$mr_first" "$mr_last" "$cpu0" "$cpu1" "$hz" "$t_create" <<'PY'
 import sys
 a = sys.argv[1:]
 raw_rate, rawpy_rate = int(a[0]) / float(a[1]), int(a[2]) / float(a[3])
@@ -208,6 +208,7 @@ mr_rate = (mr_n - 1) / span if span > 0 else float("nan")
 print("raw fetch (IMAPClient) %.0f msg/s, raw fetch (imaplib) %.0f msg/s" % (raw_rate, rawpy_rate))
 print("Mailroom ingest %d messages, %.0f msg/s (first to last commit), %.2f CPU ms/msg; / raw fetch %.2f"
       % (mr_n, mr_rate, 1000 * (int(a[8]) - int(a[7])) / int(a[9]) / mr_n, mr_rate / raw_rate))
+print("Mailroom from account creation to last commit: %.0f msg/s" % (mr_n / ((int(a[6]) - int(a[10])) / 1000)))
 PY
     exit 0
 fi
@@ -263,7 +264,7 @@ print("## 1. End-to-end ingest of %d messages into SQLite" % raw_n)
 print("%-58s %9s %9s %12s" % ("", "messages", "msg/s", "CPU ms/msg"))
 print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Mailroom IMAPClient (batches of 100)", raw_n, raw_rate, "-"))
 print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Python imaplib (batches of 100)", rawpy_n, rawpy_n / rawpy_s, "-"))
-print("%-58s %9d %9.0f %12.2f" % ("Mailroom serve, first to last commit (batches of 100)", mr_n, mr_rate, 1000 * mr_cpu / mr_n))
+print("%-58s %9d %9.0f %12.2f" % ("Mailroom serve, first to last commit (batches <= 500, 16 MB)", mr_n, mr_rate, 1000 * mr_cpu / mr_n))
 print("%-58s %9d %9.0f %12s" % ("Mailroom serve, account creation to last commit", mr_n, mr_rate_total, ""))
 print("%-58s %9d %9.1f %12.2f%s" % ("django-helpdesk %s get_email (WAL)" % a[19], hd_n, hd_rate, 1000 * hd_cpu / max(hd_n, 1),
                                   "  (stopped after %.0f s)" % hd_wall if hd_to else ""))
