@@ -103,7 +103,7 @@ targets += [
     .target(
         name: "MailroomWeb",
         dependencies: [
-            "MailroomCore", "MailroomStore",
+            "MailroomCore", "MailroomStore", "MailMessage",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -137,7 +137,7 @@ targets += [
     .testTarget(
         name: "MailroomWebTests",
         dependencies: [
-            "MailroomWeb", "MailroomStore", "MailroomTestSupport",
+            "MailroomWeb", "MailroomStore", "MailroomTestSupport", "MailMessage",
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ],
         swiftSettings: swiftSettings

@@ -148,3 +148,19 @@ extension MIMEMessage {
         return (try? decodeBody(of: part, into: &sink)) ?? DecodedBodyInfo(size: 0, sha256: options.digester.hexDigest(UnsafeRawBufferPointer(start: nil, count: 0)))
     }
 }
+
+extension MIMEMessage {
+    /// The decoded content of the attachment that the message's summary listed at `index` with
+    /// this SHA-256 (nil when none matches). Attachments of received mail are kept only inside
+    /// the raw message; the digest makes sure the part cut out is the one the agent was shown,
+    /// even if a later parser orders the parts differently.
+    public func attachmentContent(index: Int, sha256: String) -> [UInt8]? {
+        let all = self.parts
+        let listed = body.attachments.compactMap { all.indices.contains($0.partIndex) ? all[$0.partIndex] : nil }
+        let likely = listed.indices.contains(index) ? [listed[index]] : []
+        for part in likely + listed where digest(of: part).sha256 == sha256 {
+            return decodedBody(of: part)
+        }
+        return nil
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import MailMessage
 import MailroomCore
 import MailroomStore
 import MailroomTestSupport
@@ -105,6 +106,56 @@ struct DeskPageTests {
             // Asking for another agent's tickets in a view lists nothing the agent may not see.
             let sneaky = try await browser.get("/tickets?view=queue&queueId=\(queueA)&agentId=\(otherId)")
             #expect(!sneaky.text.contains("data-ticket=\"\(inB)\""))
+        }
+    }
+
+    /// A received message's attachments exist only inside its raw message: the page cuts the part
+    /// out, and only the part whose digest the message recorded.
+    @Test func receivedAttachmentsOpenFromTheRawMessage() async throws {
+        try await withSite { browser, api, store in
+            let accountId = try #require(try await api.call(.post, "/api/v1/accounts", json: validAccountJSON()).string("id"))
+            let account = try #require(try await store.accounts.find(id: accountId))
+            let content = Array("Invoice 42: 12 widgets\n".utf8)
+            let raw = Array("""
+                From: Customer <c@example.com>\r
+                To: desk@example.com\r
+                Subject: Invoice\r
+                Message-ID: <inv@x>\r
+                MIME-Version: 1.0\r
+                Content-Type: multipart/mixed; boundary="b1"\r
+                \r
+                --b1\r
+                Content-Type: text/plain\r
+                \r
+                See the attachment.\r
+                --b1\r
+                Content-Type: text/plain; name="invoice.txt"\r
+                Content-Disposition: attachment; filename="invoice.txt"\r
+                Content-Transfer-Encoding: base64\r
+                \r
+                \(Data(content).base64EncodedString())\r
+                --b1--\r
+
+                """.utf8)
+            var mail = storedMail(from: "c@example.com", subject: "Invoice", id: "inv@x")
+            let digest = SHA256.hex(SHA256.hash(content))
+            mail.attachments = [AttachmentInfo(filename: "invoice.txt", contentType: "text/plain", size: content.count, sha256: digest,
+                                               contentId: nil, inline: false),
+                                AttachmentInfo(filename: "other.txt", contentType: "text/plain", size: 3, sha256: String(repeating: "0", count: 64),
+                                               contentId: nil, inline: false)]
+            mail.rawSha256 = SHA256.hex(SHA256.hash(raw))
+            let outcome = try await store.tickets.ingest(mail, raw: raw, account: account, position: nil)
+            let ticketId = try #require(outcome.ticketId)
+            let messageId = try #require(try await store.tickets.messages(ticketId: ticketId).first?.id)
+
+            try await makeUser(api, role: .admin, email: "root@example.com")
+            try await browser.signIn("root@example.com", "password-123")
+            let download = try await browser.get("/web/messages/\(messageId)/attachments/0")
+            #expect(download.status == 200)
+            #expect(download.text == String(decoding: content, as: UTF8.self))
+            #expect(download.headers[.contentType] == "application/octet-stream")
+            #expect(try await browser.get("/web/messages/\(messageId)/attachments/1").status == 404, "no part has the recorded digest")
+            #expect(try await browser.get("/web/messages/\(messageId)/attachments/2").status == 404)
         }
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import MailMessage
 import MailroomCore
 import MailroomStore
 
@@ -331,7 +332,12 @@ extension WebSite {
             throw PageError.notFound("Attachment")
         }
         let attachment = message.attachments[index]
-        guard let bytes = try await store.tickets.blob(sha256: attachment.sha256) else { throw PageError.notFound("Attachment") }
+        // An outgoing message's attachments are uploads, kept whole; a received message's only inside it.
+        var bytes = try await store.tickets.blob(sha256: attachment.sha256)
+        if bytes == nil, let raw = try await store.tickets.blob(sha256: message.rawSha256) {
+            bytes = MIMEMessage(parsing: raw).attachmentContent(index: index, sha256: attachment.sha256)
+        }
+        guard let bytes else { throw PageError.notFound("Attachment") }
         let type = attachment.contentType.lowercased().split(separator: ";")[0].trimmingCharacters(in: .whitespaces)
         let inline = Self.inlineImageTypes.contains(type) && request.uri.queryParameters["download"] == nil
         let name = attachment.filename ?? "attachment-\(index + 1)"
