@@ -225,25 +225,29 @@ public struct IMAPFetcher: Sendable {
         func fetch(from start: Int, first: Bool) -> Task<Fetched, any Error> {
             // The actor runs each fetch on its connection's event loop; one hop per command, not per message.
             Task {
-                var messages: [IMAPFetchedMessage] = []
+                var fetchedUIDs: [IMAPUID] = []
+                var batch: IngestPipeline.PreparedBatch?
                 var end = start
                 var bytes = 0
                 // Commands of `stepCount` UIDs until the batch is full: how many messages a batch
-                // takes follows from the sizes seen, so memory stays bounded without asking for sizes first.
+                // takes follows from the sizes seen, so memory stays bounded without asking for sizes
+                // first. Each command's messages are parsed while the next command is answered.
                 var step = plan.nextStep(first: first, count: 0, bytes: 0)
                 while step > 0, end < uids.count {
                     let chunk = uids[end..<min(end + step, uids.count)]
-                    let fetched = try await imap.uidFetchMessages(IMAPUIDSet(chunk), items: .bodyPeek, maxMessageBytes: maxBytes)
-                    bytes += fetched.reduce(0) { $0 + $1.bytes.count }
-                    messages += fetched
+                    let messages = try await imap.uidFetchMessages(IMAPUIDSet(chunk), items: .bodyPeek, maxMessageBytes: maxBytes)
+                        .sorted { $0.uid < $1.uid }
+                    let part = pipeline.prepare(messages.map {
+                        IngestPipeline.Inbound(raw: $0.bytes, position: .imap(folder: folder, uidValidity: uidValidity, uid: $0.uid),
+                                               source: "\(folder) uid \($0.uid)")
+                    }, account: account)
+                    batch = batch.map { $0.followed(by: part) } ?? part
+                    fetchedUIDs += messages.map(\.uid)
+                    bytes += messages.reduce(0) { $0 + $1.bytes.count }
                     end = chunk.endIndex
                     step = plan.nextStep(first: first, count: end - start, bytes: bytes)
                 }
-                messages.sort { $0.uid < $1.uid }
-                return (messages.map(\.uid), end, pipeline.prepare(messages.map {
-                    IngestPipeline.Inbound(raw: $0.bytes, position: .imap(folder: folder, uidValidity: uidValidity, uid: $0.uid),
-                                           source: "\(folder) uid \($0.uid)")
-                }, account: account))
+                return (fetchedUIDs, end, batch ?? pipeline.prepare([], account: account))
             }
         }
         var next: Task<Fetched, any Error>? = fetch(from: 0, first: true)

@@ -70,11 +70,23 @@ public struct IngestPipeline: Sendable {
 
     /// A batch whose messages are being parsed (in parallel, on the global pool).
     public struct PreparedBatch: Sendable {
-        let messages: [Inbound]
         let account: Account
-        fileprivate let parses: ParallelParse<ParsedMail>
-        /// The raw messages written to the store ahead of the transaction (see ``SQLTicketStore/stageRaw(_:)``).
-        fileprivate let staged: Task<[BlobLocation?], any Error>
+        fileprivate let parts: [Part]
+        var messages: [Inbound] { parts.flatMap(\.messages) }
+
+        /// Messages prepared together: parsed by one set of workers, their raw bytes written in one go.
+        fileprivate struct Part: Sendable {
+            let messages: [Inbound]
+            let parses: ParallelParse<ParsedMail>
+            /// The raw messages written to the store ahead of the transaction (see ``SQLTicketStore/stageRaw(_:)``).
+            let staged: Task<[BlobLocation?], any Error>
+        }
+
+        /// This batch and then `more` (prepared for the same account), to be committed in one
+        /// transaction: a fetcher prepares each part as it arrives, while it fetches the next.
+        public func followed(by more: PreparedBatch) -> PreparedBatch {
+            PreparedBatch(account: account, parts: parts + more.parts)
+        }
     }
 
     /// Starts parsing a batch, and writing its raw messages, at once, so that both overlap with the commit of the batch before.
@@ -82,10 +94,11 @@ public struct IngestPipeline: Sendable {
         let limit = account.incoming.maxMessageBytes
         let tickets = self.tickets
         let raws = messages.map { $0.raw.isEmpty ? nil : $0.raw }
-        return PreparedBatch(messages: messages, account: account,
-                             parses: ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty ? nil : $0.raw },
-                                                         timeout: parseTimeout) { raw in ParsedMail(try InboundMailParser.parse(raw), account: account) },
-                             staged: Task { try await tickets.stageRaw(raws) })
+        return PreparedBatch(account: account, parts: [PreparedBatch.Part(
+            messages: messages,
+            parses: ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty ? nil : $0.raw },
+                                        timeout: parseTimeout) { raw in ParsedMail(try InboundMailParser.parse(raw), account: account) },
+            staged: Task { try await tickets.stageRaw(raws) })])
     }
 
     /// A parsed message with what the store's transaction needs of it worked out already, on the
@@ -107,12 +120,13 @@ public struct IngestPipeline: Sendable {
     public func commit(_ batch: PreparedBatch, now: Date? = nil) async throws -> IngestBatchResult {
         let messages = batch.messages
         let account = batch.account
-        let parses = batch.parses
+        defer { for part in batch.parts { part.parses.finish() } }
         guard !messages.isEmpty else { return IngestBatchResult(outcomes: []) }
         let limit = account.incoming.maxMessageBytes
-        defer { parses.finish() }
-        // All of the batch at once (one wake-up, not one per message): the transaction needs every message anyway.
-        let results = await parses.allResults()
+        // All of each part at once (one wake-up, not one per message): the transaction needs every message anyway.
+        var results: [ParallelParse<ParsedMail>.Result?] = []
+        results.reserveCapacity(messages.count)
+        for part in batch.parts { results += await part.parses.allResults() }
         var failureSenders: GlobalSettings?
         var items: [IngestItem] = []
         var parsed: [InboundMail?] = []
@@ -180,13 +194,18 @@ public struct IngestPipeline: Sendable {
             }
         }
 
-        do {
-            let locations = try await batch.staged.value
-            for index in items.indices where index < locations.count { items[index].storedRaw = locations[index] }
-        } catch {
-            // The transaction writes them itself then (and fails the same way if the disk does).
-            logger.warning("could not write a batch's raw messages ahead of its commit", metadata: ["account": "\(account.id)", "error": "\(error)"])
+        var locations: [BlobLocation?] = []
+        for part in batch.parts {
+            do {
+                let staged = try await part.staged.value
+                locations += staged.count == part.messages.count ? staged : Array(repeating: nil, count: part.messages.count)
+            } catch {
+                // The transaction writes them itself then (and fails the same way if the disk does).
+                logger.warning("could not write a batch's raw messages ahead of its commit", metadata: ["account": "\(account.id)", "error": "\(error)"])
+                locations += Array(repeating: nil, count: part.messages.count)
+            }
         }
+        for index in items.indices where index < locations.count { items[index].storedRaw = locations[index] }
         let result = try await tickets.ingestBatch(items, account: account, now: now)
         // The steps after the commit read and write the database: run them on its executor.
         await withTaskExecutorPreference(tickets.preferredExecutor) {

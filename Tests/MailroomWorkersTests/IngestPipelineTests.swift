@@ -117,6 +117,30 @@ import Testing
         }
     }
 
+    /// A batch prepared in parts (a fetcher parses each command's messages while it fetches the next)
+    /// commits in one transaction, in order, each message with its own staged raw bytes.
+    @Test func aBatchPreparedInPartsCommitsInOrderWithEachPartsRawMail() async throws {
+        try await withPipeline { pipeline, store, account in
+            let raws = (1...5).map { Array(mailText(from: "p\($0)@example.com", subject: "Part \($0)", messageId: "part\($0)@x").utf8) }
+            func inbound(_ index: Int) -> IngestPipeline.Inbound {
+                IngestPipeline.Inbound(raw: raws[index], position: .imap(folder: "INBOX", uidValidity: 1, uid: UInt32(index + 1)),
+                                       source: "uid \(index + 1)")
+            }
+            let batch = pipeline.prepare([inbound(0), inbound(1)], account: account)
+                .followed(by: pipeline.prepare([inbound(2)], account: account))
+                .followed(by: pipeline.prepare([inbound(3), inbound(4)], account: account))
+            let result = try await pipeline.commit(batch)
+            #expect(result.outcomes.map(\.name) == Array(repeating: "created", count: 5))
+            let subjects = try await store.tickets.tickets(.init()).items.map(\.subject)
+            #expect(Set(subjects) == Set((1...5).map { "Part \($0)" }))
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 5)
+            let blobs = try await store.blobRowsAllInPacks()
+            #expect(blobs.count == 5 && blobs.allInPacks)
+            for raw in raws { #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(raw)) == raw) }
+            #expect(store.database.blobPacks?.syncs.load(ordering: .relaxed) == 3, "one sync per part")
+        }
+    }
+
     @Test func importReadsEmlMaildirAndMbox() async throws {
         try await withPipeline { pipeline, store, account in
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-import-\(UUID().uuidString)").path

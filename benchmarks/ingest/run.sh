@@ -176,11 +176,25 @@ if [ -n "${BENCH_PERF:-}" ]; then
     perf_pid=$!
 fi
 cpu0=$(cpu_ticks "$mr_pid")
+# The machine's idle time, sampled every 20 ms, so the share of the cores left idle between the first
+# and the last commit can be told (a pipeline that stalls leaves cores idle; a busy one does not).
+python3 - "$work/idle-samples" <<'PY' &
+import sys, time
+with open(sys.argv[1], "w") as out:
+    for _ in range(60000):
+        fields = open("/proc/stat").readline().split()[1:9]
+        values = [int(v) for v in fields]
+        out.write("%d %d %d\n" % (time.time() * 1000, values[3] + values[4], sum(values)))
+        out.flush()
+        time.sleep(0.02)
+PY
+idle_pid=$!
 t_create=$(now_ms)
 python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" B bench-mailroom >"$work/ingest-id"
 ingest_id=$(cat "$work/ingest-id")
 python3 "$here/api.py" wait-ingested "$mr_url" "$token" "$ingest_id" "$count" 1200 >"$work/ingest-status"
 cpu1=$(cpu_ticks "$mr_pid")
+kill "$idle_pid" 2>/dev/null; wait "$idle_pid" 2>/dev/null || true
 # Where the CPU went, per thread (the database's event loop thread bounds the rate).
 for t in /proc/"$mr_pid"/task/*; do
     awk -v name="$(cat "$t/comm")" -v switches="$(awk '/ctxt_switches/ { s += $2 } END { print s }' "$t/status")" \
@@ -196,6 +210,10 @@ print(n, first, last, tickets)
 PY
 stop_mailroom
 read -r mr_msgs mr_first mr_last mr_tickets <"$work/ingest-db"
+awk -v first="$mr_first" -v last="$mr_last" '
+    $1 <= first { i0 = $2; t0 = $3 } $1 <= last { i1 = $2; t1 = $3 }
+    END { if (t1 > t0) printf "  machine idle (or waiting for I/O) between the first and the last commit: %.0f%%\n", 100 * (i1 - i0) / (t1 - t0) }
+' "$work/idle-samples" >&2
 mr_quarantined=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("messagesQuarantined", 0))' "$work/ingest-status")
 hz=$(getconf CLK_TCK)
 if [ "$only_ingest" = 1 ]; then
