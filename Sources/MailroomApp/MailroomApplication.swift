@@ -80,9 +80,7 @@ public enum MailroomApplication {
         let routing = RoutingStep(store: store, logger: logger, service: routingService, onQueued: { sender.wake() },
                                   onWebhook: { webhooks.wake() })
         let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger,
-                                      onCommit: { committed in
-                                          await routing.run(after: committed.outcome, account: committed.account, mail: committed.mail)
-                                      })
+                                      onBatchCommit: { batch in await routing.run(after: batch) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let composer = ReplyComposer(store: store)
         let router = APIRouter.build(WebDependencies(

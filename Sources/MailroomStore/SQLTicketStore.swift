@@ -21,7 +21,8 @@ public struct SQLTicketStore: Sendable {
     public func ingest(_ mail: InboundMail, raw: [UInt8], account: Account, position: MailboxPosition?,
                        tags: [String] = [], now: Date = Date()) async throws -> IngestOutcome {
         try await database.transaction(durable: account.incoming.deleteOnFetch) { db in
-            let outcome = try await Self.ingestOne(mail, raw: raw, account: account, tags: tags, db: db, now: now)
+            var created: [String: Ticket] = [:]
+            let outcome = try await Self.ingestOne(mail, raw: raw, account: account, tags: tags, db: db, now: now, created: &created)
             try await Self.record(position, account: account.id, db: db, now: now)
             return outcome
         }
@@ -48,6 +49,7 @@ public struct SQLTicketStore: Sendable {
             try await database.transaction(durable: account.incoming.deleteOnFetch) { db in
                 var outcomes: [IngestOutcome] = []
                 outcomes.reserveCapacity(items.count)
+                var created: [String: Ticket] = [:]
                 var failure: (any Error)?
                 var highWater: MailboxPosition?
                 for item in items {
@@ -55,7 +57,7 @@ public struct SQLTicketStore: Sendable {
                     if savepoints { try await db.raw("SAVEPOINT ingest_item").run() }
                     var outcome: IngestOutcome
                     do {
-                        outcome = try await Self.store(item, account: account, db: db, now: stamp)
+                        outcome = try await Self.store(item, account: account, db: db, now: stamp, created: &created)
                     } catch let error as DomainError {
                         guard savepoints else { throw NeedsSavepoints() }
                         try await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
@@ -84,16 +86,17 @@ public struct SQLTicketStore: Sendable {
                     outcomes.append(outcome)
                 }
                 if let highWater { try await Self.record(highWater, account: account.id, db: db, now: now ?? Date()) }
-                return IngestBatchResult(outcomes: outcomes, failure: failure)
+                return IngestBatchResult(outcomes: outcomes, failure: failure, createdTickets: created)
             }
         }
     }
 
-    static func store(_ item: IngestItem, account: Account, db: any SQLDatabase, now: Date) async throws -> IngestOutcome {
+    static func store(_ item: IngestItem, account: Account, db: any SQLDatabase, now: Date,
+                      created: inout [String: Ticket]) async throws -> IngestOutcome {
         switch item.action {
         case .ingest(let mail, let tags):
             return try await ingestOne(mail, raw: item.raw, account: account, tags: tags, resolverInput: item.resolverInput,
-                                       storedRaw: item.storedRaw, columns: item.messageColumns, db: db, now: now)
+                                       storedRaw: item.storedRaw, columns: item.messageColumns, db: db, now: now, created: &created)
         case .quarantine(let entry):
             return .quarantined(id: try await insertQuarantine(entry, raw: item.raw, storedRaw: item.storedRaw, db: db, now: now))
         case .skip(let reason):
@@ -125,7 +128,7 @@ public struct SQLTicketStore: Sendable {
     /// Everything of one message's ingest but its fetch position.
     static func ingestOne(_ mail: InboundMail, raw: [UInt8], account: Account, tags: [String], resolverInput: ResolverInput? = nil,
                           storedRaw: BlobLocation? = nil, columns: MessageColumnJSON? = nil, db: any SQLDatabase,
-                          now: Date) async throws -> IngestOutcome {
+                          now: Date, created: inout [String: Ticket]) async throws -> IngestOutcome {
         try await putBlob(raw, sha256: mail.rawSha256, stored: storedRaw, db: db, now: now)
         if let existing = try await db.first(Statements.messageByContent, .text(account.id), .text(mail.contentHash)) {
             return .duplicate(ticketId: try existing.decode(column: "ticket_id", as: String.self))
@@ -145,8 +148,10 @@ public struct SQLTicketStore: Sendable {
             if onTicket != nil { return .duplicate(ticketId: match.ticketId) }
             ticketId = match.ticketId
         } else {
-            ticketId = try await createTicket(for: mail, customer: customer, sender: sender, account: account,
-                                              normalizedSubject: input.normalizedSubject, tags: tags, db: db, now: now)
+            let ticket = try await createTicket(for: mail, customer: customer, sender: sender, account: account,
+                                                normalizedSubject: input.normalizedSubject, tags: tags, db: db, now: now)
+            ticketId = ticket.id
+            created[ticket.id] = ticket
         }
         let messageId = try await insertMessage(mail, ticketId: ticketId, accountId: account.id, direction: .inbound,
                                                 deliveryState: nil, columns: columns, db: db, now: now)
@@ -428,18 +433,24 @@ public struct SQLTicketStore: Sendable {
         return try row.decode(column: "value", as: Int64.self)
     }
 
-    /// A new ticket with its first message, inbound, already counted (as ``touchTicket(_:direction:addTags:db:now:)`` would).
+    /// A new ticket with its first message, inbound, already counted (as ``touchTicket(_:direction:addTags:db:now:)`` would);
+    /// answers the ticket as stored, so the steps after the commit need not read it back.
     static func createTicket(for mail: InboundMail, customer: Customer, sender: EmailAddress, account: Account,
-                             normalizedSubject: String, tags: [String], db: any SQLDatabase, now: Date) async throws -> String {
+                             normalizedSubject: String, tags: [String], db: any SQLDatabase, now: Date) async throws -> Ticket {
         let id = Identifier.make(at: now)
         let number = try await nextTicketNumber(db: db)
         let millis = Timestamp.from(now)
         let subject = String(mail.subject.prefix(1_000))
+        let ticketTags = Self.adding(tags, to: [])
+        let customerName = sender.name ?? customer.name
         try await db.run(Statements.insertTicket, .text(id), .integer(number), .text(account.id), .text(subject),
                          .text(String(normalizedSubject.prefix(1_000))), .text(TicketStatus.new.rawValue), .text(TicketPriority.medium.rawValue),
-                         .text(customer.id), .text(customer.address), .text(sender.name ?? customer.name), .text(JSONText.encode(Self.adding(tags, to: []))),
+                         .text(customer.id), .text(customer.address), .text(customerName), .text(JSONText.encode(ticketTags)),
                          .bool(false), .bool(true), .integer(millis), .integer(millis), .integer(millis))
-        return id
+        let stamp = Timestamp.date(millis)
+        return Ticket(id: id, number: number, accountId: account.id, subject: subject, status: .new, priority: .medium, customerId: customer.id,
+                      customer: EmailAddress(name: customerName, address: customer.address), tags: ticketTags, escalated: false, unread: true,
+                      messageCount: 1, createdAt: stamp, updatedAt: stamp, lastMessageAt: stamp, lastMessageDirection: .inbound)
     }
 
     static func insertMessage(_ mail: InboundMail, ticketId: String, accountId: String, direction: MessageDirection,

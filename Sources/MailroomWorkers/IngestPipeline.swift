@@ -18,8 +18,8 @@ public struct IngestPipeline: Sendable {
     let logger: Logger
     /// A parse that takes longer than this is abandoned and the message quarantined.
     let parseTimeout: Duration
-    /// Called after each commit for each committed message (routing and live events hook in here).
-    let afterCommit: @Sendable (CommittedMessage) async -> Void
+    /// Called after each commit with its committed messages, in order (routing and live events hook in here).
+    let afterCommit: @Sendable ([CommittedMessage]) async -> Void
 
     public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
                 afterCommit: @escaping @Sendable (IngestOutcome, Account) async -> Void = { _, _ in }) {
@@ -31,11 +31,19 @@ public struct IngestPipeline: Sendable {
     /// commit (routing) need not read the raw message again and parse it a second time.
     public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
                 onCommit: @escaping @Sendable (CommittedMessage) async -> Void) {
+        self.init(tickets: tickets, settings: settings, logger: logger, parseTimeout: parseTimeout,
+                  onBatchCommit: { batch in for committed in batch { await onCommit(committed) } })
+    }
+
+    /// Like the others; `onBatchCommit` gets a batch's committed messages at once, so a step after
+    /// the commit can read what all of them need (an account's rules) once per batch.
+    public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
+                onBatchCommit: @escaping @Sendable ([CommittedMessage]) async -> Void) {
         self.tickets = tickets
         self.settings = settings
         self.logger = logger
         self.parseTimeout = parseTimeout
-        self.afterCommit = onCommit
+        self.afterCommit = onBatchCommit
     }
 
     /// One message as it came from the mailbox.
@@ -209,6 +217,8 @@ public struct IngestPipeline: Sendable {
         let result = try await tickets.ingestBatch(items, account: account, now: now)
         // The steps after the commit read and write the database: run them on its executor.
         await withTaskExecutorPreference(tickets.preferredExecutor) {
+            var committed: [CommittedMessage] = []
+            committed.reserveCapacity(result.outcomes.count)
             for (index, outcome) in result.outcomes.enumerated() {
                 if case .quarantined(let id) = outcome {
                     // Kept aside by the pipeline's decision, or because the store refused the message.
@@ -221,8 +231,11 @@ public struct IngestPipeline: Sendable {
                 } else {
                     Counter(label: "mailroom_ingested_messages_total", dimensions: [("result", outcome.name)]).increment()
                 }
-                await afterCommit(CommittedMessage(outcome: outcome, account: account, mail: parsed[index]))
+                var createdTicket: Ticket?
+                if case .created(let ticketId, _) = outcome { createdTicket = result.createdTickets[ticketId] }
+                committed.append(CommittedMessage(outcome: outcome, account: account, mail: parsed[index], createdTicket: createdTicket))
             }
+            await afterCommit(committed)
         }
         return result
     }

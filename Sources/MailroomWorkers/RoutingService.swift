@@ -109,8 +109,9 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
 
     /// Starts what the rules decided for a ticket (a queue, an agent, or the unassigned view).
     /// `account`, when the caller holds the ticket's account already (ingest), spares reading it again.
-    public func start(ticketId: String, target: RoutingTarget, account: Account? = nil) async throws {
-        try await transition(ticketId, .start(target), account: account)
+    /// `newTicket`: the ticket as just created (it has no routing yet), so it need not be read back.
+    public func start(ticketId: String, target: RoutingTarget, account: Account? = nil, newTicket: Ticket? = nil) async throws {
+        try await transition(ticketId, .start(target), account: account, newTicket: newTicket.flatMap { $0.id == ticketId ? $0 : nil })
     }
 
     /// A message joined a ticket. Publishes it to those who see the ticket; when the ticket's
@@ -358,10 +359,14 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
     // MARK: One round
 
     @discardableResult
-    func transition(_ ticketId: String, _ event: Event, account known: Account? = nil) async throws -> Outcome {
+    func transition(_ ticketId: String, _ event: Event, account known: Account? = nil, newTicket: Ticket? = nil) async throws -> Outcome {
+        var newTicket = newTicket
         for _ in 0..<12 {
-            let stored = try await store.routing.routing(ticketId: ticketId)
-            guard let ticket = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
+            // A ticket just created has no routing stored; after a conflict, everything is read again.
+            let stored = newTicket == nil ? try await store.routing.routing(ticketId: ticketId) : nil
+            let read = newTicket == nil ? try await store.tickets.ticket(id: ticketId) : newTicket
+            newTicket = nil
+            guard let ticket = read else { throw DomainError.notFound("ticket \(ticketId)") }
             let account: Account
             if let known, known.id == ticket.accountId {
                 account = known

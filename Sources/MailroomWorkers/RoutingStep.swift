@@ -80,18 +80,48 @@ public struct RoutingStep: Sendable {
         }
     }
 
+    /// Runs after a batch's commit, message by message in order. The batch is one moment: each
+    /// account's rules are read once for all of its messages.
+    public func run(after batch: [CommittedMessage]) async {
+        var rules = RulesOfTheMoment()
+        for committed in batch {
+            await run(after: committed.outcome, account: committed.account, mail: committed.mail, createdTicket: committed.createdTicket,
+                      rules: &rules)
+        }
+    }
+
     /// `mail`: the message as the pipeline parsed it, when at hand, so rules with header
-    /// conditions need not read the raw message back and parse it again.
-    public func run(after outcome: IngestOutcome, account: Account, mail: InboundMail? = nil) async {
+    /// conditions need not read the raw message back and parse it again. `createdTicket`: the
+    /// ticket as the message created it, so it need not be read back.
+    public func run(after outcome: IngestOutcome, account: Account, mail: InboundMail? = nil, createdTicket: Ticket? = nil) async {
+        var rules = RulesOfTheMoment()
+        await run(after: outcome, account: account, mail: mail, createdTicket: createdTicket, rules: &rules)
+    }
+
+    /// Accounts' rules read once and kept for as long as one batch's steps run.
+    struct RulesOfTheMoment {
+        private var byAccount: [String: [RoutingRule]] = [:]
+
+        mutating func rules(for accountId: String, store: SQLStore) async throws -> [RoutingRule] {
+            if let known = byAccount[accountId] { return known }
+            let read = try await store.rules.rules(for: accountId)
+            byAccount[accountId] = read
+            return read
+        }
+    }
+
+    func run(after outcome: IngestOutcome, account: Account, mail: InboundMail?, createdTicket: Ticket?,
+             rules: inout RulesOfTheMoment) async {
         switch outcome {
         case .created(let ticketId, let messageId):
-            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: true, mail: mail)
+            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: true, mail: mail,
+                        createdTicket: createdTicket.flatMap { $0.id == ticketId ? $0 : nil }, rules: &rules)
         case .appended(let ticketId, let messageId, _):
             if let service {
                 // The seeds' wait for the assigned agent, or a message event for whoever holds it.
                 guard await service.newMessage(ticketId: ticketId, messageId: messageId) else { return }
             }
-            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: false, mail: mail)
+            await route(ticketId: ticketId, messageId: messageId, account: account, isNew: false, mail: mail, rules: &rules)
         case .bounce(let ticketId, let messageId):
             _ = await service?.newMessage(ticketId: ticketId, messageId: messageId)
         case .duplicate, .skipped, .quarantined:
@@ -101,13 +131,19 @@ public struct RoutingStep: Sendable {
 
     /// Runs the rules on a ticket nobody holds and starts what they decide.
     func route(ticketId: String, messageId: String, account: Account, isNew: Bool, mail: InboundMail? = nil) async {
+        var rules = RulesOfTheMoment()
+        await route(ticketId: ticketId, messageId: messageId, account: account, isNew: isNew, mail: mail, rules: &rules)
+    }
+
+    func route(ticketId: String, messageId: String, account: Account, isNew: Bool, mail: InboundMail?, createdTicket: Ticket? = nil,
+               rules cache: inout RulesOfTheMoment) async {
         do {
-            var ticket: Ticket?
+            var ticket: Ticket? = isNew ? createdTicket : nil
             if !isNew {
                 ticket = try await store.tickets.ticket(id: ticketId)
                 guard let ticket, ticket.queueId == nil && ticket.agentId == nil else { return }
             }
-            let accountRules = try await store.rules.rules(for: account.id)
+            let accountRules = try await cache.rules(for: account.id, store: store)
             var decision = RoutingDecision()
             var headers: [MessageHeader] = []
             var message: TicketMessage?
@@ -141,7 +177,11 @@ public struct RoutingStep: Sendable {
                 }
             }
             if let service, decision.closeWithDispositionId == nil {
-                try await service.start(ticketId: ticketId, target: decision.route, account: account)
+                // A ticket created now has no routing yet; as created, it is what the service would read,
+                // unless the rules just changed it.
+                let changed = queueId != nil || agentId != nil || !decision.tags.isEmpty || decision.priority != nil
+                try await service.start(ticketId: ticketId, target: decision.route, account: account,
+                                        newTicket: isNew && !changed ? createdTicket : nil)
             }
             if let message {
                 await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)

@@ -41,6 +41,25 @@ import Testing
         }
     }
 
+    /// The tickets a batch created come back as stored, so the steps after the commit need not read them.
+    @Test(arguments: TestDatabase.available)
+    func aBatchAnswersTheTicketsItCreatedAsStored(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await IngestStoreTests.accounts(store, resolvers: [.caseId])[0]
+            var tagged = Self.item(inbound(from: "ann@example.com", name: "Ann Example", subject: "Refund please", messageId: "r1@x"), uid: 1)
+            if case .ingest(let mail, _) = tagged.action { tagged.action = .ingest(mail, tags: ["vip", "refund"]) }
+            let items = [tagged, Self.item(inbound(from: "bob@example.com", subject: "Other", messageId: "o1@x"), uid: 2)]
+            let result = try await store.tickets.ingestBatch(items, account: account)
+            #expect(result.outcomes.map(\.name) == ["created", "created"])
+            #expect(result.createdTickets.count == 2)
+            for outcome in result.outcomes {
+                let id = try #require(outcome.ticketId)
+                let stored = try await store.tickets.ticket(id: id)
+                #expect(result.createdTickets[id] == stored)
+            }
+        }
+    }
+
     /// An account that deletes fetched mail on the server commits its batches durably (the server
     /// copy goes right after the commit); one that leaves the mail there need not wait for the disk.
     @Test func batchesOfAnAccountThatDeletesOnTheServerCommitDurably() async throws {

@@ -215,6 +215,38 @@ import Testing
 }
 
 extension RoutingStepTests {
+    /// As `mailroom serve` wires it: routing runs once per committed batch, with the account's rules
+    /// read once and each new ticket handed over as created. A reply in the same batch still finds
+    /// its ticket as the rules left it, and the unassigned view hears of each new ticket as stored.
+    @Test func aCommittedBatchIsRoutedAsOneMomentWithTicketsAsCreated() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let stored = try await Self.account(store, key: "B", rule: """
+                "name": "Billing", "conditions": [{"field": "subject", "operator": "contains", "value": "invoice"}],
+                 "actions": [{"type": "tag", "tag": "billing"}]
+                """)
+            let hub = LiveEventHub()
+            let service = RoutingService(store: store, events: hub, logger: quietLogger)
+            let routing = RoutingStep(store: store, logger: quietLogger, service: service)
+            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, onBatchCommit: { await routing.run(after: $0) })
+            let raws = [
+                mailText(subject: "Invoice 7", messageId: "b1@x"),
+                mailText(from: "bob@example.com", subject: "Hello", messageId: "b2@x"),
+                mailText(subject: "Re: Invoice 7", messageId: "b3@x", inReplyTo: "b1@x"),
+            ].enumerated().map { IngestPipeline.Inbound(raw: Array($1.utf8), position: nil, source: "m\($0)") }
+            let result = try await pipeline.processBatch(raws, account: stored)
+            #expect(result.outcomes.map(\.name) == ["created", "created", "appended"])
+            let invoiceId = try #require(result.outcomes[0].ticketId), helloId = try #require(result.outcomes[1].ticketId)
+            let invoice = try #require(try await store.tickets.ticket(id: invoiceId))
+            let hello = try #require(try await store.tickets.ticket(id: helloId))
+            #expect(invoice.tags == ["billing"] && invoice.messageCount == 2)
+            #expect(hello.tags == [] && hello.queueId == nil && hello.agentId == nil)
+            // Each new ticket was announced to the unassigned view, as stored.
+            let announced = hub.subscribe(after: 0).backlog.filter { $0.type == .ticket }
+            #expect(announced.contains { $0.data == hello.jsonValue })
+            #expect(announced.contains { $0.data["id"] == .string(invoice.id) })
+        }
+    }
+
     /// A header condition decides the same whether routing gets the message as the pipeline parsed
     /// it (as `mailroom serve` wires it) or reads the raw message back and parses it again.
     @Test(arguments: [true, false])

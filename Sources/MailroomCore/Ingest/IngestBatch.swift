@@ -52,10 +52,14 @@ public struct BlobLocation: Sendable, Hashable {
 public struct IngestBatchResult: Sendable {
     public var outcomes: [IngestOutcome]
     public var failure: (any Error)?
+    /// The tickets the batch created, by id, as their first message left them (later messages of
+    /// the batch may have changed them since).
+    public var createdTickets: [String: Ticket]
 
-    public init(outcomes: [IngestOutcome], failure: (any Error)? = nil) {
+    public init(outcomes: [IngestOutcome], failure: (any Error)? = nil, createdTickets: [String: Ticket] = [:]) {
         self.outcomes = outcomes
         self.failure = failure
+        self.createdTickets = createdTickets
     }
 }
 
@@ -65,11 +69,14 @@ public struct CommittedMessage: Sendable {
     public var outcome: IngestOutcome
     public var account: Account
     public var mail: InboundMail?
+    /// For a message that created its ticket: the ticket as created.
+    public var createdTicket: Ticket?
 
-    public init(outcome: IngestOutcome, account: Account, mail: InboundMail?) {
+    public init(outcome: IngestOutcome, account: Account, mail: InboundMail?, createdTicket: Ticket? = nil) {
         self.outcome = outcome
         self.account = account
         self.mail = mail
+        self.createdTicket = createdTicket
     }
 }
 
