@@ -45,24 +45,44 @@ public enum SubjectNormalizer {
                 changed = true
             }
         }
-        let folded = text.split(whereSeparator: { $0.isWhitespace }).joined(separator: " ")
-        return folded.lowercased()
+        // Runs of white space become one space.
+        var folded = String.UnicodeScalarView()
+        var spaceBefore = false
+        for scalar in text.unicodeScalars {
+            if isSpace(scalar) {
+                spaceBefore = !folded.isEmpty
+                continue
+            }
+            if spaceBefore { folded.append(" ") }
+            spaceBefore = false
+            folded.append(scalar)
+        }
+        return String(folded).lowercased()
+    }
+
+    /// White space is looked for scalar by scalar, not by Character: grapheme breaking cost more
+    /// than the rest of the normalisation on non-Latin subjects, and runs for every ingested message.
+    static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.isASCII ? scalar == " " || (0x09...0x0d).contains(scalar.value) : scalar.properties.isWhitespace
     }
 
     /// White space and line breaks removed at both ends (Foundation's `trimmingCharacters` went
     /// through NSString, once per round for every ingested message).
     static func trimmed(_ text: String) -> String {
-        guard let first = text.firstIndex(where: { !$0.isWhitespace }),
-              let last = text.lastIndex(where: { !$0.isWhitespace }) else { return "" }
-        if first == text.startIndex, text.index(after: last) == text.endIndex { return text }
-        return String(text[first...last])
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+              let last = scalars.lastIndex(where: { !isSpace($0) }) else { return "" }
+        if first == scalars.startIndex, scalars.index(after: last) == scalars.endIndex { return text }
+        return String(scalars[first...last])
     }
 
     /// "Re:", "RE[2]:", "Fwd :", "回复：" at the start, or nil.
     static func strippingReplyPrefix(_ text: String) -> String? {
         // Also a bracketed list tag like "[EXTERNAL]" is left alone: only words followed by a colon count.
-        guard let colon = text.firstIndex(where: { $0 == ":" || $0 == "：" }) else { return nil }
-        var word = trimmed(String(text[..<colon]))
+        guard let colon = text.unicodeScalars.firstIndex(where: { $0 == ":" || $0 == "：" }) else { return nil }
+        // No prefix is longer than 20 characters; a long text before the colon is not counted out.
+        guard text.unicodeScalars[..<colon].count <= 80 else { return nil }
+        var word = trimmed(String(text.unicodeScalars[..<colon]))
         guard !word.isEmpty, word.count <= 20 else { return nil }
         // A reply count: "Re[2]", "RE(3)", "Re^2".
         if let open = word.firstIndex(where: { $0 == "[" || $0 == "(" || $0 == "^" }) {
@@ -71,7 +91,7 @@ public enum SubjectNormalizer {
             word = String(word[..<open])
         }
         guard prefixes.contains(word.lowercased()) else { return nil }
-        return String(text[text.index(after: colon)...])
+        return String(text.unicodeScalars[text.unicodeScalars.index(after: colon)...])
     }
 
     /// Where the first "[Ticket#" (in any case) is. Compared byte by byte: this runs for every
