@@ -115,11 +115,24 @@ public struct IngestPipeline: Sendable {
         let mail: InboundMail
         let resolverInput: ResolverInput
         let columns: MessageColumnJSON
+        /// Outbox ids in the VERP addresses the message was delivered to: a bounce of our own mail.
+        let verpOutboxIds: [String]
 
         init(_ mail: InboundMail, account: Account) {
             self.mail = mail
             resolverInput = ResolverInput(mail: mail, account: account)
             columns = MessageColumnJSON(mail)
+            verpOutboxIds = (mail.to + mail.cc).compactMap { VERPAddress.outboxId(in: $0.address) }
+                + mail.headers.filter(Self.namesADeliveryAddress).compactMap { VERPAddress.outboxId(in: $0.value) }
+        }
+
+        /// Delivered-To or X-Original-To, in any case (compared without lowercasing every field's name).
+        static func namesADeliveryAddress(_ field: HeaderField) -> Bool {
+            let name = field.name.utf8
+            guard name.count == 12 || name.count == 13 else { return false }
+            func lower(_ byte: UInt8) -> UInt8 { (65...90).contains(byte) ? byte + 32 : byte }
+            return name.elementsEqual("delivered-to".utf8, by: { lower($0) == $1 })
+                || name.elementsEqual("x-original-to".utf8, by: { lower($0) == $1 })
         }
     }
 
@@ -172,8 +185,7 @@ public struct IngestPipeline: Sendable {
                 continue
             }
 
-            let verpIds = (mail.to + mail.cc).compactMap { VERPAddress.outboxId(in: $0.address) }
-                + mail.headers.filter { ["delivered-to", "x-original-to"].contains($0.name.lowercased()) }.compactMap { VERPAddress.outboxId(in: $0.value) }
+            let verpIds = prepared.verpOutboxIds
             if mail.bounce == nil, !verpIds.isEmpty {
                 mail.bounce = InboundMailParser.plainBounce(mail)
             } else if mail.bounce == nil, let sender = mail.sender, let settings {

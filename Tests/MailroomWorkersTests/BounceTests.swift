@@ -236,7 +236,9 @@ enum BounceFixtures {
 }
 
 @Suite struct VERPTests {
-    @Test func aPlainBounceToTheReturnPathFindsItsMessage() async throws {
+    /// The return path is in To, or only in the field the delivering server added (any case).
+    @Test(arguments: ["To", "DELIVERED-TO", "X-Original-To"])
+    func aPlainBounceToTheReturnPathFindsItsMessage(field: String) async throws {
         try await TestDatabase.sqlite.withStore { store in
             var account = Account(key: "V", name: "VERP", fromAddress: "desk@example.com")
             account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
@@ -256,7 +258,7 @@ enum BounceFixtures {
             // A relay's bounce with no report, no threading headers and a sender not on the failure list.
             let bounce = """
                 From: postmaster@relay.example
-                To: \(item.envelopeFrom)
+                \(field == "To" ? "To: \(item.envelopeFrom)" : "To: desk@example.com\n\(field): \(item.envelopeFrom)")
                 Subject: Returned mail
                 Message-ID: <r1@relay.example>
 
