@@ -17,10 +17,15 @@ struct FixedSQL: Sendable {
     let pieces: [String]
     /// The text as SQLite reads it (`?` numbers the values in order).
     let sqlite: String
+    /// Names the statement in a connection's cache of compiled statements.
+    let number: Int
+
+    private static let made = Atomic<Int>(0)
 
     init(_ text: String) {
         pieces = text.split(separator: "?", omittingEmptySubsequences: false).map(String.init)
         sqlite = text
+        number = Self.made.add(1, ordering: .relaxed).newValue
     }
 
     var argumentCount: Int { pieces.count - 1 }
@@ -88,10 +93,15 @@ extension SQLDatabase {
         try await execute(statement, arguments) { _ in }
     }
 
+    /// Runs a fixed statement whose values were gathered in a list, ignoring any rows.
+    func run(_ statement: FixedSQL, _ arguments: [SQLArgument]) async throws {
+        try await execute(statement, arguments) { _ in }
+    }
+
     private func execute(_ statement: FixedSQL, _ arguments: [SQLArgument], onRow: (any SQLRow) -> Void) async throws {
         precondition(arguments.count == statement.argumentCount, "\(statement.sqlite) takes \(statement.argumentCount) values")
         if let sqlite = self as? DirectSQLiteDatabase {
-            try await sqlite.run(statement.sqlite, arguments.map(\.sqliteBind), onRow: onRow)
+            try await sqlite.run(statement.sqlite, key: .fixed(statement.number), arguments.map(\.sqliteBind), onRow: onRow)
             return
         }
         let rows = Mutex<[any SQLRow]>([])

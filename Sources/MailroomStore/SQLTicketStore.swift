@@ -472,8 +472,12 @@ public struct SQLTicketStore: Sendable {
                 rows.append((address.key, role))
             }
         }
-        for (address, role) in rows {
-            try await db.run(Statements.addParticipant, .text(ticketId), .text(address), .text(role))
+        // A few rows per statement: one statement per participant cost more than SQLite's work for it.
+        var rest = rows[...]
+        while !rest.isEmpty {
+            let chunk = rest.prefix(Statements.addParticipants.count)
+            rest = rest.dropFirst(chunk.count)
+            try await db.run(Statements.addParticipants[chunk.count - 1], chunk.flatMap { [SQLArgument.text(ticketId), .text($0.0), .text($0.1)] })
         }
     }
 
@@ -966,10 +970,13 @@ extension SQLTicketStore {
                                   raw_sha256, content_hash, created_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
-        static let addParticipant = FixedSQL("""
-            INSERT INTO ticket_participants (ticket_id, address, role) VALUES (?, ?, ?)
-            ON CONFLICT (ticket_id, address, role) DO NOTHING
-            """)
+        /// Inserts 1, 2, ... 8 participants (the statement at index n - 1 takes n rows).
+        static let addParticipants = (1...8).map { rows in
+            FixedSQL("""
+                INSERT INTO ticket_participants (ticket_id, address, role) VALUES \(Array(repeating: "(?, ?, ?)", count: rows).joined(separator: ", "))
+                ON CONFLICT (ticket_id, address, role) DO NOTHING
+                """)
+        }
         static let touchInbound = FixedSQL("""
             UPDATE tickets SET message_count = message_count + 1, last_message_at = ?, updated_at = ?,
                 last_direction = 'in', unread = ?, status = CASE WHEN status = 'pending' THEN 'open' ELSE status END

@@ -39,7 +39,14 @@ final class SQLiteThread: TaskExecutor, @unchecked Sendable {
 /// ``SQLiteThread`` (the handle is opened without SQLite's own mutexes).
 final class SQLiteHandle: @unchecked Sendable {
     private var db: OpaquePointer?
-    private var statements: [String: OpaquePointer] = [:]
+    private var statements: [StatementKey: OpaquePointer] = [:]
+
+    /// Which statement: a fixed statement by its number (hashing and comparing the text of every
+    /// statement an ingest runs cost as much as binding its values), any other by its text.
+    enum StatementKey: Hashable {
+        case text(String)
+        case fixed(Int)
+    }
     /// Statements are kept up to this many; then the cache starts over (statements whose text
     /// varies with a list's length would otherwise pile up).
     private let cacheLimit = 400
@@ -98,8 +105,13 @@ final class SQLiteHandle: @unchecked Sendable {
 
     /// Runs one statement; must be called on the SQLite thread.
     func run(_ sql: String, _ binds: [Bind], onRow: (SQLiteRowValues) -> Void) throws {
+        try run(sql, key: .text(sql), binds, onRow: onRow)
+    }
+
+    /// Runs one statement, found in the cache by `key`; must be called on the SQLite thread.
+    func run(_ sql: String, key: StatementKey, _ binds: [Bind], onRow: (SQLiteRowValues) -> Void) throws {
         guard let db else { throw DatabaseError(description: "the SQLite database is closed") }
-        let statement = try prepared(sql, db: db)
+        let statement = try prepared(sql, key: key, db: db)
         defer {
             sqlite_nio_sqlite3_reset(statement)
             sqlite_nio_sqlite3_clear_bindings(statement)
@@ -166,13 +178,13 @@ final class SQLiteHandle: @unchecked Sendable {
         }
     }
 
-    private func prepared(_ sql: String, db: OpaquePointer) throws -> OpaquePointer {
-        if let statement = statements[sql] { return statement }
+    private func prepared(_ sql: String, key: StatementKey, db: OpaquePointer) throws -> OpaquePointer {
+        if let statement = statements[key] { return statement }
         if statements.count >= cacheLimit { finalizeAll() }
         var statement: OpaquePointer?
         let status = sqlite_nio_sqlite3_prepare_v3(db, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard status == SQLITE_OK, let statement else { throw error(status, db: db) }
-        statements[sql] = statement
+        statements[key] = statement
         return statement
     }
 
@@ -211,7 +223,9 @@ final class SQLiteHandle: @unchecked Sendable {
     /// How often SQLite compiled each cached statement again (after a schema change, or when it
     /// judges the plan may depend on the values bound). On this handle's thread.
     func recompilations() -> [String: Int32] {
-        statements.mapValues { sqlite_nio_sqlite3_stmt_status($0, SQLITE_STMTSTATUS_REPREPARE, 0) }
+        Dictionary(statements.values.map { statement in
+            (sqlite_nio_sqlite3_sql(statement).map { String(cString: $0) } ?? "", sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0))
+        }, uniquingKeysWith: max)
     }
 
     /// Must be called on the SQLite thread; the handle cannot be used afterwards.
@@ -327,14 +341,15 @@ struct DirectSQLiteDatabase: SQLDatabase {
 
     /// Runs a statement whose text and values are ready (see ``FixedSQL``): in place when the
     /// caller is on the SQLite thread, sent there otherwise.
-    func run(_ sql: String, _ binds: [SQLiteHandle.Bind], onRow: (any SQLRow) -> Void) async throws {
+    func run(_ sql: String, key: SQLiteHandle.StatementKey? = nil, _ binds: [SQLiteHandle.Bind], onRow: (any SQLRow) -> Void) async throws {
+        let key = key ?? .text(sql)
         if eventLoop.inEventLoop {
-            try handle.run(sql, binds) { onRow($0) }
+            try handle.run(sql, key: key, binds) { onRow($0) }
         } else {
             let handle = self.handle
             let rows = try await eventLoop.submit {
                 var rows: [SQLiteRowValues] = []
-                try handle.run(sql, binds) { rows.append($0) }
+                try handle.run(sql, key: key, binds) { rows.append($0) }
                 return rows
             }.get()
             for row in rows { onRow(row) }

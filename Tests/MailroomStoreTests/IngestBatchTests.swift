@@ -60,6 +60,25 @@ import Testing
         }
     }
 
+    /// Participants go in a few rows per statement: more than one statement's worth, with an
+    /// address named twice in a role and once more in another, each kept once per role.
+    @Test(arguments: TestDatabase.available)
+    func everyParticipantIsKeptOncePerRole(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await IngestStoreTests.accounts(store, resolvers: [.caseId])[0]
+            let to = (1...11).map { "to\($0)@example.com" } + ["to3@example.com"]
+            let mail = inbound(from: "ann@example.com", subject: "Many", messageId: "many@x", to: to, cc: ["to1@example.com", "carl@example.com"])
+            let result = try await store.tickets.ingestBatch([Self.item(mail, uid: 1)], account: account)
+            let ticketId = try #require(result.outcomes.first?.ticketId)
+            let rows = try await store.database.withConnection { db in
+                try await db.raw("SELECT address, role FROM ticket_participants WHERE ticket_id = \(bind: ticketId)").all()
+                    .map { "\(try $0.decode(column: "role", as: String.self)):\(try $0.decode(column: "address", as: String.self))" }
+            }
+            let expected = ["from:ann@example.com", "cc:to1@example.com", "cc:carl@example.com"] + (1...11).map { "to:to\($0)@example.com" }
+            #expect(rows.sorted() == expected.sorted())
+        }
+    }
+
     /// An account that deletes fetched mail on the server commits its batches durably (the server
     /// copy goes right after the commit); one that leaves the mail there need not wait for the disk.
     @Test func batchesOfAnAccountThatDeletesOnTheServerCommitDurably() async throws {
