@@ -5,6 +5,7 @@ import MailTransport
 import MailroomCore
 import MailroomStore
 import Metrics
+import Synchronization
 
 extension Account {
     /// Where the incoming server is, with the account's timeouts.
@@ -217,14 +218,25 @@ public struct IMAPFetcher: Sendable {
         let uids = try await imap.uidSearch(key).filter { $0 > highWater }.sorted()
         guard !uids.isEmpty else { return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: highWater) }
 
-        // A three-stage pipeline: while batch k is committed (on the database's thread), batch k+1 is
-        // being parsed (on the global pool) as soon as it arrived, and fetched on the connection.
+        // A pipeline: while batch k is committed (on the database's thread), batches k+1 and k+2 are
+        // fetched on the connection, one after the other, and parsed (on the global pool) as they arrive.
         let maxBytes = max(account.incoming.maxMessageBytes * 2, 64 << 20)
         let (pipeline, account, folder, plan) = (self.pipeline, self.account, self.folder, self.batchPlan)
         typealias Fetched = (uids: [IMAPUID], end: Int, batch: IngestPipeline.PreparedBatch)
-        func fetch(from start: Int, first: Bool) -> Task<Fetched, any Error> {
+        // Committed messages to delete on the server: the next fetch deletes them first, while it has the connection.
+        let committedToDelete = CommittedUIDs()
+        /// The next batch's fetch, begun when the fetch before it (`previous`) is done: the connection
+        /// runs one command at a time. Nil when nothing is left.
+        func fetch(after previous: Task<Fetched?, any Error>?) -> Task<Fetched?, any Error> {
             // The actor runs each fetch on its connection's event loop; one hop per command, not per message.
             Task {
+                var start = 0
+                if let previous {
+                    guard let before = try await previous.value, before.end < uids.count else { return nil }
+                    start = before.end
+                }
+                let deletes = committedToDelete.take()
+                if !deletes.isEmpty { try await delete(deletes, imap: imap) }
                 var fetchedUIDs: [IMAPUID] = []
                 var batch: IngestPipeline.PreparedBatch?
                 var end = start
@@ -232,7 +244,7 @@ public struct IMAPFetcher: Sendable {
                 // Commands of `stepCount` UIDs until the batch is full: how many messages a batch
                 // takes follows from the sizes seen, so memory stays bounded without asking for sizes
                 // first. Each command's messages are parsed while the next command is answered.
-                var step = plan.nextStep(first: first, count: 0, bytes: 0)
+                var step = plan.nextStep(first: previous == nil, count: 0, bytes: 0)
                 while step > 0, end < uids.count {
                     let chunk = uids[end..<min(end + step, uids.count)]
                     let messages = try await imap.uidFetchMessages(IMAPUIDSet(chunk), items: .bodyPeek, maxMessageBytes: maxBytes)
@@ -245,48 +257,53 @@ public struct IMAPFetcher: Sendable {
                     fetchedUIDs += messages.map(\.uid)
                     bytes += messages.reduce(0) { $0 + $1.bytes.count }
                     end = chunk.endIndex
-                    step = plan.nextStep(first: first, count: end - start, bytes: bytes)
+                    step = plan.nextStep(first: previous == nil, count: end - start, bytes: bytes)
                 }
                 return (fetchedUIDs, end, batch ?? pipeline.prepare([], account: account))
             }
         }
-        var next: Task<Fetched, any Error>? = fetch(from: 0, first: true)
-        var toDelete: [IMAPUID] = []
-        while let pending = next {
-            let fetched = try await pending.value
-            next = nil
-            // The connection is free between two fetches: committed messages go now, in one batch.
-            if !toDelete.isEmpty {
-                try await delete(toDelete, imap: imap)
-                toDelete.removeAll()
+        let first = fetch(after: nil)
+        var inFlight = [first, fetch(after: first)]
+        /// Every fetch still running must end before the connection is used again or closed.
+        func settle() async {
+            for task in inFlight { _ = try? await task.value }
+            inFlight.removeAll()
+        }
+        while !inFlight.isEmpty {
+            let fetched: Fetched?
+            do {
+                fetched = try await inFlight.removeFirst().value
+            } catch {
+                await settle()
+                throw error
             }
-            if fetched.end < uids.count { next = fetch(from: fetched.end, first: false) }
+            guard let fetched else { break }
+            if let last = inFlight.last { inFlight.append(fetch(after: last)) }
             let result: IngestBatchResult
             do {
                 result = try await pipeline.commit(fetched.batch)
             } catch {
-                // Nothing of this batch was committed; the fetch in flight must end before the connection closes.
-                await Self.settle(next)
+                // Nothing of this batch was committed.
+                await settle()
                 throw error
             }
             for outcome in result.outcomes { status.record(outcome, for: account.id) }
             let committedUIDs = fetched.uids.prefix(result.outcomes.count)
             if let last = committedUIDs.last { committed = max(committed, last) }
             // Deleted only after the commit; quarantined mail is kept raw in the quarantine, so it goes too.
-            if account.incoming.deleteOnFetch { toDelete += committedUIDs }
+            if account.incoming.deleteOnFetch { committedToDelete.add(committedUIDs) }
             if let failure = result.failure {
-                await Self.settle(next)
-                if !toDelete.isEmpty { try await delete(toDelete, imap: imap) }
+                await settle()
+                let deletes = committedToDelete.take()
+                if !deletes.isEmpty { try await delete(deletes, imap: imap) }
                 throw failure
             }
         }
-        if !toDelete.isEmpty { try await delete(toDelete, imap: imap) }
+        await settle()
+        // What the last fetches had no chance to delete.
+        let deletes = committedToDelete.take()
+        if !deletes.isEmpty { try await delete(deletes, imap: imap) }
         return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: committed)
-    }
-
-    /// Waits for a fetch that is no longer wanted, so no command is in flight on the connection.
-    private static func settle<T>(_ task: Task<T, any Error>?) async {
-        _ = try? await task?.value
     }
 
     /// Deletes committed messages in one batch: \Deleted, then UID EXPUNGE where the server has UIDPLUS.
@@ -297,6 +314,21 @@ public struct IMAPFetcher: Sendable {
             try await imap.uidExpunge(set)
         } else {
             try await imap.expunge()
+        }
+    }
+}
+
+/// UIDs committed in a fetch round and not yet deleted on the server.
+private final class CommittedUIDs: Sendable {
+    private let uids = Mutex<[IMAPUID]>([])
+
+    func add(_ more: some Sequence<IMAPUID>) { uids.withLock { $0 += more } }
+
+    /// All of them, leaving none.
+    func take() -> [IMAPUID] {
+        uids.withLock { list in
+            defer { list.removeAll() }
+            return list
         }
     }
 }
