@@ -157,9 +157,10 @@ extension MIMEMessage {
     public func attachmentContent(index: Int, sha256: String) -> [UInt8]? {
         let all = self.parts
         let listed = body.attachments.compactMap { all.indices.contains($0.partIndex) ? all[$0.partIndex] : nil }
-        let likely = listed.indices.contains(index) ? [listed[index]] : []
-        for part in likely + listed where digest(of: part).sha256 == sha256 {
-            return decodedBody(of: part)
+        // The one at `index` first; each part digested once.
+        let order = (listed.indices.contains(index) ? [index] : []) + listed.indices.filter { $0 != index }
+        for position in order where digest(of: listed[position]).sha256 == sha256 {
+            return decodedBody(of: listed[position])
         }
         return nil
     }

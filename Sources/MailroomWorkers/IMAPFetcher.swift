@@ -202,7 +202,7 @@ public struct IMAPFetcher: Sendable {
             // Left over from a crash between commit and delete: everything at or below the mark is committed
             // (ingested, or kept raw in the quarantine), so it goes now.
             let leftovers = try await imap.uidSearch(.uid(.range(1, highWater))).filter { $0 <= highWater }
-            if !leftovers.isEmpty { try await delete(leftovers, imap: imap) }
+            try await delete(leftovers, imap: imap)
         }
         return try await fetch(above: highWater, imap: imap, uidValidity: uidValidity)
     }
@@ -235,8 +235,7 @@ public struct IMAPFetcher: Sendable {
                     guard let before = try await previous.value, before.end < uids.count else { return nil }
                     start = before.end
                 }
-                let deletes = committedToDelete.take()
-                if !deletes.isEmpty { try await delete(deletes, imap: imap) }
+                try await delete(committedToDelete.take(), imap: imap)
                 var fetchedUIDs: [IMAPUID] = []
                 var batch: IngestPipeline.PreparedBatch?
                 var end = start
@@ -294,20 +293,20 @@ public struct IMAPFetcher: Sendable {
             if account.incoming.deleteOnFetch { committedToDelete.add(committedUIDs) }
             if let failure = result.failure {
                 await settle()
-                let deletes = committedToDelete.take()
-                if !deletes.isEmpty { try await delete(deletes, imap: imap) }
+                try await delete(committedToDelete.take(), imap: imap)
                 throw failure
             }
         }
         await settle()
         // What the last fetches had no chance to delete.
-        let deletes = committedToDelete.take()
-        if !deletes.isEmpty { try await delete(deletes, imap: imap) }
+        try await delete(committedToDelete.take(), imap: imap)
         return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: committed)
     }
 
     /// Deletes committed messages in one batch: \Deleted, then UID EXPUNGE where the server has UIDPLUS.
+    /// No UIDs, no commands.
     private func delete(_ uids: [IMAPUID], imap: IMAPConnection) async throws {
+        guard !uids.isEmpty else { return }
         let set = IMAPUIDSet(uids)
         try await imap.uidStore(set, .add, flags: [.deleted])
         if await imap.capabilities.contains(.uidPlus) {

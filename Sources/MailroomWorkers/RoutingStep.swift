@@ -167,7 +167,9 @@ public struct RoutingStep: Sendable {
                 }
             }
             // Rules that change nothing on the ticket (or no rules at all) cost no transaction.
-            if !decision.tags.isEmpty || decision.priority != nil || queueId != nil || agentId != nil || decision.closeWithDispositionId != nil {
+            let changesTicket = !decision.tags.isEmpty || decision.priority != nil || queueId != nil || agentId != nil
+                || decision.closeWithDispositionId != nil
+            if changesTicket {
                 try await store.tickets.applyRouting(ticketId: ticketId, tags: decision.tags, priority: decision.priority, queueId: queueId,
                                                      agentId: agentId, closeWithDisposition: decision.closeWithDispositionId)
             }
@@ -179,9 +181,8 @@ public struct RoutingStep: Sendable {
             if let service, decision.closeWithDispositionId == nil {
                 // A ticket created now has no routing yet; as created, it is what the service would read,
                 // unless the rules just changed it.
-                let changed = queueId != nil || agentId != nil || !decision.tags.isEmpty || decision.priority != nil
                 try await service.start(ticketId: ticketId, target: decision.route, account: account,
-                                        newTicket: isNew && !changed ? createdTicket : nil)
+                                        newTicket: isNew && !changesTicket ? createdTicket : nil)
             }
             if let message {
                 await queueWebhooks(decision.webhooks, ticketId: ticketId, message: message, ruleIds: decision.matchedRuleIds)
