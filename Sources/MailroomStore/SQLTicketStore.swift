@@ -113,11 +113,7 @@ public struct SQLTicketStore: Sendable {
         guard let packs = database.blobPacks, messages.contains(where: { $0 != nil }) else { return messages.map { _ in nil } }
         return try await withCheckedThrowingContinuation { continuation in
             Self.stagingQueue.async {
-                continuation.resume(with: Result {
-                    let locations = try messages.map { raw in try raw.map(packs.append) }
-                    try packs.sync(locations.compactMap { $0 })
-                    return locations
-                })
+                continuation.resume(with: Result { try packs.write(messages) })
             }
         }
     }
@@ -394,8 +390,8 @@ public struct SQLTicketStore: Sendable {
             location = stored
         } else {
             if try await db.first(Statements.blobExists, .text(sha256)) != nil { return }
-            location = try packs.append(bytes)
-            try packs.sync([location])
+            guard let written = try packs.write([bytes])[0] else { return }
+            location = written
         }
         try await db.run(Statements.putPackedBlob, .text(sha256), .int(bytes.count), .int(location.pack), .integer(location.offset),
                          .integer(Timestamp.from(now)))

@@ -91,7 +91,7 @@ trap cleanup EXIT
 start_mailroom() { # DATA_DIR -> sets mr_pid, mr_url
     local port; port=$(free_port)
     mkdir -p "$1"
-    MAILROOM_ADMIN_TOKEN="$token" "$bin/mailroom" serve --data-dir "$1" --http "127.0.0.1:$port" >"$1.log" 2>&1 &
+    GLIBC_TUNABLES="${BENCH_TUNABLES:-}" MAILROOM_ADMIN_TOKEN="$token" "$bin/mailroom" serve --data-dir "$1" --http "127.0.0.1:$port" >"$1.log" 2>&1 &
     mr_pid=$!
     mr_url="http://127.0.0.1:$port"
     for _ in $(seq 1 200); do
@@ -198,7 +198,7 @@ kill "$idle_pid" 2>/dev/null; wait "$idle_pid" 2>/dev/null || true
 # Where the CPU went, per thread (the database's event loop thread bounds the rate).
 for t in /proc/"$mr_pid"/task/*; do
     awk -v name="$(cat "$t/comm")" -v switches="$(awk '/ctxt_switches/ { s += $2 } END { print s }' "$t/status")" \
-        '{ if ($14 + $15 > 0) printf "  thread %-20s %6d ticks %8d context switches\n", name, $14 + $15, switches }' "$t/stat"
+        '{ if ($14 + $15 > 0) printf "  thread %-20s %6d ticks (user %d, system %d) %8d context switches %8d minor faults\n", name, $14 + $15, $14, $15, switches, $10 }' "$t/stat"
 done | sort -k3 -n -r >&2
 if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 python3 - "$work/mr-ingest/mailroom.sqlite" "$ingest_id" >"$work/ingest-db" <<'PY'
