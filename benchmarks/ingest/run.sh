@@ -91,7 +91,7 @@ trap cleanup EXIT
 start_mailroom() { # DATA_DIR -> sets mr_pid, mr_url
     local port; port=$(free_port)
     mkdir -p "$1"
-    GLIBC_TUNABLES="${BENCH_TUNABLES:-}" MAILROOM_ADMIN_TOKEN="$token" "$bin/mailroom" serve --data-dir "$1" --http "127.0.0.1:$port" >"$1.log" 2>&1 &
+    MAILROOM_ADMIN_TOKEN="$token" "$bin/mailroom" serve --data-dir "$1" --http "127.0.0.1:$port" >"$1.log" 2>&1 &
     mr_pid=$!
     mr_url="http://127.0.0.1:$port"
     for _ in $(seq 1 200); do
