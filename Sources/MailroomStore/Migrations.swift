@@ -472,6 +472,24 @@ let migrations: [Migration] = [
             "ALTER TABLE blobs ADD COLUMN pack_offset BIGINT",
         ]
     },
+    Migration(version: 17, name: "inbound messages counted per account") { _ in
+        [
+            // An account's status reports how many messages it ingested. Counting them on every
+            // request read each of the account's message rows (the direction is not in any index),
+            // holding SQLite's only connection for seconds on a large mailbox; the ingest
+            // transaction now adds its own to this count.
+            """
+            CREATE TABLE account_message_counts (
+                account_id TEXT PRIMARY KEY,
+                inbound BIGINT NOT NULL
+            )
+            """,
+            """
+            INSERT INTO account_message_counts (account_id, inbound)
+            SELECT account_id, COUNT(*) FROM messages WHERE direction = 'in' GROUP BY account_id
+            """,
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

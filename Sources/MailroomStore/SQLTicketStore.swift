@@ -24,6 +24,7 @@ public struct SQLTicketStore: Sendable {
             var created: [String: Ticket] = [:]
             let outcome = try await Self.ingestOne(mail, raw: raw, account: account, tags: tags, db: db, now: now, created: &created)
             try await Self.record(position, account: account.id, db: db, now: now)
+            try await Self.count(inbound: [outcome], account: account.id, db: db)
             return outcome
         }
     }
@@ -86,6 +87,7 @@ public struct SQLTicketStore: Sendable {
                     outcomes.append(outcome)
                 }
                 if let highWater { try await Self.record(highWater, account: account.id, db: db, now: now ?? Date()) }
+                try await Self.count(inbound: outcomes, account: account.id, db: db)
                 return IngestBatchResult(outcomes: outcomes, failure: failure, createdTickets: created)
             }
         }
@@ -672,13 +674,24 @@ public struct SQLTicketStore: Sendable {
         }
     }
 
+    /// How many messages the account ingested (inbound messages on its tickets), kept by the ingest
+    /// transactions themselves so that asking costs one row's read however large the mailbox.
     public func messageCount(accountId: String) async throws -> Int {
         try await database.withConnection { db in
-            guard let row = try await db.raw("""
-                SELECT COUNT(*) AS n FROM messages WHERE account_id = \(bind: accountId) AND direction = 'in'
-                """).first() else { return 0 }
-            return try row.decode(column: "n", as: Int.self)
+            guard let row = try await db.raw("SELECT inbound FROM account_message_counts WHERE account_id = \(bind: accountId)").first()
+            else { return 0 }
+            return try row.decode(column: "inbound", as: Int.self)
         }
+    }
+
+    /// Adds the messages that `outcomes` put on tickets to the account's count, in the transaction that stored them.
+    static func count(inbound outcomes: [IngestOutcome], account: String, db: any SQLDatabase) async throws {
+        let added = outcomes.count { $0.addedToTicket }
+        guard added > 0 else { return }
+        try await db.raw("""
+            INSERT INTO account_message_counts (account_id, inbound) VALUES (\(bind: account), \(bind: added))
+            ON CONFLICT (account_id) DO UPDATE SET inbound = account_message_counts.inbound + excluded.inbound
+            """).run()
     }
 
     // MARK: Row mapping

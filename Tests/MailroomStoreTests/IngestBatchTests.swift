@@ -13,6 +13,38 @@ import Testing
                    position: .imap(folder: "INBOX", uidValidity: 3, uid: uid), source: "INBOX uid \(uid)")
     }
 
+    /// An account's count of ingested messages is kept by the transactions that store them (batch
+    /// or single), per account, without replies; the migration that introduced it counted what was there.
+    @Test(arguments: TestDatabase.available)
+    func ingestedMessagesAreCountedPerAccountAsTheyAreStored(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let accounts = try await IngestStoreTests.accounts(store, resolvers: [.caseId])
+            let (one, two) = (accounts[0], accounts[1])
+            let first = inbound(from: "ann@example.com", subject: "One", messageId: "c1@x")
+            let batch = [Self.item(first, uid: 1), Self.item(inbound(from: "bob@example.com", subject: "Two", messageId: "c2@x"), uid: 2),
+                         Self.item(first, uid: 3)]
+            let outcomes = try await store.tickets.ingestBatch(batch, account: one).outcomes
+            #expect(outcomes.map(\.name) == ["created", "created", "duplicate"])
+            _ = try await store.tickets.ingest(inbound(from: "cy@example.com", subject: "Three", messageId: "c3@x"), raw: [3],
+                                               account: two, position: nil)
+            let reply = inbound(from: "support@example.com", subject: "Re: One", messageId: "c4@x")
+            _ = try await store.outbox.enqueue(reply, raw: [4], ticketId: try #require(outcomes[0].ticketId), sendingAccountId: one.id,
+                                               envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+            #expect(try await store.tickets.messageCount(accountId: one.id) == 2)
+            #expect(try await store.tickets.messageCount(accountId: two.id) == 1)
+            #expect(try await store.tickets.messageCount(accountId: "no-such-account") == 0)
+
+            // As the migration found an existing database: no counts yet, messages already stored.
+            let migration = try #require(migrations.first { $0.version == 17 })
+            try await store.database.withConnection { db in
+                try await db.raw("DROP TABLE account_message_counts").run()
+                for statement in migration.statements(store.database.kind) { try await db.raw(SQLQueryString(statement)).run() }
+            }
+            #expect(try await store.tickets.messageCount(accountId: one.id) == 2)
+            #expect(try await store.tickets.messageCount(accountId: two.id) == 1)
+        }
+    }
+
     @Test(arguments: TestDatabase.available)
     func aBatchCommitsEveryKindOfItemAndTheHighestPosition(_ kind: TestDatabase) async throws {
         try await kind.withStore { store in
