@@ -107,9 +107,8 @@ public final class BlobPacks: Sendable {
             locations.append(blob.map { _ in BlobLocation(pack: target.pack, offset: offset) })
             offset += Int64(blob?.count ?? 0)
         }
-        if let direct = target.direct, try writeDirect(blobs, to: direct, at: target.start, pack: target.pack) {
-            // Written.
-        } else {
+        let writtenDirectly = try target.direct.map { try writeDirect(blobs, to: $0, at: target.start, pack: target.pack) } ?? false
+        if !writtenDirectly {
             bufferedWrites.add(1, ordering: .relaxed)
             for (blob, location) in zip(blobs, locations) {
                 guard let blob, let location else { continue }
