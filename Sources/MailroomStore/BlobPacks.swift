@@ -140,18 +140,12 @@ public final class BlobPacks: Sendable {
         var fileOffset = start
         var used = 0
         func flush(_ count: Int) throws -> Bool {
-            var done = 0
-            while done < count {
-                let written = pwrite(fd, buffer.pointer + done, count - done, off_t(fileOffset) + off_t(done))
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EINVAL, fileOffset == start, done == 0 {
-                        state.withLock { $0.directRefused = true }
-                        return false
-                    }
-                    throw BlobPackError.io("cannot write to \(Self.path(directory, pack))", errno)
-                }
-                done += written
+            do {
+                try writeAll(UnsafeRawBufferPointer(start: buffer.pointer, count: count), fd: fd, at: fileOffset, pack: pack)
+            } catch BlobPackError.io(_, let code) where code == EINVAL && fileOffset == start {
+                // Only the first write can tell that the file system takes no direct writes.
+                state.withLock { $0.directRefused = true }
+                return false
             }
             fileOffset += Int64(count)
             used = 0
