@@ -53,7 +53,7 @@ enum ASCII {
 
 extension Collection where Element == UInt8 {
     /// ASCII case-insensitive comparison with a lowercase ASCII literal.
-    func equalsIgnoringCase(_ lowercaseLiteral: String) -> Bool {
+    public func equalsIgnoringCase(_ lowercaseLiteral: String) -> Bool {
         guard count == lowercaseLiteral.utf8.count else { return false }
         return zip(self, lowercaseLiteral.utf8).allSatisfy { ASCII.lowercased($0) == $1 }
     }

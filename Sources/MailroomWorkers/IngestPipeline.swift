@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MailMessage
 import MailroomCore
 import MailroomStore
 import Metrics
@@ -127,12 +128,8 @@ public struct IngestPipeline: Sendable {
         }
 
         /// Delivered-To or X-Original-To, in any case (compared without lowercasing every field's name).
-        static func namesADeliveryAddress(_ field: HeaderField) -> Bool {
-            let name = field.name.utf8
-            guard name.count == 12 || name.count == 13 else { return false }
-            func lower(_ byte: UInt8) -> UInt8 { (65...90).contains(byte) ? byte + 32 : byte }
-            return name.elementsEqual("delivered-to".utf8, by: { lower($0) == $1 })
-                || name.elementsEqual("x-original-to".utf8, by: { lower($0) == $1 })
+        static func namesADeliveryAddress(_ field: MailroomCore.HeaderField) -> Bool {
+            field.name.utf8.equalsIgnoringCase("delivered-to") || field.name.utf8.equalsIgnoringCase("x-original-to")
         }
     }
 
