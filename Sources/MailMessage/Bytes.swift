@@ -53,9 +53,15 @@ enum ASCII {
 
 extension Collection where Element == UInt8 {
     /// ASCII case-insensitive comparison with a lowercase ASCII literal.
+    ///
+    /// Inlinable so that callers in other modules get it specialised for their collection (a
+    /// generic call per byte cost more than the comparison, on every header of every message).
+    @inlinable
     public func equalsIgnoringCase(_ lowercaseLiteral: String) -> Bool {
         guard count == lowercaseLiteral.utf8.count else { return false }
-        return zip(self, lowercaseLiteral.utf8).allSatisfy { ASCII.lowercased($0) == $1 }
+        return zip(self, lowercaseLiteral.utf8).allSatisfy { byte, expected in
+            (byte &- 0x41 < 26 ? byte | 0x20 : byte) == expected
+        }
     }
 
     func hasPrefixIgnoringCase(_ lowercaseLiteral: String) -> Bool {

@@ -51,6 +51,8 @@ public struct SQLTicketStore: Sendable {
                 var outcomes: [IngestOutcome] = []
                 outcomes.reserveCapacity(items.count)
                 var created: [String: Ticket] = [:]
+                // Most messages of a large backlog start a ticket of their own: no rehashing of tickets as it fills.
+                created.reserveCapacity(items.count)
                 var failure: (any Error)?
                 var highWater: MailboxPosition?
                 for item in items {

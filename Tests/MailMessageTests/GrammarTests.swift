@@ -271,3 +271,22 @@ struct DoubleByteTableTests {
         #expect(decodedByTable > 100)
     }
 }
+
+@Suite("ASCII case folding")
+struct CaseFoldingTests {
+    @Test(arguments: [
+        ("delivered-to", true), ("Delivered-To", true), ("DELIVERED-TO", true), ("dElIvErEd-tO", true),
+        ("delivered-t", false), ("delivered-too", false), ("delivered_to", false), ("", false),
+    ])
+    func comparesWithALowercaseLiteral(_ text: String, _ equal: Bool) {
+        #expect(text.utf8.equalsIgnoringCase("delivered-to") == equal)
+        #expect(Array(text.utf8)[...].equalsIgnoringCase("delivered-to") == equal)
+    }
+
+    /// Only A-Z fold: "@" and "[" sit next to them in ASCII and differ from "`" and "{" by the same bit.
+    @Test func foldsLettersOnly() {
+        #expect("[X@]".utf8.equalsIgnoringCase("[x@]"))
+        #expect(!"[x@]".utf8.equalsIgnoringCase("{x`}"))
+        #expect(!"É".utf8.equalsIgnoringCase("é"))
+    }
+}

@@ -8,12 +8,13 @@
 #   3. peak RSS of `mailroom serve` with IDLE_ACCOUNTS idle IMAP accounts.
 # Usage: benchmarks/ingest/run.sh   (as root: Dovecot's mail files belong to nobody)
 # Knobs (environment): BENCH_INGEST_COUNT (10000) BENCH_INGEST_SEED (20261123)
+#   BENCH_INGEST_ROUNDS (3: raw fetches and Mailroom ingest, interleaved; medians reported)
 #   BENCH_LATENCY_COUNT (1000) BENCH_LATENCY_MAILBOXES (5) BENCH_LATENCY_INTERVAL (0.2 s)
 #   BENCH_HIBERNATE_MAILBOXES (20: the latency run again with Dovecot's imap-hibernate; 0 skips it)
 #   BENCH_HIBERNATE_FETCH_INTERVAL (300 s: the accounts' safety sweep in that run, see BENCHMARKS.md)
 #   BENCH_ONLY_LATENCY=1 (only the latency runs: no ingest, django-helpdesk or memory run)
 #   BENCH_ONLY_INGEST=1 (only the raw fetches and Mailroom's ingest: a quick rerun, no reference)
-#   BENCH_PERF=FILE (perf record of `mailroom serve` during its ingest, into FILE; BENCH_PERF_OPTS, default -g)
+#   BENCH_PERF=FILE (perf record of `mailroom serve` during the first round's ingest, into FILE; BENCH_PERF_OPTS, default -g)
 #   BENCH_IDLE_ACCOUNTS (1000) BENCH_HELPDESK_TIMEOUT (900 s) BENCH_HELPDESK_DEFAULTS_COUNT (300)
 #   BENCH_SKIP_BUILD=1 BENCH_KEEP=1 (keep the work directory)
 #   BENCH_SCRATCH (the release build's scratch path; default .build-bench in the repository)
@@ -23,6 +24,7 @@ export PYTHONDONTWRITEBYTECODE=1
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 count="${BENCH_INGEST_COUNT:-10000}"
+rounds="${BENCH_INGEST_ROUNDS:-3}"
 seed="${BENCH_INGEST_SEED:-20261123}"
 lat_count="${BENCH_LATENCY_COUNT:-1000}"
 lat_boxes="${BENCH_LATENCY_MAILBOXES:-5}"
@@ -42,6 +44,13 @@ say() { echo "$*"; }
 step() { echo "== $*  [$(date -u +%H:%M:%S)]" >&2; }
 now_ms() { python3 -c 'import time; print(int(time.time()*1000))'; }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Dovecot's CPU so far: its live processes plus the children its master has reaped (cutime, cstime).
+dovecot_ticks() {
+    local master; master=$(cat "$dove/run/master.pid")
+    { awk '{ print $16 + $17 }' "/proc/$master/stat"
+      for p in $master $(pgrep -P "$master"); do awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null; done
+    } | awk '{ s += $1 } END { print s }'
+}
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 wait_for_dovecot() {
     for _ in $(seq 1 100); do
@@ -159,26 +168,36 @@ say "corpus: $corpus_msgs messages, $((corpus_bytes / 1000000)) MB, benchmarks/m
 say ""
 
 if [ "$only_latency" != 1 ]; then
-# ---------------------------------------------------------------- 1a. raw fetch
-step "raw IMAP fetch (Swift IMAPClient)"
-"$bin/mailroom-bench-ingest" 127.0.0.1 "$port" bench-raw "$password" 100 >"$work/raw-swift"
-read -r _ raw_msgs raw_bytes raw_secs raw_batch <"$work/raw-swift"
-step "raw IMAP fetch (Python imaplib)"
-python3 "$here/raw_fetch.py" "$port" bench-rawpy "$password" 100 >"$work/raw-py"
-read -r _ rawpy_msgs _ rawpy_secs _ <"$work/raw-py"
+# ---------------------------------------------------------------- 1. raw fetch and Mailroom ingest
+# Rounds, interleaved (raw IMAPClient, raw imaplib, Mailroom), so every client sees the same
+# conditions; the summary takes each one's median. One round of each takes a second or a few,
+# and this machine's speed drifts by more than the differences measured.
+ingest_round() { # ROUND: appends one line to $work/rounds
+    local r=$1
+    step "round $r: raw IMAP fetch (Swift IMAPClient)"
+    local dv0; dv0=$(dovecot_ticks)
+    "$bin/mailroom-bench-ingest" 127.0.0.1 "$port" bench-raw "$password" 100 >"$work/raw-swift-$r"
+    sleep 0.2
+    echo "  round $r: Dovecot CPU during the raw fetch (IMAPClient): $(( $(dovecot_ticks) - dv0 )) ticks" >&2
+    local raw_msgs raw_bytes raw_secs rawpy_msgs rawpy_secs
+    read -r _ raw_msgs raw_bytes raw_secs _ <"$work/raw-swift-$r"
+    step "round $r: raw IMAP fetch (Python imaplib)"
+    python3 "$here/raw_fetch.py" "$port" bench-rawpy "$password" 100 >"$work/raw-py-$r"
+    read -r _ rawpy_msgs _ rawpy_secs _ <"$work/raw-py-$r"
 
-# ---------------------------------------------------------------- 1. Mailroom ingest
-step "Mailroom ingest of $count messages"
-start_mailroom "$work/mr-ingest"
-perf_pid=""
-if [ -n "${BENCH_PERF:-}" ]; then
-    perf record ${BENCH_PERF_OPTS:--g} -p "$mr_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
-    perf_pid=$!
-fi
-cpu0=$(cpu_ticks "$mr_pid")
-# The machine's idle time, sampled every 20 ms, so the share of the cores left idle between the first
-# and the last commit can be told (a pipeline that stalls leaves cores idle; a busy one does not).
-python3 - "$work/idle-samples" <<'PY' &
+    step "round $r: Mailroom ingest of $count messages (a fresh server and data directory)"
+    start_mailroom "$work/mr-ingest-$r"
+    local perf_pid=""
+    if [ -n "${BENCH_PERF:-}" ] && [ "$r" = 1 ]; then
+        perf record ${BENCH_PERF_OPTS:--g} -p "$mr_pid" -o "$BENCH_PERF" >/dev/null 2>&1 &
+        perf_pid=$!
+    fi
+    local cpu0 cpu1 t_create ingest_id idle_pid
+    cpu0=$(cpu_ticks "$mr_pid")
+    dv0=$(dovecot_ticks)
+    # The machine's idle time, sampled every 20 ms, so the share of the cores left idle between the first
+    # and the last commit can be told (a pipeline that stalls leaves cores idle; a busy one does not).
+    python3 - "$work/idle-samples-$r" <<'PY' &
 import sys, time
 with open(sys.argv[1], "w") as out:
     for _ in range(60000):
@@ -188,45 +207,79 @@ with open(sys.argv[1], "w") as out:
         out.flush()
         time.sleep(0.02)
 PY
-idle_pid=$!
-t_create=$(now_ms)
-python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" B bench-mailroom >"$work/ingest-id"
-ingest_id=$(cat "$work/ingest-id")
-python3 "$here/api.py" wait-ingested "$mr_url" "$token" "$ingest_id" "$count" 1200 >"$work/ingest-status"
-cpu1=$(cpu_ticks "$mr_pid")
-kill "$idle_pid" 2>/dev/null; wait "$idle_pid" 2>/dev/null || true
-# Where the CPU went, per thread (the database's event loop thread bounds the rate).
-for t in /proc/"$mr_pid"/task/*; do
-    awk -v name="$(cat "$t/comm")" -v switches="$(awk '/ctxt_switches/ { s += $2 } END { print s }' "$t/status")" \
-        '{ if ($14 + $15 > 0) printf "  thread %-20s %6d ticks (user %d, system %d) %8d context switches %8d minor faults\n", name, $14 + $15, $14, $15, switches, $10 }' "$t/stat"
-done | sort -k3 -n -r >&2
-if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
-python3 - "$work/mr-ingest/mailroom.sqlite" "$ingest_id" >"$work/ingest-db" <<'PY'
+    idle_pid=$!
+    t_create=$(now_ms)
+    python3 "$here/api.py" create "$mr_url" "$token" "$port" "$password" B bench-mailroom >"$work/ingest-id-$r"
+    ingest_id=$(cat "$work/ingest-id-$r")
+    python3 "$here/api.py" wait-ingested "$mr_url" "$token" "$ingest_id" "$count" 1200 >"$work/ingest-status-$r"
+    cpu1=$(cpu_ticks "$mr_pid")
+    echo "  round $r: Dovecot CPU during Mailroom's ingest: $(( $(dovecot_ticks) - dv0 )) ticks" >&2
+    kill "$idle_pid" 2>/dev/null; wait "$idle_pid" 2>/dev/null || true
+    # Where the CPU went, per thread (the database's event loop thread bounds the rate).
+    for t in /proc/"$mr_pid"/task/*; do
+        awk -v name="$(cat "$t/comm")" -v switches="$(awk '/ctxt_switches/ { s += $2 } END { print s }' "$t/status")" \
+            -v written="$(awk '/^wchar/ { print int($2 / 1048576) }' "$t/io")" \
+            '{ if ($14 + $15 > 0) printf "  round %s thread %-20s %6d ticks (user %d, system %d) %8d context switches %8d minor faults %6d MiB written\n", r, name, $14 + $15, $14, $15, switches, $10, written }' r="$r" "$t/stat"
+    done | sort -k5 -n -r >&2
+    if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+    python3 - "$work/mr-ingest-$r/mailroom.sqlite" "$ingest_id" >"$work/ingest-db-$r" <<'PY'
 import sqlite3, sys
 db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
 n, first, last = db.execute("SELECT count(*), min(created_at), max(created_at) FROM messages WHERE account_id = ?", (sys.argv[2],)).fetchone()
 tickets = db.execute("SELECT count(*) FROM tickets WHERE account_id = ?", (sys.argv[2],)).fetchone()[0]
 print(n, first, last, tickets)
 PY
-stop_mailroom
-read -r mr_msgs mr_first mr_last mr_tickets <"$work/ingest-db"
-awk -v first="$mr_first" -v last="$mr_last" '
-    $1 <= first { i0 = $2; t0 = $3 } $1 <= last { i1 = $2; t1 = $3 }
-    END { if (t1 > t0) printf "  machine idle (or waiting for I/O) between the first and the last commit: %.0f%%\n", 100 * (i1 - i0) / (t1 - t0) }
-' "$work/idle-samples" >&2
-mr_quarantined=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("messagesQuarantined", 0))' "$work/ingest-status")
+    stop_mailroom
+    local mr_msgs mr_first mr_last mr_tickets mr_quarantined
+    read -r mr_msgs mr_first mr_last mr_tickets <"$work/ingest-db-$r"
+    awk -v first="$mr_first" -v last="$mr_last" -v r="$r" '
+        $1 <= first { i0 = $2; t0 = $3 } $1 <= last { i1 = $2; t1 = $3 }
+        END { if (t1 > t0) printf "  round %s: machine idle (or waiting for I/O) between the first and the last commit: %.0f%%\n", r, 100 * (i1 - i0) / (t1 - t0) }
+    ' "$work/idle-samples-$r" >&2
+    mr_quarantined=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("messagesQuarantined", 0))' "$work/ingest-status-$r")
+    echo "$raw_msgs $raw_bytes $raw_secs $rawpy_msgs $rawpy_secs $mr_msgs $mr_first $mr_last $t_create $cpu0 $cpu1 $mr_tickets $mr_quarantined" >>"$work/rounds"
+    # The data directory is not looked at again; the next round needs the disk.
+    if [ "${BENCH_KEEP:-0}" != 1 ]; then rm -rf "$work/mr-ingest-$r"; fi
+}
+: >"$work/rounds"
+for r in $(seq 1 "$rounds"); do ingest_round "$r"; done
 hz=$(getconf CLK_TCK)
+# Per round and medians, in the shape both summaries below print from.
+python3 - "$work/rounds" "$hz" >"$work/rounds-summary" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+hz = int(sys.argv[2])
+out = []
+for i, r in enumerate(rows, 1):
+    raw_n, raw_b, raw_s, py_n, py_s, mr_n, first, last, created, c0, c1 = r[:11]
+    raw = int(raw_n) / float(raw_s)
+    py = int(py_n) / float(py_s)
+    span = (int(last) - int(first)) / 1000
+    mr = (int(mr_n) - 1) / span if span > 0 else float("nan")
+    cpu = 1000 * (int(c1) - int(c0)) / hz / int(mr_n)
+    out.append((raw, py, mr, cpu, int(mr_n) / ((int(last) - int(created)) / 1000)))
+    print("round %d: raw fetch (IMAPClient) %.0f msg/s, raw fetch (imaplib) %.0f msg/s, Mailroom %.0f msg/s, %.2f CPU ms/msg; / raw fetch %.2f"
+          % (i, raw, py, mr, cpu, mr / raw))
+med = [statistics.median(col) for col in zip(*out)]
+print("median: raw %.0f py %.0f mailroom %.0f cpu %.3f total %.0f" % tuple(med))
+PY
 if [ "$only_ingest" = 1 ]; then
-    python3 - "$raw_msgs" "$raw_secs" "$rawpy_msgs" "$rawpy_secs" "$mr_msgs" "$mr_first" "$mr_last" "$cpu0" "$cpu1" "$hz" "$t_create" <<'PY'
-import sys
-a = sys.argv[1:]
-raw_rate, rawpy_rate = int(a[0]) / float(a[1]), int(a[2]) / float(a[3])
-mr_n, span = int(a[4]), (int(a[6]) - int(a[5])) / 1000
-mr_rate = (mr_n - 1) / span if span > 0 else float("nan")
-print("raw fetch (IMAPClient) %.0f msg/s, raw fetch (imaplib) %.0f msg/s" % (raw_rate, rawpy_rate))
+    python3 - "$work/rounds" "$hz" <<'PY'
+import statistics, sys
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+hz = int(sys.argv[2])
+raws, pys, mrs, cpus, totals = [], [], [], [], []
+for r in rows:
+    raws.append(int(r[0]) / float(r[2])); pys.append(int(r[3]) / float(r[4]))
+    n, first, last, created = int(r[5]), int(r[6]), int(r[7]), int(r[8])
+    mrs.append((n - 1) / ((last - first) / 1000)); cpus.append(1000 * (int(r[10]) - int(r[9])) / hz / n)
+    totals.append(n / ((last - created) / 1000))
+    print("round %d: raw %.0f, imaplib %.0f, Mailroom %.0f msg/s, %.2f CPU ms/msg, ratio %.2f" % (len(raws), raws[-1], pys[-1], mrs[-1], cpus[-1], mrs[-1] / raws[-1]))
+med = statistics.median
+print("raw fetch (IMAPClient) %.0f msg/s, raw fetch (imaplib) %.0f msg/s (medians of %d rounds)" % (med(raws), med(pys), len(rows)))
 print("Mailroom ingest %d messages, %.0f msg/s (first to last commit), %.2f CPU ms/msg; / raw fetch %.2f"
-      % (mr_n, mr_rate, 1000 * (int(a[8]) - int(a[7])) / int(a[9]) / mr_n, mr_rate / raw_rate))
-print("Mailroom from account creation to last commit: %.0f msg/s" % (mr_n / ((int(a[6]) - int(a[10])) / 1000)))
+      % (int(rows[0][5]), med(mrs), med(cpus), med(mrs) / med(raws)))
+print("Mailroom from account creation to last commit: %.0f msg/s" % med(totals))
 PY
     exit 0
 fi
@@ -263,32 +316,40 @@ run_helpdesk default bench-hddefault default 180
 read -r hdd_wall hdd_cpu _ hdd_timedout <"$work/helpdesk-default/timing"
 read -r hdd_tickets _ <"$work/helpdesk-default/counts"
 
-python3 - "$raw_msgs" "$raw_secs" "$rawpy_msgs" "$rawpy_secs" "$mr_msgs" "$mr_first" "$mr_last" "$t_create" \
-    "$cpu0" "$cpu1" "$hz" "$hd_tickets" "$hd_wall" "$hd_cpu" "$hd_timedout" "$hdd_tickets" "$hdd_wall" "$hdd_cpu" \
-    "$hdd_timedout" "$hd_version" "$mr_tickets" "$mr_quarantined" "$raw_bytes" <<'PY'
-import sys
+python3 - "$work/rounds" "$hz" "$hd_tickets" "$hd_wall" "$hd_cpu" "$hd_timedout" "$hdd_tickets" "$hdd_wall" "$hdd_cpu" \
+    "$hdd_timedout" "$hd_version" <<'PY'
+import statistics, sys
 a = sys.argv[1:]
-raw_n, raw_s, rawpy_n, rawpy_s = int(a[0]), float(a[1]), int(a[2]), float(a[3])
-mr_n, first, last, created = int(a[4]), int(a[5]), int(a[6]), int(a[7])
-mr_cpu = (int(a[9]) - int(a[8])) / int(a[10])
-hd_n, hd_wall, hd_cpu, hd_to = int(a[11]), float(a[12]), float(a[13]), a[14] == "1"
-hdd_n, hdd_wall, hdd_cpu, hdd_to = int(a[15]), float(a[16]), float(a[17]), a[18] == "1"
-raw_rate = raw_n / raw_s
-mr_span = (last - first) / 1000
-mr_rate = (mr_n - 1) / mr_span if mr_span > 0 else float("nan")
-mr_rate_total = mr_n / ((last - created) / 1000)
+rows = [line.split() for line in open(a[0]) if line.strip()]
+hz = int(a[1])
+med = statistics.median
+raw_n, raw_bytes, mr_n = int(rows[0][0]), int(rows[0][1]), int(rows[0][5])
+raw_rates = [int(r[0]) / float(r[2]) for r in rows]
+rawpy_rates = [int(r[3]) / float(r[4]) for r in rows]
+mr_rates = [(int(r[5]) - 1) / ((int(r[7]) - int(r[6])) / 1000) for r in rows]
+mr_totals = [int(r[5]) / ((int(r[7]) - int(r[8])) / 1000) for r in rows]
+mr_cpus = [(int(r[10]) - int(r[9])) / hz for r in rows]
+mr_tickets, mr_quarantined = rows[-1][11], rows[-1][12]
+raw_rate, mr_rate, mr_rate_total, mr_cpu = med(raw_rates), med(mr_rates), med(mr_totals), med(mr_cpus)
+raw_s = raw_n / raw_rate
+hd_n, hd_wall, hd_cpu, hd_to = int(a[2]), float(a[3]), float(a[4]), a[5] == "1"
+hdd_n, hdd_wall, hdd_cpu, hdd_to = int(a[6]), float(a[7]), float(a[8]), a[9] == "1"
+hd_version = a[10]
 hd_rate = hd_n / hd_wall
-print("## 1. End-to-end ingest of %d messages into SQLite" % raw_n)
+print("## 1. End-to-end ingest of %d messages into SQLite (%d rounds, interleaved; medians)" % (raw_n, len(rows)))
+for i, r in enumerate(rows):
+    print("round %d: raw fetch %.0f msg/s, imaplib %.0f, Mailroom %.0f msg/s, %.2f CPU ms/msg; Mailroom / raw fetch %.2f"
+          % (i + 1, raw_rates[i], rawpy_rates[i], mr_rates[i], 1000 * mr_cpus[i] / mr_n, mr_rates[i] / raw_rates[i]))
 print("%-58s %9s %9s %12s" % ("", "messages", "msg/s", "CPU ms/msg"))
 print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Mailroom IMAPClient (batches of 100)", raw_n, raw_rate, "-"))
-print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Python imaplib (batches of 100)", rawpy_n, rawpy_n / rawpy_s, "-"))
+print("%-58s %9d %9.0f %12s" % ("raw IMAP fetch, Python imaplib (batches of 100)", raw_n, med(rawpy_rates), "-"))
 print("%-58s %9d %9.0f %12.2f" % ("Mailroom serve, first to last commit (batches <= 500, 16 MB)", mr_n, mr_rate, 1000 * mr_cpu / mr_n))
 print("%-58s %9d %9.0f %12s" % ("Mailroom serve, account creation to last commit", mr_n, mr_rate_total, ""))
-print("%-58s %9d %9.1f %12.2f%s" % ("django-helpdesk %s get_email (WAL)" % a[19], hd_n, hd_rate, 1000 * hd_cpu / max(hd_n, 1),
+print("%-58s %9d %9.1f %12.2f%s" % ("django-helpdesk %s get_email (WAL)" % hd_version, hd_n, hd_rate, 1000 * hd_cpu / max(hd_n, 1),
                                   "  (stopped after %.0f s)" % hd_wall if hd_to else ""))
 print("%-58s %9d %9.1f %12.2f%s" % ("django-helpdesk get_email, Django's default SQLite", hdd_n, hdd_n / hdd_wall, 1000 * hdd_cpu / max(hdd_n, 1),
                                   "  (stopped after %.0f s)" % hdd_wall if hdd_to else ""))
-print("Mailroom: %d tickets, %s quarantined; raw fetch moved %.0f MB in %.2f s" % (int(a[20]), a[21], int(a[22]) / 1e6, raw_s))
+print("Mailroom: %d tickets, %s quarantined; raw fetch moved %.0f MB in %.2f s (median)" % (int(mr_tickets), mr_quarantined, raw_bytes / 1e6, raw_s))
 print("Mailroom / django-helpdesk: %.1fx (target >= 30x: %s)" % (mr_rate / hd_rate, "met" if mr_rate >= 30 * hd_rate else "NOT met"))
 print("Mailroom / raw fetch: %.2f (target >= 0.5: %s)" % (mr_rate / raw_rate, "met" if mr_rate >= 0.5 * raw_rate else "NOT met"))
 print("by CPU time per message (less sensitive to other load on the machine): Mailroom / django-helpdesk %.1fx" % ((hd_cpu / max(hd_n, 1)) / (mr_cpu / mr_n)))

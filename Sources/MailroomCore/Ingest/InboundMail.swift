@@ -261,7 +261,9 @@ public enum VERPAddress {
 
     /// The outbox id in a VERP address, if it is one.
     public static func outboxId(in address: String) -> String? {
-        guard let at = address.lastIndex(of: "@") else { return nil }
+        // Nearly every address of every ingested message is looked at: most have no "+" at all,
+        // and a byte scan says so without Foundation's string search.
+        guard address.utf8.contains(UInt8(ascii: "+")), let at = address.lastIndex(of: "@") else { return nil }
         let local = address[..<at]
         guard let range = local.range(of: marker, options: .backwards) else { return nil }
         let id = local[range.upperBound...]
