@@ -103,11 +103,26 @@ public struct IngestPipeline: Sendable {
         let limit = account.incoming.maxMessageBytes
         let tickets = self.tickets
         let raws = messages.map { $0.raw.isEmpty ? nil : $0.raw }
-        return PreparedBatch(account: account, parts: [PreparedBatch.Part(
-            messages: messages,
-            parses: ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty ? nil : $0.raw },
-                                        timeout: parseTimeout) { raw in ParsedMail(try InboundMailParser.parse(raw), account: account) },
-            staged: Task { try await tickets.stageRaw(raws) })])
+        let parses = ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty ? nil : $0.raw },
+                                         timeout: parseTimeout) { raw in ParsedMail(try InboundMailParser.parse(raw), account: account) }
+        let filters = account.incoming.headerFilters
+        let staged: Task<[BlobLocation?], any Error>
+        if filters.contains(where: { $0.action == .skip }) {
+            // Mail a filter skips is never stored, so its raw bytes are not written either: this
+            // part's raw mail waits for its parse (the commit decides with the same filters and
+            // headers). An antispam account would otherwise keep every spam message on disk.
+            staged = Task {
+                let results = await parses.allResults()
+                return try await tickets.stageRaw(raws.indices.map { index in
+                    if index < results.count, case .parsed(let parsed)? = results[index],
+                       case .skip = HeaderFilterEvaluation.evaluate(filters, headers: parsed.mail.headers) { return nil }
+                    return raws[index]
+                })
+            }
+        } else {
+            staged = Task { try await tickets.stageRaw(raws) }
+        }
+        return PreparedBatch(account: account, parts: [PreparedBatch.Part(messages: messages, parses: parses, staged: staged)])
     }
 
     /// A parsed message with what the store's transaction needs of it worked out already, on the

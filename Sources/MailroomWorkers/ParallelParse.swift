@@ -24,23 +24,24 @@ final class ParallelParse<Output: Sendable>: Sendable {
         var next = 0
         /// Messages to parse that have no result yet.
         var remaining: Int
-        var batchWaiter: CheckedContinuation<[Result?], Never>?
+        /// Who awaits the whole batch (the commit, and the raw-mail staging when it waits for the filters).
+        var batchWaiters: [CheckedContinuation<[Result?], Never>] = []
         var watchdog: Task<Void, Never>?
         var finished = false
 
-        /// Counts a result in; when it was the last one and the whole batch is awaited, the waiter
+        /// Counts a result in; when it was the last one and the whole batch is awaited, the waiters
         /// to resume (outside the lock) with every result.
-        mutating func recordedOne() -> (CheckedContinuation<[Result?], Never>, [Result?])? {
+        mutating func recordedOne() -> ([CheckedContinuation<[Result?], Never>], [Result?])? {
             remaining -= 1
-            guard remaining == 0, let waiter = batchWaiter else { return nil }
-            batchWaiter = nil
-            return (waiter, results)
+            guard remaining == 0, !batchWaiters.isEmpty else { return nil }
+            defer { batchWaiters = [] }
+            return (batchWaiters, results)
         }
     }
 
     private let state: Mutex<State>
-    /// The whole batch's waiter and every result, once the last one is in.
-    private typealias BatchDone = (CheckedContinuation<[Result?], Never>, [Result?])
+    /// The whole batch's waiters and every result, once the last one is in.
+    private typealias BatchDone = ([CheckedContinuation<[Result?], Never>], [Result?])
     private let messages: [[UInt8]?]
     private let timeout: Duration
     private let parse: @Sendable ([UInt8]) throws -> Output
@@ -80,7 +81,7 @@ final class ParallelParse<Output: Sendable>: Sendable {
         await withCheckedContinuation { (continuation: CheckedContinuation<[Result?], Never>) in
             let ready = state.withLock { state -> [Result?]? in
                 if state.remaining == 0 { return state.results }
-                state.batchWaiter = continuation
+                state.batchWaiters.append(continuation)
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }
@@ -130,7 +131,7 @@ final class ParallelParse<Output: Sendable>: Sendable {
             state.started[index] = nil
             return (state.recordedOne(), true)
         }
-        if let (continuation, results) = batch { continuation.resume(returning: results) }
+        if let (waiters, results) = batch { for waiter in waiters { waiter.resume(returning: results) } }
         return kept
     }
 
@@ -156,7 +157,7 @@ final class ParallelParse<Output: Sendable>: Sendable {
             }
             return (expired, batch)
         }
-        if let (continuation, results) = batch { continuation.resume(returning: results) }
+        if let (waiters, results) = batch { for waiter in waiters { waiter.resume(returning: results) } }
         for _ in 0..<expired { startWorker() }
     }
 }

@@ -117,6 +117,31 @@ import Testing
         }
     }
 
+    /// Mail a header filter skips leaves nothing on disk: its raw bytes are not staged into the packs.
+    @Test func skippedMailIsNotWrittenToThePacks() async throws {
+        try await withPipeline { pipeline, store, account in
+            let marker = "SPAM-BODY-\(UUID().uuidString)"
+            let spam = Array(mailText(subject: "Spam", messageId: "spam@x", body: marker, extraHeaders: "X-Spam-Flag: YES\r\n").utf8)
+            let virus = Array(mailText(subject: "Virus", messageId: "virus@x", extraHeaders: "X-Virus: infected\r\n").utf8)
+            let good = Array(mailText(subject: "Fine", messageId: "fine3@x").utf8)
+            let result = try await pipeline.processBatch([spam, virus, good].enumerated().map { index, raw in
+                IngestPipeline.Inbound(raw: raw, position: .imap(folder: "INBOX", uidValidity: 1, uid: UInt32(index + 1)), source: "uid \(index + 1)")
+            }, account: account)
+            #expect(result.outcomes.map(\.name) == ["skipped", "quarantined", "created"])
+            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 3)
+            let directory = try #require(store.database.blobPacks?.directory)
+            var onDisk: [UInt8] = []
+            for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+                onDisk += try #require(FileManager.default.contents(atPath: directory + "/" + name))
+            }
+            #expect(onDisk.firstRange(of: Array(marker.utf8)) == nil, "the skipped message's bytes are not in any pack")
+            // The quarantined and the ingested message are kept raw, in the packs.
+            #expect(onDisk.firstRange(of: virus) != nil && onDisk.firstRange(of: good) != nil)
+            #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(good)) == good)
+            #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(virus)) == virus)
+        }
+    }
+
     /// A batch prepared in parts (a fetcher parses each command's messages while it fetches the next)
     /// commits in one transaction, in order, each message with its own staged raw bytes.
     @Test func aBatchPreparedInPartsCommitsInOrderWithEachPartsRawMail() async throws {

@@ -31,6 +31,34 @@ import Testing
         #expect(error as? InboundMailParser.Refusal == .notAMessage)
     }
 
+    /// The commit and the raw-mail staging (when it waits for the header filters) both await the batch.
+    @Test func twoWaitersBothGetTheWholeBatch() async throws {
+        let release = DispatchSemaphore(value: 0)
+        let parses = ParallelParse.start([Self.message(0), Self.message(1)], timeout: .seconds(30)) { raw in
+            if String(decoding: raw, as: UTF8.self).contains("Message 0") { _ = release.wait(timeout: .now() + 10) }
+            return try InboundMailParser.parse(raw)
+        }
+        defer { parses.finish() }
+        let first = Task { await parses.allResults() }
+        let second = Task { await parses.allResults() }
+        // Both are waiting before the last result comes in.
+        try await Task.sleep(for: .milliseconds(200))
+        release.signal()
+        let outcome = await withTaskGroup(of: [String]?.self) { group in
+            group.addTask {
+                let results = [await first.value, await second.value]
+                return results.map { batch in batch.map { result in
+                    if case .parsed(let mail)? = result { return mail.subject } else { return "-" }
+                }.joined(separator: ",") }
+            }
+            group.addTask { try? await Task.sleep(for: .seconds(15)); return nil }
+            let done = await group.next() ?? nil
+            group.cancelAll()
+            return done
+        }
+        #expect(outcome == ["Message 0,Message 1", "Message 0,Message 1"])
+    }
+
     @Test func aParseThatRunsTooLongTimesOutAndTheRestGoOn() async throws {
         let stuckParseEnded = Mutex(false)
         let release = DispatchSemaphore(value: 0)
