@@ -2,6 +2,7 @@
 """Maildir delivery for the ingest benchmark (writes files the way an MDA would).
 
   maildir.py fill CORPUS_DIR MAILDIR [LIMIT]   copy every .eml of CORPUS_DIR into MAILDIR/new
+      (with MAILDIR_VSIZE=1 in the environment, file names also carry ,W=: see fill())
   maildir.py empty MAIL_ROOT PREFIX COUNT      make COUNT empty Maildirs MAIL_ROOT/PREFIXnnnn/Maildir
 
 Ownership is left to the caller (chown -R nobody:nogroup, as Dovecot's static userdb expects).
@@ -28,8 +29,13 @@ def fill(corpus, maildir, limit=None):
         with open(os.path.join(corpus, name), "rb") as f:
             data = f.read()
         total += len(data)
-        # time.MnPpid.host,S=size: the S= part spares Dovecot a stat() per message.
+        # time.MnPpid.host,S=size: the S= part spares Dovecot a stat() per message. Dovecot's own
+        # delivery (LDA, LMTP) also writes ,W=, the size with CRLF line ends, which spares it reading
+        # the whole file before it can announce a FETCH literal; other MDAs (Postfix's local) write
+        # neither. Dovecot serves BODY[] much faster with W= (see BENCHMARKS.md, ingest, 1g).
         base = "%d.M%dP%d.bench,S=%d" % (stamp, i, pid, len(data))
+        if os.environ.get("MAILDIR_VSIZE") == "1":
+            base += ",W=%d" % (len(data) + data.count(b"\n") - data.count(b"\r\n"))
         tmp = os.path.join(maildir, "tmp", base)
         with open(tmp, "wb") as f:
             f.write(data)

@@ -9,6 +9,7 @@
 # Usage: benchmarks/ingest/run.sh   (as root: Dovecot's mail files belong to nobody)
 # Knobs (environment): BENCH_INGEST_COUNT (10000) BENCH_INGEST_SEED (20261123)
 #   BENCH_INGEST_ROUNDS (3: raw fetches and Mailroom ingest, interleaved; medians reported)
+#   BENCH_MAILDIR_VSIZE=1 (Maildir file names with ,W= as Dovecot's own delivery writes them; default: S= only)
 #   BENCH_LATENCY_COUNT (1000) BENCH_LATENCY_MAILBOXES (5) BENCH_LATENCY_INTERVAL (0.2 s)
 #   BENCH_HIBERNATE_MAILBOXES (20: the latency run again with Dovecot's imap-hibernate; 0 skips it)
 #   BENCH_HIBERNATE_FETCH_INTERVAL (300 s: the accounts' safety sweep in that run, see BENCHMARKS.md)
@@ -141,7 +142,7 @@ wait_for_dovecot
 
 step "delivering the corpus into 4 mailboxes (Maildir files, as an MDA does)"
 for user in bench-raw bench-rawpy bench-mailroom bench-helpdesk; do
-    python3 "$here/maildir.py" fill "$corpus" "$mail_root/$user/Maildir" >"$work/fill-$user"
+    MAILDIR_VSIZE="${BENCH_MAILDIR_VSIZE:-0}" python3 "$here/maildir.py" fill "$corpus" "$mail_root/$user/Maildir" >"$work/fill-$user"
 done
 python3 "$here/maildir.py" fill "$corpus" "$mail_root/bench-hddefault/Maildir" "$hd_defaults_count" >/dev/null
 python3 "$here/maildir.py" empty "$mail_root" bench-lat "$lat_boxes"
@@ -163,7 +164,7 @@ done
 
 say "# Ingest benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
 say "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-say "Dovecot $(dovecot --version | cut -d' ' -f1), Maildir, loopback, plain IMAP (no TLS) for every client"
+say "Dovecot $(dovecot --version | cut -d' ' -f1), Maildir (file names with S=$([ "${BENCH_MAILDIR_VSIZE:-0}" = 1 ] && echo ' and W=')), loopback, plain IMAP (no TLS) for every client"
 say "corpus: $corpus_msgs messages, $((corpus_bytes / 1000000)) MB, benchmarks/mime/gen_corpus.py seed $seed"
 say ""
 
