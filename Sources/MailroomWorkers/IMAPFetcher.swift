@@ -246,7 +246,7 @@ public struct IMAPFetcher: Sendable {
                 var step = plan.nextStep(first: previous == nil, count: 0, bytes: 0)
                 while step > 0, end < uids.count {
                     let chunk = uids[end..<min(end + step, uids.count)]
-                    let messages = try await imap.uidFetchMessages(IMAPUIDSet(chunk), items: .bodyPeek, maxMessageBytes: maxBytes)
+                    let messages = try await imap.uidFetchMessages(IMAPUIDSet(chunk), items: .wholeMessagePeek, maxMessageBytes: maxBytes)
                         .sorted { $0.uid < $1.uid }
                     let part = pipeline.prepare(messages.map {
                         IngestPipeline.Inbound(raw: $0.bytes, position: .imap(folder: folder, uidValidity: uidValidity, uid: $0.uid),

@@ -1,6 +1,6 @@
 // Raw IMAP fetch for the ingest benchmark (benchmarks/ingest/run.sh): the ceiling that
 // `mailroom serve` ingest is compared with. Uses the project's own IMAPClient the way the
-// fetcher does (UID SEARCH, then UID FETCH (UID FLAGS RFC822.SIZE BODY.PEEK[]) in batches,
+// fetcher does (UID SEARCH, then UID FETCH (UID BODY.PEEK[]) in batches,
 // each message collected whole), but stores nothing and parses nothing.
 //
 // Usage: mailroom-bench-ingest HOST PORT USER PASSWORD [BATCH]
@@ -29,7 +29,7 @@ struct RawFetchBenchmark {
         var bytes = 0
         for first in stride(from: 0, to: uids.count, by: batch) {
             let set = IMAPUIDSet(uids[first..<min(first + batch, uids.count)])
-            let fetched = try await imap.uidFetchMessages(set, items: .bodyPeek)
+            let fetched = try await imap.uidFetchMessages(set, items: .wholeMessagePeek)
             for message in fetched {
                 messages += 1
                 bytes += message.bytes.count

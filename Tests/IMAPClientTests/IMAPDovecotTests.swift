@@ -110,6 +110,12 @@ actor CountingSink: IMAPFetchSink {
         #expect(String(decoding: fetched[0].bytes, as: UTF8.self).contains("Subject: Order question 5\r\n"))
         #expect(fetched.allSatisfy { UInt64($0.bytes.count) == $0.attributes.size })
 
+        // What ingest asks for: the message and its UID, nothing the server must work out besides.
+        let whole = try await imap.uidFetchMessages(IMAPUIDSet(uids), items: .wholeMessagePeek)
+        #expect(whole.map(\.uid) == uids)
+        #expect(whole.map(\.bytes) == fetched.map(\.bytes))
+        #expect(whole.allSatisfy { $0.attributes.size == nil && $0.attributes.flags == nil })
+
         // The same, streamed and pipelined in batches of 3.
         let sink = CountingSink()
         try await imap.uidFetch(IMAPUIDSet(uids), batchSize: 3, into: sink)
