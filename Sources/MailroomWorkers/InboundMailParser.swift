@@ -30,7 +30,10 @@ public enum InboundMailParser {
 
     public static func sha256Hex(_ bytes: some Collection<UInt8>) -> String {
         var hasher = Crypto.SHA256()
-        hasher.update(data: Array(bytes))
+        // Hashed in place when the bytes are contiguous: a raw message was copied whole before.
+        if bytes.withContiguousStorageIfAvailable({ hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
+            hasher.update(data: Array(bytes))
+        }
         return hex(hasher.finalize())
     }
 
@@ -69,14 +72,18 @@ public enum InboundMailParser {
         let headers = message.headers.fields
         let bodyStart = message.root.bodyRange.lowerBound
         var content = Crypto.SHA256()
-        for field in headers where !traceFields.contains(field.name.lowercased()) {
-            content.update(data: Array(field.name.lowercased().utf8))
-            content.update(data: [58])
-            content.update(data: field.rawValue)
-            content.update(data: [10])
+        for field in headers {
+            let name = field.name.lowercased()
+            if traceFields.contains(name) { continue }
+            var line = Array(name.utf8)
+            line.reserveCapacity(line.count + field.rawValue.count + 2)
+            line.append(58)
+            line.append(contentsOf: field.rawValue)
+            line.append(10)
+            line.withUnsafeBytes { content.update(bufferPointer: $0) }
         }
         content.update(data: [10])
-        if bodyStart < raw.count { content.update(data: raw[bodyStart...]) }
+        if bodyStart < raw.count { raw[bodyStart...].withUnsafeBytes { content.update(bufferPointer: $0) } }
         let contentHash = hex(content.finalize())
 
         func addresses(_ mailboxes: [Mailbox]) -> [EmailAddress] {
@@ -102,7 +109,7 @@ public enum InboundMailParser {
                 AttachmentInfo(filename: $0.filename, contentType: $0.contentType, size: $0.size, sha256: $0.sha256,
                                contentId: $0.contentId, inline: $0.inline)
             },
-            headers: headers.prefix(1_000).map { MailroomCore.HeaderField(name: $0.name, value: $0.value) },
+            headers: headers.prefix(1_000).map { MailroomCore.HeaderField($0) },
             isAutomatic: message.autoReplySignals.isAutomatic,
             parseWarnings: summary.warnings)
         if let report = summary.deliveryStatus {

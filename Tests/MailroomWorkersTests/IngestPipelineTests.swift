@@ -18,6 +18,31 @@ import Testing
         #expect(otherBody.contentHash != viaA.contentHash, "a reused Message-ID with another body is another message")
     }
 
+    /// Stored content hashes are compared with those of mail fetched by later versions, so the
+    /// definition is pinned: non-trace fields as "lowercased-name:raw value\n", a blank line, the body.
+    @Test func theContentHashDefinitionIsStable() throws {
+        let raw = "Received: from a.example\r\nFrom: Ann <ann@example.com>\r\nSUBJECT: Hello\r\n\r\nBody line\r\n"
+        let mail = try InboundMailParser.parse(Array(raw.utf8))
+        #expect(mail.contentHash == InboundMailParser.sha256Hex(Array("from:Ann <ann@example.com>\nsubject:Hello\n\nBody line\r\n".utf8)))
+        #expect(mail.rawSha256 == InboundMailParser.sha256Hex(Array(raw.utf8)))
+        #expect(InboundMailParser.sha256Hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(InboundMailParser.sha256Hex(Array("abc".utf8)[...]) == InboundMailParser.sha256Hex("abc".utf8))
+    }
+
+    @Test func headerFieldsDecodeWhenReadAndCodeAsText() throws {
+        let mail = try InboundMailParser.parse(Array(mailText(subject: "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=", messageId: "x@y",
+                                                              extraHeaders: "X-Spam-Flag:  YES\r\n").utf8))
+        let subject = try #require(mail.headers.first { $0.name == "Subject" })
+        #expect(subject.value == "Grüße")
+        #expect(subject == MailroomCore.HeaderField(name: "Subject", value: "Grüße"))
+        #expect(mail.headers.first { $0.name == "X-Spam-Flag" }?.value == "YES")
+        let coded = try JSONDecoder().decode(MailroomCore.HeaderField.self, from: JSONEncoder().encode(subject))
+        #expect(coded == subject && coded.value == "Grüße")
+        var changed = subject
+        changed.value = "Other"
+        #expect(changed.value == "Other" && subject.value == "Grüße")
+    }
+
     @Test func fieldsAreMapped() throws {
         let mail = try InboundMailParser.parse(Array(mailText(subject: "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?=", messageId: "x@y",
                                                               extraHeaders: "Cc: Carl <carl@example.com>\r\nAuto-Submitted: auto-replied\r\n",

@@ -1,4 +1,5 @@
 import Foundation
+import MailMessage
 
 /// A parsed inbound message as the ingest pipeline hands it to the store.
 public struct InboundMail: Sendable, Equatable {
@@ -20,7 +21,7 @@ public struct InboundMail: Sendable, Equatable {
     public var text: String?
     public var html: String?
     public var attachments: [AttachmentInfo]
-    /// Header fields in order, unfolded and decoded, for header filters and rules.
+    /// Header fields in order, unfolded; values decoded when read (header filters and rules).
     public var headers: [HeaderField]
     /// Auto-Submitted and friends say a program, not a person, sent it.
     public var isAutomatic: Bool
@@ -60,11 +61,49 @@ public struct InboundMail: Sendable, Equatable {
 
 public struct HeaderField: Sendable, Equatable, Codable {
     public var name: String
-    public var value: String
+    /// Encoded words decoded. Fields parsed from mail decode here, when something reads them:
+    /// only header filters, bounce detection and rules do, and decoding every field of every
+    /// message up front was a twentieth of the parse.
+    public var value: String {
+        get {
+            switch storage {
+            case .decoded(let text): return text
+            case .parsed(let field): return field.value
+            }
+        }
+        set { storage = .decoded(newValue) }
+    }
+    private var storage: Storage
+
+    private enum Storage: Sendable {
+        case decoded(String)
+        case parsed(MailMessage.HeaderField)
+    }
 
     public init(name: String, value: String) {
         self.name = name
-        self.value = value
+        self.storage = .decoded(value)
+    }
+
+    /// A field as the MIME parser read it (unfolded, not yet decoded).
+    public init(_ field: MailMessage.HeaderField) {
+        self.name = field.name
+        self.storage = .parsed(field)
+    }
+
+    public static func == (lhs: HeaderField, rhs: HeaderField) -> Bool { lhs.name == rhs.name && lhs.value == rhs.value }
+
+    private enum CodingKeys: String, CodingKey { case name, value }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(name: try container.decode(String.self, forKey: .name), value: try container.decode(String.self, forKey: .value))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(value, forKey: .value)
     }
 }
 
