@@ -15,9 +15,13 @@ import Testing
 
     /// Waits for an event carrying `marker` on `events`, up to `timeout`.
     func receive(_ marker: String, from events: AsyncStream<LiveEvent>, timeout: Duration = .seconds(10)) async -> LiveEvent? {
+        await receive(from: events, timeout: timeout) { $0 == marker }
+    }
+
+    func receive(from events: AsyncStream<LiveEvent>, timeout: Duration, matching: @escaping @Sendable (String) -> Bool) async -> LiveEvent? {
         await withTaskGroup(of: LiveEvent?.self) { group in
             group.addTask {
-                for await event in events where self.marker(event) == marker { return event }
+                for await event in events { if let found = self.marker(event), matching(found) { return event } }
                 return nil
             }
             group.addTask {
@@ -45,14 +49,26 @@ import Testing
                     group.addTask { try await relayB.run() }
                     defer { group.cancelAll() }
 
-                    // LISTEN starts asynchronously: ping until node B hears node A.
+                    // LISTEN starts asynchronously: ping until node B hears node A. Any ping counts,
+                    // however late it arrives (under load a NOTIFY can take longer than the pings' spacing).
                     let run = UUID().uuidString
-                    var heard = false
-                    for attempt in 0..<50 where !heard {
-                        // A stream ends when its reader is cancelled, so each try listens afresh.
-                        let pings = hubB.subscribe()
-                        hubA.publish(LiveEvent(type: .presence, audience: .everyone, data: .object(["marker": .string("\(run)-ping-\(attempt)")])))
-                        heard = await receive("\(run)-ping-\(attempt)", from: pings.events, timeout: .milliseconds(200)) != nil
+                    let pings = hubB.subscribe()
+                    let heard = await withTaskGroup(of: Bool.self) { group in
+                        group.addTask {
+                            await receive(from: pings.events, timeout: .seconds(30)) { $0.hasPrefix("\(run)-ping-") } != nil
+                        }
+                        group.addTask {
+                            var attempt = 0
+                            while !Task.isCancelled {
+                                hubA.publish(LiveEvent(type: .presence, audience: .everyone, data: .object(["marker": .string("\(run)-ping-\(attempt)")])))
+                                attempt += 1
+                                try? await Task.sleep(for: .milliseconds(200))
+                            }
+                            return false
+                        }
+                        let first = await group.next() ?? false
+                        group.cancelAll()
+                        return first
                     }
                     #expect(heard, "node B never heard node A")
 
