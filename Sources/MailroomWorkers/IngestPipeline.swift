@@ -109,13 +109,12 @@ public struct IngestPipeline: Sendable {
         let staged: Task<[BlobLocation?], any Error>
         if filters.contains(where: { $0.action == .skip }) {
             // Mail a filter skips is never stored, so its raw bytes are not written either: this
-            // part's raw mail waits for its parse (the commit decides with the same filters and
-            // headers). An antispam account would otherwise keep every spam message on disk.
+            // part's raw mail waits for its parse, which carries the filters' verdict that the
+            // commit acts on too. An antispam account would otherwise keep every spam message on disk.
             staged = Task {
                 let results = await parses.allResults()
                 return try await tickets.stageRaw(raws.indices.map { index in
-                    if index < results.count, case .parsed(let parsed)? = results[index],
-                       case .skip = HeaderFilterEvaluation.evaluate(filters, headers: parsed.mail.headers) { return nil }
+                    if index < results.count, case .parsed(let parsed)? = results[index], case .skip = parsed.filtering { return nil }
                     return raws[index]
                 })
             }
@@ -133,9 +132,13 @@ public struct IngestPipeline: Sendable {
         let columns: MessageColumnJSON
         /// Outbox ids in the VERP addresses the message was delivered to: a bounce of our own mail.
         let verpOutboxIds: [String]
+        /// The account's header filters on this message, decided once (regular expressions
+        /// included) for both the raw mail's staging and the commit.
+        let filtering: HeaderFilterOutcome
 
         init(_ mail: InboundMail, account: Account) {
             self.mail = mail
+            filtering = HeaderFilterEvaluation.evaluate(account.incoming.headerFilters, headers: mail.headers)
             resolverInput = ResolverInput(mail: mail, account: account)
             columns = MessageColumnJSON(mail)
             verpOutboxIds = (mail.to + mail.cc).compactMap { VERPAddress.outboxId(in: $0.address) }
@@ -207,7 +210,7 @@ public struct IngestPipeline: Sendable {
             }
             if !verpIds.isEmpty { mail.bounce?.verpOutboxIds = verpIds }
 
-            switch HeaderFilterEvaluation.evaluate(account.incoming.headerFilters, headers: mail.headers) {
+            switch prepared.filtering {
             case .skip(let filter):
                 logger.info("header filter skipped a message", metadata: ["account": "\(account.id)", "header": "\(filter.header)", "source": "\(message.source)"])
                 items.append(IngestItem(action: .skip(reason: "header filter on \(filter.header)"), raw: raw, position: message.position,
