@@ -2,14 +2,17 @@ import Foundation
 import MailroomCore
 import Synchronization
 
-/// Parses a batch's messages in parallel on the global pool; the caller takes all the results,
-/// in order, once the last one is in.
+/// Parses a batch's messages in parallel; the caller takes all the results, in order, once the
+/// last one is in.
 ///
 /// A few workers (one per core) take the messages in order, instead of a task per message: a
 /// hundred small tasks per batch cost more in thread wake-ups than the parsing itself. A parse
 /// that runs longer than `timeout` counts as timed out: the caller gets that result in its place,
 /// a new worker takes over the rest of the batch, and the abandoned parse finishes unseen (a
 /// synchronous parse cannot be interrupted; this way it cannot stall the fetcher either).
+///
+/// Workers run on `ParseThreads`, not on Swift's cooperative pool, which every task of the server
+/// shares (see there).
 final class ParallelParse<Output: Sendable>: Sendable {
     enum Result: Sendable {
         case parsed(Output)
@@ -45,13 +48,15 @@ final class ParallelParse<Output: Sendable>: Sendable {
     private let messages: [[UInt8]?]
     private let timeout: Duration
     private let parse: @Sendable ([UInt8]) throws -> Output
+    private let threads: ParseThreads
 
-    private init(messages: [[UInt8]?], timeout: Duration, parse: @escaping @Sendable ([UInt8]) throws -> Output) {
+    private init(messages: [[UInt8]?], timeout: Duration, threads: ParseThreads, parse: @escaping @Sendable ([UInt8]) throws -> Output) {
         state = Mutex(State(results: Array(repeating: nil, count: messages.count), started: Array(repeating: nil, count: messages.count),
                             remaining: messages.count { $0 != nil }))
         self.messages = messages
         self.timeout = timeout
         self.parse = parse
+        self.threads = threads
     }
 
     /// How many workers a batch gets: one per core, at most one per message.
@@ -60,9 +65,9 @@ final class ParallelParse<Output: Sendable>: Sendable {
     }
 
     /// Starts parsing every message that has bytes (nil: nothing to parse at that place).
-    static func start(_ messages: [[UInt8]?], timeout: Duration,
+    static func start(_ messages: [[UInt8]?], timeout: Duration, threads: ParseThreads = .shared,
                       parse: @escaping @Sendable ([UInt8]) throws -> Output) -> ParallelParse {
-        let batch = ParallelParse(messages: messages, timeout: timeout, parse: parse)
+        let batch = ParallelParse(messages: messages, timeout: timeout, threads: threads, parse: parse)
         for _ in 0..<workerCount(messages: messages.count) { batch.startWorker() }
         let watchdog = Task(executorPreference: globalConcurrentExecutor) { [weak batch] in
             while !Task.isCancelled {
@@ -97,13 +102,16 @@ final class ParallelParse<Output: Sendable>: Sendable {
     }
 
     private func startWorker() {
-        Task(executorPreference: globalConcurrentExecutor) { [self] in
+        threads.run { [self] in
             while let index = takeNext() {
                 guard let raw = messages[index] else { continue }
                 let result: Result
                 do { result = .parsed(try parse(raw)) } catch { result = .failed(error) }
-                // A worker whose parse was given up on stops: another took over the batch.
-                guard deliver(result, at: index) else { return }
+                // A worker whose parse was given up on stops: another took over the batch, on a thread added for it.
+                guard deliver(result, at: index) else {
+                    threads.abandonedParseEnded()
+                    return
+                }
             }
         }
     }
@@ -158,6 +166,9 @@ final class ParallelParse<Output: Sendable>: Sendable {
             return (expired, batch)
         }
         if let (waiters, results) = batch { for waiter in waiters { waiter.resume(returning: results) } }
-        for _ in 0..<expired { startWorker() }
+        for _ in 0..<expired {
+            threads.parseWasAbandoned()
+            startWorker()
+        }
     }
 }

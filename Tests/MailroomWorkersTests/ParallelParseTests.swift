@@ -5,8 +5,8 @@ import Synchronization
 import Testing
 
 /// A batch's messages are parsed in parallel and taken in order; a parse that runs too long is
-/// given up on without holding up the messages after it. Serialized: each test blocks a thread of
-/// the global pool on purpose, and two at once would leave none for the watchdog on two cores.
+/// given up on without holding up the messages after it. Serialized: the tests hold parse threads
+/// on purpose, and the timing of one should not depend on another's.
 @Suite(.serialized) struct ParallelParseTests {
     static func message(_ index: Int) -> [UInt8] {
         Array("From: c\(index)@example.com\r\nSubject: Message \(index)\r\nMessage-ID: <m\(index)@example.com>\r\n\r\nBody \(index)\r\n".utf8)
@@ -80,6 +80,33 @@ import Testing
         #expect(!stuckParseEnded.withLock { $0 }, "the stuck parse held up the batch")
     }
 
+    /// More stuck parses than cores: with the workers on Swift's cooperative pool (one thread per
+    /// core) they took every thread of it, and the watchdog, the caller and the rest of the server
+    /// waited until a parse ended by itself.
+    @Test func parsesStuckOnEveryCoreLeaveTheServersTasksRunning() async throws {
+        let count = ProcessInfo.processInfo.activeProcessorCount + 2
+        let release = DispatchSemaphore(value: 0)
+        let ended = Mutex(0)
+        let parses = ParallelParse.start((0..<count).map { Self.message($0) }, timeout: .milliseconds(300)) { raw in
+            _ = release.wait(timeout: .now() + 20)
+            ended.withLock { $0 += 1 }
+            return try InboundMailParser.parse(raw)
+        }
+        defer {
+            for _ in 0..<count { release.signal() }
+            parses.finish()
+        }
+        let results = await parses.allResults()
+        #expect(results.count == count)
+        for (index, result) in results.enumerated() {
+            guard case .timedOut? = result else { Issue.record("message \(index) must time out"); continue }
+        }
+        // Order, not a stopwatch: every result came in while all the parses were still stuck.
+        #expect(ended.withLock { $0 } == 0, "the batch waited for a stuck parse to end")
+        // A task on the cooperative pool runs meanwhile.
+        #expect(await Task.detached { 42 }.value == 42)
+    }
+
     @Test func theWholeBatchComesAtOnceWithATimedOutParseInPlace() async throws {
         let messages: [[UInt8]?] = [Self.message(0), nil, Self.message(2), Self.message(3), Array("no header here".utf8)]
         let release = DispatchSemaphore(value: 0)
@@ -98,5 +125,55 @@ import Testing
         #expect(results[1] == nil, "nothing to parse there")
         guard case .timedOut? = results[2] else { Issue.record("message 2 must time out"); return }
         guard case .failed? = results[4] else { Issue.record("a headerless message must fail"); return }
+    }
+}
+
+@Suite struct ParseThreadsTests {
+    /// Waits on a plain thread's terms: the semaphore is signalled by a pool thread.
+    func wait(_ semaphore: DispatchSemaphore, seconds: Double = 10) async -> Bool {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: semaphore.wait(timeout: .now() + seconds) == .success) }
+        }
+    }
+
+    @Test func jobsRunOnAsManyThreadsAsThePoolHas() async {
+        let pool = ParseThreads(threads: 2)
+        let counts = Mutex((running: 0, most: 0, done: 0))
+        let allDone = DispatchSemaphore(value: 0)
+        for _ in 0..<20 {
+            pool.run {
+                counts.withLock { $0.running += 1; $0.most = max($0.most, $0.running) }
+                Thread.sleep(forTimeInterval: 0.01)
+                let last = counts.withLock { state -> Bool in
+                    state.running -= 1
+                    state.done += 1
+                    return state.done == 20
+                }
+                if last { allDone.signal() }
+            }
+        }
+        #expect(await wait(allDone))
+        #expect(counts.withLock { $0.most } == 2)
+        #expect(pool.threadCount == 2)
+    }
+
+    @Test func aThreadStuckInAnAbandonedParseIsReplacedAndTheSurplusLeavesWhenItEnds() async throws {
+        let pool = ParseThreads(threads: 1)
+        let release = DispatchSemaphore(value: 0)
+        let stuckBegan = DispatchSemaphore(value: 0)
+        pool.run {
+            stuckBegan.signal()
+            _ = release.wait(timeout: .now() + 20)
+            pool.abandonedParseEnded()
+        }
+        #expect(await wait(stuckBegan))
+        pool.parseWasAbandoned()
+        let ranMeanwhile = DispatchSemaphore(value: 0)
+        pool.run { ranMeanwhile.signal() }
+        #expect(await wait(ranMeanwhile, seconds: 5), "the next job waited for the stuck one")
+        #expect(pool.threadCount == 2)
+        release.signal()
+        for _ in 0..<500 where pool.threadCount > 1 { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(pool.threadCount == 1)
     }
 }
