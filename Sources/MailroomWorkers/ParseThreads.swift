@@ -27,8 +27,9 @@ final class ParseThreads: @unchecked Sendable {
         base = max(1, threads)
     }
 
-    /// How many threads should exist now.
-    private var wanted: Int { base + min(stuck, Self.maxExtraThreads) }
+    /// How many threads should exist now. `stuck` may be -1 for a moment: a parse can end just as
+    /// the watchdog gives up on it, and the two calls then come in either order.
+    private var wanted: Int { base + min(max(stuck, 0), Self.maxExtraThreads) }
 
     /// Runs `job` on one of the threads, in the order jobs were given.
     func run(_ job: @escaping @Sendable () -> Void) {
@@ -50,7 +51,7 @@ final class ParseThreads: @unchecked Sendable {
     /// A parse given up on has ended after all: its thread counts as one of the pool's again.
     func abandonedParseEnded() {
         condition.lock()
-        stuck = max(0, stuck - 1)
+        stuck -= 1
         // A surplus thread waiting for work leaves now rather than at the next job.
         condition.broadcast()
         condition.unlock()

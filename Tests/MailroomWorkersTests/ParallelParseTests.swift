@@ -157,6 +157,28 @@ import Testing
         #expect(pool.threadCount == 2)
     }
 
+    /// A parse that ends just as the watchdog gives up on it: the two calls may come in either
+    /// order, and neither order may leave a thread too many for good.
+    @Test func anAbandonedParseEndingBeforeItIsCountedLeavesNoExtraThread() async throws {
+        let pool = ParseThreads(threads: 1)
+        let release = DispatchSemaphore(value: 0)
+        let began = DispatchSemaphore(value: 0)
+        pool.run {
+            began.signal()
+            _ = release.wait(timeout: .now() + 20)
+        }
+        #expect(await wait(began))
+        pool.abandonedParseEnded()
+        pool.parseWasAbandoned()
+        let ran = DispatchSemaphore(value: 0)
+        pool.run { ran.signal() }
+        // The pool is back at one thread, busy: the job waits instead of getting a thread of its own.
+        #expect(await wait(ran, seconds: 0.3) == false)
+        #expect(pool.threadCount == 1)
+        release.signal()
+        #expect(await wait(ran))
+    }
+
     @Test func aThreadStuckInAnAbandonedParseIsReplacedAndTheSurplusLeavesWhenItEnds() async throws {
         let pool = ParseThreads(threads: 1)
         let release = DispatchSemaphore(value: 0)
