@@ -1,7 +1,7 @@
 import Foundation
 
 /// Byte values the grammars below refer to, named as in RFC 5234's core rules.
-enum ASCII {
+@usableFromInline enum ASCII {
     static let tab: UInt8 = 0x09
     static let lf: UInt8 = 0x0A
     static let cr: UInt8 = 0x0D
@@ -37,7 +37,8 @@ enum ASCII {
         (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A
     }
 
-    @inline(__always) static func lowercased(_ byte: UInt8) -> UInt8 {
+    // Inlinable for `equalsIgnoringCase`, which other modules inline.
+    @inlinable @inline(__always) static func lowercased(_ byte: UInt8) -> UInt8 {
         byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte
     }
 
@@ -59,9 +60,7 @@ extension Collection where Element == UInt8 {
     @inlinable
     public func equalsIgnoringCase(_ lowercaseLiteral: String) -> Bool {
         guard count == lowercaseLiteral.utf8.count else { return false }
-        return zip(self, lowercaseLiteral.utf8).allSatisfy { byte, expected in
-            (byte &- 0x41 < 26 ? byte | 0x20 : byte) == expected
-        }
+        return zip(self, lowercaseLiteral.utf8).allSatisfy { ASCII.lowercased($0) == $1 }
     }
 
     func hasPrefixIgnoringCase(_ lowercaseLiteral: String) -> Bool {

@@ -48,15 +48,14 @@ final class ParallelParse<Output: Sendable>: Sendable {
     private let messages: [[UInt8]?]
     private let timeout: Duration
     private let parse: @Sendable ([UInt8]) throws -> Output
-    private let threads: ParseThreads
+    private let threads = ParseThreads.shared
 
-    private init(messages: [[UInt8]?], timeout: Duration, threads: ParseThreads, parse: @escaping @Sendable ([UInt8]) throws -> Output) {
+    private init(messages: [[UInt8]?], timeout: Duration, parse: @escaping @Sendable ([UInt8]) throws -> Output) {
         state = Mutex(State(results: Array(repeating: nil, count: messages.count), started: Array(repeating: nil, count: messages.count),
                             remaining: messages.count { $0 != nil }))
         self.messages = messages
         self.timeout = timeout
         self.parse = parse
-        self.threads = threads
     }
 
     /// How many workers a batch gets: one per core, at most one per message.
@@ -65,9 +64,9 @@ final class ParallelParse<Output: Sendable>: Sendable {
     }
 
     /// Starts parsing every message that has bytes (nil: nothing to parse at that place).
-    static func start(_ messages: [[UInt8]?], timeout: Duration, threads: ParseThreads = .shared,
+    static func start(_ messages: [[UInt8]?], timeout: Duration,
                       parse: @escaping @Sendable ([UInt8]) throws -> Output) -> ParallelParse {
-        let batch = ParallelParse(messages: messages, timeout: timeout, threads: threads, parse: parse)
+        let batch = ParallelParse(messages: messages, timeout: timeout, parse: parse)
         for _ in 0..<workerCount(messages: messages.count) { batch.startWorker() }
         let watchdog = Task(executorPreference: globalConcurrentExecutor) { [weak batch] in
             while !Task.isCancelled {

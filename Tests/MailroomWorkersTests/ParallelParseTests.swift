@@ -157,17 +157,26 @@ import Testing
         #expect(pool.threadCount == 2)
     }
 
-    /// A parse that ends just as the watchdog gives up on it: the two calls may come in either
-    /// order, and neither order may leave a thread too many for good.
-    @Test func anAbandonedParseEndingBeforeItIsCountedLeavesNoExtraThread() async throws {
+    /// A pool of one thread, returned once that thread is busy in a job that waits for `release`
+    /// (then runs `afterwards`): a parse that does not end, as far as the pool can tell.
+    func poolWithItsThreadStuck(until release: DispatchSemaphore,
+                                afterwards: @escaping @Sendable (ParseThreads) -> Void = { _ in }) async -> ParseThreads {
         let pool = ParseThreads(threads: 1)
-        let release = DispatchSemaphore(value: 0)
         let began = DispatchSemaphore(value: 0)
         pool.run {
             began.signal()
             _ = release.wait(timeout: .now() + 20)
+            afterwards(pool)
         }
         #expect(await wait(began))
+        return pool
+    }
+
+    /// A parse that ends just as the watchdog gives up on it: the two calls may come in either
+    /// order, and neither order may leave a thread too many for good.
+    @Test func anAbandonedParseEndingBeforeItIsCountedLeavesNoExtraThread() async throws {
+        let release = DispatchSemaphore(value: 0)
+        let pool = await poolWithItsThreadStuck(until: release)
         pool.abandonedParseEnded()
         pool.parseWasAbandoned()
         let ran = DispatchSemaphore(value: 0)
@@ -180,15 +189,8 @@ import Testing
     }
 
     @Test func aThreadStuckInAnAbandonedParseIsReplacedAndTheSurplusLeavesWhenItEnds() async throws {
-        let pool = ParseThreads(threads: 1)
         let release = DispatchSemaphore(value: 0)
-        let stuckBegan = DispatchSemaphore(value: 0)
-        pool.run {
-            stuckBegan.signal()
-            _ = release.wait(timeout: .now() + 20)
-            pool.abandonedParseEnded()
-        }
-        #expect(await wait(stuckBegan))
+        let pool = await poolWithItsThreadStuck(until: release) { $0.abandonedParseEnded() }
         pool.parseWasAbandoned()
         let ranMeanwhile = DispatchSemaphore(value: 0)
         pool.run { ranMeanwhile.signal() }
