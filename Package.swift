@@ -74,11 +74,13 @@ targets += [
 targets += [
     .target(name: "MailroomCore", dependencies: ["MailMessage"], swiftSettings: swiftSettings),
     .target(name: "CSQLiteOptions"),
+    .target(name: "CFileSpace"),
     .target(
         name: "MailroomStore",
         dependencies: [
             "MailroomCore",
             "CSQLiteOptions",
+            "CFileSpace",
             .product(name: "SQLKit", package: "sql-kit"),
             .product(name: "SQLiteKit", package: "sqlite-kit"),
             .product(name: "PostgresKit", package: "postgres-kit"),

@@ -1,3 +1,4 @@
+import CFileSpace
 import Foundation
 import MailroomCore
 import Synchronization
@@ -22,7 +23,9 @@ import Glibc
 /// offset, so each batch starts on a block boundary (under a block of padding per batch). Reads
 /// go through the page cache on a descriptor of their own; Linux keeps the two coherent.
 ///
-/// Packs are never rewritten: raw mail is kept for good (nothing deletes blobs).
+/// Packs are only appended to, with one exception: a discarded quarantined message nothing else
+/// holds is erased in place (``erase(_:size:holes:)``), so that it does not stay on disk after an
+/// administrator discarded it "for good".
 public final class BlobPacks: Sendable {
     public let directory: String
     /// A pack takes writes until it is this large; then the next one starts.
@@ -203,6 +206,29 @@ public final class BlobPacks: Sendable {
             }
         }
         return bytes
+    }
+
+    /// Erases `size` bytes at `location` for good, and makes that durable: the file system's
+    /// blocks are given back where it can punch holes (and the range reads as zeros), elsewhere
+    /// the range is overwritten with zeros. The pack keeps its size and every other blob's offset.
+    /// `holes: false` always writes zeros (for tests of that path).
+    public func erase(_ location: BlobLocation, size: Int, holes: Bool = true) throws {
+        guard size > 0 else { return }
+        let fd = try descriptor(location.pack)
+        if !holes || mailroom_punch_hole(fd, location.offset, Int64(size)) != 0 {
+            let reason = holes ? errno : EOPNOTSUPP
+            guard reason == EOPNOTSUPP || reason == ENOSYS else {
+                throw BlobPackError.io("cannot erase \(size) bytes at offset \(location.offset) of \(Self.path(directory, location.pack))", reason)
+            }
+            let zeros = [UInt8](repeating: 0, count: min(size, 1 << 20))
+            var done = 0
+            while done < size {
+                let count = min(zeros.count, size - done)
+                try zeros.withUnsafeBytes { try writeAll(UnsafeRawBufferPointer(rebasing: $0[..<count]), fd: fd, at: location.offset + Int64(done), pack: location.pack) }
+                done += count
+            }
+        }
+        guard fdatasync(fd) == 0 else { throw BlobPackError.io("cannot sync \(Self.path(directory, location.pack))", errno) }
     }
 
     deinit {

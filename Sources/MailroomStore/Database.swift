@@ -59,7 +59,7 @@ public final class MailroomDatabase: Sendable {
     private let backend: Backend
     /// SQLite only: commits made with `durable` (for tests).
     let durableCommits = Atomic<Int>(0)
-    private let logger: Logger
+    let logger: Logger
 
     /// SQLite only: where raw mail is kept (see ``BlobPacks``); nil for PostgreSQL, which keeps it in its `blobs` table.
     public let blobPacks: BlobPacks?

@@ -490,6 +490,15 @@ let migrations: [Migration] = [
             """,
         ]
     },
+    Migration(version: 18, name: "raw mail only a quarantine entry holds") { _ in
+        [
+            // Set while only quarantine entries hold a blob; any message or outgoing mail stored from
+            // the same bytes clears it. Discarding the last entry then erases the raw message. Blobs
+            // from before this migration count as held: they are never erased.
+            "ALTER TABLE blobs ADD COLUMN quarantine_only BOOLEAN NOT NULL DEFAULT FALSE",
+            "CREATE INDEX quarantine_raw ON quarantine (raw_sha256)",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

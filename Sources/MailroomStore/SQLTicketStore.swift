@@ -229,7 +229,7 @@ public struct SQLTicketStore: Sendable {
                                  now: Date) async throws -> String {
         var stored = entry
         stored.id = Identifier.make(at: now)
-        if let raw, let sha = stored.rawSha256 { try await putBlob(raw, sha256: sha, stored: storedRaw, db: db, now: now) }
+        if let raw, let sha = stored.rawSha256 { try await putBlob(raw, sha256: sha, stored: storedRaw, forQuarantine: true, db: db, now: now) }
         try await db.raw("""
             INSERT INTO quarantine (id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at)
             VALUES (\(bind: stored.id), \(bind: stored.accountId), \(bind: stored.reason.rawValue), \(bind: stored.detail),
@@ -383,22 +383,28 @@ public struct SQLTicketStore: Sendable {
 
     /// Stores raw bytes under their SHA-256, once. SQLite keeps them in its packs: `stored` says where
     /// they were already written and synced before the transaction; without it they are appended and
-    /// synced now, before the row that names them can commit.
-    static func putBlob(_ bytes: [UInt8], sha256: String, stored: BlobLocation? = nil, db: any SQLDatabase, now: Date) async throws {
+    /// synced now, before the row that names them can commit. `forQuarantine`: only a quarantine
+    /// entry holds them (so far), and discarding it may erase them.
+    static func putBlob(_ bytes: [UInt8], sha256: String, stored: BlobLocation? = nil, forQuarantine: Bool = false,
+                        db: any SQLDatabase, now: Date) async throws {
         guard let packs = (db as? DirectSQLiteDatabase)?.packs else {
-            try await db.run(Statements.putBlob, .text(sha256), .int(bytes.count), .blob(bytes), .integer(Timestamp.from(now)))
+            try await db.run(forQuarantine ? Statements.putQuarantinedBlob : Statements.putBlob,
+                             .text(sha256), .int(bytes.count), .blob(bytes), .integer(Timestamp.from(now)))
             return
         }
         let location: BlobLocation
         if let stored {
             location = stored
         } else {
-            if try await db.first(Statements.blobExists, .text(sha256)) != nil { return }
+            if try await db.first(Statements.blobExists, .text(sha256)) != nil {
+                if !forQuarantine { try await db.run(Statements.holdBlob, .text(sha256)) }
+                return
+            }
             guard let written = try packs.write([bytes])[0] else { return }
             location = written
         }
-        try await db.run(Statements.putPackedBlob, .text(sha256), .int(bytes.count), .int(location.pack), .integer(location.offset),
-                         .integer(Timestamp.from(now)))
+        try await db.run(forQuarantine ? Statements.putQuarantinedPackedBlob : Statements.putPackedBlob,
+                         .text(sha256), .int(bytes.count), .int(location.pack), .integer(location.offset), .integer(Timestamp.from(now)))
     }
 
     /// Reads a blob row's bytes: from its pack, or from `data` (PostgreSQL, and SQLite rows from before the packs).
@@ -661,9 +667,36 @@ public struct SQLTicketStore: Sendable {
         }
     }
 
+    /// Discards a quarantine entry. Its raw message goes with it when nothing else holds those
+    /// bytes: no message or outgoing mail was stored from them (`quarantine_only`) and no other
+    /// entry names them. With SQLite its bytes are then erased from the pack after the commit;
+    /// with PostgreSQL they leave with the row.
     public func deleteQuarantined(id: String) async throws {
-        try await database.withConnection { db in
+        let postgres = database.kind == .postgres
+        let unheld = try await database.transaction { db -> (location: BlobLocation, size: Int)? in
+            guard let entry = try await db.raw("SELECT raw_sha256 FROM quarantine WHERE id = \(bind: id)").first() else { return nil }
             try await db.raw("DELETE FROM quarantine WHERE id = \(bind: id)").run()
+            guard let sha256 = try entry.decode(column: "raw_sha256", as: String?.self) else { return nil }
+            // PostgreSQL: the row lock waits for a transaction storing the same bytes to commit, and
+            // the reads after it (each with a new snapshot) see what it stored.
+            let blobQuery: SQLQueryString = """
+                SELECT CASE WHEN quarantine_only THEN 1 ELSE 0 END AS unheld, size, pack, pack_offset
+                FROM blobs WHERE sha256 = \(bind: sha256)\(unsafeRaw: postgres ? " FOR UPDATE" : "")
+                """
+            guard let blob = try await db.raw(blobQuery).first(), try blob.decode(column: "unheld", as: Int.self) == 1,
+                  try await db.raw("SELECT 1 AS found FROM quarantine WHERE raw_sha256 = \(bind: sha256) LIMIT 1").first() == nil
+            else { return nil }
+            try await db.raw("DELETE FROM blobs WHERE sha256 = \(bind: sha256)").run()
+            guard let pack = try blob.decode(column: "pack", as: Int?.self) else { return nil }
+            return (BlobLocation(pack: pack, offset: try blob.decode(column: "pack_offset", as: Int64.self)),
+                    try blob.decode(column: "size", as: Int.self))
+        }
+        if let unheld, let packs = database.blobPacks {
+            // The entry is gone either way; bytes left behind by a failed erase are named by no row.
+            do { try packs.erase(unheld.location, size: unheld.size) } catch {
+                database.logger.error("a discarded quarantined message could not be erased from its pack",
+                                      metadata: ["quarantine": "\(id)", "error": "\(error)"])
+            }
         }
     }
 
@@ -954,15 +987,28 @@ extension SQLTicketStore {
                 INSERT INTO pop3_seen (account_id, uidl, created_at) VALUES (?, ?, ?)
                 ON CONFLICT (account_id, uidl) DO NOTHING
                 """)
+        // A blob stored for a message or outgoing mail is held: if only quarantine entries held it
+        // before, that ends (`quarantine_only`, migration 18). A blob stored for a quarantine entry
+        // leaves an existing row as it is; the no-op update takes PostgreSQL's row lock, so that a
+        // concurrent discard of another entry with the same bytes waits for this one and sees it.
         static let putBlob = FixedSQL("""
-            INSERT INTO blobs (sha256, size, data, created_at) VALUES (?, ?, ?, ?)
-            ON CONFLICT (sha256) DO NOTHING
+            INSERT INTO blobs (sha256, size, data, created_at, quarantine_only) VALUES (?, ?, ?, ?, FALSE)
+            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = FALSE WHERE blobs.quarantine_only
+            """)
+        static let putQuarantinedBlob = FixedSQL("""
+            INSERT INTO blobs (sha256, size, data, created_at, quarantine_only) VALUES (?, ?, ?, ?, TRUE)
+            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = blobs.quarantine_only
             """)
         /// SQLite only (an empty blob literal).
         static let putPackedBlob = FixedSQL("""
-            INSERT INTO blobs (sha256, size, data, pack, pack_offset, created_at) VALUES (?, ?, x'', ?, ?, ?)
+            INSERT INTO blobs (sha256, size, data, pack, pack_offset, created_at, quarantine_only) VALUES (?, ?, x'', ?, ?, ?, FALSE)
+            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = FALSE WHERE blobs.quarantine_only
+            """)
+        static let putQuarantinedPackedBlob = FixedSQL("""
+            INSERT INTO blobs (sha256, size, data, pack, pack_offset, created_at, quarantine_only) VALUES (?, ?, x'', ?, ?, ?, TRUE)
             ON CONFLICT (sha256) DO NOTHING
             """)
+        static let holdBlob = FixedSQL("UPDATE blobs SET quarantine_only = FALSE WHERE sha256 = ? AND quarantine_only")
         static let blobExists = FixedSQL("SELECT 1 AS found FROM blobs WHERE sha256 = ?")
         static let blobBySHA256 = FixedSQL("SELECT size, data, pack, pack_offset FROM blobs WHERE sha256 = ?")
         static let customerByAddress = FixedSQL("SELECT id, name, address, created_at FROM customers WHERE address = ?")

@@ -82,6 +82,29 @@ import Testing
         return BlobPacks.directFlag != 0
     }
 
+    /// Erasing a blob (a discarded quarantined message) zeros exactly its bytes, across whole
+    /// blocks and partial ones, whether the file system punches a hole or zeros are written; the
+    /// blobs around it, and the pack's size, stay as they were.
+    @Test(arguments: [true, false]) func anErasedBlobReadsAsZerosAndItsNeighboursAreIntact(holes: Bool) throws {
+        let directory = Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let packs = try BlobPacks(directory: directory)
+        defer { packs.close() }
+        let blobs = [Self.bytes(1_003, seed: 1), Self.bytes(3 * BlobPacks.blockSize + 517, seed: 2), Self.bytes(999, seed: 3)]
+        let locations = try packs.write(blobs).map { try #require($0) }
+        let path = BlobPacks.path(directory, locations[1].pack)
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+
+        try packs.erase(locations[1], size: blobs[1].count, holes: holes)
+        #expect(try packs.read(locations[1], size: blobs[1].count) == [UInt8](repeating: 0, count: blobs[1].count))
+        #expect(try packs.read(locations[0], size: blobs[0].count) == blobs[0])
+        #expect(try packs.read(locations[2], size: blobs[2].count) == blobs[2])
+        #expect(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int == size)
+        // Writes go on after it as before.
+        let next = try #require(try packs.write([blobs[0]])[0])
+        #expect(try packs.read(next, size: blobs[0].count) == blobs[0])
+    }
+
     @Test func aReadPastTheEndOfAPackIsAnErrorNotZeros() throws {
         let directory = Self.scratch()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -244,6 +244,78 @@ let conversations: [Conversation] = [
         }
     }
 
+    /// A quarantine entry for `raw`, under a digest made up for the test.
+    static func quarantine(_ store: SQLStore, account: Account, raw: [UInt8], sha256: String) async throws -> String {
+        try await store.tickets.quarantine(
+            QuarantinedMessage(accountId: account.id, reason: .unparseable, detail: "not a message", rawSha256: sha256,
+                               size: raw.count, source: "INBOX", subject: nil, createdAt: Date()),
+            raw: raw, position: nil)
+    }
+
+    /// Whether any pack of an SQLite store still holds `marker` (PostgreSQL: no packs, false).
+    static func packsContain(_ store: SQLStore, _ marker: String) throws -> Bool {
+        guard let directory = store.database.blobPacks?.directory else { return false }
+        return try FileManager.default.contentsOfDirectory(atPath: directory).contains { name in
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
+            return data.range(of: Data(marker.utf8)) != nil
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func discardingAQuarantinedMessageErasesItsRawMail(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await Self.accounts(store, resolvers: [.caseId])[0]
+            let marker = "poison-\(UUID().uuidString)"
+            let raw = Array("X-Junk: \(marker)\r\n\r\nbody".utf8)
+            let neighbour = Array("kept-\(marker)".utf8)
+            let id = try await Self.quarantine(store, account: account, raw: raw, sha256: "q-\(marker)")
+            let other = try await Self.quarantine(store, account: account, raw: neighbour, sha256: "n-\(marker)")
+            #expect(try await store.tickets.blob(sha256: "q-\(marker)") == raw)
+            #expect(try Self.packsContain(store, "X-Junk: \(marker)") == (kind == .sqlite))
+
+            try await store.tickets.deleteQuarantined(id: id)
+            #expect(try await store.tickets.quarantined(id: id) == nil)
+            #expect(try await store.tickets.blob(sha256: "q-\(marker)") == nil)
+            #expect(try !Self.packsContain(store, "X-Junk: \(marker)"))
+            // The other entry's raw mail, written next to it, is untouched.
+            #expect(try await store.tickets.blob(sha256: "n-\(marker)") == neighbour)
+            #expect(try await store.tickets.quarantined(id: other) != nil)
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func rawMailSomethingElseHoldsOutlivesTheDiscard(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await Self.accounts(store, resolvers: [.caseId])[0]
+            // Two entries with the same bytes: the first discard leaves them to the second.
+            let twice = Array("twice \(UUID().uuidString)".utf8)
+            let first = try await Self.quarantine(store, account: account, raw: twice, sha256: "twice")
+            let second = try await Self.quarantine(store, account: account, raw: twice, sha256: "twice")
+            try await store.tickets.deleteQuarantined(id: first)
+            #expect(try await store.tickets.blob(sha256: "twice") == twice)
+            try await store.tickets.deleteQuarantined(id: second)
+            #expect(try await store.tickets.blob(sha256: "twice") == nil)
+
+            // A message stored from the same bytes after the entry (a replay, or another account's fetch)...
+            let later = Array("later \(UUID().uuidString)".utf8)
+            let entry = try await Self.quarantine(store, account: account, raw: later, sha256: "later")
+            var mail = inbound(from: "a@example.com", subject: "s", messageId: "later@x")
+            mail.rawSha256 = "later"
+            _ = try await store.tickets.ingest(mail, raw: later, account: account, position: nil)
+            try await store.tickets.deleteQuarantined(id: entry)
+            #expect(try await store.tickets.blob(sha256: "later") == later)
+
+            // ...or before it.
+            let earlier = Array("earlier \(UUID().uuidString)".utf8)
+            mail = inbound(from: "b@example.com", subject: "s", messageId: "earlier@x")
+            mail.rawSha256 = "earlier"
+            _ = try await store.tickets.ingest(mail, raw: earlier, account: account, position: nil)
+            let afterwards = try await Self.quarantine(store, account: account, raw: earlier, sha256: "earlier")
+            try await store.tickets.deleteQuarantined(id: afterwards)
+            #expect(try await store.tickets.blob(sha256: "earlier") == earlier)
+        }
+    }
+
     @Test(arguments: TestDatabase.available)
     func ticketListFiltersAndPages(_ kind: TestDatabase) async throws {
         try await kind.withStore { store in
