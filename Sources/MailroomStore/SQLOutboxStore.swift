@@ -141,7 +141,10 @@ public struct SQLOutboxStore: Sendable {
         let plain = outcomes.indices.filter { outcomes[$0].state == .sent && outcomes[$0].attempt.outcome == .sent }
         let plainSet = Set(plain)
         let others = outcomes.indices.filter { !plainSet.contains($0) }
-        return try await database.transaction { db in
+        // Mail a server accepted must stay recorded as sent, also across a power failure: a
+        // rolled-back "sent" would send it again once its lease lapsed.
+        let accepted = outcomes.contains { $0.attempt.outcome == .sent || $0.attempt.recipients.contains(where: \.accepted) }
+        return try await database.transaction(durable: accepted) { db in
             var recorded: Set<String> = []
             for chunk in Self.chunks(plain, size: Self.rowsPerStatement) {
                 let ids = chunk.map { outcomes[$0].item.id }

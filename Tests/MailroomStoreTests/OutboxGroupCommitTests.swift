@@ -70,6 +70,22 @@ import Testing
         }
     }
 
+    /// Sent mail is recorded durably (a "sent" lost to a power failure would be sent again); a
+    /// batch of failures alone need not wait for the disk.
+    @Test func acceptedMailIsRecordedDurably() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            _ = try await queue(store, count: 2)
+            let claimed = try await store.outbox.claimDue(owner: "s", limit: 2, leaseSeconds: 60)
+            let retry = DeliveryFailure(kind: .connectionClosed, text: "the server closed the connection")
+            let (state, attempt) = OutboxTransition.afterFailure(retry, item: claimed[1], settings: RetrySettings(), now: Date())
+            let before = store.database.durableCommits.load(ordering: .relaxed)
+            #expect(try await store.outbox.record([OutboxOutcome(item: claimed[1], attempt: attempt, state: state)], owner: "s").count == 1)
+            #expect(store.database.durableCommits.load(ordering: .relaxed) == before)
+            #expect(try await store.outbox.record([Self.sent(claimed[0])], owner: "s").count == 1)
+            #expect(store.database.durableCommits.load(ordering: .relaxed) == before + 1)
+        }
+    }
+
     @Test(arguments: TestDatabase.available)
     func onlyRowsStillLeasedToTheOwnerAreRecorded(_ kind: TestDatabase) async throws {
         try await kind.withStore { store in
