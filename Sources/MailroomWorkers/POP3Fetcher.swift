@@ -54,8 +54,9 @@ public struct POP3Fetcher: Sendable {
                 if Task.isCancelled { return }
                 failures += 1
                 wait = min(300, account.incoming.fetchIntervalSeconds * (1 << min(failures - 1, 5)))
-                let text = (error as? MailTransportError)?.description ?? "\(error)"
-                logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(text)"])
+                let text = FetchFailureText.of(error)
+                let detail = (error as? MailTransportError)?.description ?? "\(error)"
+                logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(detail)"])
                 Counter(label: "mailroom_fetch_errors_total", dimensions: [("protocol", "pop3")]).increment()
                 status.update(account.id) {
                     $0.connected = false

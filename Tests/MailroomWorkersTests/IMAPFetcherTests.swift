@@ -200,6 +200,7 @@ import Testing
                 let error = status.status(of: account.id)?.lastError ?? ""
                 #expect(!error.contains("definitely-wrong-password"))
                 #expect(error.lowercased().contains("auth"), "\(error)")
+                #expect(error.contains("check the user name and password"), "what to do about it: \(error)")
                 #expect(status.status(of: account.id)?.connected == false)
             }
         }
