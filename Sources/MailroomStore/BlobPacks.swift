@@ -23,6 +23,10 @@ import Glibc
 /// offset, so each batch starts on a block boundary (under a block of padding per batch). Reads
 /// go through the page cache on a descriptor of their own; Linux keeps the two coherent.
 ///
+/// Several processes may append to the same packs (`mailroom import` while `mailroom serve` runs
+/// on the same data directory): a batch's range is reserved under an exclusive `flock` on the
+/// directory's `lock` file, from the pack's size on disk, which the reservation extends at once.
+///
 /// Packs are only appended to, with one exception: a discarded quarantined message nothing else
 /// holds is erased in place (``erase(_:size:holes:)``), so that it does not stay on disk after an
 /// administrator discarded it "for good".
@@ -43,10 +47,11 @@ public final class BlobPacks: Sendable {
         var directFiles: [Int: Int32] = [:]
         var directRefused = false
         var current = 0
-        var currentSize: Int64 = 0
         var closed = false
     }
     private let state: Mutex<State>
+    /// The directory's lock file, held while a batch's range is reserved (other processes too).
+    private let lockFile: Int32
     /// The aligned buffer between batches (a second batch written at the same time gets its own).
     private let spareBuffer = Mutex<AlignedBuffer?>(nil)
     /// How many times packs were synced (for tests: a batch syncs once, not once per message).
@@ -64,12 +69,39 @@ public final class BlobPacks: Sendable {
         var initial = State()
         initial.directRefused = !direct
         initial.current = numbers.max() ?? 1
-        let fd = try Self.open(directory: directory, number: initial.current)
-        initial.files[initial.current] = fd
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw BlobPackError.io("cannot read the size of \(Self.path(directory, initial.current))", errno) }
-        initial.currentSize = Int64(info.st_size)
+        initial.files[initial.current] = try Self.open(directory: directory, number: initial.current)
+        let lockPath = directory + "/lock"
+        lockFile = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lockFile >= 0 else { throw BlobPackError.io("cannot open \(lockPath)", errno) }
         state = Mutex(initial)
+    }
+
+    /// Reserves `total` bytes from a block boundary at the end of the newest pack that has room
+    /// (a pack this process has not seen yet included): under the directory's lock, the range
+    /// starts at the pack's size on disk, which is then extended past it, so that no other
+    /// process or batch can take any of it. On `state`'s lock.
+    private func reserve(_ total: Int64, _ state: inout State) throws -> (pack: Int, start: Int64) {
+        while flock(lockFile, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw BlobPackError.io("cannot lock \(directory)/lock", errno) }
+        }
+        defer { _ = flock(lockFile, LOCK_UN) }
+        while true {
+            let pack = state.current
+            let fd = state.files[pack]!
+            var info = stat()
+            guard fstat(fd, &info) == 0 else { throw BlobPackError.io("cannot read the size of \(Self.path(directory, pack))", errno) }
+            let size = Int64(info.st_size)
+            let start = Self.aligned(size)
+            if size > 0, start + total > packLimit {
+                state.current = pack + 1
+                if state.files[pack + 1] == nil { state.files[pack + 1] = try Self.open(directory: directory, number: pack + 1) }
+                continue
+            }
+            guard ftruncate(fd, off_t(Self.aligned(start + total))) == 0 else {
+                throw BlobPackError.io("cannot extend \(Self.path(directory, pack))", errno)
+            }
+            return (pack, start)
+        }
     }
 
     /// Appends every non-nil blob and makes them durable (their bytes and the pack's size on disk)
@@ -81,15 +113,7 @@ public final class BlobPacks: Sendable {
         // The range is taken under the lock; the writing runs outside it, so batches do not wait for each other.
         let target = try state.withLock { state -> WriteTarget in
             guard !state.closed else { throw BlobPackError.closed }
-            var start = Self.aligned(state.currentSize)
-            if state.currentSize > 0, start + total > packLimit {
-                let next = state.current + 1
-                state.files[next] = try Self.open(directory: directory, number: next)
-                state.current = next
-                start = 0
-            }
-            state.currentSize = start + total
-            let pack = state.current
+            let (pack, start) = try reserve(total, &state)
             var direct: Int32?
             if !state.directRefused {
                 if let fd = state.directFiles[pack] {
@@ -239,6 +263,7 @@ public final class BlobPacks: Sendable {
         state.withLock { state in
             for fd in state.files.values { Glibc.close(fd) }
             for fd in state.directFiles.values { Glibc.close(fd) }
+            if !state.closed { Glibc.close(lockFile) }
             state.files.removeAll()
             state.directFiles.removeAll()
             state.closed = true
@@ -249,7 +274,10 @@ public final class BlobPacks: Sendable {
         try state.withLock { state in
             guard !state.closed else { throw BlobPackError.closed }
             if let fd = state.files[pack] { return fd }
-            guard pack > 0, pack <= state.current else { throw BlobPackError.truncated("there is no pack \(pack) in \(directory)") }
+            // Another process may have started packs after this one's newest.
+            guard pack > 0, access(Self.path(directory, pack), F_OK) == 0 else {
+                throw BlobPackError.truncated("there is no pack \(pack) in \(directory)")
+            }
             let fd = try Self.open(directory: directory, number: pack)
             state.files[pack] = fd
             return fd

@@ -3,6 +3,7 @@ import MailroomCore
 @testable import MailroomStore
 import MailroomTestSupport
 import SQLKit
+import Synchronization
 import Testing
 
 /// SQLite keeps raw mail in pack files next to the database: bytes come back as they went in,
@@ -80,6 +81,36 @@ import Testing
         guard fd >= 0 else { return false }
         close(fd)
         return BlobPacks.directFlag != 0
+    }
+
+    /// Two processes on one data directory (`mailroom import` beside `mailroom serve`) append to
+    /// the same packs: every blob either one wrote comes back whole, read by either, across the
+    /// packs either one started. Two instances stand in for the processes: each has its own open
+    /// lock file, and `flock` locks belong to the open file, so they exclude each other as two
+    /// processes would.
+    @Test(arguments: [true, false]) func twoWritersOnOneDirectoryNeverOverwriteEachOther(direct: Bool) throws {
+        let directory = Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try BlobPacks(directory: directory, packLimit: 200_000, direct: direct)
+        let second = try BlobPacks(directory: directory, packLimit: 200_000, direct: direct)
+        defer { first.close(); second.close() }
+        let written = Mutex<[(BlobLocation, [UInt8])]>([])
+        DispatchQueue.concurrentPerform(iterations: 40) { index in
+            let packs = index % 2 == 0 ? first : second
+            let batch = (0..<3).map { Self.bytes(2_000 + index * 371 + $0 * 1_013, seed: index * 3 + $0) }
+            guard let locations = try? packs.write(batch) else { return }
+            written.withLock { list in
+                for (location, bytes) in zip(locations, batch) { if let location { list.append((location, bytes)) } }
+            }
+        }
+        let all = written.withLock { $0 }
+        #expect(all.count == 120)
+        #expect(Set(all.map(\.0)).count == 120)
+        #expect(Set(all.map(\.0.pack)).count > 1, "the writers moved on to new packs")
+        for (location, bytes) in all {
+            #expect(try first.read(location, size: bytes.count) == bytes)
+            #expect(try second.read(location, size: bytes.count) == bytes)
+        }
     }
 
     /// Erasing a blob (a discarded quarantined message) zeros exactly its bytes, across whole
