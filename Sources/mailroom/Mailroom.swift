@@ -78,7 +78,13 @@ struct Migrate: AsyncParsableCommand {
 
 struct Import: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Ingest .eml files, a Maildir or an mbox into an account, through the same pipeline as fetched mail.")
+        abstract: "Ingest .eml files, a Maildir or an mbox into an account, through the same pipeline as fetched mail.",
+        discussion: """
+            Messages are parsed, deduplicated, threaded into tickets and stored as fetched mail is; \
+            what cannot be ingested goes to the quarantine. Routing rules do not run on imported mail \
+            (no auto-replies to old senders, no offers). It may run while `mailroom serve` uses the \
+            same data directory or database. Prints a JSON summary of the outcomes.
+            """)
 
     @OptionGroup var store: StoreOptions
 

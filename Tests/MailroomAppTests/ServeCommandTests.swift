@@ -169,6 +169,49 @@ import Testing
         #expect(unknown.2.contains("NOPE"))
     }
 
+    /// Two imports into one data directory at once (as an import beside a running server): every
+    /// stored message's raw mail is its own, although both processes append to the same packs.
+    @Test func twoImportsAtOnceKeepEveryRawMessageIntact() async throws {
+        let scratch = try ScratchDirectory("mr-cli")
+        defer { scratch.remove() }
+        let (directory, dataDirectory) = (scratch.path, scratch.dataDirectory)
+        let (database, store) = try await scratch.openStore()
+        _ = try await store.accounts.create(Account(key: "IMP", name: "Import", fromAddress: "desk@example.com"))
+        await database.close()
+        for name in ["a", "b"] {
+            let mbox = (0..<300).map { index in
+                "From \(name)@example.com Mon Nov 23 10:00:00 2026\nFrom: \(name)\(index)@example.com\nSubject: \(name) \(index)\n"
+                    + "Message-ID: <\(name)-\(index)@x>\n\n" + String(repeating: "\(name)\(index) body line\n", count: 20 + index % 50) + "\n"
+            }.joined()
+            try mbox.write(toFile: "\(directory)/\(name).mbox", atomically: true, encoding: .utf8)
+        }
+        let imports = try ["a", "b"].map { name in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: try ServeCommandTests.binaryPath())
+            process.arguments = ["import", "--data-dir", dataDirectory, "--account", "IMP", "\(directory)/\(name).mbox"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        for process in imports {
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+        }
+        let (reopened, stored) = try await scratch.openStore()
+        let rows = try await reopened.withConnection { db in
+            try await db.raw("SELECT message_id, raw_sha256 FROM messages").all().map {
+                (try $0.decode(column: "message_id", as: String.self), try $0.decode(column: "raw_sha256", as: String.self))
+            }
+        }
+        #expect(rows.count == 600)
+        for (messageId, sha256) in rows {
+            let raw = try #require(try await stored.tickets.blob(sha256: sha256), "\(messageId)")
+            #expect(String(decoding: raw, as: UTF8.self).contains("Message-ID: <\(messageId)>"), "\(messageId)")
+        }
+        await reopened.close()
+    }
+
     @Test func parsePrintsTheDesignJSON() throws {
         let message = "From: Ann <ann@example.com>\r\nSubject: =?UTF-8?B?SGFsbMO2?=\r\nMessage-ID: <p1@example.com>\r\n\r\nHi\r\n"
         let result = try run(["parse", "-"], input: Data(message.utf8))
