@@ -87,17 +87,24 @@ public struct MailImporter: Sendable {
     }
 
     /// Splits an mbox on its "From " separator lines and undoes the ">From " quoting (mboxrd and mboxo).
+    /// Writers that do not quote leave body lines like "From the office we..." as they were, so a
+    /// separator must also follow a blank line (or start the file) and look like one (``isSeparator(_:)``).
     static func splitMbox(_ bytes: [UInt8]) -> [[UInt8]] {
         var messages: [[UInt8]] = []
         var current: [UInt8] = []
         var started = false
         var lineStart = 0
+        var afterBlankLine = true
         let from = Array("From ".utf8)
         func finish() {
             if started {
-                // The blank line before a separator belongs to the format, not the message.
-                if current.last == 10 { current.removeLast() }
-                if current.last == 13 { current.removeLast() }
+                // The blank line before a separator (or at the end of the file) belongs to the format,
+                // not the message; a last message without one keeps its final line break.
+                if current.suffix(2) == [10, 10] {
+                    current.removeLast()
+                } else if current.suffix(4) == [13, 10, 13, 10] {
+                    current.removeLast(2)
+                }
                 messages.append(current)
             }
             current = []
@@ -106,7 +113,8 @@ public struct MailImporter: Sendable {
             var lineEnd = lineStart
             while lineEnd < bytes.count && bytes[lineEnd] != 10 { lineEnd += 1 }
             let line = bytes[lineStart..<min(lineEnd + 1, bytes.count)]
-            if line.starts(with: from) {
+            defer { afterBlankLine = line.allSatisfy { $0 == 10 || $0 == 13 } }
+            if line.starts(with: from), afterBlankLine, !started || Self.isSeparator(line) {
                 finish()
                 started = true
             } else if started {
@@ -122,5 +130,22 @@ public struct MailImporter: Sendable {
         }
         finish()
         return messages
+    }
+
+    /// Whether a "From " line is an mbox separator ("From sender Mon Nov 23 10:00:00 2026", also
+    /// with a zone or in other date styles): it carries a time (hh:mm) and a four-digit year
+    /// after the sender. Prose that happens to start with "From " rarely has both.
+    static func isSeparator(_ line: ArraySlice<UInt8>) -> Bool {
+        let words = line.split(whereSeparator: { $0 == 32 || $0 == 9 || $0 == 10 || $0 == 13 }).dropFirst(2)
+        func isDigit(_ byte: UInt8) -> Bool { (48...57).contains(byte) }
+        let hasTime = words.contains { word in
+            let parts = word.split(separator: 58, omittingEmptySubsequences: false)
+            return parts.count >= 2 && parts.count <= 3 && parts.allSatisfy { $0.count == 2 && $0.allSatisfy(isDigit) }
+        }
+        let hasYear = words.contains { word in
+            let digits = word.filter(isDigit)
+            return digits.count == 4 && word.count == 4 && (digits.starts(with: [49, 57]) || digits.starts(with: [50, 48]))
+        }
+        return hasTime && hasYear
     }
 }
