@@ -37,6 +37,8 @@ public struct IMAPFetchedMessage: Sendable, Hashable {
     public var attributes: IMAPFetchedAttributes
     /// The content of the requested section (BODY[] or BODY[HEADER]).
     public var bytes: [UInt8]
+    /// Set when the section was larger than the caller takes (`omittingLarger`): its size; `bytes` is then empty.
+    public var omittedSize: Int? = nil
 }
 
 /// What to fetch.
@@ -333,26 +335,36 @@ public actor IMAPConnection {
     }
 
     /// UID FETCH returning whole messages: for small messages only. A message whose section is
-    /// larger than `maxMessageBytes` fails with `.limitExceeded` (stream those with a sink).
-    public func uidFetchMessages(_ uids: IMAPUIDSet, items: IMAPFetchItems = .bodyPeek, maxMessageBytes: Int = 64 * 1024 * 1024) async throws -> [IMAPFetchedMessage] {
+    /// larger than `maxMessageBytes` fails with `.limitExceeded` (stream those with a sink), or,
+    /// with `omittingLarger`, comes back without its bytes and with its `omittedSize` (the section
+    /// is read from the connection and dropped), so that one huge message does not fail the rest.
+    public func uidFetchMessages(_ uids: IMAPUIDSet, items: IMAPFetchItems = .bodyPeek, maxMessageBytes: Int = 64 * 1024 * 1024,
+                                 omittingLarger: Bool = false) async throws -> [IMAPFetchedMessage] {
         guard !uids.isEmpty else { return [] }
         var messages: [IMAPFetchedMessage] = []
         var current: [UInt8] = []
+        var omitted: Int?
         try await fetch(["UID FETCH \(uids) (\(items.text))"], step: "UID FETCH") { event in
             switch event {
             case .begin(let start):
-                if let size = start.size, size > maxMessageBytes {
-                    throw MailTransportError.limitExceeded("message of \(size) bytes is larger than \(maxMessageBytes)")
-                }
                 current = []
-                current.reserveCapacity(start.size ?? 0)
+                omitted = nil
+                if let size = start.size, size > maxMessageBytes {
+                    guard omittingLarger else {
+                        throw MailTransportError.limitExceeded("message of \(size) bytes is larger than \(maxMessageBytes)")
+                    }
+                    omitted = size
+                } else {
+                    current.reserveCapacity(start.size ?? 0)
+                }
             case .bytes(let bytes):
-                current += bytes.readableBytesView
+                if omitted == nil { current += bytes.readableBytesView }
             case .end(let attributes):
                 if let uid = attributes.uid {
-                    messages.append(IMAPFetchedMessage(uid: uid, attributes: attributes, bytes: current))
+                    messages.append(IMAPFetchedMessage(uid: uid, attributes: attributes, bytes: current, omittedSize: omitted))
                 }
                 current = []
+                omitted = nil
             }
         }
         return messages

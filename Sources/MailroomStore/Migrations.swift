@@ -499,6 +499,15 @@ let migrations: [Migration] = [
             "CREATE INDEX quarantine_raw ON quarantine (raw_sha256)",
         ]
     },
+    Migration(version: 19, name: "quarantined mail left on the server") { _ in
+        [
+            // A message too large to fetch is listed in the quarantine without its raw bytes and left
+            // in the mailbox: this names it there (MailboxPosition.serverKey), so that deleteOnFetch
+            // does not delete it until the entry is discarded.
+            "ALTER TABLE quarantine ADD COLUMN left_on_server TEXT",
+            "CREATE INDEX quarantine_left_on_server ON quarantine (account_id, left_on_server)",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -102,7 +102,8 @@ public struct SQLTicketStore: Sendable {
             return try await ingestOne(mail, raw: item.raw, account: account, tags: tags, resolverInput: item.resolverInput,
                                        storedRaw: item.storedRaw, columns: item.messageColumns, db: db, now: now, created: &created)
         case .quarantine(let entry):
-            return .quarantined(id: try await insertQuarantine(entry, raw: item.raw, storedRaw: item.storedRaw, db: db, now: now))
+            return .quarantined(id: try await insertQuarantine(entry, raw: item.raw, storedRaw: item.storedRaw, position: item.position,
+                                                               db: db, now: now))
         case .skip(let reason):
             return .skipped(reason: reason)
         }
@@ -219,24 +220,36 @@ public struct SQLTicketStore: Sendable {
     /// Keeps a message aside with the reason, and moves the fetch position past it in the same transaction.
     public func quarantine(_ entry: QuarantinedMessage, raw: [UInt8]?, position: MailboxPosition?, now: Date = Date()) async throws -> String {
         try await database.transaction { db in
-            let id = try await Self.insertQuarantine(entry, raw: raw, db: db, now: now)
+            let id = try await Self.insertQuarantine(entry, raw: raw, position: position, db: db, now: now)
             try await Self.record(position, account: entry.accountId, db: db, now: now)
             return id
         }
     }
 
-    static func insertQuarantine(_ entry: QuarantinedMessage, raw: [UInt8]?, storedRaw: BlobLocation? = nil, db: any SQLDatabase,
-                                 now: Date) async throws -> String {
+    static func insertQuarantine(_ entry: QuarantinedMessage, raw: [UInt8]?, storedRaw: BlobLocation? = nil, position: MailboxPosition? = nil,
+                                 db: any SQLDatabase, now: Date) async throws -> String {
         var stored = entry
         stored.id = Identifier.make(at: now)
         if let raw, let sha = stored.rawSha256 { try await putBlob(raw, sha256: sha, stored: storedRaw, forQuarantine: true, db: db, now: now) }
+        let serverKey = stored.leftOnServer ? position?.serverKey : nil
         try await db.raw("""
-            INSERT INTO quarantine (id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at)
+            INSERT INTO quarantine (id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at,
+                                    left_on_server)
             VALUES (\(bind: stored.id), \(bind: stored.accountId), \(bind: stored.reason.rawValue), \(bind: stored.detail),
                     \(bind: stored.rawSha256), \(bind: stored.size), \(bind: stored.source), \(bind: stored.from),
-                    \(bind: stored.subject), \(bind: Timestamp.from(stored.createdAt)), NULL)
+                    \(bind: stored.subject), \(bind: Timestamp.from(stored.createdAt)), NULL, \(bind: serverKey))
             """).run()
         return stored.id
+    }
+
+    /// The server keys (``MailboxPosition/serverKey``) of an account's messages left on the server
+    /// by quarantine entries not yet discarded: deleteOnFetch must leave them there.
+    public func leftOnServer(accountId: String) async throws -> Set<String> {
+        try await database.withConnection { db in
+            Set(try await db.raw("""
+                SELECT left_on_server FROM quarantine WHERE account_id = \(bind: accountId) AND left_on_server IS NOT NULL
+                """).all().map { try $0.decode(column: "left_on_server", as: String.self) })
+        }
     }
 
     /// Moves the fetch position past a message that was deliberately not ingested (a skip filter).
@@ -799,7 +812,7 @@ public struct SQLTicketStore: Sendable {
     }
 
     static let quarantineColumns: SQLQueryString = """
-        id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at
+        id, account_id, reason, detail, raw_sha256, size, source, from_text, subject, created_at, replayed_at, left_on_server
         """
 
     static func quarantined(from row: any SQLRow) throws -> QuarantinedMessage {
@@ -814,7 +827,8 @@ public struct SQLTicketStore: Sendable {
             from: try row.decode(column: "from_text", as: String?.self),
             subject: try row.decode(column: "subject", as: String?.self),
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
-            replayedAt: try row.decode(column: "replayed_at", as: Int64?.self).map(Timestamp.date))
+            replayedAt: try row.decode(column: "replayed_at", as: Int64?.self).map(Timestamp.date),
+            leftOnServer: try row.decode(column: "left_on_server", as: String?.self) != nil)
     }
 }
 

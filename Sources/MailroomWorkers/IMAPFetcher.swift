@@ -201,8 +201,12 @@ public struct IMAPFetcher: Sendable {
         }
         if account.incoming.deleteOnFetch && highWater > 0 {
             // Left over from a crash between commit and delete: everything at or below the mark is committed
-            // (ingested, or kept raw in the quarantine), so it goes now.
-            let leftovers = try await imap.uidSearch(.uid(.range(1, highWater))).filter { $0 <= highWater }
+            // (ingested, or kept raw in the quarantine), so it goes now; except what the quarantine lists
+            // as left on the server (too large to fetch) until its entry is discarded.
+            let kept = try await tickets.leftOnServer(accountId: account.id)
+            let leftovers = try await imap.uidSearch(.uid(.range(1, highWater))).filter { uid in
+                uid <= highWater && !kept.contains(MailboxPosition.imap(folder: folder, uidValidity: uidValidity, uid: uid).serverKey ?? "")
+            }
             try await delete(leftovers, imap: imap)
         }
         return try await fetch(above: highWater, imap: imap, uidValidity: uidValidity)
@@ -221,9 +225,10 @@ public struct IMAPFetcher: Sendable {
 
         // A pipeline: while batch k is committed (on the database's thread), batches k+1 and k+2 are
         // fetched on the connection, one after the other, and parsed (on the global pool) as they arrive.
-        let maxBytes = max(account.incoming.maxMessageBytes * 2, 64 << 20)
+        let maxBytes = batchPlan.messageLimit(maxMessageBytes: account.incoming.maxMessageBytes)
         let (pipeline, account, folder, plan) = (self.pipeline, self.account, self.folder, self.batchPlan)
-        typealias Fetched = (uids: [IMAPUID], end: Int, batch: IngestPipeline.PreparedBatch)
+        /// `leftOnServer`: fetched UIDs too large to fetch, listed in the quarantine and not to be deleted.
+        typealias Fetched = (uids: [IMAPUID], leftOnServer: Set<IMAPUID>, end: Int, batch: IngestPipeline.PreparedBatch)
         // Committed messages to delete on the server: the next fetch deletes them first, while it has the connection.
         let committedToDelete = CommittedUIDs()
         /// The next batch's fetch, begun when the fetch before it (`previous`) is done: the connection
@@ -238,6 +243,7 @@ public struct IMAPFetcher: Sendable {
                 }
                 try await delete(committedToDelete.take(), imap: imap)
                 var fetchedUIDs: [IMAPUID] = []
+                var leftOnServer: Set<IMAPUID> = []
                 var batch: IngestPipeline.PreparedBatch?
                 var end = start
                 var bytes = 0
@@ -247,11 +253,24 @@ public struct IMAPFetcher: Sendable {
                 var step = plan.nextStep(first: previous == nil, count: 0, bytes: 0)
                 while step > 0, end < uids.count {
                     let chunk = uids[end..<min(end + step, uids.count)]
-                    let messages = try await imap.uidFetchMessages(IMAPUIDSet(chunk), items: .wholeMessagePeek, maxMessageBytes: maxBytes)
+                    let messages = try await imap.uidFetchMessages(IMAPUIDSet(chunk), items: .wholeMessagePeek, maxMessageBytes: maxBytes,
+                                                                   omittingLarger: true)
                         .sorted { $0.uid < $1.uid }
-                    let part = pipeline.prepare(messages.map {
-                        IngestPipeline.Inbound(raw: $0.bytes, position: .imap(folder: folder, uidValidity: uidValidity, uid: $0.uid),
-                                               source: "\(folder) uid \($0.uid)")
+                    // Too large to take into memory: only the header, for the quarantine's list.
+                    let omitted = messages.filter { $0.omittedSize != nil }.map(\.uid)
+                    var headers: [IMAPUID: [UInt8]] = [:]
+                    if !omitted.isEmpty {
+                        for header in try await imap.uidFetchMessages(IMAPUIDSet(omitted), items: IMAPFetchItems("UID BODY.PEEK[HEADER]"),
+                                                                      maxMessageBytes: 1 << 20, omittingLarger: true) {
+                            headers[header.uid] = header.bytes
+                        }
+                        leftOnServer.formUnion(omitted)
+                    }
+                    let part = pipeline.prepare(messages.map { message in
+                        IngestPipeline.Inbound(raw: message.omittedSize == nil ? message.bytes : headers[message.uid] ?? [],
+                                               position: .imap(folder: folder, uidValidity: uidValidity, uid: message.uid),
+                                               source: "\(folder) uid \(message.uid)",
+                                               tooLargeToFetch: message.omittedSize.map { .init(size: $0, fetchLimit: maxBytes) })
                     }, account: account)
                     batch = batch.map { $0.followed(by: part) } ?? part
                     fetchedUIDs += messages.map(\.uid)
@@ -259,7 +278,7 @@ public struct IMAPFetcher: Sendable {
                     end = chunk.endIndex
                     step = plan.nextStep(first: previous == nil, count: end - start, bytes: bytes)
                 }
-                return (fetchedUIDs, end, batch ?? pipeline.prepare([], account: account))
+                return (fetchedUIDs, leftOnServer, end, batch ?? pipeline.prepare([], account: account))
             }
         }
         let first = fetch(after: nil)
@@ -291,7 +310,7 @@ public struct IMAPFetcher: Sendable {
             let committedUIDs = fetched.uids.prefix(result.outcomes.count)
             if let last = committedUIDs.last { committed = max(committed, last) }
             // Deleted only after the commit; quarantined mail is kept raw in the quarantine, so it goes too.
-            if account.incoming.deleteOnFetch { committedToDelete.add(committedUIDs) }
+            if account.incoming.deleteOnFetch { committedToDelete.add(committedUIDs.filter { !fetched.leftOnServer.contains($0) }) }
             if let failure = result.failure {
                 await settle()
                 try await delete(committedToDelete.take(), imap: imap)

@@ -52,11 +52,26 @@ public struct IngestPipeline: Sendable {
         public var raw: [UInt8]
         public var position: MailboxPosition?
         public var source: String
+        /// Set for a message too large to fetch: `raw` holds at most its header section, and the
+        /// message is listed in the quarantine and left on the server.
+        public var tooLargeToFetch: TooLargeToFetch?
 
-        public init(raw: [UInt8], position: MailboxPosition?, source: String) {
+        public init(raw: [UInt8], position: MailboxPosition?, source: String, tooLargeToFetch: TooLargeToFetch? = nil) {
             self.raw = raw
             self.position = position
             self.source = source
+            self.tooLargeToFetch = tooLargeToFetch
+        }
+    }
+
+    /// A message's size, and the most a fetcher takes into memory at once.
+    public struct TooLargeToFetch: Sendable {
+        public var size: Int
+        public var fetchLimit: Int
+
+        public init(size: Int, fetchLimit: Int) {
+            self.size = size
+            self.fetchLimit = fetchLimit
         }
     }
 
@@ -102,8 +117,8 @@ public struct IngestPipeline: Sendable {
     public func prepare(_ messages: [Inbound], account: Account) -> PreparedBatch {
         let limit = account.incoming.maxMessageBytes
         let tickets = self.tickets
-        let raws = messages.map { $0.raw.isEmpty ? nil : $0.raw }
-        let parses = ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty ? nil : $0.raw },
+        let raws = messages.map { $0.raw.isEmpty || $0.tooLargeToFetch != nil ? nil : $0.raw }
+        let parses = ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty || $0.tooLargeToFetch != nil ? nil : $0.raw },
                                          timeout: parseTimeout) { raw in ParsedMail(try InboundMailParser.parse(raw), account: account) }
         let filters = account.incoming.headerFilters
         let staged: Task<[BlobLocation?], any Error>
@@ -176,6 +191,19 @@ public struct IngestPipeline: Sendable {
                     size: raw.count, source: message.source, from: mail?.sender?.address ?? peeked.from,
                     subject: mail.map { String($0.subject.prefix(300)) } ?? peeked.subject, createdAt: now ?? Date())
                 return IngestItem(action: .quarantine(entry), raw: raw, position: message.position, source: message.source)
+            }
+            if let tooLarge = message.tooLargeToFetch {
+                let peeked = InboundMailParser.peekHeaders(raw)
+                let entry = QuarantinedMessage(
+                    accountId: account.id, reason: .tooLarge,
+                    detail: "the message has \(tooLarge.size) bytes, more than the \(tooLarge.fetchLimit) a fetch takes at once; it was left on the "
+                        + "server and is not deleted there while this entry exists: save it from the mailbox by other means, then discard "
+                        + "this entry (with deleteOnFetch, the fetcher's next session then deletes it)",
+                    rawSha256: nil, size: tooLarge.size, source: message.source, from: peeked.from, subject: peeked.subject,
+                    createdAt: now ?? Date(), leftOnServer: true)
+                items.append(IngestItem(action: .quarantine(entry), raw: [], position: message.position, source: message.source))
+                parsed.append(nil)
+                continue
             }
             if raw.count > limit {
                 items.append(quarantine(.tooLarge, "the message has \(raw.count) bytes, more than the account's maximum of \(limit); raise incoming.maxMessageBytes and replay it to ingest it"))

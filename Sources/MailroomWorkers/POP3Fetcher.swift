@@ -86,8 +86,16 @@ public struct POP3Fetcher: Sendable {
         do {
             let listing = try await pop3.uidl()
             let seen = try await tickets.seenPOP3UIDLs(accountId: account.id)
+            // Messages too large to fetch stay on the server while the quarantine lists them.
+            let kept = try await tickets.leftOnServer(accountId: account.id)
+            let messageLimit = batchPlan.messageLimit(maxMessageBytes: account.incoming.maxMessageBytes)
+            var sizes: [Int: Int] = [:]
+            if listing.contains(where: { !seen.contains($0.uid) }) {
+                for (number, size) in try await pop3.list() { sizes[number] = size }
+            }
             var deleted = Set<String>()
-            for entry in listing where seen.contains(entry.uid) && account.incoming.deleteOnFetch {
+            for entry in listing where seen.contains(entry.uid) && account.incoming.deleteOnFetch
+                && !kept.contains(MailboxPosition.pop3(uidl: entry.uid).serverKey ?? "") {
                 // Committed before a crash or a lost connection, but not yet removed from the server.
                 try await pop3.delete(entry.number)
                 deleted.insert(entry.uid)
@@ -102,7 +110,7 @@ public struct POP3Fetcher: Sendable {
                 let result = try await pipeline.processBatch(batch.map(\.inbound), account: account)
                 for (index, outcome) in result.outcomes.enumerated() {
                     status.record(outcome, for: account.id)
-                    if account.incoming.deleteOnFetch {
+                    if account.incoming.deleteOnFetch && batch[index].inbound.tooLargeToFetch == nil {
                         try await pop3.delete(batch[index].entry.number)
                         deleted.insert(batch[index].entry.uid)
                     }
@@ -119,10 +127,18 @@ public struct POP3Fetcher: Sendable {
                     try await tickets.recordPosition(.pop3(uidl: entry.uid), accountId: account.id)
                     continue
                 }
-                let bytes = try await pop3.retrieve(entry.number, maxBytes: max(account.incoming.maxMessageBytes * 2, 64 << 20))
-                batch.append((entry, IngestPipeline.Inbound(raw: bytes, position: .pop3(uidl: entry.uid),
-                                                            source: "pop3 message \(entry.number) uidl \(entry.uid)")))
-                batchBytes += bytes.count
+                let source = "pop3 message \(entry.number) uidl \(entry.uid)"
+                let inbound: IngestPipeline.Inbound
+                if let size = sizes[entry.number], size > messageLimit {
+                    // Only its header, for the quarantine's list; the message stays on the server.
+                    inbound = IngestPipeline.Inbound(raw: try await pop3.top(entry.number, lines: 0, maxBytes: messageLimit), position: .pop3(uidl: entry.uid),
+                                                     source: source, tooLargeToFetch: .init(size: size, fetchLimit: messageLimit))
+                } else {
+                    inbound = IngestPipeline.Inbound(raw: try await pop3.retrieve(entry.number, maxBytes: messageLimit),
+                                                     position: .pop3(uidl: entry.uid), source: source)
+                }
+                batch.append((entry, inbound))
+                batchBytes += inbound.raw.count
                 if batchPlan.nextStep(first: firstBatch, count: batch.count, bytes: batchBytes) == 0 { try await commit() }
             }
             try await commit()

@@ -86,6 +86,44 @@ import Testing
         }
     }
 
+    /// A message larger than a fetch takes into memory does not block the mailbox: it is listed in
+    /// the quarantine (its header, no raw bytes) and left on the server, also with deleteOnFetch and
+    /// across later rounds, until its entry is discarded.
+    @Test func aMessageTooLargeToFetchIsListedAndLeftOnTheServer() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver([mailText(subject: "Before", messageId: "before@x"),
+                                       mailText(subject: "Huge", messageId: "huge@x", body: String(repeating: "z", count: 20_000)),
+                                       mailText(subject: "After", messageId: "after@x")], to: user)
+            let account = try Dovecot.account(user: user) {
+                $0.incoming.deleteOnFetch = true
+                $0.incoming.fetchIntervalSeconds = 1
+            }
+            let plan = FetchBatchPlan(stepCount: 20, maxCount: 30, messageLimit: 10_000)
+            try await withFetcher(account, store: store, batchPlan: plan) { (account: Account) async throws in
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 2 })
+                #expect(try await eventually { try await Dovecot.inboxUIDs(user).count == 1 })
+                let entry = try #require(try await store.tickets.quarantined().first)
+                #expect(entry.reason == .tooLarge && entry.leftOnServer && entry.rawSha256 == nil)
+                #expect(entry.subject == "Huge" && entry.from == "ann@example.com" && entry.size > 20_000)
+                #expect(entry.detail.contains("left on the server"))
+                // Later rounds (the interval is a second) leave it there.
+                try await Task.sleep(for: .seconds(2.5))
+                #expect(try await Dovecot.inboxUIDs(user).count == 1)
+                #expect(try await store.tickets.quarantined().count == 1)
+                try await store.tickets.deleteQuarantined(id: entry.id)
+            }
+            // Discarded, it goes with the fetcher's next session.
+            let stored = try #require(try await store.accounts.list(includeDeleted: false).first)
+            let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
+                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger, batchPlan: plan)
+            let task = Task { await fetcher.run() }
+            defer { task.cancel() }
+            #expect(try await eventually { try await Dovecot.inboxUIDs(user).isEmpty })
+            #expect(try await messageCount(store, accountId: stored.id) == 2)
+        }
+    }
+
     /// A backlog is committed in batches the plan bounds by count and by bytes (with deleteOnFetch
     /// each batch's commit is a durable one, so the store counts them).
     @Test(arguments: [(maxBytes: 1 << 30, batches: 2), (maxBytes: 1, batches: 3)])

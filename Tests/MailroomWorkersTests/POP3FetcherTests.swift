@@ -47,6 +47,32 @@ import Testing
         }
     }
 
+    /// POP3 knows sizes from LIST: a message too large to fetch is listed in the quarantine with its
+    /// header (TOP), never retrieved, and not deleted while its entry exists.
+    @Test func aMessageTooLargeToFetchIsListedAndLeftOnTheServer() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver([mailText(subject: "Before", messageId: "pb@x"),
+                                       mailText(subject: "Huge", messageId: "ph@x", body: String(repeating: "z", count: 20_000)),
+                                       mailText(subject: "After", messageId: "pa@x")], to: user)
+            let account = try await store.accounts.create(try Self.pop3Account(user: user) { $0.incoming.deleteOnFetch = true })
+            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
+                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger,
+                                      batchPlan: FetchBatchPlan(messageLimit: 10_000))
+            try await fetcher.poll()
+            #expect(try await messageCount(store, accountId: account.id) == 2)
+            #expect(try await Dovecot.inboxUIDs(user).count == 1)
+            let entry = try #require(try await store.tickets.quarantined().first)
+            #expect(entry.reason == .tooLarge && entry.leftOnServer && entry.rawSha256 == nil && entry.subject == "Huge")
+            try await fetcher.poll()
+            #expect(try await Dovecot.inboxUIDs(user).count == 1, "a later session leaves it too")
+            #expect(try await store.tickets.quarantined().count == 1, "and lists it once")
+            try await store.tickets.deleteQuarantined(id: entry.id)
+            try await fetcher.poll()
+            #expect(try await Dovecot.inboxUIDs(user).isEmpty, "discarded, it goes")
+        }
+    }
+
     @Test func fetchLastDaysUsesTheDateHeader() async throws {
         try await TestDatabase.sqlite.withStore { store in
             let user = Dovecot.newUser()

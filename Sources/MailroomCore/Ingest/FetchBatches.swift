@@ -13,11 +13,21 @@ public struct FetchBatchPlan: Sendable, Hashable {
     public var maxCount: Int
     /// No more messages are added once a batch holds this many bytes.
     public var maxBytes: Int
+    /// The most one message may take in memory (nil: see ``messageLimit(maxMessageBytes:)``).
+    public var messageLimit: Int?
 
-    public init(stepCount: Int = 100, maxCount: Int = 500, maxBytes: Int = 16 << 20) {
+    public init(stepCount: Int = 100, maxCount: Int = 500, maxBytes: Int = 16 << 20, messageLimit: Int? = nil) {
         self.stepCount = max(1, stepCount)
         self.maxCount = max(self.stepCount, maxCount)
         self.maxBytes = max(1, maxBytes)
+        self.messageLimit = messageLimit.map { max(1, $0) }
+    }
+
+    /// The most a fetcher takes of one message into memory: twice the account's maximum (larger
+    /// mail is kept raw in the quarantine up to this) and at least 64 MiB. A larger message is
+    /// listed in the quarantine without its bytes and left on the server.
+    public func messageLimit(maxMessageBytes: Int) -> Int {
+        messageLimit ?? max(maxMessageBytes * 2, 64 << 20)
     }
 
     /// How many messages a batch that holds `count` messages of `bytes` bytes in all takes in its

@@ -191,6 +191,16 @@ public enum MailboxPosition: Sendable, Equatable {
     case pop3(uidl: String)
     /// Imported from a file.
     case file(String)
+
+    /// The message's key on its server, for one left there (IMAP: UIDVALIDITY, UID and folder;
+    /// POP3: UIDL); nil for a file.
+    public var serverKey: String? {
+        switch self {
+        case .imap(let folder, let uidValidity, let uid): "imap:\(uidValidity):\(uid):\(folder)"
+        case .pop3(let uidl): "pop3:\(uidl)"
+        case .file: nil
+        }
+    }
 }
 
 /// Why a message was not ingested but kept aside, raw, for a person to look at.
@@ -216,9 +226,14 @@ public struct QuarantinedMessage: Sendable, Equatable, Codable {
     public var subject: String?
     public var createdAt: Date
     public var replayedAt: Date?
+    /// Too large to fetch: not kept raw, but left in the mailbox (not deleted there, also with
+    /// deleteOnFetch, until the entry is discarded).
+    public var leftOnServer: Bool
 
     public init(id: String = "", accountId: String, reason: QuarantineReason, detail: String, rawSha256: String?, size: Int,
-                source: String, from: String? = nil, subject: String? = nil, createdAt: Date, replayedAt: Date? = nil) {
+                source: String, from: String? = nil, subject: String? = nil, createdAt: Date, replayedAt: Date? = nil,
+                leftOnServer: Bool = false) {
+        self.leftOnServer = leftOnServer
         self.id = id
         self.accountId = accountId
         self.reason = reason
@@ -245,6 +260,22 @@ public struct QuarantinedMessage: Sendable, Equatable, Codable {
         try c.encode(subject, forKey: .subject)
         try c.encode(createdAt, forKey: .createdAt)
         try c.encode(replayedAt, forKey: .replayedAt)
+        try c.encode(leftOnServer, forKey: .leftOnServer)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, accountId, reason, detail, rawSha256, size, source, from, subject, createdAt, replayedAt, leftOnServer
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(id: try c.decode(String.self, forKey: .id), accountId: try c.decode(String.self, forKey: .accountId),
+                  reason: try c.decode(QuarantineReason.self, forKey: .reason), detail: try c.decode(String.self, forKey: .detail),
+                  rawSha256: try c.decodeIfPresent(String.self, forKey: .rawSha256), size: try c.decode(Int.self, forKey: .size),
+                  source: try c.decode(String.self, forKey: .source), from: try c.decodeIfPresent(String.self, forKey: .from),
+                  subject: try c.decodeIfPresent(String.self, forKey: .subject), createdAt: try c.decode(Date.self, forKey: .createdAt),
+                  replayedAt: try c.decodeIfPresent(Date.self, forKey: .replayedAt),
+                  leftOnServer: try c.decodeIfPresent(Bool.self, forKey: .leftOnServer) ?? false)
     }
 }
 

@@ -434,6 +434,7 @@ extension WebSite {
                     "id": entry.id, "account": keys[entry.accountId] ?? "?", "reason": entry.reason.rawValue, "detail": entry.detail,
                     "from": entry.from ?? "", "subject": entry.subject ?? "", "size": Self.byteCount(entry.size),
                     "time": Self.displayTime(entry.createdAt), "replayed": entry.replayedAt != nil, "hasRaw": entry.rawSha256 != nil,
+                    "leftOnServer": entry.leftOnServer,
                 ] as [String: Any]
             },
             "empty": entries.isEmpty,
