@@ -147,15 +147,19 @@ import Testing
         return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
-    @Test func importIngestsThroughThePipeline() async throws {
+    /// A data directory with an account "IMP" to import into, created through the store the server uses.
+    func dataDirectoryWithAnAccount() async throws -> ScratchDirectory {
         let scratch = try ScratchDirectory("mr-cli")
-        defer { scratch.remove() }
-        let (directory, dataDirectory) = (scratch.path, scratch.dataDirectory)
-        // An account to import into, created through the store the server uses.
         let (database, store) = try await scratch.openStore()
         _ = try await store.accounts.create(Account(key: "IMP", name: "Import", fromAddress: "desk@example.com"))
         await database.close()
+        return scratch
+    }
 
+    @Test func importIngestsThroughThePipeline() async throws {
+        let scratch = try await dataDirectoryWithAnAccount()
+        defer { scratch.remove() }
+        let (directory, dataDirectory) = (scratch.path, scratch.dataDirectory)
         let mbox = "From a@example.com Mon Nov 23 10:00:00 2026\nFrom: Ann <ann@example.com>\nSubject: First\nMessage-ID: <i1@x>\n\nOne\n\n"
             + "From b@example.com Mon Nov 23 10:00:00 2026\nFrom: Bob <bob@example.com>\nSubject: Second\nMessage-ID: <i2@x>\n\nTwo\n"
         try mbox.write(toFile: directory + "/in.mbox", atomically: true, encoding: .utf8)
@@ -172,12 +176,9 @@ import Testing
     /// Two imports into one data directory at once (as an import beside a running server): every
     /// stored message's raw mail is its own, although both processes append to the same packs.
     @Test func twoImportsAtOnceKeepEveryRawMessageIntact() async throws {
-        let scratch = try ScratchDirectory("mr-cli")
+        let scratch = try await dataDirectoryWithAnAccount()
         defer { scratch.remove() }
         let (directory, dataDirectory) = (scratch.path, scratch.dataDirectory)
-        let (database, store) = try await scratch.openStore()
-        _ = try await store.accounts.create(Account(key: "IMP", name: "Import", fromAddress: "desk@example.com"))
-        await database.close()
         for name in ["a", "b"] {
             let mbox = (0..<300).map { index in
                 "From \(name)@example.com Mon Nov 23 10:00:00 2026\nFrom: \(name)\(index)@example.com\nSubject: \(name) \(index)\n"

@@ -91,10 +91,7 @@ import Testing
     /// across later rounds, until its entry is discarded.
     @Test func aMessageTooLargeToFetchIsListedAndLeftOnTheServer() async throws {
         try await TestDatabase.sqlite.withStore { store in
-            let user = Dovecot.newUser()
-            try await Dovecot.deliver([mailText(subject: "Before", messageId: "before@x"),
-                                       mailText(subject: "Huge", messageId: "huge@x", body: String(repeating: "z", count: 20_000)),
-                                       mailText(subject: "After", messageId: "after@x")], to: user)
+            let user = try await Dovecot.userWithAHugeMessageBetweenTwo()
             let account = try Dovecot.account(user: user) {
                 $0.incoming.deleteOnFetch = true
                 $0.incoming.fetchIntervalSeconds = 1

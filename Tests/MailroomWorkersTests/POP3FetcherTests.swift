@@ -51,10 +51,7 @@ import Testing
     /// header (TOP), never retrieved, and not deleted while its entry exists.
     @Test func aMessageTooLargeToFetchIsListedAndLeftOnTheServer() async throws {
         try await TestDatabase.sqlite.withStore { store in
-            let user = Dovecot.newUser()
-            try await Dovecot.deliver([mailText(subject: "Before", messageId: "pb@x"),
-                                       mailText(subject: "Huge", messageId: "ph@x", body: String(repeating: "z", count: 20_000)),
-                                       mailText(subject: "After", messageId: "pa@x")], to: user)
+            let user = try await Dovecot.userWithAHugeMessageBetweenTwo()
             let account = try await store.accounts.create(try Self.pop3Account(user: user) { $0.incoming.deleteOnFetch = true })
             let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
                                       tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger,

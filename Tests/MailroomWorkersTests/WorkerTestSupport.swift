@@ -50,6 +50,15 @@ enum Dovecot {
         await imap.logout()
     }
 
+    /// A new user whose INBOX holds "Before", "Huge" (over 20,000 bytes, from ann@example.com) and "After".
+    static func userWithAHugeMessageBetweenTwo() async throws -> String {
+        let user = newUser()
+        try await deliver([mailText(subject: "Before", messageId: "before-\(user)@x"),
+                           mailText(subject: "Huge", messageId: "huge-\(user)@x", body: String(repeating: "z", count: 20_000)),
+                           mailText(subject: "After", messageId: "after-\(user)@x")], to: user)
+        return user
+    }
+
     static func deliver(bytes: [[UInt8]], to user: String) async throws {
         let imap = try await connect(user: user)
         for message in bytes {
