@@ -508,6 +508,13 @@ let migrations: [Migration] = [
             "CREATE INDEX quarantine_left_on_server ON quarantine (account_id, left_on_server)",
         ]
     },
+    Migration(version: 20, name: "POP3 mail outside fetchLastDays") { _ in
+        [
+            // Seen but never fetched (older than fetchLastDays): not looked at again, and never
+            // deleted by deleteOnFetch, which removes only what was committed.
+            "ALTER TABLE pop3_seen ADD COLUMN left_on_server BOOLEAN NOT NULL DEFAULT FALSE",
+        ]
+    },
 ]
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

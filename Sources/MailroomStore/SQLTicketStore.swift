@@ -368,6 +368,26 @@ public struct SQLTicketStore: Sendable {
         }
     }
 
+    /// Remembers a POP3 message as seen without fetching it (older than fetchLastDays): it is not
+    /// looked at again, and deleteOnFetch leaves it on the server.
+    public func recordPOP3LeftOnServer(uidl: String, accountId: String, now: Date = Date()) async throws {
+        try await database.transaction { db in
+            try await db.raw("""
+                INSERT INTO pop3_seen (account_id, uidl, created_at, left_on_server) VALUES (\(bind: accountId), \(bind: uidl),
+                    \(bind: Timestamp.from(now)), TRUE)
+                ON CONFLICT (account_id, uidl) DO NOTHING
+                """).run()
+        }
+    }
+
+    /// The seen UIDLs that were left on the server unfetched (``recordPOP3LeftOnServer(uidl:accountId:now:)``).
+    public func pop3UIDLsLeftOnServer(accountId: String) async throws -> Set<String> {
+        try await database.withConnection { db in
+            Set(try await db.raw("SELECT uidl FROM pop3_seen WHERE account_id = \(bind: accountId) AND left_on_server").all()
+                .map { try $0.decode(column: "uidl", as: String.self) })
+        }
+    }
+
     /// Forgets UIDLs the server no longer has, so the set does not grow forever.
     public func forgetPOP3UIDLs(accountId: String, keeping present: Set<String>) async throws {
         let seen = try await seenPOP3UIDLs(accountId: accountId)

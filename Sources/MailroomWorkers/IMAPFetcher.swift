@@ -203,8 +203,12 @@ public struct IMAPFetcher: Sendable {
             // Left over from a crash between commit and delete: everything at or below the mark is committed
             // (ingested, or kept raw in the quarantine), so it goes now; except what the quarantine lists
             // as left on the server (too large to fetch) until its entry is discarded.
+            // With fetchLastDays, mail below the mark but older than the window was never fetched;
+            // the same window, taken now, only narrows what any fetch took (a message's date does not move).
             let kept = try await tickets.leftOnServer(accountId: account.id)
-            let leftovers = try await imap.uidSearch(.uid(.range(1, highWater))).filter { uid in
+            var committedRange: IMAPSearchKey = .uid(.range(1, highWater))
+            if let window = fetchWindowStart() { committedRange = .and([committedRange, .since(window)]) }
+            let leftovers = try await imap.uidSearch(committedRange).filter { uid in
                 uid <= highWater && !kept.contains(MailboxPosition.imap(folder: folder, uidValidity: uidValidity, uid: uid).serverKey ?? "")
             }
             try await delete(leftovers, imap: imap)
@@ -215,10 +219,7 @@ public struct IMAPFetcher: Sendable {
     private func fetch(above highWater: UInt32, imap: IMAPConnection, uidValidity: UInt32) async throws -> SQLTicketStore.IMAPPosition {
         var committed = highWater
         var key: IMAPSearchKey = .uid(.from(highWater &+ 1))
-        if let days = account.incoming.fetchLastDays {
-            let since = Date().addingTimeInterval(-Double(days) * 86_400)
-            key = .and([key, .since(IMAPDate(secondsSince1970: Int64(since.timeIntervalSince1970)))])
-        }
+        if let window = fetchWindowStart() { key = .and([key, .since(window)]) }
         // "UID n:*" always includes the highest UID, even below n: keep only what is new.
         let uids = try await imap.uidSearch(key).filter { $0 > highWater }.sorted()
         guard !uids.isEmpty else { return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: highWater) }
@@ -321,6 +322,12 @@ public struct IMAPFetcher: Sendable {
         // What the last fetches had no chance to delete.
         try await delete(committedToDelete.take(), imap: imap)
         return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: committed)
+    }
+
+    /// The first day fetchLastDays takes in (IMAP SINCE), or nil without a window.
+    private func fetchWindowStart(now: Date = Date()) -> IMAPDate? {
+        guard let days = account.incoming.fetchLastDays else { return nil }
+        return IMAPDate(secondsSince1970: Int64(now.addingTimeInterval(-Double(days) * 86_400).timeIntervalSince1970))
     }
 
     /// Deletes committed messages in one batch: \Deleted, then UID EXPUNGE where the server has UIDPLUS.

@@ -86,8 +86,10 @@ public struct POP3Fetcher: Sendable {
         do {
             let listing = try await pop3.uidl()
             let seen = try await tickets.seenPOP3UIDLs(accountId: account.id)
-            // Messages too large to fetch stay on the server while the quarantine lists them.
+            // Only committed mail is deleted: not what is too large to fetch (while the quarantine
+            // lists it), nor what was skipped as older than fetchLastDays.
             let kept = try await tickets.leftOnServer(accountId: account.id)
+                .union(try await tickets.pop3UIDLsLeftOnServer(accountId: account.id).compactMap { MailboxPosition.pop3(uidl: $0).serverKey })
             let messageLimit = batchPlan.messageLimit(maxMessageBytes: account.incoming.maxMessageBytes)
             var sizes: [Int: Int] = [:]
             if listing.contains(where: { !seen.contains($0.uid) }) {
@@ -124,7 +126,7 @@ public struct POP3Fetcher: Sendable {
                 if Task.isCancelled { break }
                 if let cutoff, try await isOlder(than: cutoff, number: entry.number, pop3: pop3) {
                     // Outside the window: remembered as seen, so it is not looked at again, and left on the server.
-                    try await tickets.recordPosition(.pop3(uidl: entry.uid), accountId: account.id)
+                    try await tickets.recordPOP3LeftOnServer(uidl: entry.uid, accountId: account.id)
                     continue
                 }
                 let source = "pop3 message \(entry.number) uidl \(entry.uid)"

@@ -160,6 +160,38 @@ import Testing
         }
     }
 
+    /// Mail outside fetchLastDays below the high-water mark was never fetched: deleteOnFetch's sweep
+    /// of committed-but-not-deleted mail at the start of a session must leave it alone.
+    @Test func deleteOnFetchLeavesMailOutsideFetchLastDaysOnTheServer() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            try await Dovecot.deliver([mailText(subject: "First", messageId: "first@x")], to: user)
+            let maildir = try Dovecot.maildir(user)
+            let path = maildir + "/new/\(Int(Date().timeIntervalSince1970)).old2.mailroom-test"
+            try mailText(subject: "Old", messageId: "old2@x").write(toFile: path, atomically: false, encoding: .utf8)
+            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-30 * 86_400), .ownerAccountName: "nobody",
+                                                   .groupOwnerAccountName: "nogroup"], ofItemAtPath: path)
+            #expect(try await Dovecot.inboxUIDs(user).count == 2, "the old message has its UID before the next one arrives")
+            try await Dovecot.deliver([mailText(subject: "Recent", messageId: "recent2@x")], to: user)
+            let stored = try await store.accounts.create(try Dovecot.account(user: user) {
+                $0.incoming.fetchLastDays = 7
+                $0.incoming.deleteOnFetch = true
+            })
+            for _ in 0..<2 {
+                // Each run is a session of its own, starting with the sweep.
+                let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
+                                          tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+                let task = Task { await fetcher.run() }
+                #expect(try await eventually { try await Dovecot.inboxUIDs(user).count == 1 })
+                try await Task.sleep(for: .seconds(1))
+                task.cancel()
+                await task.value
+            }
+            #expect(try await Dovecot.inboxUIDs(user).count == 1, "the old message is still there")
+            #expect(Set(try await store.tickets.tickets(.init()).items.map(\.subject)) == ["First", "Recent"])
+        }
+    }
+
     @Test func aUIDValidityChangeResynchronisesWithoutDuplicates() async throws {
         try await TestDatabase.sqlite.withStore { store in
             let user = Dovecot.newUser()

@@ -84,6 +84,30 @@ import Testing
         }
     }
 
+    /// Mail outside fetchLastDays is never fetched, so deleteOnFetch must never delete it: not in
+    /// the session that skips it, nor in later ones (which delete what was committed but not yet removed).
+    @Test func deleteOnFetchLeavesMailOutsideFetchLastDaysOnTheServer() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            let old = mailText(subject: "Old", messageId: "pold@x").replacingOccurrences(of: "Mon, 23 Nov 2026", with: "Mon, 02 Jan 2023")
+            try await Dovecot.deliver([old, mailText(subject: "New", messageId: "pnew@x").replacingOccurrences(
+                of: "Mon, 23 Nov 2026 10:00:00 +0000", with: Self.rfc5322(Date()))], to: user)
+            let account = try await store.accounts.create(try Self.pop3Account(user: user) {
+                $0.incoming.fetchLastDays = 30
+                $0.incoming.deleteOnFetch = true
+            })
+            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
+                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+            try await fetcher.poll()
+            #expect(try await store.tickets.tickets(.init()).items.map(\.subject) == ["New"])
+            #expect(try await Dovecot.inboxUIDs(user).count == 1)
+            try await fetcher.poll()
+            try await fetcher.poll()
+            #expect(try await Dovecot.inboxUIDs(user).count == 1, "the old message is still there")
+            #expect(try await messageCount(store, accountId: account.id) == 1)
+        }
+    }
+
     static func rfc5322(_ date: Date) -> String {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
