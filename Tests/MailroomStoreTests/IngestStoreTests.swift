@@ -221,6 +221,26 @@ let conversations: [Conversation] = [
             #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id) == ["UID-1", "UID-2"])
             try await store.tickets.forgetPOP3UIDLs(accountId: account.id, keeping: ["UID-2"])
             #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id) == ["UID-2"])
+            // Seen without being fetched (older than fetchLastDays): seen, and left on the server.
+            try await store.tickets.recordPOP3LeftOnServer(uidl: "UID-OLD", accountId: account.id)
+            #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id) == ["UID-2", "UID-OLD"])
+            #expect(try await store.tickets.pop3UIDLsLeftOnServer(accountId: account.id) == ["UID-OLD"])
+        }
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func mailTooLargeToFetchIsNamedByItsPlaceOnTheServer(_ kind: TestDatabase) async throws {
+        try await kind.withStore { store in
+            let account = try await Self.accounts(store, resolvers: [.caseId])[0]
+            for (position, leftOnServer) in [(MailboxPosition.imap(folder: "INBOX", uidValidity: 3, uid: 17), true),
+                                             (.pop3(uidl: "U-9"), true), (.imap(folder: "INBOX", uidValidity: 3, uid: 18), false)] {
+                _ = try await store.tickets.quarantine(
+                    QuarantinedMessage(accountId: account.id, reason: .tooLarge, detail: "too large", rawSha256: nil, size: 90_000_000,
+                                       source: "test", createdAt: Date(), leftOnServer: leftOnServer),
+                    raw: nil, position: position)
+            }
+            #expect(try await store.tickets.leftOnServer(accountId: account.id) == ["imap:3:17:INBOX", "pop3:U-9"])
+            #expect(try await store.tickets.quarantined().map(\.leftOnServer).sorted { !$0 && $1 } == [false, true, true])
         }
     }
 
