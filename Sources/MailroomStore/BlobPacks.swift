@@ -248,7 +248,9 @@ public final class BlobPacks: Sendable {
             var done = 0
             while done < size {
                 let count = min(zeros.count, size - done)
-                try zeros.withUnsafeBytes { try writeAll(UnsafeRawBufferPointer(rebasing: $0[..<count]), fd: fd, at: location.offset + Int64(done), pack: location.pack) }
+                try zeros.withUnsafeBytes {
+                    try writeAll(UnsafeRawBufferPointer(rebasing: $0[..<count]), fd: fd, at: location.offset + Int64(done), pack: location.pack)
+                }
                 done += count
             }
         }

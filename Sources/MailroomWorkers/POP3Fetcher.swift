@@ -132,8 +132,8 @@ public struct POP3Fetcher: Sendable {
                 let source = "pop3 message \(entry.number) uidl \(entry.uid)"
                 let inbound: IngestPipeline.Inbound
                 if let size = sizes[entry.number], size > messageLimit {
-                    // Only its header, for the quarantine's list; the message stays on the server.
-                    inbound = IngestPipeline.Inbound(raw: try await pop3.top(entry.number, lines: 0, maxBytes: messageLimit), position: .pop3(uidl: entry.uid),
+                    // Only (the start of) its header, for the quarantine's list; the message stays on the server.
+                    inbound = IngestPipeline.Inbound(raw: try await Self.header(entry.number, pop3: pop3), position: .pop3(uidl: entry.uid),
                                                      source: source, tooLargeToFetch: .init(size: size, fetchLimit: messageLimit))
                 } else {
                     inbound = IngestPipeline.Inbound(raw: try await pop3.retrieve(entry.number, maxBytes: messageLimit),
@@ -155,8 +155,13 @@ public struct POP3Fetcher: Sendable {
     }
 
     private func isOlder(than cutoff: Date, number: Int, pop3: POP3Connection) async throws -> Bool {
-        let header = try await pop3.top(number, lines: 0)
-        guard let date = MIMEMessage(parsing: header).date else { return false }
+        guard let date = MIMEMessage(parsing: try await Self.header(number, pop3: pop3)).date else { return false }
         return date < cutoff
+    }
+
+    /// The first megabyte of a message's header section: enough for its date, sender and subject,
+    /// and a message without a blank line (all header) cannot fail the session.
+    static func header(_ number: Int, pop3: POP3Connection) async throws -> [UInt8] {
+        try await pop3.top(number, lines: 0, maxBytes: 1 << 20, truncating: true)
     }
 }

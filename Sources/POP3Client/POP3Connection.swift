@@ -163,10 +163,12 @@ public actor POP3Connection {
         }
     }
 
-    /// TOP: the header and the first `lines` body lines.
-    public func top(_ number: Int, lines: Int = 0, maxBytes: Int = 1024 * 1024) async throws -> [UInt8] {
+    /// TOP: the header and the first `lines` body lines. More than `maxBytes` fails with
+    /// `.limitExceeded` (and closes the connection), or with `truncating`, answers the first
+    /// `maxBytes` and reads past the rest: a message without a blank line is all header.
+    public func top(_ number: Int, lines: Int = 0, maxBytes: Int = 1024 * 1024, truncating: Bool = false) async throws -> [UInt8] {
         _ = try await okCommand("TOP \(number) \(lines)", step: "TOP")
-        return try await collect(step: "TOP", maxBytes: maxBytes)
+        return try await collect(step: "TOP", maxBytes: maxBytes, truncating: truncating)
     }
 
     /// RETR streamed to `sink`.
@@ -194,19 +196,24 @@ public actor POP3Connection {
         return try await collect(step: "RETR", maxBytes: maxBytes)
     }
 
-    private func collect(step: String, maxBytes: Int) async throws -> [UInt8] {
+    private func collect(step: String, maxBytes: Int, truncating: Bool = false) async throws -> [UInt8] {
         var decoder = POP3DotDecoder()
         var output = ByteBuffer()
+        var kept: [UInt8]?
         while true {
             var input = reader.takeBytes(upTo: Int.max) ?? ByteBuffer()
             decoder.decode(&input, into: &output)
             if input.readableBytes > 0 { reader.append(input) }
-            if output.readableBytes > maxBytes {
-                closed = true
-                await connection.close()
-                throw MailTransportError.limitExceeded("message larger than \(maxBytes) bytes")
+            if output.readableBytes > maxBytes || kept != nil {
+                guard truncating else {
+                    closed = true
+                    await connection.close()
+                    throw MailTransportError.limitExceeded("message larger than \(maxBytes) bytes")
+                }
+                if kept == nil { kept = Array(output.readableBytesView.prefix(maxBytes)) }
+                output.clear()
             }
-            if decoder.isFinished { return Array(output.readableBytesView) }
+            if decoder.isFinished { return kept ?? Array(output.readableBytesView) }
             guard let chunk = try await connection.receive(timeout: endpoint.commandTimeout, step: step) else {
                 closed = true
                 throw MailTransportError.connectionClosed(step: step)

@@ -241,6 +241,23 @@ extension POP3Connection {
         #expect(error?.kind == .timeout)
     }
 
+    /// A header section larger than asked for (a message without a blank line is all header) can
+    /// be taken truncated: the rest is read past and the session goes on.
+    @Test func aTruncatingTopKeepsTheStartAndTheSession() async throws {
+        let server = try await ScriptedServer(greeting: .init("+OK hi\r\n")) { line in
+            if line.hasPrefix("TOP") { return .init("+OK\r\n" + String(repeating: "X-Long: a header line\r\n", count: 1000) + ".\r\n") }
+            if line.hasPrefix("CAPA") { return .init("+OK\r\n.\r\n") }
+            return .init("+OK\r\n")
+        }
+        defer { Task { await server.stop() } }
+        let pop = try await POP3Connection.connect(to: MailEndpoint(host: "127.0.0.1", port: server.port, security: .none), credentials: nil)
+        let header = try await pop.top(1, lines: 0, maxBytes: 100, truncating: true)
+        #expect(header == Array(String(repeating: "X-Long: a header line\r\n", count: 5).utf8.prefix(100)))
+        try await pop.noop()
+        let error = await #expect(throws: MailTransportError.self) { _ = try await pop.top(1, lines: 0, maxBytes: 100) }
+        #expect(error?.kind == .limitExceeded)
+    }
+
     @Test func oversizedMessageIsRefused() async throws {
         let server = try await ScriptedServer(greeting: .init("+OK hi\r\n")) { line in
             if line.hasPrefix("RETR") { return .init("+OK\r\n" + String(repeating: "a line of text\r\n", count: 1000) + ".\r\n") }
