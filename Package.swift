@@ -146,7 +146,7 @@ targets += [
     ),
     .testTarget(
         name: "MailroomWorkersTests",
-        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "IMAPClient", "POP3Client", "MailTransport",
+        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "ClientTestSupport", "IMAPClient", "POP3Client", "MailTransport",
                        .product(name: "Hummingbird", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),

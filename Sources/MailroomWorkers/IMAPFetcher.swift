@@ -92,8 +92,7 @@ public struct IMAPFetcher: Sendable {
 
     private func report(_ error: any Error, retryIn seconds: Int) {
         let text = FetchFailureText.of(error)
-        let detail = (error as? MailTransportError)?.description ?? "\(error)"
-        logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(detail)", "retryInSeconds": "\(seconds)"])
+        logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(error)", "retryInSeconds": "\(seconds)"])
         Counter(label: "mailroom_fetch_errors_total", dimensions: [("protocol", "imap")]).increment()
         status.update(account.id) {
             $0.connected = false

@@ -55,8 +55,7 @@ public struct POP3Fetcher: Sendable {
                 failures += 1
                 wait = min(300, account.incoming.fetchIntervalSeconds * (1 << min(failures - 1, 5)))
                 let text = FetchFailureText.of(error)
-                let detail = (error as? MailTransportError)?.description ?? "\(error)"
-                logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(detail)"])
+                logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(error)"])
                 Counter(label: "mailroom_fetch_errors_total", dimensions: [("protocol", "pop3")]).increment()
                 status.update(account.id) {
                     $0.connected = false
@@ -88,8 +87,10 @@ public struct POP3Fetcher: Sendable {
             let seen = try await tickets.seenPOP3UIDLs(accountId: account.id)
             // Only committed mail is deleted: not what is too large to fetch (while the quarantine
             // lists it), nor what was skipped as older than fetchLastDays.
-            let kept = try await tickets.leftOnServer(accountId: account.id)
-                .union(try await tickets.pop3UIDLsLeftOnServer(accountId: account.id).compactMap { MailboxPosition.pop3(uidl: $0).serverKey })
+            let kept = account.incoming.deleteOnFetch
+                ? try await tickets.leftOnServer(accountId: account.id)
+                    .union(try await tickets.pop3UIDLsLeftOnServer(accountId: account.id).compactMap { MailboxPosition.pop3(uidl: $0).serverKey })
+                : []
             let messageLimit = batchPlan.messageLimit(maxMessageBytes: account.incoming.maxMessageBytes)
             var sizes: [Int: Int] = [:]
             if listing.contains(where: { !seen.contains($0.uid) }) {

@@ -143,13 +143,7 @@ import Testing
         try await TestDatabase.sqlite.withStore { store in
             let user = Dovecot.newUser()
             try await Dovecot.deliver([mailText(subject: "Recent", messageId: "recent@x")], to: user)
-            // Dovecot's Maildir uses the file's time as the message's internal date.
-            let maildir = try Dovecot.maildir(user)
-            let path = maildir + "/new/\(Int(Date().timeIntervalSince1970)).old.mailroom-test"
-            try mailText(subject: "Old", messageId: "old@x").write(toFile: path, atomically: false, encoding: .utf8)
-            let old = Date().addingTimeInterval(-30 * 86_400)
-            try FileManager.default.setAttributes([.modificationDate: old, .ownerAccountName: "nobody", .groupOwnerAccountName: "nogroup"],
-                                                  ofItemAtPath: path)
+            try Dovecot.place(mailText(subject: "Old", messageId: "old@x"), name: "old", receivedDaysAgo: 30, for: user)
             let account = try Dovecot.account(user: user) { $0.incoming.fetchLastDays = 7 }
             try await withFetcher(account, store: store) { (account: Account) async throws in
                 #expect(try await eventually { try await messageCount(store, accountId: account.id) == 1 })
@@ -166,11 +160,7 @@ import Testing
         try await TestDatabase.sqlite.withStore { store in
             let user = Dovecot.newUser()
             try await Dovecot.deliver([mailText(subject: "First", messageId: "first@x")], to: user)
-            let maildir = try Dovecot.maildir(user)
-            let path = maildir + "/new/\(Int(Date().timeIntervalSince1970)).old2.mailroom-test"
-            try mailText(subject: "Old", messageId: "old2@x").write(toFile: path, atomically: false, encoding: .utf8)
-            try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-30 * 86_400), .ownerAccountName: "nobody",
-                                                   .groupOwnerAccountName: "nogroup"], ofItemAtPath: path)
+            try Dovecot.place(mailText(subject: "Old", messageId: "old2@x"), name: "old2", receivedDaysAgo: 30, for: user)
             #expect(try await Dovecot.inboxUIDs(user).count == 2, "the old message has its UID before the next one arrives")
             try await Dovecot.deliver([mailText(subject: "Recent", messageId: "recent2@x")], to: user)
             let stored = try await store.accounts.create(try Dovecot.account(user: user) {

@@ -1,3 +1,4 @@
+import ClientTestSupport
 import Foundation
 import MailroomCore
 @testable import MailroomWorkers
@@ -9,18 +10,6 @@ import Testing
 /// of the MIME fixtures go through all of it; `MUTATION_ITERATIONS` runs more (30,000 ran clean
 /// when this was written), `MUTATION_SEED` another sequence.
 @Suite struct MutatedMailTests {
-    /// SplitMix64: the same mutations on every run for a seed.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test func mutatedMailNeverCrashesTheIngestPreparation() throws {
         let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("MailMessageTests/Fixtures")
@@ -28,7 +17,8 @@ import Testing
         let corpus = try files.map { Array(try Data(contentsOf: fixtures.appendingPathComponent($0))) }.filter { $0.count < 200_000 }
         try #require(corpus.count > 20)
         let environment = ProcessInfo.processInfo.environment
-        var rng = SeededGenerator(state: UInt64(environment["MUTATION_SEED"] ?? "") ?? 20261124)
+        // The same mutations on every run for a seed.
+        var rng = SplitMix(seed: UInt64(environment["MUTATION_SEED"] ?? "") ?? 20261124)
         var account = Account(key: "FZ", name: "Fuzz", fromAddress: "desk@example.com")
         account.incoming.headerFilters = [HeaderFilter(header: "Subject", match: .regex, value: "(a+)+b", action: .tag, tag: "x"),
                                           HeaderFilter(header: "X-Spam", match: .contains, value: "yes", action: .skip)]

@@ -72,10 +72,7 @@ import Testing
 
     @Test func fetchLastDaysUsesTheDateHeader() async throws {
         try await TestDatabase.sqlite.withStore { store in
-            let user = Dovecot.newUser()
-            let old = mailText(subject: "Old", messageId: "old@x").replacingOccurrences(of: "Mon, 23 Nov 2026", with: "Mon, 02 Jan 2023")
-            try await Dovecot.deliver([old, mailText(subject: "New", messageId: "new@x").replacingOccurrences(
-                of: "Mon, 23 Nov 2026 10:00:00 +0000", with: Self.rfc5322(Date()))], to: user)
+            let user = try await Self.userWithAnOldAndANewMessage(ids: ("old@x", "new@x"))
             let account = try await store.accounts.create(try Self.pop3Account(user: user) { $0.incoming.fetchLastDays = 30 })
             let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
                                       tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
@@ -88,10 +85,7 @@ import Testing
     /// the session that skips it, nor in later ones (which delete what was committed but not yet removed).
     @Test func deleteOnFetchLeavesMailOutsideFetchLastDaysOnTheServer() async throws {
         try await TestDatabase.sqlite.withStore { store in
-            let user = Dovecot.newUser()
-            let old = mailText(subject: "Old", messageId: "pold@x").replacingOccurrences(of: "Mon, 23 Nov 2026", with: "Mon, 02 Jan 2023")
-            try await Dovecot.deliver([old, mailText(subject: "New", messageId: "pnew@x").replacingOccurrences(
-                of: "Mon, 23 Nov 2026 10:00:00 +0000", with: Self.rfc5322(Date()))], to: user)
+            let user = try await Self.userWithAnOldAndANewMessage(ids: ("pold@x", "pnew@x"))
             let account = try await store.accounts.create(try Self.pop3Account(user: user) {
                 $0.incoming.fetchLastDays = 30
                 $0.incoming.deleteOnFetch = true
@@ -106,6 +100,15 @@ import Testing
             #expect(try await Dovecot.inboxUIDs(user).count == 1, "the old message is still there")
             #expect(try await messageCount(store, accountId: account.id) == 1)
         }
+    }
+
+    /// A new user with "Old" (Date: January 2023) and "New" (Date: now), by Message-ID.
+    static func userWithAnOldAndANewMessage(ids: (old: String, new: String)) async throws -> String {
+        let user = Dovecot.newUser()
+        let old = mailText(subject: "Old", messageId: ids.old).replacingOccurrences(of: "Mon, 23 Nov 2026", with: "Mon, 02 Jan 2023")
+        try await Dovecot.deliver([old, mailText(subject: "New", messageId: ids.new).replacingOccurrences(
+            of: "Mon, 23 Nov 2026 10:00:00 +0000", with: rfc5322(Date()))], to: user)
+        return user
     }
 
     static func rfc5322(_ date: Date) -> String {

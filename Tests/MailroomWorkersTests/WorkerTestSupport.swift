@@ -59,6 +59,15 @@ enum Dovecot {
         return user
     }
 
+    /// Puts a message straight into the user's Maildir, received `daysAgo` days ago: Dovecot takes
+    /// the file's time as the message's internal date. `name` keeps the file's name unique.
+    static func place(_ message: String, name: String, receivedDaysAgo daysAgo: Int, for user: String) throws {
+        let path = try maildir(user) + "/new/\(Int(Date().timeIntervalSince1970)).\(name).mailroom-test"
+        try message.write(toFile: path, atomically: false, encoding: .utf8)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(-Double(daysAgo) * 86_400),
+                                               .ownerAccountName: "nobody", .groupOwnerAccountName: "nogroup"], ofItemAtPath: path)
+    }
+
     static func deliver(bytes: [[UInt8]], to user: String) async throws {
         let imap = try await connect(user: user)
         for message in bytes {
