@@ -16,7 +16,7 @@ public struct ReplyComposer: Sendable {
     public func composeWithWarnings(ticketId: String, request: ReplyRequest, author: Principal,
                                     now: Date = Date()) async throws -> (message: TicketMessage, warnings: [String]) {
         let message = try await compose(ticketId: ticketId, request: request, author: author, now: now)
-        let bounced = try await store.tickets.permanentlyBounced((message.to + message.cc).map(\.address))
+        let bounced = try await store.outbox.permanentlyBounced((message.to + message.cc).map(\.address))
         let warnings = bounced.map { entry in
             "mail to \(entry.address) bounced before" + (entry.status.map { " (status \($0))" } ?? "")
                 + (entry.diagnostic.map { ": \($0)" } ?? "") + "; check the address"
@@ -127,7 +127,7 @@ public struct ReplyComposer: Sendable {
                 throw DomainError.invalid([FieldError("attachmentIds", "names no uploaded attachment: \(missing.joined(separator: ", "))")])
             }
             for upload in uploads {
-                guard let data = try await store.tickets.blob(sha256: upload.sha256) else {
+                guard let data = try await store.rawMail.blob(sha256: upload.sha256) else {
                     throw DomainError.invalid([FieldError("attachmentIds", "the file \(upload.filename) is no longer stored; upload it again")])
                 }
                 builder.attachments.append(OutgoingAttachment(filename: upload.filename, mediaType: Self.mediaType(upload.contentType),
@@ -199,7 +199,7 @@ public struct ReplyComposer: Sendable {
     func lastInbound(_ messages: [TicketMessage], customer: EmailAddress) async throws -> MIMEMessage? {
         let inbound = messages.filter { $0.direction == .inbound }
         guard let last = inbound.last(where: { $0.from.contains { $0.key == customer.key } }) ?? inbound.last,
-              let raw = try await store.tickets.blob(sha256: last.rawSha256) else { return nil }
+              let raw = try await store.rawMail.blob(sha256: last.rawSha256) else { return nil }
         return MIMEMessage(parsing: raw)
     }
 }

@@ -207,7 +207,7 @@ struct RuleRunner: Sendable {
                 headers known: [MessageHeader]? = nil) async throws -> (RoutingDecision, [MessageHeader]) {
         guard !rules.isEmpty else { return (RoutingDecision(), []) }
         var headers = known ?? []
-        if known == nil, let raw = try await store.tickets.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
+        if known == nil, let raw = try await store.rawMail.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
             headers = Self.headers(of: mail)
         }
         let input = RoutingInput(message: message, headers: headers, receivedAt: message.createdAt, isNewTicket: isNew)

@@ -72,7 +72,7 @@ struct DeskPageTests {
             let account = try #require(try await store.accounts.find(id: accountId))
             var ids: [String: String] = [:]
             for (name, queue) in [("inA", queueA), ("inB", queueB), ("loose", nil)] as [(String, String?)] {
-                let outcome = try await store.tickets.ingest(storedMail(from: "\(name)@example.com", subject: "Subject \(name)", id: "\(name)@x"),
+                let outcome = try await store.ingest.ingest(storedMail(from: "\(name)@example.com", subject: "Subject \(name)", id: "\(name)@x"),
                                                              raw: Array(name.utf8), account: account, position: nil)
                 let id = try #require(outcome.ticketId)
                 if let queue {
@@ -144,7 +144,7 @@ struct DeskPageTests {
                                 AttachmentInfo(filename: "other.txt", contentType: "text/plain", size: 3, sha256: String(repeating: "0", count: 64),
                                                contentId: nil, inline: false)]
             mail.rawSha256 = SHA256.hex(SHA256.hash(raw))
-            let outcome = try await store.tickets.ingest(mail, raw: raw, account: account, position: nil)
+            let outcome = try await store.ingest.ingest(mail, raw: raw, account: account, position: nil)
             let ticketId = try #require(outcome.ticketId)
             let messageId = try #require(try await store.tickets.messages(ticketId: ticketId).first?.id)
 

@@ -425,7 +425,7 @@ extension WebSite {
     func quarantineList(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .supervisor)
         let includeReplayed = request.uri.queryParameters["includeReplayed"] == "true"
-        let entries = try await store.tickets.quarantined(accountId: nil, includeReplayed: includeReplayed)
+        let entries = try await store.quarantine.quarantined(accountId: nil, includeReplayed: includeReplayed)
         let keys = Dictionary(try await store.accounts.list(includeDeleted: true).map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
         return try render("admin/quarantine", page(session, title: "Quarantine", section: "quarantine", [
             "includeReplayed": includeReplayed,
@@ -456,7 +456,7 @@ extension WebSite {
                 "lag": lag.map { "\($0) s" } ?? "—",
                 "lastError": status.lastError ?? "", "lastErrorAt": status.lastErrorAt.map(Self.displayTime) ?? "",
                 "ingested": try await store.tickets.messageCount(accountId: account.id),
-                "quarantined": try await store.tickets.quarantineCount(accountId: account.id),
+                "quarantined": try await store.quarantine.quarantineCount(accountId: account.id),
             ])
         }
         return try render("admin/status", page(session, title: "Account status", section: "status", ["accounts": rows, "empty": rows.isEmpty]))

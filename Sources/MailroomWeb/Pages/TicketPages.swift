@@ -83,7 +83,7 @@ extension WebSite {
         let memberQueues = try await routing.memberQueues(me.id)
         let memberOf = Set(memberQueues.map(\.id))
         let linkedAccounts = !memberQueues.allSatisfy { $0.accountIds.isEmpty }
-        var filter = SQLTicketStore.TicketFilter(limit: Self.pageSize)
+        var filter = TicketFilter(limit: Self.pageSize)
         // Agents list only what the API would show them, whatever the view (the same rule as opening one).
         if me.role < .supervisor { filter.visibility = TicketVisibility(userId: me.id, memberOf: memberQueues) }
         switch query.view {
@@ -333,8 +333,8 @@ extension WebSite {
         }
         let attachment = message.attachments[index]
         // An outgoing message's attachments are uploads, kept whole; a received message's only inside it.
-        var bytes = try await store.tickets.blob(sha256: attachment.sha256)
-        if bytes == nil, let raw = try await store.tickets.blob(sha256: message.rawSha256) {
+        var bytes = try await store.rawMail.blob(sha256: attachment.sha256)
+        if bytes == nil, let raw = try await store.rawMail.blob(sha256: message.rawSha256) {
             bytes = MIMEMessage(parsing: raw).attachmentContent(index: index, sha256: attachment.sha256)
         }
         guard let bytes else { throw PageError.notFound("Attachment") }
