@@ -60,14 +60,10 @@ public struct SQLIngestStore: Sendable {
                     } catch let error as DomainError {
                         guard savepoints else { throw NeedsSavepoints() }
                         try await db.raw("ROLLBACK TO SAVEPOINT ingest_item").run()
-                        guard case .ingest(let mail, _) = item.action else {
+                        guard let entry = item.storeFailedEntry(error, accountId: account.id, at: stamp) else {
                             failure = error
                             break
                         }
-                        let entry = QuarantinedMessage(
-                            accountId: account.id, reason: .storeFailed, detail: "the message could not be stored: \(error)",
-                            rawSha256: mail.rawSha256, size: item.raw.count, source: item.source, from: mail.sender?.address,
-                            subject: String(mail.subject.prefix(300)), createdAt: stamp)
                         outcome = .quarantined(id: try await SQLQuarantineStore.insertQuarantine(entry, raw: item.raw, storedRaw: item.stagedRaw as? BlobLocation, db: db,
                                                                                   now: stamp))
                     } catch {

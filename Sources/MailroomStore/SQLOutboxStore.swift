@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MailMessage
 import MailroomCore
 import SQLKit
 
@@ -347,7 +348,7 @@ public struct SQLOutboxStore: Sendable {
 
     public func saveUpload(_ data: [UInt8], filename: String, contentType: String, contentId: String?, inline: Bool,
                            uploadedBy: String?, now: Date = Date()) async throws -> Upload {
-        let sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let sha256 = MailMessage.SHA256.hex(Crypto.SHA256.hash(data: data))
         let upload = Upload(id: Identifier.make(at: now), sha256: sha256, filename: filename, contentType: contentType, size: data.count,
                             contentId: contentId, inline: inline, createdAt: now)
         try await database.transaction { db in
@@ -429,34 +430,17 @@ enum OutboxJSON {
         for (index, result) in results.enumerated() {
             if index > 0 { out += "," }
             out += #"{"accepted":"# + (result.accepted ? "true" : "false") + #","address":"#
-            appendString(result.address, to: &out)
+            JSONStringLiteral.append(result.address, to: &out)
             if let code = result.replyCode { out += #","replyCode":"# + String(code) }
             if let text = result.text {
                 out += #","text":"#
-                appendString(text, to: &out)
+                JSONStringLiteral.append(text, to: &out)
             }
             out += "}"
         }
         return out + "]"
     }
 
-    static func appendString(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
 
     /// A list of addresses as stored by `enqueue`; anything but plain strings goes to the full decoder.
     static func decodeAddresses(_ text: String, decoder: JSONDecoder) throws -> [String] {

@@ -362,8 +362,10 @@ public struct SQLRoutingStore: Sendable {
         for action in actions {
             switch action {
             case .assign(let userId):
+                let change = TicketLifecycle.agentAssigned
                 try await db.raw("""
-                    UPDATE tickets SET agent_id = \(bind: userId), status = CASE WHEN status = 'new' THEN 'open' ELSE status END
+                    UPDATE tickets SET agent_id = \(bind: userId),
+                        status = CASE WHEN status = \(bind: change.from.rawValue) THEN \(bind: change.to.rawValue) ELSE status END
                     WHERE id = \(bind: ticketId)
                     """).run()
                 touched = true

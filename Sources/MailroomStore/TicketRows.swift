@@ -1,6 +1,7 @@
 import Foundation
 import MailroomCore
 import SQLKit
+import MailMessage
 
 /// Tickets and messages as their rows hold them: the columns read and how a row becomes a value.
 enum TicketRows {
@@ -65,7 +66,7 @@ enum TicketRows {
             date: try row.decode(column: "sent_date", as: Int64?.self).map(Timestamp.date),
             text: try row.decode(column: "body_text", as: String?.self),
             html: try row.decode(column: "body_html", as: String?.self),
-            attachments: try decodeJSON("attachments", as: [AttachmentInfo].self),
+            attachments: try decodeJSON("attachments", as: [AttachmentSummary].self),
             deliveryState: try row.decode(column: "delivery_state", as: String?.self).flatMap(DeliveryState.init(rawValue:)),
             rawSha256: try row.decode(column: "raw_sha256", as: String.self),
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)))

@@ -152,7 +152,7 @@ public struct ReplyComposer: Sendable {
     /// An automatic answer from a template (a rule's auto-reply action), with the RFC 3834 headers
     /// that stop other responders from answering it; queued like any reply.
     public func composeAutoReply(ticket: Ticket, template: MessageTemplate, recipients: [EmailAddress], account: Account,
-                                 headers: [MessageHeader], now: Date = Date()) async throws -> TicketMessage {
+                                 headers: [MailroomCore.HeaderField], now: Date = Date()) async throws -> TicketMessage {
         var sender = account
         if let mapped = account.outgoingAccountId, let target = try await store.accounts.find(id: mapped), target.sends { sender = target }
         guard sender.sends, sender.outgoing.protocol == .smtp else {

@@ -1,6 +1,7 @@
 import Foundation
 import MailroomCore
 import Testing
+import MailMessage
 
 /// The hand-written column JSON must be the text JSONEncoder (Mailroom's settings) writes, so
 /// that rows written either way read back the same.
@@ -37,11 +38,11 @@ import Testing
 
     @Test func attachmentListsMatchJSONEncoder() throws {
         let list = [
-            AttachmentInfo(filename: "report \"Q3\".pdf", contentType: "application/pdf", size: 123_456, sha256: String(repeating: "ab", count: 32),
+            AttachmentSummary(filename: "report \"Q3\".pdf", contentType: "application/pdf", size: 123_456, sha256: String(repeating: "ab", count: 32),
                            contentId: nil, inline: false),
-            AttachmentInfo(filename: nil, contentType: "image/png", size: 0, sha256: "00", contentId: "logo@x/y", inline: true),
+            AttachmentSummary(filename: nil, contentType: "image/png", size: 0, sha256: "00", contentId: "logo@x/y", inline: true),
         ]
         #expect(JSONText.encode(list) == (try Self.encoded(list)))
-        #expect(try JSONCoding.decoder.decode([AttachmentInfo].self, from: Data(JSONText.encode(list).utf8)) == list)
+        #expect(try JSONCoding.decoder.decode([AttachmentSummary].self, from: Data(JSONText.encode(list).utf8)) == list)
     }
 }

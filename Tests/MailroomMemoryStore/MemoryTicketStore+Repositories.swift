@@ -23,14 +23,10 @@ extension MemoryTicketStore: IngestRepository {
                     outcomes.append(outcome)
                 } catch let error as DomainError {
                     ledger.working = before
-                    guard case .ingest(let mail, _) = item.action else {
+                    guard let entry = item.storeFailedEntry(error, accountId: account.id, at: ledger.now) else {
                         failure = error
                         break
                     }
-                    let entry = QuarantinedMessage(
-                        accountId: account.id, reason: .storeFailed, detail: "the message could not be stored: \(error)",
-                        rawSha256: mail.rawSha256, size: item.raw.count, source: item.source, from: mail.sender?.address,
-                        subject: String(mail.subject.prefix(300)), createdAt: ledger.now)
                     outcomes.append(.quarantined(id: ledger.working.insertQuarantine(entry, raw: item.raw, position: nil, now: ledger.now)))
                     ledger.working.record(item.position, accountId: account.id)
                 } catch {

@@ -139,9 +139,9 @@ struct DeskPageTests {
                 """.utf8)
             var mail = storedMail(from: "c@example.com", subject: "Invoice", id: "inv@x")
             let digest = SHA256.hex(SHA256.hash(content))
-            mail.attachments = [AttachmentInfo(filename: "invoice.txt", contentType: "text/plain", size: content.count, sha256: digest,
+            mail.attachments = [AttachmentSummary(filename: "invoice.txt", contentType: "text/plain", size: content.count, sha256: digest,
                                                contentId: nil, inline: false),
-                                AttachmentInfo(filename: "other.txt", contentType: "text/plain", size: 3, sha256: String(repeating: "0", count: 64),
+                                AttachmentSummary(filename: "other.txt", contentType: "text/plain", size: 3, sha256: String(repeating: "0", count: 64),
                                                contentId: nil, inline: false)]
             mail.rawSha256 = SHA256.hex(SHA256.hash(raw))
             let outcome = try await store.ingest.ingest(mail, raw: raw, account: account, position: nil)

@@ -24,6 +24,15 @@ public struct IngestItem: Sendable {
     /// The message's row as the store writes it, made before the transaction like `resolverInput`; nil: the store makes it.
     public var preparedRow: (any PreparedMessageRow)?
 
+    /// What a message that broke a domain rule while it was stored becomes instead (the store rolls
+    /// back that message alone): a quarantine entry that says why. nil for an item that was not an ingest.
+    public func storeFailedEntry(_ error: DomainError, accountId: String, at date: Date) -> QuarantinedMessage? {
+        guard case .ingest(let mail, _) = action else { return nil }
+        return QuarantinedMessage(accountId: accountId, reason: .storeFailed, detail: "the message could not be stored: \(error)",
+                                  rawSha256: mail.rawSha256, size: raw.count, source: source, from: mail.sender?.address,
+                                  subject: String(mail.subject.prefix(300)), createdAt: date)
+    }
+
     public init(action: Action, raw: [UInt8], position: MailboxPosition?, source: String, resolverInput: ResolverInput? = nil,
                 stagedRaw: (any StagedRawMail)? = nil) {
         self.action = action

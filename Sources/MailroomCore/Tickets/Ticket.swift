@@ -1,4 +1,5 @@
 import Foundation
+import MailMessage
 
 public enum TicketStatus: String, NamedValues {
     /// Nobody has worked on it yet.
@@ -148,35 +149,6 @@ public struct Ticket: Sendable, Equatable, Codable {
     }
 }
 
-/// A file attached to a message; its bytes are a content-addressed blob.
-public struct AttachmentInfo: Sendable, Hashable, Codable {
-    public var filename: String?
-    public var contentType: String
-    public var size: Int
-    public var sha256: String
-    public var contentId: String?
-    public var inline: Bool
-
-    public init(filename: String?, contentType: String, size: Int, sha256: String, contentId: String?, inline: Bool) {
-        self.filename = filename
-        self.contentType = contentType
-        self.size = size
-        self.sha256 = sha256
-        self.contentId = contentId
-        self.inline = inline
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(filename, forKey: .filename)
-        try c.encode(contentType, forKey: .contentType)
-        try c.encode(size, forKey: .size)
-        try c.encode(sha256, forKey: .sha256)
-        try c.encode(contentId, forKey: .contentId)
-        try c.encode(inline, forKey: .inline)
-    }
-}
-
 /// Where an outgoing message is on its way to the customer.
 public enum DeliveryState: String, NamedValues {
     case queued, sending, sent, retrying, failed, bounced
@@ -199,7 +171,7 @@ public struct TicketMessage: Sendable, Equatable, Codable {
     public var date: Date?
     public var text: String?
     public var html: String?
-    public var attachments: [AttachmentInfo]
+    public var attachments: [AttachmentSummary]
     /// Nil for inbound mail.
     public var deliveryState: DeliveryState?
     /// SHA-256 of the raw message: its blob, and the identity used to recognise a message seen before.
@@ -208,7 +180,7 @@ public struct TicketMessage: Sendable, Equatable, Codable {
 
     public init(id: String = "", ticketId: String, accountId: String, direction: MessageDirection, messageId: String?,
                 inReplyTo: [String] = [], references: [String] = [], subject: String, from: [EmailAddress], to: [EmailAddress] = [],
-                cc: [EmailAddress] = [], date: Date?, text: String?, html: String?, attachments: [AttachmentInfo] = [],
+                cc: [EmailAddress] = [], date: Date?, text: String?, html: String?, attachments: [AttachmentSummary] = [],
                 deliveryState: DeliveryState? = nil, rawSha256: String, createdAt: Date) {
         self.id = id
         self.ticketId = ticketId

@@ -16,6 +16,8 @@ public enum TicketLifecycle {
     public static let customerWrote = StatusChange(from: .pending, to: .open)
     /// An agent wrote: a ticket nobody had worked on is open now.
     public static let agentWrote = StatusChange(from: .new, to: .open)
+    /// An agent took the ticket (accepted an offer, or was assigned): it is open now.
+    public static let agentAssigned = StatusChange(from: .new, to: .open)
 
     /// What a new message does to its ticket.
     public static func change(after direction: MessageDirection) -> StatusChange {
