@@ -32,7 +32,7 @@ def test_sync_state_expiry_is_invalid_sync_state_data(servers, mailbox):
     state = find(first, "m:SyncState").text
     assert len(findall(first, "m:Changes/t:Create")) == 1
     assert findall(sync(servers, mailbox, state), "m:Changes/*") == []
-    servers.control("ews", "POST", "/syncstates/expire", {"protocol": "ews"})
+    servers.control("ews", "POST", "/syncstates/expire", {"protocol": "ews", "mailbox": mailbox})
     expired = sync(servers, mailbox, state)
     assert expired.get("ResponseClass") == "Error"
     assert find(expired, "m:ResponseCode").text == "ErrorInvalidSyncStateData"
@@ -40,7 +40,7 @@ def test_sync_state_expiry_is_invalid_sync_state_data(servers, mailbox):
 
 
 def test_server_busy_is_a_soap_fault_with_back_off(servers, mailbox):
-    servers.fault("ews", kind="throttle", match="SyncFolderItems", backOffMs=1234)
+    servers.fault("ews", mailbox=mailbox, kind="throttle", match="SyncFolderItems", backOffMs=1234)
     reply = servers.ews(SYNC.format(state="", max=10), user=mailbox)
     assert reply.status == 500
     fault = find(reply.xml(), "s:Body/s:Fault")
@@ -51,12 +51,12 @@ def test_server_busy_is_a_soap_fault_with_back_off(servers, mailbox):
 
 
 def test_response_code_soap_fault_and_malformed(servers, mailbox):
-    servers.fault("ews", kind="responseCode", match="SyncFolderItems", code="ErrorMailboxStoreUnavailable")
+    servers.fault("ews", mailbox=mailbox, kind="responseCode", match="SyncFolderItems", code="ErrorMailboxStoreUnavailable")
     assert find(sync(servers, mailbox), "m:ResponseCode").text == "ErrorMailboxStoreUnavailable"
-    servers.fault("ews", kind="soapFault", code="ErrorInternalServerError")
+    servers.fault("ews", mailbox=mailbox, kind="soapFault", code="ErrorInternalServerError")
     reply = servers.ews(SYNC.format(state="", max=10), user=mailbox)
     assert reply.status == 500 and b"ErrorInternalServerError" in reply.body
-    servers.fault("ews", kind="malformed")
+    servers.fault("ews", mailbox=mailbox, kind="malformed")
     reply = servers.ews(SYNC.format(state="", max=10), user=mailbox)
     with pytest.raises(Exception):
         reply.xml()
@@ -65,13 +65,13 @@ def test_response_code_soap_fault_and_malformed(servers, mailbox):
 def test_vanished_item_and_truncated_mime(servers, mailbox):
     gone = servers.add_message(mailbox, subject="Gone")
     kept = servers.add_message(mailbox, subject="Kept", body="z" * 5000)
-    servers.fault("ews", kind="vanish")
+    servers.fault("ews", mailbox=mailbox, kind="vanish")
     reply = get_item(servers, mailbox, gone["ewsId"])
     message = find(reply.xml(), "s:Body/m:GetItemResponse/m:ResponseMessages/m:GetItemResponseMessage")
     assert message.get("ResponseClass") == "Error"
     assert find(message, "m:ResponseCode").text == "ErrorItemNotFound"
     assert servers.messages(mailbox) and [m["subject"] for m in servers.messages(mailbox)] == ["Kept"]
-    servers.fault("ews", kind="truncate")
+    servers.fault("ews", mailbox=mailbox, kind="truncate")
     with pytest.raises(http.client.IncompleteRead):
         get_item(servers, mailbox, kept["ewsId"])
     whole = get_item(servers, mailbox, kept["ewsId"])

@@ -121,14 +121,14 @@ def test_server_busy_back_off(servers, mailbox):
     servers.add_message(mailbox, subject="Busy")
     patient = connect(servers, mailbox, FaultTolerance(max_wait=30))
     patient.inbox.refresh()
-    servers.fault("ews", kind="throttle", match="FindItem", backOffMs=300)
+    servers.fault("ews", mailbox=mailbox, kind="throttle", match="FindItem", backOffMs=300)
     started = time.monotonic()
     assert [m.subject for m in patient.inbox.all()] == ["Busy"]
     assert time.monotonic() - started >= 0.3
     # exchangelib shares one protocol (and retry policy) per endpoint and credentials: another user.
     impatient = connect(servers, f"impatient-{mailbox}")
     impatient.inbox.refresh()
-    servers.fault("ews", kind="throttle", match="FindItem", backOffMs=2500)
+    servers.fault("ews", mailbox=f"impatient-{mailbox}", kind="throttle", match="FindItem", backOffMs=2500)
     with pytest.raises(ErrorServerBusy) as raised:
         list(impatient.inbox.all())
     assert raised.value.back_off == 2.5

@@ -69,18 +69,18 @@ def test_expired_delta_token_is_410(servers, mailbox):
     # A full resync from scratch finds the message again (the client must not duplicate it).
     messages, _, link = drain(servers, mailbox)
     assert [m["subject"] for m in messages] == ["A"]
-    servers.control("graph", "POST", "/syncstates/expire", {})
+    servers.control("graph", "POST", "/syncstates/expire", {"mailbox": mailbox})
     assert delta(servers, mailbox, link).status == 410
 
 
 def test_throttling_and_unavailable(servers, mailbox):
-    servers.fault("graph", kind="throttle", count=2, retryAfter=7)
+    servers.fault("graph", mailbox=mailbox, kind="throttle", count=2, retryAfter=7)
     for _ in range(2):
         reply = servers.graph("GET", f"/users/{mailbox}/mailFolders/inbox")
         assert reply.status == 429 and reply.headers["Retry-After"] == "7"
         assert reply.json()["error"]["code"] == "TooManyRequests"
     assert servers.graph("GET", f"/users/{mailbox}/mailFolders/inbox").status == 200
-    servers.fault("graph", kind="unavailable", retryAfter=3)
+    servers.fault("graph", mailbox=mailbox, kind="unavailable", retryAfter=3)
     reply = servers.graph("GET", f"/users/{mailbox}/mailFolders/inbox")
     assert reply.status == 503 and reply.headers["Retry-After"] == "3"
 
@@ -95,7 +95,7 @@ def test_tokens(servers, mailbox):
     servers.control("graph", "POST", "/tokens/expire", {"token": issued})
     assert servers.graph("GET", "/me/mailFolders/inbox", token=issued).status == 401
     assert servers.graph("GET", "/me/mailFolders/inbox").status == 400  # /me needs a delegated token
-    servers.fault("graph", kind="unauthorized")
+    servers.fault("graph", mailbox=mailbox, kind="unauthorized")
     assert servers.graph("GET", f"/users/{mailbox}/mailFolders/inbox").status == 401
     assert servers.graph("GET", f"/users/{mailbox}/mailFolders/inbox").status == 200
 
@@ -103,7 +103,7 @@ def test_tokens(servers, mailbox):
 def test_item_vanishes_between_delta_and_fetch(servers, mailbox):
     added = servers.add_message(mailbox, subject="Vanishing")
     messages, _, link = drain(servers, mailbox)
-    servers.fault("graph", kind="vanish")
+    servers.fault("graph", mailbox=mailbox, kind="vanish")
     reply = servers.graph("GET", f"/users/{mailbox}/messages/{messages[0]['id']}/$value")
     assert reply.status == 404 and reply.json()["error"]["code"] == "ErrorItemNotFound"
     _, removed, _ = drain(servers, mailbox, link)
@@ -112,7 +112,7 @@ def test_item_vanishes_between_delta_and_fetch(servers, mailbox):
 
 def test_truncated_mime_download(servers, mailbox):
     added = servers.add_message(mailbox, subject="Cut", body="y" * 10000)
-    servers.fault("graph", kind="truncate")
+    servers.fault("graph", mailbox=mailbox, kind="truncate")
     with pytest.raises(http.client.IncompleteRead):
         servers.graph("GET", f"/users/{mailbox}/messages/{added['graphId']}/$value")
     whole = servers.graph("GET", f"/users/{mailbox}/messages/{added['graphId']}/$value")
@@ -120,16 +120,16 @@ def test_truncated_mime_download(servers, mailbox):
 
 
 def test_malformed_slow_and_status(servers, mailbox):
-    servers.fault("graph", kind="malformed", match="delta")
+    servers.fault("graph", mailbox=mailbox, kind="malformed", match="delta")
     reply = delta(servers, mailbox)
     assert reply.status == 200
     with pytest.raises(ValueError):
         reply.json()
-    servers.fault("graph", kind="slow", delay=1.0)
+    servers.fault("graph", mailbox=mailbox, kind="slow", delay=1.0)
     started = time.monotonic()
     assert delta(servers, mailbox).status == 200
     assert time.monotonic() - started >= 1.0
-    servers.fault("graph", kind="status", status=500, code="UnknownError")
+    servers.fault("graph", mailbox=mailbox, kind="status", status=500, code="UnknownError")
     assert delta(servers, mailbox).json()["error"]["code"] == "UnknownError"
 
 

@@ -123,7 +123,7 @@ def test_send_mail_mime_through_the_request_adapter(servers, mailbox):
 def test_sdk_retries_after_429(servers, mailbox):
     servers.add_message(mailbox, subject="Throttled")
     before = servers.control("graph", "GET", "/requests")["last"]
-    servers.fault("graph", kind="throttle", match="delta", retryAfter=1)
+    servers.fault("graph", mailbox=mailbox, kind="throttle", match="delta", retryAfter=1)
 
     async def scenario():
         client, _ = client_for(servers)

@@ -51,14 +51,14 @@ def dispatch(handler, method: str, path: str, query: dict, body: bytes):
     if parts[:1] == ["messages"] and len(parts) >= 2:
         return message(ctx, method, parts[1], parts[2:], data)
     if route == ("POST", "syncstates") and parts[1:] == ["expire"]:
-        count = store.expire_states(data.get("protocol"), data.get("token"))
+        count = store.expire_states(data.get("protocol"), data.get("token"), data.get("mailbox"))
         return 200, {"expired": count}, "application/json"
     if parts[:1] == ["faults"]:
         if method == "GET":
             with ctx.faults.lock:
                 return 200, {"faults": list(ctx.faults.items)}, "application/json"
         if method == "DELETE":
-            ctx.faults.clear()
+            ctx.faults.clear(query.get("mailbox"))
             return 200, {"faults": []}, "application/json"
         if data.get("kind") not in FAULT_KINDS:
             raise ControlError(400, f"unknown fault kind {data.get('kind')!r}; one of {sorted(FAULT_KINDS)}")
@@ -107,6 +107,12 @@ def dispatch(handler, method: str, path: str, query: dict, body: bytes):
         if parts[1:] == ["subscriptions", "expire"]:
             streams.expire(data.get("id"))
             return 200, {"expired": data.get("id") or "all"}, "application/json"
+    if route == ("POST", "introspection"):
+        # A later OAuth2 test server can point token checks at itself after both have started.
+        tokens = ctx.tokens
+        tokens.introspection_url = data.get("url") or None
+        tokens.client = (data.get("clientId"), data.get("clientSecret"))
+        return 200, {"url": tokens.introspection_url}, "application/json"
     if route == ("POST", "settings"):
         streams = ctx.extra["streams"]
         if "streamMaxSeconds" in data:

@@ -155,7 +155,7 @@ def op_find_item(r: Request):
 
 def op_get_item(r: Request):
     shape = Shape(r.op.find(m("ItemShape")))
-    vanish = r.h.ctx.faults.take("ews", "GetItem", "GetItem", kinds={"vanish"})
+    vanish = r.h.ctx.faults.take("ews", "GetItem", "GetItem", kinds={"vanish"}, concerns=r.h.concerns)
 
     def one(el):
         nonlocal vanish
@@ -381,7 +381,9 @@ class EWSHandler(Handler):
             return 500
         name = op_el.tag.split("}")[-1]
         self.operation = name
-        fault = self.ctx.faults.take("ews", name, path, exclude={"truncate", "vanish"})
+        lowered = body.lower()
+        self.concerns = lambda address: address == principal.user or address.encode() in lowered
+        fault = self.ctx.faults.take("ews", name, path, exclude={"truncate", "vanish"}, concerns=self.concerns)
         if fault:
             status = self.fault(fault, name)
             if status is not None:
@@ -400,10 +402,14 @@ class EWSHandler(Handler):
             return 500
         except ItemError as e:
             messages = [failure(name, e.code, e.message)]
+        except Exception as e:  # a request this server did not expect: say so rather than drop it
+            self.send(500, soap_fault("ErrorInternalServerError", f"{type(e).__name__} in the test server ({name})."),
+                      "text/xml; charset=utf-8")
+            return 500
         payload = operation_response(name, messages)
         truncate = False
         if name == "GetItem" and b"MimeContent" in payload[:1 << 20] or (name == "GetItem" and len(payload) > 1 << 20):
-            truncate = self.ctx.faults.take("ews", "GetItem", path, kinds={"truncate"}) is not None
+            truncate = self.ctx.faults.take("ews", "GetItem", path, kinds={"truncate"}, concerns=self.concerns) is not None
         self.send(200, payload, "text/xml; charset=utf-8", truncate=truncate)
         return 200
 

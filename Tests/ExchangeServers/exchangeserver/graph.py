@@ -70,7 +70,8 @@ class GraphAPI:
 
     def route(self, method: str, path: str, query: dict, headers, body: bytes, in_batch: bool = False) -> Response:
         operation = operation_name(method, path)
-        fault = self.ctx.faults.take("graph", operation, path, exclude={"truncate", "vanish", "slow", "malformed", "disconnect"}
+        self.concerns = lambda address: f"/users/{address}/" in path.lower() + "/" or address == self.principal.user
+        fault = self.ctx.faults.take("graph", operation, path, concerns=self.concerns, exclude={"truncate", "vanish", "slow", "malformed", "disconnect"}
                                      if in_batch else {"truncate", "vanish"})
         if fault:
             answer = self.fault_response(fault)
@@ -82,6 +83,11 @@ class GraphAPI:
             return Response(e.status, error_body(e.code, e.message, self.request_id), headers=e.headers)
         except NotFound:
             return Response(404, error_body("ErrorItemNotFound", "The specified object was not found in the store.", self.request_id))
+        except (ValueError, TypeError, AttributeError, KeyError) as e:
+            # Mostly a body that is not the JSON the call takes; Graph says 400 for those.
+            return Response(400, error_body("BadRequest", f"Invalid request: {type(e).__name__}.", self.request_id))
+        except Exception as e:
+            return Response(500, error_body("generalException", f"{type(e).__name__} in the test server.", self.request_id))
 
     def fault_response(self, fault: dict) -> Response | None:
         kind = fault["kind"]
@@ -250,7 +256,7 @@ class GraphAPI:
             raise NotFound(args[0])
         action = args[1] if len(args) > 1 else None
         if action == "$value" and method == "GET":
-            fault = self.ctx.faults.take("graph", "mime", "$value", kinds={"vanish"})
+            fault = self.ctx.faults.take("graph", "mime", "$value", kinds={"vanish"}, concerns=self.concerns)
             if fault:
                 self.store.delete_item(box, item)
                 raise NotFound(args[0])
@@ -531,7 +537,7 @@ class GraphHandler(Handler):
                 api.request_id = request_id
                 answer = api.route(method, path[len("/v1.0"):] or "/", query, self.headers, body)
                 if answer.mime:
-                    truncate = self.ctx.faults.take("graph", "mime", path, kinds={"truncate"})
+                    truncate = self.ctx.faults.take("graph", "mime", path, kinds={"truncate"}, concerns=api.concerns)
                     answer.truncate = truncate is not None
         operation = operation_name(method, path)
         if answer.status == -1:

@@ -51,12 +51,18 @@ class Faults:
             self.items.append(fault)
         return fault
 
-    def clear(self):
+    def clear(self, mailbox: str | None = None):
         with self.lock:
-            self.items.clear()
+            if mailbox:
+                self.items = [f for f in self.items if str(f.get("mailbox", "")).lower() != mailbox.lower()]
+            else:
+                self.items.clear()
 
     def take(self, server: str, operation: str, path: str, kinds: set[str] | None = None,
-             exclude: set[str] | None = None) -> dict | None:
+             exclude: set[str] | None = None, concerns=None) -> dict | None:
+        """The first armed fault this request matches. A fault with "mailbox" only hits requests
+        that concern that mailbox (`concerns(address)`), so parallel tests never hit each
+        other's faults."""
         with self.lock:
             for fault in self.items:
                 if fault.get("server") not in (None, server):
@@ -68,6 +74,9 @@ class Faults:
                     continue
                 match = fault.get("match")
                 if match and match != operation and match not in path:
+                    continue
+                scope = fault.get("mailbox")
+                if scope and (concerns is None or not concerns(str(scope).lower())):
                     continue
                 fault["count"] -= 1
                 if fault["count"] <= 0:

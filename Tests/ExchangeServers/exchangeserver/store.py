@@ -397,7 +397,7 @@ class Store:
         with self.lock:
             return self.states[protocol].get(token)
 
-    def expire_states(self, protocol: str | None = None, token: str | None = None) -> int:
+    def expire_states(self, protocol: str | None = None, token: str | None = None, mailbox: str | None = None) -> int:
         with self.lock:
             count = 0
             for name, states in self.states.items():
@@ -405,6 +405,11 @@ class Store:
                     continue
                 if token:
                     count += 1 if states.pop(token, None) is not None else 0
+                elif mailbox:
+                    doomed = [k for k, s in states.items() if s.mailbox == mailbox.lower()]
+                    for k in doomed:
+                        del states[k]
+                    count += len(doomed)
                 else:
                     count += len(states)
                     states.clear()
