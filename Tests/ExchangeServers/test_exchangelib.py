@@ -1,10 +1,12 @@
 """exchangelib, unchanged, against the local EWS server: folders, listing, reading MIME, sending
 with a saved copy, deleting, syncing a folder twice, streaming notifications and back-off."""
+import datetime
 import os
 import time
 
 import pytest
-from exchangelib import BASIC, DELEGATE, Account, Configuration, Credentials, FailFast, FaultTolerance, Mailbox, Message
+from exchangelib import (BASIC, DELEGATE, Account, Configuration, Credentials, EWSDateTime, FailFast, FaultTolerance,
+                         Mailbox, Message)
 from exchangelib.errors import ErrorServerBusy
 from exchangelib.items import SEND_AND_SAVE_COPY
 
@@ -38,6 +40,10 @@ def test_list_and_read_mime(servers, account, mailbox):
         servers.add_message(mailbox, subject=f"Order {n}", body=f"Body {n}")
     listed = list(account.inbox.all().order_by("datetime_received"))
     assert sorted(m.subject for m in listed) == ["Order 0", "Order 1", "Order 2"]
+    recent = account.inbox.filter(datetime_received__gt=EWSDateTime.from_datetime(
+        datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)))
+    assert recent.count() == 3
+    assert [m.subject for m in account.inbox.filter(subject__contains="order 1")] == ["Order 1"]
     for message in account.inbox.all().only("mime_content", "subject"):
         raw = servers.control("ews", "GET", f"/messages/{message.id}/mime")
         assert message.mime_content == raw

@@ -213,3 +213,41 @@ def test_subscriptions(servers, mailbox):
         assert servers.graph("POST", "/subscriptions", unreachable).status == 400
     finally:
         receiver.shutdown()
+
+
+class Introspection(http.server.BaseHTTPRequestHandler):
+    """An RFC 7662 endpoint: tokens starting "good-" are active for the user after the dash."""
+    calls: list = []
+
+    def do_POST(self):
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        token = form["token"][0]
+        self.calls.append((token, self.headers.get("Authorization")))
+        answer = {"active": True, "username": token[5:]} if token.startswith("good-") else {"active": False}
+        body = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_tokens_validated_by_introspection(servers, mailbox):
+    endpoint = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Introspection)
+    threading.Thread(target=endpoint.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{endpoint.server_address[1]}/introspect"
+    previous = servers.control("graph", "POST", "/introspection", {"url": url, "clientId": "graph", "clientSecret": "s"})["previous"]
+    try:
+        assert servers.graph("GET", "/me/mailFolders/inbox", token=f"good-{mailbox}").status == 200
+        assert servers.graph("GET", "/me/mailFolders/inbox", token="revoked-1").status == 401
+        assert Introspection.calls[0][0] == f"good-{mailbox}"
+        assert Introspection.calls[0][1] == "Basic " + base64.b64encode(b"graph:s").decode()
+        # The static token never goes out for introspection.
+        assert servers.graph("GET", f"/users/{mailbox}/mailFolders/inbox").status == 200
+        assert len(Introspection.calls) == 2
+    finally:
+        servers.control("graph", "POST", "/introspection", previous)
+        endpoint.shutdown()

@@ -110,9 +110,10 @@ def dispatch(handler, method: str, path: str, query: dict, body: bytes):
     if route == ("POST", "introspection"):
         # A later OAuth2 test server can point token checks at itself after both have started.
         tokens = ctx.tokens
+        previous = {"url": tokens.introspection_url, "clientId": tokens.client[0], "clientSecret": tokens.client[1]}
         tokens.introspection_url = data.get("url") or None
         tokens.client = (data.get("clientId"), data.get("clientSecret"))
-        return 200, {"url": tokens.introspection_url}, "application/json"
+        return 200, {"url": tokens.introspection_url, "previous": previous}, "application/json"
     if route == ("POST", "settings"):
         streams = ctx.extra["streams"]
         if "streamMaxSeconds" in data:
