@@ -60,6 +60,9 @@ def test_response_code_soap_fault_and_malformed(servers, mailbox):
     reply = servers.ews(SYNC.format(state="", max=10), user=mailbox)
     with pytest.raises(Exception):
         reply.xml()
+    servers.fault("ews", mailbox=mailbox, kind="unavailable", retryAfter=4)
+    reply = servers.ews(SYNC.format(state="", max=10), user=mailbox)
+    assert reply.status == 503 and reply.headers["Retry-After"] == "4"
 
 
 def test_vanished_item_and_truncated_mime(servers, mailbox):

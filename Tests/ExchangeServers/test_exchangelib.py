@@ -8,7 +8,6 @@ import pytest
 from exchangelib import (BASIC, DELEGATE, Account, Configuration, Credentials, EWSDateTime, FailFast, FaultTolerance,
                          Mailbox, Message)
 from exchangelib.errors import ErrorServerBusy
-from exchangelib.items import SEND_AND_SAVE_COPY
 
 
 @pytest.fixture

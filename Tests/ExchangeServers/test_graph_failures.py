@@ -131,6 +131,10 @@ def test_malformed_slow_and_status(servers, mailbox):
     assert time.monotonic() - started >= 1.0
     servers.fault("graph", mailbox=mailbox, kind="status", status=500, code="UnknownError")
     assert delta(servers, mailbox).json()["error"]["code"] == "UnknownError"
+    servers.fault("graph", mailbox=mailbox, kind="disconnect")
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+        delta(servers, mailbox)
+    assert delta(servers, mailbox).status == 200
 
 
 def test_fifty_megabyte_message(servers, mailbox):

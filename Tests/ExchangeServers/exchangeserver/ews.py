@@ -11,7 +11,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from . import ews_stream
-from .ews_xml import (T, EWSFault, ItemError, Shape, failure, folder_id_xml, folder_xml, item_id_xml, item_xml,
+from .ews_xml import (EWSFault, ItemError, Shape, failure, folder_xml, item_id_xml, item_xml,
                       operation_response, restriction, soap_fault, success, t, m, text)
 from .httpbase import Handler
 from .store import NotFound, RangeSet, SyncState, synthesize_mime

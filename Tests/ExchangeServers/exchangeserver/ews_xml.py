@@ -4,7 +4,6 @@ as text with every value escaped."""
 from __future__ import annotations
 
 import base64
-import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape, quoteattr
 
 from .store import Store, iso, parse_iso

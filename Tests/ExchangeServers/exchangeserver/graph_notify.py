@@ -151,7 +151,7 @@ def route(api, method: str, path: str, body: bytes):
         return create(api, subs, body)
     sub = subs.active(parts[1])
     if sub is None:
-        raise GraphError(404, "ResourceNotFound", f"The object was not found.")
+        raise GraphError(404, "ResourceNotFound", "The object was not found.")
     if len(parts) == 3 and parts[2] == "reauthorize" and method == "POST":
         return Response(200)
     if method == "GET":
