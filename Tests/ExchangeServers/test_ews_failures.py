@@ -119,3 +119,18 @@ def test_create_item_dispositions(servers, mailbox):
     bad = servers.ews('<m:CreateItem MessageDisposition="SendOnly"><m:Items><t:Message><t:MimeContent>!!</t:MimeContent>'
                       '</t:Message></m:Items></m:CreateItem>', user=mailbox)
     assert b"ErrorMimeContentInvalidBase64String" in bad.body
+
+
+def test_streaming_closes_after_the_cap(servers, mailbox):
+    servers.control("ews", "POST", "/settings", {"mailbox": mailbox, "streamMaxSeconds": 1.5, "streamHeartbeatSeconds": 0.5})
+    reply = servers.ews('<m:Subscribe><m:StreamingSubscriptionRequest><t:FolderIds><t:DistinguishedFolderId Id="inbox"/>'
+                        '</t:FolderIds><t:EventTypes><t:EventType>NewMailEvent</t:EventType></t:EventTypes>'
+                        '</m:StreamingSubscriptionRequest></m:Subscribe>', user=mailbox)
+    sid = find(reply.xml(), ".//m:SubscriptionId").text
+    servers.add_message(mailbox, subject="While away")
+    stream = servers.ews(f'<m:GetStreamingEvents><m:SubscriptionIds><t:SubscriptionId>{sid}</t:SubscriptionId>'
+                         '</m:SubscriptionIds><m:ConnectionTimeout>1</m:ConnectionTimeout></m:GetStreamingEvents>', user=mailbox)
+    documents = stream.body.split(b"<?xml")[1:]
+    assert len(documents) >= 3  # the event, keep-alives, the close
+    assert b"NewMailEvent" in documents[0] and b"<m:ConnectionStatus>OK</m:ConnectionStatus>" in documents[0]
+    assert b"<m:ConnectionStatus>Closed</m:ConnectionStatus>" in documents[-1]

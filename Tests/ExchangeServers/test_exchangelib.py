@@ -108,7 +108,7 @@ def test_sync_folder_items_twice(servers, account, mailbox):
 
 
 def test_streaming_notifications(servers, account, mailbox):
-    servers.control("ews", "POST", "/settings", {"streamMaxSeconds": 10, "streamHeartbeatSeconds": 1})
+    servers.control("ews", "POST", "/settings", {"mailbox": mailbox, "streamMaxSeconds": 10, "streamHeartbeatSeconds": 1})
     subscription = account.inbox.subscribe_to_streaming()
     started = time.monotonic()
     servers.add_message(mailbox, subject="Push")

@@ -102,7 +102,7 @@ def dispatch(handler, method: str, path: str, query: dict, body: bytes):
     if route == ("POST", "ews"):
         streams = ctx.extra["streams"]
         if parts[1:] == ["streams", "close"]:
-            streams.close_all()
+            streams.close_all(data.get("mailbox", "").lower() or None)
             return 200, {"closed": True}, "application/json"
         if parts[1:] == ["subscriptions", "expire"]:
             streams.expire(data.get("id"))
@@ -116,11 +116,21 @@ def dispatch(handler, method: str, path: str, query: dict, body: bytes):
         return 200, {"url": tokens.introspection_url, "previous": previous}, "application/json"
     if route == ("POST", "settings"):
         streams = ctx.extra["streams"]
+        target = streams.per_mailbox.setdefault(data["mailbox"].lower(), {}) if data.get("mailbox") else None
         if "streamMaxSeconds" in data:
-            streams.max_seconds = None if data["streamMaxSeconds"] is None else float(data["streamMaxSeconds"])
+            value = None if data["streamMaxSeconds"] is None else float(data["streamMaxSeconds"])
+            if target is None:
+                streams.max_seconds = value
+            else:
+                target["max_seconds"] = value
         if "streamHeartbeatSeconds" in data:
-            streams.heartbeat = float(data["streamHeartbeatSeconds"])
-        return 200, {"streamMaxSeconds": streams.max_seconds, "streamHeartbeatSeconds": streams.heartbeat}, "application/json"
+            value = float(data["streamHeartbeatSeconds"])
+            if target is None:
+                streams.heartbeat = value
+            else:
+                target["heartbeat"] = value
+        return 200, {"streamMaxSeconds": streams.max_seconds, "streamHeartbeatSeconds": streams.heartbeat,
+                     "mailboxes": streams.per_mailbox}, "application/json"
     raise ControlError(404, f"no control endpoint {method} /_control{path}")
 
 

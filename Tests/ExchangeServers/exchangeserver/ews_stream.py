@@ -27,6 +27,7 @@ class Streams:
         self.subs: dict[str, Subscription] = {}
         self.max_seconds: float | None = None  # the control API shortens ConnectionTimeout for tests
         self.heartbeat = 10.0
+        self.per_mailbox: dict[str, dict] = {}  # the same two settings for one mailbox's streams
         store.listeners.append(self.on_change)
 
     def on_change(self, box, folder, item, event):
@@ -43,11 +44,15 @@ class Streams:
                         sub.pending.append(f"<t:{name}>{stamp}{ids}</t:{name}>")
             self.cond.notify_all()
 
-    def close_all(self):
+    def close_all(self, mailbox: str | None = None):
         with self.cond:
             for sub in self.subs.values():
-                sub.closed = True
+                if mailbox in (None, sub.mailbox):
+                    sub.closed = True
             self.cond.notify_all()
+
+    def setting(self, mailbox: str, name: str):
+        return self.per_mailbox.get(mailbox, {}).get(name, getattr(self, name))
 
     def expire(self, sid=None):
         with self.cond:
@@ -123,7 +128,9 @@ def stream(handler, principal, op_el) -> int:
                                                                  "The subscription or the connection timeout is invalid.")])
         handler.send(200, body, "text/xml; charset=utf-8")
         return 200
-    limit = minutes * 60.0 if streams.max_seconds is None else min(minutes * 60.0, streams.max_seconds)
+    owner = known[0].mailbox
+    cap, heartbeat = streams.setting(owner, "max_seconds"), streams.setting(owner, "heartbeat")
+    limit = minutes * 60.0 if cap is None else min(minutes * 60.0, cap)
     handler.send_response(200)
     handler.send_header("Content-Type", "text/xml; charset=utf-8")
     handler.send_header("Transfer-Encoding", "chunked")
@@ -140,7 +147,7 @@ def stream(handler, principal, op_el) -> int:
                 ready = [(s.id, s.pending[:]) for s in known if s.pending]
                 closed = all(s.closed for s in known)
                 if not ready and not closed:
-                    wait = min(streams.heartbeat, deadline - time.monotonic())
+                    wait = min(heartbeat, deadline - time.monotonic())
                     if wait > 0:
                         streams.cond.wait(wait)
                     ready = [(s.id, s.pending[:]) for s in known if s.pending]
