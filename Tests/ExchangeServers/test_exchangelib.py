@@ -5,9 +5,10 @@ import os
 import time
 
 import pytest
-from exchangelib import (BASIC, DELEGATE, Account, Configuration, Credentials, EWSDateTime, FailFast, FaultTolerance,
-                         Mailbox, Message)
+from exchangelib import (BASIC, DELEGATE, IMPERSONATION, OAUTH2, Account, Configuration, Credentials, EWSDateTime,
+                         FailFast, FaultTolerance, Mailbox, Message, OAuth2AuthorizationCodeCredentials)
 from exchangelib.errors import ErrorServerBusy
+from oauthlib.oauth2 import OAuth2Token
 
 
 @pytest.fixture
@@ -137,3 +138,15 @@ def test_server_busy_back_off(servers, mailbox):
     with pytest.raises(ErrorServerBusy) as raised:
         list(impatient.inbox.all())
     assert raised.value.back_off == 2.5
+
+
+def test_oauth_bearer_with_impersonation(servers, mailbox):
+    """The static token is an application token: exchangelib names the mailbox by impersonation."""
+    os.environ["REQUESTS_CA_BUNDLE"] = servers.ca
+    servers.add_message(mailbox, subject="Via OAuth")
+    token = OAuth2Token({"access_token": servers.token, "token_type": "Bearer", "expires_in": 3600,
+                         "expires_at": time.time() + 3600})
+    config = Configuration(service_endpoint=servers.ews_url, auth_type=OAUTH2, retry_policy=FailFast(),
+                           credentials=OAuth2AuthorizationCodeCredentials(access_token=token))
+    account = Account(mailbox, config=config, autodiscover=False, access_type=IMPERSONATION)
+    assert [m.subject for m in account.inbox.all()] == ["Via OAuth"]
