@@ -3,6 +3,7 @@ its next link and delta link, a message's MIME ($value), sendMail (JSON through 
 MIME through the SDK's request adapter), and the SDK's retry on 429 with Retry-After."""
 import asyncio
 import base64
+import datetime
 import ssl
 
 import httpx
@@ -16,9 +17,12 @@ from msgraph.generated.models.email_address import EmailAddress
 from msgraph.generated.models.item_body import ItemBody
 from msgraph.generated.models.message import Message
 from msgraph.generated.models.recipient import Recipient
+from msgraph.generated.models.subscription import Subscription
 from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_request_builder import DeltaRequestBuilder
 from msgraph.generated.users.item.send_mail.send_mail_post_request_body import SendMailPostRequestBody
 from msgraph_core import GraphClientFactory
+from msgraph_core.requests.batch_request_content import BatchRequestContent
+from msgraph_core.requests.batch_request_item import BatchRequestItem
 
 
 class StaticToken(AccessTokenProvider):
@@ -133,3 +137,57 @@ def test_sdk_retries_after_429(servers, mailbox):
     statuses = [r["status"] for r in servers.control("graph", "GET", f"/requests?since={before}")["requests"]
                 if r["operation"] == "delta"]
     assert statuses == [429, 200]
+
+
+def test_batch_of_mime_downloads_through_the_sdk(servers, mailbox):
+    """$value answers inside a batch are base64 strings, which the SDK decodes back to the MIME."""
+    added = [servers.add_message(mailbox, subject=f"Batch {n}") for n in range(3)]
+
+    async def scenario():
+        client, _ = client_for(servers)
+        content = BatchRequestContent()
+        items = {}
+        for a in added:
+            info = client.users.by_user_id(mailbox).messages.by_message_id(a["graphId"]).content.to_get_request_information()
+            item = BatchRequestItem(request_information=info)
+            content.add_request(item.id, item)
+            items[item.id] = a
+        answer = await client.batch.post(batch_request_content=content)
+        assert answer.get_response_status_codes() == {key: 200 for key in items}
+        for key, a in items.items():
+            mime = answer.get_response_stream_by_id(key).read()
+            assert mime == servers.control("graph", "GET", f"/messages/{a['graphId']}/mime")
+    run(scenario())
+
+
+def test_subscription_through_the_sdk(servers, mailbox):
+    import http.server
+    import threading
+    import time
+
+    from test_graph_failures import Receiver
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{receiver.server_address[1]}/sdk"
+
+    async def scenario():
+        client, _ = client_for(servers)
+        created = await client.subscriptions.post(Subscription(
+            change_type="created", notification_url=url, client_state="sdk-state",
+            resource=f"users/{mailbox}/mailFolders('inbox')/messages",
+            expiration_date_time=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)))
+        assert created.id and created.client_state == "sdk-state"
+        renewed = await client.subscriptions.by_subscription_id(created.id).patch(Subscription(
+            expiration_date_time=datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=2)))
+        assert renewed.expiration_date_time > created.expiration_date_time
+        return created.id
+    try:
+        Receiver.received.clear()
+        sid = run(scenario())
+        servers.add_message(mailbox, subject="Notify the SDK's subscriber")
+        deadline = time.monotonic() + 5
+        while not Receiver.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert Receiver.received[0]["value"][0]["subscriptionId"] == sid
+    finally:
+        receiver.shutdown()
