@@ -215,6 +215,15 @@ targets += [
     ),
 ]
 
+// MARK: - Exchange test servers: the independent-client checks of Tests/ExchangeServers
+
+// (section: exchange test servers)
+targets += [
+    // Runs the pytest checks (exchangelib and msgraph-sdk, unchanged, and the failure modes) against
+    // the local Graph and EWS servers that scripts/services/exchange starts. Foundation and Testing only.
+    .testTarget(name: "ExchangeServerChecks", swiftSettings: swiftSettings),
+]
+
 let package = Package(
     name: "Mailroom",
     platforms: [.macOS(.v15)],
