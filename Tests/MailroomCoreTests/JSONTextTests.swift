@@ -3,11 +3,11 @@ import MailroomCore
 import Testing
 import MailMessage
 
-/// The hand-written column JSON must be the text JSONEncoder (Mailroom's settings) writes, so
-/// that rows written either way read back the same.
+/// The hand-written column JSON must be the text Mailroom's JSON writes for clients (JSONEncoder's
+/// settings, absent optionals as null), so that rows written either way read back the same.
 @Suite struct JSONTextTests {
     static func encoded(_ value: some Encodable) throws -> String {
-        String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self)
+        String(decoding: try JSONCoding.clientJSON(value), as: UTF8.self)
     }
 
     /// Every control character, quotes, backslashes, slashes, non-ASCII letters, emoji, and a

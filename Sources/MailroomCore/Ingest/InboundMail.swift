@@ -254,22 +254,6 @@ public struct QuarantinedMessage: Sendable, Equatable, Codable {
         self.replayedAt = replayedAt
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(detail, forKey: .detail)
-        try c.encode(rawSha256, forKey: .rawSha256)
-        try c.encode(size, forKey: .size)
-        try c.encode(source, forKey: .source)
-        try c.encode(from, forKey: .from)
-        try c.encode(subject, forKey: .subject)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(replayedAt, forKey: .replayedAt)
-        try c.encode(leftOnServer, forKey: .leftOnServer)
-    }
-
     enum CodingKeys: String, CodingKey {
         case id, accountId, reason, detail, rawSha256, size, source, from, subject, createdAt, replayedAt, leftOnServer
     }

@@ -55,11 +55,6 @@ public struct EmailAddress: Sendable, Hashable, Codable {
         return true
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(address, forKey: .address)
-    }
 }
 
 /// Someone who writes to the contact center; found or created from each message's sender.
@@ -126,27 +121,6 @@ public struct Ticket: Sendable, Equatable, Codable {
 
     public var isOpen: Bool { status != .closed }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(number, forKey: .number)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(subject, forKey: .subject)
-        try c.encode(status, forKey: .status)
-        try c.encode(priority, forKey: .priority)
-        try c.encode(customerId, forKey: .customerId)
-        try c.encode(customer, forKey: .customer)
-        try c.encode(queueId, forKey: .queueId)
-        try c.encode(agentId, forKey: .agentId)
-        try c.encode(tags, forKey: .tags)
-        try c.encode(escalated, forKey: .escalated)
-        try c.encode(unread, forKey: .unread)
-        try c.encode(messageCount, forKey: .messageCount)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
-        try c.encode(lastMessageAt, forKey: .lastMessageAt)
-        try c.encode(lastMessageDirection, forKey: .lastMessageDirection)
-    }
 }
 
 /// Where an outgoing message is on its way to the customer.
@@ -202,27 +176,6 @@ public struct TicketMessage: Sendable, Equatable, Codable {
         self.createdAt = createdAt
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(ticketId, forKey: .ticketId)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(direction, forKey: .direction)
-        try c.encode(messageId, forKey: .messageId)
-        try c.encode(inReplyTo, forKey: .inReplyTo)
-        try c.encode(references, forKey: .references)
-        try c.encode(subject, forKey: .subject)
-        try c.encode(from, forKey: .from)
-        try c.encode(to, forKey: .to)
-        try c.encode(cc, forKey: .cc)
-        try c.encode(date, forKey: .date)
-        try c.encode(text, forKey: .text)
-        try c.encode(html, forKey: .html)
-        try c.encode(attachments, forKey: .attachments)
-        try c.encode(deliveryState, forKey: .deliveryState)
-        try c.encode(rawSha256, forKey: .rawSha256)
-        try c.encode(createdAt, forKey: .createdAt)
-    }
 }
 
 extension Ticket {
