@@ -34,8 +34,8 @@ public enum ReplyQuoting {
         let heading = attribution(for: message)
         let text = message.textBody ?? message.htmlBody.map(HTMLText.plainText) ?? ""
         let quotedText = heading + "\n" + quoteText(text)
-        let inner = message.htmlBody.map(HTMLText.bodyContent) ?? HTMLText.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")
-        let html = "<div class=\"mailroom-attribution\">\(HTMLText.escape(heading))</div>\n"
+        let inner = message.htmlBody.map(HTMLText.bodyContent) ?? HTMLEscape.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")
+        let html = "<div class=\"mailroom-attribution\">\(HTMLEscape.escape(heading))</div>\n"
             + "<blockquote type=\"cite\" style=\"margin:0 0 0 .8ex;border-left:1px solid #ccc;padding-left:1ex\">\n"
             + inner + "\n</blockquote>"
         return QuotedOriginal(text: quotedText, html: html)
@@ -169,23 +169,8 @@ public enum ReplyExtractor {
     }
 }
 
-/// Minimal HTML handling for quoting: not a renderer, just enough to nest and escape.
+/// Minimal HTML handling for quoting: not a renderer, just enough to nest (`HTMLEscape` escapes).
 enum HTMLText {
-    static func escape(_ text: String) -> String {
-        var output = ""
-        output.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": output += "&amp;"
-            case "<": output += "&lt;"
-            case ">": output += "&gt;"
-            case "\"": output += "&quot;"
-            default: output.append(character)
-            }
-        }
-        return output
-    }
-
     /// What is between `<body ...>` and `</body>`, or the whole document when it has no body
     /// element, so the original can be nested in a blockquote.
     static func bodyContent(_ html: String) -> String {

@@ -307,19 +307,15 @@ struct TicketsController {
     }
 }
 
-/// Agent visibility, one rule for every ticket endpoint: an agent sees the tickets assigned to
-/// them, those in a queue they are a member of, and those nobody holds (no queue, no agent) of an
-/// account linked to one of their queues. Supervisors and administrators see every ticket.
-/// Anything else answers 404, as if it did not exist.
+/// Agent visibility for every ticket endpoint (the rule is `TicketVisibility`'s). A ticket the
+/// caller may not see answers 404, as if it did not exist.
 struct TicketAccess: Sendable {
     let tickets: any TicketRepository
     let routing: SQLRoutingStore
 
     /// nil: the caller sees every ticket.
     func visibility(for principal: Principal) async throws -> TicketVisibility? {
-        guard !principal.has(atLeast: .supervisor) else { return nil }
-        guard let userId = principal.userId else { return TicketVisibility(userId: "", queueIds: [], accountIds: []) }
-        return TicketVisibility(userId: userId, memberOf: try await routing.queues(memberId: userId))
+        try await TicketVisibility.of(userId: principal.userId, role: principal.role) { try await routing.queues(memberId: $0) }
     }
 
     func visibleTicket(_ id: String, to principal: Principal) async throws -> Ticket? {
