@@ -169,8 +169,9 @@ public enum ReplyExtractor {
     }
 }
 
-/// Minimal HTML handling for quoting: not a renderer, just enough to nest (`HTMLEscape` escapes).
-enum HTMLText {
+/// Minimal HTML handling for quoting and signatures: not a renderer, just enough to nest and to
+/// give a text version (`HTMLEscape` escapes).
+public enum HTMLText {
     /// What is between `<body ...>` and `</body>`, or the whole document when it has no body
     /// element, so the original can be nested in a blockquote.
     static func bodyContent(_ html: String) -> String {
@@ -185,7 +186,7 @@ enum HTMLText {
 
     /// Text of an HTML body for quoting when a message has no text part: tags removed,
     /// block ends turned into line breaks, common entities decoded.
-    static func plainText(_ html: String) -> String {
+    public static func plainText(_ html: String) -> String {
         var output = ""
         var inTag = false
         var tag = ""

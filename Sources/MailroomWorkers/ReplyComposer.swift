@@ -93,10 +93,10 @@ public struct ReplyComposer: Sendable {
             }
         }
         let signatureHTML = TemplateRenderer.render(sender.signature.html, context: variables)
-        let signatureText = SimpleHTML.text(signatureHTML)
+        let signatureText = HTMLText.plainText(signatureHTML).trimmingCharacters(in: .whitespacesAndNewlines)
         let quoted = (original != nil && request.mode != .new) ? original.map(ReplyQuoting.quotedOriginal(of:)) : nil
         var textParts = [text]
-        var htmlParts = [html ?? SimpleHTML.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")]
+        var htmlParts = [html ?? HTMLEscape.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")]
         if sender.signature.beforeQuote || quoted == nil {
             if !signatureText.isEmpty { textParts.append("-- \n" + signatureText) }
             if !signatureHTML.isEmpty { htmlParts.append("<div class=\"mailroom-signature\">\(signatureHTML)</div>") }
@@ -201,40 +201,5 @@ public struct ReplyComposer: Sendable {
         guard let last = inbound.last(where: { $0.from.contains { $0.key == customer.key } }) ?? inbound.last,
               let raw = try await store.rawMail.blob(sha256: last.rawSha256) else { return nil }
         return MIMEMessage(parsing: raw)
-    }
-}
-
-/// Just enough HTML handling for signatures written in the signature editor.
-enum SimpleHTML {
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    /// Tags dropped (line breaks kept for <br>, </p> and </div>), the common entities decoded.
-    static func text(_ html: String) -> String {
-        var output = ""
-        var inTag = false
-        var tag = ""
-        for character in html {
-            if inTag {
-                if character == ">" {
-                    inTag = false
-                    let name = tag.lowercased().trimmingCharacters(in: .whitespaces)
-                    if name.hasPrefix("br") || name == "/p" || name == "/div" || name.hasPrefix("/li") { output += "\n" }
-                    tag = ""
-                } else {
-                    tag.append(character)
-                }
-            } else if character == "<" {
-                inTag = true
-            } else {
-                output.append(character)
-            }
-        }
-        for (entity, value) in [("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&amp;", "&")] {
-            output = output.replacingOccurrences(of: entity, with: value)
-        }
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }
