@@ -148,7 +148,7 @@ targets += [
     ),
     .testTarget(
         name: "MailroomWorkersTests",
-        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "ClientTestSupport", "IMAPClient", "POP3Client", "MailTransport",
+        dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "MailroomMemoryStore", "ClientTestSupport", "IMAPClient", "POP3Client", "MailTransport",
                        .product(name: "Hummingbird", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),
