@@ -104,22 +104,22 @@ public actor FetcherSupervisor: Service {
             try? await store.fetchState.releaseFetchLease(accountId: id, node: nodeName)
             logger.info("stopped fetching", metadata: ["account": "\(id)"])
         }
-        defer { Task { await self.recordGauges() } }
         for (id, account) in desired where running[id] == nil {
             let fetcher: RunningFetcher
             if account.incoming.protocol == .pop3 {
-                let pop3 = POP3Fetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine, status: status, logger: logger,
-                                          credentials: AccountCredentialSource(accounts: store.accounts))
+                let pop3 = POP3Fetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine,
+                                       status: status, logger: logger, credentials: AccountCredentialSource(accounts: store.accounts))
                 fetcher = RunningFetcher { await pop3.run() }
             } else {
-                let imap = IMAPFetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine, status: status, logger: logger,
-                                          credentials: AccountCredentialSource(accounts: store.accounts))
+                let imap = IMAPFetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine,
+                                       status: status, logger: logger, credentials: AccountCredentialSource(accounts: store.accounts))
                 fetcher = RunningFetcher { await imap.run() }
             }
             startContinuation.yield(fetcher)
             running[id] = (Self.fingerprint(account), fetcher)
             logger.info("started fetching", metadata: ["account": "\(id)", "key": "\(account.key)"])
         }
+        await recordGauges()
     }
 
     /// Fetch lag (seconds since each running fetcher last completed a fetch) and the quarantine's size.
