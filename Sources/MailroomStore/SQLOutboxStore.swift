@@ -130,7 +130,7 @@ public struct SQLOutboxStore: Sendable {
         // Encoded before the transaction: SQLite's one writer is held as briefly as possible.
         let attemptRows = outcomes.map { outcome -> SQLQueryString in
             let attempt = outcome.attempt
-            let recipients = OutboxJSON.encode(attempt.recipients)
+            let recipients = JSONText.encode(attempt.recipients)
             return """
                 (\(bind: Identifier.make(at: now)), \(bind: outcome.item.id), \(bind: Timestamp.from(attempt.attemptedAt)),
                  \(bind: attempt.outcome.rawValue), \(bind: attempt.replyCode), \(bind: attempt.enhancedStatus), \(bind: attempt.text),
@@ -421,27 +421,9 @@ public struct Upload: Sendable, Equatable, Codable {
     public var createdAt: Date
 }
 
-/// The outbox's two small JSON columns written and read without Foundation's coders, which cost
-/// more than the rest of recording a send. The output is plain JSON that those coders read too.
+/// The outbox's small JSON columns read without Foundation's decoder, which cost more than the rest
+/// of recording a send (they are written by `JSONText`).
 enum OutboxJSON {
-    /// Per-recipient results as `[{"accepted":…,"address":…,"replyCode":…,"text":…}]` (keys sorted, nil omitted).
-    static func encode(_ results: [OutboxAttempt.RecipientResult]) -> String {
-        var out = "["
-        for (index, result) in results.enumerated() {
-            if index > 0 { out += "," }
-            out += #"{"accepted":"# + (result.accepted ? "true" : "false") + #","address":"#
-            JSONStringLiteral.append(result.address, to: &out)
-            if let code = result.replyCode { out += #","replyCode":"# + String(code) }
-            if let text = result.text {
-                out += #","text":"#
-                JSONStringLiteral.append(text, to: &out)
-            }
-            out += "}"
-        }
-        return out + "]"
-    }
-
-
     /// A list of addresses as stored by `enqueue`; anything but plain strings goes to the full decoder.
     static func decodeAddresses(_ text: String, decoder: JSONDecoder) throws -> [String] {
         if let fast = plainStrings(text) { return fast }

@@ -150,7 +150,7 @@ import Testing
                                        text: "5.1.1 <bob> \"quoted\" back\\slash\ttab\r\nnew line \u{1} \u{7f} / ✓ \u{1F600}")],
     ])
     func recipientResultsDecodeAsWritten(_ results: [OutboxAttempt.RecipientResult]) throws {
-        let text = OutboxJSON.encode(results)
+        let text = JSONText.encode(results)
         #expect(try JSONCoding.decoder.decode([OutboxAttempt.RecipientResult].self, from: Data(text.utf8)) == results)
         if results.count == 1 {
             #expect(text == String(decoding: try JSONCoding.encoder.encode(results), as: UTF8.self), "the same bytes as JSONEncoder")

@@ -74,3 +74,13 @@ extension AttachmentSummary: JSONTextWritable {
         out.append("}")
     }
 }
+
+extension OutboxAttempt.RecipientResult: JSONTextWritable {
+    public func writeJSON(into out: inout String) {
+        JSONText.writeMember("accepted", accepted, first: true, into: &out)
+        JSONText.writeMember("address", address, into: &out)
+        JSONText.writeMember("replyCode", replyCode, into: &out)
+        JSONText.writeMember("text", text, into: &out)
+        out.append("}")
+    }
+}
