@@ -83,6 +83,7 @@ extension WebSite {
             ]
         }
         let used = Set(account.resolvers)
+        let oauth2Providers = try await store.accounts.oauth2.list()
         func server(_ connection: ServerConnection, prefix: String) -> [String: Any] {
             [
                 "host": connection.host, "port": connection.port.map(String.init) ?? "",
@@ -98,6 +99,8 @@ extension WebSite {
                     "clientSecretSet": connection.auth.oauth2?.clientSecret != nil, "refreshTokenSet": connection.auth.oauth2?.refreshToken != nil,
                 ] as [String: Any],
                 "prefix": prefix,
+                "providers": Self.providerChoices(oauth2Providers, selected: connection.auth.oauth2?.providerId),
+                "olderWay": connection.auth.oauth2.map { $0.providerId == nil && !$0.clientId.isEmpty } ?? oauth2Providers.isEmpty,
             ]
         }
         let canned = creating ? [] : try await store.cannedAnswers.list(accountId: account.id).filter { $0.accountId == account.id }
@@ -156,6 +159,7 @@ extension WebSite {
                              "{{ ticket.number }}", "{{ ticket.subject }}", "{{ customer.name }}", "{{ customer.address }}"],
             "canned": canned.map { ["name": $0.name] },
             "dispositions": dispositions.map { ["name": $0.name] },
+            "oauth2": creating ? [:] : try await oauth2Section(account, providers: oauth2Providers),
         ]
         let title = creating ? "New account" : "Account \(account.key)"
         return try render("admin/account", page(session, title: title, section: "accounts", data))
