@@ -120,6 +120,12 @@ struct OAuth2SignInServeTests {
         #expect(token["state"] as? String == "valid")
         #expect((token["message"] as? String)?.contains(user) == true)
 
+        // "Test connection" covers the token step, then logs in with the token.
+        let check = try await ServeIngestTests.request("POST", "\(base)/accounts/\(accountId)/test")
+        #expect(check.1["ok"] as? Bool == true)
+        #expect((check.1["token"] as? [String: Any])?["ok"] as? Bool == true)
+        #expect((check.1["token"] as? [String: Any])?["provider"] as? String == "Local")
+
         // The same answer again: the state was used.
         let replay = try await Self.page(url, form: "email=\(user)&decision=allow")
         #expect(replay.0 == 400)

@@ -88,6 +88,7 @@ struct OAuth2SignInBrowserTests {
             #expect(try await harness.text("#oauth2-state") == "valid")
             #expect(try await harness.text("#oauth2-address") == mailbox)
             #expect(try await harness.text("#oauth2-signin-button") == "Sign in again")
+            _ = try await harness.driver.execute("document.getElementById('modern-authentication').scrollIntoView()")
             try await harness.screenshot("oauth2-account-after")
         }
     }

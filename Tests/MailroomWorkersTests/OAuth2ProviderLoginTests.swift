@@ -175,6 +175,36 @@ struct OAuth2ProviderLoginTests {
         }
     }
 
+    /// A reply goes out through Postfix whose Dovecot SASL checks the token at the provider.
+    /// The stored access token was revoked there but looks fresh here: Postfix refuses it, the
+    /// sender refreshes once (forced) and sends with the new token.
+    @Test func theOutboxSendsThroughPostfixWithARefreshedToken() async throws {
+        guard TestServers.shouldRun("MAILROOM_TEST_OAUTH2_POSTFIX_SUBMISSION_PORT") else { return }
+        _ = try await LocalProvider.control("/control/config", ["rotateRefreshTokens": true, "tokenEndpointDown": false])
+        try await TestDatabase.sqlite.withStore { store in
+            let user = LocalProvider.user()
+            let provider = try await store.accounts.oauth2.create(try LocalProvider.provider())
+            let (account, item) = try await OutboxSenderTests().queued(store, portVariable: "MAILROOM_TEST_OAUTH2_POSTFIX_SUBMISSION_PORT") { account in
+                account.fromAddress = user
+                account.outgoing.connection.security = .starttls
+                account.outgoing.connection.acceptAnyCertificate = true
+                account.outgoing.connection.auth = ServerAuth(method: .oauth2, oauth2: OAuth2Settings(providerId: provider.id))
+            }
+            let stale = try await LocalProvider.issue(user)
+            let fresh = try await LocalProvider.issue(user)
+            // The stale grant's access token dies at the provider; its refresh token is the live one.
+            _ = try await LocalProvider.control("/control/expire", ["email": user])
+            try await store.accounts.oauth2.saveSignIn(OAuth2AccountGrant(
+                accountId: account.id, providerId: provider.id, refreshToken: Secret(fresh.refresh), accessToken: Secret(stale.access),
+                expiresAt: Date().addingTimeInterval(3600), grantedAt: Date(), scopes: provider.scopes, signedInAddress: user))
+            let before = try await LocalProvider.stats()["refresh_token"] ?? 0
+            #expect(await OutboxSender(store: store, logger: quietLogger, owner: "test").sendDue() == 1)
+            let sent = try #require(try await store.outbox.item(id: item.id))
+            #expect(sent.state == .sent)
+            #expect(try await LocalProvider.stats()["refresh_token"] ?? 0 == before + 1)
+        }
+    }
+
     /// The provider down: the refresh fails with words, and the refresh token stays for next time.
     @Test func aProviderThatIsDownKeepsTheRefreshToken() async throws {
         try await TestDatabase.sqlite.withStore { store in

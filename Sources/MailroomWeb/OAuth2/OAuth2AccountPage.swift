@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import MailroomCore
 import MailroomStore
 
@@ -18,13 +19,13 @@ extension WebSite {
         }
     }
 
-    func oauth2Section(_ account: Account, providers: [OAuth2Provider]) async throws -> [String: Any] {
+    func oauth2Section(_ account: Account, providers: [OAuth2Provider], request: Request) async throws -> [String: Any] {
         guard let providerId = OAuth2SignIn.providerSettings(account)?.providerId else { return ["accountId": account.id] }
         let provider = providers.first { $0.id == providerId }
         let grant = try await store.accounts.oauth2.grant(accountId: account.id)
         let current = grant?.providerId == providerId ? grant : nil
         let status = OAuth2TokenStatus.of(current, provider: provider, now: Date())
-        let base = try await store.settings.globalSettings().publicBaseURL
+        let redirectURI = try await oauth2SignIn.redirectURI(request: request)
         return [
             "accountId": account.id,
             "provider": [
@@ -36,8 +37,7 @@ extension WebSite {
                 "refreshedAt": status.refreshedAt.map(ISO8601.format) ?? "",
                 "expiresAt": status.expiresAt.map(ISO8601.format) ?? "",
                 "scopes": status.scopes.joined(separator: " "),
-                "redirectURI": (base.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "/")) } ?? "http://ADDRESS-OF-MAILROOM")
-                    + OAuth2SignIn.callbackPath,
+                "redirectURI": redirectURI,
             ] as [String: Any],
         ]
     }

@@ -159,7 +159,7 @@ extension WebSite {
                              "{{ ticket.number }}", "{{ ticket.subject }}", "{{ customer.name }}", "{{ customer.address }}"],
             "canned": canned.map { ["name": $0.name] },
             "dispositions": dispositions.map { ["name": $0.name] },
-            "oauth2": creating ? [:] : try await oauth2Section(account, providers: oauth2Providers),
+            "oauth2": creating ? [:] : try await oauth2Section(account, providers: oauth2Providers, request: request),
         ]
         let title = creating ? "New account" : "Account \(account.key)"
         return try render("admin/account", page(session, title: title, section: "accounts", data))
