@@ -115,6 +115,19 @@ public struct SQLOAuth2Store: OAuth2ProviderRepository {
         return try rows.map(decodeGrant)
     }
 
+    /// The grants of accounts that exist and are not deleted (what the refresher keeps alive).
+    public func liveGrants() async throws -> [OAuth2AccountGrant] {
+        let rows = try await database.withConnection { db in
+            try await db.raw("""
+                SELECT g.account_id, g.provider_id, g.secrets, g.expires_at, g.granted_at, g.refreshed_at, g.scopes,
+                       g.signed_in_address, g.failure, g.version
+                FROM oauth2_grants g JOIN accounts a ON a.id = g.account_id
+                WHERE a.deleted_at IS NULL ORDER BY g.account_id
+                """).all()
+        }
+        return try rows.map(decodeGrant)
+    }
+
     private func decodeGrant(_ row: any SQLRow) throws -> OAuth2AccountGrant {
         let sealed = try row.decode(column: "secrets", as: String.self)
         let tokens = try JSONCoding.decoder.decode(GrantSecrets.self, from: secrets.open(sealed))

@@ -47,10 +47,10 @@ public final class OAuth2RefreshService: Service, Sendable {
         }
     }
 
-    /// Which grants are due: a refresh token, no final failure, expiring within `refreshAhead`
+    /// Which grants are due (of accounts not deleted): a refresh token, no final failure, expiring within `refreshAhead`
     /// (a failure that may pass waits `retryAfterFailure`). Soonest first.
     public func due(now: Date) async throws -> [OAuth2AccountGrant] {
-        try await store.grants().filter { grant in
+        try await store.liveGrants().filter { grant in
             guard grant.refreshToken != nil else { return false }
             if let failure = grant.failure {
                 guard failure.state == .refreshFailed, now.timeIntervalSince(failure.at) >= limits.retryAfterFailure else { return false }
@@ -84,8 +84,11 @@ public final class OAuth2RefreshService: Service, Sendable {
                     running -= 1
                     if ok { refreshed += 1 } else { failed += 1 }
                 }
-                if nextStart > clock.now { try? await clock.sleep(until: nextStart) }
-                nextStart = nextStart.advanced(by: spacing)
+                // Never faster than the rate, also after waiting for a slot: a late start does not
+                // earn a burst to catch up.
+                let start = max(nextStart, clock.now)
+                if start > clock.now { try? await clock.sleep(until: start) }
+                nextStart = start.advanced(by: spacing)
                 running += 1
                 group.addTask {
                     do {

@@ -37,7 +37,7 @@ struct OAuth2SignInServeTests {
         let provider = try TestServers.require("MAILROOM_TEST_OAUTH2_URL")
         let imapPort = try TestServers.require("MAILROOM_TEST_OAUTH2_IMAP_PORT")
         let user = "signin-\(UUID().uuidString.prefix(8).lowercased())@example.com"
-        _ = try await Self.control("/control/config", ["rotateRefreshTokens": true, "omitRefreshToken": false, "tokenEndpointDown": false])
+        _ = try await Self.control("/control/config", ["email": user, "rotateRefreshTokens": true, "omitRefreshToken": false, "tokenEndpointDown": false])
 
         // Mail waiting in the mailbox, put there with a token of the same user.
         let seed = try await Self.control("/control/issue", ["email": user])
@@ -129,6 +129,36 @@ struct OAuth2SignInServeTests {
         // The same answer again: the state was used.
         let replay = try await Self.page(url, form: "email=\(user)&decision=allow")
         #expect(replay.0 == 400)
+
+        // Another mailbox signs in: the administrator is asked, discards it, and the sign-in stays as it was.
+        let other = try await ServeIngestTests.request("POST", "\(base)/accounts/\(accountId)/oauth2/authorize")
+        let otherPage = try await Self.page(try #require(other.1["url"] as? String), form: "email=someone-else%40example.com&decision=allow")
+        #expect(otherPage.1.contains("Another mailbox signed in"))
+        let choice = try #require(otherPage.1.range(of: #"name="choice" value="([^"]+)""#, options: .regularExpression)
+            .map { String(otherPage.1[$0]).replacingOccurrences(of: "name=\"choice\" value=\"", with: "").dropLast() })
+        let discarded = try await Self.page("http://127.0.0.1:\(port)/oauth2/choice", form: "choice=\(choice)&decision=discard")
+        #expect(discarded.1.contains("Sign-in discarded"))
+        let again = try await Self.page("http://127.0.0.1:\(port)/oauth2/choice", form: "choice=\(choice)&decision=use")
+        #expect(again.1.contains("Choice not recognised"))
+        let kept = try await ServeIngestTests.request("GET", "\(base)/accounts/\(accountId)/oauth2")
+        #expect(kept.1["signedInAddress"] as? String == user)
+
+        // A token answer without a refresh token, and a provider that is down: pages in words, nothing stored.
+        _ = try await Self.control("/control/config", ["email": user, "omitRefreshToken": true])
+        let noRefresh = try await ServeIngestTests.request("POST", "\(base)/accounts/\(accountId)/oauth2/authorize")
+        let noRefreshPage = try await Self.page(try #require(noRefresh.1["url"] as? String), form: "email=\(user)&decision=allow")
+        #expect(noRefreshPage.0 == 400)
+        #expect(noRefreshPage.1.contains("no refresh token"))
+        _ = try await Self.control("/control/config", ["email": user, "omitRefreshToken": false, "tokenEndpointDown": true])
+        let down = try await ServeIngestTests.request("POST", "\(base)/accounts/\(accountId)/oauth2/authorize")
+        let downPage = try await Self.page(try #require(down.1["url"] as? String), form: "email=\(user)&decision=allow")
+        _ = try await Self.control("/control/config", ["email": user, "tokenEndpointDown": false])
+        #expect(downPage.0 == 400)
+        #expect(downPage.1.contains("refused to exchange the code"))
+        let unchanged = try await ServeIngestTests.request("GET", "\(base)/accounts/\(accountId)/oauth2")
+        #expect(unchanged.1["state"] as? String == "valid")
+        #expect(unchanged.1["signedInAddress"] as? String == user)
+        #expect(!noRefreshPage.1.contains("access_token") && !downPage.1.contains("code_verifier"))
 
         #expect(try await ServeIngestTests.request("DELETE", "\(base)/oauth2/providers/\(providerId)").0 == 409)
         process.interrupt()

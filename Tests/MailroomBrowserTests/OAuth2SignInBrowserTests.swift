@@ -25,7 +25,7 @@ struct OAuth2SignInBrowserTests {
             let provider = try TestServers.require("MAILROOM_TEST_OAUTH2_URL")
             let imapPort = try TestServers.require("MAILROOM_TEST_OAUTH2_IMAP_PORT")
             let mailbox = "browser-\(UUID().uuidString.prefix(8).lowercased())@example.com"
-            try await Self.control("/control/config", ["rotateRefreshTokens": true, "omitRefreshToken": false, "tokenEndpointDown": false])
+            try await Self.control("/control/config", ["email": mailbox, "rotateRefreshTokens": true, "omitRefreshToken": false, "tokenEndpointDown": false])
             try await Self.control("/control/redirect-uris", ["uri": harness.base + "/oauth2/callback"])
 
             let created = try await harness.api("POST", "/api/v1/oauth2/providers", json: """
@@ -63,7 +63,6 @@ struct OAuth2SignInBrowserTests {
             try await harness.screenshot("oauth2-connected")
 
             // New mail arrives after the sign-in and is fetched with the new token.
-            try await Self.control("/control/config", ["accessTokenSeconds": 3600])
             var request = URLRequest(url: URL(string: provider + "/control/issue")!)
             request.httpMethod = "POST"
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -25,8 +25,10 @@ enum LocalProvider {
         return (try JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
     }
 
-    static func stats() async throws -> [String: Int] {
-        let (data, _) = try await URLSession.shared.data(from: URL(string: try base + "/control/stats")!)
+    /// Token requests counted for one user (tests run at the same time), or for everyone.
+    static func stats(_ email: String? = nil) async throws -> [String: Int] {
+        let query = email.map { "?email=" + ($0.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") } ?? ""
+        let (data, _) = try await URLSession.shared.data(from: URL(string: try base + "/control/stats" + query)!)
         return (try JSONSerialization.jsonObject(with: data)) as? [String: Int] ?? [:]
     }
 
@@ -127,16 +129,15 @@ struct OAuth2ProviderLoginTests {
     /// and both get the token it gave.
     @Test func twoNodesRefreshingTogetherMakeOneRefresh() async throws {
         let database: TestDatabase = TestDatabase.available.contains(.postgres) ? .postgres : .sqlite
-        _ = try await LocalProvider.control("/control/config", ["rotateRefreshTokens": true, "tokenDelaySeconds": 1.0])
-        defer { Task { _ = try? await LocalProvider.control("/control/config", ["tokenDelaySeconds": 0]) } }
         try await database.withStore { store in
             let user = LocalProvider.user()
+            _ = try await LocalProvider.control("/control/config", ["email": user, "rotateRefreshTokens": true, "tokenDelaySeconds": 1.0])
             let provider = try await store.accounts.oauth2.create(try LocalProvider.provider())
             let tokens = try await LocalProvider.issue(user)
             try await store.accounts.oauth2.saveSignIn(OAuth2AccountGrant(
                 accountId: "acct-two", providerId: provider.id, refreshToken: Secret(tokens.refresh), accessToken: Secret(tokens.access),
                 expiresAt: Date().addingTimeInterval(10), grantedAt: Date(), scopes: provider.scopes, signedInAddress: user))
-            let before = try await LocalProvider.stats()["refresh_token"] ?? 0
+            let before = try await LocalProvider.stats(user)["refresh_token"] ?? 0
             let nodeA = OAuth2AccountTokens(store: store.accounts.oauth2, owner: "node-a")
             let nodeB = OAuth2AccountTokens(store: store.accounts.oauth2, owner: "node-b")
             async let a = nodeA.accessToken(accountId: "acct-two")
@@ -144,7 +145,7 @@ struct OAuth2ProviderLoginTests {
             let (tokenA, tokenB) = try await (a, b)
             #expect(tokenA == tokenB)
             #expect(tokenA != tokens.access)
-            let after = try await LocalProvider.stats()["refresh_token"] ?? 0
+            let after = try await LocalProvider.stats(user)["refresh_token"] ?? 0
             #expect(after - before == 1)
         }
     }
@@ -169,9 +170,9 @@ struct OAuth2ProviderLoginTests {
             #expect(status.state == .revoked)
             #expect(status.message.contains("invalid_grant"))
             #expect(!status.message.contains(tokens.refresh))
-            let refusedBefore = try await LocalProvider.stats()["refused"] ?? 0
+            let refusedBefore = try await LocalProvider.stats(user)["refused"] ?? 0
             await #expect(throws: (any Error).self) { try await service.accessToken(accountId: "acct-revoked") }
-            #expect(try await LocalProvider.stats()["refused"] ?? 0 == refusedBefore)
+            #expect(try await LocalProvider.stats(user)["refused"] ?? 0 == refusedBefore)
         }
     }
 
@@ -197,11 +198,37 @@ struct OAuth2ProviderLoginTests {
             try await store.accounts.oauth2.saveSignIn(OAuth2AccountGrant(
                 accountId: account.id, providerId: provider.id, refreshToken: Secret(fresh.refresh), accessToken: Secret(stale.access),
                 expiresAt: Date().addingTimeInterval(3600), grantedAt: Date(), scopes: provider.scopes, signedInAddress: user))
-            let before = try await LocalProvider.stats()["refresh_token"] ?? 0
+            let before = try await LocalProvider.stats(user)["refresh_token"] ?? 0
             #expect(await OutboxSender(store: store, logger: quietLogger, owner: "test").sendDue() == 1)
             let sent = try #require(try await store.outbox.item(id: item.id))
             #expect(sent.state == .sent)
-            #expect(try await LocalProvider.stats()["refresh_token"] ?? 0 == before + 1)
+            #expect(try await LocalProvider.stats(user)["refresh_token"] ?? 0 == before + 1)
+        }
+    }
+
+    /// The refresher takes what expires soon, leaves fresh tokens and deleted accounts alone.
+    @Test func theRefresherRefreshesOnlyLiveAccountsThatAreDue() async throws {
+        _ = try await LocalProvider.control("/control/config", ["rotateRefreshTokens": true, "tokenEndpointDown": false])
+        try await TestDatabase.sqlite.withStore { store in
+            let provider = try await store.accounts.oauth2.create(try LocalProvider.provider())
+            var ids: [String] = []
+            for (index, expiresIn) in [30.0, 7_200, 30].enumerated() {
+                let user = LocalProvider.user()
+                let account = try await store.accounts.create(Account(key: "R\(index)", name: "Refresh \(index)", fromAddress: user))
+                let tokens = try await LocalProvider.issue(user)
+                try await store.accounts.oauth2.saveSignIn(OAuth2AccountGrant(
+                    accountId: account.id, providerId: provider.id, refreshToken: Secret(tokens.refresh), accessToken: Secret(tokens.access),
+                    expiresAt: Date().addingTimeInterval(expiresIn), grantedAt: Date(), scopes: provider.scopes, signedInAddress: user))
+                ids.append(account.id)
+            }
+            try await store.accounts.delete(id: ids[2], at: Date())
+            let service = OAuth2RefreshService(store: store.accounts.oauth2)
+            let result = await service.sweep()
+            #expect(result.refreshed == 1)
+            #expect(result.failed == 0)
+            let grants = try await store.accounts.oauth2.grants()
+            let refreshed = grants.filter { ($0.expiresAt ?? .distantPast) > Date().addingTimeInterval(600) }.map(\.accountId).sorted()
+            #expect(refreshed == [ids[0], ids[1]].sorted())
         }
     }
 
@@ -214,10 +241,10 @@ struct OAuth2ProviderLoginTests {
             try await store.accounts.oauth2.saveSignIn(OAuth2AccountGrant(
                 accountId: "acct-down", providerId: provider.id, refreshToken: Secret(tokens.refresh), accessToken: nil,
                 expiresAt: nil, grantedAt: Date(), scopes: provider.scopes, signedInAddress: user))
-            _ = try await LocalProvider.control("/control/config", ["tokenEndpointDown": true])
+            _ = try await LocalProvider.control("/control/config", ["email": user, "tokenEndpointDown": true])
             let service = OAuth2AccountTokens(store: store.accounts.oauth2)
             await #expect(throws: (any Error).self) { try await service.accessToken(accountId: "acct-down") }
-            _ = try await LocalProvider.control("/control/config", ["tokenEndpointDown": false])
+            _ = try await LocalProvider.control("/control/config", ["email": user, "tokenEndpointDown": false])
             let grant = try #require(try await store.accounts.oauth2.grant(accountId: "acct-down"))
             #expect(grant.failure?.state == .refreshFailed)
             #expect(grant.refreshToken?.revealed == tokens.refresh)

@@ -23,7 +23,7 @@ struct OAuth2RefreshBenchmark {
             for index in 0..<count {
                 let user = "bench-\(index)@example.com"
                 let tokens = try await LocalProvider.issue(user)
-                let accountId = "bench-\(index)"
+                let accountId = try await store.accounts.create(Account(key: "B\(index)", name: "Bench \(index)", fromAddress: user)).id
                 originals[accountId] = tokens.refresh
                 // All expire within the next minute.
                 try await store.accounts.oauth2.saveSignIn(OAuth2AccountGrant(

@@ -7,8 +7,9 @@ oauth2 passdb), revocation (RFC 7009), user info, and an ID token (HS256 under t
 with the signed-in address. A consent page that a browser can submit stands in for the sign-in.
 
 Endpoints under /control/ are for tests only: register a redirect URI, change the lifetimes and
-the rotation, revoke or expire a user's tokens, make the next authorization fail, take the token
-endpoint down, and count the token requests.
+the rotation (for everyone, or for one user's address so that tests running at the same time do
+not disturb each other), revoke or expire a user's tokens, make the next authorization fail, take
+the token endpoint down, and count the token requests.
 
 Everything is kept in memory: a restart forgets every grant, as a test wants.
 """
@@ -22,7 +23,7 @@ import json
 import threading
 import time
 
-from flask import Flask, Response, jsonify, redirect, request
+from flask import Flask, Response, g, has_request_context, jsonify, redirect, request
 
 from authlib.common.security import generate_token
 from authlib.integrations.flask_oauth2 import AuthorizationServer
@@ -47,7 +48,17 @@ class Config:
 
 
 CONFIG = Config()
+# Settings for one user (by address), over CONFIG: tests that run at the same time each change
+# only their own user's behaviour.
+USER_CONFIG = {}
+
+
+def conf(attribute):
+    email = g.get("email") if has_request_context() else None
+    with LOCK:
+        return USER_CONFIG.get(email, {}).get(attribute, getattr(CONFIG, attribute))
 STATS = {"authorization_code": 0, "refresh_token": 0, "refused": 0}
+STATS_BY_USER = {}
 
 
 class Client(ClientMixin):
@@ -169,16 +180,17 @@ def find_token(access=None, refresh=None):
 
 def save_token(token, oauth_request):
     with LOCK:
-        refresh = None if CONFIG.omit_refresh_token else token.get("refresh_token")
-        if CONFIG.omit_refresh_token:
+        omit = conf("omit_refresh_token")
+        refresh = None if omit else token.get("refresh_token")
+        if omit:
             token.pop("refresh_token", None)
         previous = getattr(oauth_request, "refresh_token", None)
-        if refresh is None and previous is not None and not CONFIG.omit_refresh_token:
+        if refresh is None and previous is not None and not omit:
             # Not rotating: the refresh token in use stays valid, on the new record.
             refresh = previous.refresh_token
             previous.refresh_token = None
         TOKENS.append(Token(oauth_request.client.get_client_id(), oauth_request.user, token.get("scope", ""),
-                            token["access_token"], refresh, token.get("expires_in", CONFIG.access_token_seconds)))
+                            token["access_token"], refresh, token.get("expires_in", conf("access_token_seconds"))))
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
@@ -211,7 +223,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
     @property
     def INCLUDE_NEW_REFRESH_TOKEN(self):  # noqa: N802 (Authlib's name)
-        return CONFIG.rotate_refresh_tokens and not CONFIG.omit_refresh_token
+        return conf("rotate_refresh_tokens") and not conf("omit_refresh_token")
 
     def authenticate_refresh_token(self, refresh_token):
         token = find_token(refresh=refresh_token)
@@ -225,7 +237,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def revoke_old_credential(self, refresh_token):
         # The old access token stays valid until it expires, as at Microsoft and Google.
         with LOCK:
-            if CONFIG.rotate_refresh_tokens:
+            if conf("rotate_refresh_tokens") and not conf("omit_refresh_token"):
                 refresh_token.refresh_revoked = True
 
 
@@ -289,7 +301,7 @@ def make_app(client_id, client_secret, scopes):
     CLIENTS[client_id] = Client(client_id, client_secret, scopes)
 
     def expires_in(client, grant_type):
-        return CONFIG.access_token_seconds
+        return conf("access_token_seconds")
 
     server = AuthorizationServer(app, query_client=CLIENTS.get, save_token=save_token)
     server.register_token_generator("default", BearerTokenGenerator(
@@ -356,17 +368,27 @@ def make_app(client_id, client_secret, scopes):
 
     @app.route("/token", methods=["POST"])
     def token():
-        if CONFIG.token_delay:
-            time.sleep(CONFIG.token_delay)
-        if CONFIG.token_endpoint_down:
+        # Whose token this is, for the per-user settings.
+        if request.form.get("grant_type") == "refresh_token":
+            item = find_token(refresh=request.form.get("refresh_token", ""))
+            g.email = item.user.email if item else None
+        else:
+            with LOCK:
+                code = CODES.get(request.form.get("code", ""))
+            g.email = code.user.email if code else None
+        if conf("token_delay"):
+            time.sleep(conf("token_delay"))
+        if conf("token_endpoint_down"):
             return Response("down for a test\n", status=503)
         grant_type = request.form.get("grant_type", "")
         response = server.create_token_response()
         with LOCK:
-            if response.status_code == 200 and grant_type in STATS:
-                STATS[grant_type] += 1
-            elif response.status_code != 200:
-                STATS["refused"] += 1
+            mine = STATS_BY_USER.setdefault(g.email, {"authorization_code": 0, "refresh_token": 0, "refused": 0})
+            for counts in (STATS, mine):
+                if response.status_code == 200 and grant_type in counts:
+                    counts[grant_type] += 1
+                elif response.status_code != 200:
+                    counts["refused"] += 1
         return response
 
     @app.route("/introspect", methods=["POST"])
@@ -397,6 +419,9 @@ def make_app(client_id, client_secret, scopes):
     def set_config():
         body = request.get_json(force=True)
         with LOCK:
+            target = CONFIG
+            if body.get("email"):
+                target = USER_CONFIG.setdefault(body["email"], {})
             for key, attribute in (("accessTokenSeconds", "access_token_seconds"),
                                    ("rotateRefreshTokens", "rotate_refresh_tokens"),
                                    ("omitRefreshToken", "omit_refresh_token"),
@@ -404,7 +429,10 @@ def make_app(client_id, client_secret, scopes):
                                    ("tokenEndpointDown", "token_endpoint_down"),
                                    ("tokenDelaySeconds", "token_delay")):
                 if key in body:
-                    setattr(CONFIG, attribute, body[key])
+                    if isinstance(target, dict):
+                        target[attribute] = body[key]
+                    else:
+                        setattr(target, attribute, body[key])
         return jsonify({"ok": True})
 
     @app.route("/control/revoke", methods=["POST"])
@@ -443,10 +471,14 @@ def make_app(client_id, client_secret, scopes):
 
     @app.route("/control/stats", methods=["GET", "POST"])
     def stats():
+        email = request.args.get("email")
         with LOCK:
             if request.method == "POST":
                 for key in STATS:
                     STATS[key] = 0
+                STATS_BY_USER.clear()
+            if email:
+                return jsonify(dict(STATS_BY_USER.get(email, {"authorization_code": 0, "refresh_token": 0, "refused": 0})))
             return jsonify(dict(STATS))
 
     @app.route("/healthz")
