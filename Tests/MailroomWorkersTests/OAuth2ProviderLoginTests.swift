@@ -161,8 +161,10 @@ struct OAuth2ProviderLoginTests {
                 accountId: "acct-revoked", providerId: provider.id, refreshToken: Secret(tokens.refresh), accessToken: nil,
                 expiresAt: nil, grantedAt: Date(), scopes: provider.scopes, signedInAddress: user))
             _ = try await LocalProvider.control("/control/revoke", ["email": user])
-            let service = OAuth2AccountTokens(store: store.accounts.oauth2)
+            let changes = StateChanges()
+            let service = OAuth2AccountTokens(store: store.accounts.oauth2, observer: changes)
             await #expect(throws: (any Error).self) { try await service.accessToken(accountId: "acct-revoked") }
+            #expect(changes.seen == [.revoked])
             let grant = try #require(try await store.accounts.oauth2.grant(accountId: "acct-revoked"))
             #expect(grant.failure?.state == .revoked)
             #expect(grant.refreshToken == nil)
@@ -252,5 +254,16 @@ struct OAuth2ProviderLoginTests {
             _ = try await service.accessToken(accountId: "acct-down")
             #expect(try await store.accounts.oauth2.grant(accountId: "acct-down")?.failure == nil)
         }
+    }
+}
+
+/// Records the token state changes a service reports.
+final class StateChanges: OAuth2TokenStateObserver, @unchecked Sendable {
+    private let lock = NSLock()
+    private var states: [OAuth2TokenState] = []
+    var seen: [OAuth2TokenState] { lock.withLock { states } }
+
+    func tokenStateChanged(accountId: String, from old: OAuth2TokenState?, to status: OAuth2TokenStatus) async {
+        lock.withLock { states.append(status.state) }
     }
 }
