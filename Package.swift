@@ -130,10 +130,12 @@ targets += [
         path: "Tests/MailroomTestSupport",
         swiftSettings: swiftSettings
     ),
-    .testTarget(name: "MailroomCoreTests", dependencies: ["MailroomCore"], swiftSettings: swiftSettings),
+    // The in-memory twin of the ticket, ingest, fetch-state, quarantine and raw-mail stores, for fast tests.
+    .target(name: "MailroomMemoryStore", dependencies: ["MailroomCore"], path: "Tests/MailroomMemoryStore", swiftSettings: swiftSettings),
+    .testTarget(name: "MailroomCoreTests", dependencies: ["MailroomCore", "MailroomMemoryStore"], swiftSettings: swiftSettings),
     .testTarget(
         name: "MailroomStoreTests",
-        dependencies: ["MailroomStore", "MailroomTestSupport"],
+        dependencies: ["MailroomStore", "MailroomTestSupport", "MailroomMemoryStore"],
         swiftSettings: swiftSettings
     ),
     .testTarget(
@@ -158,7 +160,7 @@ targets += [
     .executableTarget(
         name: "mailroom",
         dependencies: [
-            "MailroomApp", "MailMessage", "MailroomWorkers",
+            "MailroomApp", "MailMessage",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ],
         swiftSettings: swiftSettings
@@ -211,6 +213,15 @@ targets += [
                        .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Logging", package: "swift-log")],
         swiftSettings: swiftSettings
     ),
+]
+
+// MARK: - Exchange test servers: the independent-client checks of Tests/ExchangeServers
+
+// (section: exchange test servers)
+targets += [
+    // Runs the pytest checks (exchangelib and msgraph-sdk, unchanged, and the failure modes) against
+    // the local Graph and EWS servers that scripts/services/exchange starts. Foundation and Testing only.
+    .testTarget(name: "ExchangeServerChecks", swiftSettings: swiftSettings),
 ]
 
 let package = Package(

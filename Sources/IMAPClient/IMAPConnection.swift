@@ -2,82 +2,6 @@ import Logging
 import MailTransport
 import NIOCore
 
-/// Where a FETCH delivers message content. Called in order for each message section:
-/// `begin`, `write` for every chunk, then `end` with the attributes of that FETCH response.
-public protocol IMAPFetchSink: Sendable {
-    func begin(_ start: IMAPSectionStart) async throws
-    func write(_ bytes: ByteBuffer) async throws
-    func end(_ message: IMAPFetchedAttributes) async throws
-}
-
-/// A section begins: which message and how large (nil when the server sent NIL).
-public struct IMAPSectionStart: Sendable, Hashable {
-    public var sequence: UInt32
-    /// The UID when the server sent it before the section (Dovecot, Gmail and Outlook do).
-    public var uid: IMAPUID?
-    public var section: String
-    public var size: Int?
-}
-
-/// The non-content attributes of one FETCH response.
-public struct IMAPFetchedAttributes: Sendable, Hashable {
-    public var sequence: UInt32
-    public var uid: IMAPUID?
-    public var flags: [IMAPFlag]?
-    public var size: UInt64?
-    public var internalDate: String?
-    public var modSeq: UInt64?
-    public var sections: [String] = []
-    public var other: [String: String] = [:]
-}
-
-/// A message fetched whole (the convenience for small messages).
-public struct IMAPFetchedMessage: Sendable, Hashable {
-    public var uid: IMAPUID
-    public var attributes: IMAPFetchedAttributes
-    /// The content of the requested section (BODY[] or BODY[HEADER]).
-    public var bytes: [UInt8]
-    /// Set when the section was larger than the caller takes (`omittingLarger`): its size; `bytes` is then empty.
-    public var omittedSize: Int? = nil
-}
-
-/// What to fetch.
-public struct IMAPFetchItems: Sendable, Hashable {
-    public var text: String
-    public init(_ text: String) { self.text = text }
-    /// The whole message without setting \Seen.
-    public static let bodyPeek = IMAPFetchItems("UID FLAGS RFC822.SIZE BODY.PEEK[]")
-    /// The whole message without setting \Seen, and only its UID besides: what ingest needs.
-    /// RFC822.SIZE is not free for the server: Dovecot reads a Maildir message whose file name
-    /// lacks its CRLF size through once more for it, and keeps doing so on later fetches (10% more
-    /// of its CPU on a first fetch, 80% more on a second, in the ingest benchmark's mailbox).
-    public static let wholeMessagePeek = IMAPFetchItems("UID BODY.PEEK[]")
-    /// Only the header without setting \Seen.
-    public static let headerPeek = IMAPFetchItems("UID FLAGS RFC822.SIZE BODY.PEEK[HEADER]")
-    /// Metadata only.
-    public static let flagsAndSize = IMAPFetchItems("UID FLAGS RFC822.SIZE INTERNALDATE")
-}
-
-public enum IMAPStoreOperation: String, Sendable {
-    case add = "+FLAGS.SILENT"
-    case remove = "-FLAGS.SILENT"
-    case replace = "FLAGS.SILENT"
-}
-
-/// An event while IDLE (RFC 2177).
-public enum IMAPIdleEvent: Sendable, Hashable {
-    case exists(UInt32)
-    case expunge(UInt32)
-    case recent(UInt32)
-    case flags(sequence: UInt32, [IMAPFlag])
-    /// The server is closing the connection.
-    case bye(String)
-    case other(IMAPUntagged)
-}
-
-/// An IMAP4rev1 client connection (RFC 3501; works with IMAP4rev2 servers).
-///
-/// One command at a time. While IDLE is running, any other command first ends it with DONE.
 public actor IMAPConnection {
     public let connection: MailConnection
 
@@ -89,14 +13,14 @@ public actor IMAPConnection {
     public let endpoint: MailEndpoint
     public internal(set) var capabilities: Set<IMAPCapability> = []
     public private(set) var greeting: IMAPResponseText?
-    public private(set) var selected: IMAPMailboxStatus?
+    public internal(set) var selected: IMAPMailboxStatus?
     public private(set) var isAuthenticated = false
     private var decoder: IMAPResponseDecoder
     private var tagCounter = 0
     private var idle = IMAPIdleStateMachine()
     private var idleEvents: [IMAPIdleEvent] = []
     private var closed = false
-    private let logger: Logger
+    let logger: Logger
 
     public init(connection: MailConnection, options: IMAPParserOptions = IMAPParserOptions(), logger: Logger = Logger(label: "mailroom.imap")) {
         self.connection = connection
@@ -251,64 +175,6 @@ public actor IMAPConnection {
         }
     }
 
-    // MARK: mailboxes
-
-    public func list(reference: String = "", pattern: String = "*") async throws -> [IMAPMailboxInfo] {
-        var result: [IMAPMailboxInfo] = []
-        try await execute("LIST \(IMAPString.quoted(reference)) \(IMAPString.quoted(IMAPMailboxName.encode(pattern)))", step: "LIST") { untagged in
-            if case .list(let info) = untagged { result.append(info) }
-        }
-        return result
-    }
-
-    /// SELECT: read-write; answers UIDVALIDITY, UIDNEXT, EXISTS.
-    public func select(_ mailbox: String) async throws -> IMAPMailboxStatus {
-        try await open(mailbox, command: "SELECT")
-    }
-
-    /// EXAMINE: read-only.
-    public func examine(_ mailbox: String) async throws -> IMAPMailboxStatus {
-        try await open(mailbox, command: "EXAMINE")
-    }
-
-    private func open(_ mailbox: String, command: String) async throws -> IMAPMailboxStatus {
-        var status = IMAPMailboxStatus(name: mailbox)
-        status.readOnly = command == "EXAMINE"
-        selected = nil
-        let tagged = try await execute("\(command) \(IMAPString.quoted(IMAPMailboxName.encode(mailbox)))", step: command) { untagged in
-            switch untagged {
-            case .exists(let n): status.exists = Int(n)
-            case .recent(let n): status.recent = Int(n)
-            case .flags(let f): status.flags = f
-            case .status(.ok, let text):
-                switch text.code {
-                case .uidValidity(let v)?: status.uidValidity = v
-                case .uidNext(let n)?: status.uidNext = n
-                case .permanentFlags(let f)?: status.permanentFlags = f
-                case .highestModSeq(let m)?: status.highestModSeq = m
-                default: break
-                }
-            default: break
-            }
-        }
-        if case .readOnly? = tagged.code { status.readOnly = true }
-        if case .readWrite? = tagged.code { status.readOnly = false }
-        selected = status
-        return status
-    }
-
-    public func create(_ mailbox: String) async throws {
-        try await execute("CREATE \(IMAPString.quoted(IMAPMailboxName.encode(mailbox)))", step: "CREATE")
-    }
-
-    public func status(_ mailbox: String, items: [String] = ["MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN"]) async throws -> [String: UInt64] {
-        var values: [String: UInt64] = [:]
-        try await execute("STATUS \(IMAPString.quoted(IMAPMailboxName.encode(mailbox))) (\(items.joined(separator: " ")))", step: "STATUS") { untagged in
-            if case .mailboxStatus(_, let v) = untagged { values = v }
-        }
-        return values
-    }
-
     // MARK: messages
 
     /// UID SEARCH; answers the UIDs in ascending order.
@@ -451,96 +317,6 @@ public actor IMAPConnection {
         if let failure { throw failure }
     }
 
-    /// UID STORE with .SILENT, in batches of `batchSize` UIDs per command.
-    public func uidStore(_ uids: IMAPUIDSet, _ operation: IMAPStoreOperation, flags: [IMAPFlag], batchSize: Int = 1000) async throws {
-        let list = flags.map(\.name).joined(separator: " ")
-        for batch in uids.batches(of: batchSize) where !batch.isEmpty {
-            try await execute("UID STORE \(batch) \(operation.rawValue) (\(list))", step: "UID STORE")
-        }
-    }
-
-    /// UID EXPUNGE (RFC 4315): removes only these UIDs (they must carry \Deleted).
-    public func uidExpunge(_ uids: IMAPUIDSet) async throws {
-        guard capabilities.contains(.uidPlus) else {
-            throw MailTransportError.unsupported("the server has no UIDPLUS; use expunge()", step: "UID EXPUNGE")
-        }
-        for batch in uids.batches(of: 1000) where !batch.isEmpty {
-            try await execute("UID EXPUNGE \(batch)", step: "UID EXPUNGE")
-        }
-    }
-
-    /// EXPUNGE: removes every message flagged \Deleted in the selected mailbox.
-    public func expunge() async throws {
-        try await execute("EXPUNGE", step: "EXPUNGE")
-    }
-
-    /// Marks \Deleted and expunges these UIDs (UID EXPUNGE when possible, else EXPUNGE).
-    public func delete(_ uids: IMAPUIDSet) async throws {
-        try await uidStore(uids, .add, flags: [.deleted])
-        if capabilities.contains(.uidPlus) { try await uidExpunge(uids) } else { try await expunge() }
-    }
-
-    /// UID MOVE (RFC 6851), or COPY + STORE \Deleted + (UID) EXPUNGE where MOVE is missing.
-    public func uidMove(_ uids: IMAPUIDSet, to mailbox: String) async throws {
-        let target = IMAPString.quoted(IMAPMailboxName.encode(mailbox))
-        for batch in uids.batches(of: 1000) where !batch.isEmpty {
-            if capabilities.contains(.move) {
-                try await execute("UID MOVE \(batch) \(target)", step: "UID MOVE")
-            } else {
-                try await execute("UID COPY \(batch) \(target)", step: "UID COPY")
-                try await delete(batch)
-            }
-        }
-    }
-
-    public func uidCopy(_ uids: IMAPUIDSet, to mailbox: String) async throws {
-        try await execute("UID COPY \(uids) \(IMAPString.quoted(IMAPMailboxName.encode(mailbox)))", step: "UID COPY")
-    }
-
-    /// APPEND (e.g. to the Sent folder). Answers the new UID when the server has UIDPLUS.
-    @discardableResult
-    public func append(to mailbox: String, message: some Collection<UInt8> & Sendable, flags: [IMAPFlag] = [.seen]) async throws -> (uidValidity: UInt32, uid: IMAPUID)? {
-        try await endIdleIfNeeded()
-        let nonSync = capabilities.contains(.literalPlus) || (capabilities.contains(.literalMinus) && message.count <= 4096)
-        let tag = nextTag()
-        let flagList = flags.isEmpty ? "" : " (\(flags.map(\.name).joined(separator: " ")))"
-        let line = "\(tag) APPEND \(IMAPString.quoted(IMAPMailboxName.encode(mailbox)))\(flagList) {\(message.count)\(nonSync ? "+" : "")}"
-        try await connection.sendLine(line)
-        var sentBody = false
-        if nonSync {
-            try await sendLiteral(message)
-            sentBody = true
-        }
-        while true {
-            let event = try await nextEvent(step: "APPEND", timeout: endpoint.commandTimeout)
-            switch event {
-            case .response(.continuation) where !sentBody:
-                try await sendLiteral(message)
-                sentBody = true
-            case .response(.tagged(let t, let status, let text)) where t == tag:
-                try check(status, text, step: "APPEND")
-                if case .appendUID(let validity, let uid)? = text.code { return (validity, uid) }
-                return nil
-            case .response(.untagged(let u)):
-                try handleUnsolicited(u)
-            default:
-                try await skipFetch(event)
-            }
-        }
-    }
-
-    private func sendLiteral(_ message: some Collection<UInt8>) async throws {
-        let chunk = 256 * 1024
-        var index = message.startIndex
-        while index != message.endIndex {
-            let end = message.index(index, offsetBy: chunk, limitedBy: message.endIndex) ?? message.endIndex
-            try await connection.send(connection.channel.allocator.buffer(bytes: message[index..<end]))
-            index = end
-        }
-        try await connection.send(ByteBuffer(string: "\r\n"))
-        logger.trace("C: <literal, \(message.count) bytes>")
-    }
-
     public func noop() async throws {
         try await execute("NOOP", step: "NOOP")
     }
@@ -637,7 +413,7 @@ public actor IMAPConnection {
 
     private var pendingIdleFlags: IMAPFetchedAttributes?
 
-    private func endIdleIfNeeded() async throws {
+    func endIdleIfNeeded() async throws {
         guard let tag = idle.doneNeeded() else { return }
         try await connection.sendLine("DONE")
         while idle.isActive {
@@ -651,7 +427,7 @@ public actor IMAPConnection {
 
     // MARK: plumbing
 
-    private func nextTag() -> String {
+    func nextTag() -> String {
         tagCounter += 1
         return "M\(tagCounter)"
     }
@@ -684,11 +460,11 @@ public actor IMAPConnection {
     }
 
     /// Unsolicited FETCH responses (flag changes) during other commands are read and dropped.
-    private func skipFetch(_ event: IMAPResponseEvent) async throws {
+    func skipFetch(_ event: IMAPResponseEvent) async throws {
         _ = event
     }
 
-    private func check(_ status: IMAPStatus, _ text: IMAPResponseText, step: String) throws {
+    func check(_ status: IMAPStatus, _ text: IMAPResponseText, step: String) throws {
         switch status {
         case .ok: return
         case .no:
@@ -700,7 +476,7 @@ public actor IMAPConnection {
         }
     }
 
-    private func handleUnsolicited(_ untagged: IMAPUntagged) throws {
+    func handleUnsolicited(_ untagged: IMAPUntagged) throws {
         switch untagged {
         case .status(.bye, _):
             closed = true
@@ -717,7 +493,7 @@ public actor IMAPConnection {
         }
     }
 
-    private func nextEvent(step: String, timeout: Duration) async throws -> IMAPResponseEvent {
+    func nextEvent(step: String, timeout: Duration) async throws -> IMAPResponseEvent {
         while true {
             if let event = try decoder.next() {
                 if case .response(let r) = event { logger.trace("S: \(r)") }
@@ -729,41 +505,5 @@ public actor IMAPConnection {
             }
             decoder.append(bytes)
         }
-    }
-}
-
-extension IMAPFetchedAttributes {
-    init(sequence: UInt32) { self.sequence = sequence }
-
-    mutating func apply(_ attribute: IMAPFetchAttribute) {
-        switch attribute {
-        case .uid(let u): uid = u
-        case .flags(let f): flags = f
-        case .rfc822Size(let s): size = s
-        case .internalDate(let d): internalDate = d
-        case .modSeq(let m): modSeq = m
-        case .gmailMessageID(let id): other["X-GM-MSGID"] = String(id)
-        case .gmailThreadID(let id): other["X-GM-THRID"] = String(id)
-        case .other(let name, let value): other[name] = value
-        }
-    }
-}
-
-/// IDLE events as an async sequence (see ``IMAPConnection/idle(reissueAfter:)``).
-public struct IMAPIdleEvents: AsyncSequence, Sendable {
-    public typealias Element = IMAPIdleEvent
-    let connection: IMAPConnection
-    let reissueAfter: Duration
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let connection: IMAPConnection
-        let reissueAfter: Duration
-        public mutating func next() async throws -> IMAPIdleEvent? {
-            try await connection.nextIdleEvent(reissueAfter: reissueAfter)
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(connection: connection, reissueAfter: reissueAfter)
     }
 }

@@ -28,11 +28,6 @@ public struct Mailbox: Sendable, Hashable, Codable, CustomStringConvertible {
 
     enum CodingKeys: String, CodingKey { case name, address }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encode(address, forKey: .address)
-    }
 }
 
 /// An entry of an address list: a mailbox, or a named group of mailboxes (RFC 5322 3.4).

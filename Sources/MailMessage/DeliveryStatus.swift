@@ -11,13 +11,6 @@ public struct RecipientDeliveryStatus: Sendable, Hashable, Codable {
 
     enum CodingKeys: String, CodingKey { case address, action, status, diagnosticCode }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(address, forKey: .address)
-        try container.encode(action, forKey: .action)
-        try container.encode(status, forKey: .status)
-        try container.encode(diagnosticCode, forKey: .diagnosticCode)
-    }
 }
 
 /// The machine-readable part of a bounce: which message it reports on and what happened to
@@ -30,12 +23,6 @@ public struct DeliveryStatusReport: Sendable, Hashable, Codable {
     public var recipients: [RecipientDeliveryStatus]
 
     enum CodingKeys: String, CodingKey { case originalMessageId, recipients }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(originalMessageId, forKey: .originalMessageId)
-        try container.encode(recipients, forKey: .recipients)
-    }
 
     public init(originalMessageId: String?, reportingMTA: String? = nil, recipients: [RecipientDeliveryStatus]) {
         self.originalMessageId = originalMessageId

@@ -20,16 +20,6 @@ public struct AttachmentSummary: Sendable, Hashable, Codable {
         self.inline = inline
     }
 
-    // Written by hand so that absent values appear as null, as DESIGN.md's shape requires.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(filename, forKey: .filename)
-        try container.encode(contentType, forKey: .contentType)
-        try container.encode(size, forKey: .size)
-        try container.encode(sha256, forKey: .sha256)
-        try container.encode(contentId, forKey: .contentId)
-        try container.encode(inline, forKey: .inline)
-    }
 }
 
 /// The JSON description of a message printed by `mailroom parse` (DESIGN.md, "Stable
@@ -119,27 +109,6 @@ public struct MessageSummary: Sendable, Hashable, Codable {
         deliveryStatus = message.deliveryStatus
         var seen = Set<String>()
         self.warnings = warnings.map(\.description).filter { seen.insert($0).inserted }
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(messageId, forKey: .messageId)
-        try container.encode(inReplyTo, forKey: .inReplyTo)
-        try container.encode(references, forKey: .references)
-        try container.encode(subject, forKey: .subject)
-        try container.encode(date, forKey: .date)
-        try container.encode(from, forKey: .from)
-        try container.encode(sender, forKey: .sender)
-        try container.encode(replyTo, forKey: .replyTo)
-        try container.encode(to, forKey: .to)
-        try container.encode(cc, forKey: .cc)
-        try container.encode(bcc, forKey: .bcc)
-        try container.encode(autoSubmitted, forKey: .autoSubmitted)
-        try container.encode(text, forKey: .text)
-        try container.encode(html, forKey: .html)
-        try container.encode(attachments, forKey: .attachments)
-        try container.encode(deliveryStatus, forKey: .deliveryStatus)
-        try container.encode(warnings, forKey: .warnings)
     }
 
     /// The JSON `mailroom parse` prints: keys in DESIGN.md's order, nulls written, slashes

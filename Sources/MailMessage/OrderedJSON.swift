@@ -55,24 +55,10 @@ indirect enum OrderedJSON {
         output.append(contentsOf: repeatElement(ASCII.space, count: indent * 2))
     }
 
-    /// RFC 8259 section 7: quote, backslash and control characters escaped; everything else
-    /// written as UTF-8.
     static func writeString(_ value: String, into output: inout [UInt8]) {
-        let hex = Array("0123456789abcdef".utf8)
-        output.append(ASCII.quote)
-        for byte in value.utf8 {
-            switch byte {
-            case ASCII.quote: output.append(contentsOf: [ASCII.backslash, ASCII.quote])
-            case ASCII.backslash: output.append(contentsOf: [ASCII.backslash, ASCII.backslash])
-            case ASCII.lf: output.append(contentsOf: [ASCII.backslash, UInt8(ascii: "n")])
-            case ASCII.cr: output.append(contentsOf: [ASCII.backslash, UInt8(ascii: "r")])
-            case ASCII.tab: output.append(contentsOf: [ASCII.backslash, UInt8(ascii: "t")])
-            case 0..<0x20, 0x7F:
-                output.append(contentsOf: [ASCII.backslash, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]])
-            default: output.append(byte)
-            }
-        }
-        output.append(ASCII.quote)
+        var literal = ""
+        JSONStringLiteral.append(value, to: &literal)
+        output.append(contentsOf: literal.utf8)
     }
 }
 

@@ -34,8 +34,8 @@ public enum ReplyQuoting {
         let heading = attribution(for: message)
         let text = message.textBody ?? message.htmlBody.map(HTMLText.plainText) ?? ""
         let quotedText = heading + "\n" + quoteText(text)
-        let inner = message.htmlBody.map(HTMLText.bodyContent) ?? HTMLText.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")
-        let html = "<div class=\"mailroom-attribution\">\(HTMLText.escape(heading))</div>\n"
+        let inner = message.htmlBody.map(HTMLText.bodyContent) ?? HTMLEscape.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")
+        let html = "<div class=\"mailroom-attribution\">\(HTMLEscape.escape(heading))</div>\n"
             + "<blockquote type=\"cite\" style=\"margin:0 0 0 .8ex;border-left:1px solid #ccc;padding-left:1ex\">\n"
             + inner + "\n</blockquote>"
         return QuotedOriginal(text: quotedText, html: html)
@@ -169,23 +169,9 @@ public enum ReplyExtractor {
     }
 }
 
-/// Minimal HTML handling for quoting: not a renderer, just enough to nest and escape.
-enum HTMLText {
-    static func escape(_ text: String) -> String {
-        var output = ""
-        output.reserveCapacity(text.utf8.count)
-        for character in text {
-            switch character {
-            case "&": output += "&amp;"
-            case "<": output += "&lt;"
-            case ">": output += "&gt;"
-            case "\"": output += "&quot;"
-            default: output.append(character)
-            }
-        }
-        return output
-    }
-
+/// Minimal HTML handling for quoting and signatures: not a renderer, just enough to nest and to
+/// give a text version (`HTMLEscape` escapes).
+public enum HTMLText {
     /// What is between `<body ...>` and `</body>`, or the whole document when it has no body
     /// element, so the original can be nested in a blockquote.
     static func bodyContent(_ html: String) -> String {
@@ -200,7 +186,7 @@ enum HTMLText {
 
     /// Text of an HTML body for quoting when a message has no text part: tags removed,
     /// block ends turned into line breaks, common entities decoded.
-    static func plainText(_ html: String) -> String {
+    public static func plainText(_ html: String) -> String {
         var output = ""
         var inTag = false
         var tag = ""

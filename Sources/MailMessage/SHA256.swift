@@ -52,10 +52,12 @@ public struct SHA256: Sendable {
         return hasher.finalize()
     }
 
-    public static func hex(_ digest: [UInt8]) -> String {
+    /// Lowercase hex of a digest (or any bytes): the project's one hex encoder. Without a formatter
+    /// per byte: `String(format:)` cost more than the hashing.
+    public static func hex(_ digest: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var out: [UInt8] = []
-        out.reserveCapacity(digest.count * 2)
+        out.reserveCapacity(max(64, digest.underestimatedCount * 2))
         for byte in digest {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0x0F)])

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import MailMessage
 import MailroomCore
 import MailroomStore
 import MailroomWeb
@@ -37,6 +38,28 @@ public enum MailroomApplication {
         return (database, SQLStore(database: database, secrets: secrets, logger: logger))
     }
 
+    /// Creates or updates the schema (`mailroom migrate`): the versions applied now, and the newest.
+    public static func migrate(_ configuration: MailroomConfiguration, logger: Logger) async throws -> (applied: [Int], latest: Int) {
+        let (database, _) = try await openStore(configuration, logger: logger)
+        do {
+            let applied = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await database.run() }
+                defer { group.cancelAll() }
+                return try await Migrator.migrate(database, logger: logger)
+            }
+            await database.close()
+            return (applied, Migrator.latestVersion)
+        } catch {
+            await database.close()
+            throw error
+        }
+    }
+
+    /// A message as `mailroom parse` prints it, parsed with the limits ingest uses.
+    public static func summarize(_ bytes: [UInt8]) -> MessageSummary {
+        MessageSummary(MIMEMessage(parsing: bytes, options: InboundMailParser.parseOptions))
+    }
+
     /// Ingests files through the same pipeline as fetched mail (`mailroom import`).
     public static func importMail(_ configuration: MailroomConfiguration, accountKey: String, path: String,
                                   logger: Logger) async throws -> MailImporter.Summary {
@@ -52,7 +75,7 @@ public enum MailroomApplication {
                 guard let account = try await store.accounts.find(key: accountKey) else {
                     throw ConfigurationError("no account has the key '\(accountKey)'")
                 }
-                let importer = MailImporter(pipeline: IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger))
+                let importer = MailImporter(pipeline: IngestPipeline(store: store.ingest, settings: store.settings, logger: logger))
                 return try await importer.importPath(path, into: account)
             }
             await database.close()
@@ -79,7 +102,7 @@ public enum MailroomApplication {
         })
         let routing = RoutingStep(store: store, logger: logger, service: routingService, onQueued: { sender.wake() },
                                   onWebhook: { webhooks.wake() })
-        let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: logger,
+        let pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: logger,
                                       onBatchCommit: { batch in await routing.run(after: batch) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let composer = ReplyComposer(store: store)

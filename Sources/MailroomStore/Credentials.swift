@@ -1,6 +1,7 @@
 import Crypto
 import _CryptoExtras
 import Foundation
+import MailMessage
 import MailroomCore
 
 /// Encrypts stored credentials with AES-GCM under a key that is never in the database.
@@ -44,7 +45,7 @@ public struct SecretBox: Sendable {
         guard text.count >= 16 else {
             throw SecretKeyError(message: "the secret key from \(origin) is too short: give 32 bytes as base64 or hex, or a passphrase of at least 16 characters")
         }
-        return HKDF<SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: Data(text.utf8)),
+        return HKDF<Crypto.SHA256>.deriveKey(inputKeyMaterial: SymmetricKey(data: Data(text.utf8)),
                                       info: Data("mailroom secret key v1".utf8), outputByteCount: 32)
     }
 
@@ -110,7 +111,7 @@ public enum TokenHasher {
     }
 
     public static func hash(_ token: String) -> String {
-        SHA256.hash(data: Data(token.utf8)).map { String(format: "%02x", $0) }.joined()
+        MailMessage.SHA256.hex(Crypto.SHA256.hash(data: Data(token.utf8)))
     }
 }
 

@@ -217,6 +217,10 @@ public struct SQLStore: Sendable {
     public let cannedAnswers: SQLCannedAnswerRepository
     public let settings: SQLSettingsRepository
     public let tickets: SQLTicketStore
+    public let ingest: SQLIngestStore
+    public let fetchState: SQLFetchStateStore
+    public let quarantine: SQLQuarantineStore
+    public let rawMail: SQLRawMailStore
     public let outbox: SQLOutboxStore
     public let templates: SQLTemplateRepository
     public let rules: SQLRuleRepository
@@ -231,6 +235,10 @@ public struct SQLStore: Sendable {
         cannedAnswers = SQLCannedAnswerRepository(database: database)
         settings = SQLSettingsRepository(database: database)
         tickets = SQLTicketStore(database: database)
+        ingest = SQLIngestStore(database: database)
+        fetchState = SQLFetchStateStore(database: database)
+        quarantine = SQLQuarantineStore(database: database)
+        rawMail = SQLRawMailStore(database: database)
         outbox = SQLOutboxStore(database: database)
         templates = SQLTemplateRepository(database: database)
         rules = SQLRuleRepository(database: database)

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import MailMessage
 import MailroomCore
 import SQLKit
 
@@ -15,14 +16,14 @@ public struct SQLOutboxStore: Sendable {
     public func enqueue(_ message: InboundMail, raw: [UInt8], ticketId: String, sendingAccountId: String, envelopeFrom: String,
                         recipients: [String], verp: Bool = false, now: Date = Date()) async throws -> (message: TicketMessage, item: OutboxItem) {
         let (messageRowId, item) = try await database.transaction { db -> (String, OutboxItem) in
-            try await SQLTicketStore.putBlob(raw, sha256: message.rawSha256, db: db, now: now)
+            try await SQLRawMailStore.putBlob(raw, sha256: message.rawSha256, db: db, now: now)
             guard try await db.raw("SELECT id FROM tickets WHERE id = \(bind: ticketId)").first() != nil else {
                 throw DomainError.notFound("ticket \(ticketId)")
             }
-            let rowId = try await SQLTicketStore.insertMessage(message, ticketId: ticketId, accountId: sendingAccountId,
+            let rowId = try await SQLTicketWrites.insertMessage(message, ticketId: ticketId, accountId: sendingAccountId,
                                                                direction: .outbound, deliveryState: .queued, db: db, now: now)
-            try await SQLTicketStore.addParticipants(ticketId: ticketId, from: [], to: message.to, cc: message.cc, db: db)
-            try await SQLTicketStore.touchTicket(ticketId, direction: .outbound, addTags: [], db: db, now: now)
+            try await SQLTicketWrites.addParticipants(ticketId: ticketId, TicketParticipant.of(from: [], to: message.to, cc: message.cc), db: db)
+            try await SQLTicketWrites.touchTicket(ticketId, TicketTouch(direction: .outbound, at: now), db: db)
             let id = Identifier.make(at: now)
             let item = OutboxItem(id: id, ticketId: ticketId, messageId: rowId, accountId: sendingAccountId,
                                   nextAttemptAt: now, envelopeFrom: verp ? VERPAddress.make(base: envelopeFrom, outboxId: id) : envelopeFrom,
@@ -31,7 +32,7 @@ public struct SQLOutboxStore: Sendable {
                 INSERT INTO outbox (id, ticket_id, message_id, account_id, state, attempts, next_attempt_at, lease_owner, lease_expires_at,
                                     envelope_from, recipients, raw_sha256, last_error, created_at, updated_at, sent_at)
                 VALUES (\(bind: item.id), \(bind: ticketId), \(bind: rowId), \(bind: sendingAccountId), 'queued', 0,
-                        \(bind: Timestamp.from(now)), NULL, NULL, \(bind: item.envelopeFrom), \(bind: try SQLTicketStore.json(recipients)),
+                        \(bind: Timestamp.from(now)), NULL, NULL, \(bind: item.envelopeFrom), \(bind: try StoredJSON.encode(recipients)),
                         \(bind: message.rawSha256), NULL, \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)), NULL)
                 """).run()
             return (rowId, item)
@@ -228,7 +229,7 @@ public struct SQLOutboxStore: Sendable {
                     SELECT sha256, size, data, pack, pack_offset FROM blobs WHERE sha256 IN (\(binds: chunk.map { keys[$0] }))\(sizeLimit)
                     """).all()
                 for row in rows {
-                    found[try row.decode(column: "sha256", as: String.self)] = try SQLTicketStore.blobBytes(row, packs: database.blobPacks)
+                    found[try row.decode(column: "sha256", as: String.self)] = try SQLRawMailStore.blobBytes(row, packs: database.blobPacks)
                 }
             }
             return found
@@ -331,15 +332,27 @@ public struct SQLOutboxStore: Sendable {
         }
     }
 
+    /// Addresses among `addresses` that bounced permanently before, with the reason.
+    public func permanentlyBounced(_ addresses: [String]) async throws -> [(address: String, status: String?, diagnostic: String?)] {
+        let keys = addresses.map { $0.lowercased() }
+        guard !keys.isEmpty else { return [] }
+        return try await database.withConnection { db in
+            try await db.raw("SELECT address, status, diagnostic FROM bounced_addresses WHERE address IN (\(binds: keys))").all().map {
+                (try $0.decode(column: "address", as: String.self), try $0.decode(column: "status", as: String?.self),
+                 try $0.decode(column: "diagnostic", as: String?.self))
+            }
+        }
+    }
+
     // MARK: Uploads (attachments for replies)
 
     public func saveUpload(_ data: [UInt8], filename: String, contentType: String, contentId: String?, inline: Bool,
                            uploadedBy: String?, now: Date = Date()) async throws -> Upload {
-        let sha256 = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let sha256 = MailMessage.SHA256.hex(Crypto.SHA256.hash(data: data))
         let upload = Upload(id: Identifier.make(at: now), sha256: sha256, filename: filename, contentType: contentType, size: data.count,
                             contentId: contentId, inline: inline, createdAt: now)
         try await database.transaction { db in
-            try await SQLTicketStore.putBlob(data, sha256: sha256, db: db, now: now)
+            try await SQLRawMailStore.putBlob(data, sha256: sha256, db: db, now: now)
             try await db.raw("""
                 INSERT INTO uploads (id, sha256, filename, content_type, size, content_id, inline, uploaded_by, created_at)
                 VALUES (\(bind: upload.id), \(bind: sha256), \(bind: filename), \(bind: contentType), \(bind: data.count),
@@ -417,34 +430,17 @@ enum OutboxJSON {
         for (index, result) in results.enumerated() {
             if index > 0 { out += "," }
             out += #"{"accepted":"# + (result.accepted ? "true" : "false") + #","address":"#
-            appendString(result.address, to: &out)
+            JSONStringLiteral.append(result.address, to: &out)
             if let code = result.replyCode { out += #","replyCode":"# + String(code) }
             if let text = result.text {
                 out += #","text":"#
-                appendString(text, to: &out)
+                JSONStringLiteral.append(text, to: &out)
             }
             out += "}"
         }
         return out + "]"
     }
 
-    static func appendString(_ value: String, to out: inout String) {
-        out += "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
-    }
 
     /// A list of addresses as stored by `enqueue`; anything but plain strings goes to the full decoder.
     static func decodeAddresses(_ text: String, decoder: JSONDecoder) throws -> [String] {

@@ -56,7 +56,7 @@ public struct SQLRoutingStore: Sendable {
             try await db.raw("""
                 INSERT INTO queues (id, name, strategy, agent_timeout_seconds, account_ids, created_at, updated_at)
                 VALUES (\(bind: stored.id), \(bind: stored.name), \(bind: stored.strategy.rawValue), \(bind: stored.agentTimeoutSeconds),
-                        \(bind: try SQLTicketStore.json(stored.accountIds)), \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)))
+                        \(bind: try StoredJSON.encode(stored.accountIds)), \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)))
                 """).run()
             try await Self.writeMembers(stored, db: db)
         }
@@ -71,7 +71,7 @@ public struct SQLRoutingStore: Sendable {
             try await Self.checkUniqueName(queue, db: db)
             try await db.raw("""
                 UPDATE queues SET name = \(bind: queue.name), strategy = \(bind: queue.strategy.rawValue),
-                    agent_timeout_seconds = \(bind: queue.agentTimeoutSeconds), account_ids = \(bind: try SQLTicketStore.json(queue.accountIds)),
+                    agent_timeout_seconds = \(bind: queue.agentTimeoutSeconds), account_ids = \(bind: try StoredJSON.encode(queue.accountIds)),
                     updated_at = \(bind: Timestamp.from(now))
                 WHERE id = \(bind: queue.id)
                 """).run()
@@ -119,13 +119,13 @@ public struct SQLRoutingStore: Sendable {
 
     /// A deleted account stops being served by any queue (Ameyo: queues using a deleted profile lose it).
     public func unlinkAccount(_ accountId: String, now: Date = Date()) async throws {
-        let pattern = "%" + (try SQLTicketStore.json(accountId)) + "%"
+        let pattern = "%" + (try StoredJSON.encode(accountId)) + "%"
         try await database.transaction { db in
             let rows = try await db.raw("SELECT id, account_ids FROM queues WHERE account_ids LIKE \(bind: pattern)").all()
             for row in rows {
                 let ids = try JSONCoding.decoder.decode([String].self, from: Data(try row.decode(column: "account_ids", as: String.self).utf8))
                 try await db.raw("""
-                    UPDATE queues SET account_ids = \(bind: try SQLTicketStore.json(ids.filter { $0 != accountId })), updated_at = \(bind: Timestamp.from(now))
+                    UPDATE queues SET account_ids = \(bind: try StoredJSON.encode(ids.filter { $0 != accountId })), updated_at = \(bind: Timestamp.from(now))
                     WHERE id = \(bind: try row.decode(column: "id", as: String.self))
                     """).run()
             }
@@ -301,8 +301,8 @@ public struct SQLRoutingStore: Sendable {
     /// returns false (writing nothing) when another accept, node or timer changed it first: the
     /// caller reads it again and replays its event on what is there now.
     public func commit(_ change: RoutingChange) async throws -> Bool {
-        let machineJSON = try SQLTicketStore.json(change.machine)
-        let closingJSON = try change.closing.map { try SQLTicketStore.json($0) }
+        let machineJSON = try StoredJSON.encode(change.machine)
+        let closingJSON = try change.closing.map { try StoredJSON.encode($0) }
         let deadline = change.machine.nextDeadline.map(Timestamp.from)
         let queueId: String? = if case .inQueue(let id, _) = change.machine.phase { id } else { nil }
         let waiting = change.machine.awaitedAgentId
@@ -362,8 +362,10 @@ public struct SQLRoutingStore: Sendable {
         for action in actions {
             switch action {
             case .assign(let userId):
+                let change = TicketLifecycle.agentAssigned
                 try await db.raw("""
-                    UPDATE tickets SET agent_id = \(bind: userId), status = CASE WHEN status = 'new' THEN 'open' ELSE status END
+                    UPDATE tickets SET agent_id = \(bind: userId),
+                        status = CASE WHEN status = \(bind: change.from.rawValue) THEN \(bind: change.to.rawValue) ELSE status END
                     WHERE id = \(bind: ticketId)
                     """).run()
                 touched = true
@@ -390,8 +392,8 @@ public struct SQLRoutingStore: Sendable {
 
     /// Keeps (or, with nil, forgets) the ticket's closing flow beside its machine.
     public func saveClosing(ticketId: String, closing: ClosingFlow?, now: Date = Date()) async throws {
-        let closingJSON = try closing.map { try SQLTicketStore.json($0) }
-        let idle = try SQLTicketStore.json(TicketRouting(ticketId: ticketId))
+        let closingJSON = try closing.map { try StoredJSON.encode($0) }
+        let idle = try StoredJSON.encode(TicketRouting(ticketId: ticketId))
         let millis = Timestamp.from(now)
         try await database.withConnection { db in
             try await db.raw("""

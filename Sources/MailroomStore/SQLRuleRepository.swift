@@ -17,7 +17,7 @@ public struct SQLRuleRepository: Sendable {
             try await db.raw("""
                 INSERT INTO rules (id, account_id, position, enabled, document, created_at, updated_at)
                 VALUES (\(bind: stored.id), \(bind: stored.accountId), \(bind: stored.position), \(bind: stored.enabled),
-                        \(bind: try SQLTicketStore.json(stored)), \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)))
+                        \(bind: try StoredJSON.encode(stored)), \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)))
                 """).run()
         }
         return stored
@@ -29,7 +29,7 @@ public struct SQLRuleRepository: Sendable {
             for rule in rules {
                 try await db.raw("""
                     UPDATE rules SET account_id = \(bind: rule.accountId), position = \(bind: rule.position), enabled = \(bind: rule.enabled),
-                        document = \(bind: try SQLTicketStore.json(rule)), updated_at = \(bind: now)
+                        document = \(bind: try StoredJSON.encode(rule)), updated_at = \(bind: now)
                     WHERE id = \(bind: rule.id)
                     """).run()
             }

@@ -22,8 +22,8 @@ public struct SQLWebhookStore: Sendable {
             try await db.raw("""
                 INSERT INTO webhook_deliveries (id, url, event, ticket_id, rule_ids, payload, state, attempts, next_attempt_at,
                                                 lease_owner, lease_expires_at, last_status, last_error, created_at, delivered_at)
-                VALUES (\(bind: delivery.id), \(bind: url), \(bind: event), \(bind: ticketId), \(bind: try SQLTicketStore.json(ruleIds)),
-                        \(bind: try SQLTicketStore.json(payload)), 'pending', 0, \(bind: Timestamp.from(now)), NULL, NULL, NULL, NULL,
+                VALUES (\(bind: delivery.id), \(bind: url), \(bind: event), \(bind: ticketId), \(bind: try StoredJSON.encode(ruleIds)),
+                        \(bind: try StoredJSON.encode(payload)), 'pending', 0, \(bind: Timestamp.from(now)), NULL, NULL, NULL, NULL,
                         \(bind: Timestamp.from(now)), NULL)
                 """).run()
         }

@@ -4,6 +4,7 @@ import MailroomCore
 import MailroomStore
 import Metrics
 import ServiceLifecycle
+import Synchronization
 
 /// Keeps one fetcher running for each account that should fetch on this node, and only those:
 /// an account changed, deactivated or deleted is noticed within `reconcileInterval` (or at once
@@ -15,8 +16,11 @@ public actor FetcherSupervisor: Service {
     private let logger: Logger
     private let nodeName: String
     private let reconcileInterval: Duration
-    private var running: [String: (fingerprint: String, task: Task<Void, Never>)] = [:]
-    private var wakeUp: AsyncStream<Void>.Continuation?
+    private var running: [String: (fingerprint: String, fetcher: RunningFetcher)] = [:]
+    private let rounds: PeriodicWork<ContinuousClock>
+    /// Fetchers to start, taken by ``run()``, which runs each as a child task: fetchers live inside the service group.
+    private let starts: AsyncStream<RunningFetcher>
+    private let startContinuation: AsyncStream<RunningFetcher>.Continuation
 
     public init(store: SQLStore, pipeline: IngestPipeline, status: AccountStatusBoard, logger: Logger,
                 nodeName: String = ProcessInfo.processInfo.hostName, reconcileInterval: Duration = .seconds(2)) {
@@ -26,17 +30,18 @@ public actor FetcherSupervisor: Service {
         self.logger = logger
         self.nodeName = nodeName
         self.reconcileInterval = reconcileInterval
+        rounds = PeriodicWork(every: reconcileInterval)
+        (starts, startContinuation) = AsyncStream.makeStream()
     }
 
     /// Looks at the accounts again now (after the API changed one).
     public nonisolated func wake() {
-        Task { await self.signal() }
+        wakeRequested.withLock { $0 = true }
+        rounds.wake()
     }
 
-    private func signal() {
-        fullRoundDue = true
-        wakeUp?.yield()
-    }
+    /// Set by ``wake()`` from any thread; the next round reads all accounts.
+    private let wakeRequested = Mutex(false)
 
     /// The accounts table's change marker at the last full round (nil: none yet).
     private var seenMarker: String?
@@ -47,33 +52,23 @@ public actor FetcherSupervisor: Service {
     private let fullRoundEvery = 30
 
     public func run() async throws {
-        let (wakes, continuation) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
-        wakeUp = continuation
-        let interval = reconcileInterval
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                continuation.yield()
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await self.rounds.run { await self.reconcile() }
+                await self.stopAll()
+                self.startContinuation.finish()
             }
+            for await fetcher in starts { group.addTask { await fetcher.run() } }
         }
-        await cancelWhenGracefulShutdown {
-            await self.reconcile()
-            for await _ in wakes {
-                if Task.isCancelled { break }
-                await self.reconcile()
-            }
-        }
-        ticker.cancel()
-        continuation.finish()
-        await stopAll()
     }
 
     /// The accounts whose fetchers run now.
     public var runningAccounts: [String] { Array(running.keys).sorted() }
 
     public func reconcile() async {
+        if wakeRequested.withLock({ requested in defer { requested = false }; return requested }) { fullRoundDue = true }
         roundsSinceFull += 1
-        let marker = try? await store.tickets.accountsChangeMarker()
+        let marker = try? await store.fetchState.accountsChangeMarker()
         if !fullRoundDue, roundsSinceFull < fullRoundEvery, marker != nil, marker == seenMarker {
             await renewLeasesIfDue()
             if roundsSinceFull % 5 == 0 { await recordGauges() }
@@ -99,30 +94,30 @@ public actor FetcherSupervisor: Service {
                 desired[account.id] = account
                 continue
             }
-            let leased = (try? await store.tickets.acquireFetchLease(accountId: account.id, node: nodeName, duration: leaseSeconds)) ?? false
+            let leased = (try? await store.fetchState.acquireFetchLease(accountId: account.id, node: nodeName, duration: leaseSeconds)) ?? false
             if leased { desired[account.id] = account } else { fullRoundDue = true }
         }
         await renewLeasesIfDue()
         for (id, entry) in running where desired[id] == nil || desired[id].map(Self.fingerprint) != entry.fingerprint {
-            entry.task.cancel()
-            await entry.task.value
+            await entry.fetcher.stop()
             running[id] = nil
-            try? await store.tickets.releaseFetchLease(accountId: id, node: nodeName)
+            try? await store.fetchState.releaseFetchLease(accountId: id, node: nodeName)
             logger.info("stopped fetching", metadata: ["account": "\(id)"])
         }
         defer { Task { await self.recordGauges() } }
         for (id, account) in desired where running[id] == nil {
-            let task: Task<Void, Never>
+            let fetcher: RunningFetcher
             if account.incoming.protocol == .pop3 {
-                let fetcher = POP3Fetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger,
+                let pop3 = POP3Fetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine, status: status, logger: logger,
                                           credentials: AccountCredentialSource(accounts: store.accounts))
-                task = Task { await fetcher.run() }
+                fetcher = RunningFetcher { await pop3.run() }
             } else {
-                let fetcher = IMAPFetcher(account: account, pipeline: pipeline, tickets: store.tickets, status: status, logger: logger,
+                let imap = IMAPFetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine, status: status, logger: logger,
                                           credentials: AccountCredentialSource(accounts: store.accounts))
-                task = Task { await fetcher.run() }
+                fetcher = RunningFetcher { await imap.run() }
             }
-            running[id] = (Self.fingerprint(account), task)
+            startContinuation.yield(fetcher)
+            running[id] = (Self.fingerprint(account), fetcher)
             logger.info("started fetching", metadata: ["account": "\(id)", "key": "\(account.key)"])
         }
     }
@@ -134,17 +129,17 @@ public actor FetcherSupervisor: Service {
             guard let status = status.status(of: id), let last = status.lastSuccessfulFetchAt else { continue }
             Gauge(label: "mailroom_fetch_lag_seconds", dimensions: [("account", id)]).record(now.timeIntervalSince(last))
         }
-        if let size = try? await store.tickets.quarantineCount() {
+        if let size = try? await store.quarantine.quarantineCount() {
             Gauge(label: "mailroom_quarantine_size").record(size)
         }
         Gauge(label: "mailroom_fetchers_running").record(running.count)
     }
 
     private func stopAll() async {
-        for (_, entry) in running { entry.task.cancel() }
+        for (_, entry) in running { entry.fetcher.requestStop() }
         for (id, entry) in running {
-            await entry.task.value
-            try? await store.tickets.releaseFetchLease(accountId: id, node: nodeName)
+            await entry.fetcher.stop()
+            try? await store.fetchState.releaseFetchLease(accountId: id, node: nodeName)
         }
         running.removeAll()
     }
@@ -157,7 +152,7 @@ public actor FetcherSupervisor: Service {
         let now = ContinuousClock.now
         if let last = lastRenewal, now - last < .seconds(leaseSeconds / 3) { return }
         do {
-            try await store.tickets.renewFetchLeases(accountIds: Array(running.keys), node: nodeName, duration: leaseSeconds)
+            try await store.fetchState.renewFetchLeases(accountIds: Array(running.keys), node: nodeName, duration: leaseSeconds)
             lastRenewal = now
         } catch {
             logger.error("cannot renew fetch leases", metadata: ["error": "\(error)"])
@@ -179,5 +174,40 @@ public actor FetcherSupervisor: Service {
         let settings = (try? JSONCoding.encoder.encode(account)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         let secrets = (try? JSONCoding.encoder.encode(AccountSecrets(of: account))).map { InboundMailParser.sha256Hex($0) } ?? ""
         return InboundMailParser.sha256Hex(Array((settings + secrets).utf8))
+    }
+}
+
+/// One account's fetcher, run as a child task of the supervisor's ``FetcherSupervisor/run()``
+/// and stopped on request: ``stop()`` cancels its work and returns once it has ended.
+final class RunningFetcher: Sendable {
+    private let work: @Sendable () async -> Void
+    private let stopRequests: AsyncStream<Void>
+    private let stopContinuation: AsyncStream<Void>.Continuation
+    private let ended: AsyncStream<Void>
+    private let endedContinuation: AsyncStream<Void>.Continuation
+
+    init(_ work: @escaping @Sendable () async -> Void) {
+        self.work = work
+        (stopRequests, stopContinuation) = AsyncStream.makeStream()
+        (ended, endedContinuation) = AsyncStream.makeStream()
+    }
+
+    /// Runs the work until it ends or a stop is requested (then it is cancelled).
+    func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.work() }
+            group.addTask { for await _ in self.stopRequests {} }
+            await group.next()
+            group.cancelAll()
+        }
+        endedContinuation.finish()
+    }
+
+    func requestStop() { stopContinuation.finish() }
+
+    /// Requests a stop and waits until the work has ended.
+    func stop() async {
+        requestStop()
+        for await _ in ended {}
     }
 }

@@ -47,18 +47,21 @@ extension Account {
 public struct IMAPFetcher: Sendable {
     public let account: Account
     let pipeline: IngestPipeline
-    let tickets: SQLTicketStore
+    let fetchState: any FetchStateRepository
+    let quarantine: any QuarantineRepository
     let status: AccountStatusBoard
     let logger: Logger
     let batchPlan: FetchBatchPlan
     let credentials: AccountCredentialSource
 
-    public init(account: Account, pipeline: IngestPipeline, tickets: SQLTicketStore, status: AccountStatusBoard, logger: Logger,
+    public init(account: Account, pipeline: IngestPipeline, fetchState: any FetchStateRepository,
+                quarantine: any QuarantineRepository, status: AccountStatusBoard, logger: Logger,
                 batchPlan: FetchBatchPlan = FetchBatchPlan(), credentials: AccountCredentialSource = AccountCredentialSource(accounts: nil)) {
         self.credentials = credentials
         self.account = account
         self.pipeline = pipeline
-        self.tickets = tickets
+        self.fetchState = fetchState
+        self.quarantine = quarantine
         self.status = status
         self.logger = logger
         self.batchPlan = batchPlan
@@ -129,7 +132,7 @@ public struct IMAPFetcher: Sendable {
             let uidValidity = selected.uidValidity ?? 0
             // This fetcher alone moves the account's position (it holds the fetch lease), so after the
             // first round the committed mark is known without reading it back.
-            var known: SQLTicketStore.IMAPPosition?
+            var known: IMAPPosition?
             while !Task.isCancelled {
                 known = try await fetchNew(imap, uidValidity: uidValidity, known: known)
                 status.update(account.id) {
@@ -181,13 +184,13 @@ public struct IMAPFetcher: Sendable {
     /// UIDVALIDITY cannot change while the folder stays selected (a server that renumbers ends the
     /// session), so the value from this session's SELECT holds; with the position `known` from the
     /// previous round of the same session, a sweep costs one UID SEARCH and nothing else.
-    func fetchNew(_ imap: IMAPConnection, uidValidity: UInt32, known: SQLTicketStore.IMAPPosition? = nil) async throws
-        -> SQLTicketStore.IMAPPosition {
+    func fetchNew(_ imap: IMAPConnection, uidValidity: UInt32, known: IMAPPosition? = nil) async throws
+        -> IMAPPosition {
         if let known, known.uidValidity == uidValidity {
             return try await fetch(above: known.highWater, imap: imap, uidValidity: uidValidity)
         }
         var highWater: UInt32 = 0
-        if let position = try await tickets.imapPosition(accountId: account.id, folder: folder) {
+        if let position = try await fetchState.imapPosition(accountId: account.id, folder: folder) {
             if position.uidValidity == uidValidity {
                 highWater = position.highWater
             } else {
@@ -195,7 +198,7 @@ public struct IMAPFetcher: Sendable {
                 logger.notice("UIDVALIDITY changed; resynchronising the folder", metadata: [
                     "account": "\(account.id)", "old": "\(position.uidValidity)", "new": "\(uidValidity)",
                 ])
-                try await tickets.resetIMAPPosition(accountId: account.id, folder: folder, uidValidity: uidValidity)
+                try await fetchState.resetIMAPPosition(accountId: account.id, folder: folder, uidValidity: uidValidity)
             }
         }
         if account.incoming.deleteOnFetch && highWater > 0 {
@@ -204,7 +207,7 @@ public struct IMAPFetcher: Sendable {
             // as left on the server (too large to fetch) until its entry is discarded.
             // With fetchLastDays, mail below the mark but older than the window was never fetched;
             // the same window, taken now, only narrows what any fetch took (a message's date does not move).
-            let kept = try await tickets.leftOnServer(accountId: account.id)
+            let kept = try await quarantine.leftOnServer(accountId: account.id)
             var committedRange: IMAPSearchKey = .uid(.range(1, highWater))
             if let window = fetchWindowStart() { committedRange = .and([committedRange, .since(window)]) }
             let leftovers = try await imap.uidSearch(committedRange).filter { uid in
@@ -215,13 +218,13 @@ public struct IMAPFetcher: Sendable {
         return try await fetch(above: highWater, imap: imap, uidValidity: uidValidity)
     }
 
-    private func fetch(above highWater: UInt32, imap: IMAPConnection, uidValidity: UInt32) async throws -> SQLTicketStore.IMAPPosition {
+    private func fetch(above highWater: UInt32, imap: IMAPConnection, uidValidity: UInt32) async throws -> IMAPPosition {
         var committed = highWater
         var key: IMAPSearchKey = .uid(.from(highWater &+ 1))
         if let window = fetchWindowStart() { key = .and([key, .since(window)]) }
         // "UID n:*" always includes the highest UID, even below n: keep only what is new.
         let uids = try await imap.uidSearch(key).filter { $0 > highWater }.sorted()
-        guard !uids.isEmpty else { return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: highWater) }
+        guard !uids.isEmpty else { return IMAPPosition(uidValidity: uidValidity, highWater: highWater) }
 
         // A pipeline: while batch k is committed (on the database's thread), batches k+1 and k+2 are
         // fetched on the connection, one after the other, and parsed (on the global pool) as they arrive.
@@ -320,7 +323,7 @@ public struct IMAPFetcher: Sendable {
         await settle()
         // What the last fetches had no chance to delete.
         try await delete(committedToDelete.take(), imap: imap)
-        return SQLTicketStore.IMAPPosition(uidValidity: uidValidity, highWater: committed)
+        return IMAPPosition(uidValidity: uidValidity, highWater: committed)
     }
 
     /// The first day fetchLastDays takes in (IMAP SINCE), or nil without a window.

@@ -34,19 +34,7 @@ public enum InboundMailParser {
         if bytes.withContiguousStorageIfAvailable({ hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }) == nil {
             hasher.update(data: Array(bytes))
         }
-        return hex(hasher.finalize())
-    }
-
-    /// Lowercase hex of a digest, without a formatter per byte (`String(format:)` cost more than the hashing).
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(64)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: out, as: UTF8.self)
+        return MailMessage.SHA256.hex(hasher.finalize())
     }
 
     /// Sender and subject from the header section alone, for quarantine entries of mail too large to parse whole.
@@ -84,7 +72,7 @@ public enum InboundMailParser {
         }
         content.update(data: [10])
         if bodyStart < raw.count { raw[bodyStart...].withUnsafeBytes { content.update(bufferPointer: $0) } }
-        let contentHash = hex(content.finalize())
+        let contentHash = MailMessage.SHA256.hex(content.finalize())
 
         func addresses(_ mailboxes: [Mailbox]) -> [EmailAddress] {
             mailboxes.prefix(500).map { EmailAddress(name: $0.name, address: $0.address) }
@@ -106,7 +94,7 @@ public enum InboundMailParser {
             text: summary.text,
             html: summary.html,
             attachments: summary.attachments.map {
-                AttachmentInfo(filename: $0.filename, contentType: $0.contentType, size: $0.size, sha256: $0.sha256,
+                AttachmentSummary(filename: $0.filename, contentType: $0.contentType, size: $0.size, sha256: $0.sha256,
                                contentId: $0.contentId, inline: $0.inline)
             },
             headers: headers.prefix(1_000).map { MailroomCore.HeaderField($0) },

@@ -13,7 +13,7 @@ import Metrics
 /// batch is committed in one transaction with its fetch positions (a crash before the commit
 /// leaves none of it; after, all of it). The steps after the commit run next to the database.
 public struct IngestPipeline: Sendable {
-    let tickets: SQLTicketStore
+    let store: any IngestRepository
     /// Where the failure-mail senders are configured (nil: only delivery-status reports count as bounces).
     let settings: (any SettingsRepository)?
     let logger: Logger
@@ -22,25 +22,25 @@ public struct IngestPipeline: Sendable {
     /// Called after each commit with its committed messages, in order (routing and live events hook in here).
     let afterCommit: @Sendable ([CommittedMessage]) async -> Void
 
-    public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
+    public init(store: any IngestRepository, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
                 afterCommit: @escaping @Sendable (IngestOutcome, Account) async -> Void = { _, _ in }) {
-        self.init(tickets: tickets, settings: settings, logger: logger, parseTimeout: parseTimeout,
+        self.init(store: store, settings: settings, logger: logger, parseTimeout: parseTimeout,
                   onCommit: { committed in await afterCommit(committed.outcome, committed.account) })
     }
 
     /// Like the other initializer; `onCommit` also gets the parsed message, so a step after the
     /// commit (routing) need not read the raw message again and parse it a second time.
-    public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
+    public init(store: any IngestRepository, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
                 onCommit: @escaping @Sendable (CommittedMessage) async -> Void) {
-        self.init(tickets: tickets, settings: settings, logger: logger, parseTimeout: parseTimeout,
+        self.init(store: store, settings: settings, logger: logger, parseTimeout: parseTimeout,
                   onBatchCommit: { batch in for committed in batch { await onCommit(committed) } })
     }
 
     /// Like the others; `onBatchCommit` gets a batch's committed messages at once, so a step after
     /// the commit can read what all of them need (an account's rules) once per batch.
-    public init(tickets: SQLTicketStore, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
+    public init(store: any IngestRepository, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
                 onBatchCommit: @escaping @Sendable ([CommittedMessage]) async -> Void) {
-        self.tickets = tickets
+        self.store = store
         self.settings = settings
         self.logger = logger
         self.parseTimeout = parseTimeout
@@ -102,8 +102,8 @@ public struct IngestPipeline: Sendable {
         fileprivate struct Part: Sendable {
             let messages: [Inbound]
             let parses: ParallelParse<ParsedMail>
-            /// The raw messages written to the store ahead of the transaction (see ``SQLTicketStore/stageRaw(_:)``).
-            let staged: Task<[BlobLocation?], any Error>
+            /// The raw messages written to the store ahead of the transaction (see ``IngestRepository/stageRaw(_:)``).
+            let staged: Task<[(any StagedRawMail)?], any Error>
         }
 
         /// This batch and then `more` (prepared for the same account), to be committed in one
@@ -116,25 +116,25 @@ public struct IngestPipeline: Sendable {
     /// Starts parsing a batch, and writing its raw messages, at once, so that both overlap with the commit of the batch before.
     public func prepare(_ messages: [Inbound], account: Account) -> PreparedBatch {
         let limit = account.incoming.maxMessageBytes
-        let tickets = self.tickets
+        let store = self.store
         let raws = messages.map { $0.raw.isEmpty || $0.tooLargeToFetch != nil ? nil : $0.raw }
         let parses = ParallelParse.start(messages.map { $0.raw.count > limit || $0.raw.isEmpty || $0.tooLargeToFetch != nil ? nil : $0.raw },
-                                         timeout: parseTimeout) { raw in ParsedMail(try InboundMailParser.parse(raw), account: account) }
+                                         timeout: parseTimeout) { raw in ParsedMail(try InboundMailParser.parse(raw), account: account, store: store) }
         let filters = account.incoming.headerFilters
-        let staged: Task<[BlobLocation?], any Error>
+        let staged: Task<[(any StagedRawMail)?], any Error>
         if filters.contains(where: { $0.action == .skip }) {
             // Mail a filter skips is never stored, so its raw bytes are not written either: this
             // part's raw mail waits for its parse, which carries the filters' verdict that the
             // commit acts on too. An antispam account would otherwise keep every spam message on disk.
             staged = Task {
                 let results = await parses.allResults()
-                return try await tickets.stageRaw(raws.indices.map { index in
+                return try await store.stageRaw(raws.indices.map { index in
                     if index < results.count, case .parsed(let parsed)? = results[index], case .skip = parsed.filtering { return nil }
                     return raws[index]
                 })
             }
         } else {
-            staged = Task { try await tickets.stageRaw(raws) }
+            staged = Task { try await store.stageRaw(raws) }
         }
         return PreparedBatch(account: account, parts: [PreparedBatch.Part(messages: messages, parses: parses, staged: staged)])
     }
@@ -144,18 +144,18 @@ public struct IngestPipeline: Sendable {
     struct ParsedMail: Sendable {
         let mail: InboundMail
         let resolverInput: ResolverInput
-        let columns: MessageColumnJSON
+        let row: (any PreparedMessageRow)?
         /// Outbox ids in the VERP addresses the message was delivered to: a bounce of our own mail.
         let verpOutboxIds: [String]
         /// The account's header filters on this message, decided once (regular expressions
         /// included) for both the raw mail's staging and the commit.
         let filtering: HeaderFilterOutcome
 
-        init(_ mail: InboundMail, account: Account) {
+        init(_ mail: InboundMail, account: Account, store: (any IngestRepository)? = nil) {
             self.mail = mail
             filtering = HeaderFilterEvaluation.evaluate(account.incoming.headerFilters, headers: mail.headers)
             resolverInput = ResolverInput(mail: mail, account: account)
-            columns = MessageColumnJSON(mail)
+            row = store?.prepareRow(for: mail)
             verpOutboxIds = (mail.to + mail.cc).compactMap { VERPAddress.outboxId(in: $0.address) }
                 + mail.headers.filter(Self.namesADeliveryAddress).compactMap { VERPAddress.outboxId(in: $0.value) }
         }
@@ -192,72 +192,64 @@ public struct IngestPipeline: Sendable {
                     subject: mail.map { String($0.subject.prefix(300)) } ?? peeked.subject, createdAt: now ?? Date())
                 return IngestItem(action: .quarantine(entry), raw: raw, position: message.position, source: message.source)
             }
+            // Step a (the others are IngestTriage's verdict, below).
             if let tooLarge = message.tooLargeToFetch {
                 let peeked = InboundMailParser.peekHeaders(raw)
                 let entry = QuarantinedMessage(
                     accountId: account.id, reason: .tooLarge,
-                    detail: "the message has \(tooLarge.size) bytes, more than the \(tooLarge.fetchLimit) a fetch takes at once; it was left on the "
-                        + "server and is not deleted there while this entry exists: save it from the mailbox by other means, then discard "
-                        + "this entry (with deleteOnFetch, the fetcher's next session then deletes it)",
+                    detail: IngestTriage.tooLargeToFetchDetail(size: tooLarge.size, fetchLimit: tooLarge.fetchLimit),
                     rawSha256: nil, size: tooLarge.size, source: message.source, from: peeked.from, subject: peeked.subject,
                     createdAt: now ?? Date(), leftOnServer: true)
                 items.append(IngestItem(action: .quarantine(entry), raw: [], position: message.position, source: message.source))
                 parsed.append(nil)
                 continue
             }
-            if raw.count > limit {
-                items.append(quarantine(.tooLarge, "the message has \(raw.count) bytes, more than the account's maximum of \(limit); raise incoming.maxMessageBytes and replay it to ingest it"))
-                parsed.append(nil)
-                continue
-            }
-            var mail: InboundMail
-            let prepared: ParsedMail
-            let parse: ParallelParse<ParsedMail>.Result = raw.isEmpty ? .failed(InboundMailParser.Refusal.empty)
+            let parse: IngestTriage.Parse
+            var parsedMail: ParsedMail?
+            let result: ParallelParse<ParsedMail>.Result = raw.isEmpty ? .failed(InboundMailParser.Refusal.empty)
                 : results[index] ?? .failed(InboundMailParser.Refusal.empty)
-            switch parse {
+            switch result {
             case .parsed(let result):
-                mail = result.mail
-                prepared = result
+                parsedMail = result
+                parse = .parsed(filtering: result.filtering)
             case .failed(let error):
-                items.append(quarantine(.unparseable, (error as? InboundMailParser.Refusal)?.description ?? "\(error)"))
-                parsed.append(nil)
-                continue
+                parse = .refused((error as? InboundMailParser.Refusal)?.description ?? "\(error)")
             case .timedOut:
-                items.append(quarantine(.timedOut, "parsing took longer than \(parseTimeout); the message may be built to exhaust parsers"))
-                parsed.append(nil)
-                continue
+                parse = .timedOut(after: parseTimeout)
             }
-
-            let verpIds = prepared.verpOutboxIds
-            if mail.bounce == nil, !verpIds.isEmpty {
-                mail.bounce = InboundMailParser.plainBounce(mail)
-            } else if mail.bounce == nil, let sender = mail.sender, let settings {
-                // Read once per batch: the settings do not change between its messages.
-                if failureSenders == nil { failureSenders = try await settings.globalSettings() }
-                if failureSenders?.isFailureMailSender(sender.address) == true { mail.bounce = InboundMailParser.plainBounce(mail) }
+            var mail = parsedMail?.mail
+            if var recognised = mail, let prepared = parsedMail, raw.count <= limit {
+                // Step d: read once per batch, the settings do not change between its messages.
+                let evidence = try await IngestTriage.bounceEvidence(recognised, verpOutboxIds: prepared.verpOutboxIds) { sender in
+                    guard let settings else { return false }
+                    if failureSenders == nil { failureSenders = try await settings.globalSettings() }
+                    return failureSenders?.isFailureMailSender(sender) == true
+                }
+                if let evidence {
+                    if recognised.bounce == nil { recognised.bounce = InboundMailParser.plainBounce(recognised) }
+                    if case .verp(let ids) = evidence { recognised.bounce?.verpOutboxIds = ids }
+                }
+                mail = recognised
             }
-            if !verpIds.isEmpty { mail.bounce?.verpOutboxIds = verpIds }
-
-            switch prepared.filtering {
-            case .skip(let filter):
-                logger.info("header filter skipped a message", metadata: ["account": "\(account.id)", "header": "\(filter.header)", "source": "\(message.source)"])
-                items.append(IngestItem(action: .skip(reason: "header filter on \(filter.header)"), raw: raw, position: message.position,
-                                        source: message.source))
+            switch IngestTriage.verdict(rawSize: raw.count, maxMessageBytes: limit, parse: parse) {
+            case .quarantine(let reason, let detail):
+                items.append(quarantine(reason, detail, mail: reason == .headerFilter ? mail : nil))
+                parsed.append(reason == .headerFilter ? mail : nil)
+            case .skip(let reason):
+                logger.info("header filter skipped a message", metadata: ["account": "\(account.id)", "reason": "\(reason)", "source": "\(message.source)"])
+                items.append(IngestItem(action: .skip(reason: reason), raw: raw, position: message.position, source: message.source))
                 parsed.append(mail)
-            case .quarantine(let filter):
-                items.append(quarantine(.headerFilter, "the header filter on \(filter.header) (\(filter.match.rawValue) '\(filter.value)') quarantines it",
-                                        mail: mail))
-                parsed.append(mail)
-            case .accept(let tags):
+            case .ingest(let tags):
+                guard let mail, let prepared = parsedMail else { continue }
                 var item = IngestItem(action: .ingest(mail, tags: tags), raw: raw, position: message.position, source: message.source,
                                       resolverInput: prepared.resolverInput)
-                item.messageColumns = prepared.columns
+                item.preparedRow = prepared.row
                 items.append(item)
                 parsed.append(mail)
             }
         }
 
-        var locations: [BlobLocation?] = []
+        var locations: [(any StagedRawMail)?] = []
         for part in batch.parts {
             do {
                 let staged = try await part.staged.value
@@ -268,10 +260,10 @@ public struct IngestPipeline: Sendable {
                 locations += Array(repeating: nil, count: part.messages.count)
             }
         }
-        for index in items.indices where index < locations.count { items[index].storedRaw = locations[index] }
-        let result = try await tickets.ingestBatch(items, account: account, now: now)
+        for index in items.indices where index < locations.count { items[index].stagedRaw = locations[index] }
+        let result = try await store.ingestBatch(items, account: account, now: now)
         // The steps after the commit read and write the database: run them on its executor.
-        await withTaskExecutorPreference(tickets.preferredExecutor) {
+        await withTaskExecutorPreference(store.preferredExecutor) {
             var committed: [CommittedMessage] = []
             committed.reserveCapacity(result.outcomes.count)
             for (index, outcome) in result.outcomes.enumerated() {

@@ -13,7 +13,8 @@ import POP3Client
 public struct POP3Fetcher: Sendable {
     public let account: Account
     let pipeline: IngestPipeline
-    let tickets: SQLTicketStore
+    let fetchState: any FetchStateRepository
+    let quarantine: any QuarantineRepository
     let status: AccountStatusBoard
     let logger: Logger
     let batchPlan: FetchBatchPlan
@@ -21,14 +22,16 @@ public struct POP3Fetcher: Sendable {
     /// Holds OAuth2 access tokens refreshed while the fetcher runs.
     private let login: LoginHolder
 
-    public init(account: Account, pipeline: IngestPipeline, tickets: SQLTicketStore, status: AccountStatusBoard, logger: Logger,
+    public init(account: Account, pipeline: IngestPipeline, fetchState: any FetchStateRepository,
+                quarantine: any QuarantineRepository, status: AccountStatusBoard, logger: Logger,
                 batchPlan: FetchBatchPlan = FetchBatchPlan(), credentials: AccountCredentialSource = AccountCredentialSource(accounts: nil)) {
         self.batchPlan = batchPlan
         self.credentials = credentials
         self.login = LoginHolder(account)
         self.account = account
         self.pipeline = pipeline
-        self.tickets = tickets
+        self.fetchState = fetchState
+        self.quarantine = quarantine
         self.status = status
         self.logger = logger
     }
@@ -84,12 +87,12 @@ public struct POP3Fetcher: Sendable {
         status.update(account.id) { $0.connected = true }
         do {
             let listing = try await pop3.uidl()
-            let seen = try await tickets.seenPOP3UIDLs(accountId: account.id)
+            let seen = try await fetchState.seenPOP3UIDLs(accountId: account.id)
             // Only committed mail is deleted: not what is too large to fetch (while the quarantine
             // lists it), nor what was skipped as older than fetchLastDays.
             let kept = account.incoming.deleteOnFetch
-                ? try await tickets.leftOnServer(accountId: account.id)
-                    .union(try await tickets.pop3UIDLsLeftOnServer(accountId: account.id).compactMap { MailboxPosition.pop3(uidl: $0).serverKey })
+                ? try await quarantine.leftOnServer(accountId: account.id)
+                    .union(try await fetchState.pop3UIDLsLeftOnServer(accountId: account.id).compactMap { MailboxPosition.pop3(uidl: $0).serverKey })
                 : []
             let messageLimit = batchPlan.messageLimit(maxMessageBytes: account.incoming.maxMessageBytes)
             var sizes: [Int: Int] = [:]
@@ -127,7 +130,7 @@ public struct POP3Fetcher: Sendable {
                 if Task.isCancelled { break }
                 if let cutoff, try await isOlder(than: cutoff, number: entry.number, pop3: pop3) {
                     // Outside the window: remembered as seen, so it is not looked at again, and left on the server.
-                    try await tickets.recordPOP3LeftOnServer(uidl: entry.uid, accountId: account.id)
+                    try await fetchState.recordPOP3LeftOnServer(uidl: entry.uid, accountId: account.id)
                     continue
                 }
                 let source = "pop3 message \(entry.number) uidl \(entry.uid)"
@@ -147,7 +150,7 @@ public struct POP3Fetcher: Sendable {
             try await commit()
             // Deletions take effect only now (RFC 1939 UPDATE state).
             try await pop3.quit()
-            try await tickets.forgetPOP3UIDLs(accountId: account.id, keeping: Set(listing.map(\.uid)).subtracting(deleted))
+            try await fetchState.forgetPOP3UIDLs(accountId: account.id, keeping: Set(listing.map(\.uid)).subtracting(deleted))
         } catch {
             // No QUIT: the server forgets the DELE marks, so nothing uncommitted is ever removed.
             await pop3.close()

@@ -16,7 +16,7 @@ public struct ReplyComposer: Sendable {
     public func composeWithWarnings(ticketId: String, request: ReplyRequest, author: Principal,
                                     now: Date = Date()) async throws -> (message: TicketMessage, warnings: [String]) {
         let message = try await compose(ticketId: ticketId, request: request, author: author, now: now)
-        let bounced = try await store.tickets.permanentlyBounced((message.to + message.cc).map(\.address))
+        let bounced = try await store.outbox.permanentlyBounced((message.to + message.cc).map(\.address))
         let warnings = bounced.map { entry in
             "mail to \(entry.address) bounced before" + (entry.status.map { " (status \($0))" } ?? "")
                 + (entry.diagnostic.map { ": \($0)" } ?? "") + "; check the address"
@@ -93,10 +93,10 @@ public struct ReplyComposer: Sendable {
             }
         }
         let signatureHTML = TemplateRenderer.render(sender.signature.html, context: variables)
-        let signatureText = SimpleHTML.text(signatureHTML)
+        let signatureText = HTMLText.plainText(signatureHTML).trimmingCharacters(in: .whitespacesAndNewlines)
         let quoted = (original != nil && request.mode != .new) ? original.map(ReplyQuoting.quotedOriginal(of:)) : nil
         var textParts = [text]
-        var htmlParts = [html ?? SimpleHTML.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")]
+        var htmlParts = [html ?? HTMLEscape.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")]
         if sender.signature.beforeQuote || quoted == nil {
             if !signatureText.isEmpty { textParts.append("-- \n" + signatureText) }
             if !signatureHTML.isEmpty { htmlParts.append("<div class=\"mailroom-signature\">\(signatureHTML)</div>") }
@@ -127,7 +127,7 @@ public struct ReplyComposer: Sendable {
                 throw DomainError.invalid([FieldError("attachmentIds", "names no uploaded attachment: \(missing.joined(separator: ", "))")])
             }
             for upload in uploads {
-                guard let data = try await store.tickets.blob(sha256: upload.sha256) else {
+                guard let data = try await store.rawMail.blob(sha256: upload.sha256) else {
                     throw DomainError.invalid([FieldError("attachmentIds", "the file \(upload.filename) is no longer stored; upload it again")])
                 }
                 builder.attachments.append(OutgoingAttachment(filename: upload.filename, mediaType: Self.mediaType(upload.contentType),
@@ -152,7 +152,7 @@ public struct ReplyComposer: Sendable {
     /// An automatic answer from a template (a rule's auto-reply action), with the RFC 3834 headers
     /// that stop other responders from answering it; queued like any reply.
     public func composeAutoReply(ticket: Ticket, template: MessageTemplate, recipients: [EmailAddress], account: Account,
-                                 headers: [MessageHeader], now: Date = Date()) async throws -> TicketMessage {
+                                 headers: [MailroomCore.HeaderField], now: Date = Date()) async throws -> TicketMessage {
         var sender = account
         if let mapped = account.outgoingAccountId, let target = try await store.accounts.find(id: mapped), target.sends { sender = target }
         guard sender.sends, sender.outgoing.protocol == .smtp else {
@@ -199,42 +199,7 @@ public struct ReplyComposer: Sendable {
     func lastInbound(_ messages: [TicketMessage], customer: EmailAddress) async throws -> MIMEMessage? {
         let inbound = messages.filter { $0.direction == .inbound }
         guard let last = inbound.last(where: { $0.from.contains { $0.key == customer.key } }) ?? inbound.last,
-              let raw = try await store.tickets.blob(sha256: last.rawSha256) else { return nil }
+              let raw = try await store.rawMail.blob(sha256: last.rawSha256) else { return nil }
         return MIMEMessage(parsing: raw)
-    }
-}
-
-/// Just enough HTML handling for signatures written in the signature editor.
-enum SimpleHTML {
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
-    }
-
-    /// Tags dropped (line breaks kept for <br>, </p> and </div>), the common entities decoded.
-    static func text(_ html: String) -> String {
-        var output = ""
-        var inTag = false
-        var tag = ""
-        for character in html {
-            if inTag {
-                if character == ">" {
-                    inTag = false
-                    let name = tag.lowercased().trimmingCharacters(in: .whitespaces)
-                    if name.hasPrefix("br") || name == "/p" || name == "/div" || name.hasPrefix("/li") { output += "\n" }
-                    tag = ""
-                } else {
-                    tag.append(character)
-                }
-            } else if character == "<" {
-                inTag = true
-            } else {
-                output.append(character)
-            }
-        }
-        for (entity, value) in [("&nbsp;", " "), ("&lt;", "<"), ("&gt;", ">"), ("&quot;", "\""), ("&#39;", "'"), ("&amp;", "&")] {
-            output = output.replacingOccurrences(of: entity, with: value)
-        }
-        return output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -50,7 +50,7 @@ public struct RoutingStep: Sendable {
 
     /// Sends a rule's auto-reply unless the guard says no: never to machines, lists or daemons, once per
     /// ticket or first message only as the rule says, and at most N per sender per hour.
-    func autoReply(_ request: AutoReplyRequest, ticket: Ticket, message: TicketMessage, headers: [MessageHeader], account: Account,
+    func autoReply(_ request: AutoReplyRequest, ticket: Ticket, message: TicketMessage, headers: [HeaderField], account: Account,
                    isNew: Bool) async {
         do {
             var found = try await store.templates.find(id: request.action.templateId)
@@ -145,7 +145,7 @@ public struct RoutingStep: Sendable {
             }
             let accountRules = try await cache.rules(for: account.id, store: store)
             var decision = RoutingDecision()
-            var headers: [MessageHeader] = []
+            var headers: [HeaderField] = []
             var message: TicketMessage?
             if !accountRules.isEmpty {
                 // Only rules need the ticket and the message as stored; most new tickets of an
@@ -197,17 +197,17 @@ public struct RoutingStep: Sendable {
 struct RuleRunner: Sendable {
     let store: SQLStore
 
-    func decide(message: TicketMessage, account: Account, isNew: Bool) async throws -> (RoutingDecision, [MessageHeader]) {
+    func decide(message: TicketMessage, account: Account, isNew: Bool) async throws -> (RoutingDecision, [HeaderField]) {
         try await decide(try await store.rules.rules(for: account.id), message: message, account: account, isNew: isNew)
     }
 
     /// The same, with the rules (the account's, then the global ones) read already; `known`: the
     /// message's header fields when the caller has them (otherwise the raw message is parsed again).
     func decide(_ rules: [RoutingRule], message: TicketMessage, account: Account, isNew: Bool,
-                headers known: [MessageHeader]? = nil) async throws -> (RoutingDecision, [MessageHeader]) {
+                headers known: [HeaderField]? = nil) async throws -> (RoutingDecision, [HeaderField]) {
         guard !rules.isEmpty else { return (RoutingDecision(), []) }
         var headers = known ?? []
-        if known == nil, let raw = try await store.tickets.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
+        if known == nil, let raw = try await store.rawMail.blob(sha256: message.rawSha256), let mail = try? InboundMailParser.parse(raw) {
             headers = Self.headers(of: mail)
         }
         let input = RoutingInput(message: message, headers: headers, receivedAt: message.createdAt, isNewTicket: isNew)
@@ -215,7 +215,7 @@ struct RuleRunner: Sendable {
     }
 
     /// A parsed message's header fields as rules see them.
-    static func headers(of mail: InboundMail) -> [MessageHeader] {
-        mail.headers.map { MessageHeader($0.name, $0.value) }
+    static func headers(of mail: InboundMail) -> [HeaderField] {
+        mail.headers
     }
 }

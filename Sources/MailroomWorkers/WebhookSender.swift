@@ -20,9 +20,7 @@ public final class WebhookSender: Service, Sendable {
     private let owner: String
     private let policy: WebhookRetryPolicy
     private let transport: Transport
-    private let pollInterval: Duration
-    private let wakes: AsyncStream<Void>
-    private let wakeContinuation: AsyncStream<Void>.Continuation
+    private let polling: PeriodicWork<ContinuousClock>
     static let requestTimeout: TimeInterval = 10
 
     public init(store: SQLStore, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
@@ -33,30 +31,16 @@ public final class WebhookSender: Service, Sendable {
         self.owner = owner
         self.policy = policy
         self.transport = transport
-        self.pollInterval = pollInterval
-        (wakes, wakeContinuation) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        polling = PeriodicWork(every: pollInterval)
     }
 
     /// Looks for due deliveries now (a rule just created one).
-    public func wake() { wakeContinuation.yield() }
+    public func wake() { polling.wake() }
 
     public func run() async throws {
-        let interval = pollInterval
-        let continuation = wakeContinuation
-        let ticker = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                continuation.yield()
-            }
+        await polling.run(shutdown: .finishRound) {
+            while await self.sendDue() > 0, !Task.isCancelled {}
         }
-        await withGracefulShutdownHandler {
-            for await _ in wakes {
-                while await sendDue() > 0, !Task.isCancelled {}
-            }
-        } onGracefulShutdown: {
-            continuation.finish()
-        }
-        ticker.cancel()
     }
 
     /// Claims and posts one batch, a few at a time; returns how many it took.

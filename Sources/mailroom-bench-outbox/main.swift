@@ -33,7 +33,7 @@ struct OutboxBenchmark {
             host: arguments[1], port: port, security: .none, auth: ServerAuth(method: .none)))
         let stored = try await store.accounts.create(account)
         let customer = Array("From: Ann <ann@example.com>\r\nSubject: Question\r\nMessage-ID: <q@example.com>\r\n\r\nHello\r\n".utf8)
-        let ticketId = try await store.tickets.ingest(try InboundMailParser.parse(customer), raw: customer, account: stored, position: nil).ticketId!
+        let ticketId = try await store.ingest.ingest(try InboundMailParser.parse(customer), raw: customer, account: stored, position: nil).ticketId!
 
         // A realistic reply body: text lines of varying length up to SIZE bytes.
         let line = "Thank you for your message. We have looked into your order and it ships today. "

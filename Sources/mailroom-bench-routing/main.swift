@@ -336,7 +336,7 @@ func commitToOffer() async throws {
     let step = RoutingStep(store: store, logger: logger, service: service)
     let committed = Times()
     let handedOver = Times()
-    let pipeline = IngestPipeline(tickets: store.tickets, logger: logger, afterCommit: { outcome, account in
+    let pipeline = IngestPipeline(store: store.ingest, logger: logger, afterCommit: { outcome, account in
         if let ticketId = outcome.ticketId { committed.record(ticketId) }
         await step.run(after: outcome, account: account)
     })

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Logging
 import MailroomApp
-import MailroomStore
 
 @main
 struct Mailroom: AsyncParsableCommand {
@@ -59,20 +58,8 @@ struct Migrate: AsyncParsableCommand {
             environment: ProcessInfo.processInfo.environment)
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let logger = store.logger()
-        let (database, _) = try await MailroomApplication.openStore(configuration, logger: logger)
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await database.run() }
-                defer { group.cancelAll() }
-                let applied = try await Migrator.migrate(database, logger: logger)
-                print(applied.isEmpty ? "schema is up to date (version \(Migrator.latestVersion))"
-                      : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
-            }
-        } catch {
-            await database.close()
-            throw error
-        }
-        await database.close()
+        let (applied, latest) = try await MailroomApplication.migrate(configuration, logger: logger)
+        print(applied.isEmpty ? "schema is up to date (version \(latest))" : "applied migrations \(applied.map(String.init).joined(separator: ", "))")
     }
 }
 

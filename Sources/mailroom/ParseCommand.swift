@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import MailMessage
-import MailroomWorkers
+import MailroomApp
 
 /// `mailroom parse FILE|-`: prints one JSON object describing a message (DESIGN.md, "Stable
 /// interfaces"). A malformed message still prints, with `warnings`; only an unreadable input
@@ -27,7 +27,7 @@ struct ParseCommand: ParsableCommand {
             FileHandle.standardError.write(Data("mailroom parse: \(error)\n".utf8))
             throw ExitCode(66)
         }
-        let summary = MessageSummary(MIMEMessage(parsing: bytes, options: InboundMailParser.parseOptions))
+        let summary = MailroomApplication.summarize(bytes)
         var output = try summary.jsonData(pretty: !compact)
         output.append(0x0A)
         FileHandle.standardOutput.write(output)

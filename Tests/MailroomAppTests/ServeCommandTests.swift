@@ -207,7 +207,7 @@ import Testing
         }
         #expect(rows.count == 600)
         for (messageId, sha256) in rows {
-            let raw = try #require(try await stored.tickets.blob(sha256: sha256), "\(messageId)")
+            let raw = try #require(try await stored.rawMail.blob(sha256: sha256), "\(messageId)")
             #expect(String(decoding: raw, as: UTF8.self).contains("Message-ID: <\(messageId)>"), "\(messageId)")
         }
         await reopened.close()

@@ -1,12 +1,13 @@
 import Foundation
 import MailroomCore
 import Testing
+import MailMessage
 
-/// The hand-written column JSON must be the text JSONEncoder (Mailroom's settings) writes, so
-/// that rows written either way read back the same.
+/// The hand-written column JSON must be the text Mailroom's JSON writes for clients (JSONEncoder's
+/// settings, absent optionals as null), so that rows written either way read back the same.
 @Suite struct JSONTextTests {
     static func encoded(_ value: some Encodable) throws -> String {
-        String(decoding: try JSONCoding.encoder.encode(value), as: UTF8.self)
+        String(decoding: try JSONCoding.clientJSON(value), as: UTF8.self)
     }
 
     /// Every control character, quotes, backslashes, slashes, non-ASCII letters, emoji, and a
@@ -37,11 +38,11 @@ import Testing
 
     @Test func attachmentListsMatchJSONEncoder() throws {
         let list = [
-            AttachmentInfo(filename: "report \"Q3\".pdf", contentType: "application/pdf", size: 123_456, sha256: String(repeating: "ab", count: 32),
+            AttachmentSummary(filename: "report \"Q3\".pdf", contentType: "application/pdf", size: 123_456, sha256: String(repeating: "ab", count: 32),
                            contentId: nil, inline: false),
-            AttachmentInfo(filename: nil, contentType: "image/png", size: 0, sha256: "00", contentId: "logo@x/y", inline: true),
+            AttachmentSummary(filename: nil, contentType: "image/png", size: 0, sha256: "00", contentId: "logo@x/y", inline: true),
         ]
         #expect(JSONText.encode(list) == (try Self.encoded(list)))
-        #expect(try JSONCoding.decoder.decode([AttachmentInfo].self, from: Data(JSONText.encode(list).utf8)) == list)
+        #expect(try JSONCoding.decoder.decode([AttachmentSummary].self, from: Data(JSONText.encode(list).utf8)) == list)
     }
 }

@@ -59,7 +59,7 @@ struct RoutingEndToEndTests {
             let hub = LiveEventHub()
             let service = RoutingService(store: store, events: hub, logger: quietLogger)
             let step = RoutingStep(store: store, logger: quietLogger, service: service)
-            let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: quietLogger,
+            let pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: quietLogger,
                                           afterCommit: { await step.run(after: $0, account: $1) })
             let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: AccountStatusBoard(), logger: quietLogger,
                                              reconcileInterval: .milliseconds(200))

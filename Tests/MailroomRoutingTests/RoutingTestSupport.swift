@@ -129,7 +129,7 @@ struct RoutingFixture: Sendable {
     func ticket(_ account: Account, subject: String = "Help", from: String = "ann@example.com") async throws -> Ticket {
         let mail = InboundMail(rawSha256: "raw-\(UUID().uuidString)", rawSize: 10, contentHash: "hash-\(UUID().uuidString)", messageId: nil,
                                subject: subject, from: [EmailAddress(address: from)], date: nil, text: "Hi", html: nil)
-        let outcome = try await store.tickets.ingest(mail, raw: Array("Subject: \(subject)\r\n\r\nHi\r\n".utf8), account: account, position: nil)
+        let outcome = try await store.ingest.ingest(mail, raw: Array("Subject: \(subject)\r\n\r\nHi\r\n".utf8), account: account, position: nil)
         let ticketId = try #require(outcome.ticketId)
         return try #require(try await store.tickets.ticket(id: ticketId))
     }

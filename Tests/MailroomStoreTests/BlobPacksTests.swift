@@ -152,24 +152,24 @@ import Testing
         try await TestDatabase.sqlite.withStore { store in
             let account = try await IngestStoreTests.accounts(store, resolvers: [.caseId])[0]
             let raw = Self.bytes(40_000, seed: 3)
-            let staged = try await store.tickets.stageRaw([raw, nil])
+            let staged = try await store.rawMail.stageRaw([raw, nil])
             #expect(staged.count == 2 && staged[0] != nil && staged[1] == nil)
             let mail = inbound(from: "ann@example.com", subject: "Packed", messageId: "packed@x")
-            let item = IngestItem(action: .ingest(mail, tags: []), raw: raw, position: nil, source: "test", storedRaw: staged[0])
-            let result = try await store.tickets.ingestBatch([item], account: account)
+            let item = IngestItem(action: .ingest(mail, tags: []), raw: raw, position: nil, source: "test", stagedRaw: staged[0])
+            let result = try await store.ingest.ingestBatch([item], account: account)
             #expect(result.outcomes.map(\.name) == ["created"])
-            #expect(try await store.tickets.blob(sha256: mail.rawSha256) == raw)
+            #expect(try await store.rawMail.blob(sha256: mail.rawSha256) == raw)
             // Without a staged location the store appends and syncs the bytes itself.
             let single = inbound(from: "bob@example.com", subject: "Single", messageId: "single@x")
-            _ = try await store.tickets.ingest(single, raw: Self.bytes(5_000, seed: 4), account: account, position: nil)
-            #expect(try await store.tickets.blob(sha256: single.rawSha256) == Self.bytes(5_000, seed: 4))
+            _ = try await store.ingest.ingest(single, raw: Self.bytes(5_000, seed: 4), account: account, position: nil)
+            #expect(try await store.rawMail.blob(sha256: single.rawSha256) == Self.bytes(5_000, seed: 4))
             let blobs = try await store.blobRowsAllInPacks()
             #expect(blobs.count == 2 && blobs.allInPacks)
             // A row written before the packs keeps its bytes in `data`.
             try await store.database.withConnection { db in
                 try await db.raw("INSERT INTO blobs (sha256, size, data, created_at) VALUES ('old', 3, \(bind: Data([7, 8, 9])), 0)").run()
             }
-            #expect(try await store.tickets.blob(sha256: "old") == [7, 8, 9])
+            #expect(try await store.rawMail.blob(sha256: "old") == [7, 8, 9])
             #expect(try await store.outbox.rawMessages(sha256: ["old", mail.rawSha256]) == ["old": [7, 8, 9], mail.rawSha256: raw])
         }
     }

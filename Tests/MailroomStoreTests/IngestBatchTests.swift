@@ -23,9 +23,9 @@ import Testing
             let first = inbound(from: "ann@example.com", subject: "One", messageId: "c1@x")
             let batch = [Self.item(first, uid: 1), Self.item(inbound(from: "bob@example.com", subject: "Two", messageId: "c2@x"), uid: 2),
                          Self.item(first, uid: 3)]
-            let outcomes = try await store.tickets.ingestBatch(batch, account: one).outcomes
+            let outcomes = try await store.ingest.ingestBatch(batch, account: one).outcomes
             #expect(outcomes.map(\.name) == ["created", "created", "duplicate"])
-            _ = try await store.tickets.ingest(inbound(from: "cy@example.com", subject: "Three", messageId: "c3@x"), raw: [3],
+            _ = try await store.ingest.ingest(inbound(from: "cy@example.com", subject: "Three", messageId: "c3@x"), raw: [3],
                                                account: two, position: nil)
             let reply = inbound(from: "support@example.com", subject: "Re: One", messageId: "c4@x")
             _ = try await store.outbox.enqueue(reply, raw: [4], ticketId: try #require(outcomes[0].ticketId), sendingAccountId: one.id,
@@ -62,14 +62,14 @@ import Testing
                 // The same message again in the same batch is recognised by its content.
                 Self.item(first, uid: 14),
             ]
-            let result = try await store.tickets.ingestBatch(items, account: account)
+            let result = try await store.ingest.ingestBatch(items, account: account)
             #expect(result.failure == nil)
             #expect(result.outcomes.map(\.name) == ["created", "quarantined", "skipped", "appended", "duplicate"])
             #expect(result.outcomes[0].ticketId == result.outcomes[3].ticketId)
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 3, highWater: 14))
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 3, highWater: 14))
             #expect(try await store.tickets.messageCount(accountId: account.id) == 2)
-            #expect(try await store.tickets.quarantineCount(accountId: account.id) == 1)
-            #expect(try await store.tickets.blob(sha256: "q-raw") == [1, 2, 3, 4])
+            #expect(try await store.quarantine.quarantineCount(accountId: account.id) == 1)
+            #expect(try await store.rawMail.blob(sha256: "q-raw") == [1, 2, 3, 4])
         }
     }
 
@@ -81,7 +81,7 @@ import Testing
             var tagged = Self.item(inbound(from: "ann@example.com", name: "Ann Example", subject: "Refund please", messageId: "r1@x"), uid: 1)
             if case .ingest(let mail, _) = tagged.action { tagged.action = .ingest(mail, tags: ["vip", "refund"]) }
             let items = [tagged, Self.item(inbound(from: "bob@example.com", subject: "Other", messageId: "o1@x"), uid: 2)]
-            let result = try await store.tickets.ingestBatch(items, account: account)
+            let result = try await store.ingest.ingestBatch(items, account: account)
             #expect(result.outcomes.map(\.name) == ["created", "created"])
             #expect(result.createdTickets.count == 2)
             for outcome in result.outcomes {
@@ -100,7 +100,7 @@ import Testing
             let account = try await IngestStoreTests.accounts(store, resolvers: [.caseId])[0]
             let to = (1...11).map { "to\($0)@example.com" } + ["to3@example.com"]
             let mail = inbound(from: "ann@example.com", subject: "Many", messageId: "many@x", to: to, cc: ["to1@example.com", "carl@example.com"])
-            let result = try await store.tickets.ingestBatch([Self.item(mail, uid: 1)], account: account)
+            let result = try await store.ingest.ingestBatch([Self.item(mail, uid: 1)], account: account)
             let ticketId = try #require(result.outcomes.first?.ticketId)
             let rows = try await store.database.withConnection { db in
                 try await db.raw("SELECT address, role FROM ticket_participants WHERE ticket_id = \(bind: ticketId)").all()
@@ -117,11 +117,11 @@ import Testing
         try await TestDatabase.sqlite.withStore { store in
             var accounts = try await IngestStoreTests.accounts(store, resolvers: [.caseId])
             accounts[1].incoming.deleteOnFetch = true
-            let keeping = try await store.tickets.ingestBatch([Self.item(inbound(from: "a@example.com", subject: "kept", messageId: "k@x"), uid: 1)],
+            let keeping = try await store.ingest.ingestBatch([Self.item(inbound(from: "a@example.com", subject: "kept", messageId: "k@x"), uid: 1)],
                                                               account: accounts[0])
             #expect(keeping.outcomes.map(\.name) == ["created"])
             #expect(store.database.durableCommits.load(ordering: .relaxed) == 0)
-            let deleting = try await store.tickets.ingestBatch([Self.item(inbound(from: "b@example.com", subject: "gone", messageId: "d@x"), uid: 1)],
+            let deleting = try await store.ingest.ingestBatch([Self.item(inbound(from: "b@example.com", subject: "gone", messageId: "d@x"), uid: 1)],
                                                                account: accounts[1])
             #expect(deleting.outcomes.map(\.name) == ["created"])
             #expect(store.database.durableCommits.load(ordering: .relaxed) == 1)
@@ -143,29 +143,29 @@ import Testing
                 Self.item(inbound(from: "b@example.com", subject: "poison", messageId: "p@x"), uid: 2),
                 Self.item(inbound(from: "c@example.com", subject: "good two", messageId: "g2@x"), uid: 3),
             ]
-            let result = try await store.tickets.ingestBatch(items, account: account)
+            let result = try await store.ingest.ingestBatch(items, account: account)
             #expect(result.outcomes.map(\.name) == ["created"])
             #expect(result.failure != nil)
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 3, highWater: 1))
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 3, highWater: 1))
             #expect(try await store.tickets.messageCount(accountId: account.id) == 1)
             // Nothing of the failed message is left half-written: its customer was rolled back with it.
             #expect(try await store.tickets.customer(address: "b@example.com") == nil)
             #expect(try await store.tickets.customer(address: "c@example.com") == nil)
 
             try await store.database.withConnection { db in try await db.raw("DROP TRIGGER refuse_poison").run() }
-            let again = try await store.tickets.ingestBatch(Array(items.dropFirst()), account: account)
+            let again = try await store.ingest.ingestBatch(Array(items.dropFirst()), account: account)
             #expect(again.failure == nil)
             #expect(again.outcomes.map(\.name) == ["created", "created"])
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 3)
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 3)
         }
     }
 
     @Test func anEmptyBatchCommitsNothing() async throws {
         try await TestDatabase.sqlite.withStore { store in
             let account = try await IngestStoreTests.accounts(store, resolvers: [.caseId])[0]
-            let result = try await store.tickets.ingestBatch([], account: account)
+            let result = try await store.ingest.ingestBatch([], account: account)
             #expect(result.outcomes.isEmpty && result.failure == nil)
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == nil)
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX") == nil)
         }
     }
 }

@@ -100,31 +100,12 @@ let conversations: [Conversation] = [
         return [try await store.accounts.create(first), try await store.accounts.create(second)]
     }
 
-    @Test(arguments: TestDatabase.available, conversations)
-    func resolversThreadConversations(_ kind: TestDatabase, conversation: Conversation) async throws {
-        try await kind.withStore { store in
-            let accounts = try await Self.accounts(store, resolvers: conversation.resolvers)
-            var labels: [String: String] = [:]
-            for step in conversation.steps {
-                let outcome = try await store.tickets.ingest(step.mail, raw: Array("raw \(step.mail.messageId!)".utf8),
-                                                            account: accounts[step.account - 1], position: nil)
-                let ticketId = try #require(outcome.ticketId, "\(step)")
-                if let known = labels[step.expectedTicket] {
-                    #expect(known == ticketId, "\(conversation.name): \(step)")
-                } else {
-                    #expect(!labels.values.contains(ticketId), "\(conversation.name): \(step) joined an existing ticket")
-                    labels[step.expectedTicket] = ticketId
-                }
-            }
-        }
-    }
-
     @Test(arguments: TestDatabase.available)
     func aNewTicketHasANumberACustomerAndTheMessage(_ kind: TestDatabase) async throws {
         try await kind.withStore { store in
             let account = try await Self.accounts(store, resolvers: [.caseId])[0]
             let mail = inbound(from: "ann@example.com", name: "Ann Smith", subject: "Help", messageId: "m1@x", cc: ["carl@example.com"])
-            let outcome = try await store.tickets.ingest(mail, raw: Array("raw".utf8), account: account, position: nil, tags: ["vip"])
+            let outcome = try await store.ingest.ingest(mail, raw: Array("raw".utf8), account: account, position: nil, tags: ["vip"])
             guard case .created(let ticketId, let messageId) = outcome else { Issue.record("\(outcome)"); return }
             let ticket = try #require(try await store.tickets.ticket(id: ticketId))
             #expect(ticket.number == 1001)
@@ -138,9 +119,9 @@ let conversations: [Conversation] = [
             #expect(messages.map(\.id) == [messageId])
             #expect(messages.first?.cc == [EmailAddress(address: "carl@example.com")])
             #expect(messages.first?.messageId == "m1@x")
-            #expect(try await store.tickets.blob(sha256: mail.rawSha256) == Array("raw".utf8))
+            #expect(try await store.rawMail.blob(sha256: mail.rawSha256) == Array("raw".utf8))
             #expect(try await store.tickets.customer(address: "ANN@example.com")?.name == "Ann Smith")
-            let second = try await store.tickets.ingest(inbound(from: "bob@example.com", subject: "x", messageId: "m2@x"),
+            let second = try await store.ingest.ingest(inbound(from: "bob@example.com", subject: "x", messageId: "m2@x"),
                                                         raw: [1], account: account, position: nil)
             #expect(try await store.tickets.ticket(id: second.ticketId!)?.number == 1002)
         }
@@ -151,15 +132,15 @@ let conversations: [Conversation] = [
         try await kind.withStore { store in
             let accounts = try await Self.accounts(store, resolvers: [.customer])
             let mail = inbound(from: "ann@example.com", subject: "Help", messageId: "same@x", body: "first")
-            let first = try await store.tickets.ingest(mail, raw: [1], account: accounts[0], position: nil)
-            #expect(try await store.tickets.ingest(mail, raw: [1], account: accounts[0], position: nil) == .duplicate(ticketId: first.ticketId))
+            let first = try await store.ingest.ingest(mail, raw: [1], account: accounts[0], position: nil)
+            #expect(try await store.ingest.ingest(mail, raw: [1], account: accounts[0], position: nil) == .duplicate(ticketId: first.ticketId))
             // A reused Message-ID with another body is another message.
             let reused = inbound(from: "ann@example.com", subject: "Help", messageId: "same@x", body: "second")
-            guard case .appended = try await store.tickets.ingest(reused, raw: [2], account: accounts[0], position: nil) else {
+            guard case .appended = try await store.ingest.ingest(reused, raw: [2], account: accounts[0], position: nil) else {
                 Issue.record("a reused Message-ID swallowed a message"); return
             }
             // The same mail delivered to a second account never shows twice on one ticket.
-            #expect(try await store.tickets.ingest(mail, raw: [1], account: accounts[1], position: nil) == .duplicate(ticketId: first.ticketId))
+            #expect(try await store.ingest.ingest(mail, raw: [1], account: accounts[1], position: nil) == .duplicate(ticketId: first.ticketId))
             #expect(try await store.tickets.messages(ticketId: first.ticketId!).count == 2)
         }
     }
@@ -169,10 +150,10 @@ let conversations: [Conversation] = [
         try await kind.withStore { store in
             let accounts = try await Self.accounts(store, resolvers: [.customerPerAccount])
             let mail = inbound(from: "ann@example.com", subject: "Help", messageId: "both@x")
-            let one = try await store.tickets.ingest(mail, raw: [9], account: accounts[0], position: nil)
-            let two = try await store.tickets.ingest(mail, raw: [9], account: accounts[1], position: nil)
+            let one = try await store.ingest.ingest(mail, raw: [9], account: accounts[0], position: nil)
+            let two = try await store.ingest.ingest(mail, raw: [9], account: accounts[1], position: nil)
             #expect(one.ticketId != two.ticketId)
-            #expect(try await store.tickets.ingest(mail, raw: [9], account: accounts[1], position: nil) == .duplicate(ticketId: two.ticketId))
+            #expect(try await store.ingest.ingest(mail, raw: [9], account: accounts[1], position: nil) == .duplicate(ticketId: two.ticketId))
         }
     }
 
@@ -180,19 +161,19 @@ let conversations: [Conversation] = [
     func closedTicketsAreNotJoinedAndPendingOnesReopen(_ kind: TestDatabase) async throws {
         try await kind.withStore { store in
             let account = try await Self.accounts(store, resolvers: [.customer])[0]
-            let first = try await store.tickets.ingest(inbound(from: "ann@example.com", subject: "a", messageId: "1@x"), raw: [1],
+            let first = try await store.ingest.ingest(inbound(from: "ann@example.com", subject: "a", messageId: "1@x"), raw: [1],
                                                        account: account, position: nil)
             try await store.database.withConnection { db in
                 try await db.raw("UPDATE tickets SET status = 'pending' WHERE id = \(bind: first.ticketId!)").run()
             }
-            let second = try await store.tickets.ingest(inbound(from: "ann@example.com", subject: "b", messageId: "2@x"), raw: [2],
+            let second = try await store.ingest.ingest(inbound(from: "ann@example.com", subject: "b", messageId: "2@x"), raw: [2],
                                                         account: account, position: nil)
             #expect(second.ticketId == first.ticketId)
             #expect(try await store.tickets.ticket(id: first.ticketId!)?.status == .open)
             try await store.database.withConnection { db in
                 try await db.raw("UPDATE tickets SET status = 'closed' WHERE id = \(bind: first.ticketId!)").run()
             }
-            let third = try await store.tickets.ingest(inbound(from: "ann@example.com", subject: "c", messageId: "3@x"), raw: [3],
+            let third = try await store.ingest.ingest(inbound(from: "ann@example.com", subject: "c", messageId: "3@x"), raw: [3],
                                                        account: account, position: nil)
             #expect(third.ticketId != first.ticketId)
         }
@@ -202,29 +183,29 @@ let conversations: [Conversation] = [
     func fetchPositionsCommitWithTheMessage(_ kind: TestDatabase) async throws {
         try await kind.withStore { store in
             let account = try await Self.accounts(store, resolvers: [.caseId])[0]
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == nil)
-            _ = try await store.tickets.ingest(inbound(from: "a@x.com", subject: "1", messageId: "1@x"), raw: [1], account: account,
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX") == nil)
+            _ = try await store.ingest.ingest(inbound(from: "a@x.com", subject: "1", messageId: "1@x"), raw: [1], account: account,
                                                position: .imap(folder: "INBOX", uidValidity: 7, uid: 5))
-            _ = try await store.tickets.ingest(inbound(from: "a@x.com", subject: "2", messageId: "2@x"), raw: [2], account: account,
+            _ = try await store.ingest.ingest(inbound(from: "a@x.com", subject: "2", messageId: "2@x"), raw: [2], account: account,
                                                position: .imap(folder: "INBOX", uidValidity: 7, uid: 3))
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 7, highWater: 5))
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 7, highWater: 5))
             // A message that was already there moves the position too, so it is not fetched again.
-            _ = try await store.tickets.ingest(inbound(from: "a@x.com", subject: "1", messageId: "1@x"), raw: [1], account: account,
+            _ = try await store.ingest.ingest(inbound(from: "a@x.com", subject: "1", messageId: "1@x"), raw: [1], account: account,
                                                position: .imap(folder: "INBOX", uidValidity: 7, uid: 9))
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 9)
-            try await store.tickets.resetIMAPPosition(accountId: account.id, folder: "INBOX", uidValidity: 8)
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 8, highWater: 0))
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 9)
+            try await store.fetchState.resetIMAPPosition(accountId: account.id, folder: "INBOX", uidValidity: 8)
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX") == .init(uidValidity: 8, highWater: 0))
 
-            _ = try await store.tickets.ingest(inbound(from: "a@x.com", subject: "p", messageId: "p@x"), raw: [4], account: account,
+            _ = try await store.ingest.ingest(inbound(from: "a@x.com", subject: "p", messageId: "p@x"), raw: [4], account: account,
                                                position: .pop3(uidl: "UID-1"))
-            try await store.tickets.recordPosition(.pop3(uidl: "UID-2"), accountId: account.id)
-            #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id) == ["UID-1", "UID-2"])
-            try await store.tickets.forgetPOP3UIDLs(accountId: account.id, keeping: ["UID-2"])
-            #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id) == ["UID-2"])
+            try await store.ingest.recordPosition(.pop3(uidl: "UID-2"), accountId: account.id)
+            #expect(try await store.fetchState.seenPOP3UIDLs(accountId: account.id) == ["UID-1", "UID-2"])
+            try await store.fetchState.forgetPOP3UIDLs(accountId: account.id, keeping: ["UID-2"])
+            #expect(try await store.fetchState.seenPOP3UIDLs(accountId: account.id) == ["UID-2"])
             // Seen without being fetched (older than fetchLastDays): seen, and left on the server.
-            try await store.tickets.recordPOP3LeftOnServer(uidl: "UID-OLD", accountId: account.id)
-            #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id) == ["UID-2", "UID-OLD"])
-            #expect(try await store.tickets.pop3UIDLsLeftOnServer(accountId: account.id) == ["UID-OLD"])
+            try await store.fetchState.recordPOP3LeftOnServer(uidl: "UID-OLD", accountId: account.id)
+            #expect(try await store.fetchState.seenPOP3UIDLs(accountId: account.id) == ["UID-2", "UID-OLD"])
+            #expect(try await store.fetchState.pop3UIDLsLeftOnServer(accountId: account.id) == ["UID-OLD"])
         }
     }
 
@@ -234,13 +215,13 @@ let conversations: [Conversation] = [
             let account = try await Self.accounts(store, resolvers: [.caseId])[0]
             for (position, leftOnServer) in [(MailboxPosition.imap(folder: "INBOX", uidValidity: 3, uid: 17), true),
                                              (.pop3(uidl: "U-9"), true), (.imap(folder: "INBOX", uidValidity: 3, uid: 18), false)] {
-                _ = try await store.tickets.quarantine(
+                _ = try await store.ingest.quarantine(
                     QuarantinedMessage(accountId: account.id, reason: .tooLarge, detail: "too large", rawSha256: nil, size: 90_000_000,
                                        source: "test", createdAt: Date(), leftOnServer: leftOnServer),
                     raw: nil, position: position)
             }
-            #expect(try await store.tickets.leftOnServer(accountId: account.id) == ["imap:3:17:INBOX", "pop3:U-9"])
-            #expect(try await store.tickets.quarantined().map(\.leftOnServer).sorted { !$0 && $1 } == [false, true, true])
+            #expect(try await store.quarantine.leftOnServer(accountId: account.id) == ["imap:3:17:INBOX", "pop3:U-9"])
+            #expect(try await store.quarantine.quarantined().map(\.leftOnServer).sorted { !$0 && $1 } == [false, true, true])
         }
     }
 
@@ -248,25 +229,25 @@ let conversations: [Conversation] = [
     func quarantineKeepsTheRawMessageAndMovesThePosition(_ kind: TestDatabase) async throws {
         try await kind.withStore { store in
             let account = try await Self.accounts(store, resolvers: [.caseId])[0]
-            let id = try await store.tickets.quarantine(
+            let id = try await store.ingest.quarantine(
                 QuarantinedMessage(accountId: account.id, reason: .tooLarge, detail: "larger than 26214400 bytes", rawSha256: "abc",
                                    size: 3, source: "INBOX uid 4", subject: "Big", createdAt: Date()),
                 raw: [1, 2, 3], position: .imap(folder: "INBOX", uidValidity: 1, uid: 4))
-            #expect(try await store.tickets.quarantined().map(\.id) == [id])
-            #expect(try await store.tickets.quarantineCount(accountId: account.id) == 1)
-            #expect(try await store.tickets.blob(sha256: "abc") == [1, 2, 3])
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 4)
-            try await store.tickets.markReplayed(quarantineId: id)
-            #expect(try await store.tickets.quarantined().isEmpty)
-            #expect(try await store.tickets.quarantined(includeReplayed: true).count == 1)
-            try await store.tickets.deleteQuarantined(id: id)
-            #expect(try await store.tickets.quarantined(id: id) == nil)
+            #expect(try await store.quarantine.quarantined().map(\.id) == [id])
+            #expect(try await store.quarantine.quarantineCount(accountId: account.id) == 1)
+            #expect(try await store.rawMail.blob(sha256: "abc") == [1, 2, 3])
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 4)
+            try await store.quarantine.markReplayed(quarantineId: id)
+            #expect(try await store.quarantine.quarantined().isEmpty)
+            #expect(try await store.quarantine.quarantined(includeReplayed: true).count == 1)
+            try await store.quarantine.deleteQuarantined(id: id)
+            #expect(try await store.quarantine.quarantined(id: id) == nil)
         }
     }
 
     /// A quarantine entry for `raw`, under a digest made up for the test.
     static func quarantine(_ store: SQLStore, account: Account, raw: [UInt8], sha256: String) async throws -> String {
-        try await store.tickets.quarantine(
+        try await store.ingest.quarantine(
             QuarantinedMessage(accountId: account.id, reason: .unparseable, detail: "not a message", rawSha256: sha256,
                                size: raw.count, source: "INBOX", subject: nil, createdAt: Date()),
             raw: raw, position: nil)
@@ -290,16 +271,16 @@ let conversations: [Conversation] = [
             let neighbour = Array("kept-\(marker)".utf8)
             let id = try await Self.quarantine(store, account: account, raw: raw, sha256: "q-\(marker)")
             let other = try await Self.quarantine(store, account: account, raw: neighbour, sha256: "n-\(marker)")
-            #expect(try await store.tickets.blob(sha256: "q-\(marker)") == raw)
+            #expect(try await store.rawMail.blob(sha256: "q-\(marker)") == raw)
             #expect(try Self.packsContain(store, "X-Junk: \(marker)") == (kind == .sqlite))
 
-            try await store.tickets.deleteQuarantined(id: id)
-            #expect(try await store.tickets.quarantined(id: id) == nil)
-            #expect(try await store.tickets.blob(sha256: "q-\(marker)") == nil)
+            try await store.quarantine.deleteQuarantined(id: id)
+            #expect(try await store.quarantine.quarantined(id: id) == nil)
+            #expect(try await store.rawMail.blob(sha256: "q-\(marker)") == nil)
             #expect(try !Self.packsContain(store, "X-Junk: \(marker)"))
             // The other entry's raw mail, written next to it, is untouched.
-            #expect(try await store.tickets.blob(sha256: "n-\(marker)") == neighbour)
-            #expect(try await store.tickets.quarantined(id: other) != nil)
+            #expect(try await store.rawMail.blob(sha256: "n-\(marker)") == neighbour)
+            #expect(try await store.quarantine.quarantined(id: other) != nil)
         }
     }
 
@@ -311,28 +292,28 @@ let conversations: [Conversation] = [
             let twice = Array("twice \(UUID().uuidString)".utf8)
             let first = try await Self.quarantine(store, account: account, raw: twice, sha256: "twice")
             let second = try await Self.quarantine(store, account: account, raw: twice, sha256: "twice")
-            try await store.tickets.deleteQuarantined(id: first)
-            #expect(try await store.tickets.blob(sha256: "twice") == twice)
-            try await store.tickets.deleteQuarantined(id: second)
-            #expect(try await store.tickets.blob(sha256: "twice") == nil)
+            try await store.quarantine.deleteQuarantined(id: first)
+            #expect(try await store.rawMail.blob(sha256: "twice") == twice)
+            try await store.quarantine.deleteQuarantined(id: second)
+            #expect(try await store.rawMail.blob(sha256: "twice") == nil)
 
             // A message stored from the same bytes after the entry (a replay, or another account's fetch)...
             let later = Array("later \(UUID().uuidString)".utf8)
             let entry = try await Self.quarantine(store, account: account, raw: later, sha256: "later")
             var mail = inbound(from: "a@example.com", subject: "s", messageId: "later@x")
             mail.rawSha256 = "later"
-            _ = try await store.tickets.ingest(mail, raw: later, account: account, position: nil)
-            try await store.tickets.deleteQuarantined(id: entry)
-            #expect(try await store.tickets.blob(sha256: "later") == later)
+            _ = try await store.ingest.ingest(mail, raw: later, account: account, position: nil)
+            try await store.quarantine.deleteQuarantined(id: entry)
+            #expect(try await store.rawMail.blob(sha256: "later") == later)
 
             // ...or before it.
             let earlier = Array("earlier \(UUID().uuidString)".utf8)
             mail = inbound(from: "b@example.com", subject: "s", messageId: "earlier@x")
             mail.rawSha256 = "earlier"
-            _ = try await store.tickets.ingest(mail, raw: earlier, account: account, position: nil)
+            _ = try await store.ingest.ingest(mail, raw: earlier, account: account, position: nil)
             let afterwards = try await Self.quarantine(store, account: account, raw: earlier, sha256: "earlier")
-            try await store.tickets.deleteQuarantined(id: afterwards)
-            #expect(try await store.tickets.blob(sha256: "earlier") == earlier)
+            try await store.quarantine.deleteQuarantined(id: afterwards)
+            #expect(try await store.rawMail.blob(sha256: "earlier") == earlier)
         }
     }
 
@@ -342,7 +323,7 @@ let conversations: [Conversation] = [
             let accounts = try await Self.accounts(store, resolvers: [.caseId])
             var ids: [String] = []
             for index in 0..<7 {
-                let outcome = try await store.tickets.ingest(
+                let outcome = try await store.ingest.ingest(
                     inbound(from: "c\(index)@example.com", subject: "s\(index)", messageId: "\(index)@x"),
                     raw: [UInt8(index)], account: accounts[index % 2], position: nil, tags: index == 3 ? ["vip"] : [],
                     now: Date(timeIntervalSince1970: 1_000_000 + Double(index)))
@@ -372,18 +353,18 @@ let conversations: [Conversation] = [
     func oneNodeFetchesAnAccountAtATime(_ kind: TestDatabase) async throws {
         try await kind.withStore { store in
             let now = Date()
-            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now))
-            #expect(try await !store.tickets.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now))
-            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(10)))
-            #expect(try await !store.tickets.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now.addingTimeInterval(35)))
+            #expect(try await store.fetchState.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now))
+            #expect(try await !store.fetchState.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now))
+            #expect(try await store.fetchState.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(10)))
+            #expect(try await !store.fetchState.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now.addingTimeInterval(35)))
             // A node that stops renewing loses the account once its lease lapses.
-            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now.addingTimeInterval(41)))
+            #expect(try await store.fetchState.acquireFetchLease(accountId: "a", node: "two", duration: 30, now: now.addingTimeInterval(41)))
             // Renewal keeps the holder's lease alive past its first expiry; it does nothing for another node.
-            try await store.tickets.renewFetchLeases(accountIds: ["a"], node: "two", duration: 30, now: now.addingTimeInterval(60))
-            try await store.tickets.renewFetchLeases(accountIds: ["a"], node: "one", duration: 300, now: now.addingTimeInterval(60))
-            #expect(try await !store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(80)))
-            try await store.tickets.releaseFetchLease(accountId: "a", node: "two")
-            #expect(try await store.tickets.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(82)))
+            try await store.fetchState.renewFetchLeases(accountIds: ["a"], node: "two", duration: 30, now: now.addingTimeInterval(60))
+            try await store.fetchState.renewFetchLeases(accountIds: ["a"], node: "one", duration: 300, now: now.addingTimeInterval(60))
+            #expect(try await !store.fetchState.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(80)))
+            try await store.fetchState.releaseFetchLease(accountId: "a", node: "two")
+            #expect(try await store.fetchState.acquireFetchLease(accountId: "a", node: "one", duration: 30, now: now.addingTimeInterval(82)))
         }
     }
 }

@@ -9,7 +9,7 @@ import Testing
 @Suite struct OutboxContractTests {
     func queue(_ store: SQLStore, count: Int) async throws -> (Account, [OutboxItem]) {
         let account = try await store.accounts.create(sampleAccount())
-        let ticket = try await store.tickets.ingest(inbound(from: "ann@example.com", subject: "Q", messageId: "q@x"), raw: [1],
+        let ticket = try await store.ingest.ingest(inbound(from: "ann@example.com", subject: "Q", messageId: "q@x"), raw: [1],
                                                     account: account, position: nil)
         var items: [OutboxItem] = []
         for index in 0..<count {
@@ -85,7 +85,7 @@ import Testing
             let upload = try await store.outbox.saveUpload([1, 2, 3], filename: "a.bin", contentType: "application/octet-stream",
                                                            contentId: nil, inline: false, uploadedBy: nil)
             #expect(try await store.outbox.uploads(ids: [upload.id]).first?.size == 3)
-            #expect(try await store.tickets.blob(sha256: upload.sha256) == [1, 2, 3])
+            #expect(try await store.rawMail.blob(sha256: upload.sha256) == [1, 2, 3])
 
             try await store.outbox.recordAutoReply(ticketId: "t1", recipients: ["Ann@Example.com"])
             let history = try await store.outbox.autoReplyHistory(ticketId: "t1", recipient: "ann@example.com")

@@ -9,7 +9,7 @@ import Testing
 @Suite struct OutboxGroupCommitTests {
     func queue(_ store: SQLStore, count: Int, bodySize: Int = 10, key: String = "SUP") async throws -> [OutboxItem] {
         let account = try await store.accounts.create(sampleAccount(key: key, name: "Support \(key)"))
-        let ticket = try await store.tickets.ingest(inbound(from: "ann@example.com", subject: "Q", messageId: "q-\(key)@x"), raw: [1],
+        let ticket = try await store.ingest.ingest(inbound(from: "ann@example.com", subject: "Q", messageId: "q-\(key)@x"), raw: [1],
                                                     account: account, position: nil)
         var items: [OutboxItem] = []
         for index in 0..<count {

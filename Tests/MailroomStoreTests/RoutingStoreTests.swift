@@ -24,7 +24,7 @@ private func uniqueAccountKey() -> String {
                                                               fromAddress: "desk@example.com"))
         let mail = InboundMail(rawSha256: "raw-\(UUID().uuidString)", rawSize: 10, contentHash: "hash-\(UUID().uuidString)", messageId: nil,
                                subject: subject, from: [EmailAddress(address: "ann@example.com")], date: nil, text: "Hi", html: nil)
-        let outcome = try await store.tickets.ingest(mail, raw: Array("Subject: \(subject)\r\n\r\nHi\r\n".utf8), account: account, position: nil)
+        let outcome = try await store.ingest.ingest(mail, raw: Array("Subject: \(subject)\r\n\r\nHi\r\n".utf8), account: account, position: nil)
         return (account, try #require(outcome.ticketId))
     }
 

@@ -19,7 +19,7 @@ import Testing
             for n in 0..<6 {
                 let mail = inbound(from: "c\(n % 3)@example.com", subject: n < 3 ? "Question \(n)" : "Re: Question \(n - 3)",
                                    messageId: "m\(n)@example.com", inReplyTo: n < 3 ? [] : ["m\(n - 3)@example.com"])
-                let outcome = try await store.tickets.ingest(mail, raw: Array("raw \(n)".utf8), account: account, position: nil)
+                let outcome = try await store.ingest.ingest(mail, raw: Array("raw \(n)".utf8), account: account, position: nil)
                 // What routing reads for each of them.
                 _ = try await store.rules.rules(for: account.id)
                 _ = try await store.routing.routing(ticketId: try #require(outcome.ticketId))

@@ -71,7 +71,7 @@ func withAPI(_ kind: TestDatabase = .sqlite, status: AccountStatusBoard = Accoun
             let mail = InboundMail(rawSha256: entry.rawSha256 ?? "", rawSize: raw.count, contentHash: "replayed-\(entry.id)",
                                    messageId: nil, subject: entry.subject ?? "", from: [EmailAddress(address: entry.from ?? "x@example.com")],
                                    date: nil, text: String(decoding: raw, as: UTF8.self), html: nil)
-            return try await store.tickets.ingest(mail, raw: raw, account: account, position: nil)
+            return try await store.ingest.ingest(mail, raw: raw, account: account, position: nil)
         }
         let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "# metrics\n" },
                                                      status: status, replay: replay))

@@ -29,14 +29,12 @@ struct DeskPageTests {
     @Test func offersFragmentEscapesTheNotificationOnce() throws {
         let assets = try WebAssets.load()
         let notification = WebSite.notificationText("{{ticket.subject}} & more", ticket: Self.ticket, account: nil)
-        let html = try assets.render("desk-offers", [
-            "offers": [[
-                "id": "t1-0", "ticketId": "t1", "number": 42, "subject": Self.ticket.subject, "customer": "ob@example.com", "account": "WEB",
-                "sound": true, "shake": true, "notification": notification, "deadline": "2026-11-23 10:00 UTC",
-                "deadlineISO": "2026-11-23T10:00:00Z",
-            ] as [String: Any]],
-            "noOffers": false,
-        ])
+        let html = try assets.render(OffersView(offers: [
+            OffersView.Offer(
+                id: "t1-0", ticketId: "t1", number: 42, subject: Self.ticket.subject, customer: "ob@example.com", account: "WEB", queue: nil,
+                sound: true, shake: true, notification: notification, deadline: "2026-11-23 10:00 UTC",
+                deadlineISO: "2026-11-23T10:00:00Z"),
+        ], noOffers: false))
         #expect(html.contains("data-notification=\"Tom &amp; Jerry &lt;3 &amp; more\""), "\(html)")
         #expect(html.contains(">Tom &amp; Jerry &lt;3 &amp; more</p>"), "\(html)")
         #expect(!html.contains("&amp;amp;") && !html.contains("&amp;lt;"))
@@ -45,9 +43,9 @@ struct DeskPageTests {
     }
 
     @Test func presenceSummarySaysWhetherOffersCome() {
-        #expect(WebSite.presenceData(state: "paused", reason: "lunch")["presenceSummary"] as? String
+        #expect(WebSite.presenceView(state: "paused", reason: "lunch").summary
                 == "You are paused (lunch): no new tickets are offered to you.")
-        #expect((WebSite.presenceData(state: "online", reason: nil)["presenceSummary"] as? String)?.hasPrefix("You are online") == true)
+        #expect(WebSite.presenceView(state: "online", reason: nil).summary.hasPrefix("You are online") == true)
     }
 
     /// An agent of queue A sees queue A's tickets and the unassigned ones of A's account; a ticket of
@@ -72,7 +70,7 @@ struct DeskPageTests {
             let account = try #require(try await store.accounts.find(id: accountId))
             var ids: [String: String] = [:]
             for (name, queue) in [("inA", queueA), ("inB", queueB), ("loose", nil)] as [(String, String?)] {
-                let outcome = try await store.tickets.ingest(storedMail(from: "\(name)@example.com", subject: "Subject \(name)", id: "\(name)@x"),
+                let outcome = try await store.ingest.ingest(storedMail(from: "\(name)@example.com", subject: "Subject \(name)", id: "\(name)@x"),
                                                              raw: Array(name.utf8), account: account, position: nil)
                 let id = try #require(outcome.ticketId)
                 if let queue {
@@ -139,12 +137,12 @@ struct DeskPageTests {
                 """.utf8)
             var mail = storedMail(from: "c@example.com", subject: "Invoice", id: "inv@x")
             let digest = SHA256.hex(SHA256.hash(content))
-            mail.attachments = [AttachmentInfo(filename: "invoice.txt", contentType: "text/plain", size: content.count, sha256: digest,
+            mail.attachments = [AttachmentSummary(filename: "invoice.txt", contentType: "text/plain", size: content.count, sha256: digest,
                                                contentId: nil, inline: false),
-                                AttachmentInfo(filename: "other.txt", contentType: "text/plain", size: 3, sha256: String(repeating: "0", count: 64),
+                                AttachmentSummary(filename: "other.txt", contentType: "text/plain", size: 3, sha256: String(repeating: "0", count: 64),
                                                contentId: nil, inline: false)]
             mail.rawSha256 = SHA256.hex(SHA256.hash(raw))
-            let outcome = try await store.tickets.ingest(mail, raw: raw, account: account, position: nil)
+            let outcome = try await store.ingest.ingest(mail, raw: raw, account: account, position: nil)
             let ticketId = try #require(outcome.ticketId)
             let messageId = try #require(try await store.tickets.messages(ticketId: ticketId).first?.id)
 
@@ -191,10 +189,17 @@ struct DeskPageTests {
 struct PageValueTests {
     /// A missing value must read as absent: an `Optional.none` stored as `Any` showed "Next page"
     /// links to nowhere and wrote "nil" into hidden fields.
+    struct Values: TemplateView {
+        let next: String?
+        let value: String?
+    }
+
     @Test func missingValuesAreAbsentInTemplates() throws {
         let template = try MustacheTemplate(string: "{{#next}}link {{next}}{{/next}}{{^next}}none{{/next}}|{{value}}")
         let missing: String? = nil
-        #expect(template.render(["next": missing.orNull, "value": missing.orNull]) == "none|")
-        #expect(template.render(["next": Optional("/p2").orNull, "value": Optional("x").orNull]) == "link /p2|x")
+        #expect(template.render(Values(next: missing, value: missing)) == "none|")
+        #expect(template.render(Values(next: Optional("/p2"), value: Optional("x"))) == "link /p2|x")
+        // The same through a page's composed context.
+        #expect(template.render(Merged(Values(next: missing, value: missing), Values(next: "/outer", value: "outer"))) == "none|")
     }
 }

@@ -16,10 +16,10 @@ func storedMail(from: String, subject: String, id: String, cc: [String] = []) ->
         try await withAPI(kind) { api, store in
             let accountId = try #require(try await api.call(.post, "/api/v1/accounts", json: validAccountJSON()).string("id"))
             let account = try #require(try await store.accounts.find(id: accountId))
-            let outcome = try await store.tickets.ingest(storedMail(from: "ann@example.com", subject: "Help", id: "m1@x", cc: ["carl@example.com"]),
+            let outcome = try await store.ingest.ingest(storedMail(from: "ann@example.com", subject: "Help", id: "m1@x", cc: ["carl@example.com"]),
                                                          raw: Array("raw message".utf8), account: account, position: nil)
             for index in 2...4 {
-                _ = try await store.tickets.ingest(storedMail(from: "c\(index)@example.com", subject: "T\(index)", id: "m\(index)@x"),
+                _ = try await store.ingest.ingest(storedMail(from: "c\(index)@example.com", subject: "T\(index)", id: "m\(index)@x"),
                                                    raw: [UInt8(index)], account: account, position: nil)
             }
             let ticketId = try #require(outcome.ticketId)
@@ -67,10 +67,10 @@ func storedMail(from: String, subject: String, id: String, cc: [String] = []) ->
     @Test func quarantineCanBeListedReplayedAndDeleted() async throws {
         try await withAPI { api, store in
             let accountId = try #require(try await api.call(.post, "/api/v1/accounts", json: validAccountJSON()).string("id"))
-            let first = try await store.tickets.quarantine(
+            let first = try await store.ingest.quarantine(
                 QuarantinedMessage(accountId: accountId, reason: .tooLarge, detail: "too large", rawSha256: "q1", size: 5, source: "INBOX uid 7",
                                    from: "ann@example.com", subject: "Huge", createdAt: Date()), raw: Array("hello".utf8), position: nil)
-            let second = try await store.tickets.quarantine(
+            let second = try await store.ingest.quarantine(
                 QuarantinedMessage(accountId: accountId, reason: .unparseable, detail: "no headers", rawSha256: "q2", size: 3, source: "INBOX uid 8",
                                    createdAt: Date()), raw: [1, 2, 3], position: nil)
             let agent = try await api.token(for: .agent)
@@ -101,7 +101,7 @@ func storedMail(from: String, subject: String, id: String, cc: [String] = []) ->
                 $0.lastErrorAt = Date()
             }
             let account = try #require(try await store.accounts.find(id: accountId))
-            _ = try await store.tickets.ingest(storedMail(from: "ann@example.com", subject: "Help", id: "s1@x"), raw: [1], account: account, position: nil)
+            _ = try await store.ingest.ingest(storedMail(from: "ann@example.com", subject: "Help", id: "s1@x"), raw: [1], account: account, position: nil)
             let status = try await api.call(.get, "/api/v1/accounts/\(accountId)/status")
             #expect(status.status == 200)
             #expect(status.json?["connected"] == .bool(false))

@@ -186,7 +186,7 @@ enum BounceFixtures {
             // A subject resolver would put the bounce on a new ticket; a bounce must join its own ticket anyway.
             account.resolvers = [.subjectAndCustomer]
             let stored = try await store.accounts.create(account)
-            let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: quietLogger)
+            let pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: quietLogger)
             let first = try await pipeline.process(Array(mailText(subject: "Where is my order?", messageId: "c1@customer.example").utf8),
                                                    account: stored, position: nil, source: "test")
             let ticketId = try #require(first.ticketId)
@@ -227,7 +227,7 @@ enum BounceFixtures {
             var account = Account(key: "DESK", name: "Desk", fromAddress: "desk@example.com")
             account.incoming = IncomingServer(protocol: .imap, connection: ServerConnection(host: "imap.example.com", auth: ServerAuth(method: .none)))
             let stored = try await store.accounts.create(account)
-            let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: quietLogger)
+            let pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: quietLogger)
             let outcome = try await pipeline.process(Array(BounceFixtures.gmail(original: "unknown@elsewhere", recipient: "x@y.example").utf8),
                                                      account: stored, position: nil, source: "stray")
             guard case .created = outcome else { Issue.record("\(outcome)"); return }
@@ -246,7 +246,7 @@ enum BounceFixtures {
                                               verp: true)
             account.resolvers = [.subjectAndCustomer]
             let stored = try await store.accounts.create(account)
-            let pipeline = IngestPipeline(tickets: store.tickets, settings: store.settings, logger: quietLogger)
+            let pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: quietLogger)
             let first = try await pipeline.process(Array(mailText(subject: "Order", messageId: "v1@customer.example").utf8),
                                                    account: stored, position: nil, source: "t")
             let ticketId = try #require(first.ticketId)

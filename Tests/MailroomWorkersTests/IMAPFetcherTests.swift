@@ -13,8 +13,8 @@ import Testing
                      batchPlan: FetchBatchPlan = FetchBatchPlan(stepCount: 20, maxCount: 30),
                      _ body: @Sendable (Account) async throws -> Void) async throws {
         let stored = try await store.accounts.create(account)
-        let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                  tickets: store.tickets, status: status, logger: quietLogger, batchPlan: batchPlan)
+        let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                  fetchState: store.fetchState, quarantine: store.quarantine, status: status, logger: quietLogger, batchPlan: batchPlan)
         let task = Task { await fetcher.run() }
         do {
             try await body(stored)
@@ -80,9 +80,9 @@ import Testing
                 #expect(try await eventually { try await messageCount(store, accountId: account.id) == 5 })
                 #expect(try await eventually { try await Dovecot.inboxUIDs(user).isEmpty })
             }
-            let quarantined = try await store.tickets.quarantined()
+            let quarantined = try await store.quarantine.quarantined()
             #expect(quarantined.count == 1, "the oversized one is quarantined, raw")
-            #expect(try await store.tickets.blob(sha256: quarantined[0].rawSha256!)?.count ?? 0 > 3_000)
+            #expect(try await store.rawMail.blob(sha256: quarantined[0].rawSha256!)?.count ?? 0 > 3_000)
         }
     }
 
@@ -100,20 +100,20 @@ import Testing
             try await withFetcher(account, store: store, batchPlan: plan) { (account: Account) async throws in
                 #expect(try await eventually { try await messageCount(store, accountId: account.id) == 2 })
                 #expect(try await eventually { try await Dovecot.inboxUIDs(user).count == 1 })
-                let entry = try #require(try await store.tickets.quarantined().first)
+                let entry = try #require(try await store.quarantine.quarantined().first)
                 #expect(entry.reason == .tooLarge && entry.leftOnServer && entry.rawSha256 == nil)
                 #expect(entry.subject == "Huge" && entry.from == "ann@example.com" && entry.size > 20_000)
                 #expect(entry.detail.contains("left on the server"))
                 // Later rounds (the interval is a second) leave it there.
                 try await Task.sleep(for: .seconds(2.5))
                 #expect(try await Dovecot.inboxUIDs(user).count == 1)
-                #expect(try await store.tickets.quarantined().count == 1)
-                try await store.tickets.deleteQuarantined(id: entry.id)
+                #expect(try await store.quarantine.quarantined().count == 1)
+                try await store.quarantine.deleteQuarantined(id: entry.id)
             }
             // Discarded, it goes with the fetcher's next session.
             let stored = try #require(try await store.accounts.list(includeDeleted: false).first)
-            let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger, batchPlan: plan)
+            let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                      fetchState: store.fetchState, quarantine: store.quarantine, status: AccountStatusBoard(), logger: quietLogger, batchPlan: plan)
             let task = Task { await fetcher.run() }
             defer { task.cancel() }
             #expect(try await eventually { try await Dovecot.inboxUIDs(user).isEmpty })
@@ -169,8 +169,8 @@ import Testing
             })
             for _ in 0..<2 {
                 // Each run is a session of its own, starting with the sweep.
-                let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                          tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+                let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                          fetchState: store.fetchState, quarantine: store.quarantine, status: AccountStatusBoard(), logger: quietLogger)
                 let task = Task { await fetcher.run() }
                 #expect(try await eventually { try await Dovecot.inboxUIDs(user).count == 1 })
                 try await Task.sleep(for: .seconds(1))
@@ -189,8 +189,8 @@ import Testing
             let account = try Dovecot.account(user: user)
             let stored = try await store.accounts.create(account)
             func runOnce(until count: Int) async throws {
-                let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                          tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+                let fetcher = IMAPFetcher(account: stored, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                          fetchState: store.fetchState, quarantine: store.quarantine, status: AccountStatusBoard(), logger: quietLogger)
                 let task = Task { await fetcher.run() }
                 #expect(try await eventually { try await messageCount(store, accountId: stored.id) == count })
                 try await Task.sleep(for: .seconds(2))
@@ -198,7 +198,7 @@ import Testing
                 await task.value
             }
             try await runOnce(until: 3)
-            let before = try await store.tickets.imapPosition(accountId: stored.id, folder: "INBOX")
+            let before = try await store.fetchState.imapPosition(accountId: stored.id, folder: "INBOX")
             // Make Dovecot renumber the folder: forget its UID list and indexes.
             let maildir = try Dovecot.maildir(user)
             for name in try FileManager.default.contentsOfDirectory(atPath: maildir) where name.hasPrefix("dovecot") {
@@ -206,7 +206,7 @@ import Testing
             }
             try await Dovecot.deliver([mailText(subject: "V 4", messageId: "v4@x")], to: user)
             try await runOnce(until: 4)
-            let after = try await store.tickets.imapPosition(accountId: stored.id, folder: "INBOX")
+            let after = try await store.fetchState.imapPosition(accountId: stored.id, folder: "INBOX")
             #expect(before?.uidValidity != after?.uidValidity)
             #expect(try await messageCount(store, accountId: stored.id) == 4)
         }
@@ -222,8 +222,8 @@ import Testing
             let account = try Dovecot.account(user: user) { $0.incoming.maxMessageBytes = 8_192 }
             try await withFetcher(account, store: store) { (account: Account) async throws in
                 #expect(try await eventually(timeout: .seconds(60)) { try await messageCount(store, accountId: account.id) == 100 })
-                #expect(try await store.tickets.quarantined(accountId: account.id).map(\.subject) == ["Poison"])
-                #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 101)
+                #expect(try await store.quarantine.quarantined(accountId: account.id).map(\.subject) == ["Poison"])
+                #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 101)
             }
         }
     }

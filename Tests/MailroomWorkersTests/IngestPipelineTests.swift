@@ -73,7 +73,7 @@ import Testing
                 HeaderFilter(header: "X-Priority", match: .regex, value: "^1", action: .tag, tag: "urgent"),
             ]
             let stored = try await store.accounts.create(account)
-            try await body(IngestPipeline(tickets: store.tickets, logger: quietLogger), store, stored)
+            try await body(IngestPipeline(store: store.ingest, logger: quietLogger), store, stored)
         }
     }
 
@@ -82,11 +82,11 @@ import Testing
             let big = Array(mailText(subject: "Big", messageId: "big@x", body: String(repeating: "x", count: 5_000)).utf8)
             let outcome = try await pipeline.process(big, account: account, position: .imap(folder: "INBOX", uidValidity: 1, uid: 1), source: "uid 1")
             guard case .quarantined(let id) = outcome else { Issue.record("\(outcome)"); return }
-            let entry = try #require(try await store.tickets.quarantined(id: id))
+            let entry = try #require(try await store.quarantine.quarantined(id: id))
             #expect(entry.reason == .tooLarge)
             #expect(entry.detail.contains("4096"))
-            #expect(try await store.tickets.blob(sha256: entry.rawSha256!) == big)
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 1)
+            #expect(try await store.rawMail.blob(sha256: entry.rawSha256!) == big)
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 1)
         }
     }
 
@@ -95,12 +95,12 @@ import Testing
             let spam = try await pipeline.process(Array(mailText(subject: "Spam", messageId: "s@x", extraHeaders: "X-Spam-Flag: YES\r\n").utf8),
                                                   account: account, position: .imap(folder: "INBOX", uidValidity: 1, uid: 1), source: "uid 1")
             #expect(spam == .skipped(reason: "header filter on X-Spam-Flag"))
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 1)
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 1)
             let virus = try await pipeline.process(Array(mailText(subject: "Virus", messageId: "v@x", extraHeaders: "X-Virus: infected (EICAR)\r\n").utf8),
                                                    account: account, position: nil, source: "uid 2")
             guard case .quarantined(let id) = virus else { Issue.record("\(virus)"); return }
-            #expect(try await store.tickets.quarantined(id: id)?.reason == .headerFilter)
-            #expect(try await store.tickets.quarantined(id: id)?.subject == "Virus")
+            #expect(try await store.quarantine.quarantined(id: id)?.reason == .headerFilter)
+            #expect(try await store.quarantine.quarantined(id: id)?.subject == "Virus")
             let urgent = try await pipeline.process(Array(mailText(subject: "Urgent", messageId: "u@x", extraHeaders: "X-Priority: 1 (Highest)\r\n").utf8),
                                                     account: account, position: nil, source: "uid 3")
             #expect(try await store.tickets.ticket(id: urgent.ticketId!)?.tags == ["urgent"])
@@ -137,8 +137,8 @@ import Testing
             #expect(store.database.blobPacks?.syncs.load(ordering: .relaxed) == 1)
             let blobs = try await store.blobRowsAllInPacks()
             #expect(blobs.count == 2 && blobs.allInPacks)
-            #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(good)) == good)
-            #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(big)) == big)
+            #expect(try await store.rawMail.blob(sha256: InboundMailParser.sha256Hex(good)) == good)
+            #expect(try await store.rawMail.blob(sha256: InboundMailParser.sha256Hex(big)) == big)
         }
     }
 
@@ -153,7 +153,7 @@ import Testing
                 IngestPipeline.Inbound(raw: raw, position: .imap(folder: "INBOX", uidValidity: 1, uid: UInt32(index + 1)), source: "uid \(index + 1)")
             }, account: account)
             #expect(result.outcomes.map(\.name) == ["skipped", "quarantined", "created"])
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 3)
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 3)
             let directory = try #require(store.database.blobPacks?.directory)
             var onDisk: [UInt8] = []
             for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
@@ -162,8 +162,8 @@ import Testing
             #expect(onDisk.firstRange(of: Array(marker.utf8)) == nil, "the skipped message's bytes are not in any pack")
             // The quarantined and the ingested message are kept raw, in the packs.
             #expect(onDisk.firstRange(of: virus) != nil && onDisk.firstRange(of: good) != nil)
-            #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(good)) == good)
-            #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(virus)) == virus)
+            #expect(try await store.rawMail.blob(sha256: InboundMailParser.sha256Hex(good)) == good)
+            #expect(try await store.rawMail.blob(sha256: InboundMailParser.sha256Hex(virus)) == virus)
         }
     }
 
@@ -183,10 +183,10 @@ import Testing
             #expect(result.outcomes.map(\.name) == Array(repeating: "created", count: 5))
             let subjects = try await store.tickets.tickets(.init()).items.map(\.subject)
             #expect(Set(subjects) == Set((1...5).map { "Part \($0)" }))
-            #expect(try await store.tickets.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 5)
+            #expect(try await store.fetchState.imapPosition(accountId: account.id, folder: "INBOX")?.highWater == 5)
             let blobs = try await store.blobRowsAllInPacks()
             #expect(blobs.count == 5 && blobs.allInPacks)
-            for raw in raws { #expect(try await store.tickets.blob(sha256: InboundMailParser.sha256Hex(raw)) == raw) }
+            for raw in raws { #expect(try await store.rawMail.blob(sha256: InboundMailParser.sha256Hex(raw)) == raw) }
             #expect(store.database.blobPacks?.syncs.load(ordering: .relaxed) == 3, "one sync per part")
         }
     }
@@ -246,7 +246,7 @@ import Testing
                  "actions": [{"type": "tag", "tag": "billing"}, {"type": "priority", "priority": "high"}, {"type": "queue", "queueId": "q-billing"}]
                 """)
             let routing = RoutingStep(store: store, logger: quietLogger)
-            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
+            let pipeline = IngestPipeline(store: store.ingest, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
             let billing = try await pipeline.process(Array(mailText(subject: "Your invoice 42", messageId: "r1@x").utf8), account: stored,
                                                      position: nil, source: "t")
             let billingId = try #require(billing.ticketId)
@@ -277,7 +277,7 @@ extension RoutingStepTests {
             let hub = LiveEventHub()
             let service = RoutingService(store: store, events: hub, logger: quietLogger)
             let routing = RoutingStep(store: store, logger: quietLogger, service: service)
-            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, onBatchCommit: { await routing.run(after: $0) })
+            let pipeline = IngestPipeline(store: store.ingest, logger: quietLogger, onBatchCommit: { await routing.run(after: $0) })
             let raws = [
                 mailText(subject: "Invoice 7", messageId: "b1@x"),
                 mailText(from: "bob@example.com", subject: "Hello", messageId: "b2@x"),
@@ -307,7 +307,7 @@ extension RoutingStepTests {
                  "actions": [{"type": "tag", "tag": "spam"}]
                 """)
             let routing = RoutingStep(store: store, logger: quietLogger)
-            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, onCommit: { committed in
+            let pipeline = IngestPipeline(store: store.ingest, logger: quietLogger, onCommit: { committed in
                 await routing.run(after: committed.outcome, account: committed.account, mail: handsOverTheParsedMessage ? committed.mail : nil)
             })
             let flagged = try await pipeline.process(Array(mailText(subject: "Offer", messageId: "h1@x", extraHeaders: "X-Spam-Flag: YES\r\n").utf8),
@@ -345,11 +345,11 @@ extension RoutingStepTests {
         try await TestDatabase.sqlite.withStore { store in
             let desk = try await account(store, key: "A", address: "desk@example.com")
             let routing = RoutingStep(store: store, logger: quietLogger)
-            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
+            let pipeline = IngestPipeline(store: store.ingest, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
             _ = try await pipeline.process(Array(mailText(subject: "Help", messageId: "h1@x").utf8), account: desk, position: nil, source: "t")
             let queued = try await store.outbox.items(state: .queued)
             #expect(queued.count == 1)
-            let raw = try #require(try await store.tickets.blob(sha256: queued[0].rawSha256))
+            let raw = try #require(try await store.rawMail.blob(sha256: queued[0].rawSha256))
             let reply = MIMEMessage(parsing: raw)
             #expect(reply.headers["auto-submitted"] == "auto-replied")
             #expect(reply.headers["x-auto-response-suppress"] == "All")
@@ -371,7 +371,7 @@ extension RoutingStepTests {
             let first = try await account(store, key: "ONE", address: "one@desk.example")
             let second = try await account(store, key: "TWO", address: "two@desk.example")
             let routing = RoutingStep(store: store, logger: quietLogger)
-            let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
+            let pipeline = IngestPipeline(store: store.ingest, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
             // One writes to two; from then on each auto-reply is delivered to the other account, as a mail loop would.
             _ = try await pipeline.process(Array(mailText(from: "one@desk.example", subject: "Hello", messageId: "start@x").utf8),
                                            account: second, position: nil, source: "t")
@@ -379,7 +379,7 @@ extension RoutingStepTests {
             for _ in 0..<20 {
                 let queued = try await store.outbox.items(state: .queued)
                 guard let next = queued.first else { break }
-                let raw = try #require(try await store.tickets.blob(sha256: next.rawSha256))
+                let raw = try #require(try await store.rawMail.blob(sha256: next.rawSha256))
                 try await store.database.withConnection { db in
                     try await db.raw("UPDATE outbox SET state = 'sent' WHERE id = \(bind: next.id)").run()
                 }

@@ -65,7 +65,7 @@ import Testing
     /// Queues `count` replies from `account`, each with its own Message-ID under `domain`.
     func queue(_ store: SQLStore, account: Account, count: Int, domain: String) async throws -> [OutboxItem] {
         let customer = try InboundMailParser.parse(Array(mailText(subject: "Question", messageId: "q-\(UUID().uuidString)@x").utf8))
-        let ticketId = try #require(try await store.tickets.ingest(customer, raw: [1], account: account, position: nil).ticketId)
+        let ticketId = try #require(try await store.ingest.ingest(customer, raw: [1], account: account, position: nil).ticketId)
         var items: [OutboxItem] = []
         for index in 0..<count {
             var builder = MessageBuilder(from: Mailbox(name: "Desk", address: "desk@example.com"))

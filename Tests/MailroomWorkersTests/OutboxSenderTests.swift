@@ -16,7 +16,7 @@ import Testing
         configure(&account)
         let stored = try await store.accounts.create(account)
         let customer = try InboundMailParser.parse(Array(mailText(subject: "Question", messageId: "q-\(UUID().uuidString)@x").utf8))
-        let ticketId = try #require(try await store.tickets.ingest(customer, raw: [1], account: stored, position: nil).ticketId)
+        let ticketId = try #require(try await store.ingest.ingest(customer, raw: [1], account: stored, position: nil).ticketId)
         var builder = MessageBuilder(from: Mailbox(name: "Desk", address: "desk@example.com"))
         builder.to = [Mailbox(address: "ann@example.com")]
         builder.subject = "Re: Question"
@@ -149,7 +149,7 @@ import Testing
             let stored = try await store.accounts.create(account)
             let customerRaw = Array(mailText(subject: "Question", messageId: "sf1@x").utf8)
             let customer = try InboundMailParser.parse(customerRaw)
-            let ticketId = try #require(try await store.tickets.ingest(customer, raw: customerRaw, account: stored, position: nil).ticketId)
+            let ticketId = try #require(try await store.ingest.ingest(customer, raw: customerRaw, account: stored, position: nil).ticketId)
             _ = try await ReplyComposer(store: store).compose(ticketId: ticketId, request: ReplyRequest(text: "Answer"),
                                                               author: Principal(userId: nil, name: "A", role: .agent))
             await OutboxSender(store: store, logger: quietLogger, owner: "t").sendDue()

@@ -19,8 +19,8 @@ import Testing
             let user = Dovecot.newUser()
             try await Dovecot.deliver((1...3).map { mailText(from: "p\($0)@example.com", subject: "Pop \($0)", messageId: "pop\($0)@x") }, to: user)
             let account = try await store.accounts.create(try Self.pop3Account(user: user))
-            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                      fetchState: store.fetchState, quarantine: store.quarantine, status: AccountStatusBoard(), logger: quietLogger)
             try await fetcher.poll()
             #expect(try await messageCount(store, accountId: account.id) == 3)
             try await fetcher.poll()
@@ -29,7 +29,7 @@ import Testing
             try await fetcher.poll()
             #expect(try await messageCount(store, accountId: account.id) == 4)
             #expect(try await Dovecot.inboxUIDs(user).count == 4)
-            #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id).count == 4)
+            #expect(try await store.fetchState.seenPOP3UIDLs(accountId: account.id).count == 4)
         }
     }
 
@@ -38,12 +38,12 @@ import Testing
             let user = Dovecot.newUser()
             try await Dovecot.deliver((1...4).map { mailText(subject: "Del \($0)", messageId: "pd\($0)@x") }, to: user)
             let account = try await store.accounts.create(try Self.pop3Account(user: user) { $0.incoming.deleteOnFetch = true })
-            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                      fetchState: store.fetchState, quarantine: store.quarantine, status: AccountStatusBoard(), logger: quietLogger)
             try await fetcher.poll()
             #expect(try await messageCount(store, accountId: account.id) == 4)
             #expect(try await Dovecot.inboxUIDs(user).isEmpty)
-            #expect(try await store.tickets.seenPOP3UIDLs(accountId: account.id).isEmpty, "forgotten once gone from the server")
+            #expect(try await store.fetchState.seenPOP3UIDLs(accountId: account.id).isEmpty, "forgotten once gone from the server")
         }
     }
 
@@ -53,18 +53,18 @@ import Testing
         try await TestDatabase.sqlite.withStore { store in
             let user = try await Dovecot.userWithAHugeMessageBetweenTwo()
             let account = try await store.accounts.create(try Self.pop3Account(user: user) { $0.incoming.deleteOnFetch = true })
-            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger,
+            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                      fetchState: store.fetchState, quarantine: store.quarantine, status: AccountStatusBoard(), logger: quietLogger,
                                       batchPlan: FetchBatchPlan(messageLimit: 10_000))
             try await fetcher.poll()
             #expect(try await messageCount(store, accountId: account.id) == 2)
             #expect(try await Dovecot.inboxUIDs(user).count == 1)
-            let entry = try #require(try await store.tickets.quarantined().first)
+            let entry = try #require(try await store.quarantine.quarantined().first)
             #expect(entry.reason == .tooLarge && entry.leftOnServer && entry.rawSha256 == nil && entry.subject == "Huge")
             try await fetcher.poll()
             #expect(try await Dovecot.inboxUIDs(user).count == 1, "a later session leaves it too")
-            #expect(try await store.tickets.quarantined().count == 1, "and lists it once")
-            try await store.tickets.deleteQuarantined(id: entry.id)
+            #expect(try await store.quarantine.quarantined().count == 1, "and lists it once")
+            try await store.quarantine.deleteQuarantined(id: entry.id)
             try await fetcher.poll()
             #expect(try await Dovecot.inboxUIDs(user).isEmpty, "discarded, it goes")
         }
@@ -74,8 +74,8 @@ import Testing
         try await TestDatabase.sqlite.withStore { store in
             let user = try await Self.userWithAnOldAndANewMessage(ids: ("old@x", "new@x"))
             let account = try await store.accounts.create(try Self.pop3Account(user: user) { $0.incoming.fetchLastDays = 30 })
-            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                      fetchState: store.fetchState, quarantine: store.quarantine, status: AccountStatusBoard(), logger: quietLogger)
             try await fetcher.poll()
             #expect(try await store.tickets.tickets(.init()).items.map(\.subject) == ["New"])
         }
@@ -90,8 +90,8 @@ import Testing
                 $0.incoming.fetchLastDays = 30
                 $0.incoming.deleteOnFetch = true
             })
-            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(tickets: store.tickets, logger: quietLogger),
-                                      tickets: store.tickets, status: AccountStatusBoard(), logger: quietLogger)
+            let fetcher = POP3Fetcher(account: account, pipeline: IngestPipeline(store: store.ingest, logger: quietLogger),
+                                      fetchState: store.fetchState, quarantine: store.quarantine, status: AccountStatusBoard(), logger: quietLogger)
             try await fetcher.poll()
             #expect(try await store.tickets.tickets(.init()).items.map(\.subject) == ["New"])
             #expect(try await Dovecot.inboxUIDs(user).count == 1)

@@ -19,7 +19,7 @@ import Testing
         let customerRaw = Array(mailText(subject: "Where is my order?", messageId: "order-1@customer.example",
                                          extraHeaders: "Cc: partner@customer.example, desk@example.com\r\n").utf8)
         let customerMail = try InboundMailParser.parse(customerRaw)
-        let outcome = try await store.tickets.ingest(customerMail, raw: customerRaw, account: stored, position: nil)
+        let outcome = try await store.ingest.ingest(customerMail, raw: customerRaw, account: stored, position: nil)
         let ticketId = try #require(outcome.ticketId)
         let ticket = try #require(try await store.tickets.ticket(id: ticketId))
         return (stored, ticket, customerMail)
@@ -33,7 +33,7 @@ import Testing
                 ticketId: ticket.id, request: ReplyRequest(mode: .reply, text: "It ships today."), author: agent)
             #expect(message.direction == .outbound)
             #expect(message.deliveryState == .queued)
-            let raw = try #require(try await store.tickets.blob(sha256: message.rawSha256))
+            let raw = try #require(try await store.rawMail.blob(sha256: message.rawSha256))
             let sent = MIMEMessage(parsing: raw)
             #expect(sent.inReplyTo == ["order-1@customer.example"])
             #expect(sent.references == ["order-1@customer.example"])
@@ -54,7 +54,7 @@ import Testing
             let sentId = try #require(sent.messageID)
             let answer = try InboundMailParser.parse(Array(mailText(subject: "Re: Re: [Desk] Where is my order?", messageId: "order-2@customer.example",
                                                                     inReplyTo: sentId).utf8))
-            let outcome = try await store.tickets.ingest(answer, raw: [9], account: account, position: nil)
+            let outcome = try await store.ingest.ingest(answer, raw: [9], account: account, position: nil)
             #expect(outcome.ticketId == ticket.id)
             _ = customer
         }
@@ -68,7 +68,7 @@ import Testing
                 author: Principal(userId: nil, name: "A", role: .agent))
             #expect(message.to.map(\.address) == ["ann@example.com"])
             #expect(message.cc.map(\.address) == ["partner@customer.example"])
-            let raw = try #require(try await store.tickets.blob(sha256: message.rawSha256))
+            let raw = try #require(try await store.rawMail.blob(sha256: message.rawSha256))
             let text = MessageSummary(MIMEMessage(parsing: raw)).text ?? ""
             let quote = try #require(text.range(of: "> Hello"))
             let signature = try #require(text.range(of: "Sig"))
@@ -83,7 +83,7 @@ import Testing
                                                                            accountId: account.id))
             let message = try await ReplyComposer(store: store).compose(
                 ticketId: ticket.id, request: ReplyRequest(cannedAnswerId: canned.id), author: Principal(userId: nil, name: "A", role: .agent))
-            let raw = try #require(try await store.tickets.blob(sha256: message.rawSha256))
+            let raw = try #require(try await store.rawMail.blob(sha256: message.rawSha256))
             #expect(MessageSummary(MIMEMessage(parsing: raw)).text?.contains("Thank you Customer, ticket \(ticket.number).") == true)
             await #expect(throws: DomainError.self) {
                 _ = try await ReplyComposer(store: store).compose(ticketId: ticket.id, request: ReplyRequest(cannedAnswerId: "nope"),
@@ -122,7 +122,7 @@ import Testing
             account.signature = Signature(html: "<p>{{ agent.name }} &lt;{{ customer.name }}&gt;</p>")
             let stored = try await store.accounts.create(account)
             let raw = Array(mailText(from: "o'brien@example.com", subject: "Hello", messageId: "t1@x").utf8)
-            let ticketId = try #require(try await store.tickets.ingest(try InboundMailParser.parse(raw), raw: raw, account: stored, position: nil).ticketId)
+            let ticketId = try #require(try await store.ingest.ingest(try InboundMailParser.parse(raw), raw: raw, account: stored, position: nil).ticketId)
             let message = try await ReplyComposer(store: store).compose(ticketId: ticketId, request: ReplyRequest(text: "Fine <thanks>"),
                                                                         author: Principal(userId: nil, name: "Bea & Co", role: .agent))
             let html = try #require(message.html)
@@ -143,7 +143,7 @@ import Testing
             account.outgoing = OutgoingServer(protocol: .smtp, connection: ServerConnection(host: "127.0.0.1", port: 2525, auth: ServerAuth(method: .none)))
             let stored = try await store.accounts.create(account)
             let raw = Array(mailText(subject: "Invoice please", messageId: "a1@x").utf8)
-            let ticketId = try #require(try await store.tickets.ingest(try InboundMailParser.parse(raw), raw: raw, account: stored, position: nil).ticketId)
+            let ticketId = try #require(try await store.ingest.ingest(try InboundMailParser.parse(raw), raw: raw, account: stored, position: nil).ticketId)
             let pdf = try await store.outbox.saveUpload(Array("%PDF-1.4 fake".utf8), filename: "invoice.pdf", contentType: "application/pdf",
                                                         contentId: nil, inline: false, uploadedBy: nil)
             let logo = try await store.outbox.saveUpload([0x89, 0x50, 0x4E, 0x47], filename: "logo.png", contentType: "image/png",

@@ -139,7 +139,7 @@ final class WebhookReceiver: Sendable {
                 let created = try await store.rules.create(rule)
                 let sender = WebhookSender(store: store, logger: quietLogger)
                 let routing = RoutingStep(store: store, logger: quietLogger, onWebhook: { sender.wake() })
-                let pipeline = IngestPipeline(tickets: store.tickets, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
+                let pipeline = IngestPipeline(store: store.ingest, logger: quietLogger, afterCommit: { await routing.run(after: $0, account: $1) })
                 let outcome = try await pipeline.process(Array(mailText(subject: "A refund please", messageId: "w1@x").utf8), account: stored,
                                                          position: nil, source: "t")
                 let ticketId = try #require(outcome.ticketId)

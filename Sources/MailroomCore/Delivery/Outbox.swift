@@ -38,23 +38,6 @@ public struct OutboxItem: Sendable, Equatable, Codable {
         self.sentAt = sentAt
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(ticketId, forKey: .ticketId)
-        try c.encode(messageId, forKey: .messageId)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(state, forKey: .state)
-        try c.encode(attempts, forKey: .attempts)
-        try c.encode(nextAttemptAt, forKey: .nextAttemptAt)
-        try c.encode(envelopeFrom, forKey: .envelopeFrom)
-        try c.encode(recipients, forKey: .recipients)
-        try c.encode(rawSha256, forKey: .rawSha256)
-        try c.encode(lastError, forKey: .lastError)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
-        try c.encode(sentAt, forKey: .sentAt)
-    }
 }
 
 /// One try to send (Ameyo's s_message_send_info / failed_message_send_info).
@@ -105,20 +88,6 @@ public struct OutboxAttempt: Sendable, Equatable, Codable {
         self.recipients = recipients
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(outboxId, forKey: .outboxId)
-        try c.encode(attemptedAt, forKey: .attemptedAt)
-        try c.encode(outcome, forKey: .outcome)
-        try c.encode(replyCode, forKey: .replyCode)
-        try c.encode(enhancedStatus, forKey: .enhancedStatus)
-        try c.encode(text, forKey: .text)
-        try c.encode(errorClass, forKey: .errorClass)
-        try c.encode(policy, forKey: .policy)
-        try c.encode(nextAttemptAt, forKey: .nextAttemptAt)
-        try c.encode(recipients, forKey: .recipients)
-    }
 }
 
 /// An attempt and the state it moves its row to: the unit the sender records, several at a time.

@@ -20,7 +20,7 @@ public struct InboundMail: Sendable, Equatable {
     public var date: Date?
     public var text: String?
     public var html: String?
-    public var attachments: [AttachmentInfo]
+    public var attachments: [AttachmentSummary]
     /// Header fields in order, unfolded; values decoded when read (header filters and rules).
     public var headers: [HeaderField]
     /// Auto-Submitted and friends say a program, not a person, sent it.
@@ -32,7 +32,7 @@ public struct InboundMail: Sendable, Equatable {
     public init(rawSha256: String, rawSize: Int, contentHash: String, messageId: String?, inReplyTo: [String] = [],
                 references: [String] = [], subject: String, from: [EmailAddress], replyTo: [EmailAddress] = [],
                 to: [EmailAddress] = [], cc: [EmailAddress] = [], date: Date?, text: String?, html: String?,
-                attachments: [AttachmentInfo] = [], headers: [HeaderField] = [], isAutomatic: Bool = false,
+                attachments: [AttachmentSummary] = [], headers: [HeaderField] = [], isAutomatic: Bool = false,
                 parseWarnings: [String] = []) {
         self.rawSha256 = rawSha256
         self.rawSize = rawSize
@@ -59,7 +59,9 @@ public struct InboundMail: Sendable, Equatable {
     public var sender: EmailAddress? { from.first }
 }
 
-public struct HeaderField: Sendable, Equatable, Codable {
+/// One header field of a message, in message order, its value unfolded and decoded: what header
+/// filters, bounce detection and rules read.
+public struct HeaderField: Sendable, Hashable, Codable {
     public var name: String
     /// Encoded words decoded. Fields parsed from mail decode here, when something reads them:
     /// only header filters, bounce detection and rules do, and decoding every field of every
@@ -92,6 +94,11 @@ public struct HeaderField: Sendable, Equatable, Codable {
     }
 
     public static func == (lhs: HeaderField, rhs: HeaderField) -> Bool { lhs.name == rhs.name && lhs.value == rhs.value }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(value)
+    }
 
     private enum CodingKeys: String, CodingKey { case name, value }
 
@@ -245,22 +252,6 @@ public struct QuarantinedMessage: Sendable, Equatable, Codable {
         self.subject = subject
         self.createdAt = createdAt
         self.replayedAt = replayedAt
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(reason, forKey: .reason)
-        try c.encode(detail, forKey: .detail)
-        try c.encode(rawSha256, forKey: .rawSha256)
-        try c.encode(size, forKey: .size)
-        try c.encode(source, forKey: .source)
-        try c.encode(from, forKey: .from)
-        try c.encode(subject, forKey: .subject)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(replayedAt, forKey: .replayedAt)
-        try c.encode(leftOnServer, forKey: .leftOnServer)
     }
 
     enum CodingKeys: String, CodingKey {

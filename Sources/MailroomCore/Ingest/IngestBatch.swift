@@ -19,30 +19,28 @@ public struct IngestItem: Sendable {
     /// What the resolvers will look at, worked out before the store's transaction (subject
     /// normalisation is not free, and the transaction holds the only writer); nil: the store works it out.
     public var resolverInput: ResolverInput?
-    /// Where `raw` was already written and synced, outside the transaction (SQLite's packs); nil: the store writes it.
-    public var storedRaw: BlobLocation?
-    /// The message's list columns as stored, written before the transaction like `resolverInput`; nil: the store writes them.
-    public var messageColumns: MessageColumnJSON?
+    /// Where the store already wrote `raw`, outside the transaction; nil: the store writes it.
+    public var stagedRaw: (any StagedRawMail)?
+    /// The message's row as the store writes it, made before the transaction like `resolverInput`; nil: the store makes it.
+    public var preparedRow: (any PreparedMessageRow)?
+
+    /// What a message that broke a domain rule while it was stored becomes instead (the store rolls
+    /// back that message alone): a quarantine entry that says why. nil for an item that was not an ingest.
+    public func storeFailedEntry(_ error: DomainError, accountId: String, at date: Date) -> QuarantinedMessage? {
+        guard case .ingest(let mail, _) = action else { return nil }
+        return QuarantinedMessage(accountId: accountId, reason: .storeFailed, detail: "the message could not be stored: \(error)",
+                                  rawSha256: mail.rawSha256, size: raw.count, source: source, from: mail.sender?.address,
+                                  subject: String(mail.subject.prefix(300)), createdAt: date)
+    }
 
     public init(action: Action, raw: [UInt8], position: MailboxPosition?, source: String, resolverInput: ResolverInput? = nil,
-                storedRaw: BlobLocation? = nil) {
+                stagedRaw: (any StagedRawMail)? = nil) {
         self.action = action
         self.raw = raw
         self.position = position
         self.source = source
         self.resolverInput = resolverInput
-        self.storedRaw = storedRaw
-    }
-}
-
-/// Where a raw message's bytes are in an SQLite store's pack files (see `BlobPacks`).
-public struct BlobLocation: Sendable, Hashable {
-    public let pack: Int
-    public let offset: Int64
-
-    public init(pack: Int, offset: Int64) {
-        self.pack = pack
-        self.offset = offset
+        self.stagedRaw = stagedRaw
     }
 }
 
@@ -77,24 +75,5 @@ public struct CommittedMessage: Sendable {
         self.account = account
         self.mail = mail
         self.createdTicket = createdTicket
-    }
-}
-
-/// An inbound message's list columns (references, addresses, attachments) as the store keeps them: JSON text.
-public struct MessageColumnJSON: Sendable {
-    public let inReplyTo: String
-    public let references: String
-    public let from: String
-    public let to: String
-    public let cc: String
-    public let attachments: String
-
-    public init(_ mail: InboundMail) {
-        inReplyTo = JSONText.encode(mail.inReplyTo)
-        references = JSONText.encode(mail.references)
-        from = JSONText.encode(mail.from)
-        to = JSONText.encode(mail.to)
-        cc = JSONText.encode(mail.cc)
-        attachments = JSONText.encode(mail.attachments)
     }
 }

@@ -29,7 +29,7 @@ public struct AutomaticMailSignals: Sendable, Equatable {
         "bounce", "bounces",
     ]
 
-    public init(headers: [MessageHeader], sender: EmailAddress?) {
+    public init(headers: [HeaderField], sender: EmailAddress?) {
         var signals: [Signal] = []
         func values(_ name: String) -> [String] {
             headers.filter { $0.name.caseInsensitiveCompare(name) == .orderedSame }
@@ -105,10 +105,10 @@ public struct AutoReplyGuard: Sendable, Equatable {
 
     /// The headers every auto-reply carries (RFC 3834 section 5, plus the Microsoft and
     /// Precedence conventions other responders read).
-    public static let outgoingHeaders: [MessageHeader] = [
-        MessageHeader("Auto-Submitted", "auto-replied"),
-        MessageHeader("X-Auto-Response-Suppress", "All"),
-        MessageHeader("Precedence", "auto_reply"),
+    public static let outgoingHeaders: [HeaderField] = [
+        HeaderField(name: "Auto-Submitted", value: "auto-replied"),
+        HeaderField(name: "X-Auto-Response-Suppress", value: "All"),
+        HeaderField(name: "Precedence", value: "auto_reply"),
     ]
 
     public func decide(mode: AutoReplyMode, signals: AutomaticMailSignals, history: AutoReplyHistory) -> AutoReplyVerdict {

@@ -34,9 +34,9 @@ public enum LiveEventAudience: Sendable, Equatable, Codable, Hashable {
         switch self {
         case .users(let ids): return userId.map(ids.contains) ?? false
         case .ticket(let queueId, let agentId):
-            if let agentId, agentId == userId { return true }
-            if let queueId { return queueIds.contains(queueId) }
-            return false
+            // The ticket rule; an event names no account, so none is seen through a linked account.
+            return TicketVisibility(userId: userId ?? "", queueIds: queueIds, accountIds: [])
+                .admits(agentId: agentId, queueId: queueId, accountId: nil)
         case .staff: return false
         case .everyone: return true
         }

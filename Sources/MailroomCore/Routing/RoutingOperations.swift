@@ -92,32 +92,6 @@ public protocol RoutingOperations: Sendable {
     func ticketChanged(_ ticket: Ticket) async
 }
 
-/// Which tickets an agent may see: those assigned to them, those in a queue they are a member of,
-/// and those nobody holds (no queue, no agent) of an account linked to one of their queues.
-/// Supervisors and administrators see every ticket; they are given no `TicketVisibility`.
-public struct TicketVisibility: Sendable, Equatable {
-    public var userId: String
-    public var queueIds: Set<String>
-    /// Accounts whose unassigned tickets the agent sees (the accounts linked to their queues).
-    public var accountIds: Set<String>
-
-    public init(userId: String, queueIds: Set<String>, accountIds: Set<String>) {
-        self.userId = userId
-        self.queueIds = queueIds
-        self.accountIds = accountIds
-    }
-
-    public init(userId: String, memberOf queues: [AgentQueue]) {
-        self.init(userId: userId, queueIds: Set(queues.map(\.id)), accountIds: Set(queues.flatMap(\.accountIds)))
-    }
-
-    public func admits(_ ticket: Ticket) -> Bool {
-        if ticket.agentId == userId { return true }
-        if let queueId = ticket.queueId { return queueIds.contains(queueId) }
-        return ticket.agentId == nil && accountIds.contains(ticket.accountId)
-    }
-}
-
 /// The live events routing publishes, in one place so the stream's shapes stay the same everywhere.
 public enum RoutingEvents {
     public static func ticketAudience(_ ticket: Ticket) -> LiveEventAudience {

@@ -47,18 +47,6 @@ public struct RoutingRule: Codable, Sendable, Equatable {
         actions = try c.decode([RuleAction].self, forKey: .actions)
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(name, forKey: .name)
-        try c.encode(position, forKey: .position)
-        try c.encode(enabled, forKey: .enabled)
-        try c.encode(match, forKey: .match)
-        try c.encode(conditions, forKey: .conditions)
-        try c.encode(actions, forKey: .actions)
-    }
-
     /// Decodes and validates a request body; every problem is a `FieldError` named by its JSON path.
     public static func decode(_ document: JSONValue, limits: RegexLimits = .standard) throws(DomainError) -> RoutingRule {
         let rule: RoutingRule

@@ -1,16 +1,5 @@
 import Foundation
 
-/// One header line of the inbound message, in message order, value unfolded and decoded.
-public struct MessageHeader: Sendable, Hashable, Codable {
-    public var name: String
-    public var value: String
-
-    public init(_ name: String, _ value: String) {
-        self.name = name
-        self.value = value
-    }
-}
-
 /// What the rules look at: the message that arrived and the ticket it joined.
 public struct RoutingInput: Sendable, Equatable {
     public var accountId: String
@@ -20,14 +9,14 @@ public struct RoutingInput: Sendable, Equatable {
     public var subject: String
     /// The text body (or the text rendered from HTML).
     public var body: String
-    public var headers: [MessageHeader]
+    public var headers: [HeaderField]
     public var hasAttachments: Bool
     public var receivedAt: Date
     /// True when this message opened the ticket; `firstMessageOnly` auto-replies are asked for only then.
     public var isNewTicket: Bool
 
     public init(accountId: String, from: [EmailAddress], to: [EmailAddress] = [], cc: [EmailAddress] = [],
-                subject: String = "", body: String = "", headers: [MessageHeader] = [], hasAttachments: Bool = false,
+                subject: String = "", body: String = "", headers: [HeaderField] = [], hasAttachments: Bool = false,
                 receivedAt: Date, isNewTicket: Bool = true) {
         self.accountId = accountId
         self.from = from
@@ -43,7 +32,7 @@ public struct RoutingInput: Sendable, Equatable {
 
     /// The input for a stored inbound message; `headers` come from the parsed raw message. The
     /// body is the text part, or the HTML as it is when there is none.
-    public init(message: TicketMessage, headers: [MessageHeader], receivedAt: Date, isNewTicket: Bool) {
+    public init(message: TicketMessage, headers: [HeaderField], receivedAt: Date, isNewTicket: Bool) {
         self.init(accountId: message.accountId, from: message.from, to: message.to, cc: message.cc, subject: message.subject,
                   body: message.text ?? message.html ?? "", headers: headers, hasAttachments: !message.attachments.isEmpty,
                   receivedAt: receivedAt, isNewTicket: isNewTicket)

@@ -80,6 +80,12 @@ public enum JSONCoding {
         return encoder
     }
 
+    /// JSON for the API's clients: as ``encoder`` writes it, with every absent optional written as
+    /// `null` (the shapes in DESIGN.md name every field), through ``JSONValueEncoder``.
+    public static func clientJSON(_ value: some Encodable) throws -> Data {
+        try encoder.encode(JSONValueEncoder.encode(value))
+    }
+
     public static var decoder: JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .custom { decoder in

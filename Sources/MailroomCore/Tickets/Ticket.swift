@@ -1,4 +1,5 @@
 import Foundation
+import MailMessage
 
 public enum TicketStatus: String, NamedValues {
     /// Nobody has worked on it yet.
@@ -54,11 +55,6 @@ public struct EmailAddress: Sendable, Hashable, Codable {
         return true
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(name, forKey: .name)
-        try c.encode(address, forKey: .address)
-    }
 }
 
 /// Someone who writes to the contact center; found or created from each message's sender.
@@ -125,56 +121,6 @@ public struct Ticket: Sendable, Equatable, Codable {
 
     public var isOpen: Bool { status != .closed }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(number, forKey: .number)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(subject, forKey: .subject)
-        try c.encode(status, forKey: .status)
-        try c.encode(priority, forKey: .priority)
-        try c.encode(customerId, forKey: .customerId)
-        try c.encode(customer, forKey: .customer)
-        try c.encode(queueId, forKey: .queueId)
-        try c.encode(agentId, forKey: .agentId)
-        try c.encode(tags, forKey: .tags)
-        try c.encode(escalated, forKey: .escalated)
-        try c.encode(unread, forKey: .unread)
-        try c.encode(messageCount, forKey: .messageCount)
-        try c.encode(createdAt, forKey: .createdAt)
-        try c.encode(updatedAt, forKey: .updatedAt)
-        try c.encode(lastMessageAt, forKey: .lastMessageAt)
-        try c.encode(lastMessageDirection, forKey: .lastMessageDirection)
-    }
-}
-
-/// A file attached to a message; its bytes are a content-addressed blob.
-public struct AttachmentInfo: Sendable, Hashable, Codable {
-    public var filename: String?
-    public var contentType: String
-    public var size: Int
-    public var sha256: String
-    public var contentId: String?
-    public var inline: Bool
-
-    public init(filename: String?, contentType: String, size: Int, sha256: String, contentId: String?, inline: Bool) {
-        self.filename = filename
-        self.contentType = contentType
-        self.size = size
-        self.sha256 = sha256
-        self.contentId = contentId
-        self.inline = inline
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(filename, forKey: .filename)
-        try c.encode(contentType, forKey: .contentType)
-        try c.encode(size, forKey: .size)
-        try c.encode(sha256, forKey: .sha256)
-        try c.encode(contentId, forKey: .contentId)
-        try c.encode(inline, forKey: .inline)
-    }
 }
 
 /// Where an outgoing message is on its way to the customer.
@@ -199,7 +145,7 @@ public struct TicketMessage: Sendable, Equatable, Codable {
     public var date: Date?
     public var text: String?
     public var html: String?
-    public var attachments: [AttachmentInfo]
+    public var attachments: [AttachmentSummary]
     /// Nil for inbound mail.
     public var deliveryState: DeliveryState?
     /// SHA-256 of the raw message: its blob, and the identity used to recognise a message seen before.
@@ -208,7 +154,7 @@ public struct TicketMessage: Sendable, Equatable, Codable {
 
     public init(id: String = "", ticketId: String, accountId: String, direction: MessageDirection, messageId: String?,
                 inReplyTo: [String] = [], references: [String] = [], subject: String, from: [EmailAddress], to: [EmailAddress] = [],
-                cc: [EmailAddress] = [], date: Date?, text: String?, html: String?, attachments: [AttachmentInfo] = [],
+                cc: [EmailAddress] = [], date: Date?, text: String?, html: String?, attachments: [AttachmentSummary] = [],
                 deliveryState: DeliveryState? = nil, rawSha256: String, createdAt: Date) {
         self.id = id
         self.ticketId = ticketId
@@ -230,27 +176,6 @@ public struct TicketMessage: Sendable, Equatable, Codable {
         self.createdAt = createdAt
     }
 
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(ticketId, forKey: .ticketId)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(direction, forKey: .direction)
-        try c.encode(messageId, forKey: .messageId)
-        try c.encode(inReplyTo, forKey: .inReplyTo)
-        try c.encode(references, forKey: .references)
-        try c.encode(subject, forKey: .subject)
-        try c.encode(from, forKey: .from)
-        try c.encode(to, forKey: .to)
-        try c.encode(cc, forKey: .cc)
-        try c.encode(date, forKey: .date)
-        try c.encode(text, forKey: .text)
-        try c.encode(html, forKey: .html)
-        try c.encode(attachments, forKey: .attachments)
-        try c.encode(deliveryState, forKey: .deliveryState)
-        try c.encode(rawSha256, forKey: .rawSha256)
-        try c.encode(createdAt, forKey: .createdAt)
-    }
 }
 
 extension Ticket {

@@ -84,7 +84,7 @@ public enum APIRouter {
         let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
                                           changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
-        let tickets = TicketsController(tickets: store.tickets, accounts: store.accounts, status: dependencies.status,
+        let tickets = TicketsController(tickets: store.tickets, quarantineStore: store.quarantine, rawMail: store.rawMail, accounts: store.accounts, status: dependencies.status,
                                         replay: dependencies.replay, access: access, routing: dependencies.routing,
                                         events: dependencies.events)
         // Replies follow the same visibility as the ticket they answer.

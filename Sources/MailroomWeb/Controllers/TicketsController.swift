@@ -5,7 +5,9 @@ import MailroomStore
 
 /// Tickets and their messages, the quarantine, and each account's fetch status.
 struct TicketsController {
-    let tickets: SQLTicketStore
+    let tickets: any TicketRepository
+    let quarantineStore: any QuarantineRepository
+    let rawMail: any RawMailRepository
     let accounts: any AccountRepository
     let status: AccountStatusBoard
     let replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome
@@ -36,7 +38,7 @@ struct TicketsController {
     @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<Ticket>> {
         try context.require(.agent)
         let query = request.uri.queryParameters
-        var filter = SQLTicketStore.TicketFilter()
+        var filter = TicketFilter()
         if let accountId = query["accountId"] { filter.accountIds = [String(accountId)] }
         filter.queueId = query["queueId"].map(String.init)
         filter.agentId = query["agentId"].map(String.init)
@@ -78,7 +80,7 @@ struct TicketsController {
     @Sendable func rawMessage(_ request: Request, context: MailroomRequestContext) async throws -> Response {
         try context.require(.agent)
         let id = try request.parameter("id", context: context)
-        guard let message = try await tickets.message(id: id), let raw = try await tickets.blob(sha256: message.rawSha256),
+        guard let message = try await tickets.message(id: id), let raw = try await rawMail.blob(sha256: message.rawSha256),
               try await access.visibleTicket(message.ticketId, to: try context.caller()) != nil else {
             throw APIError.notFound("message \(id)")
         }
@@ -212,7 +214,7 @@ struct TicketsController {
         try context.require(.supervisor)
         let query = request.uri.queryParameters
         let includeReplayed = try query["includeReplayed"].map { try Self.bool(String($0), field: "includeReplayed") } ?? false
-        return JSONResponse(ItemList(try await tickets.quarantined(accountId: query["accountId"].map(String.init),
+        return JSONResponse(ItemList(try await quarantineStore.quarantined(accountId: query["accountId"].map(String.init),
                                                                    includeReplayed: includeReplayed)))
     }
 
@@ -224,7 +226,7 @@ struct TicketsController {
     @Sendable func quarantinedRaw(_ request: Request, context: MailroomRequestContext) async throws -> Response {
         try context.require(.supervisor)
         let entry = try await findQuarantined(request, context: context)
-        guard let sha = entry.rawSha256, let raw = try await tickets.blob(sha256: sha) else {
+        guard let sha = entry.rawSha256, let raw = try await rawMail.blob(sha256: sha) else {
             throw APIError.notFound("the raw message of quarantine entry \(entry.id)")
         }
         return Self.eml(raw, name: "quarantine-\(entry.id).eml")
@@ -244,14 +246,14 @@ struct TicketsController {
         guard entry.replayedAt == nil else {
             throw APIError.conflict(FieldError("id", "was already replayed"))
         }
-        guard let sha = entry.rawSha256, let raw = try await tickets.blob(sha256: sha) else {
+        guard let sha = entry.rawSha256, let raw = try await rawMail.blob(sha256: sha) else {
             throw APIError.conflict(FieldError("id", "has no raw message to replay"))
         }
         guard let account = try await accounts.find(id: entry.accountId), account.deletedAt == nil else {
             throw APIError.conflict(FieldError("accountId", "belongs to an account that no longer exists"))
         }
         let outcome = try await replay(entry, raw, account)
-        try await tickets.markReplayed(quarantineId: entry.id)
+        try await quarantineStore.markReplayed(quarantineId: entry.id)
         let quarantineId: String? = if case .quarantined(let id) = outcome { id } else { nil }
         return JSONResponse(ReplayResult(result: outcome.name, ticketId: outcome.ticketId, quarantineId: quarantineId))
     }
@@ -259,13 +261,13 @@ struct TicketsController {
     @Sendable func deleteQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
         try context.require(.supervisor)
         let entry = try await findQuarantined(request, context: context)
-        try await tickets.deleteQuarantined(id: entry.id)
+        try await quarantineStore.deleteQuarantined(id: entry.id)
         return .noContent
     }
 
     private func findQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> QuarantinedMessage {
         let id = try request.parameter("id", context: context)
-        guard let entry = try await tickets.quarantined(id: id) else { throw APIError.notFound("quarantine entry \(id)") }
+        guard let entry = try await quarantineStore.quarantined(id: id) else { throw APIError.notFound("quarantine entry \(id)") }
         return entry
     }
 
@@ -278,7 +280,7 @@ struct TicketsController {
         var status = status.status(of: id) ?? AccountFetchStatus(accountId: id)
         // Counts come from the store so they survive restarts and cover every node.
         status.messagesIngested = try await tickets.messageCount(accountId: id)
-        status.messagesQuarantined = try await tickets.quarantineCount(accountId: id)
+        status.messagesQuarantined = try await quarantineStore.quarantineCount(accountId: id)
         if let accounts = accounts as? SQLAccountRepository {
             status.token = try await OAuth2Controller.tokenStatus(accountId: id, accounts: accounts)
         }
@@ -308,19 +310,15 @@ struct TicketsController {
     }
 }
 
-/// Agent visibility, one rule for every ticket endpoint: an agent sees the tickets assigned to
-/// them, those in a queue they are a member of, and those nobody holds (no queue, no agent) of an
-/// account linked to one of their queues. Supervisors and administrators see every ticket.
-/// Anything else answers 404, as if it did not exist.
+/// Agent visibility for every ticket endpoint (the rule is `TicketVisibility`'s). A ticket the
+/// caller may not see answers 404, as if it did not exist.
 struct TicketAccess: Sendable {
-    let tickets: SQLTicketStore
+    let tickets: any TicketRepository
     let routing: SQLRoutingStore
 
     /// nil: the caller sees every ticket.
     func visibility(for principal: Principal) async throws -> TicketVisibility? {
-        guard !principal.has(atLeast: .supervisor) else { return nil }
-        guard let userId = principal.userId else { return TicketVisibility(userId: "", queueIds: [], accountIds: []) }
-        return TicketVisibility(userId: userId, memberOf: try await routing.queues(memberId: userId))
+        try await TicketVisibility.of(userId: principal.userId, role: principal.role) { try await routing.queues(memberId: $0) }
     }
 
     func visibleTicket(_ id: String, to principal: Principal) async throws -> Ticket? {

@@ -1,4 +1,5 @@
 import Foundation
+import MailMessage
 
 /// Turns a message's HTML into markup that can only show things: an allow-list of elements and
 /// attributes, links limited to http, https and mailto, images to the message's own parts (`cid:`),
@@ -80,7 +81,7 @@ public struct HTMLSanitizer: Sendable {
             case .ignored:
                 continue
             case .text(let text):
-                out += Self.escapeText(text)
+                out += HTMLEscape.escape(text)
             case .rawText:
                 continue // only after a raw text element's start tag, handled there
             case .startTag(let name, let attributes, let selfClosing):
@@ -118,6 +119,8 @@ public struct HTMLSanitizer: Sendable {
 
     // MARK: Attributes
 
+    /// Every value is written double-quoted, so `HTMLEscape` covers it (a backtick only ever acted
+    /// as a quote in old Internet Explorers, for unquoted values).
     private func attributes(of element: String, _ attributes: [HTMLAttribute]) -> String {
         var out = ""
         var keptLink = false
@@ -125,7 +128,7 @@ public struct HTMLSanitizer: Sendable {
             let name = attribute.name
             if name == "href", element == "a" {
                 if let url = Self.safeLink(attribute.value) {
-                    out += " href=\"" + Self.escapeAttribute(url) + "\""
+                    out += " href=\"" + HTMLEscape.escape(url) + "\""
                     keptLink = !url.hasPrefix("#")
                 }
                 continue
@@ -133,16 +136,16 @@ public struct HTMLSanitizer: Sendable {
             guard Self.allowedAttributes.contains(name) else { continue } // on*, src, srcset, background, formaction, xmlns...
             if name == "style" {
                 let css = CSSFilter.filterDeclarations(attribute.value)
-                if !css.isEmpty { out += " style=\"" + Self.escapeAttribute(css) + "\"" }
+                if !css.isEmpty { out += " style=\"" + HTMLEscape.escape(css) + "\"" }
                 continue
             }
             if name == "id" || name == "name" {
                 // Prefixed so a message cannot clobber names the frame's document might use.
                 let value = attribute.value.hasPrefix("mr-") ? attribute.value : "mr-" + attribute.value
-                out += " \(name)=\"" + Self.escapeAttribute(value) + "\""
+                out += " \(name)=\"" + HTMLEscape.escape(value) + "\""
                 continue
             }
-            out += " " + name + "=\"" + Self.escapeAttribute(attribute.value) + "\""
+            out += " " + name + "=\"" + HTMLEscape.escape(attribute.value) + "\""
         }
         if keptLink {
             out += " rel=\"noopener noreferrer\" target=\"_blank\""
@@ -168,15 +171,15 @@ public struct HTMLSanitizer: Sendable {
             } else {
                 blocked += 1
                 let label = alt.isEmpty ? "image" : alt
-                return "<span class=\"mr-remote-image\" title=\"Remote image not loaded\">[" + Self.escapeText(label) + "]</span>"
+                return "<span class=\"mr-remote-image\" title=\"Remote image not loaded\">[" + HTMLEscape.escape(label) + "]</span>"
             }
         default:
             url = nil
         }
         guard let url else {
-            return alt.isEmpty ? "" : "<span class=\"mr-missing-image\">[" + Self.escapeText(alt) + "]</span>"
+            return alt.isEmpty ? "" : "<span class=\"mr-missing-image\">[" + HTMLEscape.escape(alt) + "]</span>"
         }
-        return "<img src=\"" + Self.escapeAttribute(url) + "\"" + self.attributes(of: "img", others) + ">"
+        return "<img src=\"" + HTMLEscape.escape(url) + "\"" + self.attributes(of: "img", others) + ">"
     }
 
     // MARK: URLs
@@ -218,40 +221,5 @@ public struct HTMLSanitizer: Sendable {
     static func isSafeDataImage(_ url: String) -> Bool {
         let lower = url.lowercased()
         return dataImageTypes.contains { lower.hasPrefix("data:" + $0 + ";base64,") || lower.hasPrefix("data:" + $0 + ",") }
-    }
-
-    // MARK: Escaping
-
-    static func escapeText(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\u{0}": out += "\u{FFFD}"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
-    }
-
-    static func escapeAttribute(_ text: String) -> String {
-        var out = ""
-        out.reserveCapacity(text.utf8.count)
-        for c in text.unicodeScalars {
-            switch c {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            case "`": out += "&#96;"
-            case "\u{0}": out += "\u{FFFD}"
-            default: out.unicodeScalars.append(c)
-            }
-        }
-        return out
     }
 }

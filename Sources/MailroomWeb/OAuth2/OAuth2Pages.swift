@@ -17,14 +17,14 @@ extension WebSite {
 
     func oauth2Providers(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .admin)
-        let rows: [[String: Any]] = try await store.accounts.oauth2.list().map {
-            ["id": $0.id, "name": $0.name, "kind": $0.kind.rawValue, "tenant": $0.tenant ?? "", "clientId": $0.clientId,
-             "secretSet": $0.clientSecret != nil, "scopes": $0.scopes.joined(separator: " "),
-             "authorizationURL": $0.authorizationURL, "tokenURL": $0.tokenURL]
+        let rows = try await store.accounts.oauth2.list().map {
+            OAuth2ProvidersView.Row(id: $0.id, name: $0.name, kind: $0.kind.rawValue, tenant: $0.tenant ?? "", clientId: $0.clientId,
+                                    secretSet: $0.clientSecret != nil, scopes: $0.scopes.joined(separator: " "),
+                                    authorizationURL: $0.authorizationURL, tokenURL: $0.tokenURL)
         }
         let redirectURI = try await oauth2SignIn.redirectURI(request: request)
-        return try render("admin/oauth2-providers", page(session, title: "OAuth2 providers", section: "accounts",
-                                                          ["providers": rows, "redirectURI": redirectURI]))
+        return try render(page(session, title: "OAuth2 providers", section: "accounts",
+                               OAuth2ProvidersView(providers: rows, redirectURI: redirectURI)))
     }
 
     var oauth2SignIn: OAuth2SignIn { OAuth2SignIn(store: store, http: dependencies.oauth2HTTP, changed: dependencies.accountsChanged) }
@@ -62,9 +62,9 @@ extension WebSite {
     }
 
     func oauth2Choice(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
-        let form = try await FormBody.read(request, context: context)
+        let form = try await FormDecoder.decode(OAuth2ChoiceForm.self, from: request)
         guard CSRFCheck.originAllowed(request) else { throw PageError.forbidden("This form must be sent from Mailroom's own page.") }
-        let outcome = await oauth2SignIn.choose(choice: form["choice"] ?? "", use: form["decision"] == "use",
+        let outcome = await oauth2SignIn.choose(choice: form.choice, use: form.use,
                                                 binding: request.cookies[OAuth2SignIn.bindingCookie]?.value, now: Date())
         return try oauth2Page(outcome)
     }
@@ -86,10 +86,20 @@ extension WebSite {
 
     func oauth2Page(title: String, message: String, accountId: String?, choice: String? = nil, signedIn: String? = nil,
                     status: HTTPResponse.Status = .ok) throws -> Response {
-        var data: [String: Any] = ["title": title, "message": message, "assetVersion": assets.version]
-        if let accountId { data["accountId"] = accountId }
-        if let choice { data["choice"] = choice }
-        if let signedIn { data["signedIn"] = signedIn }
-        return try render("admin/oauth2-result", data, status: status)
+        try render(OAuth2ResultView(title: title, message: message, assetVersion: assets.version, accountId: accountId,
+                                    choice: choice, signedIn: signedIn), status: status)
+    }
+}
+
+/// The choice form of `admin/oauth2-result.mustache` (a different mailbox signed in).
+struct OAuth2ChoiceForm: DecodableForm {
+    /// The held sign-in's single-use token.
+    let choice: String
+    /// "Use" rather than "Discard".
+    let use: Bool
+
+    init(from form: FormFields) {
+        choice = form.text("choice") ?? ""
+        use = form.text("decision") == "use"
     }
 }

@@ -10,7 +10,7 @@ extension WebSite {
         pages.get("desk") { request, context in try await self.desk(request, context) }
         pages.get("desk/offers") { request, context in
             let session = try self.session(request, context)
-            return try self.render("desk-offers", try await self.offersData(session))
+            return try self.render(try await self.offersView(session))
         }
     }
 
@@ -23,45 +23,44 @@ extension WebSite {
     func desk(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context)
         let presence = try await routing.presence(session.user.id)
-        let state = presence?.state ?? "offline"
-        var data = try await offersData(session)
-        data["live"] = true
-        data.merge(Self.presenceData(state: state, reason: presence?.reason)) { _, new in new }
-        data["ticketsSource"] = "/tickets/fragment?view=mine"
+        let presenceView = Self.presenceView(state: presence?.state ?? "offline", reason: presence?.reason)
+        let offers = try await offersView(session)
         let mine = try await store.tickets.tickets(.init(agentId: session.user.id, limit: Self.pageSize))
         let accounts = try await store.accounts.list(includeDeleted: true)
         let keys = Dictionary(accounts.map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
-        data["tickets"] = mine.items.map { ticketRow($0, accountKeys: keys, userNames: [session.user.id: session.user.name]) }
-        data["empty"] = mine.items.isEmpty
-        data["nextPage"] = mine.nextCursor.map { "/tickets?view=mine&cursor=\($0)" }.orNull
+        let rows = TicketRowsView(
+            tickets: mine.items.map { ticketRow($0, accountKeys: keys, userNames: [session.user.id: session.user.name]) },
+            empty: mine.items.isEmpty, firstPage: nil, nextPage: mine.nextCursor.map { "/tickets?view=mine&cursor=\($0)" })
         let queues = try await routing.memberQueues(session.user.id)
-        data["myQueues"] = queues.map { ["name": $0.name, "href": "/tickets?view=queue&queueId=" + HTMLEscape.query($0.id)] }
-        data["hasQueues"] = !queues.isEmpty
-        data["hasLinkedAccounts"] = queues.contains { !$0.accountIds.isEmpty }
-        if let done = request.uri.queryParameters["done"].flatMap({ Self.deskNotices[String($0)] }) { data["notice"] = done }
-        return try render("desk", page(session, title: "Desk", section: "desk", data))
+        let view = DeskView(
+            notice: request.uri.queryParameters["done"].flatMap { Self.deskNotices[String($0)] },
+            offerList: offers,
+            presenceStates: presenceView.states, presenceReason: presenceView.reason, presenceSummary: presenceView.summary,
+            myQueues: queues.map { DeskView.QueueLink(name: $0.name, href: "/tickets?view=queue&queueId=" + PercentEncoding.component($0.id)) },
+            hasQueues: !queues.isEmpty,
+            hasLinkedAccounts: queues.contains { !$0.accountIds.isEmpty },
+            ticketsSource: "/tickets/fragment?view=mine",
+            rows: rows)
+        return try render(page(session, title: "Desk", section: "desk", live: true, view))
     }
 
     /// The presence control's values: the state's choices and a sentence saying where the agent stands.
-    static func presenceData(state: String, reason: String?) -> [String: Any] {
+    static func presenceView(state: String, reason: String?) -> PresenceView {
         let labels = ["online": "Online", "paused": "Paused", "offline": "Offline"]
         let summary: String = switch state {
         case "online": "You are online: new tickets are offered to you."
         case "paused": "You are paused" + (reason.map { " (\($0))" } ?? "") + ": no new tickets are offered to you."
         default: "You are offline: no tickets are offered to you."
         }
-        return [
-            "presenceStates": ["online", "paused", "offline"].map { ["value": $0, "label": labels[$0] ?? $0, "selected": $0 == state] },
-            "presence": state,
-            "presenceReason": reason ?? "",
-            "presenceSummary": summary,
-        ]
+        return PresenceView(
+            states: ["online", "paused", "offline"].map { PresenceView.State(value: $0, label: labels[$0] ?? $0, selected: $0 == state) },
+            reason: reason ?? "", summary: summary)
     }
 
     /// The open offers, each with its account's notification settings and text.
-    func offersData(_ session: SessionInfo) async throws -> [String: Any] {
+    func offersView(_ session: SessionInfo) async throws -> OffersView {
         let offers = try await routing.openOffers(session.user.id)
-        var rows: [[String: Any]] = []
+        var rows: [OffersView.Offer] = []
         var queueNames: [String: String]?
         for offer in offers {
             guard let ticket = try await store.tickets.ticket(id: offer.ticketId) else { continue }
@@ -71,17 +70,16 @@ extension WebSite {
                 queueNames = Dictionary(try await routing.queues().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
             }
             let queueName = ticket.queueId.flatMap { queueNames?[$0] }
-            rows.append([
-                "id": offer.id, "ticketId": ticket.id, "number": ticket.number,
-                "subject": ticket.subject.isEmpty ? "(no subject)" : ticket.subject,
-                "customer": ticket.customer.address, "account": account?.key ?? "?",
-                "queue": queueName.orNull,
-                "sound": notification.sound, "shake": notification.shake,
-                "notification": Self.notificationText(notification.template, ticket: ticket, account: account, queueName: queueName),
-                "deadline": offer.deadline.map(Self.displayTime) ?? "", "deadlineISO": offer.deadline.map(ISO8601.format) ?? "",
-            ])
+            rows.append(OffersView.Offer(
+                id: offer.id, ticketId: ticket.id, number: ticket.number,
+                subject: ticket.subject.isEmpty ? "(no subject)" : ticket.subject,
+                customer: ticket.customer.address, account: account?.key ?? "?",
+                queue: queueName,
+                sound: notification.sound, shake: notification.shake,
+                notification: Self.notificationText(notification.template, ticket: ticket, account: account, queueName: queueName),
+                deadline: offer.deadline.map(Self.displayTime) ?? "", deadlineISO: offer.deadline.map(ISO8601.format) ?? ""))
         }
-        return ["offers": rows, "noOffers": rows.isEmpty]
+        return OffersView(offers: rows, noOffers: rows.isEmpty)
     }
 
     /// The variables a notification template may use, as the account form lists them.
@@ -98,12 +96,11 @@ extension WebSite {
         let fallback = "New ticket #\(ticket.number) from \(ticket.customer.address): \(ticket.subject)"
         guard let template, !template.isEmpty,
               let parsed = try? MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + template) else { return fallback }
-        let context: [String: Any] = [
-            "ticket": ["number": String(ticket.number), "subject": ticket.subject, "id": ticket.id, "priority": ticket.priority.rawValue],
-            "customer": ["name": ticket.customer.name ?? "", "address": ticket.customer.address, "email": ticket.customer.address],
-            "account": ["name": account?.name ?? "", "key": account?.key ?? "", "fromAddress": account?.fromAddress ?? ""],
-            "queue": ["name": queueName ?? ""],
-        ]
+        let context = NotificationVariables(
+            ticket: .init(number: String(ticket.number), subject: ticket.subject, id: ticket.id, priority: ticket.priority.rawValue),
+            customer: .init(name: ticket.customer.name ?? "", address: ticket.customer.address, email: ticket.customer.address),
+            account: .init(name: account?.name ?? "", key: account?.key ?? "", fromAddress: account?.fromAddress ?? ""),
+            queue: .init(name: queueName ?? ""))
         let text = parsed.render(context).trimmingCharacters(in: .whitespacesAndNewlines)
         return text.isEmpty ? fallback : String(text.prefix(500))
     }

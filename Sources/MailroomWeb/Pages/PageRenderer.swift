@@ -49,10 +49,10 @@ public struct WebAssets: Sendable {
         return WebAssets(library: MustacheLibrary(templates: templates), stylesheet: stylesheet, script: script, version: version)
     }
 
-    /// Renders a page template with its data; a missing template is a programming error reported as a 500.
-    public func render(_ template: String, _ data: [String: Any]) throws -> String {
-        guard let html = library.render(data, withTemplate: template) else {
-            throw WebAssets.LoadError(description: "no template named \(template)")
+    /// Renders a view with its template; a missing template is a programming error reported as a 500.
+    func render<View: RenderedView>(_ view: View) throws -> String {
+        guard let html = library.render(view, withTemplate: View.template) else {
+            throw WebAssets.LoadError(description: "no template named \(View.template)")
         }
         return html
     }
@@ -80,39 +80,5 @@ public enum PageHeaders {
 
     public static func redirect(to location: String, status: HTTPResponse.Status = .seeOther) -> Response {
         Response(status: status, headers: [.location: location, .cacheControl: "no-store"])
-    }
-}
-
-/// Reads `application/x-www-form-urlencoded` bodies (the sign-in and sign-out forms).
-public enum FormBody {
-    public static let maximumBytes = 64 << 10
-
-    public static func parse(_ text: String) -> [String: String] {
-        var fields: [String: String] = [:]
-        for pair in text.split(separator: "&", omittingEmptySubsequences: true) {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = decode(parts[0]), fields[name] == nil else { continue }
-            fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
-        }
-        return fields
-    }
-
-    static func decode(_ part: Substring) -> String? {
-        String(part).replacingOccurrences(of: "+", with: " ").removingPercentEncoding
-    }
-
-    public static func read(_ request: Request, context: MailroomRequestContext) async throws -> [String: String] {
-        var request = request
-        let buffer = try await request.collectBody(upTo: maximumBytes)
-        return parse(String(buffer: buffer))
-    }
-}
-
-extension Optional {
-    /// A template value: the wrapped value, or NSNull for nil. (An `Optional.none` stored as `Any`
-    /// counts as present in a section and renders as "nil"; NSNull counts as absent and renders empty.)
-    var orNull: Any {
-        if case .some(let value) = self { return value }
-        return NSNull()
     }
 }

@@ -17,21 +17,9 @@ struct RoutingViews: Sendable {
         let deadline: Date?
     }
 
-    /// The queues `userId` is a member of.
-    func memberQueueIds(_ userId: String?) async throws -> Set<String> {
-        guard let userId else { return [] }
-        return Set(try await store.routing.queues(memberId: userId).map(\.id))
-    }
-
     /// The queues `userId` is a member of, whole (members and linked accounts).
     func memberQueues(_ userId: String) async throws -> [AgentQueue] {
         try await store.routing.queues(memberId: userId)
-    }
-
-    /// What an agent may open: the same rule as the API's (assigned, their queues', and the
-    /// unassigned tickets of accounts linked to their queues).
-    func visibility(_ userId: String) async throws -> TicketVisibility {
-        TicketVisibility(userId: userId, memberOf: try await store.routing.queues(memberId: userId))
     }
 
     func queues() async throws -> [QueueView] {

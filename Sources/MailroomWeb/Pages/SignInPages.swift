@@ -28,22 +28,20 @@ extension WebSite {
         if context.session != nil, error == nil { return PageHeaders.redirect(to: next) }
         // The form has no session yet: its token is a random value also set as a cookie (double submit).
         let token = SessionAuthenticator.randomToken()
-        var response = try render("login", [
-            "title": "Sign in", "assetVersion": assets.version, "signInToken": token, "next": next,
-            "email": email, "error": error.orNull,
-        ], status: status)
+        var response = try render(SignInPageView(title: "Sign in", assetVersion: assets.version, signInToken: token, next: next,
+                                                 email: email, error: error), status: status)
         response.setCookie(Cookie(name: WebSettings.signInCookie, value: token, path: "/login",
                                   secure: dependencies.web.secureCookies, httpOnly: true, sameSite: .strict))
         return response
     }
 
     func signIn(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
-        let form = try await FormBody.read(request, context: context)
-        let email = (form["email"] ?? "").trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-        let password = Secret(form["password"] ?? "")
-        let retry = Self.safeNext(form["next"])
+        let form = try await FormDecoder.decode(SignInForm.self, from: request)
+        let email = form.email
+        let password = form.password
+        let retry = form.next
         guard CSRFCheck.originAllowed(request),
-              CSRFCheck.matches(form[CSRFCheck.formField], expected: request.cookies[WebSettings.signInCookie]?.value ?? "") else {
+              CSRFCheck.matches(form.csrf, expected: request.cookies[WebSettings.signInCookie]?.value ?? "") else {
             return try signInPage(next: retry, context, error: "The sign-in form had expired. Please try again.", email: email,
                                   status: .forbidden)
         }
@@ -64,7 +62,7 @@ extension WebSite {
         }
         limiter.recordSuccess(address: email)
         let (value, _) = try await sessions.signIn(user)
-        var response = PageHeaders.redirect(to: Self.safeNext(form["next"]))
+        var response = PageHeaders.redirect(to: form.next)
         response.setCookie(sessions.cookie(value: value))
         response.setCookie(Cookie(name: WebSettings.signInCookie, value: "", expires: Date(timeIntervalSince1970: 0), maxAge: 0,
                                   path: "/login", secure: dependencies.web.secureCookies, httpOnly: true, sameSite: .strict))
@@ -72,9 +70,9 @@ extension WebSite {
     }
 
     func signOut(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
-        let form = try await FormBody.read(request, context: context)
+        let form = try await FormDecoder.decode(SignOutForm.self, from: request)
         guard let session = context.session else { return PageHeaders.redirect(to: "/login") }
-        guard CSRFCheck.originAllowed(request), CSRFCheck.matches(form[CSRFCheck.formField], expected: session.csrfToken) else {
+        guard CSRFCheck.originAllowed(request), CSRFCheck.matches(form.csrf, expected: session.csrfToken) else {
             throw PageError.forbidden("The sign-out form did not carry this session's token; reload the page and try again.")
         }
         try await sessions.signOut(idHash: session.idHash)
@@ -84,4 +82,16 @@ extension WebSite {
     }
 
     static let decoyHash = (try? PasswordHasher.hash(Secret("decoy password for timing"))) ?? ""
+}
+
+/// `login.mustache`: a whole document, without the layout.
+struct SignInPageView: RenderedView {
+    static let template = "login"
+    let title: String
+    let assetVersion: String
+    /// The form's token, also set as a cookie (double submit): there is no session yet.
+    let signInToken: String
+    let next: String
+    let email: String
+    let error: String?
 }

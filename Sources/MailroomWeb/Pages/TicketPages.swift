@@ -83,24 +83,25 @@ extension WebSite {
         let memberQueues = try await routing.memberQueues(me.id)
         let memberOf = Set(memberQueues.map(\.id))
         let linkedAccounts = !memberQueues.allSatisfy { $0.accountIds.isEmpty }
-        var filter = SQLTicketStore.TicketFilter(limit: Self.pageSize)
+        let seesEveryTicket = TicketVisibility.seesEveryTicket(me.role)
+        var filter = TicketFilter(limit: Self.pageSize)
         // Agents list only what the API would show them, whatever the view (the same rule as opening one).
-        if me.role < .supervisor { filter.visibility = TicketVisibility(userId: me.id, memberOf: memberQueues) }
+        filter.visibility = await TicketVisibility.of(userId: me.id, role: me.role) { _ in memberQueues }
         switch query.view {
         case "queue":
-            guard let queueId = query.queueId, me.role >= .supervisor || memberOf.contains(queueId) else {
+            guard let queueId = query.queueId, seesEveryTicket || memberOf.contains(queueId) else {
                 throw PageError.notFound("That queue")
             }
             filter.queueId = queueId
-        case "unassigned" where me.role >= .supervisor || linkedAccounts:
+        case "unassigned" where seesEveryTicket || linkedAccounts:
             filter.unassigned = true
-        case "all" where me.role >= .supervisor:
+        case "all" where seesEveryTicket:
             break
         default:
             query.view = "mine"
             filter.agentId = me.id
         }
-        if me.role >= .supervisor || query.view != "mine" { filter.agentId = query.agentId ?? filter.agentId }
+        if seesEveryTicket || query.view != "mine" { filter.agentId = query.agentId ?? filter.agentId }
         filter.accountIds = query.accountId.map { [$0] }
         filter.status = query.status
         filter.unread = query.unread
@@ -121,51 +122,50 @@ extension WebSite {
         let queues = try await routing.queues()
         let accountKeys = Dictionary(accounts.map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
         let userNames = Dictionary(users.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        let rows: [[String: Any]] = found.items.map { ticket in
-            self.ticketRow(ticket, accountKeys: accountKeys, userNames: userNames)
-        }
-        let visibleQueues = queues.filter { me.role >= .supervisor || memberOf.contains($0.id) }
-        var views: [[String: Any]] = [["value": "mine", "label": "My tickets", "selected": query.view == "mine"]]
-        if me.role >= .supervisor {
-            views.append(["value": "all", "label": "All tickets", "selected": query.view == "all"])
-            views.append(["value": "unassigned", "label": "Unassigned", "selected": query.view == "unassigned"])
+        let visibleQueues = queues.filter { seesEveryTicket || memberOf.contains($0.id) }
+        var views = [TicketListView.ViewChoice(value: "mine", label: "My tickets", selected: query.view == "mine")]
+        if seesEveryTicket {
+            views.append(.init(value: "all", label: "All tickets", selected: query.view == "all"))
+            views.append(.init(value: "unassigned", label: "Unassigned", selected: query.view == "unassigned"))
         } else if linkedAccounts {
-            views.append(["value": "unassigned", "label": "Unassigned (my queues' accounts)", "selected": query.view == "unassigned"])
+            views.append(.init(value: "unassigned", label: "Unassigned (my queues' accounts)", selected: query.view == "unassigned"))
         }
-        if !visibleQueues.isEmpty { views.append(["value": "queue", "label": "Queue…", "selected": query.view == "queue"]) }
-        let data: [String: Any] = [
-            "tickets": rows,
-            "empty": rows.isEmpty,
-            "views": views,
-            "queues": visibleQueues.map { ["id": $0.id, "name": $0.name, "selected": $0.id == query.queueId] },
-            "hasQueues": !visibleQueues.isEmpty,
-            "accounts": accounts.filter { $0.deletedAt == nil }.map { ["id": $0.id, "label": "\($0.key) · \($0.name)", "selected": $0.id == query.accountId] },
-            "agents": users.filter(\.active).map { ["id": $0.id, "name": $0.name, "selected": $0.id == query.agentId] },
-            "statuses": TicketStatus.allCases.map { ["value": $0.rawValue, "selected": $0 == query.status] },
-            "unreadAny": query.unread == nil, "unreadYes": query.unread == true, "unreadNo": query.unread == false,
-            "tag": query.tag ?? "", "since": query.since ?? "", "until": query.until ?? "",
-            "nextPage": found.nextCursor.map { "/tickets?" + query.queryString(cursor: $0) }.orNull,
-            "firstPage": query.cursor != nil ? ("/tickets?" + query.queryString()) as Any : NSNull(),
-            "fragmentSource": "/tickets/fragment?" + query.queryString(cursor: query.cursor),
-            "showAgentFilter": me.role >= .supervisor || query.view != "mine",
-        ]
-        if fragment { return try render("ticket-rows", data) }
-        return try render("tickets", page(session, title: "Tickets", section: "tickets", data.merging(["live": true]) { a, _ in a }))
+        if !visibleQueues.isEmpty { views.append(.init(value: "queue", label: "Queue…", selected: query.view == "queue")) }
+        let rows = TicketRowsView(
+            tickets: found.items.map { ticketRow($0, accountKeys: accountKeys, userNames: userNames) },
+            empty: found.items.isEmpty,
+            firstPage: query.cursor != nil ? "/tickets?" + query.queryString() : nil,
+            nextPage: found.nextCursor.map { "/tickets?" + query.queryString(cursor: $0) })
+        if fragment { return try render(rows) }
+        let list = TicketListView(
+            views: views,
+            queues: visibleQueues.map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == query.queueId) },
+            hasQueues: !visibleQueues.isEmpty,
+            accounts: accounts.filter { $0.deletedAt == nil }.map {
+                ChoiceView(id: $0.id, label: "\($0.key) · \($0.name)", selected: $0.id == query.accountId)
+            },
+            agents: users.filter(\.active).map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == query.agentId) },
+            statuses: Self.options(TicketStatus.self, selected: query.status),
+            unreadAny: query.unread == nil, unreadYes: query.unread == true, unreadNo: query.unread == false,
+            tag: query.tag ?? "", since: query.since ?? "", until: query.until ?? "",
+            fragmentSource: "/tickets/fragment?" + query.queryString(cursor: query.cursor),
+            showAgentFilter: seesEveryTicket || query.view != "mine",
+            rows: rows)
+        return try render(page(session, title: "Tickets", section: "tickets", live: true, list))
     }
 
-    func ticketRow(_ ticket: Ticket, accountKeys: [String: String], userNames: [String: String]) -> [String: Any] {
-        [
-            "id": ticket.id, "number": ticket.number, "subject": ticket.subject.isEmpty ? "(no subject)" : ticket.subject,
-            "contact": ticket.customer.name.map { "\($0) <\(ticket.customer.address)>" } ?? ticket.customer.address,
-            "started": Self.displayTime(ticket.createdAt), "startedISO": ISO8601.format(ticket.createdAt),
-            "lastMessage": Self.displayTime(ticket.lastMessageAt), "lastMessageISO": ISO8601.format(ticket.lastMessageAt),
-            "direction": ticket.lastMessageDirection == .outbound ? "out" : "in",
-            "directionLabel": ticket.lastMessageDirection == .outbound ? "sent" : "received",
-            "status": ticket.status.rawValue, "unread": ticket.unread, "escalated": ticket.escalated,
-            "agent": ticket.agentId.flatMap { userNames[$0] } ?? "—",
-            "account": accountKeys[ticket.accountId] ?? "?",
-            "tags": ticket.tags.joined(separator: ", "),
-        ]
+    func ticketRow(_ ticket: Ticket, accountKeys: [String: String], userNames: [String: String]) -> TicketRowView {
+        TicketRowView(
+            id: ticket.id, number: ticket.number, subject: ticket.subject.isEmpty ? "(no subject)" : ticket.subject,
+            contact: ticket.customer.name.map { "\($0) <\(ticket.customer.address)>" } ?? ticket.customer.address,
+            started: Self.displayTime(ticket.createdAt), startedISO: ISO8601.format(ticket.createdAt),
+            lastMessage: Self.displayTime(ticket.lastMessageAt), lastMessageISO: ISO8601.format(ticket.lastMessageAt),
+            direction: ticket.lastMessageDirection == .outbound ? "out" : "in",
+            directionLabel: ticket.lastMessageDirection == .outbound ? "sent" : "received",
+            status: ticket.status.rawValue, unread: ticket.unread, escalated: ticket.escalated,
+            agent: ticket.agentId.flatMap { userNames[$0] } ?? "—",
+            account: accountKeys[ticket.accountId] ?? "?",
+            tags: ticket.tags.joined(separator: ", "))
     }
 
     static func displayTime(_ date: Date) -> String {
@@ -180,10 +180,8 @@ extension WebSite {
 
     /// The ticket if the signed-in person may see it; otherwise "not found" (never "forbidden").
     func visibleTicket(_ id: String, session: SessionInfo) async throws -> Ticket {
-        guard let ticket = try await store.tickets.ticket(id: id) else { throw PageError.notFound("Ticket \(id)") }
-        if session.user.role < .supervisor, try await !routing.visibility(session.user.id).admits(ticket) {
-            throw PageError.notFound("Ticket \(id)")
-        }
+        let access = TicketAccess(tickets: store.tickets, routing: store.routing)
+        guard let ticket = try await access.visibleTicket(id, to: session.principal) else { throw PageError.notFound("Ticket \(id)") }
         return ticket
     }
 
@@ -196,35 +194,33 @@ extension WebSite {
         let showImagesFor = request.uri.queryParameters["images"].map(String.init)
         let users = try await store.users.list()
         let userNames = Dictionary(users.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        let messageViews: [[String: Any]] = messages.map { message in
+        let messageViews = messages.map { message in
             let showImages = showImagesFor == message.id || showImagesFor == "all"
             let blocked = message.html.map { HTMLSanitizer.sanitize($0).blockedRemoteImages } ?? 0
-            return [
-                "id": message.id,
-                "direction": message.direction.rawValue,
-                "directionLabel": message.direction == .inbound ? "Received" : "Sent",
-                "from": Self.addresses(message.from), "to": Self.addresses(message.to), "cc": Self.addresses(message.cc),
-                "hasCc": !message.cc.isEmpty,
-                "subject": message.subject,
-                "date": Self.displayTime(message.date ?? message.createdAt),
-                "dateISO": ISO8601.format(message.date ?? message.createdAt),
-                "text": message.text ?? "",
-                "hasHTML": message.html != nil,
-                "bodyURL": "/web/messages/\(message.id)/body" + (showImages ? "?images=1" : ""),
-                "blockedImages": blocked > 0 && !showImages,
-                "blockedCount": blocked,
-                "showImagesURL": "/tickets/\(ticket.id)?images=\(message.id)#message-\(message.id)",
-                "deliveryState": message.deliveryState.map(\.rawValue).orNull,
-                "attachments": message.attachments.enumerated().map { index, attachment in
-                    [
-                        "url": "/web/messages/\(message.id)/attachments/\(index)",
-                        "name": attachment.filename ?? "attachment-\(index + 1)",
-                        "size": Self.byteCount(attachment.size),
-                        "inline": attachment.inline,
-                    ] as [String: Any]
+            return TicketPageView.MessageView(
+                id: message.id,
+                direction: message.direction.rawValue,
+                directionLabel: message.direction == .inbound ? "Received" : "Sent",
+                from: Self.addresses(message.from), to: Self.addresses(message.to), cc: Self.addresses(message.cc),
+                hasCc: !message.cc.isEmpty,
+                subject: message.subject,
+                date: Self.displayTime(message.date ?? message.createdAt),
+                dateISO: ISO8601.format(message.date ?? message.createdAt),
+                text: message.text ?? "",
+                hasHTML: message.html != nil,
+                bodyURL: "/web/messages/\(message.id)/body" + (showImages ? "?images=1" : ""),
+                blockedImages: blocked > 0 && !showImages,
+                blockedCount: blocked,
+                showImagesURL: "/tickets/\(ticket.id)?images=\(message.id)#message-\(message.id)",
+                deliveryState: message.deliveryState.map(\.rawValue),
+                attachments: message.attachments.enumerated().map { index, attachment in
+                    TicketPageView.AttachmentView(
+                        url: "/web/messages/\(message.id)/attachments/\(index)",
+                        name: attachment.filename ?? "attachment-\(index + 1)",
+                        size: Self.byteCount(attachment.size),
+                        inline: attachment.inline)
                 },
-                "hasAttachments": !message.attachments.isEmpty,
-            ]
+                hasAttachments: !message.attachments.isEmpty)
         }
         let canned = try await store.cannedAnswers.list(accountId: ticket.accountId).filter(\.active)
         let dispositions = try await store.dispositions.list(accountId: ticket.accountId).filter(\.active)
@@ -232,34 +228,31 @@ extension WebSite {
         let agents = users.filter { $0.active && $0.id != session.user.id }
         let lastInbound = messages.last { $0.direction == .inbound }
         let presence = try await routing.presence(session.user.id)
-        let data: [String: Any] = [
-            "ticket": ticketRow(ticket, accountKeys: [ticket.accountId: account?.key ?? "?"], userNames: userNames),
-            "ticketId": ticket.id,
-            "priority": ticket.priority.rawValue,
-            "messages": messageViews,
-            "accountName": account?.name ?? "(deleted account)",
-            "canned": canned.map { ["id": $0.id, "name": $0.name, "text": $0.text ?? ""] },
-            "hasCanned": !canned.isEmpty,
-            "dispositions": dispositions.map { ["id": $0.id, "name": $0.name] },
-            "dispositionRequired": account?.mandatoryDisposition.enabled ?? false,
-            "transferEnabled": account?.transfer.enabled ?? false,
-            "queues": queues.map { ["id": $0.id, "name": $0.name] },
-            "agents": agents.map { ["id": $0.id, "name": $0.name] },
-            "signatureBefore": account?.signature.beforeQuote ?? false,
-            "hasSignature": !(account?.signature.html.isEmpty ?? true),
-            "replyTo": lastInbound.map { Self.addresses($0.replyToOrFrom) } ?? ticket.customer.address,
-            "isClosed": ticket.status == .closed,
-            "unread": ticket.unread,
-            // Opening an unread ticket one holds marks it read (through the API, with the CSRF token).
-            "markReadOnOpen": ticket.unread && ticket.agentId == session.user.id,
-            "live": true,
-            "tagsText": ticket.tags.joined(separator: ", "),
-            "priorities": Self.options(TicketPriority.self, selected: ticket.priority),
-            "escalated": ticket.escalated,
-            "pauseStatus": account?.mandatoryDisposition.pauseStatus ?? "",
-            "presenceSummary": Self.presenceData(state: presence?.state ?? "offline", reason: presence?.reason)["presenceSummary"] ?? "",
-        ]
-        return try render("ticket", page(session, title: "Ticket \(ticket.number)", section: "tickets", data))
+        let view = TicketPageView(
+            ticket: ticketRow(ticket, accountKeys: [ticket.accountId: account?.key ?? "?"], userNames: userNames),
+            ticketId: ticket.id,
+            priority: ticket.priority.rawValue,
+            messages: messageViews,
+            accountName: account?.name ?? "(deleted account)",
+            canned: canned.map { TicketPageView.CannedView(id: $0.id, name: $0.name, text: $0.text ?? "") },
+            hasCanned: !canned.isEmpty,
+            dispositions: dispositions.map { NamedView(id: $0.id, name: $0.name) },
+            dispositionRequired: account?.mandatoryDisposition.enabled ?? false,
+            transferEnabled: account?.transfer.enabled ?? false,
+            queues: queues.map { NamedView(id: $0.id, name: $0.name) },
+            agents: agents.map { NamedView(id: $0.id, name: $0.name) },
+            signatureBefore: account?.signature.beforeQuote ?? false,
+            hasSignature: !(account?.signature.html.isEmpty ?? true),
+            replyTo: lastInbound.map { Self.addresses($0.replyToOrFrom) } ?? ticket.customer.address,
+            isClosed: ticket.status == .closed,
+            unread: ticket.unread,
+            markReadOnOpen: ticket.unread && ticket.agentId == session.user.id,
+            tagsText: ticket.tags.joined(separator: ", "),
+            priorities: Self.options(TicketPriority.self, selected: ticket.priority),
+            escalated: ticket.escalated,
+            pauseStatus: account?.mandatoryDisposition.pauseStatus ?? "",
+            presenceSummary: Self.presenceView(state: presence?.state ?? "offline", reason: presence?.reason).summary)
+        return try render(page(session, title: "Ticket \(ticket.number)", section: "tickets", live: true, view))
     }
 
     static func addresses(_ list: [EmailAddress]) -> String {
@@ -333,8 +326,8 @@ extension WebSite {
         }
         let attachment = message.attachments[index]
         // An outgoing message's attachments are uploads, kept whole; a received message's only inside it.
-        var bytes = try await store.tickets.blob(sha256: attachment.sha256)
-        if bytes == nil, let raw = try await store.tickets.blob(sha256: message.rawSha256) {
+        var bytes = try await store.rawMail.blob(sha256: attachment.sha256)
+        if bytes == nil, let raw = try await store.rawMail.blob(sha256: message.rawSha256) {
             bytes = MIMEMessage(parsing: raw).attachmentContent(index: index, sha256: attachment.sha256)
         }
         guard let bytes else { throw PageError.notFound("Attachment") }
@@ -356,7 +349,7 @@ extension WebSite {
         let ascii = String(filename.unicodeScalars.map { scalar -> Character in
             (scalar.value >= 0x20 && scalar.value < 0x7F && scalar != "\"" && scalar != "\\") ? Character(scalar) : "_"
         })
-        let encoded = filename.addingPercentEncoding(withAllowedCharacters: HTMLEscape.unreserved) ?? ascii
+        let encoded = filename.addingPercentEncoding(withAllowedCharacters: PercentEncoding.unreserved) ?? ascii
         return "\(inline ? "inline" : "attachment"); filename=\"\(ascii)\"; filename*=UTF-8''\(encoded)"
     }
 }

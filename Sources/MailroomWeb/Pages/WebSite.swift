@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import MailMessage
 import MailroomCore
 import MailroomStore
 
@@ -15,7 +16,7 @@ public enum WebPages {
             assets = try WebAssets.load()
         } catch {
             let message = "\(error)"
-            router.get("login") { _, _ in PageHeaders.html("<p>The web application cannot start: \(HTMLEscape.text(message))</p>",
+            router.get("login") { _, _ in PageHeaders.html("<p>The web application cannot start: \(HTMLEscape.escape(message))</p>",
                                                              status: .internalServerError) }
             return
         }
@@ -89,28 +90,21 @@ struct WebSite: Sendable {
         NavItem(href: "/admin/settings", label: "Settings", section: "settings", role: .admin),
     ]
 
-    /// What every signed-in page's layout needs, plus the page's own data.
-    func page(_ session: SessionInfo, title: String, section: String, _ data: [String: Any] = [:]) -> [String: Any] {
+    /// A signed-in page: its content inside the layout (navigation for the session's role).
+    func page<Content: PageContent>(_ session: SessionInfo, title: String, section: String, live: Bool = false,
+                                    _ content: Content) -> Page<Content> {
         let role = session.user.role
-        let nav: [[String: Any]] = Self.navigation.filter { role >= $0.role }.map {
-            ["href": $0.href, "label": $0.label, "current": $0.section == section]
+        let nav = Self.navigation.filter { role >= $0.role }.map {
+            LayoutView.NavLink(href: $0.href, label: $0.label, current: $0.section == section)
         }
-        var page: [String: Any] = [
-            "title": title,
-            "csrf": session.csrfToken,
-            "assetVersion": assets.version,
-            "nav": nav,
-            "me": ["id": session.user.id, "name": session.user.name, "email": session.user.email, "role": role.rawValue],
-            "isSupervisor": role >= .supervisor,
-            "isAdmin": role >= .admin,
-            "section": section,
-        ]
-        for (key, value) in data { page[key] = value }
-        return page
+        let me = LayoutView.Me(id: session.user.id, name: session.user.name, email: session.user.email, role: role.rawValue)
+        return Page(content: content, layout: LayoutView(
+            title: title, csrf: session.csrfToken, assetVersion: assets.version, nav: nav, me: me,
+            isSupervisor: role >= .supervisor, isAdmin: role >= .admin, section: section, live: live))
     }
 
-    func render(_ template: String, _ data: [String: Any], status: HTTPResponse.Status = .ok) throws -> Response {
-        PageHeaders.html(try assets.render(template, data), status: status)
+    func render(_ view: some RenderedView, status: HTTPResponse.Status = .ok) throws -> Response {
+        PageHeaders.html(try assets.render(view), status: status)
     }
 
     /// The signed-in session, or a redirect to the sign-in page that comes back here.
@@ -158,7 +152,7 @@ struct PageErrorMiddleware: RouterMiddleware {
         } catch let error as PageError {
             switch error {
             case .signIn(let next):
-                return PageHeaders.redirect(to: "/login?next=" + HTMLEscape.query(next))
+                return PageHeaders.redirect(to: "/login?next=" + PercentEncoding.component(next))
             case .forbidden(let message):
                 return errorPage(status: .forbidden, title: "Not allowed", message: message, context: context)
             case .notFound(let what):
@@ -178,35 +172,17 @@ struct PageErrorMiddleware: RouterMiddleware {
     }
 
     private func errorPage(status: HTTPResponse.Status, title: String, message: String, context: Context) -> Response {
-        let data: [String: Any] = [
-            "title": title, "message": message, "status": Int(status.code), "assetVersion": assets.version,
-            "signedIn": context.session != nil, "csrf": context.session?.csrfToken ?? "",
-        ]
-        let html = (try? assets.render("error", data)) ?? "<h1>\(HTMLEscape.text(title))</h1><p>\(HTMLEscape.text(message))</p>"
+        let view = ErrorPageView(title: title, message: message, assetVersion: assets.version, signedIn: context.session != nil)
+        let html = (try? assets.render(view)) ?? "<h1>\(HTMLEscape.escape(title))</h1><p>\(HTMLEscape.escape(message))</p>"
         return PageHeaders.html(html, status: status)
     }
 }
 
-/// Escaping for the few strings built outside templates.
-enum HTMLEscape {
-    /// RFC 3986's unreserved characters, ASCII only (Foundation's `alphanumerics` has every script's letters).
-    static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-
-    static func query(_ value: String) -> String { value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? "" }
-
-    static func text(_ value: String) -> String {
-        var out = ""
-        out.reserveCapacity(value.utf8.count)
-        for character in value.unicodeScalars {
-            switch character {
-            case "&": out += "&amp;"
-            case "<": out += "&lt;"
-            case ">": out += "&gt;"
-            case "\"": out += "&quot;"
-            case "'": out += "&#39;"
-            default: out.unicodeScalars.append(character)
-            }
-        }
-        return out
-    }
+/// `error.mustache`: a whole document, without the layout (the error may be that there is no session).
+struct ErrorPageView: RenderedView {
+    static let template = "error"
+    let title: String
+    let message: String
+    let assetVersion: String
+    let signedIn: Bool
 }

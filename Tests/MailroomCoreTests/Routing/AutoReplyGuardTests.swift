@@ -7,21 +7,21 @@ import Testing
     let fresh = AutoReplyHistory(sentOnTicket: 0, sentToSenderInLastHour: 0, isFirstMessageOfTicket: true)
 
     @Test(arguments: [
-        [MessageHeader("Auto-Submitted", "auto-replied")],
-        [MessageHeader("auto-submitted", "Auto-Generated; owner-email=\"x@example.com\"")],
-        [MessageHeader("Precedence", "bulk")],
-        [MessageHeader("Precedence", "LIST")],
-        [MessageHeader("Precedence", "junk")],
-        [MessageHeader("Precedence", "auto_reply")],
-        [MessageHeader("X-Autoreply", "yes")],
-        [MessageHeader("X-Autorespond", "1")],
-        [MessageHeader("List-Id", "<news.example.com>")],
-        [MessageHeader("List-Unsubscribe", "<mailto:leave@example.com>")],
-        [MessageHeader("X-Auto-Response-Suppress", "All")],
-        [MessageHeader("X-Auto-Response-Suppress", "DR, AutoReply")],
-        [MessageHeader("X-Auto-Response-Suppress", "OOF")],
+        [HeaderField(name: "Auto-Submitted", value: "auto-replied")],
+        [HeaderField(name: "auto-submitted", value: "Auto-Generated; owner-email=\"x@example.com\"")],
+        [HeaderField(name: "Precedence", value: "bulk")],
+        [HeaderField(name: "Precedence", value: "LIST")],
+        [HeaderField(name: "Precedence", value: "junk")],
+        [HeaderField(name: "Precedence", value: "auto_reply")],
+        [HeaderField(name: "X-Autoreply", value: "yes")],
+        [HeaderField(name: "X-Autorespond", value: "1")],
+        [HeaderField(name: "List-Id", value: "<news.example.com>")],
+        [HeaderField(name: "List-Unsubscribe", value: "<mailto:leave@example.com>")],
+        [HeaderField(name: "X-Auto-Response-Suppress", value: "All")],
+        [HeaderField(name: "X-Auto-Response-Suppress", value: "DR, AutoReply")],
+        [HeaderField(name: "X-Auto-Response-Suppress", value: "OOF")],
     ])
-    func automaticMessagesGetNoReply(headers: [MessageHeader]) {
+    func automaticMessagesGetNoReply(headers: [HeaderField]) {
         let signals = AutomaticMailSignals(headers: headers, sender: person)
         guard case .suppress(.automaticMessage(let found)) = AutoReplyGuard().decide(mode: .always, signals: signals, history: fresh) else {
             Issue.record("expected a suppression for \(headers)")
@@ -31,12 +31,12 @@ import Testing
     }
 
     @Test(arguments: [
-        [MessageHeader("Auto-Submitted", "no")],
-        [MessageHeader("Precedence", "first-class")],
-        [MessageHeader("X-Auto-Response-Suppress", "DR, RN")],
-        [MessageHeader("Subject", "Auto-Submitted")],
+        [HeaderField(name: "Auto-Submitted", value: "no")],
+        [HeaderField(name: "Precedence", value: "first-class")],
+        [HeaderField(name: "X-Auto-Response-Suppress", value: "DR, RN")],
+        [HeaderField(name: "Subject", value: "Auto-Submitted")],
     ])
-    func ordinaryMessagesMayGetOne(headers: [MessageHeader]) {
+    func ordinaryMessagesMayGetOne(headers: [HeaderField]) {
         let signals = AutomaticMailSignals(headers: headers, sender: person)
         #expect(AutoReplyGuard().decide(mode: .always, signals: signals, history: fresh) == .send)
     }
@@ -101,7 +101,7 @@ import Testing
     struct Mail {
         var from: EmailAddress
         var to: EmailAddress
-        var headers: [MessageHeader]
+        var headers: [HeaderField]
     }
 
     /// One side of the exchange: its rule, its guard and its memory of what it sent.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import MailMessage
 @testable import MailroomCore
 
 @Suite struct RoutingPersistenceTests {
@@ -59,9 +60,9 @@ import Testing
         let stored = TicketMessage(ticketId: "t1", accountId: "acc1", direction: .inbound, messageId: "m@x", subject: "Hi",
                                    from: [EmailAddress(address: "ann@customer.example")], to: [EmailAddress(address: "support@shop.example")],
                                    date: nil, text: nil, html: "<p>Hello</p>",
-                                   attachments: [AttachmentInfo(filename: "a.pdf", contentType: "application/pdf", size: 1, sha256: "00", contentId: nil, inline: false)],
+                                   attachments: [AttachmentSummary(filename: "a.pdf", contentType: "application/pdf", size: 1, sha256: "00", contentId: nil, inline: false)],
                                    rawSha256: "ff", createdAt: mondayNoonUTC)
-        let input = RoutingInput(message: stored, headers: [MessageHeader("X-A", "1")], receivedAt: mondayNoonUTC, isNewTicket: false)
+        let input = RoutingInput(message: stored, headers: [HeaderField(name: "X-A", value: "1")], receivedAt: mondayNoonUTC, isNewTicket: false)
         #expect(input.body == "<p>Hello</p>" && input.hasAttachments && input.headerValues("x-a") == ["1"] && !input.isNewTicket)
     }
 }

@@ -10,7 +10,7 @@ func inbound(
     cc: [EmailAddress] = [EmailAddress(address: "boss@customer.example")],
     subject: String = "Order 1042 has not arrived",
     body: String = "Hello, my parcel is late. Tracking: ZX-99.",
-    headers: [MessageHeader] = [MessageHeader("X-Priority", "1 (Highest)"), MessageHeader("Received", "from a"), MessageHeader("Received", "from b")],
+    headers: [HeaderField] = [HeaderField(name: "X-Priority", value: "1 (Highest)"), HeaderField(name: "Received", value: "from a"), HeaderField(name: "Received", value: "from b")],
     hasAttachments: Bool = false,
     accountId: String = "acc1",
     at: Date = mondayNoonUTC,
@@ -285,7 +285,7 @@ func ruleHolds(_ condition: RuleCondition, _ input: RoutingInput = inbound()) ->
 
     @Test func manyHeadersShareOneBudget() {
         let limits = RegexLimits(timeBudget: .milliseconds(20), messageBudget: .milliseconds(60))
-        let headers = (0..<30).map { _ in MessageHeader("Received", String(repeating: "a", count: 40) + "!") }
+        let headers = (0..<30).map { _ in HeaderField(name: "Received", value: String(repeating: "a", count: 40) + "!") }
         let engine = RuleEngine(rules: [
             testRule("slow", position: 0, [RuleCondition(.header("Received"), .matches, "(a|a)+$")], [.tag("hit")]),
             testRule("after", position: 1, [RuleCondition(.body, .matches, "(a|a)+$")], [.tag("hit")]),

@@ -1,0 +1,178 @@
+import Foundation
+
+/// `admin/accounts.mustache`: the accounts with their connection state.
+struct AccountListView: PageContent {
+    static let template = "admin/accounts"
+
+    struct Row: TemplateView {
+        let id: String
+        let key: String
+        let name: String
+        let fromAddress: String
+        /// `imap host`, or a dash when the account fetches nothing.
+        let incoming: String
+        let outgoing: String
+        let active: Bool
+        let connected: Bool
+        let lastError: String
+    }
+
+    let accounts: [Row]
+    let empty: Bool
+}
+
+/// `admin/account.mustache`: one account's form (new or existing), posted to the API by `app.js`.
+struct AccountFormView: PageContent {
+    static let template = "admin/account"
+
+    /// The account's own settings, in the form's `{{#a}}` section.
+    struct Fields: TemplateView {
+        let key: String
+        let name: String
+        let fromAddress: String
+        let fromName: String
+        let fromNameCount: Int
+        let description: String
+        let contactLists: String
+        let active: Bool
+        let markUnread: Bool
+        let waitForAgentSeconds: Int
+        let waitForQueueSeconds: Int
+        let subjectPrefix: String
+        let replyTo: String
+        let hostname: String
+        let template: String
+        let signatureHTML: String
+        let beforeQuote: Bool
+        let notificationSound: Bool
+        let notificationShake: Bool
+        let notificationTemplate: String
+        let transferEnabled: Bool
+        let transferTimeout: Int
+        let mandatoryDisposition: Bool
+        let pauseStatus: String
+        let maxRetryCount: Int
+        let rateLimitRetrySeconds: Int
+        let progressiveRetryIntervalSeconds: Int
+        let mailbox: String
+        let fetchIntervalSeconds: Int
+        let fetchLastDays: String
+        let deleteOnFetch: Bool
+        let maxMessageBytes: Int
+        let sentFolder: String
+        let verp: Bool
+    }
+
+    /// `admin/server-fields.mustache` and `admin/auth-fields.mustache`, for `incoming` and `outgoing`.
+    struct Server: TemplateView {
+        let host: String
+        let port: String
+        let security: [OptionView]
+        let acceptAnyCertificate: Bool
+        let connectionTimeoutSeconds: Int
+        let authTimeoutSeconds: Int
+        let authMethods: [OptionView]
+        let username: String
+        let passwordSet: Bool
+        let oauth: OAuth
+        /// The form's field names start with it (`incoming.host`).
+        let prefix: String
+        /// The administrator's OAuth2 providers to choose from (`auth.oauth2.providerId`).
+        let providers: [OAuth2ProviderChoice]
+        /// The pasted client and refresh token (the older way) is the choice shown.
+        let olderWay: Bool
+    }
+
+    /// OAuth2 settings; secrets are never shown, only whether they are set.
+    struct OAuth: TemplateView {
+        let provider: String
+        let email: String
+        let clientId: String
+        let tenantId: String
+        let tokenURL: String
+        let scope: String
+        let clientSecretSet: Bool
+        let refreshTokenSet: Bool
+    }
+
+    struct HeaderFilterRow: TemplateView {
+        let header: String
+        let value: String
+        let tag: String
+        let matches: [OptionView]
+        let actions: [OptionView]
+    }
+
+    /// One resolver of the ordered list, as a select of every resolver.
+    struct ResolverRow: TemplateView {
+        let options: [ResolverChoice]
+    }
+
+    struct ResolverChoice: TemplateView {
+        let name: String
+        let label: String
+        let selected: Bool
+    }
+
+    struct Resolver: TemplateView {
+        let name: String
+        let label: String
+    }
+
+    /// An error class's retry policy.
+    struct Policy: TemplateView {
+        let name: String
+        let options: [OptionView]
+        let `default`: String
+    }
+
+    struct Name: TemplateView {
+        let name: String
+    }
+
+    /// Service presets the form fills in when a service is chosen (`data-presets`, read by `app.js`).
+    struct Preset: Encodable {
+        let incomingHost: String
+        let incomingPort: Int
+        let incomingSecurity: String
+        let outgoingHost: String
+        let outgoingPort: Int
+        let outgoingSecurity: String
+
+        enum CodingKeys: String, CodingKey {
+            case incomingHost = "incoming.host", incomingPort = "incoming.port", incomingSecurity = "incoming.security"
+            case outgoingHost = "outgoing.host", outgoingPort = "outgoing.port", outgoingSecurity = "outgoing.security"
+        }
+    }
+
+    let creating: Bool
+    let accountId: String
+    let apiURL: String
+    let apiMethod: String
+    let testURL: String
+    let a: Fields
+    let services: [OptionView]
+    /// JSON of `[service: Preset]`.
+    let presets: String
+    let incomingProtocols: [OptionView]
+    let outgoingProtocols: [OptionView]
+    let incoming: Server
+    let outgoing: Server
+    let headerFilters: [HeaderFilterRow]
+    let filterMatches: [OptionView]
+    let filterActions: [OptionView]
+    let resolvers: [ResolverRow]
+    /// Mustache markers shown as text in the help.
+    let bodyMarker: String
+    let braces: String
+    let notificationVariables: String
+    let otherResolvers: [Resolver]
+    let allResolvers: [Resolver]
+    let policies: [Policy]
+    let outgoingAccounts: [ChoiceView]
+    let placeholders: [String]
+    let canned: [Name]
+    let dispositions: [Name]
+    /// The "Modern authentication" section of a saved account (nil while creating).
+    let oauth2: OAuth2SectionView?
+}

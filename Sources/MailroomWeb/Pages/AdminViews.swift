@@ -1,0 +1,305 @@
+import Foundation
+
+/// `admin/users.mustache`: users with their roles and presence (administrators edit them).
+struct UserListView: PageContent {
+    static let template = "admin/users"
+
+    struct Row: TemplateView {
+        let id: String
+        let name: String
+        let email: String
+        let alias: String
+        let capacity: Int
+        let active: Bool
+        let roles: [OptionView]
+        let role: String
+        /// The state, and the pause reason in parentheses.
+        let presence: String
+    }
+
+    let users: [Row]
+    /// The new user form's roles.
+    let roles: [OptionView]
+}
+
+/// `admin/queue-fields.mustache`: a queue's form, for an existing queue or a new one.
+struct QueueFormView: TemplateView {
+    /// One row per active user, ticked when a member.
+    struct Member: TemplateView {
+        let userId: String
+        let name: String
+        let email: String
+        let role: String
+        let member: Bool
+        let priority: Int
+    }
+
+    /// An account the queue may serve.
+    struct LinkedAccount: TemplateView {
+        let id: String
+        let label: String
+        let linked: Bool
+    }
+
+    /// Element ids and labels start with it, so several forms share a page.
+    let prefix: String
+    let name: String
+    let timeout: Int
+    let strategies: [OptionView]
+    let members: [Member]
+    let accounts: [LinkedAccount]
+    let hasAccounts: Bool
+}
+
+/// `admin/queues.mustache`: every queue, summarized, with its form; and a new queue's form.
+struct QueueListView: PageContent {
+    static let template = "admin/queues"
+
+    struct Summary: TemplateView {
+        let id: String
+        let strategy: String
+        let memberNames: String
+        let accountNames: String
+    }
+
+    let queues: [Merged<Summary, QueueFormView>]
+    let empty: Bool
+    let new: QueueFormView
+}
+
+/// `admin/catalog.mustache`: dispositions and canned answers of one account and the global ones.
+struct CatalogView: PageContent {
+    static let template = "admin/catalog"
+
+    struct Disposition: TemplateView {
+        let id: String
+        let name: String
+        let active: Bool
+        /// The account's key, or "all accounts".
+        let scope: String
+    }
+
+    struct Answer: TemplateView {
+        let id: String
+        let name: String
+        let text: String
+        let html: String
+        let active: Bool
+        let scope: String
+    }
+
+    let accounts: [ChoiceView]
+    let accountId: String
+    let braces: String
+    let dispositions: [Disposition]
+    let answers: [Answer]
+}
+
+/// `admin/templates.mustache`: message templates, each with its form, and a new one's form.
+struct TemplateListView: PageContent {
+    static let template = "admin/templates"
+
+    struct Row: TemplateView {
+        let id: String
+        let key: String
+        let subject: String
+        let text: String
+        let html: String
+        let kinds: [OptionView]
+        let kind: String
+    }
+
+    let templates: [Row]
+    let kinds: [OptionView]
+    /// A variable shown as text in the help.
+    let example: String
+}
+
+/// `admin/settings.mustache`: the global settings.
+struct SettingsView: PageContent {
+    static let template = "admin/settings"
+
+    struct InvitationTemplate: TemplateView {
+        let key: String
+        let selected: Bool
+    }
+
+    /// An account whose replies are sent from another.
+    struct Mapping: TemplateView {
+        let from: String
+        let to: String
+        let id: String
+    }
+
+    let failureMailSenders: String
+    let invitationLink: String
+    let invitationTemplates: [InvitationTemplate]
+    let mappings: [Mapping]
+}
+
+/// `admin/outbox.mustache`: the outbox, fifty entries a page.
+struct OutboxListView: PageContent {
+    static let template = "admin/outbox"
+
+    struct Row: TemplateView {
+        let id: String
+        let ticketId: String
+        let state: String
+        let attempts: Int
+        let recipients: String
+        /// The account's key.
+        let account: String
+        let created: String
+        let next: String
+        let lastError: String
+        let canResend: Bool
+    }
+
+    let states: [OptionView]
+    let items: [Row]
+    let empty: Bool
+    let nextPage: String?
+}
+
+/// `admin/outbox-item.mustache`: one delivery and its attempts.
+struct OutboxItemView: PageContent {
+    static let template = "admin/outbox-item"
+
+    struct Item: TemplateView {
+        let id: String
+        let ticketId: String
+        let state: String
+        let attempts: Int
+        let recipients: String
+        let envelopeFrom: String
+        let lastError: String
+        let next: String
+        let sent: String
+    }
+
+    struct Attempt: TemplateView {
+        let time: String
+        let outcome: String
+        let code: String
+        let enhanced: String
+        let text: String
+        let errorClass: String
+        let policy: String
+        let next: String
+    }
+
+    let item: Item
+    let canResend: Bool
+    let attemptRows: [Attempt]
+}
+
+/// `admin/quarantine.mustache`: mail that could not become a ticket.
+struct QuarantineView: PageContent {
+    static let template = "admin/quarantine"
+
+    struct Entry: TemplateView {
+        let id: String
+        /// The account's key.
+        let account: String
+        let reason: String
+        let detail: String
+        let from: String
+        let subject: String
+        let size: String
+        let time: String
+        let replayed: Bool
+        let hasRaw: Bool
+        let leftOnServer: Bool
+    }
+
+    let includeReplayed: Bool
+    let entries: [Entry]
+    let empty: Bool
+}
+
+/// `admin/status.mustache`: each account's fetching state.
+struct StatusView: PageContent {
+    static let template = "admin/status"
+
+    struct Row: TemplateView {
+        let key: String
+        let name: String
+        let id: String
+        let active: Bool
+        let fetching: Bool
+        let connected: Bool
+        let idle: Bool
+        let lastFetch: String
+        /// Seconds since the last successful fetch.
+        let lag: String
+        let lastError: String
+        let lastErrorAt: String
+        let ingested: Int
+        let quarantined: Int
+    }
+
+    let accounts: [Row]
+    let empty: Bool
+}
+
+/// `admin/rules.mustache`: one account's rules (or the global ones) in order.
+struct RuleListView: PageContent {
+    static let template = "admin/rules"
+
+    struct Row: TemplateView {
+        let id: String
+        let name: String
+        let enabled: Bool
+        let match: String
+        /// The conditions as one sentence.
+        let conditions: String
+        let actions: String
+    }
+
+    let rules: [Row]
+    let empty: Bool
+    /// nil: the global rules.
+    let accountId: String?
+    let accounts: [ChoiceView]
+}
+
+/// `admin/rule.mustache`: one rule's form.
+struct RuleFormView: PageContent {
+    static let template = "admin/rule"
+
+    /// `admin/rule-condition.mustache`.
+    struct Condition: TemplateView {
+        let fields: [OptionView]
+        let operators: [OptionView]
+        let value: String
+    }
+
+    /// `admin/rule-action.mustache`: every action type's inputs; the script shows the chosen type's.
+    struct Action: TemplateView {
+        let types: [OptionView]
+        let queues: [NamedChoiceView]
+        let users: [NamedChoiceView]
+        let templates: [NamedChoiceView]
+        let dispositions: [NamedChoiceView]
+        let rules: [NamedChoiceView]
+        let priorities: [OptionView]
+        let modes: [OptionView]
+        let recipients: [OptionView]
+        let tag: String
+        let url: String
+        let timeoutSeconds: String
+    }
+
+    let creating: Bool
+    let apiURL: String
+    let apiMethod: String
+    let name: String
+    let enabled: Bool
+    let matchAll: Bool
+    let accounts: [ChoiceView]
+    let conditions: [Condition]
+    let actions: [Action]
+    let blankCondition: Condition
+    let blankAction: Action
+    let backURL: String
+}

@@ -1,0 +1,1 @@
+"""Local stand-ins for Microsoft Graph (mail) and Exchange Web Services, for Mailroom's tests."""
