@@ -106,22 +106,26 @@ public enum MailroomApplication {
                                       onBatchCommit: { batch in await routing.run(after: batch) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let composer = ReplyComposer(store: store)
-        let router = APIRouter.build(WebDependencies(
+        OAuth2Notices.observer = LiveOAuth2TokenNotices(events: events)
+        var webDependencies = WebDependencies(
             store: store, adminToken: configuration.adminToken, metricsText: metricsText, status: status,
             replay: { entry, raw, account in
                 try await pipeline.process(raw, account: account, position: nil, source: "replay of quarantine entry \(entry.id)")
             },
             accountsChanged: { fetchers.wake() },
-            testConnection: { account in await AccountConnectionTest.run(account) },
+            testConnection: { account in await AccountConnectionTest.run(account, accounts: store.accounts) },
             reply: { ticketId, request, author in try await composer.composeWithWarnings(ticketId: ticketId, request: request, author: author) },
             outboxChanged: { sender.wake() },
             events: events,
             webhooksChanged: { webhooks.wake() },
-            routing: routingService))
+            routing: routingService)
+        webDependencies.oauth2HTTP = URLSessionOAuth2HTTP()
+        let router = APIRouter.build(webDependencies)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
-            services: [fetchers, sender, routingService, webhooks, eventRelay],
+            services: [fetchers, sender, routingService, webhooks, eventRelay,
+                       OAuth2RefreshService(store: store.accounts.oauth2, logger: logger)],
             onServerRunning: { _ in
                 logger.info("mailroom is serving", metadata: [
                     "http": "\(configuration.httpHost):\(configuration.httpPort)", "database": "\(configuration.database)",

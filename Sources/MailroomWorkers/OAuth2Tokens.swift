@@ -133,6 +133,9 @@ public struct AccountCredentialSource: Sendable {
                             now: Date = Date()) async throws -> MailCredentials? {
         let auth = direction == .incoming ? account.incoming.connection.auth : account.outgoing.connection.auth
         guard auth.method == .oauth2, let settings = auth.oauth2 else { return Account.credentials(auth) }
+        if settings.providerId != nil {
+            return try await OAuth2ProviderLogin.credentials(account, auth: auth, settings: settings, accounts: accounts, force: forceRefresh)
+        }
         let username = auth.username.isEmpty ? settings.email : auth.username
         if !forceRefresh, let token = settings.accessToken?.revealed,
            // A token of unknown lifetime is tried; a refusal refreshes it (forceRefresh).

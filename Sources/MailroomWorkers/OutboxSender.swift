@@ -255,9 +255,17 @@ public actor OutboxSender: Service {
                 do {
                     // OAuth2 accounts get a fresh access token when theirs is missing or about to expire.
                     var current = account
-                    let credentials = try await AccountCredentialSource(accounts: store.accounts).credentials(&current, .outgoing)
-                    connection = try await SMTPConnection.connect(to: account.outgoingEndpoint, credentials: credentials,
-                                                                  heloName: heloName, logger: logger)
+                    let source = AccountCredentialSource(accounts: store.accounts)
+                    let credentials = try await source.credentials(&current, .outgoing)
+                    do {
+                        connection = try await SMTPConnection.connect(to: account.outgoingEndpoint, credentials: credentials,
+                                                                      heloName: heloName, logger: logger)
+                    } catch let error as MailTransportError where error.kind == .authenticationFailed && credentials?.isOAuth2 == true {
+                        // The server refused the access token (revoked, or expired early): one more try with a fresh one.
+                        connection = try await SMTPConnection.connect(
+                            to: account.outgoingEndpoint, credentials: try await source.credentials(&current, .outgoing, forceRefresh: true),
+                            heloName: heloName, logger: logger)
+                    }
                 } catch {
                     if Task.isCancelled { break }
                     lane.outcomeOutsideStream(submitFailure(Self.failure(from: error), item: item, settings: account.retry, run: run))

@@ -143,6 +143,11 @@ public enum AccountValidator {
             check(!auth.username.isEmpty, "auth.username", "is required for password authentication")
             check(auth.password != nil, "auth.password", "is required for password authentication")
         case .oauth2:
+            if let oauth2 = auth.oauth2, oauth2.providerId != nil {
+                // Signed in through an administrator's provider: the sign-in brings the tokens and the address.
+                check(oauth2.email.isEmpty || MailAddressSyntax.isValid(oauth2.email), "auth.oauth2.email", "must be a mail address")
+                break
+            }
             check(!auth.username.isEmpty, "auth.username", "is required for modern authentication")
             if let oauth2 = auth.oauth2 {
                 check(!oauth2.clientId.isEmpty, "auth.oauth2.clientId", "is required for modern authentication")

@@ -17,6 +17,8 @@ public struct AccountFetchStatus: Sendable, Equatable, Codable {
     public var messagesIngested: Int
     public var messagesQuarantined: Int
     public var node: String?
+    /// For an account that signs in through an OAuth2 provider: how its token stands.
+    public var token: OAuth2TokenStatus?
 
     public init(accountId: String) {
         self.accountId = accountId
@@ -40,6 +42,7 @@ public struct AccountFetchStatus: Sendable, Equatable, Codable {
         try c.encode(messagesIngested, forKey: .messagesIngested)
         try c.encode(messagesQuarantined, forKey: .messagesQuarantined)
         try c.encode(node, forKey: .node)
+        try c.encodeIfPresent(token, forKey: .token)
     }
 }
 

@@ -12,6 +12,8 @@ public enum LiveEventType: String, NamedValues {
     case ticket
     /// An agent's presence changed.
     case presence
+    /// An account's OAuth2 token state changed (valid, refreshFailed, revoked, …); staff only.
+    case accountToken
 }
 
 /// Who may receive an event. The stream filters with `LiveEventAudience.admits`, so an agent never

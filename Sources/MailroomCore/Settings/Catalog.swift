@@ -115,6 +115,9 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
     public var invitationTemplateKey: String?
     /// Where an invited user is sent to set a password.
     public var invitationLinkBaseAddress: String?
+    /// The address people reach Mailroom at (`https://desk.example.com`): OAuth2 sign-ins return to
+    /// `publicBaseURL/oauth2/callback`, and links in mail start with it.
+    public var publicBaseURL: String?
 
     public static let defaultFailureMailSenders = [
         "mailer-daemon@googlemail.com",
@@ -125,7 +128,8 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
     ]
 
     public init(failureMailSenders: [String] = GlobalSettings.defaultFailureMailSenders,
-                invitationTemplateKey: String? = nil, invitationLinkBaseAddress: String? = nil) {
+                invitationTemplateKey: String? = nil, invitationLinkBaseAddress: String? = nil, publicBaseURL: String? = nil) {
+        self.publicBaseURL = publicBaseURL
         self.failureMailSenders = failureMailSenders
         self.invitationTemplateKey = invitationTemplateKey
         self.invitationLinkBaseAddress = invitationLinkBaseAddress
@@ -136,6 +140,7 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
         failureMailSenders = try c.decodeIfPresent([String].self, forKey: .failureMailSenders) ?? Self.defaultFailureMailSenders
         invitationTemplateKey = try c.decodeIfPresent(String.self, forKey: .invitationTemplateKey).nilIfBlank
         invitationLinkBaseAddress = try c.decodeIfPresent(String.self, forKey: .invitationLinkBaseAddress).nilIfBlank
+        publicBaseURL = try c.decodeIfPresent(String.self, forKey: .publicBaseURL).nilIfBlank
     }
 
     public func validate() -> [FieldError] {
@@ -148,6 +153,13 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
             let url = URL(string: base)
             if url?.scheme == nil || !["http", "https"].contains(url?.scheme?.lowercased() ?? "") || url?.host == nil {
                 errors.append(FieldError("invitationLinkBaseAddress", "must be an http or https address such as https://desk.example.com"))
+            }
+        }
+        if let base = publicBaseURL {
+            let url = URL(string: base)
+            if url?.scheme == nil || !["http", "https"].contains(url?.scheme?.lowercased() ?? "") || url?.host == nil
+                || url?.query != nil || url?.fragment != nil {
+                errors.append(FieldError("publicBaseURL", "must be an http or https address such as https://desk.example.com"))
             }
         }
         if let key = invitationTemplateKey, key.count > 100 {

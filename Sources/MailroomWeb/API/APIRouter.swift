@@ -31,6 +31,8 @@ public struct WebDependencies: Sendable {
     public var web = WebSettings()
     /// Offers, presence, transfers and closing (the routing service); nil answers 503 for offers and ticket moves.
     public var routing: (any RoutingOperations)?
+    /// Talks to OAuth2 providers (code exchange at sign-in); nil: signing in answers 503.
+    public var oauth2HTTP: (any OAuth2HTTPClient)?
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -124,6 +126,7 @@ public enum APIRouter {
         }).addRoutes(to: api)
         OutboxController(outbox: store.outbox, reply: visibleReply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
+        OAuth2Controller(dependencies: dependencies).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)
         return router
     }

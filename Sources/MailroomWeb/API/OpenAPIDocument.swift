@@ -180,6 +180,26 @@ public enum OpenAPIDocument {
         .init(method: "get", path: "/api/v1/accounts/{id}/status",
               summary: "Fetching state: connected, IDLE, last successful fetch, last error, next fetch, counts",
               access: .supervisor, response: "AccountStatus"),
+        .init(method: "get", path: "/api/v1/oauth2/providers", summary: "OAuth2 providers accounts sign in with", access: .admin,
+              response: "OAuth2ProviderList"),
+        .init(method: "post", path: "/api/v1/oauth2/providers",
+              summary: "Add a provider; microsoft and google fill in their endpoints and mail scopes", access: .admin,
+              request: "OAuth2Provider", response: "OAuth2Provider", status: 201),
+        .init(method: "get", path: "/api/v1/oauth2/providers/{id}", summary: "One provider (never its client secret)", access: .admin,
+              response: "OAuth2Provider"),
+        .init(method: "put", path: "/api/v1/oauth2/providers/{id}", summary: "Change a provider; a client secret left out is kept",
+              access: .admin, request: "OAuth2Provider", response: "OAuth2Provider"),
+        .init(method: "patch", path: "/api/v1/oauth2/providers/{id}", summary: "Change a provider; a client secret left out is kept",
+              access: .admin, request: "OAuth2Provider", response: "OAuth2Provider"),
+        .init(method: "delete", path: "/api/v1/oauth2/providers/{id}", summary: "Delete a provider no account uses", access: .admin,
+              status: 204),
+        .init(method: "post", path: "/api/v1/accounts/{id}/oauth2/authorize",
+              summary: "Start signing the account in: answers the provider's address to open (single use, 10 minutes)",
+              access: .admin, response: "OAuth2Authorize"),
+        .init(method: "get", path: "/api/v1/accounts/{id}/oauth2", summary: "How the account's OAuth2 token stands", access: .supervisor,
+              response: "OAuth2TokenStatus"),
+        .init(method: "delete", path: "/api/v1/accounts/{id}/oauth2",
+              summary: "Sign the account out: the grant is revoked at the provider and forgotten", access: .admin, status: 204),
     ]
 
     /// The (method, path) pairs described, for the test that keeps the document true.
@@ -274,7 +294,7 @@ public enum OpenAPIDocument {
       "Auth": {"type": "object", "properties": {
         "method": {"enum": ["none", "password", "oauth2"]}, "username": {"type": "string"},
         "password": {"type": "string", "writeOnly": true}, "passwordSet": {"type": "boolean", "readOnly": true},
-        "oauth2": {"type": "object", "properties": {"provider": {"type": "string"}, "email": {"type": "string"}, "clientId": {"type": "string"},
+        "oauth2": {"type": "object", "properties": {"providerId": {"type": ["string", "null"], "description": "an OAuth2 provider's id: tokens come from signing in"}, "provider": {"type": "string"}, "email": {"type": "string"}, "clientId": {"type": "string"},
           "tenantId": {"type": ["string", "null"]}, "tokenURL": {"type": ["string", "null"]}, "scope": {"type": ["string", "null"]},
           "clientSecret": {"type": "string", "writeOnly": true}, "refreshToken": {"type": "string", "writeOnly": true},
           "accessToken": {"type": "string", "writeOnly": true}, "clientSecretSet": {"type": "boolean", "readOnly": true},
@@ -436,7 +456,23 @@ public enum OpenAPIDocument {
       "AccountStatus": {"type": "object", "properties": {"accountId": {"type": "string"}, "fetching": {"type": "boolean"}, "connected": {"type": "boolean"},
         "idle": {"type": "boolean"}, "lastSuccessfulFetchAt": {"type": ["string", "null"]}, "lastErrorAt": {"type": ["string", "null"]},
         "lastError": {"type": ["string", "null"]}, "nextFetchAt": {"type": ["string", "null"]}, "messagesIngested": {"type": "integer"},
-        "messagesQuarantined": {"type": "integer"}, "node": {"type": ["string", "null"]}}}
+        "messagesQuarantined": {"type": "integer"}, "node": {"type": ["string", "null"]},
+        "token": {"$ref": "#/components/schemas/OAuth2TokenStatus"}}},
+      "OAuth2Provider": {"type": "object", "required": ["name", "kind", "clientId"], "properties": {"id": {"type": "string", "readOnly": true},
+        "name": {"type": "string"}, "kind": {"enum": ["microsoft", "google", "generic"]}, "clientId": {"type": "string"},
+        "clientSecret": {"type": "string", "writeOnly": true}, "clientSecretSet": {"type": "boolean", "readOnly": true},
+        "tenant": {"type": ["string", "null"], "description": "Microsoft: tenant id or domain, or common, organizations, consumers"},
+        "authorizationURL": {"type": "string"}, "tokenURL": {"type": "string"}, "revocationURL": {"type": ["string", "null"]},
+        "introspectionURL": {"type": ["string", "null"]}, "userInfoURL": {"type": ["string", "null"]},
+        "scopes": {"type": "array", "items": {"type": "string"}}}},
+      "OAuth2ProviderList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/OAuth2Provider"}}}},
+      "OAuth2Authorize": {"type": "object", "properties": {"url": {"type": "string"}, "redirectURI": {"type": "string"},
+        "expiresAt": {"type": "string"}}},
+      "OAuth2TokenStatus": {"type": "object", "properties": {
+        "state": {"enum": ["valid", "expiresSoon", "refreshFailed", "revoked", "consentMissing"]},
+        "expiresAt": {"type": ["string", "null"]}, "refreshedAt": {"type": ["string", "null"]},
+        "scopes": {"type": "array", "items": {"type": "string"}}, "message": {"type": "string"},
+        "signedInAddress": {"type": ["string", "null"]}, "providerId": {"type": ["string", "null"]}}}
     }
     """#
 }

@@ -281,6 +281,9 @@ struct TicketsController {
         // Counts come from the store so they survive restarts and cover every node.
         status.messagesIngested = try await tickets.messageCount(accountId: id)
         status.messagesQuarantined = try await quarantineStore.quarantineCount(accountId: id)
+        if let accounts = accounts as? SQLAccountRepository {
+            status.token = try await OAuth2Controller.tokenStatus(accountId: id, accounts: accounts)
+        }
         return JSONResponse(status)
     }
 

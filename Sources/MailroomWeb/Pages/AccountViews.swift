@@ -77,6 +77,10 @@ struct AccountFormView: PageContent {
         let oauth: OAuth
         /// The form's field names start with it (`incoming.host`).
         let prefix: String
+        /// The administrator's OAuth2 providers to choose from (`auth.oauth2.providerId`).
+        let providers: [OAuth2ProviderChoice]
+        /// The pasted client and refresh token (the older way) is the choice shown.
+        let olderWay: Bool
     }
 
     /// OAuth2 settings; secrets are never shown, only whether they are set.
@@ -169,4 +173,6 @@ struct AccountFormView: PageContent {
     let placeholders: [String]
     let canned: [Name]
     let dispositions: [Name]
+    /// The "Modern authentication" section of a saved account (nil while creating).
+    let oauth2: OAuth2SectionView?
 }

@@ -79,6 +79,7 @@ extension WebSite {
                 default: errorClass.defaultPolicy.rawValue)
         }
         let used = Set(account.resolvers)
+        let oauth2Providers = try await store.accounts.oauth2.list()
         func server(_ connection: ServerConnection, prefix: String) -> AccountFormView.Server {
             AccountFormView.Server(
                 host: connection.host, port: connection.port.map(String.init) ?? "",
@@ -92,7 +93,9 @@ extension WebSite {
                     clientId: connection.auth.oauth2?.clientId ?? "", tenantId: connection.auth.oauth2?.tenantId ?? "",
                     tokenURL: connection.auth.oauth2?.tokenURL ?? "", scope: connection.auth.oauth2?.scope ?? "",
                     clientSecretSet: connection.auth.oauth2?.clientSecret != nil, refreshTokenSet: connection.auth.oauth2?.refreshToken != nil),
-                prefix: prefix)
+                prefix: prefix,
+                providers: Self.providerChoices(oauth2Providers, selected: connection.auth.oauth2?.providerId),
+                olderWay: connection.auth.oauth2.map { $0.providerId == nil && !$0.clientId.isEmpty } ?? oauth2Providers.isEmpty)
         }
         let canned = creating ? [] : try await store.cannedAnswers.list(accountId: account.id).filter { $0.accountId == account.id }
         let dispositions = creating ? [] : try await store.dispositions.list(accountId: account.id).filter { $0.accountId == account.id }
@@ -151,7 +154,8 @@ extension WebSite {
             placeholders: ["{{ agent.name }}", "{{ agent.alias }}", "{{ account.name }}", "{{ account.fromAddress }}",
                            "{{ ticket.number }}", "{{ ticket.subject }}", "{{ customer.name }}", "{{ customer.address }}"],
             canned: canned.map { AccountFormView.Name(name: $0.name) },
-            dispositions: dispositions.map { AccountFormView.Name(name: $0.name) })
+            dispositions: dispositions.map { AccountFormView.Name(name: $0.name) },
+            oauth2: creating ? nil : try await oauth2Section(account, providers: oauth2Providers, request: request))
         let title = creating ? "New account" : "Account \(account.key)"
         return try render(page(session, title: title, section: "accounts", view))
     }

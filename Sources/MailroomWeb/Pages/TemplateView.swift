@@ -155,6 +155,7 @@ enum WebViews {
             Page<RuleListView>.self, Page<RuleFormView>.self,
             Page<CatalogView>.self, Page<TemplateListView>.self, Page<SettingsView>.self,
             Page<OutboxListView>.self, Page<OutboxItemView>.self, Page<QuarantineView>.self, Page<StatusView>.self,
+            Page<OAuth2ProvidersView>.self, OAuth2ResultView.self,
         ]
     }
 }

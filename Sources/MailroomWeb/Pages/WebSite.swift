@@ -51,6 +51,7 @@ struct WebSite: Sendable {
         addDeskRoutes(to: pages)
         addTicketRoutes(to: pages)
         addAdminRoutes(to: pages)
+        addOAuth2Routes(to: pages)
     }
 
     /// The stylesheet and script: cached for a year, as their URLs carry the version.
