@@ -154,7 +154,7 @@ targets += [
     ),
     .testTarget(
         name: "MailroomAppTests",
-        dependencies: ["MailroomApp", "MailroomTestSupport", "mailroom"],
+        dependencies: ["MailroomApp", "MailroomTestSupport", "mailroom", .product(name: "HummingbirdTesting", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),
     .executableTarget(

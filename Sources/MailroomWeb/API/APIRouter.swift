@@ -68,6 +68,7 @@ public enum APIRouter {
         let router = Router(context: MailroomRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ErrorStatusMiddleware())
 
         router.get("healthz") { _, _ in
             JSONResponse(["status": "ok"])
