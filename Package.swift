@@ -107,6 +107,7 @@ targets += [
         dependencies: [
             "MailroomCore", "MailroomStore", "MailMessage",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],

@@ -120,6 +120,7 @@ public enum MailroomApplication {
             routing: routingService))
         let app = Application(
             router: router,
+            server: configuration.httpLimits.server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
             services: [fetchers, sender, routingService, webhooks, eventRelay],
             onServerRunning: { _ in
