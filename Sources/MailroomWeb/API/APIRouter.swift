@@ -118,7 +118,7 @@ public enum APIRouter {
         tickets.addRoutes(to: api)
         TemplatesController(templates: store.templates).addRoutes(to: api)
         RulesController(rules: store.rules, accounts: store.accounts).addRoutes(to: api)
-        WebhooksController(webhooks: store.webhooks, changed: dependencies.webhooksChanged).addRoutes(to: api)
+        WebhooksController(webhooks: store.webhooks, endpoints: store.webhookEndpoints, changed: dependencies.webhooksChanged).addRoutes(to: api)
         let routingStore = store.routing
         EventsController(hub: dependencies.events, queueMemberships: { userId in
             Set(try await routingStore.queues(memberId: userId).map(\.id))
