@@ -106,7 +106,7 @@ public enum MailroomApplication {
                                       onBatchCommit: { batch in await routing.run(after: batch) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let composer = ReplyComposer(store: store)
-        let router = APIRouter.build(WebDependencies(
+        var dependencies = WebDependencies(
             store: store, adminToken: configuration.adminToken, metricsText: metricsText, status: status,
             replay: { entry, raw, account in
                 try await pipeline.process(raw, account: account, position: nil, source: "replay of quarantine entry \(entry.id)")
@@ -117,7 +117,9 @@ public enum MailroomApplication {
             outboxChanged: { sender.wake() },
             events: events,
             webhooksChanged: { webhooks.wake() },
-            routing: routingService))
+            routing: routingService)
+        dependencies.web = configuration.web
+        let router = APIRouter.build(dependencies)
         let app = Application(
             router: router,
             server: configuration.httpLimits.server,

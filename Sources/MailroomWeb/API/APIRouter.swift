@@ -79,7 +79,10 @@ public enum APIRouter {
         }
 
         let store = dependencies.store
-        let users = UsersController(users: store.users, tokens: store.tokens, routingStore: store.routing, routing: dependencies.routing)
+        // One count of failed sign-ins for the API and the sign-in page, so neither doubles the tries.
+        let signInLimiter = SignInLimiter(limits: dependencies.web.signInLimits)
+        let users = UsersController(users: store.users, tokens: store.tokens, routingStore: store.routing, routing: dependencies.routing,
+                                    signInLimiter: signInLimiter)
         let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
                                           changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
@@ -109,9 +112,10 @@ public enum APIRouter {
         users.addPublicRoutes(to: open)
 
         let sessions = SessionAuthenticator(sessions: SQLSessionRepository(database: store.database), settings: dependencies.web)
-        WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions)
+        WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions, limiter: signInLimiter)
         let api = router.group(RouterPath(basePath))
             .add(middleware: AuthMiddleware(tokens: store.tokens, adminToken: dependencies.adminToken, sessions: sessions))
+        if let limit = dependencies.web.apiRateLimit { api.add(middleware: RateLimitMiddleware(limiter: RateLimiter(limit: limit))) }
         users.addRoutes(to: api)
         accounts.addRoutes(to: api)
         catalog.addRoutes(to: api)

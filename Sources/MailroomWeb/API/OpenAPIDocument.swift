@@ -249,6 +249,13 @@ public enum OpenAPIDocument {
         responses[String(operation.status)] = .object(success)
         let errorContent = content("Error")
         responses["4XX"] = .object(["description": .string("The request was refused; the error names the field"), "content": errorContent])
+        if operation.access != .none || operation.path == "/api/v1/auth/tokens" {
+            responses["429"] = .object([
+                "description": .string("Too many requests with this token, or failed sign-ins for this address or from this client; wait as Retry-After says"),
+                "headers": .object(["Retry-After": .object(["description": .string("seconds"), "schema": .object(["type": .string("integer")])])]),
+                "content": errorContent,
+            ])
+        }
         object["responses"] = .object(responses)
         return .object(object)
     }
