@@ -6,8 +6,9 @@ import Testing
 
 /// `/api/v1/webhooks/endpoints`: a secret is answered when made and never again.
 @Suite struct WebhookEndpointsAPITests {
-    @Test func theSecretIsShownOnceAndRotatesWithAnOverlap() async throws {
-        try await withAPI { api, store in
+    @Test(arguments: TestDatabase.available)
+    func theSecretIsShownOnceAndRotatesWithAnOverlap(_ kind: TestDatabase) async throws {
+        try await withAPI(kind) { api, store in
             let created = try await api.call(.post, "/api/v1/webhooks/endpoints", json: .object(["url": .string("https://hooks.example.com/mailroom")]))
             #expect(created.status == 201, "\(created.text)")
             let id = try #require(created.string("id"))
