@@ -17,6 +17,8 @@ public enum OpenAPIDocument {
         var response: String? = nil
         var status: Int = 200
         var query: [String] = []
+        /// False when the body may be left out (the defaults apply).
+        var requestRequired = true
     }
 
     static let operations: [Operation] = [
@@ -178,7 +180,7 @@ public enum OpenAPIDocument {
               access: .admin, status: 204),
         .init(method: "post", path: "/api/v1/webhooks/endpoints/{id}/rotate",
               summary: "A new signing secret, shown this once; the old one also signs until overlapSeconds (default 86400) pass",
-              access: .admin, request: "WebhookRotation", response: "WebhookEndpointSecret"),
+              access: .admin, request: "WebhookRotation", response: "WebhookEndpointSecret", requestRequired: false),
         .init(method: "get", path: "/api/v1/outbox", summary: "Outgoing messages, newest first, by state", access: .supervisor,
               response: "OutboxList", query: ["state"]),
         .init(method: "get", path: "/api/v1/outbox/{id}", summary: "One outgoing message's delivery", access: .supervisor, response: "OutboxItem"),
@@ -241,7 +243,7 @@ public enum OpenAPIDocument {
         }
         if !parameters.isEmpty { object["parameters"] = .array(parameters) }
         if let request = operation.request {
-            object["requestBody"] = .object(["required": .bool(true), "content": content(request)])
+            object["requestBody"] = .object(["required": .bool(operation.requestRequired), "content": content(request)])
         }
         var responses: [String: JSONValue] = [:]
         var success: [String: JSONValue] = ["description": .string(operation.status == 204 ? "No content" : "Success")]
