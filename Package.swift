@@ -107,6 +107,7 @@ targets += [
         dependencies: [
             "MailroomCore", "MailroomStore", "MailMessage",
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Mustache", package: "swift-mustache"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
@@ -154,7 +155,7 @@ targets += [
     ),
     .testTarget(
         name: "MailroomAppTests",
-        dependencies: ["MailroomApp", "MailroomTestSupport", "mailroom"],
+        dependencies: ["MailroomApp", "MailroomTestSupport", "mailroom", .product(name: "HummingbirdTesting", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),
     .executableTarget(

@@ -120,9 +120,11 @@ public enum MailroomApplication {
             webhooksChanged: { webhooks.wake() },
             routing: routingService)
         webDependencies.oauth2HTTP = URLSessionOAuth2HTTP()
+        webDependencies.web = configuration.web
         let router = APIRouter.build(webDependencies)
         let app = Application(
             router: router,
+            server: configuration.httpLimits.server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
             services: [fetchers, sender, routingService, webhooks, eventRelay,
                        OAuth2RefreshService(store: store.accounts.oauth2, logger: logger)],

@@ -1,5 +1,7 @@
 import Foundation
 import MailroomStore
+import MailroomWeb
+import NIOCore
 
 /// Everything `mailroom serve` is told, from flags first and the environment second.
 public struct MailroomConfiguration: Sendable {
@@ -9,6 +11,11 @@ public struct MailroomConfiguration: Sendable {
     public var httpPort: Int
     public var adminToken: String?
     public var secretKey: String?
+    /// Slow-client limits: `MAILROOM_HTTP_HEADER_TIMEOUT` and `MAILROOM_HTTP_BODY_TIMEOUT`, in seconds.
+    public var httpLimits = HTTPConnectionLimits()
+    /// `MAILROOM_API_RATE_LIMIT` (`N/SECONDS` per token, or `off`) and `MAILROOM_SIGNIN_LIMITS`
+    /// (`PER_ADDRESS/PER_CLIENT/WINDOW_SECONDS` failed sign-ins).
+    public var web = WebSettings()
 
     public static let defaultDataDirectory = "./mailroom-data"
     public static let defaultHTTP = "127.0.0.1:8080"
@@ -27,6 +34,31 @@ public struct MailroomConfiguration: Sendable {
         (self.httpHost, self.httpPort) = try Self.parseAddress(http)
         self.adminToken = environment["MAILROOM_ADMIN_TOKEN"].nonEmpty
         self.secretKey = environment["MAILROOM_SECRET_KEY"].nonEmpty
+        if let seconds = try Self.seconds(environment, "MAILROOM_HTTP_HEADER_TIMEOUT") { httpLimits.headerTimeout = seconds }
+        if let seconds = try Self.seconds(environment, "MAILROOM_HTTP_BODY_TIMEOUT") { httpLimits.bodyTimeout = seconds }
+        if let text = environment["MAILROOM_API_RATE_LIMIT"].nonEmpty {
+            if text.lowercased() == "off" { web.apiRateLimit = nil } else {
+                guard let limit = RateLimit(text: text) else {
+                    throw ConfigurationError("MAILROOM_API_RATE_LIMIT must be REQUESTS/SECONDS such as 600/60, or off; not '\(text)'")
+                }
+                web.apiRateLimit = limit
+            }
+        }
+        if let text = environment["MAILROOM_SIGNIN_LIMITS"].nonEmpty {
+            let parts = text.split(separator: "/").compactMap { Int($0) }
+            guard parts.count == 3, parts.allSatisfy({ $0 > 0 }), parts[2] <= 86_400 else {
+                throw ConfigurationError("MAILROOM_SIGNIN_LIMITS must be PER_ADDRESS/PER_CLIENT/WINDOW_SECONDS such as 5/20/900; not '\(text)'")
+            }
+            web.signInLimits = SignInThrottle.Limits(perAddress: parts[0], perClient: parts[1], window: TimeInterval(parts[2]))
+        }
+    }
+
+    static func seconds(_ environment: [String: String], _ name: String) throws -> TimeAmount? {
+        guard let text = environment[name].nonEmpty else { return nil }
+        guard let value = Double(text), value > 0, value <= 86_400 else {
+            throw ConfigurationError("\(name) must be a number of seconds from 0 to 86400, not '\(text)'")
+        }
+        return .milliseconds(Int64(value * 1000))
     }
 
     static func parseAddress(_ text: String) throws -> (String, Int) {

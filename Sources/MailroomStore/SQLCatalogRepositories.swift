@@ -225,6 +225,7 @@ public struct SQLStore: Sendable {
     public let templates: SQLTemplateRepository
     public let rules: SQLRuleRepository
     public let webhooks: SQLWebhookStore
+    public let webhookEndpoints: SQLWebhookEndpointStore
 
     public init(database: MailroomDatabase, secrets: SecretBox, logger: Logger) {
         self.database = database
@@ -243,5 +244,6 @@ public struct SQLStore: Sendable {
         templates = SQLTemplateRepository(database: database)
         rules = SQLRuleRepository(database: database)
         webhooks = SQLWebhookStore(database: database)
+        webhookEndpoints = SQLWebhookEndpointStore(database: database, secrets: secrets)
     }
 }

@@ -64,7 +64,14 @@ public final class WebhookSender: Service, Sendable {
     private func attempt(_ delivery: WebhookDelivery) async {
         let result: WebhookAttemptResult
         do {
-            result = .status(try await transport(try Self.request(for: delivery)))
+            let secrets: [Secret]
+            do {
+                secrets = try await store.webhookEndpoints.signingSecrets(url: delivery.url)
+            } catch {
+                // Never post unsigned what should be signed: wait until the key is mended.
+                throw WebhookRequestError(description: "the webhook's signing secret cannot be read: \(error)")
+            }
+            result = .status(try await transport(try Self.request(for: delivery, secrets: secrets)))
         } catch let error as WebhookRequestError {
             result = .transportError(error.description)
         } catch {
@@ -96,8 +103,9 @@ public final class WebhookSender: Service, Sendable {
     }
 
     /// The POST for a delivery: its payload as JSON, with headers naming the event and the
-    /// delivery (receivers use the id to drop a repeat after a lost answer).
-    static func request(for delivery: WebhookDelivery) throws -> URLRequest {
+    /// delivery (receivers use the id to drop a repeat after a lost answer), signed with `secrets`
+    /// at `now` (each attempt anew, so a retry hours later is not taken for a replay).
+    static func request(for delivery: WebhookDelivery, secrets: [Secret] = [], now: Date = Date()) throws -> URLRequest {
         guard let url = URL(string: delivery.url), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
               url.host != nil else {
             throw WebhookRequestError(description: "the webhook URL is not an http(s) URL")
@@ -108,7 +116,12 @@ public final class WebhookSender: Service, Sendable {
         request.setValue("Mailroom-Webhook/1", forHTTPHeaderField: "User-Agent")
         request.setValue(delivery.event, forHTTPHeaderField: "X-Mailroom-Event")
         request.setValue(delivery.id, forHTTPHeaderField: "X-Mailroom-Delivery")
-        request.httpBody = try JSONCoding.encoder.encode(delivery.payload)
+        let body = try JSONCoding.encoder.encode(delivery.payload)
+        request.httpBody = body
+        if !secrets.isEmpty {
+            let signature = WebhookSignature.sign(body: body, timestamp: Int64(now.timeIntervalSince1970.rounded(.down)), secrets: secrets)
+            request.setValue(signature, forHTTPHeaderField: WebhookSignature.header)
+        }
         return request
     }
 

@@ -15,6 +15,7 @@ final class WebhookReceiver: Sendable {
         var event: String?
         var delivery: String?
         var contentType: String?
+        var signature: String? = nil
     }
 
     private let state = Mutex<(answers: [Int], received: [Received])>(([], []))
@@ -32,7 +33,8 @@ final class WebhookReceiver: Sendable {
             let status = self.state.withLock { state -> Int in
                 state.received.append(Received(body: String(buffer: buffer), event: request.headers[.init("X-Mailroom-Event")!],
                                                delivery: request.headers[.init("X-Mailroom-Delivery")!],
-                                               contentType: request.headers[.contentType]))
+                                               contentType: request.headers[.contentType],
+                                               signature: request.headers[.init("X-Mailroom-Signature")!]))
                 return state.answers.isEmpty ? 200 : state.answers.removeFirst()
             }
             return Response(status: .init(code: status))

@@ -10,6 +10,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public let field: String?
     /// Every field problem, when there is more than one.
     public let details: [FieldError]
+    /// Sent as `Retry-After` (429 and 503 answers).
+    public var retryAfterSeconds: Int? = nil
 
     public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, details: [FieldError] = []) {
         self.status = status
@@ -97,6 +99,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         let data = (try? JSONCoding.encoder.encode(body)) ?? Data(#"{"error":{"code":"internal","message":"error"}}"#.utf8)
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

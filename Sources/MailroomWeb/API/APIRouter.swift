@@ -70,6 +70,7 @@ public enum APIRouter {
         let router = Router(context: MailroomRequestContext.self)
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ErrorStatusMiddleware())
 
         router.get("healthz") { _, _ in
             JSONResponse(["status": "ok"])
@@ -80,7 +81,10 @@ public enum APIRouter {
         }
 
         let store = dependencies.store
-        let users = UsersController(users: store.users, tokens: store.tokens, routingStore: store.routing, routing: dependencies.routing)
+        // One count of failed sign-ins for the API and the sign-in page, so neither doubles the tries.
+        let signInLimiter = SignInLimiter(limits: dependencies.web.signInLimits)
+        let users = UsersController(users: store.users, tokens: store.tokens, routingStore: store.routing, routing: dependencies.routing,
+                                    signInLimiter: signInLimiter)
         let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
                                           changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
@@ -110,16 +114,17 @@ public enum APIRouter {
         users.addPublicRoutes(to: open)
 
         let sessions = SessionAuthenticator(sessions: SQLSessionRepository(database: store.database), settings: dependencies.web)
-        WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions)
+        WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions, limiter: signInLimiter)
         let api = router.group(RouterPath(basePath))
             .add(middleware: AuthMiddleware(tokens: store.tokens, adminToken: dependencies.adminToken, sessions: sessions))
+        if let limit = dependencies.web.apiRateLimit { api.add(middleware: RateLimitMiddleware(limiter: RateLimiter(limit: limit))) }
         users.addRoutes(to: api)
         accounts.addRoutes(to: api)
         catalog.addRoutes(to: api)
         tickets.addRoutes(to: api)
         TemplatesController(templates: store.templates).addRoutes(to: api)
         RulesController(rules: store.rules, accounts: store.accounts).addRoutes(to: api)
-        WebhooksController(webhooks: store.webhooks, changed: dependencies.webhooksChanged).addRoutes(to: api)
+        WebhooksController(webhooks: store.webhooks, endpoints: store.webhookEndpoints, changed: dependencies.webhooksChanged).addRoutes(to: api)
         let routingStore = store.routing
         EventsController(hub: dependencies.events, queueMemberships: { userId in
             Set(try await routingStore.queues(memberId: userId).map(\.id))

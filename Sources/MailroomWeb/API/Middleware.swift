@@ -74,3 +74,26 @@ struct AuthMiddleware: RouterMiddleware {
         }
     }
 }
+
+/// Gives every thrown error the status it will be answered with, so that the request metrics
+/// (Hummingbird's `MetricsMiddleware`, which sits just outside this) count a refused token as 401
+/// and a validation failure as 422 instead of as 500. Errors nobody knows stay as they are: they
+/// become a 500 and are counted as one.
+struct ErrorStatusMiddleware: RouterMiddleware {
+    typealias Context = MailroomRequestContext
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch {
+            throw APIError.from(error) ?? error
+        }
+    }
+}
+
+/// Lets `MetricsMiddleware` read the answer's status; the body is still written by `ErrorMiddleware`.
+extension APIError: HTTPResponseError {
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
+    }
+}

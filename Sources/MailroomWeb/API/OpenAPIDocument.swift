@@ -17,6 +17,8 @@ public enum OpenAPIDocument {
         var response: String? = nil
         var status: Int = 200
         var query: [String] = []
+        /// False when the body may be left out (the defaults apply).
+        var requestRequired = true
     }
 
     static let operations: [Operation] = [
@@ -167,6 +169,18 @@ public enum OpenAPIDocument {
               access: .supervisor, response: "WebhookDelivery"),
         .init(method: "post", path: "/api/v1/webhooks/deliveries/{id}/retry", summary: "Post a failed webhook delivery again",
               access: .supervisor, response: "WebhookDelivery"),
+        .init(method: "get", path: "/api/v1/webhooks/endpoints", summary: "Webhook receivers with signing secrets (never the secret)",
+              access: .admin, response: "WebhookEndpointList"),
+        .init(method: "post", path: "/api/v1/webhooks/endpoints",
+              summary: "Register a webhook URL: answers its signing secret, shown this once; deliveries to it carry X-Mailroom-Signature",
+              access: .admin, request: "WebhookEndpointInput", response: "WebhookEndpointSecret", status: 201),
+        .init(method: "get", path: "/api/v1/webhooks/endpoints/{id}", summary: "One webhook endpoint (never the secret)",
+              access: .admin, response: "WebhookEndpoint"),
+        .init(method: "delete", path: "/api/v1/webhooks/endpoints/{id}", summary: "Forget an endpoint; deliveries to its URL go unsigned",
+              access: .admin, status: 204),
+        .init(method: "post", path: "/api/v1/webhooks/endpoints/{id}/rotate",
+              summary: "A new signing secret, shown this once; the old one also signs until overlapSeconds (default 86400) pass",
+              access: .admin, request: "WebhookRotation", response: "WebhookEndpointSecret", requestRequired: false),
         .init(method: "get", path: "/api/v1/outbox", summary: "Outgoing messages, newest first, by state", access: .supervisor,
               response: "OutboxList", query: ["state"]),
         .init(method: "get", path: "/api/v1/outbox/{id}", summary: "One outgoing message's delivery", access: .supervisor, response: "OutboxItem"),
@@ -249,7 +263,7 @@ public enum OpenAPIDocument {
         }
         if !parameters.isEmpty { object["parameters"] = .array(parameters) }
         if let request = operation.request {
-            object["requestBody"] = .object(["required": .bool(true), "content": content(request)])
+            object["requestBody"] = .object(["required": .bool(operation.requestRequired), "content": content(request)])
         }
         var responses: [String: JSONValue] = [:]
         var success: [String: JSONValue] = ["description": .string(operation.status == 204 ? "No content" : "Success")]
@@ -257,6 +271,13 @@ public enum OpenAPIDocument {
         responses[String(operation.status)] = .object(success)
         let errorContent = content("Error")
         responses["4XX"] = .object(["description": .string("The request was refused; the error names the field"), "content": errorContent])
+        if operation.access != .none || operation.path == "/api/v1/auth/tokens" {
+            responses["429"] = .object([
+                "description": .string("Too many requests with this token, or failed sign-ins for this address or from this client; wait as Retry-After says"),
+                "headers": .object(["Retry-After": .object(["description": .string("seconds"), "schema": .object(["type": .string("integer")])])]),
+                "content": errorContent,
+            ])
+        }
         object["responses"] = .object(responses)
         return .object(object)
     }
@@ -413,6 +434,15 @@ public enum OpenAPIDocument {
         "state": {"enum": ["pending", "sending", "delivered", "failed"]}, "attempts": {"type": "integer"},
         "nextAttemptAt": {"type": ["string", "null"]}, "lastStatus": {"type": ["integer", "null"]}, "lastError": {"type": ["string", "null"]},
         "createdAt": {"type": "string"}, "deliveredAt": {"type": ["string", "null"]}}},
+      "WebhookEndpoint": {"type": "object", "required": ["id", "url", "createdAt"], "properties": {"id": {"type": "string"},
+        "url": {"type": "string", "format": "uri", "maxLength": 2048}, "createdAt": {"type": "string", "format": "date-time"},
+        "rotatedAt": {"type": "string", "format": "date-time"}, "previousSecretExpiresAt": {"type": "string", "format": "date-time"}}},
+      "WebhookEndpointSecret": {"allOf": [{"$ref": "#/components/schemas/WebhookEndpoint"}, {"type": "object", "required": ["secret"],
+        "properties": {"secret": {"type": "string", "description": "HMAC-SHA256 key (its UTF-8 bytes) for X-Mailroom-Signature: t=UNIX_SECONDS,v1=HEX over t + '.' + body; shown only here"}}}]},
+      "WebhookEndpointList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}}}},
+      "WebhookEndpointInput": {"type": "object", "required": ["url"], "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2048,
+        "description": "http or https, with a host and without user info"}}},
+      "WebhookRotation": {"type": "object", "properties": {"overlapSeconds": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 86400}}},
       "WebhookDeliveryList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}}},
       "OutboxList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/OutboxItem"}}}},
       "AttemptList": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {

@@ -8,6 +8,8 @@ struct UsersController {
     let tokens: any TokenRepository
     let routingStore: SQLRoutingStore
     let routing: (any RoutingOperations)?
+    /// Failed sign-ins per address and per client; nil only in tests that build the controller alone.
+    var signInLimiter: SignInLimiter? = nil
 
     /// Routes that work without a token (signing in).
     func addPublicRoutes(to api: RouterGroup<MailroomRequestContext>) {
@@ -152,13 +154,23 @@ struct UsersController {
     @Sendable func signIn(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<IssuedToken> {
         let input = try await JSONBody.decode(SignIn.self, request, context: context)
         let refusal = APIError.unauthorized("the email or password is wrong, or the user is deactivated")
-        guard let user = try await users.find(email: input.email.trimmingCharacters(in: .whitespaces)), user.active,
+        let address = input.email.trimmingCharacters(in: .whitespaces)
+        if let wait = signInLimiter?.retryAfter(address: address, client: context.clientAddress) {
+            throw APIError.tooManyRequests(retryAfter: wait,
+                                           "too many failed sign-ins for this address or from this client; retry after the time in Retry-After")
+        }
+        guard let user = try await users.find(email: address), user.active,
               let hash = try await users.passwordHash(userId: user.id) else {
             // Spend the same time as a real check so that timing does not tell which emails exist.
             _ = PasswordHasher.verify(input.password, against: Self.decoyHash)
+            signInLimiter?.recordFailure(address: address, client: context.clientAddress)
             throw refusal
         }
-        guard PasswordHasher.verify(input.password, against: hash) else { throw refusal }
+        guard PasswordHasher.verify(input.password, against: hash) else {
+            signInLimiter?.recordFailure(address: address, client: context.clientAddress)
+            throw refusal
+        }
+        signInLimiter?.recordSuccess(address: address)
         return JSONResponse(try await issueToken(for: user, name: input.name ?? "sign-in", expiresInDays: 30), status: .created)
     }
 

@@ -7,9 +7,11 @@ import MailroomStore
 /// failed one again once its receiver is mended.
 struct WebhooksController {
     let webhooks: SQLWebhookStore
+    let endpoints: SQLWebhookEndpointStore
     let changed: @Sendable () -> Void
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
+        WebhookEndpointsController(endpoints: endpoints).addRoutes(to: api)
         api.get("webhooks/deliveries", use: list)
         api.get("webhooks/deliveries/:id", use: show)
         api.post("webhooks/deliveries/:id/retry", use: retry)

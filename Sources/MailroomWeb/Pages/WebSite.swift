@@ -10,7 +10,7 @@ import MailroomStore
 public enum WebPages {
     /// Adds the pages, sign-in/out and static files to `router` (one call from `APIRouter`).
     public static func addRoutes(to router: Router<MailroomRequestContext>, dependencies: WebDependencies,
-                                 sessions: SessionAuthenticator) {
+                                 sessions: SessionAuthenticator, limiter: SignInLimiter? = nil) {
         let assets: WebAssets
         do {
             assets = try WebAssets.load()
@@ -21,7 +21,7 @@ public enum WebPages {
             return
         }
         let site = WebSite(dependencies: dependencies, assets: assets, sessions: sessions,
-                           limiter: SignInLimiter(limits: dependencies.web.signInLimits))
+                           limiter: limiter ?? SignInLimiter(limits: dependencies.web.signInLimits))
         site.addRoutes(to: router)
     }
 }

@@ -13,6 +13,8 @@ public struct WebSettings: Sendable, Equatable {
     /// turn it off only to serve plain http on another address (never do so in production).
     public var secureCookies: Bool
     public var signInLimits: SignInThrottle.Limits
+    /// Requests per API token (or browser session); nil turns the limit off.
+    public var apiRateLimit: RateLimit?
 
     public static let sessionCookie = "mailroom_session"
     /// Double-submit token of the sign-in form, which has no session yet.
@@ -20,11 +22,13 @@ public struct WebSettings: Sendable, Equatable {
 
     public init(idleTimeout: TimeInterval = 4 * 3600, absoluteTimeout: TimeInterval = 12 * 3600,
                 touchInterval: TimeInterval = 60, secureCookies: Bool = true,
-                signInLimits: SignInThrottle.Limits = SignInThrottle.Limits()) {
+                signInLimits: SignInThrottle.Limits = SignInThrottle.Limits(),
+                apiRateLimit: RateLimit? = RateLimit(requests: 1_200, seconds: 60)) {
         self.idleTimeout = idleTimeout
         self.absoluteTimeout = absoluteTimeout
         self.touchInterval = touchInterval
         self.secureCookies = secureCookies
         self.signInLimits = signInLimits
+        self.apiRateLimit = apiRateLimit
     }
 }
