@@ -46,23 +46,12 @@ struct OAuth2SignInServeTests {
         _ = try await imap.append(to: "INBOX", message: Array("From: Ann <ann@example.com>\r\nSubject: Signed in\r\nMessage-ID: <oauth-e2e@x>\r\n\r\nHi\r\n".utf8), flags: [])
         await imap.logout()
 
-        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-oauth2-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let port = ServeCommandTests.freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServeCommandTests.binaryPath())
-        process.arguments = ["serve", "--data-dir", dataDirectory, "--http", "127.0.0.1:\(port)", "--log-level", "error"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["MAILROOM_ADMIN_TOKEN"] = "serve-ingest-token"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        let base = "http://127.0.0.1:\(port)/api/v1"
-        for _ in 0..<200 where await ServeCommandTests.get("http://127.0.0.1:\(port)/healthz")?.0 != 200 {
-            try await Task.sleep(for: .milliseconds(50))
+        let (process, port, dataDirectory) = try await ServeCommandTests.startServe(adminToken: "serve-ingest-token", dataDirectoryPrefix: "mr-oauth2")
+        defer {
+            if process.isRunning { process.terminate() }
+            try? FileManager.default.removeItem(atPath: dataDirectory)
         }
+        let base = "http://127.0.0.1:\(port)/api/v1"
         _ = try await Self.control("/control/redirect-uris", ["uri": "http://127.0.0.1:\(port)/oauth2/callback"])
 
         let created = try await ServeIngestTests.request("POST", "\(base)/oauth2/providers", json: """

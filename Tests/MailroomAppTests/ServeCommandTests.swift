@@ -223,3 +223,25 @@ import Testing
         #expect(try run(["parse", "/nonexistent/file.eml"]).0 != 0)
     }
 }
+
+extension ServeCommandTests {
+    /// `mailroom serve` on a fresh data directory and a free port, started and answering /healthz;
+    /// the caller stops the process and removes the directory.
+    static func startServe(adminToken: String, dataDirectoryPrefix: String) async throws -> (process: Process, port: Int, dataDirectory: String) {
+        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("\(dataDirectoryPrefix)-\(UUID().uuidString)").path
+        let port = freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try binaryPath())
+        process.arguments = ["serve", "--data-dir", dataDirectory, "--http", "127.0.0.1:\(port)", "--log-level", "error"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["MAILROOM_ADMIN_TOKEN"] = adminToken
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        for _ in 0..<200 where await get("http://127.0.0.1:\(port)/healthz")?.0 != 200 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return (process, port, dataDirectory)
+    }
+}

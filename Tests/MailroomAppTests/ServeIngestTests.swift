@@ -32,23 +32,12 @@ import Testing
         _ = try await imap.append(to: "INBOX", message: Array("From: Ann <ann@example.com>\r\nSubject: Hello desk\r\nMessage-ID: <serve1@x>\r\n\r\nHi\r\n".utf8), flags: [])
         await imap.logout()
 
-        let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-serve-ingest-\(UUID().uuidString)").path
-        defer { try? FileManager.default.removeItem(atPath: dataDirectory) }
-        let port = ServeCommandTests.freePort()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try ServeCommandTests.binaryPath())
-        process.arguments = ["serve", "--data-dir", dataDirectory, "--http", "127.0.0.1:\(port)", "--log-level", "error"]
-        var environment = ProcessInfo.processInfo.environment
-        environment["MAILROOM_ADMIN_TOKEN"] = "serve-ingest-token"
-        process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        let base = "http://127.0.0.1:\(port)/api/v1"
-        for _ in 0..<200 where await ServeCommandTests.get("http://127.0.0.1:\(port)/healthz")?.0 != 200 {
-            try await Task.sleep(for: .milliseconds(50))
+        let (process, port, dataDirectory) = try await ServeCommandTests.startServe(adminToken: "serve-ingest-token", dataDirectoryPrefix: "mr-serve-ingest")
+        defer {
+            if process.isRunning { process.terminate() }
+            try? FileManager.default.removeItem(atPath: dataDirectory)
         }
+        let base = "http://127.0.0.1:\(port)/api/v1"
 
         let created = try await Self.request("POST", "\(base)/accounts", json: """
             {"key": "SRV", "name": "Served", "fromAddress": "desk@example.com",
