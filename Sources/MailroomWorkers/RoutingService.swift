@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MailroomCore
-import MailroomStore
 import Metrics
 import ServiceLifecycle
 import Synchronization
@@ -18,7 +17,7 @@ import Synchronization
 /// `run()` is the timer: it sleeps until the earliest deadline of any machine (the store keeps
 /// it in an indexed column) or until `wake()`, then ticks the machines that are due.
 public final class RoutingService: Service, RoutingOperations, Sendable {
-    let store: SQLStore
+    let store: Repositories
     let events: any LiveEventPublisher
     let clock: any RoutingClock
     let logger: Logger
@@ -29,14 +28,14 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
     /// Sends an account transfer's notice to the customer; set by the composition root.
     let sendNotice: @Sendable (Ticket, MessageTemplate, Account) async throws -> Void
 
-    public init(store: SQLStore, events: any LiveEventPublisher, clock: any RoutingClock = SystemRoutingClock(), logger: Logger,
+    public init(store: some RepositoryProvider, events: any LiveEventPublisher, clock: any RoutingClock = SystemRoutingClock(), logger: Logger,
                 idleSweep: TimeInterval = 5,
                 sendNotice: @escaping @Sendable (Ticket, MessageTemplate, Account) async throws -> Void = { _, _, _ in }) {
-        self.store = store
+        self.store = store.repositories
         self.events = events
         self.clock = clock
         self.logger = logger
-        self.rules = RuleRunner(store: store)
+        self.rules = RuleRunner(store: store.repositories)
         self.idleSweep = idleSweep
         self.sendNotice = sendNotice
     }

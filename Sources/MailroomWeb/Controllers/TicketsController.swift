@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// Tickets and their messages, the quarantine, and each account's fetch status.
 struct TicketsController {
@@ -9,6 +8,7 @@ struct TicketsController {
     let quarantineStore: any QuarantineRepository
     let rawMail: any RawMailRepository
     let accounts: any AccountRepository
+    let grants: any OAuth2GrantRepository
     let status: AccountStatusBoard
     let replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome
     /// Who may see which ticket (agents: their own, their queues', and their accounts' unassigned ones).
@@ -281,9 +281,7 @@ struct TicketsController {
         // Counts come from the store so they survive restarts and cover every node.
         status.messagesIngested = try await tickets.messageCount(accountId: id)
         status.messagesQuarantined = try await quarantineStore.quarantineCount(accountId: id)
-        if let accounts = accounts as? SQLAccountRepository {
-            status.token = try await OAuth2Controller.tokenStatus(accountId: id, accounts: accounts)
-        }
+        status.token = try await OAuth2Controller.tokenStatus(accountId: id, accounts: accounts, grants: grants)
         return JSONResponse(status)
     }
 
@@ -314,7 +312,7 @@ struct TicketsController {
 /// caller may not see answers 404, as if it did not exist.
 struct TicketAccess: Sendable {
     let tickets: any TicketRepository
-    let routing: SQLRoutingStore
+    let routing: any RoutingRepository
 
     /// nil: the caller sees every ticket.
     func visibility(for principal: Principal) async throws -> TicketVisibility? {

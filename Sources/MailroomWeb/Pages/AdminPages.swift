@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// The administrator's and supervisor's screens. They read from the store and post to the JSON API.
 extension WebSite {
@@ -79,7 +78,7 @@ extension WebSite {
                 default: errorClass.defaultPolicy.rawValue)
         }
         let used = Set(account.resolvers)
-        let oauth2Providers = try await store.accounts.oauth2.list()
+        let oauth2Providers = try await store.oauth2.list()
         func server(_ connection: ServerConnection, prefix: String) -> AccountFormView.Server {
             AccountFormView.Server(
                 host: connection.host, port: connection.port.map(String.init) ?? "",

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// What supervisors watch: the outbox and its attempts, quarantined mail and each account's fetching.
 extension WebSite {
