@@ -236,6 +236,16 @@ struct StatusView: PageContent {
         let lastErrorAt: String
         let ingested: Int
         let quarantined: Int
+        /// For an account that signs in through a provider: how its token stands.
+        let token: Token?
+    }
+
+    struct Token: TemplateView {
+        let state: String
+        let stateLabel: String
+        let message: String
+        /// The state needs someone to sign in (again).
+        let needsSignIn: Bool
     }
 
     let accounts: [Row]

@@ -70,6 +70,7 @@ extension WebSite {
         for account in accounts {
             let status = dependencies.status.status(of: account.id) ?? AccountFetchStatus(accountId: account.id)
             let lag = status.lastSuccessfulFetchAt.map { Int(now.timeIntervalSince($0)) }
+            let token = try await OAuth2Controller.tokenStatus(accountId: account.id, accounts: store.accounts, grants: store.oauth2, now: now)
             rows.append(StatusView.Row(
                 key: account.key, name: account.name, id: account.id, active: account.active,
                 fetching: status.fetching, connected: status.connected, idle: status.idle,
@@ -77,7 +78,11 @@ extension WebSite {
                 lag: lag.map { "\($0) s" } ?? "—",
                 lastError: status.lastError ?? "", lastErrorAt: status.lastErrorAt.map(Self.displayTime) ?? "",
                 ingested: try await store.tickets.messageCount(accountId: account.id),
-                quarantined: try await store.quarantine.quarantineCount(accountId: account.id)))
+                quarantined: try await store.quarantine.quarantineCount(accountId: account.id),
+                token: token.map {
+                    StatusView.Token(state: $0.state.rawValue, stateLabel: Self.stateLabel($0.state), message: $0.message,
+                                     needsSignIn: $0.state != .valid)
+                }))
         }
         return try render(page(session, title: "Account status", section: "status", StatusView(accounts: rows, empty: rows.isEmpty)))
     }
