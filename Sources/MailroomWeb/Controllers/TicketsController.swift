@@ -236,10 +236,13 @@ struct TicketsController {
         let result: String
         let ticketId: String?
         let quarantineId: String?
+        /// What happened, in words ("Stored on ticket #1042.", "Still cannot be ingested: …").
+        let message: String
     }
 
     /// Runs a quarantined message through the pipeline again (after the cause was fixed: a larger
-    /// size limit, a changed filter, a parser update). A new failure makes a new entry.
+    /// size limit, a changed filter, a parser update). A replay that fails again adds no entry:
+    /// the entry stays, and the answer says why it still failed.
     @Sendable func replayQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ReplayResult> {
         try context.require(.supervisor)
         let entry = try await findQuarantined(request, context: context)
@@ -253,9 +256,27 @@ struct TicketsController {
             throw APIError.conflict(FieldError("accountId", "belongs to an account that no longer exists"))
         }
         let outcome = try await replay(entry, raw, account)
+        if case .quarantined(let newId) = outcome {
+            let again = try await quarantineStore.quarantined(id: newId)
+            // The pipeline kept the message aside again: one entry for it is enough (the raw bytes stay, the old entry holds them).
+            if newId != entry.id { try await quarantineStore.deleteQuarantined(id: newId) }
+            let why = again.map { "\($0.reason.rawValue)" + ($0.detail.isEmpty ? "" : ": \($0.detail)") } ?? "it was quarantined again"
+            return JSONResponse(ReplayResult(result: outcome.name, ticketId: nil, quarantineId: entry.id,
+                                             message: "Still cannot be ingested (\(why)); the entry stays in quarantine."))
+        }
         try await quarantineStore.markReplayed(quarantineId: entry.id)
-        let quarantineId: String? = if case .quarantined(let id) = outcome { id } else { nil }
-        return JSONResponse(ReplayResult(result: outcome.name, ticketId: outcome.ticketId, quarantineId: quarantineId))
+        var number: Int64?
+        if let ticketId = outcome.ticketId { number = try await tickets.ticket(id: ticketId)?.number }
+        let onTicket = number.map { "ticket #\($0)" } ?? "its ticket"
+        let message = switch outcome {
+        case .created: "Stored as a new ticket, \(onTicket)."
+        case .appended: "Stored on \(onTicket)."
+        case .bounce: "Stored as a delivery report on \(onTicket)."
+        case .duplicate: "Already stored\(number.map { " on ticket #\($0)" } ?? ""): nothing was added."
+        case .skipped(let reason): "Not ingested: \(reason)."
+        case .quarantined: "Still cannot be ingested."
+        }
+        return JSONResponse(ReplayResult(result: outcome.name, ticketId: outcome.ticketId, quarantineId: nil, message: message))
     }
 
     @Sendable func deleteQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {

@@ -23,6 +23,7 @@ extension WebSite {
         pages.get("admin/outbox") { request, context in try await self.outboxList(request, context) }
         pages.get("admin/outbox/:id") { request, context in try await self.outboxItem(request, context) }
         pages.get("admin/quarantine") { request, context in try await self.quarantineList(request, context) }
+        pages.get("admin/quarantine/:id") { request, context in try await self.quarantineEntry(request, context) }
         pages.get("admin/status") { request, context in try await self.statusPage(request, context) }
     }
 

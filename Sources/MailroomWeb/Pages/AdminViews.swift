@@ -217,6 +217,18 @@ struct QuarantineView: PageContent {
     let empty: Bool
 }
 
+/// `admin/quarantine-entry.mustache`: one quarantined message, its raw text shown as text.
+struct QuarantineEntryView: PageContent {
+    static let template = "admin/quarantine-entry"
+
+    let entry: QuarantineView.Entry
+    let reasonDetail: String
+    /// The raw message as text (invalid UTF-8 replaced), cut at ``rawShownLimit`` bytes.
+    let rawText: String
+    let rawCut: Bool
+    static let rawShownLimit = 512 * 1024
+}
+
 /// `admin/status.mustache`: each account's fetching state.
 struct StatusView: PageContent {
     static let template = "admin/status"

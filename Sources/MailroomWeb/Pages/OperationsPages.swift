@@ -62,6 +62,26 @@ extension WebSite {
             empty: entries.isEmpty)))
     }
 
+    func quarantineEntry(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
+        let session = try self.session(request, context, role: .supervisor)
+        let id = try request.parameter("id", context: context)
+        guard let entry = try await store.quarantine.quarantined(id: id) else { throw PageError.notFound("Quarantine entry \(id)") }
+        let account = try await store.accounts.find(id: entry.accountId)
+        var raw: [UInt8]?
+        if let sha = entry.rawSha256 { raw = try await store.rawMail.blob(sha256: sha) }
+        let shown = raw.map { $0.prefix(QuarantineEntryView.rawShownLimit) }
+        return try render(page(session, title: "Quarantined message", section: "quarantine", QuarantineEntryView(
+            entry: QuarantineView.Entry(
+                id: entry.id, account: account?.key ?? "?", reason: entry.reason.rawValue, detail: entry.detail,
+                from: entry.from ?? "", subject: entry.subject ?? "", size: Self.byteCount(entry.size),
+                time: Self.displayTime(entry.createdAt), replayed: entry.replayedAt != nil, hasRaw: raw != nil,
+                leftOnServer: entry.leftOnServer),
+            reasonDetail: entry.detail,
+            // Shown as text: the template escapes it, so markup in a message is never markup on the page.
+            rawText: shown.map { String(decoding: $0, as: UTF8.self) } ?? "",
+            rawCut: (raw?.count ?? 0) > QuarantineEntryView.rawShownLimit)))
+    }
+
     func statusPage(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .supervisor)
         let accounts = try await store.accounts.list(includeDeleted: false)
