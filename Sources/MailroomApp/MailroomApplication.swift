@@ -120,6 +120,9 @@ public enum MailroomApplication {
             webhooksChanged: { webhooks.wake() },
             routing: routingService)
         webDependencies.oauth2HTTP = URLSessionOAuth2HTTP()
+        webDependencies.renderCanned = { ticketId, cannedId, author in
+            try await composer.renderCanned(ticketId: ticketId, cannedAnswerId: cannedId, author: author)
+        }
         webDependencies.web = configuration.web
         let router = APIRouter.build(webDependencies)
         let app = Application(

@@ -23,6 +23,29 @@ public struct ReplyComposer: Sendable {
         return (message, warnings)
     }
 
+    /// A canned answer as it reads on this ticket, for the reply editor: the agent sees (and may
+    /// change) every word before it is sent. The text of an HTML-only answer is its plain text.
+    public func renderCanned(ticketId: String, cannedAnswerId: String, author: Principal) async throws -> CannedAnswerRendering {
+        guard let ticket = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
+        guard let account = try await store.accounts.find(id: ticket.accountId) else { throw DomainError.notFound("account \(ticket.accountId)") }
+        var sender = account
+        if let mapped = account.outgoingAccountId, let target = try await store.accounts.find(id: mapped), target.sends { sender = target }
+        let canned = try await availableCanned(cannedAnswerId, account: account)
+        let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name)
+        let html = canned.html.map { TemplateRenderer.render($0, context: variables) }
+        let text = canned.text.map { TemplateRenderer.render($0, context: variables, asText: true) }
+            ?? html.map { HTMLText.plainText($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? ""
+        return CannedAnswerRendering(cannedAnswerId: canned.id, text: text, html: html)
+    }
+
+    private func availableCanned(_ id: String, account: Account) async throws -> CannedAnswer {
+        guard let canned = try await store.cannedAnswers.find(id: id), canned.active,
+              canned.accountId == nil || canned.accountId == account.id else {
+            throw DomainError.invalid([FieldError("cannedAnswerId", "names no canned answer available on this account")])
+        }
+        return canned
+    }
+
     public func compose(ticketId: String, request: ReplyRequest, author: Principal, now: Date = Date()) async throws -> TicketMessage {
         let errors = request.validate()
         guard errors.isEmpty else { throw DomainError.invalid(errors) }
@@ -80,10 +103,7 @@ public struct ReplyComposer: Sendable {
         var html = request.html
         let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name)
         if let cannedId = request.cannedAnswerId {
-            guard let canned = try await store.cannedAnswers.find(id: cannedId), canned.active,
-                  canned.accountId == nil || canned.accountId == account.id else {
-                throw DomainError.invalid([FieldError("cannedAnswerId", "names no canned answer available on this account")])
-            }
+            let canned = try await availableCanned(cannedId, account: account)
             if let cannedText = canned.text {
                 text = [text, TemplateRenderer.render(cannedText, context: variables, asText: true)].filter { !$0.isEmpty }.joined(separator: "\n\n")
             }

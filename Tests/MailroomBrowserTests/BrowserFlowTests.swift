@@ -200,9 +200,14 @@ struct BrowserFlowTests {
             // The reply with the canned answer.
             let cannedId = try #require(
                 try await h.api("GET", "/api/v1/canned-answers?accountId=\(accountId)").1["items"].flatMap { ($0 as? [[String: Any]])?.first?["id"] as? String })
-            try await h.select("#reply-canned", value: cannedId)
-            #expect(try await h.text("#canned-preview") == "Your parcel is on its way.")
+            // Choosing a canned answer puts its text into the message, after what the agent wrote.
             try await h.fill("#reply-text", "Hello Carol,")
+            try await h.select("#reply-canned", value: cannedId)
+            try await h.driver.waitUntil("the canned answer is in the message") {
+                try await h.driver.execute("return document.getElementById('reply-text').value") as? String
+                    == "Hello Carol,\n\nYour parcel is on its way."
+            }
+            #expect(try await h.driver.execute("return document.getElementById('reply-canned').value") as? String == "")
             try await h.screenshot("06-ticket-reply")
             #expect(try await h.unlabelledControls() == [], "every control of the ticket page is labelled")
             try await h.click("#reply-form button[type=submit]")

@@ -92,6 +92,28 @@ import Testing
         }
     }
 
+    @Test func aCannedAnswerRendersForTheEditorWithTheTicketsValues() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let (account, ticket, _) = try await setUp(store)
+            let agent = Principal(userId: nil, name: "Alice Agent", role: .agent)
+            let text = try await store.cannedAnswers.create(CannedAnswer(
+                name: "Thanks", text: "Thank you {{ customer.name }}, ticket {{ ticket.number }}. {{ agent.name }}", accountId: account.id))
+            let rendered = try await ReplyComposer(store: store).renderCanned(ticketId: ticket.id, cannedAnswerId: text.id, author: agent)
+            #expect(rendered.text == "Thank you Customer, ticket \(ticket.number). Alice Agent")
+            // An HTML-only answer gives its plain text for the editor.
+            let html = try await store.cannedAnswers.create(CannedAnswer(name: "Bold", html: "<p>Dear <b>{{ customer.name }}</b></p>"))
+            let fromHTML = try await ReplyComposer(store: store).renderCanned(ticketId: ticket.id, cannedAnswerId: html.id, author: agent)
+            #expect(fromHTML.text == "Dear Customer")
+            #expect(fromHTML.html == "<p>Dear <b>Customer</b></p>")
+            // Another account's answer is not offered on this ticket.
+            let other = try await store.accounts.create(Account(key: "OTHER", name: "Other"))
+            let foreign = try await store.cannedAnswers.create(CannedAnswer(name: "Theirs", text: "x", accountId: other.id))
+            await #expect(throws: DomainError.self) {
+                _ = try await ReplyComposer(store: store).renderCanned(ticketId: ticket.id, cannedAnswerId: foreign.id, author: agent)
+            }
+        }
+    }
+
     @Test func theMappedOutgoingAccountSends() async throws {
         try await TestDatabase.sqlite.withStore { store in
             var sender = Account(key: "SEND", name: "Sender", fromAddress: "noreply-desk@example.com")

@@ -66,3 +66,17 @@ public struct ReplyRequest: Sendable, Decodable {
         return errors
     }
 }
+
+/// A canned answer rendered for one ticket (its variables filled in), for the agent to put into
+/// the message and edit before sending.
+public struct CannedAnswerRendering: Codable, Sendable, Equatable {
+    public var cannedAnswerId: String
+    public var text: String
+    public var html: String?
+
+    public init(cannedAnswerId: String, text: String, html: String?) {
+        self.cannedAnswerId = cannedAnswerId
+        self.text = text
+        self.html = html
+    }
+}

@@ -20,6 +20,8 @@ public struct WebDependencies: Sendable {
     public var testConnection: @Sendable (Account) async -> JSONValue
     /// Composes an agent's reply and queues it with its ticket update.
     public var reply: @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String])
+    /// A canned answer rendered for a ticket, for the reply editor; nil answers 503.
+    public var renderCanned: (@Sendable (_ ticketId: String, _ cannedAnswerId: String, Principal) async throws -> CannedAnswerRendering)?
     /// Tells the sender that the outbox has new work.
     public var outboxChanged: @Sendable () -> Void
     /// Live events for agents' screens (`GET /api/v1/events`); domain code publishes into it.
@@ -128,7 +130,16 @@ public enum APIRouter {
         EventsController(hub: dependencies.events, queueMemberships: { userId in
             Set(try await routingStore.queues(memberId: userId).map(\.id))
         }).addRoutes(to: api)
-        OutboxController(outbox: store.outbox, reply: visibleReply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
+        let renderCanned = dependencies.renderCanned
+        let visibleCanned: @Sendable (String, String, Principal) async throws -> CannedAnswerRendering = { ticketId, cannedId, principal in
+            guard try await access.visibleTicket(ticketId, to: principal) != nil else { throw APIError.notFound("ticket \(ticketId)") }
+            guard let renderCanned else {
+                throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not render canned answers")
+            }
+            return try await renderCanned(ticketId, cannedId, principal)
+        }
+        OutboxController(outbox: store.outbox, reply: visibleReply, renderCanned: visibleCanned,
+                         outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
         OAuth2Controller(dependencies: dependencies).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)

@@ -6,10 +6,12 @@ import MailroomCore
 struct OutboxController {
     let outbox: any OutboxRepository
     let reply: @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String])
+    let renderCanned: @Sendable (String, String, Principal) async throws -> CannedAnswerRendering
     let outboxChanged: @Sendable () -> Void
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.post("tickets/:id/replies", use: createReply)
+        api.get("tickets/:id/canned-answers/:cannedId/rendered", use: renderedCanned)
         api.get("outbox", use: list)
         api.get("outbox/:id", use: show)
         api.get("outbox/:id/attempts", use: attempts)
@@ -27,6 +29,14 @@ struct OutboxController {
         outboxChanged()
         let body = try JSONValue(encoding: message).merging(.object(["warnings": .array(warnings.map(JSONValue.string))]))
         return JSONResponse(body, status: .created)
+    }
+
+    /// A canned answer with this ticket's values filled in, for the agent to insert and edit.
+    @Sendable func renderedCanned(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<CannedAnswerRendering> {
+        let principal = try context.require(.agent)
+        let id = try request.parameter("id", context: context)
+        let cannedId = try request.parameter("cannedId", context: context)
+        return JSONResponse(try await renderCanned(id, cannedId, principal))
     }
 
     @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<OutboxItem>> {

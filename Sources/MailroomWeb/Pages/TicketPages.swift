@@ -233,7 +233,7 @@ extension WebSite {
             priority: ticket.priority.rawValue,
             messages: messageViews,
             accountName: account?.name ?? "(deleted account)",
-            canned: canned.map { TicketPageView.CannedView(id: $0.id, name: $0.name, text: $0.text ?? "") },
+            canned: canned.map { TicketPageView.CannedView(id: $0.id, name: $0.name) },
             hasCanned: !canned.isEmpty,
             dispositions: dispositions.map { NamedView(id: $0.id, name: $0.name) },
             dispositionRequired: account?.mandatoryDisposition.enabled ?? false,

@@ -102,7 +102,6 @@ struct TicketPageView: PageContent {
     struct CannedView: TemplateView {
         let id: String
         let name: String
-        let text: String
     }
 
     let ticket: TicketRowView

@@ -372,6 +372,7 @@
         });
       }
     }
+    if (el.matches && el.matches("select[data-insert-canned]") && el.value) insertCanned(el);
     if (el.matches && el.matches("select[data-preview]")) {
       const target = document.getElementById(el.dataset.preview);
       const option = el.selectedOptions[0];
@@ -379,6 +380,35 @@
     }
     refreshConditional();
   });
+
+  // A canned answer, rendered for this ticket by the server, goes into the message at the cursor:
+  // the agent sees every word that will be sent and can change it; nothing is added on sending.
+  async function insertCanned(select) {
+    const editor = document.getElementById(select.dataset.insertInto);
+    const hint = document.getElementById(select.getAttribute("aria-describedby"));
+    const url = select.dataset.insertCanned + encodeURIComponent(select.value) + "/rendered";
+    select.disabled = true;
+    let result;
+    try { result = await api("GET", url); } catch (e) { result = { ok: false, data: null }; }
+    select.disabled = false;
+    select.value = "";
+    if (!result.ok || !editor) {
+      const message = (result.data && result.data.error && result.data.error.message) || "The canned answer could not be loaded. Try again.";
+      if (hint) hint.textContent = message;
+      toast(message);
+      return;
+    }
+    const text = result.data.text || "";
+    const start = editor.selectionStart ?? editor.value.length, end = editor.selectionEnd ?? editor.value.length;
+    const before = editor.value.slice(0, start), after = editor.value.slice(end);
+    const lead = before && !before.endsWith("\n\n") ? (before.endsWith("\n") ? "\n" : "\n\n") : "";
+    const trail = after && !after.startsWith("\n") ? "\n\n" : "";
+    editor.value = before + lead + text + trail + after;
+    const caret = (before + lead + text).length;
+    editor.focus();
+    editor.setSelectionRange(caret, caret);
+    editor.dispatchEvent(new Event("input", { bubbles: true }));
+  }
 
   // Character counters: <input data-count="id-of-output" maxlength="52">.
   document.addEventListener("input", (event) => {
