@@ -141,11 +141,13 @@ struct NewcomerBrowserTests {
             let reset = try await Mailbox.waitForMessage(to: agentEmail, subjectContains: "Reset")
             let resetLink = try #require(Mailbox.link(in: reset, path: "/password/reset/"))
             try await h.driver.go(resetLink)
+            try await h.driver.waitUntil("the reset page at \(resetLink)") { try await h.driver.currentURL().contains("/password/reset/") }
+            try await shot("12-reset-page")
             try await h.fill("#password", "agnes password 3")
             try await h.fill("#password2", "agnes password 3")
             try await h.click("#password-form button[type=submit]")
             try await h.waitForURL(containing: "/desk")
-            try await shot("12-reset-signed-in")
+            try await shot("13-reset-signed-in")
             let notice = try await Mailbox.waitForMessage(to: agentEmail, subjectContains: "password was changed")
             #expect(!notice.contains("agnes password"))
             #expect(try serve.log().contains(code), "the setup code is printed in the log")
@@ -188,7 +190,7 @@ enum Mailbox {
     static func link(in message: String, path: String) -> String? {
         let text = message.replacingOccurrences(of: "=\r\n", with: "").replacingOccurrences(of: "=3D", with: "=")
         guard let range = text.range(of: path) else { return nil }
-        let start = text[..<range.lowerBound].lastIndex { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\"" || $0 == ">" }
+        let start = text[..<range.lowerBound].lastIndex { $0.isWhitespace || $0 == "\"" || $0 == ">" }
         let head = start.map { text[text.index(after: $0)..<range.lowerBound] } ?? text[..<range.lowerBound]
         let token = text[range.upperBound...].prefix { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }
         return String(head) + path + String(token)

@@ -18,6 +18,7 @@ struct UserListView: PageContent {
         let presence: String
         /// The newest invitation: "sent", "failed", "accepted", ... (empty: never invited).
         var invitation: String = ""
+        var invited = false
         var invitationFailed = false
         /// The server's reply when the invitation mail failed.
         var invitationError: String = ""

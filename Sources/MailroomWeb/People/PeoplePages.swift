@@ -347,6 +347,7 @@ extension WebSite {
                 case .usable: state = entry.state.map { $0 == .sent ? "sent" : $0.rawValue } ?? "queued"
                 }
                 view.users[index].invitation = state
+                view.users[index].invited = true
                 view.users[index].invitationFailed = entry.state == .failed || entry.state == .bounced
                 view.users[index].invitationError = view.users[index].invitationFailed ? entry.lastError ?? "" : ""
             }
