@@ -212,16 +212,19 @@ extension WebSite {
             return response
         }
         dependencies.resetLimiter.recordFailure(address: email, client: context.clientAddress)
-        if MailAddressSyntax.isValid(email), let user = try await store.users.find(email: email), user.active {
-            let settings = try await store.settings.globalSettings()
-            if let base = settings.publicBaseURL ?? settings.invitationLinkBaseAddress {
-                do {
-                    try await peopleMail.sendReset(user, baseAddress: base)
-                } catch {
-                    context.logger.error("cannot send a password reset mail", metadata: ["user": "\(user.id)", "error": "\(error)"])
-                }
-            } else {
-                context.logger.error("cannot send a password reset mail: neither publicBaseURL nor invitationLinkBaseAddress is set")
+        // The mail is made after the answer, so the answer takes as long whether or not the address is a user's.
+        let (store, mail, logger) = (store, peopleMail, context.logger)
+        Task {
+            guard MailAddressSyntax.isValid(email), let user = try? await store.users.find(email: email), user.active else { return }
+            guard let settings = try? await store.settings.globalSettings(),
+                  let base = settings.publicBaseURL ?? settings.invitationLinkBaseAddress else {
+                logger.error("cannot send a password reset mail: neither publicBaseURL nor invitationLinkBaseAddress is set")
+                return
+            }
+            do {
+                try await mail.sendReset(user, baseAddress: base)
+            } catch {
+                logger.error("cannot send a password reset mail", metadata: ["user": "\(user.id)", "error": "\(error)"])
             }
         }
         // The same answer whether or not the address belongs to someone.
