@@ -172,6 +172,69 @@ struct NewcomerBrowserTests {
     }
 }
 
+/// The system sender's server refuses the invitation: the users page says so with the server's
+/// reply; once the account points at a server that accepts, "Send again" delivers a new link.
+@Suite(.serialized, .enabled(if: TestServers.shouldRun("MAILROOM_TEST_WEBDRIVER_URL") && TestServers.shouldRun("MAILROOM_TEST_MAILBOX_SMTP_PORT")
+                     && TestServers.shouldRun("MAILROOM_TEST_SMTP_SINK_RCPT_5XX_PORT")))
+struct RefusedInvitationBrowserTests {
+    @Test func aRefusedInvitationShowsTheServersReplyAndIsSentAgain() async throws {
+        try await BrowserHarness.run { h in
+            let refusing = try TestServers.require("MAILROOM_TEST_SMTP_SINK_RCPT_5XX_PORT")
+            let accepting = try TestServers.require("MAILROOM_TEST_MAILBOX_SMTP_PORT")
+            try await h.createUser(name: "Ada Admin", email: "ada@example.com", role: "admin")
+            let (created, account) = try await h.api("POST", "/api/v1/accounts", json: """
+                {"key": "SYS", "name": "System", "fromAddress": "help@example.test", "fromName": "Help Desk",
+                 "incoming": {"protocol": "none"},
+                 "outgoing": {"protocol": "smtp", "host": "127.0.0.1", "port": \(refusing), "security": "none", "auth": {"method": "none"}}}
+                """)
+            #expect(created == 201, "\(account)")
+            let accountId = try #require(account["id"] as? String)
+            let (template, _) = try await h.api("POST", "/api/v1/templates", json: """
+                {"key": "welcome", "kind": "invitation", "subject": "Welcome, {{ user.name }}", "text": "Set your password: {{ invitation.link }}"}
+                """)
+            #expect(template == 201)
+            let (saved, _) = try await h.api("PATCH", "/api/v1/settings", json: """
+                {"invitationTemplateKey": "welcome", "invitationLinkBaseAddress": "\(h.base)", "systemSender": {"accountId": "\(accountId)"}}
+                """)
+            #expect(saved == 200)
+            let email = "refused-\(UUID().uuidString.prefix(8).lowercased())@example.test"
+            let agentId = try await h.createUser(name: "Rita Refused", email: email, role: "agent")
+
+            try await h.signIn("ada@example.com", "password-123")
+            try await h.go("/admin/users")
+            try await h.click("td.invitation[data-user='\(agentId)'] button.send-invitation")
+            try await h.driver.waitUntil("the invitation shows as failed", timeout: .seconds(40)) {
+                try await h.go("/admin/users")
+                return try await h.driver.source().contains("invitation-state alert\">failed")
+            }
+            let reply = try await h.text("td.invitation[data-user='\(agentId)'] .invitation-error")
+            #expect(reply.contains("5"), "the server's reply is shown: \(reply)")
+            try await h.screenshot("refused-01-invitation-failed")
+
+            let (patched, _) = try await h.api("PATCH", "/api/v1/accounts/\(accountId)", json: """
+                {"outgoing": {"port": \(accepting)}}
+                """)
+            #expect(patched == 200)
+            try await h.go("/admin/users")
+            #expect(try await h.text("td.invitation[data-user='\(agentId)'] button.send-invitation").contains("Send again"))
+            try await h.click("td.invitation[data-user='\(agentId)'] button.send-invitation")
+            let mail = try await Mailbox.waitForMessage(to: email, subjectContains: "Welcome")
+            let link = try #require(Mailbox.link(in: mail, path: "/invitation/"))
+            try await h.driver.waitUntil("the invitation shows as sent", timeout: .seconds(40)) {
+                try await h.go("/admin/users")
+                return try await h.driver.source().contains(">sent<")
+            }
+            try await h.screenshot("refused-02-sent-again")
+            try await h.signOut()
+            try await h.driver.go(link)
+            try await h.fill("#password", "rita password 1")
+            try await h.fill("#password2", "rita password 1")
+            try await h.click("#password-form button[type=submit]")
+            try await h.waitForURL(containing: "/desk")
+        }
+    }
+}
+
 /// Reads the test mailbox (Postfix delivers every address into it) over IMAP.
 enum Mailbox {
     static func connect() async throws -> IMAPConnection {
