@@ -198,6 +198,8 @@ struct OutboxItemView: PageContent {
         let lastError: String
         let next: String
         let sent: String
+        /// Mailroom's own mail (no ticket): what it is for.
+        var systemPurpose: String? = nil
     }
 
     struct Attempt: TemplateView {
