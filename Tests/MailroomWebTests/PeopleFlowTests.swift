@@ -277,6 +277,16 @@ import Testing
             guard case .array(let results)? = selected.json?["items"] else { Issue.record("no items: \(selected.text)"); return }
             #expect(results.map { $0["ok"] } == [.bool(true), .bool(true), .bool(false)])
             #expect(try await store.outbox.items().filter { $0.purpose == "invitation" }.count == 2)
+            #expect(try await store.outbox.items().allSatisfy { $0.ticketId.isEmpty }, "system mail is on no ticket")
+            // The link's lifetime is a setting (72 hours unless changed).
+            let standard = try await api.call(.post, "/api/v1/users/\(one)/invitation")
+            let standardExpiry = try #require(standard.string("expiresAt").flatMap(ISO8601.parse))
+            #expect(abs(standardExpiry.timeIntervalSinceNow - 72 * 3_600) < 120)
+            _ = try await api.call(.patch, "/api/v1/settings", json: .object(["invitationLinkHours": .number(2)]))
+            let short = try await api.call(.post, "/api/v1/users/\(one)/invitation")
+            let shortExpiry = try #require(short.string("expiresAt").flatMap(ISO8601.parse))
+            #expect(abs(shortExpiry.timeIntervalSinceNow - 2 * 3_600) < 120)
+            #expect(try await api.call(.patch, "/api/v1/settings", json: .object(["invitationLinkHours": .number(0)])).errorField == "invitationLinkHours")
             let test = try await api.call(.post, "/api/v1/settings/system-sender/test", json: .object(["to": .string("ops@example.com")]))
             #expect(test.status == 201, "\(test.text)")
             #expect(test.string("purpose") == "test")
