@@ -11,9 +11,11 @@ public struct SQLPeopleStore: Sendable {
 
     // MARK: First run
 
+    /// Whether an administrator was ever made (a deactivated one counts: the first-run page does not
+    /// come back, the same rule `createFirstAdministrator` applies).
     public func administratorExists() async throws -> Bool {
         try await database.withConnection { db in
-            try await db.raw("SELECT id FROM users WHERE role = 'admin' AND active = \(bind: true) LIMIT 1").first() != nil
+            try await db.raw("SELECT id FROM users WHERE role = 'admin' LIMIT 1").first() != nil
         }
     }
 
