@@ -87,13 +87,14 @@ targets += [
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "_CryptoExtras", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ],
         swiftSettings: swiftSettings
     ),
     .target(
         name: "MailroomWorkers",
         dependencies: [
-            "MailroomCore", "MailroomStore", "MailMessage", "MailTransport", "IMAPClient", "POP3Client", "SMTPClient",
+            "MailroomCore", "MailMessage", "MailTransport", "IMAPClient", "POP3Client", "SMTPClient",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),

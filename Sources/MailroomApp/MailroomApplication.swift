@@ -114,7 +114,7 @@ public enum MailroomApplication {
                 try await pipeline.process(raw, account: account, position: nil, source: "replay of quarantine entry \(entry.id)")
             },
             accountsChanged: { fetchers.wake() },
-            testConnection: { account in await AccountConnectionTest.run(account, accounts: store.accounts) },
+            testConnection: { account in await AccountConnectionTest.run(account, grants: store.accounts.oauth2) },
             reply: { ticketId, request, author in try await composer.composeWithWarnings(ticketId: ticketId, request: request, author: author) },
             outboxChanged: { sender.wake() },
             events: events,

@@ -129,8 +129,8 @@ struct AccountRow: Equatable, Sendable {
         key = account.key
         name = account.name
         active = account.active
-        // `Account` encodes without credentials; they go, sealed, into their own column.
-        config = String(decoding: try JSONCoding.encoder.encode(account), as: UTF8.self)
+        // Credentials go, sealed, into their own column; the stored form has no place for them.
+        config = String(decoding: try JSONCoding.encoder.encode(StoredAccountConfig(account)), as: UTF8.self)
         let secrets = AccountSecrets(of: account)
         self.secrets = secrets.isEmpty ? nil : try box.seal(JSONCoding.encoder.encode(secrets))
         createdAt = Timestamp.from(account.createdAt ?? Date())
@@ -151,11 +151,8 @@ struct AccountRow: Equatable, Sendable {
     }
 
     func account(secrets box: SecretBox, logger: Logger) throws -> Account {
-        var account = try JSONCoding.decoder.decode(Account.self, from: Data(config.utf8))
-        account.id = id
-        account.key = key
-        account.name = name
-        account.active = active
+        let stored = try JSONCoding.decoder.decode(StoredAccountConfig.self, from: Data(config.utf8))
+        var account = stored.account(id: id, key: key, name: name, active: active)
         account.createdAt = Timestamp.date(createdAt)
         account.updatedAt = Timestamp.date(updatedAt)
         account.deletedAt = deletedAt.map(Timestamp.date)

@@ -207,8 +207,9 @@ public struct SQLTemplateRepository: TemplateRepository {
     }
 }
 
-/// Every repository over one database: what the rest of the system is handed.
-public struct SQLStore: Sendable {
+/// Every repository over one database. The web layer and the workers see them as ``Repositories``
+/// (protocols); tests and the application's assembly may use the SQL types directly.
+public struct SQLStore: RepositoryProvider {
     public let database: MailroomDatabase
     public let accounts: SQLAccountRepository
     public let users: SQLUserRepository
@@ -226,6 +227,7 @@ public struct SQLStore: Sendable {
     public let rules: SQLRuleRepository
     public let webhooks: SQLWebhookStore
     public let webhookEndpoints: SQLWebhookEndpointStore
+    public let repositories: Repositories
 
     public init(database: MailroomDatabase, secrets: SecretBox, logger: Logger) {
         self.database = database
@@ -245,5 +247,11 @@ public struct SQLStore: Sendable {
         rules = SQLRuleRepository(database: database)
         webhooks = SQLWebhookStore(database: database)
         webhookEndpoints = SQLWebhookEndpointStore(database: database, secrets: secrets)
+        repositories = Repositories(
+            accounts: accounts, oauth2: accounts.oauth2, users: users, tokens: tokens,
+            sessions: SQLSessionRepository(database: database), settings: settings, dispositions: dispositions,
+            cannedAnswers: cannedAnswers, templates: templates, rules: rules, routing: SQLRoutingStore(database: database),
+            tickets: tickets, ingest: ingest, fetchState: fetchState, quarantine: quarantine, rawMail: rawMail,
+            outbox: outbox, webhooks: webhooks, webhookEndpoints: webhookEndpoints)
     }
 }

@@ -4,7 +4,7 @@ import SQLKit
 
 /// OAuth2 providers, accounts' grants and sign-ins under way. Every secret (client secret,
 /// refresh and access tokens, PKCE verifier) is sealed with the store's `SecretBox`.
-public struct SQLOAuth2Store: OAuth2ProviderRepository {
+public struct SQLOAuth2Store: OAuth2GrantRepository {
     let database: MailroomDatabase
     let secrets: SecretBox
 
@@ -214,28 +214,9 @@ public struct SQLOAuth2Store: OAuth2ProviderRepository {
 
     // MARK: Sign-ins under way
 
-    /// A sign-in between the redirect and the callback.
-    public struct PendingSignIn: Sendable, Equatable {
-        public var accountId: String
-        public var providerId: String
-        /// The web session that started it (hash), or nil when an API token did.
-        public var sessionHash: String?
-        public var userId: String?
-        public var verifier: String
-        public var redirectURI: String
-        public var expiresAt: Date
+    public typealias PendingSignIn = OAuth2PendingSignIn
+    public typealias HeldSignIn = OAuth2HeldSignIn
 
-        public init(accountId: String, providerId: String, sessionHash: String?, userId: String?, verifier: String,
-                    redirectURI: String, expiresAt: Date) {
-            self.accountId = accountId
-            self.providerId = providerId
-            self.sessionHash = sessionHash
-            self.userId = userId
-            self.verifier = verifier
-            self.redirectURI = redirectURI
-            self.expiresAt = expiresAt
-        }
-    }
 
     public func createPending(state: String, _ pending: PendingSignIn, now: Date) async throws {
         let verifier = try secrets.seal(Data(pending.verifier.utf8))
@@ -273,29 +254,6 @@ public struct SQLOAuth2Store: OAuth2ProviderRepository {
         return pending.expiresAt > now ? pending : nil
     }
 
-    /// A finished sign-in whose address is not the account's, held until an administrator chooses.
-    public struct HeldSignIn: Codable, Sendable, Equatable {
-        public var accountId: String
-        public var providerId: String
-        public var sessionHash: String?
-        public var refreshToken: String?
-        public var accessToken: String
-        public var expiresAt: Date?
-        public var scopes: [String]
-        public var signedInAddress: String?
-
-        public init(accountId: String, providerId: String, sessionHash: String?, refreshToken: String?, accessToken: String,
-                    expiresAt: Date?, scopes: [String], signedInAddress: String?) {
-            self.accountId = accountId
-            self.providerId = providerId
-            self.sessionHash = sessionHash
-            self.refreshToken = refreshToken
-            self.accessToken = accessToken
-            self.expiresAt = expiresAt
-            self.scopes = scopes
-            self.signedInAddress = signedInAddress
-        }
-    }
 
     public func hold(_ held: HeldSignIn, choice: String, expiresAt: Date, now: Date) async throws {
         let sealed = try secrets.seal(JSONCoding.encoder.encode(held))

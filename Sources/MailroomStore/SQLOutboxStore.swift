@@ -6,7 +6,7 @@ import SQLKit
 
 /// The outbox: outbound messages written with their ticket update, claimed by senders under a
 /// lease (so two senders never send the same row), and every attempt logged.
-public struct SQLOutboxStore: Sendable {
+public struct SQLOutboxStore: OutboxRepository {
     let database: MailroomDatabase
 
     public init(database: MailroomDatabase) { self.database = database }
@@ -218,7 +218,7 @@ public struct SQLOutboxStore: Sendable {
 
     /// The stored copies of several outbound messages in one query, by SHA-256. Missing ones are
     /// absent, and so are those larger than `upToBytes` when it is given.
-    public func rawMessages(sha256: some Collection<String>, upToBytes: Int? = nil) async throws -> [String: [UInt8]] {
+    public func rawMessages(sha256: [String], upToBytes: Int? = nil) async throws -> [String: [UInt8]] {
         let keys = Array(Set(sha256))
         guard !keys.isEmpty else { return [:] }
         let sizeLimit: SQLQueryString = upToBytes.map { " AND size <= \(bind: $0)" } ?? ""
@@ -411,18 +411,6 @@ public struct SQLOutboxStore: Sendable {
     }
 }
 
-/// A file an agent uploaded to attach to a reply.
-public struct Upload: Sendable, Equatable, Codable {
-    public var id: String
-    public var sha256: String
-    public var filename: String
-    public var contentType: String
-    public var size: Int
-    /// For inline images: the Content-ID the HTML refers to as cid:…
-    public var contentId: String?
-    public var inline: Bool
-    public var createdAt: Date
-}
 
 /// The outbox's small JSON columns read without Foundation's decoder, which cost more than the rest
 /// of recording a send (they are written by `JSONText`).

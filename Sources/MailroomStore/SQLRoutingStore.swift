@@ -2,37 +2,6 @@ import Foundation
 import MailroomCore
 import SQLKit
 
-/// A ticket's offer state machine as stored, with the version its next change must name.
-public struct StoredRouting: Sendable, Equatable {
-    public var machine: TicketRouting
-    public var version: Int64
-    /// The agent's closing of the ticket, while a mandatory disposition is pending.
-    public var closing: ClosingFlow?
-}
-
-/// One change of a ticket's routing: the new machine, what it asked for, and the version it was
-/// computed from. Committing it is all or nothing, and only if nobody changed the machine meanwhile.
-public struct RoutingChange: Sendable {
-    public var ticketId: String
-    /// nil: the ticket has no machine yet.
-    public var expectedVersion: Int64?
-    public var previous: TicketRouting?
-    public var machine: TicketRouting
-    public var actions: [RoutingAction]
-    public var closing: ClosingFlow?
-    public var now: Date
-
-    public init(ticketId: String, expectedVersion: Int64?, previous: TicketRouting?, machine: TicketRouting, actions: [RoutingAction],
-                closing: ClosingFlow?, now: Date) {
-        self.ticketId = ticketId
-        self.expectedVersion = expectedVersion
-        self.previous = previous
-        self.machine = machine
-        self.actions = actions
-        self.closing = closing
-        self.now = now
-    }
-}
 
 extension SQLStore {
     /// Queues, presence, routing machines and offers.
@@ -40,7 +9,7 @@ extension SQLStore {
 }
 
 /// Queues and their members, agents' presence, each ticket's routing machine and its offers.
-public struct SQLRoutingStore: Sendable {
+public struct SQLRoutingStore: RoutingRepository {
     let database: MailroomDatabase
 
     public init(database: MailroomDatabase) { self.database = database }

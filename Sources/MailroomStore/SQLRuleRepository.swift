@@ -3,7 +3,7 @@ import MailroomCore
 import SQLKit
 
 /// Routing rules: the rule as its JSON document, with the columns rules are selected and ordered by.
-public struct SQLRuleRepository: Sendable {
+public struct SQLRuleRepository: RuleRepository {
     let database: MailroomDatabase
 
     public init(database: MailroomDatabase) { self.database = database }

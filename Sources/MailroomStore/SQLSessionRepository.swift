@@ -2,30 +2,9 @@ import Foundation
 import MailroomCore
 import SQLKit
 
-/// A signed-in browser: the row behind the session cookie.
-public struct WebSession: Sendable, Equatable {
-    /// SHA-256 of the cookie's value; the value itself is never stored.
-    public var idHash: String
-    public var userId: String
-    /// Sent back by the page with every unsafe request (`X-CSRF-Token` or `_csrf`).
-    public var csrfToken: String
-    public var createdAt: Date
-    public var lastSeenAt: Date
-    /// The absolute end, however active the session is.
-    public var expiresAt: Date
-
-    public init(idHash: String, userId: String, csrfToken: String, createdAt: Date, lastSeenAt: Date, expiresAt: Date) {
-        self.idHash = idHash
-        self.userId = userId
-        self.csrfToken = csrfToken
-        self.createdAt = createdAt
-        self.lastSeenAt = lastSeenAt
-        self.expiresAt = expiresAt
-    }
-}
 
 /// Sign-in sessions of the web application (migration 11).
-public struct SQLSessionRepository: Sendable {
+public struct SQLSessionRepository: SessionRepository {
     let database: MailroomDatabase
 
     public init(database: MailroomDatabase) { self.database = database }

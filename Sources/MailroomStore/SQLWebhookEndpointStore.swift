@@ -6,7 +6,7 @@ import SQLKit
 /// Webhook endpoints and their signing secrets, sealed with the data directory's key (`SecretBox`)
 /// like account passwords. A secret leaves this store only as the answer to `create` or `rotate`
 /// (shown once) and to `signingSecrets(url:)`, which the sender uses and never logs.
-public struct SQLWebhookEndpointStore: Sendable {
+public struct SQLWebhookEndpointStore: WebhookEndpointRepository {
     let database: MailroomDatabase
     let secrets: SecretBox
 

@@ -4,7 +4,7 @@ import SQLKit
 
 /// Webhook deliveries: written when a rule fires, claimed by a sender under a lease (so two nodes
 /// never post the same delivery at once), retried by `WebhookRetryPolicy` until delivered or given up.
-public struct SQLWebhookStore: Sendable {
+public struct SQLWebhookStore: WebhookDeliveryRepository {
     let database: MailroomDatabase
 
     public init(database: MailroomDatabase) { self.database = database }

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MailroomCore
-import MailroomStore
 import Metrics
 import ServiceLifecycle
 import Synchronization
@@ -10,7 +9,7 @@ import Synchronization
 /// an account changed, deactivated or deleted is noticed within `reconcileInterval` (or at once
 /// after `wake()`), without a restart.
 public actor FetcherSupervisor: Service {
-    private let store: SQLStore
+    private let store: Repositories
     private let pipeline: IngestPipeline
     private let status: AccountStatusBoard
     private let logger: Logger
@@ -22,9 +21,9 @@ public actor FetcherSupervisor: Service {
     private let starts: AsyncStream<RunningFetcher>
     private let startContinuation: AsyncStream<RunningFetcher>.Continuation
 
-    public init(store: SQLStore, pipeline: IngestPipeline, status: AccountStatusBoard, logger: Logger,
+    public init(store: some RepositoryProvider, pipeline: IngestPipeline, status: AccountStatusBoard, logger: Logger,
                 nodeName: String = ProcessInfo.processInfo.hostName, reconcileInterval: Duration = .seconds(2)) {
-        self.store = store
+        self.store = store.repositories
         self.pipeline = pipeline
         self.status = status
         self.logger = logger
@@ -108,11 +107,11 @@ public actor FetcherSupervisor: Service {
             let fetcher: RunningFetcher
             if account.incoming.protocol == .pop3 {
                 let pop3 = POP3Fetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine,
-                                       status: status, logger: logger, credentials: AccountCredentialSource(accounts: store.accounts))
+                                       status: status, logger: logger, credentials: AccountCredentialSource(store))
                 fetcher = RunningFetcher { await pop3.run() }
             } else {
                 let imap = IMAPFetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine,
-                                       status: status, logger: logger, credentials: AccountCredentialSource(accounts: store.accounts))
+                                       status: status, logger: logger, credentials: AccountCredentialSource(store))
                 fetcher = RunningFetcher { await imap.run() }
             }
             startContinuation.yield(fetcher)

@@ -3,7 +3,6 @@ import IMAPClient
 import Logging
 import MailTransport
 import MailroomCore
-import MailroomStore
 import Metrics
 import Synchronization
 

@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import MailMessage
 import MailroomCore
-import MailroomStore
 import Metrics
 
 /// The steps every inbound message takes, fetched or imported: size check, parse, header

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MailroomCore
-import MailroomStore
 import MailTransport
 import Metrics
 import Synchronization
@@ -35,7 +34,7 @@ public struct LiveOAuth2TokenNotices: OAuth2TokenStateObserver {
 /// stored), a rotated refresh token stored in the statement that ends the lease, and a failed
 /// refresh keeping the refresh token unless the provider said the grant is gone.
 public struct OAuth2AccountTokens: Sendable {
-    let store: SQLOAuth2Store
+    let store: any OAuth2GrantRepository
     let http: any OAuth2HTTPClient
     /// This node's name in the lease (with a random part: two processes on one host differ).
     let owner: String
@@ -48,7 +47,7 @@ public struct OAuth2AccountTokens: Sendable {
     let observer: (any OAuth2TokenStateObserver)?
     let logger: Logger
 
-    public init(store: SQLOAuth2Store, http: any OAuth2HTTPClient = URLSessionOAuth2HTTP(), owner: String? = nil,
+    public init(store: any OAuth2GrantRepository, http: any OAuth2HTTPClient = URLSessionOAuth2HTTP(), owner: String? = nil,
                 margin: TimeInterval = 300, leaseDuration: TimeInterval = 60, waitLimit: Duration = .seconds(45),
                 observer: (any OAuth2TokenStateObserver)? = nil, logger: Logger = Logger(label: "mailroom.oauth2")) {
         self.store = store
@@ -171,12 +170,12 @@ public enum OAuth2Notices {
 
 /// Credentials of an account that signed in through a provider (`auth.oauth2.providerId`).
 enum OAuth2ProviderLogin {
-    static func credentials(_ account: Account, auth: ServerAuth, settings: OAuth2Settings, accounts: SQLAccountRepository?,
+    static func credentials(_ account: Account, auth: ServerAuth, settings: OAuth2Settings, grants: (any OAuth2GrantRepository)?,
                             force: Bool) async throws -> MailCredentials {
-        guard let accounts else {
+        guard let grants else {
             throw OAuth2Error(description: "this part of Mailroom has no store to read the account's sign-in from")
         }
-        let login = try await OAuth2AccountTokens(store: accounts.oauth2).login(accountId: account.id, force: force)
+        let login = try await OAuth2AccountTokens(store: grants).login(accountId: account.id, force: force)
         let username = [auth.username, settings.email, login.address ?? "", account.fromAddress].first { !$0.isEmpty } ?? ""
         return .oauth2(username, accessToken: login.token)
     }

@@ -1,22 +1,21 @@
 import Foundation
 import MailroomCore
-import MailroomStore
 
 extension AccountConnectionTest {
     /// The connection test of an account that signs in through a provider: first the token step
     /// (which provider answered what), then the servers with the token it gave. Other accounts
     /// are tested as before. The report's `token` is `{ok, provider, state, message}`.
-    public static func run(_ account: Account, accounts: SQLAccountRepository) async -> JSONValue {
+    public static func run(_ account: Account, grants: any OAuth2GrantRepository) async -> JSONValue {
         let usesProvider = [account.incoming.connection.auth, account.outgoing.connection.auth]
             .contains { $0.method == .oauth2 && $0.oauth2?.providerId != nil }
         guard usesProvider else { return await run(account) }
         let providerId = [account.incoming.connection.auth, account.outgoing.connection.auth].compactMap { $0.oauth2?.providerId }.first
         var providerName = "the provider"
-        if let providerId, let provider = try? await accounts.oauth2.find(id: providerId) { providerName = provider.name }
+        if let providerId, let provider = try? await grants.find(id: providerId) { providerName = provider.name }
         var tested = account
         var token: [String: JSONValue] = ["provider": .string(providerName)]
         do {
-            let login = try await OAuth2AccountTokens(store: accounts.oauth2).login(accountId: account.id)
+            let login = try await OAuth2AccountTokens(store: grants).login(accountId: account.id)
             for direction in [\Account.incoming.connection.auth, \Account.outgoing.connection.auth] {
                 var auth = tested[keyPath: direction]
                 guard auth.method == .oauth2, auth.oauth2?.providerId != nil else { continue }
@@ -32,7 +31,7 @@ extension AccountConnectionTest {
             token["ok"] = .bool(false)
             token["message"] = .string("\(providerName): \(error)")
         }
-        if let grant = try? await accounts.oauth2.grant(accountId: account.id) {
+        if let grant = try? await grants.grant(accountId: account.id) {
             token["state"] = .string(OAuth2TokenStatus.of(grant, provider: nil, now: Date()).state.rawValue)
         } else {
             token["state"] = .string(OAuth2TokenState.consentMissing.rawValue)

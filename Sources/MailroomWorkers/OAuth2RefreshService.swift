@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MailroomCore
-import MailroomStore
 import ServiceLifecycle
 
 /// Refreshes accounts' access tokens before they expire, so a fetch or a send never waits for
@@ -24,12 +23,12 @@ public final class OAuth2RefreshService: Service, Sendable {
         public init() {}
     }
 
-    let store: SQLOAuth2Store
+    let store: any OAuth2GrantRepository
     let tokens: OAuth2AccountTokens
     let limits: Limits
     let logger: Logger
 
-    public init(store: SQLOAuth2Store, http: any OAuth2HTTPClient = URLSessionOAuth2HTTP(), limits: Limits = Limits(),
+    public init(store: any OAuth2GrantRepository, http: any OAuth2HTTPClient = URLSessionOAuth2HTTP(), limits: Limits = Limits(),
                 logger: Logger = Logger(label: "mailroom.oauth2")) {
         self.store = store
         self.limits = limits

@@ -4,7 +4,6 @@ import FoundationNetworking
 #endif
 import MailTransport
 import MailroomCore
-import MailroomStore
 import Synchronization
 
 /// What a token endpoint granted for a refresh token (RFC 6749 section 6).
@@ -116,16 +115,24 @@ public enum OAuth2TokenEndpoint {
 public struct AccountCredentialSource: Sendable {
     public enum Direction: Sendable { case incoming, outgoing }
 
-    let accounts: SQLAccountRepository?
+    let accounts: (any AccountRepository)?
+    /// Where accounts that signed in through a provider keep their grants.
+    let grants: (any OAuth2GrantRepository)?
     let refresh: @Sendable (OAuth2Settings) async throws -> OAuth2Grant
     /// A token that expires sooner than this is refreshed before it is used.
     let margin: TimeInterval
 
-    public init(accounts: SQLAccountRepository?, margin: TimeInterval = 120,
+    public init(accounts: (any AccountRepository)?, grants: (any OAuth2GrantRepository)? = nil, margin: TimeInterval = 120,
                 refresh: @escaping @Sendable (OAuth2Settings) async throws -> OAuth2Grant = { try await OAuth2TokenEndpoint.refresh($0) }) {
         self.accounts = accounts
+        self.grants = grants
         self.margin = margin
         self.refresh = refresh
+    }
+
+    /// Reads and stores through these repositories.
+    public init(_ repositories: Repositories) {
+        self.init(accounts: repositories.accounts, grants: repositories.oauth2)
     }
 
     /// The credentials to log in with. `account` is updated in place when a token was refreshed.
@@ -134,7 +141,7 @@ public struct AccountCredentialSource: Sendable {
         let auth = direction == .incoming ? account.incoming.connection.auth : account.outgoing.connection.auth
         guard auth.method == .oauth2, let settings = auth.oauth2 else { return Account.credentials(auth) }
         if settings.providerId != nil {
-            return try await OAuth2ProviderLogin.credentials(account, auth: auth, settings: settings, accounts: accounts, force: forceRefresh)
+            return try await OAuth2ProviderLogin.credentials(account, auth: auth, settings: settings, grants: grants, force: forceRefresh)
         }
         let username = auth.username.isEmpty ? settings.email : auth.username
         if !forceRefresh, let token = settings.accessToken?.revealed,

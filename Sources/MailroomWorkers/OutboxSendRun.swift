@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import MailTransport
 import MailroomCore
-import MailroomStore
 import Metrics
 import ServiceLifecycle
 import SMTPClient

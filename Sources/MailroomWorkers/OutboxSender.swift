@@ -2,7 +2,6 @@ import Foundation
 import Logging
 import MailTransport
 import MailroomCore
-import MailroomStore
 import Metrics
 import ServiceLifecycle
 import SMTPClient
@@ -18,7 +17,7 @@ import Synchronization
 /// crash can duplicate at most that many answered-but-unrecorded messages per connection, plus the
 /// one whose DATA was being answered.
 public actor OutboxSender: Service {
-    private let store: SQLStore
+    private let store: Repositories
     private let logger: Logger
     private let owner: String
     private let batchSize: Int
@@ -35,11 +34,11 @@ public actor OutboxSender: Service {
     ///   - owner: this node's name; a restarted node takes back the rows its previous process held.
     ///   - unrecordedPerConnection: how many sent messages a connection may have waiting to be
     ///     recorded while it sends the next one (the duplicate window after a crash).
-    public init(store: SQLStore, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
+    public init(store: some RepositoryProvider, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
                 batchSize: Int = 100, idleWait: Duration = .seconds(1), connectionsPerAccount: Int = 2,
                 unrecordedPerConnection: Int = 32, leaseSeconds: TimeInterval = 300,
                 events: any LiveEventPublisher = NoLiveEvents()) {
-        self.store = store
+        self.store = store.repositories
         self.events = events
         self.connectionsPerAccount = max(1, connectionsPerAccount)
         self.unrecordedPerConnection = max(0, unrecordedPerConnection)
@@ -115,7 +114,7 @@ public actor OutboxSender: Service {
         }
     }
 
-    private static func write(_ group: [OutboxOutcome], store: SQLStore, owner: String, logger: Logger,
+    private static func write(_ group: [OutboxOutcome], store: Repositories, owner: String, logger: Logger,
                               events: any LiveEventPublisher) async {
         do {
             let recorded = try await store.outbox.record(group, owner: owner)
@@ -137,7 +136,7 @@ public actor OutboxSender: Service {
 
     /// A reply that will never arrive: the agents who see its ticket are told at once (the ticket is
     /// escalated and unread in the store already), with the reason from the last attempt.
-    private static func announceFailures(_ failed: [OutboxOutcome], store: SQLStore, events: any LiveEventPublisher) async {
+    private static func announceFailures(_ failed: [OutboxOutcome], store: Repositories, events: any LiveEventPublisher) async {
         for outcome in failed {
             guard let ticket = try? await store.tickets.ticket(id: outcome.item.ticketId) else { continue }
             var event = RoutingEvents.message(ticket: ticket, messageId: outcome.item.messageId, direction: .outbound, at: Date())
@@ -220,7 +219,7 @@ public actor OutboxSender: Service {
     /// of outcomes ahead of the database.
     private nonisolated func lane(queue: WorkQueue, account: Account, batch: Batch, run: SendRun) async {
         var connection = run.pool.take(for: account)
-        let copier = SentFolderCopier(account: account, credentials: AccountCredentialSource(accounts: store.accounts), logger: logger)
+        let copier = SentFolderCopier(account: account, credentials: AccountCredentialSource(store), logger: logger)
         let lane = Lane(queue: queue, batch: batch, recorder: run.recorder, window: unrecordedPerConnection,
                         renewalInterval: .seconds(leaseSeconds / 2), keepsCopies: copier != nil)
         let heloName = account.fromAddress.split(separator: "@").last.map(String.init) ?? "localhost"
@@ -255,7 +254,7 @@ public actor OutboxSender: Service {
                 do {
                     // OAuth2 accounts get a fresh access token when theirs is missing or about to expire.
                     var current = account
-                    let source = AccountCredentialSource(accounts: store.accounts)
+                    let source = AccountCredentialSource(store)
                     let credentials = try await source.credentials(&current, .outgoing)
                     do {
                         connection = try await SMTPConnection.connect(to: account.outgoingEndpoint, credentials: credentials,

@@ -3,7 +3,6 @@ import Logging
 import MailMessage
 import MailTransport
 import MailroomCore
-import MailroomStore
 import Metrics
 import POP3Client
 

@@ -1,16 +1,15 @@
 import Foundation
 import MailMessage
 import MailroomCore
-import MailroomStore
 
 /// Turns an agent's reply into an outgoing message on its ticket and in the outbox: recipients,
 /// subject, From and Reply-To from the sending account (Ameyo's incoming-to-outgoing mapping),
 /// the signature before or after the quoted original, and the threading headers from which
 /// `caseId` finds the ticket again when the customer answers.
 public struct ReplyComposer: Sendable {
-    let store: SQLStore
+    let store: Repositories
 
-    public init(store: SQLStore) { self.store = store }
+    public init(store: some RepositoryProvider) { self.store = store.repositories }
 
     /// The queued message, and warnings for the agent (recipients that bounced permanently before).
     public func composeWithWarnings(ticketId: String, request: ReplyRequest, author: Principal,

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MailroomCore
-import MailroomStore
 import Metrics
 import ServiceLifecycle
 import Synchronization
@@ -18,27 +17,29 @@ import Synchronization
 /// `run()` is the timer: it sleeps until the earliest deadline of any machine (the store keeps
 /// it in an indexed column) or until `wake()`, then ticks the machines that are due.
 public final class RoutingService: Service, RoutingOperations, Sendable {
-    let store: SQLStore
+    let store: Repositories
     let events: any LiveEventPublisher
     let clock: any RoutingClock
     let logger: Logger
     let rules: RuleRunner
     /// How long the timer sleeps when no machine waits on time (a sweep for deadlines set by other nodes).
     let idleSweep: TimeInterval
-    private let wakeSignal = WakeSignal()
+    /// The timer: a round ticks what is due and says when the next deadline comes.
+    private let timer: PeriodicWork<RoutingTimerClock>
     /// Sends an account transfer's notice to the customer; set by the composition root.
     let sendNotice: @Sendable (Ticket, MessageTemplate, Account) async throws -> Void
 
-    public init(store: SQLStore, events: any LiveEventPublisher, clock: any RoutingClock = SystemRoutingClock(), logger: Logger,
+    public init(store: some RepositoryProvider, events: any LiveEventPublisher, clock: any RoutingClock = SystemRoutingClock(), logger: Logger,
                 idleSweep: TimeInterval = 5,
                 sendNotice: @escaping @Sendable (Ticket, MessageTemplate, Account) async throws -> Void = { _, _, _ in }) {
-        self.store = store
+        self.store = store.repositories
         self.events = events
         self.clock = clock
         self.logger = logger
-        self.rules = RuleRunner(store: store)
+        self.rules = RuleRunner(store: store.repositories)
         self.idleSweep = idleSweep
         self.sendNotice = sendNotice
+        timer = PeriodicWork(every: .seconds(idleSweep), clock: RoutingTimerClock(base: clock))
     }
 
     enum Event: Sendable {
@@ -63,20 +64,21 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
     // MARK: The timer
 
     /// Makes the timer look at the deadlines now (a machine scheduled an earlier one).
-    public func wake() { wakeSignal.signal() }
+    public func wake() { timer.wake() }
 
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                await self.tickDue()
-                let now = self.clock.now()
-                var until = (try? await self.store.routing.nextDeadline()) ?? now.addingTimeInterval(self.idleSweep)
-                // A deadline still in the past was just ticked and did not move: look again later, do not spin.
-                if until <= now { until = now.addingTimeInterval(1) }
-                until = min(until, now.addingTimeInterval(self.idleSweep))
-                await self.wakeSignal.wait(until: until, clock: self.clock)
-            }
-        }
+        await timer.runScheduled { await self.timerRound() }
+    }
+
+    /// Ticks what is due; how long until the earliest deadline left (the store keeps them in an
+    /// indexed column), at most the idle sweep, which catches deadlines set by other nodes.
+    func timerRound() async -> Duration {
+        await tickDue()
+        let now = clock.now()
+        let next = (try? await store.routing.nextDeadline()) ?? now.addingTimeInterval(idleSweep)
+        // A deadline still in the past was just ticked and did not move: look again later, do not spin.
+        let wait = next <= now ? 1 : min(next.timeIntervalSince(now), idleSweep)
+        return .seconds(wait)
     }
 
     /// Ticks every machine whose deadline has come; returns how many it ticked.
@@ -517,60 +519,5 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
         let released = Set(offeredBefore?.openOffers.map(\.userId) ?? []).subtracting(stillOffered)
         for userId in released.sorted() where userId != after.agentId { await freed(userId) }
         if actions.contains(.runRulesAgain) { await runRulesAgain(ticketId) }
-    }
-}
-
-/// A one-waiter signal for the timer loop: `signal()` ends the current (or the next) `wait`.
-final class WakeSignal: Sendable {
-    private struct State {
-        var pending = false
-        var waiter: CheckedContinuation<Void, Never>?
-    }
-
-    private let state = Mutex(State())
-
-    func signal() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            if let waiter = state.waiter {
-                state.waiter = nil
-                return waiter
-            }
-            state.pending = true
-            return nil
-        }
-        waiter?.resume()
-    }
-
-    /// Returns on a signal (or one sent since the last wait) or when cancelled.
-    func wait() async {
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { state -> Bool in
-                    if state.pending || Task.isCancelled {
-                        state.pending = false
-                        return true
-                    }
-                    state.waiter = continuation
-                    return false
-                }
-                if now { continuation.resume() }
-            }
-        } onCancel: {
-            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                defer { state.waiter = nil }
-                return state.waiter
-            }
-            waiter?.resume()
-        }
-    }
-
-    /// Returns on a signal or at `deadline` on `clock`, whichever comes first.
-    func wait(until deadline: Date, clock: any RoutingClock) async {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await clock.sleep(until: deadline) }
-            group.addTask { await self.wait() }
-            await group.next()
-            group.cancelAll()
-        }
     }
 }

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MailroomCore
-import MailroomStore
 
 /// Runs the account's rules, then the global ones, on a new ticket (or a message on a ticket nobody
 /// holds) and applies what they decide. Mail no rule routes stays visible in the unassigned view.
@@ -9,7 +8,7 @@ import MailroomStore
 /// Offers, queues' strategies and the wait-for-agent path are the `RoutingService`'s: this step
 /// hands it the rules' target, and every later message of a ticket.
 public struct RoutingStep: Sendable {
-    let store: SQLStore
+    let store: Repositories
     let logger: Logger
     /// Wakes the sender after an auto-reply was queued.
     let onQueued: @Sendable () -> Void
@@ -19,14 +18,14 @@ public struct RoutingStep: Sendable {
     let service: RoutingService?
     let rules: RuleRunner
 
-    public init(store: SQLStore, logger: Logger, service: RoutingService? = nil, onQueued: @escaping @Sendable () -> Void = {},
+    public init(store: some RepositoryProvider, logger: Logger, service: RoutingService? = nil, onQueued: @escaping @Sendable () -> Void = {},
                 onWebhook: @escaping @Sendable () -> Void = {}) {
-        self.store = store
+        self.store = store.repositories
         self.logger = logger
         self.service = service
         self.onQueued = onQueued
         self.onWebhook = onWebhook
-        self.rules = RuleRunner(store: store)
+        self.rules = RuleRunner(store: store.repositories)
     }
 
     /// Queues one delivery per webhook URL the rules named; the sender posts and retries them.
@@ -102,7 +101,7 @@ public struct RoutingStep: Sendable {
     struct RulesOfTheMoment {
         private var byAccount: [String: [RoutingRule]] = [:]
 
-        mutating func rules(for accountId: String, store: SQLStore) async throws -> [RoutingRule] {
+        mutating func rules(for accountId: String, store: Repositories) async throws -> [RoutingRule] {
             if let known = byAccount[accountId] { return known }
             let read = try await store.rules.rules(for: accountId)
             byAccount[accountId] = read
@@ -195,7 +194,7 @@ public struct RoutingStep: Sendable {
 
 /// Runs an account's rules, then the global ones, on one stored message.
 struct RuleRunner: Sendable {
-    let store: SQLStore
+    let store: Repositories
 
     func decide(message: TicketMessage, account: Account, isNew: Bool) async throws -> (RoutingDecision, [HeaderField]) {
         try await decide(try await store.rules.rules(for: account.id), message: message, account: account, isNew: isNew)

@@ -4,7 +4,6 @@ import FoundationNetworking
 #endif
 import Logging
 import MailroomCore
-import MailroomStore
 import Metrics
 import ServiceLifecycle
 
@@ -15,7 +14,7 @@ public final class WebhookSender: Service, Sendable {
     /// Sends one request; replaceable in tests.
     public typealias Transport = @Sendable (URLRequest) async throws -> Int
 
-    private let store: SQLStore
+    private let store: Repositories
     private let logger: Logger
     private let owner: String
     private let policy: WebhookRetryPolicy
@@ -23,10 +22,10 @@ public final class WebhookSender: Service, Sendable {
     private let polling: PeriodicWork<ContinuousClock>
     static let requestTimeout: TimeInterval = 10
 
-    public init(store: SQLStore, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
+    public init(store: some RepositoryProvider, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
                 policy: WebhookRetryPolicy = WebhookRetryPolicy(), pollInterval: Duration = .seconds(2),
                 transport: @escaping Transport = WebhookSender.post) {
-        self.store = store
+        self.store = store.repositories
         self.logger = logger
         self.owner = owner
         self.policy = policy

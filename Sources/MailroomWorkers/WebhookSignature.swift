@@ -2,7 +2,6 @@ import Crypto
 import Foundation
 import MailMessage
 import MailroomCore
-import MailroomStore
 
 /// `X-Mailroom-Signature: t=UNIX_SECONDS,v1=HEX[,v1=HEX]` (DESIGN.md): HEX is HMAC-SHA256 keyed with
 /// the endpoint's secret (its UTF-8 bytes) over `t + "." + body`. During a rotation's overlap there is

@@ -46,6 +46,12 @@ struct OAuth2SignInBrowserTests {
             _ = try await harness.createUser(name: "Admin", email: "admin-oauth@example.com", role: "admin")
             try await harness.signIn("admin-oauth@example.com", "password-123")
 
+            // The status page shows the token too, with the way to fix it.
+            try await harness.go("/admin/status")
+            #expect(try await harness.text("[data-token-state]") == "not signed in")
+            #expect(try await harness.text("a[href='/admin/accounts/\(accountId)#modern-authentication']") == "Sign in again")
+            try await harness.screenshot("oauth2-status-before")
+
             try await harness.go("/admin/accounts/\(accountId)")
             #expect(try await harness.text("#oauth2-state") == "not signed in")
             #expect(try await harness.text("#oauth2-signin-button") == "Sign in with Local")
@@ -87,6 +93,9 @@ struct OAuth2SignInBrowserTests {
             #expect(try await harness.text("#oauth2-state") == "valid")
             #expect(try await harness.text("#oauth2-address") == mailbox)
             #expect(try await harness.text("#oauth2-signin-button") == "Sign in again")
+            try await harness.go("/admin/status")
+            #expect(try await harness.text("[data-token-state]") == "valid")
+            try await harness.go("/admin/accounts/\(accountId)")
             _ = try await harness.driver.execute("document.getElementById('modern-authentication').scrollIntoView()")
             try await harness.screenshot("oauth2-account-after")
         }

@@ -119,4 +119,31 @@ struct OAuth2ProviderTests {
         let text = String(decoding: try JSONCoding.encoder.encode(account), as: UTF8.self)
         #expect(text.contains("\"providerId\":\"p1\""))
     }
+
+    @Test func providersRulesWarnAheadOfTheEndOfAGrant() {
+        let now = Date(timeIntervalSince1970: 1_900_000_000)
+        let day: TimeInterval = 86_400
+        func grant(grantedDaysAgo: Double, refreshedDaysAgo: Double?) -> OAuth2AccountGrant {
+            OAuth2AccountGrant(accountId: "a", providerId: "p", refreshToken: Secret("r"), accessToken: Secret("t"),
+                               expiresAt: now.addingTimeInterval(3600), grantedAt: now.addingTimeInterval(-grantedDaysAgo * day),
+                               refreshedAt: refreshedDaysAgo.map { now.addingTimeInterval(-$0 * day) }, scopes: [], signedInAddress: nil)
+        }
+        let microsoft = OAuth2Provider(id: "p", name: "Microsoft", kind: .microsoft)
+        // Refreshed yesterday: nothing to say.
+        #expect(OAuth2TokenStatus.of(grant(grantedDaysAgo: 200, refreshedDaysAgo: 1), provider: microsoft, now: now).state == .valid)
+        // Unused for 85 days: Microsoft ends it in 5 days.
+        let idle = OAuth2TokenStatus.of(grant(grantedDaysAgo: 200, refreshedDaysAgo: 85), provider: microsoft, now: now)
+        #expect(idle.state == .expiresSoon)
+        #expect(idle.message.contains("unused for 90 days"))
+        // The same grant at another provider has no such rule.
+        let generic = OAuth2Provider(id: "p", name: "IdP", kind: .generic)
+        #expect(OAuth2TokenStatus.of(grant(grantedDaysAgo: 200, refreshedDaysAgo: 85), provider: generic, now: now).state == .valid)
+
+        let google = OAuth2Provider(id: "p", name: "Google", kind: .google)
+        // Six and a half days after sign-in, a "testing" app's grant ends within the day.
+        let testing = OAuth2TokenStatus.of(grant(grantedDaysAgo: 6.5, refreshedDaysAgo: 0.1), provider: google, now: now)
+        #expect(testing.state == .expiresSoon)
+        #expect(testing.message.contains("testing"))
+        #expect(OAuth2TokenStatus.of(grant(grantedDaysAgo: 2, refreshedDaysAgo: 0.1), provider: google, now: now).state == .valid)
+    }
 }

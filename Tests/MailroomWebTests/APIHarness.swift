@@ -67,7 +67,14 @@ func withAPI(_ kind: TestDatabase = .sqlite, status: AccountStatusBoard = Accoun
              _ body: @escaping @Sendable (APIClient, SQLStore) async throws -> Void) async throws {
     try await kind.withStore { store in
         // Replaying stores the raw bytes as a one-line message: enough to see the API's side of it.
+        // An unparseable entry stays unparseable: the pipeline quarantines it again.
         let replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome = { entry, raw, account in
+            if entry.reason == .unparseable {
+                var again = entry
+                again.id = ""
+                again.detail = "still no headers"
+                return .quarantined(id: try await store.ingest.quarantine(again, raw: raw, position: nil))
+            }
             let mail = InboundMail(rawSha256: entry.rawSha256 ?? "", rawSize: raw.count, contentHash: "replayed-\(entry.id)",
                                    messageId: nil, subject: entry.subject ?? "", from: [EmailAddress(address: entry.from ?? "x@example.com")],
                                    date: nil, text: String(decoding: raw, as: UTF8.self), html: nil)

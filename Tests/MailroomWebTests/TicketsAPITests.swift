@@ -82,6 +82,16 @@ func storedMail(from: String, subject: String, id: String, cc: [String] = []) ->
             let replayed = try await api.call(.post, "/api/v1/quarantine/\(first)/replay")
             #expect(replayed.status == 200, "\(replayed.text)")
             #expect(replayed.json?["result"] == .string("created"))
+            let number = try #require(try await store.tickets.tickets(TicketFilter()).items.first?.number)
+            #expect(replayed.json?["message"] == .string("Stored as a new ticket, ticket #\(number)."))
+            // A replay that fails again says why, and leaves one entry, not two.
+            let again = try await api.call(.post, "/api/v1/quarantine/\(second)/replay")
+            #expect(again.json?["result"] == .string("quarantined"))
+            #expect(again.json?["quarantineId"] == .string(second))
+            #expect(again.json?["message"] == .string("Still cannot be ingested (unparseable: still no headers); the entry stays in quarantine."))
+            if case .array(let items)? = try await api.call(.get, "/api/v1/quarantine").json?["items"] {
+                #expect(items.map { $0["id"] } == [.string(second)])
+            }
             #expect(try await api.call(.post, "/api/v1/quarantine/\(first)/replay").status == 409, "a replay happens once")
             #expect(try await api.call(.delete, "/api/v1/quarantine/\(second)").status == 204)
             #expect(try await api.call(.get, "/api/v1/quarantine").json?["items"] == .array([]))

@@ -108,4 +108,26 @@ final class ManualClock: Clock, Sendable {
         running.cancel()
         await running.value
     }
+
+    @Test func aRoundThatNamesItsNextDeadlineRunsThenButNeverLaterThanTheInterval() async throws {
+        let clock = ManualClock()
+        let work = PeriodicWork(every: .seconds(10), clock: clock)
+        let rounds = Atomic<Int>(0)
+        let running = Task {
+            await work.runScheduled {
+                // The first round has a deadline in 2 seconds; the second none within the interval.
+                rounds.add(1, ordering: .relaxed).newValue == 1 ? .seconds(2) : .seconds(3600)
+            }
+        }
+        #expect(try await eventually { rounds.load(ordering: .relaxed) == 1 && clock.sleeperCount == 1 })
+        clock.advance(by: .seconds(2))
+        #expect(try await eventually { rounds.load(ordering: .relaxed) == 2 && clock.sleeperCount == 1 })
+        clock.advance(by: .seconds(9))
+        try await Task.sleep(for: .milliseconds(50))
+        #expect(rounds.load(ordering: .relaxed) == 2, "no round before the interval is over")
+        clock.advance(by: .seconds(1))
+        #expect(try await eventually { rounds.load(ordering: .relaxed) == 3 })
+        running.cancel()
+        await running.value
+    }
 }

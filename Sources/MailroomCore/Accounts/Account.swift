@@ -147,38 +147,6 @@ extension Account: Codable {
         self.updatedAt = try c.decodeIfPresent(Date.self, forKey: .updatedAt)
         self.deletedAt = try c.decodeIfPresent(Date.self, forKey: .deletedAt)
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(key, forKey: .key)
-        try c.encode(name, forKey: .name)
-        try c.encode(service, forKey: .service)
-        try c.encode(fromAddress, forKey: .fromAddress)
-        try c.encode(fromName, forKey: .fromName)
-        try c.encode(description, forKey: .description)
-        try c.encode(contactLists, forKey: .contactLists)
-        try c.encode(active, forKey: .active)
-        try c.encode(markUnread, forKey: .markUnread)
-        try c.encode(waitForAgentSeconds, forKey: .waitForAgentSeconds)
-        try c.encode(waitForQueueSeconds, forKey: .waitForQueueSeconds)
-        try c.encode(subjectPrefix, forKey: .subjectPrefix)
-        try c.encode(replyTo, forKey: .replyTo)
-        try c.encode(hostname, forKey: .hostname)
-        try c.encode(incoming, forKey: .incoming)
-        try c.encode(outgoing, forKey: .outgoing)
-        try c.encode(resolvers, forKey: .resolvers)
-        try c.encode(signature, forKey: .signature)
-        try c.encode(template, forKey: .template)
-        try c.encode(notification, forKey: .notification)
-        try c.encode(transfer, forKey: .transfer)
-        try c.encode(mandatoryDisposition, forKey: .mandatoryDisposition)
-        try c.encode(retry, forKey: .retry)
-        try c.encode(outgoingAccountId, forKey: .outgoingAccountId)
-        try c.encodeIfPresent(createdAt, forKey: .createdAt)
-        try c.encodeIfPresent(updatedAt, forKey: .updatedAt)
-        try c.encode(deletedAt, forKey: .deletedAt)
-    }
 }
 
 /// A provider whose servers Mailroom knows; `custom` takes the hosts as given.

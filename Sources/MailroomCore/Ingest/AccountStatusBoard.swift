@@ -28,22 +28,6 @@ public struct AccountFetchStatus: Sendable, Equatable, Codable {
         messagesIngested = 0
         messagesQuarantined = 0
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(accountId, forKey: .accountId)
-        try c.encode(fetching, forKey: .fetching)
-        try c.encode(connected, forKey: .connected)
-        try c.encode(idle, forKey: .idle)
-        try c.encode(lastSuccessfulFetchAt, forKey: .lastSuccessfulFetchAt)
-        try c.encode(lastErrorAt, forKey: .lastErrorAt)
-        try c.encode(lastError, forKey: .lastError)
-        try c.encode(nextFetchAt, forKey: .nextFetchAt)
-        try c.encode(messagesIngested, forKey: .messagesIngested)
-        try c.encode(messagesQuarantined, forKey: .messagesQuarantined)
-        try c.encode(node, forKey: .node)
-        try c.encodeIfPresent(token, forKey: .token)
-    }
 }
 
 /// The fetchers' live state, shared with the API.

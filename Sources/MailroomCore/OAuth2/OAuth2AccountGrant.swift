@@ -94,6 +94,9 @@ public struct OAuth2TokenStatus: Codable, Sendable, Equatable {
     }
 
     /// The status of `grant` (nil: no sign-in yet) at `now`, with what to do in words.
+    /// Microsoft's lifetime of a refresh token nobody uses.
+    public static let microsoftIdleLimit: TimeInterval = 90 * 86_400
+
     public static func of(_ grant: OAuth2AccountGrant?, provider: OAuth2Provider?, now: Date) -> OAuth2TokenStatus {
         let name = provider?.name ?? "the provider"
         guard let grant else {
@@ -120,6 +123,18 @@ public struct OAuth2TokenStatus: Codable, Sendable, Equatable {
                 status.state = .expiresSoon
             }
             status.message += " If the Google Cloud app is in \"testing\" mode, Google ends this grant on \(ISO8601.format(testingEnd)) (7 days after sign-in): publish the app to avoid it."
+        }
+        if provider?.kind == .microsoft {
+            // Microsoft ends a refresh token that went unused for 90 days (Mailroom stopped, or the
+            // account switched off): warned a week ahead, while a refresh still saves it.
+            let lastUse = grant.refreshedAt ?? grant.grantedAt
+            let end = lastUse.addingTimeInterval(Self.microsoftIdleLimit)
+            if end.timeIntervalSince(now) < 7 * 86_400 {
+                status.state = .expiresSoon
+                status.message += end > now
+                    ? " The refresh token has not been used since \(ISO8601.format(lastUse)); Microsoft ends refresh tokens unused for 90 days, on \(ISO8601.format(end)). Switch the account on (or start Mailroom) so it is refreshed, or sign in again."
+                    : " The refresh token has not been used for 90 days, after which Microsoft ends it: sign in again if the next refresh fails."
+            }
         }
         return status
     }

@@ -22,18 +22,6 @@ public struct MessageTemplate: Codable, Sendable, Equatable {
         self.text = text
         self.html = html
     }
-
-    public func encode(to encoder: any Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(id, forKey: .id)
-        try c.encode(key, forKey: .key)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(subject, forKey: .subject)
-        try c.encode(text, forKey: .text)
-        try c.encode(html, forKey: .html)
-        try c.encodeIfPresent(createdAt, forKey: .createdAt)
-        try c.encodeIfPresent(updatedAt, forKey: .updatedAt)
-    }
 }
 
 public struct MessageTemplateInput: Decodable, Sendable {

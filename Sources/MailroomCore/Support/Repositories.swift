@@ -53,3 +53,65 @@ public protocol SettingsRepository: Sendable {
     func globalSettings() async throws -> GlobalSettings
     func save(_ settings: GlobalSettings) async throws
 }
+
+/// Every store the web layer and the workers use, as the protocols above and beside them; what
+/// stands behind them (SQLite, PostgreSQL, memory) is chosen once, where the application is put
+/// together.
+public struct Repositories: Sendable {
+    public var accounts: any AccountRepository
+    public var oauth2: any OAuth2GrantRepository
+    public var users: any UserRepository
+    public var tokens: any TokenRepository
+    public var sessions: any SessionRepository
+    public var settings: any SettingsRepository
+    public var dispositions: any DispositionRepository
+    public var cannedAnswers: any CannedAnswerRepository
+    public var templates: any TemplateRepository
+    public var rules: any RuleRepository
+    public var routing: any RoutingRepository
+    public var tickets: any TicketRepository
+    public var ingest: any IngestRepository
+    public var fetchState: any FetchStateRepository
+    public var quarantine: any QuarantineRepository
+    public var rawMail: any RawMailRepository
+    public var outbox: any OutboxRepository
+    public var webhooks: any WebhookDeliveryRepository
+    public var webhookEndpoints: any WebhookEndpointRepository
+
+    public init(accounts: any AccountRepository, oauth2: any OAuth2GrantRepository, users: any UserRepository,
+                tokens: any TokenRepository, sessions: any SessionRepository, settings: any SettingsRepository,
+                dispositions: any DispositionRepository, cannedAnswers: any CannedAnswerRepository,
+                templates: any TemplateRepository, rules: any RuleRepository, routing: any RoutingRepository,
+                tickets: any TicketRepository, ingest: any IngestRepository, fetchState: any FetchStateRepository,
+                quarantine: any QuarantineRepository, rawMail: any RawMailRepository, outbox: any OutboxRepository,
+                webhooks: any WebhookDeliveryRepository, webhookEndpoints: any WebhookEndpointRepository) {
+        self.accounts = accounts
+        self.oauth2 = oauth2
+        self.users = users
+        self.tokens = tokens
+        self.sessions = sessions
+        self.settings = settings
+        self.dispositions = dispositions
+        self.cannedAnswers = cannedAnswers
+        self.templates = templates
+        self.rules = rules
+        self.routing = routing
+        self.tickets = tickets
+        self.ingest = ingest
+        self.fetchState = fetchState
+        self.quarantine = quarantine
+        self.rawMail = rawMail
+        self.outbox = outbox
+        self.webhooks = webhooks
+        self.webhookEndpoints = webhookEndpoints
+    }
+}
+
+/// Anything that can hand out the repositories: the SQL store, or the repositories themselves.
+public protocol RepositoryProvider: Sendable {
+    var repositories: Repositories { get }
+}
+
+extension Repositories: RepositoryProvider {
+    public var repositories: Repositories { self }
+}

@@ -2,11 +2,10 @@ import Foundation
 import Hummingbird
 import Logging
 import MailroomCore
-import MailroomStore
 
 /// What the HTTP layer needs from the rest of the system.
 public struct WebDependencies: Sendable {
-    public var store: SQLStore
+    public var store: Repositories
     /// `MAILROOM_ADMIN_TOKEN`: accepted as an administrator's token when set.
     public var adminToken: String?
     /// Prometheus text for `/metrics`.
@@ -38,7 +37,7 @@ public struct WebDependencies: Sendable {
     /// Forgotten-password requests per address and per client: three an hour for an address.
     public var resetLimiter = SignInLimiter(limits: .init(perAddress: 3, perClient: 20, window: 3_600))
 
-    public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
+    public init(store: some RepositoryProvider, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
                 replay: @escaping @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome = { _, _, _ in
                     throw APIError(.serviceUnavailable, code: "unavailable", message: "this server does not ingest mail")
@@ -52,7 +51,7 @@ public struct WebDependencies: Sendable {
                 events: LiveEventHub = LiveEventHub(),
                 webhooksChanged: @escaping @Sendable () -> Void = {},
                 routing: (any RoutingOperations)? = nil) {
-        self.store = store
+        self.store = store.repositories
         self.adminToken = adminToken
         self.metricsText = metricsText
         self.status = status
@@ -95,7 +94,7 @@ public enum APIRouter {
         let auditTrail = SQLPeopleStore(database: store.database)
         accounts.audit = { event in try? await auditTrail.record(event) }
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
-        let tickets = TicketsController(tickets: store.tickets, quarantineStore: store.quarantine, rawMail: store.rawMail, accounts: store.accounts, status: dependencies.status,
+        let tickets = TicketsController(tickets: store.tickets, quarantineStore: store.quarantine, rawMail: store.rawMail, accounts: store.accounts, grants: store.oauth2, status: dependencies.status,
                                         replay: dependencies.replay, access: access, routing: dependencies.routing,
                                         events: dependencies.events)
         // Replies follow the same visibility as the ticket they answer.
@@ -120,7 +119,7 @@ public enum APIRouter {
         }
         users.addPublicRoutes(to: open)
 
-        let sessions = SessionAuthenticator(sessions: SQLSessionRepository(database: store.database), settings: dependencies.web)
+        let sessions = SessionAuthenticator(sessions: store.sessions, settings: dependencies.web)
         WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions, limiter: signInLimiter)
         let api = router.group(RouterPath(basePath))
             .add(middleware: AuthMiddleware(tokens: store.tokens, adminToken: dependencies.adminToken, sessions: sessions))

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 import NIOCore
 import ServiceLifecycle
 import Synchronization

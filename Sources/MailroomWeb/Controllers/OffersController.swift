@@ -1,11 +1,10 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// An agent's offers: the open ones, accept, reject (`/api/v1/offers`).
 struct OffersController {
-    let store: SQLStore
+    let store: Repositories
     let routing: (any RoutingOperations)?
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {

@@ -1,11 +1,10 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// Replies and the outbox: queue an agent's answer, list what is waiting or failed, see every attempt, resend.
 struct OutboxController {
-    let outbox: SQLOutboxStore
+    let outbox: any OutboxRepository
     let reply: @Sendable (String, ReplyRequest, Principal) async throws -> (TicketMessage, [String])
     let outboxChanged: @Sendable () -> Void
 

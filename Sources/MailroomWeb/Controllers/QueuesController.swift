@@ -1,12 +1,11 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// Queues and their members (`/api/v1/queues`). Supervisors manage them; every signed-in user may
 /// read them (an agent's screen names the queues it shows).
 struct QueuesController {
-    let store: SQLStore
+    let store: Repositories
     let routing: (any RoutingOperations)?
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {

@@ -1,10 +1,9 @@
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// Routing rules (Ameyo's rule engine, Motion's action plan): ordered per account, then the global ones.
 struct RulesController {
-    let rules: SQLRuleRepository
+    let rules: any RuleRepository
     let accounts: any AccountRepository
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// Tickets and their messages, the quarantine, and each account's fetch status.
 struct TicketsController {
@@ -9,6 +8,7 @@ struct TicketsController {
     let quarantineStore: any QuarantineRepository
     let rawMail: any RawMailRepository
     let accounts: any AccountRepository
+    let grants: any OAuth2GrantRepository
     let status: AccountStatusBoard
     let replay: @Sendable (QuarantinedMessage, [UInt8], Account) async throws -> IngestOutcome
     /// Who may see which ticket (agents: their own, their queues', and their accounts' unassigned ones).
@@ -236,10 +236,13 @@ struct TicketsController {
         let result: String
         let ticketId: String?
         let quarantineId: String?
+        /// What happened, in words ("Stored on ticket #1042.", "Still cannot be ingested: …").
+        let message: String
     }
 
     /// Runs a quarantined message through the pipeline again (after the cause was fixed: a larger
-    /// size limit, a changed filter, a parser update). A new failure makes a new entry.
+    /// size limit, a changed filter, a parser update). A replay that fails again adds no entry:
+    /// the entry stays, and the answer says why it still failed.
     @Sendable func replayQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ReplayResult> {
         try context.require(.supervisor)
         let entry = try await findQuarantined(request, context: context)
@@ -253,9 +256,27 @@ struct TicketsController {
             throw APIError.conflict(FieldError("accountId", "belongs to an account that no longer exists"))
         }
         let outcome = try await replay(entry, raw, account)
+        if case .quarantined(let newId) = outcome {
+            let again = try await quarantineStore.quarantined(id: newId)
+            // The pipeline kept the message aside again: one entry for it is enough (the raw bytes stay, the old entry holds them).
+            if newId != entry.id { try await quarantineStore.deleteQuarantined(id: newId) }
+            let why = again.map { "\($0.reason.rawValue)" + ($0.detail.isEmpty ? "" : ": \($0.detail)") } ?? "it was quarantined again"
+            return JSONResponse(ReplayResult(result: outcome.name, ticketId: nil, quarantineId: entry.id,
+                                             message: "Still cannot be ingested (\(why)); the entry stays in quarantine."))
+        }
         try await quarantineStore.markReplayed(quarantineId: entry.id)
-        let quarantineId: String? = if case .quarantined(let id) = outcome { id } else { nil }
-        return JSONResponse(ReplayResult(result: outcome.name, ticketId: outcome.ticketId, quarantineId: quarantineId))
+        var number: Int64?
+        if let ticketId = outcome.ticketId { number = try await tickets.ticket(id: ticketId)?.number }
+        let onTicket = number.map { "ticket #\($0)" } ?? "its ticket"
+        let message = switch outcome {
+        case .created: "Stored as a new ticket, \(onTicket)."
+        case .appended: "Stored on \(onTicket)."
+        case .bounce: "Stored as a delivery report on \(onTicket)."
+        case .duplicate: "Already stored\(number.map { " on ticket #\($0)" } ?? ""): nothing was added."
+        case .skipped(let reason): "Not ingested: \(reason)."
+        case .quarantined: "Still cannot be ingested."
+        }
+        return JSONResponse(ReplayResult(result: outcome.name, ticketId: outcome.ticketId, quarantineId: nil, message: message))
     }
 
     @Sendable func deleteQuarantined(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
@@ -281,9 +302,7 @@ struct TicketsController {
         // Counts come from the store so they survive restarts and cover every node.
         status.messagesIngested = try await tickets.messageCount(accountId: id)
         status.messagesQuarantined = try await quarantineStore.quarantineCount(accountId: id)
-        if let accounts = accounts as? SQLAccountRepository {
-            status.token = try await OAuth2Controller.tokenStatus(accountId: id, accounts: accounts)
-        }
+        status.token = try await OAuth2Controller.tokenStatus(accountId: id, accounts: accounts, grants: grants)
         return JSONResponse(status)
     }
 
@@ -314,7 +333,7 @@ struct TicketsController {
 /// caller may not see answers 404, as if it did not exist.
 struct TicketAccess: Sendable {
     let tickets: any TicketRepository
-    let routing: SQLRoutingStore
+    let routing: any RoutingRepository
 
     /// nil: the caller sees every ticket.
     func visibility(for principal: Principal) async throws -> TicketVisibility? {

@@ -6,7 +6,7 @@ import MailroomStore
 struct UsersController {
     let users: any UserRepository
     let tokens: any TokenRepository
-    let routingStore: SQLRoutingStore
+    let routingStore: any RoutingRepository
     let routing: (any RoutingOperations)?
     /// Failed sign-ins per address and per client; nil only in tests that build the controller alone.
     var signInLimiter: SignInLimiter? = nil

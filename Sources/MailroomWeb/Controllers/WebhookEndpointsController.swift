@@ -1,12 +1,11 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// The signing secrets of webhook receivers (administrators only). A secret is in the answer to
 /// creating or rotating an endpoint and nowhere else: not in listings, not in logs.
 struct WebhookEndpointsController {
-    let endpoints: SQLWebhookEndpointStore
+    let endpoints: any WebhookEndpointRepository
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("webhooks/endpoints", use: list)

@@ -1,13 +1,12 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// Webhook deliveries made by rules: what was posted where, how it went, and a way to send a
 /// failed one again once its receiver is mended.
 struct WebhooksController {
-    let webhooks: SQLWebhookStore
-    let endpoints: SQLWebhookEndpointStore
+    let webhooks: any WebhookDeliveryRepository
+    let endpoints: any WebhookEndpointRepository
     let changed: @Sendable () -> Void
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {

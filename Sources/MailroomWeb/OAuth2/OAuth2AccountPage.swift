@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// One provider in the account form's provider select.
 struct OAuth2ProviderChoice: TemplateView {
@@ -85,7 +84,7 @@ extension WebSite {
             return OAuth2SectionView(accountId: account.id, provider: nil)
         }
         let provider = providers.first { $0.id == providerId }
-        let grant = try await store.accounts.oauth2.grant(accountId: account.id)
+        let grant = try await store.oauth2.grant(accountId: account.id)
         let current = grant?.providerId == providerId ? grant : nil
         let status = OAuth2TokenStatus.of(current, provider: provider, now: Date())
         return OAuth2SectionView(accountId: account.id, provider: OAuth2SectionView.Provider(

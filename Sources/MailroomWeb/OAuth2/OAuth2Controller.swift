@@ -1,15 +1,14 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// `/api/v1/oauth2/providers` (administrators' settings) and an account's sign-in:
 /// `POST /api/v1/accounts/{id}/oauth2/authorize` answers the provider's address to open,
 /// `GET /api/v1/accounts/{id}/oauth2` the token's state, `DELETE` signs the account out.
 struct OAuth2Controller {
     let dependencies: WebDependencies
-    var store: SQLStore { dependencies.store }
-    var providers: SQLOAuth2Store { store.accounts.oauth2 }
+    var store: Repositories { dependencies.store }
+    var providers: any OAuth2GrantRepository { store.oauth2 }
     var signIn: OAuth2SignIn { OAuth2SignIn(store: store, http: dependencies.oauth2HTTP, changed: dependencies.accountsChanged) }
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
@@ -83,18 +82,19 @@ struct OAuth2Controller {
     @Sendable func tokenStatus(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<OAuth2TokenStatus> {
         try context.require(.supervisor)
         let id = try request.parameter("id", context: context)
-        guard let status = try await Self.tokenStatus(accountId: id, accounts: store.accounts) else {
+        guard let status = try await Self.tokenStatus(accountId: id, accounts: store.accounts, grants: store.oauth2) else {
             throw APIError.notFound("an OAuth2 sign-in of account \(id)")
         }
         return JSONResponse(status)
     }
 
     /// The `token` of an account's status; nil when the account does not exist or signs in otherwise.
-    static func tokenStatus(accountId: String, accounts: SQLAccountRepository, now: Date = Date()) async throws -> OAuth2TokenStatus? {
+    static func tokenStatus(accountId: String, accounts: any AccountRepository, grants: any OAuth2GrantRepository,
+                            now: Date = Date()) async throws -> OAuth2TokenStatus? {
         guard let account = try await accounts.find(id: accountId),
               let providerId = OAuth2SignIn.providerSettings(account)?.providerId else { return nil }
-        let provider = try await accounts.oauth2.find(id: providerId)
-        let grant = try await accounts.oauth2.grant(accountId: accountId)
+        let provider = try await grants.find(id: providerId)
+        let grant = try await grants.grant(accountId: accountId)
         return OAuth2TokenStatus.of(grant?.providerId == providerId ? grant : nil, provider: provider, now: now)
     }
 

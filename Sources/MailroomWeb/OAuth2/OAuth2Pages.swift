@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// The browser's side of signing an account in: the account page's "Sign in with …" button leads
 /// here, the provider sends the browser back to `/oauth2/callback`, and a signed-in address that
@@ -17,7 +16,7 @@ extension WebSite {
 
     func oauth2Providers(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .admin)
-        let rows = try await store.accounts.oauth2.list().map {
+        let rows = try await store.oauth2.list().map {
             OAuth2ProvidersView.Row(id: $0.id, name: $0.name, kind: $0.kind.rawValue, tenant: $0.tenant ?? "", clientId: $0.clientId,
                                     secretSet: $0.clientSecret != nil, scopes: $0.scopes.joined(separator: " "),
                                     authorizationURL: $0.authorizationURL, tokenURL: $0.tokenURL)

@@ -8,10 +8,10 @@ import MailroomStore
 /// Every way the callback can fail ends in an `Outcome.failed` with words for the page, and
 /// stores nothing; no token, code, verifier or secret is logged or shown.
 struct OAuth2SignIn: Sendable {
-    let store: SQLStore
+    let store: Repositories
     let http: (any OAuth2HTTPClient)?
     let changed: @Sendable () -> Void
-    var oauth2: SQLOAuth2Store { store.accounts.oauth2 }
+    var oauth2: any OAuth2GrantRepository { store.oauth2 }
 
     /// How long the administrator has to finish at the provider.
     static let pendingLifetime: TimeInterval = 600
@@ -68,7 +68,7 @@ struct OAuth2SignIn: Sendable {
             throw APIError(.conflict, code: "conflict", message: "the provider's authorization URL is not valid: fix it in the provider's settings")
         }
         let expiresAt = now.addingTimeInterval(Self.pendingLifetime)
-        try await oauth2.createPending(state: state, SQLOAuth2Store.PendingSignIn(
+        try await oauth2.createPending(state: state, OAuth2PendingSignIn(
             accountId: account.id, providerId: provider.id, sessionHash: binding.map(TokenHasher.hash), userId: principal?.userId,
             verifier: verifier, redirectURI: redirectURI, expiresAt: expiresAt), now: now)
         return (url.absoluteString, binding, expiresAt)
@@ -107,7 +107,7 @@ struct OAuth2SignIn: Sendable {
                 "The provider's answer carries no state, so Mailroom cannot tell which sign-in it belongs to. Nothing was changed; start again from the account page.",
                            accountId: nil)
         }
-        let pending: SQLOAuth2Store.PendingSignIn?
+        let pending: OAuth2PendingSignIn?
         do {
             pending = try await oauth2.takePending(state: state, now: now)
         } catch {
@@ -160,7 +160,7 @@ struct OAuth2SignIn: Sendable {
         }
         let settings = Self.providerSettings(account)
         let expected = (settings?.email.isEmpty == false ? settings?.email : nil) ?? account.fromAddress
-        let held = SQLOAuth2Store.HeldSignIn(accountId: account.id, providerId: provider.id, sessionHash: pending.sessionHash,
+        let held = OAuth2HeldSignIn(accountId: account.id, providerId: provider.id, sessionHash: pending.sessionHash,
                                              refreshToken: refreshToken, accessToken: answer.accessToken, expiresAt: answer.expiresAt,
                                              scopes: answer.scopes ?? provider.scopes, signedInAddress: address)
         if let address, !expected.isEmpty, address.lowercased() != expected.lowercased() {
@@ -176,7 +176,7 @@ struct OAuth2SignIn: Sendable {
         return await store(held, now: now)
     }
 
-    func store(_ held: SQLOAuth2Store.HeldSignIn, now: Date) async -> Outcome {
+    func store(_ held: OAuth2HeldSignIn, now: Date) async -> Outcome {
         let grant = OAuth2AccountGrant(accountId: held.accountId, providerId: held.providerId, refreshToken: held.refreshToken.map(Secret.init),
                                        accessToken: Secret(held.accessToken), expiresAt: held.expiresAt, grantedAt: now, refreshedAt: now,
                                        scopes: held.scopes, signedInAddress: held.signedInAddress)

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// The administrator's and supervisor's screens. They read from the store and post to the JSON API.
 extension WebSite {
@@ -24,6 +23,7 @@ extension WebSite {
         pages.get("admin/outbox") { request, context in try await self.outboxList(request, context) }
         pages.get("admin/outbox/:id") { request, context in try await self.outboxItem(request, context) }
         pages.get("admin/quarantine") { request, context in try await self.quarantineList(request, context) }
+        pages.get("admin/quarantine/:id") { request, context in try await self.quarantineEntry(request, context) }
         pages.get("admin/status") { request, context in try await self.statusPage(request, context) }
     }
 
@@ -79,7 +79,7 @@ extension WebSite {
                 default: errorClass.defaultPolicy.rawValue)
         }
         let used = Set(account.resolvers)
-        let oauth2Providers = try await store.accounts.oauth2.list()
+        let oauth2Providers = try await store.oauth2.list()
         func server(_ connection: ServerConnection, prefix: String) -> AccountFormView.Server {
             AccountFormView.Server(
                 host: connection.host, port: connection.port.map(String.init) ?? "",

@@ -242,6 +242,18 @@ struct QuarantineView: PageContent {
     let empty: Bool
 }
 
+/// `admin/quarantine-entry.mustache`: one quarantined message, its raw text shown as text.
+struct QuarantineEntryView: PageContent {
+    static let template = "admin/quarantine-entry"
+
+    let entry: QuarantineView.Entry
+    let reasonDetail: String
+    /// The raw message as text (invalid UTF-8 replaced), cut at ``rawShownLimit`` bytes.
+    let rawText: String
+    let rawCut: Bool
+    static let rawShownLimit = 512 * 1024
+}
+
 /// `admin/status.mustache`: each account's fetching state.
 struct StatusView: PageContent {
     static let template = "admin/status"
@@ -261,6 +273,16 @@ struct StatusView: PageContent {
         let lastErrorAt: String
         let ingested: Int
         let quarantined: Int
+        /// For an account that signs in through a provider: how its token stands.
+        let token: Token?
+    }
+
+    struct Token: TemplateView {
+        let state: String
+        let stateLabel: String
+        let message: String
+        /// The state needs someone to sign in (again).
+        let needsSignIn: Bool
     }
 
     let accounts: [Row]

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// What supervisors and administrators set up once: dispositions, canned answers, message
 /// templates and the global settings.

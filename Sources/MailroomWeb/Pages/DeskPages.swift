@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 import Mustache
 
 /// The agent desk: presence, offers arriving live, the agent's queues and open tickets.

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// What supervisors watch: the outbox and its attempts, quarantined mail and each account's fetching.
 extension WebSite {
@@ -63,6 +62,26 @@ extension WebSite {
             empty: entries.isEmpty)))
     }
 
+    func quarantineEntry(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
+        let session = try self.session(request, context, role: .supervisor)
+        let id = try request.parameter("id", context: context)
+        guard let entry = try await store.quarantine.quarantined(id: id) else { throw PageError.notFound("Quarantine entry \(id)") }
+        let account = try await store.accounts.find(id: entry.accountId)
+        var raw: [UInt8]?
+        if let sha = entry.rawSha256 { raw = try await store.rawMail.blob(sha256: sha) }
+        let shown = raw.map { $0.prefix(QuarantineEntryView.rawShownLimit) }
+        return try render(page(session, title: "Quarantined message", section: "quarantine", QuarantineEntryView(
+            entry: QuarantineView.Entry(
+                id: entry.id, account: account?.key ?? "?", reason: entry.reason.rawValue, detail: entry.detail,
+                from: entry.from ?? "", subject: entry.subject ?? "", size: Self.byteCount(entry.size),
+                time: Self.displayTime(entry.createdAt), replayed: entry.replayedAt != nil, hasRaw: raw != nil,
+                leftOnServer: entry.leftOnServer),
+            reasonDetail: entry.detail,
+            // Shown as text: the template escapes it, so markup in a message is never markup on the page.
+            rawText: shown.map { String(decoding: $0, as: UTF8.self) } ?? "",
+            rawCut: (raw?.count ?? 0) > QuarantineEntryView.rawShownLimit)))
+    }
+
     func statusPage(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .supervisor)
         let accounts = try await store.accounts.list(includeDeleted: false)
@@ -71,6 +90,7 @@ extension WebSite {
         for account in accounts {
             let status = dependencies.status.status(of: account.id) ?? AccountFetchStatus(accountId: account.id)
             let lag = status.lastSuccessfulFetchAt.map { Int(now.timeIntervalSince($0)) }
+            let token = try await OAuth2Controller.tokenStatus(accountId: account.id, accounts: store.accounts, grants: store.oauth2, now: now)
             rows.append(StatusView.Row(
                 key: account.key, name: account.name, id: account.id, active: account.active,
                 fetching: status.fetching, connected: status.connected, idle: status.idle,
@@ -78,7 +98,11 @@ extension WebSite {
                 lag: lag.map { "\($0) s" } ?? "—",
                 lastError: status.lastError ?? "", lastErrorAt: status.lastErrorAt.map(Self.displayTime) ?? "",
                 ingested: try await store.tickets.messageCount(accountId: account.id),
-                quarantined: try await store.quarantine.quarantineCount(accountId: account.id)))
+                quarantined: try await store.quarantine.quarantineCount(accountId: account.id),
+                token: token.map {
+                    StatusView.Token(state: $0.state.rawValue, stateLabel: Self.stateLabel($0.state), message: $0.message,
+                                     needsSignIn: $0.state != .valid)
+                }))
         }
         return try render(page(session, title: "Account status", section: "status", StatusView(accounts: rows, empty: rows.isEmpty)))
     }

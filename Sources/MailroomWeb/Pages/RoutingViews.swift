@@ -1,10 +1,9 @@
 import Foundation
 import MailroomCore
-import MailroomStore
 
 /// What the pages read about queues, presence and offers, from the routing store.
 struct RoutingViews: Sendable {
-    let store: SQLStore
+    let store: Repositories
 
     struct QueueView: Sendable {
         let id: String

@@ -1,7 +1,6 @@
 import Foundation
 import Hummingbird
 import MailroomCore
-import MailroomStore
 
 /// The routing rules' screens: the ordered list of an account's (or the global) rules, and one rule's form.
 extension WebSite {

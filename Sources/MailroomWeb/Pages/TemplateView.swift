@@ -154,7 +154,7 @@ enum WebViews {
             Page<UserListView>.self, Page<QueueListView>.self,
             Page<RuleListView>.self, Page<RuleFormView>.self,
             Page<CatalogView>.self, Page<TemplateListView>.self, Page<SettingsView>.self,
-            Page<OutboxListView>.self, Page<OutboxItemView>.self, Page<QuarantineView>.self, Page<StatusView>.self,
+            Page<OutboxListView>.self, Page<OutboxItemView>.self, Page<QuarantineView>.self, Page<QuarantineEntryView>.self, Page<StatusView>.self,
             Page<OAuth2ProvidersView>.self, OAuth2ResultView.self,
             SetupPageView.self, PasswordLinkPageView.self, ForgotPasswordPageView.self, Page<ProfileView>.self,
             Page<AuditView>.self,

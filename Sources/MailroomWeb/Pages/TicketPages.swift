@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import MailMessage
 import MailroomCore
-import MailroomStore
 
 extension WebSite {
     var routing: RoutingViews { RoutingViews(store: store) }

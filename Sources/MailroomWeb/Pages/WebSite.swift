@@ -3,7 +3,6 @@ import Hummingbird
 import Logging
 import MailMessage
 import MailroomCore
-import MailroomStore
 
 /// The server-rendered web application: pages read from the store and render templates; every
 /// change goes from the page to the JSON API through `app.js` with the session's CSRF token.
@@ -39,7 +38,7 @@ struct WebSite: Sendable {
     let assets: WebAssets
     let sessions: SessionAuthenticator
     let limiter: SignInLimiter
-    var store: SQLStore { dependencies.store }
+    var store: Repositories { dependencies.store }
 
     func addRoutes(to router: Router<MailroomRequestContext>) {
         router.get("static/app.css") { request, _ in self.asset(self.assets.stylesheet, request: request) }

@@ -15,11 +15,11 @@ public struct SessionInfo: Sendable, Equatable {
 
 /// Creates, finds and ends browser sessions, and makes their cookies.
 public struct SessionAuthenticator: Sendable {
-    let sessions: SQLSessionRepository
+    let sessions: any SessionRepository
     let settings: WebSettings
     let clock: any WallClock
 
-    public init(sessions: SQLSessionRepository, settings: WebSettings, clock: any WallClock = SystemWallClock()) {
+    public init(sessions: any SessionRepository, settings: WebSettings, clock: any WallClock = SystemWallClock()) {
         self.sessions = sessions
         self.settings = settings
         self.clock = clock

@@ -236,6 +236,15 @@
       return;
     }
     form.dispatchEvent(new CustomEvent("mailroom:saved", { detail: result.data, bubbles: true }));
+    // Actions whose answer says what happened in words: shown where the action was, without a reload.
+    if (form.hasAttribute("data-show-message") && result.data && result.data.message) {
+      const scope = form.closest("tr") || form.closest("main") || document;
+      const status = scope.querySelector("[data-row-status]");
+      if (status) { status.textContent = result.data.message; status.hidden = false; }
+      if (result.data.result !== "quarantined") form.remove();
+      toast(result.data.message);
+      return;
+    }
     const resultTarget = (submitter && submitter.dataset.showResult) || form.dataset.showResult;
     if (resultTarget) { showResult(document.getElementById(resultTarget), result.data); return; }
     const redirect = (submitter && submitter.dataset.redirect) || form.dataset.redirect;

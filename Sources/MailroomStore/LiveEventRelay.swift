@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import MailroomCore
-import MailroomStore
 import ServiceLifecycle
 
 /// Carries live events between the nodes of a PostgreSQL cluster: what one node publishes is sent

@@ -1,5 +1,4 @@
 import Foundation
-import MailroomCore
 import Synchronization
 
 /// Fans live events out to the open event streams of this node.
