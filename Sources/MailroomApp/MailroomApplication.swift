@@ -106,7 +106,8 @@ public enum MailroomApplication {
                                       onBatchCommit: { batch in await routing.run(after: batch) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let composer = ReplyComposer(store: store)
-        OAuth2Notices.observer = LiveOAuth2TokenNotices(events: events)
+        let peopleMail = PeopleMail(store: store, mailer: SystemMailer(store: store, wake: { sender.wake() }))
+        OAuth2Notices.observer = SystemMailTokenNotices(live: LiveOAuth2TokenNotices(events: events), mail: peopleMail, logger: logger)
         var webDependencies = WebDependencies(
             store: store, adminToken: configuration.adminToken, metricsText: metricsText, status: status,
             replay: { entry, raw, account in
@@ -124,6 +125,9 @@ public enum MailroomApplication {
             try await composer.renderCanned(ticketId: ticketId, cannedAnswerId: cannedId, author: author)
         }
         webDependencies.web = configuration.web
+        // Shown in the log only while no administrator exists (checked once the schema is current).
+        let setupCode = SetupCode.make()
+        webDependencies.setupCode = setupCode
         let router = APIRouter.build(webDependencies)
         let app = Application(
             router: router,
@@ -141,6 +145,10 @@ public enum MailroomApplication {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await database.run() }
             try await Migrator.migrate(database, logger: logger)
+            if try await !SQLPeopleStore(database: database).administratorExists() {
+                logger.notice("no administrator exists yet: open /setup in a browser and enter this first-run setup code",
+                              metadata: ["setupCode": "\(setupCode)", "http": "\(configuration.httpHost):\(configuration.httpPort)"])
+            }
             try await app.runService()
             group.cancelAll()
         }

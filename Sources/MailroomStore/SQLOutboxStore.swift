@@ -382,7 +382,7 @@ public struct SQLOutboxStore: OutboxRepository {
 
     static let columns: SQLQueryString = """
         id, ticket_id, message_id, account_id, state, attempts, next_attempt_at, envelope_from, recipients, raw_sha256, last_error,
-        created_at, updated_at, sent_at
+        created_at, updated_at, sent_at, purpose
         """
 
     static func item(from row: any SQLRow) throws -> OutboxItem {
@@ -390,10 +390,11 @@ public struct SQLOutboxStore: OutboxRepository {
     }
 
     static func item(from row: any SQLRow, decoder: JSONDecoder) throws -> OutboxItem {
-        OutboxItem(
+        // System mail (migration 41) belongs to no ticket: its ticket and message read as "".
+        var item = OutboxItem(
             id: try row.decode(column: "id", as: String.self),
-            ticketId: try row.decode(column: "ticket_id", as: String.self),
-            messageId: try row.decode(column: "message_id", as: String.self),
+            ticketId: try row.decode(column: "ticket_id", as: String?.self) ?? "",
+            messageId: try row.decode(column: "message_id", as: String?.self) ?? "",
             accountId: try row.decode(column: "account_id", as: String.self),
             state: DeliveryState(rawValue: try row.decode(column: "state", as: String.self)) ?? .queued,
             attempts: try row.decode(column: "attempts", as: Int.self),
@@ -405,6 +406,8 @@ public struct SQLOutboxStore: OutboxRepository {
             createdAt: Timestamp.date(try row.decode(column: "created_at", as: Int64.self)),
             updatedAt: Timestamp.date(try row.decode(column: "updated_at", as: Int64.self)),
             sentAt: try row.decode(column: "sent_at", as: Int64?.self).map(Timestamp.date))
+        item.purpose = try row.decode(column: "purpose", as: String?.self)
+        return item
     }
 }
 

@@ -29,17 +29,30 @@ final class BrowserHarness: @unchecked Sendable {
         self.artifacts = artifacts
     }
 
-    static func start() async throws -> BrowserHarness {
+    /// - Parameters:
+    ///   - adminToken: nil starts the server as a newcomer would, without one.
+    ///   - logFile: where the server's log goes (otherwise nowhere).
+    static func start(adminToken: String? = BrowserHarness.adminToken, databaseURL: String? = nil, logFile: URL? = nil,
+                      logLevel: String = "error") async throws -> BrowserHarness {
         let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("mr-browser-\(UUID().uuidString)").path
         let port = freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try binaryPath())
-        process.arguments = ["serve", "--data-dir", dataDirectory, "--http", "127.0.0.1:\(port)", "--log-level", "error"]
+        process.arguments = ["serve", "--data-dir", dataDirectory, "--http", "127.0.0.1:\(port)", "--log-level", logLevel]
+            + (databaseURL.map { ["--database", $0] } ?? [])
         var environment = ProcessInfo.processInfo.environment
         environment["MAILROOM_ADMIN_TOKEN"] = adminToken
+        environment["MAILROOM_DATABASE_URL"] = nil
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let logFile {
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            let handle = try FileHandle(forWritingTo: logFile)
+            process.standardOutput = handle
+            process.standardError = handle
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         let base = "http://127.0.0.1:\(port)"
         for _ in 0..<300 where await (try? api("GET", base + "/healthz").0) != 200 {

@@ -8,7 +8,7 @@ import Testing
         try await withAPI { api, _ in
             let created = try await api.call(.post, "/api/v1/templates", json: .object([
                 "key": .string("welcome"), "kind": .string("invitation"), "subject": .string("Welcome {{ user.name }}"),
-                "text": .string("Sign in at {{ link }}"),
+                "text": .string("Sign in at {{ invitation.link }}"),
             ]))
             #expect(created.status == 201, "\(created.text)")
             let duplicate = try await api.call(.post, "/api/v1/templates", json: .object([
@@ -24,7 +24,7 @@ import Testing
             let id = try #require(created.string("id"))
             let changed = try await api.call(.patch, "/api/v1/templates/\(id)", json: .object(["html": .string("<p>Hi</p>")]))
             #expect(changed.json?["html"] == .string("<p>Hi</p>"))
-            #expect(changed.json?["text"] == .string("Sign in at {{ link }}"))
+            #expect(changed.json?["text"] == .string("Sign in at {{ invitation.link }}"))
             #expect(try await api.call(.delete, "/api/v1/templates/\(id)").status == 204)
         }
     }

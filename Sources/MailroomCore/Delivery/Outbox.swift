@@ -18,6 +18,9 @@ public struct OutboxItem: Sendable, Equatable, Codable {
     public var createdAt: Date
     public var updatedAt: Date
     public var sentAt: Date?
+    /// Nil for a ticket's message; for Mailroom's own mail what it is for (`invitation`,
+    /// `passwordReset`, `passwordChanged`, `test`, `tokenNotice`): such a row has no ticket.
+    public var purpose: String? = nil
 
     public init(id: String = "", ticketId: String, messageId: String, accountId: String, state: DeliveryState = .queued,
                 attempts: Int = 0, nextAttemptAt: Date?, envelopeFrom: String, recipients: [String], rawSha256: String,

@@ -53,8 +53,32 @@ public struct UserInput: Decodable, Sendable {
     public var alias: String?
     public var capacity: Int?
     public var active: Bool?
+    /// On creation: mail an invitation (default: when the invitation settings are complete).
+    public var invite: Bool?
 
     public static let minimumPasswordLength = 8
+
+    public init(name: String? = nil, email: String? = nil, role: Role? = nil, password: Secret? = nil, alias: String? = nil,
+                capacity: Int? = nil, active: Bool? = nil, invite: Bool? = nil) {
+        self.name = name
+        self.email = email
+        self.role = role
+        self.password = password
+        self.alias = alias
+        self.capacity = capacity
+        self.active = active
+        self.invite = invite
+    }
+
+    /// The password rules of the API, also applied by the set-password pages.
+    public static func passwordErrors(_ password: Secret, field: String = "password") -> [FieldError] {
+        var errors: [FieldError] = []
+        if password.revealed.count < minimumPasswordLength {
+            errors.append(FieldError(field, "must be at least \(minimumPasswordLength) characters"))
+        }
+        if password.revealed.count > 1_000 { errors.append(FieldError(field, "must be at most 1000 characters")) }
+        return errors
+    }
 
     public func validated(updating current: User?) throws -> (User, Secret?) {
         var errors: [FieldError] = []
@@ -69,9 +93,7 @@ public struct UserInput: Decodable, Sendable {
         if !User.capacityRange.contains(capacity) {
             errors.append(FieldError("capacity", "must be between \(User.capacityRange.lowerBound) and \(User.capacityRange.upperBound)"))
         }
-        if let password, password.revealed.count < Self.minimumPasswordLength {
-            errors.append(FieldError("password", "must be at least \(Self.minimumPasswordLength) characters"))
-        }
+        if let password { errors += Self.passwordErrors(password) }
         guard errors.isEmpty, let role else { throw DomainError.invalid(errors) }
         var user = current ?? User(name: name, email: email, role: role)
         user.name = name

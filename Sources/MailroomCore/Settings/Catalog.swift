@@ -118,6 +118,10 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
     /// The address people reach Mailroom at (`https://desk.example.com`): OAuth2 sign-ins return to
     /// `publicBaseURL/oauth2/callback`, and links in mail start with it.
     public var publicBaseURL: String?
+    /// The account that sends Mailroom's own mail (invitations, password resets, token warnings).
+    public var systemSender: SystemSenderSetting?
+    /// How long an invitation link works, in hours (nil: `UserLink.defaultInvitationHours`).
+    public var invitationLinkHours: Int?
 
     public static let defaultFailureMailSenders = [
         "mailer-daemon@googlemail.com",
@@ -141,6 +145,9 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
         invitationTemplateKey = try c.decodeIfPresent(String.self, forKey: .invitationTemplateKey).nilIfBlank
         invitationLinkBaseAddress = try c.decodeIfPresent(String.self, forKey: .invitationLinkBaseAddress).nilIfBlank
         publicBaseURL = try c.decodeIfPresent(String.self, forKey: .publicBaseURL).nilIfBlank
+        systemSender = try c.decodeIfPresent(SystemSenderSetting.self, forKey: .systemSender)
+        if systemSender?.accountId.isEmpty == true { systemSender = nil }
+        invitationLinkHours = try c.decodeIfPresent(Int.self, forKey: .invitationLinkHours)
     }
 
     public func validate() -> [FieldError] {
@@ -161,6 +168,9 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
                 || url?.query != nil || url?.fragment != nil {
                 errors.append(FieldError("publicBaseURL", "must be an http or https address such as https://desk.example.com"))
             }
+        }
+        if let hours = invitationLinkHours, !(1...720).contains(hours) {
+            errors.append(FieldError("invitationLinkHours", "must be between 1 and 720 hours"))
         }
         if let key = invitationTemplateKey, key.count > 100 {
             errors.append(FieldError("invitationTemplateKey", "must be at most 100 characters"))

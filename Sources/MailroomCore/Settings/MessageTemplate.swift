@@ -60,6 +60,11 @@ public struct MessageTemplateInput: Decodable, Sendable {
         for (field, value) in [("subject", template.subject), ("text", template.text), ("html", template.html)] where (value?.count ?? 0) > 200_000 {
             errors.append(FieldError(field, "is too long"))
         }
+        // Every kind must parse; an invitation may use only the names it is rendered with.
+        let allowed = kind == .invitation ? TemplateVariables.invitation : nil
+        for (field, value) in [("subject", template.subject), ("text", template.text), ("html", template.html)] {
+            if let value { errors += TemplateVariables.check(value, field: field, allowed: allowed) }
+        }
         guard errors.isEmpty else { throw DomainError.invalid(errors) }
         return template
     }

@@ -34,6 +34,10 @@ public struct WebDependencies: Sendable {
     public var routing: (any RoutingOperations)?
     /// Talks to OAuth2 providers (code exchange at sign-in); nil: signing in answers 503.
     public var oauth2HTTP: (any OAuth2HTTPClient)?
+    /// The one-time code the first-run setup page asks for (printed in the serve log); nil: only the admin token opens it.
+    public var setupCode: String?
+    /// Forgotten-password requests per address and per client: three an hour for an address.
+    public var resetLimiter = SignInLimiter(limits: .init(perAddress: 3, perClient: 20, window: 3_600))
 
     public init(store: some RepositoryProvider, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -84,10 +88,13 @@ public enum APIRouter {
         let store = dependencies.store
         // One count of failed sign-ins for the API and the sign-in page, so neither doubles the tries.
         let signInLimiter = SignInLimiter(limits: dependencies.web.signInLimits)
+        let peopleMail = PeopleMail(store: store, mailer: SystemMailer(store: store, wake: dependencies.outboxChanged))
         let users = UsersController(users: store.users, tokens: store.tokens, routingStore: store.routing, routing: dependencies.routing,
-                                    signInLimiter: signInLimiter)
-        let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
+                                    signInLimiter: signInLimiter, peopleMail: peopleMail)
+        var accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
                                           changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
+        let auditTrail = SQLPeopleStore(database: store.database)
+        accounts.audit = { event in try? await auditTrail.record(event) }
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
         let tickets = TicketsController(tickets: store.tickets, quarantineStore: store.quarantine, rawMail: store.rawMail, accounts: store.accounts, grants: store.oauth2, status: dependencies.status,
                                         replay: dependencies.replay, access: access, routing: dependencies.routing,
@@ -143,6 +150,7 @@ public enum APIRouter {
         QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
         OAuth2Controller(dependencies: dependencies).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)
+        PeopleController(store: store, mail: peopleMail).addRoutes(to: api)
         return router
     }
 }

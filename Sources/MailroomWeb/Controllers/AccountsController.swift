@@ -6,6 +6,8 @@ struct AccountsController {
     let accounts: any AccountRepository
     let changed: @Sendable () -> Void
     let testConnection: @Sendable (Account) async -> JSONValue
+    /// Records changed credentials in the audit trail (which fields, never their values).
+    var audit: (@Sendable (AuditEvent) async -> Void)? = nil
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("accounts", use: list)
@@ -42,12 +44,17 @@ struct AccountsController {
     }
 
     @Sendable func update(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<Account> {
-        try context.require(.admin)
+        let principal = try context.require(.admin)
         let id = try request.parameter("id", context: context)
         let document = try await JSONBody.object(request, context: context)
         try Self.checkTemplates(document)
         let account = try await service.update(id: id, with: document)
         changed()
+        let credentials = ["incoming", "outgoing"].filter { document[$0]?["auth"] != nil }.map { "\($0).auth" }
+        if !credentials.isEmpty, let audit {
+            await audit(.by(principal, action: "account.credentialsChanged", targetType: "account", targetId: id,
+                            details: ["fields": credentials.joined(separator: ", "), "key": account.key]))
+        }
         return JSONResponse(account)
     }
 

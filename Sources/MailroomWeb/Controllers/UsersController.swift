@@ -10,6 +10,8 @@ struct UsersController {
     let routing: (any RoutingOperations)?
     /// Failed sign-ins per address and per client; nil only in tests that build the controller alone.
     var signInLimiter: SignInLimiter? = nil
+    /// Invitations and the audit trail (issue 26); nil only in tests that build the controller alone.
+    var peopleMail: PeopleMail? = nil
 
     /// Routes that work without a token (signing in).
     func addPublicRoutes(to api: RouterGroup<MailroomRequestContext>) {
@@ -64,11 +66,22 @@ struct UsersController {
     }
 
     @Sendable func create(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
-        try context.require(.admin)
+        let principal = try context.require(.admin)
         let input = try await JSONBody.decode(UserInput.self, request, context: context)
         let (user, password) = try input.validated(updating: nil)
         let hash = try password.map(PasswordHasher.hash)
-        return JSONResponse(try await users.create(user, passwordHash: hash), status: .created)
+        // A missing invitation setting is reported before the user exists, naming the setting.
+        if input.invite == true, let peopleMail { _ = try await peopleMail.invitationSetup(try await peopleMail.store.settings.globalSettings()) }
+        let created = try await users.create(user, passwordHash: hash)
+        await audit(.by(principal, action: "user.created", targetType: "user", targetId: created.id,
+                        details: ["email": created.email, "role": created.role.rawValue]))
+        if input.invite == true, let peopleMail { try await peopleMail.invite(created, by: principal) }
+        return JSONResponse(created, status: .created)
+    }
+
+    private func audit(_ event: AuditEvent) async {
+        guard let peopleMail else { return }
+        try? await peopleMail.people.record(event)
     }
 
     @Sendable func me(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<JSONValue> {
@@ -88,13 +101,21 @@ struct UsersController {
     }
 
     @Sendable func update(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<User> {
-        try context.require(.admin)
+        let principal = try context.require(.admin)
         let id = try request.parameter("id", context: context)
         guard let current = try await users.find(id: id) else { throw APIError.notFound("user \(id)") }
         let input = try await JSONBody.decode(UserInput.self, request, context: context)
         let (user, password) = try input.validated(updating: current)
         let hash = try password.map(PasswordHasher.hash)
         let updated = try await users.update(user, passwordHash: hash)
+        if updated.role != current.role {
+            await audit(.by(principal, action: "user.roleChanged", targetType: "user", targetId: id,
+                            details: ["from": current.role.rawValue, "to": updated.role.rawValue]))
+        }
+        if updated.active != current.active {
+            await audit(.by(principal, action: updated.active ? "user.reactivated" : "user.deactivated", targetType: "user", targetId: id))
+        }
+        if hash != nil { await audit(.by(principal, action: "user.passwordSet", targetType: "user", targetId: id)) }
         // More capacity, or a reactivated user, may take waiting tickets now.
         if updated.capacity != current.capacity || updated.active != current.active { await routing?.agentsChanged(userId: id) }
         return JSONResponse(updated)

@@ -184,8 +184,9 @@ extension WebSite {
                                     roles: Self.options(Role.self, selected: $0.role), role: $0.role.rawValue,
                                     presence: record.state.rawValue + (record.reason.map { " (\($0))" } ?? ""))
         }
-        return try render(page(session, title: "Users and agents", section: "users",
-                               UserListView(users: rows, roles: Self.options(Role.self, selected: .agent))))
+        var view = UserListView(users: rows, roles: Self.options(Role.self, selected: .agent))
+        if session.user.role >= .admin { try await addInvitations(to: &view, users: users, session: session) }
+        return try render(page(session, title: "Users and agents", section: "users", view))
     }
 
     // MARK: Queues

@@ -1,4 +1,5 @@
 import Foundation
+import MailroomCore
 
 /// `admin/users.mustache`: users with their roles and presence (administrators edit them).
 struct UserListView: PageContent {
@@ -15,11 +16,23 @@ struct UserListView: PageContent {
         let role: String
         /// The state, and the pause reason in parentheses.
         let presence: String
+        /// The newest invitation: "sent", "failed", "accepted", ... (empty: never invited).
+        var invitation: String = ""
+        var invited = false
+        var invitationFailed = false
+        /// The server's reply when the invitation mail failed.
+        var invitationError: String = ""
+        var previewSubject: String = ""
+        var previewText: String = ""
     }
 
-    let users: [Row]
+    var users: [Row]
     /// The new user form's roles.
     let roles: [OptionView]
+    /// The invitation settings are complete (the new-user form ticks "send invitation").
+    var invitationsReady = false
+    /// Why invitations cannot be sent yet, naming the setting.
+    var invitationProblem: String?
 }
 
 /// `admin/queue-fields.mustache`: a queue's form, for an existing queue or a new one.
@@ -135,6 +148,16 @@ struct SettingsView: PageContent {
     let invitationLink: String
     let invitationTemplates: [InvitationTemplate]
     let mappings: [Mapping]
+
+    struct SenderOption: TemplateView {
+        let value: String
+        let label: String
+        let selected: Bool
+    }
+
+    /// Accounts with an outgoing server, for the system sender.
+    var systemSenders: [SenderOption] = []
+    var invitationHours: Int = UserLink.defaultInvitationHours
 }
 
 /// `admin/outbox.mustache`: the outbox, fifty entries a page.
@@ -175,6 +198,8 @@ struct OutboxItemView: PageContent {
         let lastError: String
         let next: String
         let sent: String
+        /// Mailroom's own mail (no ticket): what it is for.
+        var systemPurpose: String? = nil
     }
 
     struct Attempt: TemplateView {

@@ -50,6 +50,10 @@ extension WebSite {
             mappings: accounts.filter { $0.outgoingAccountId != nil }.map {
                 SettingsView.Mapping(from: "\($0.key) · \($0.name)",
                                      to: $0.outgoingAccountId.flatMap { keyed[$0] }.map { "\($0.key) · \($0.name)" } ?? "?", id: $0.id)
-            })))
+            },
+            systemSenders: accounts.filter(\.sends).map {
+                SettingsView.SenderOption(value: $0.id, label: "\($0.key) · \($0.fromAddress)", selected: $0.id == settings.systemSender?.accountId)
+            },
+            invitationHours: settings.invitationLinkHours ?? UserLink.defaultInvitationHours)))
     }
 }

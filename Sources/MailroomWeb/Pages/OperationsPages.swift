@@ -34,7 +34,7 @@ extension WebSite {
                 id: item.id, ticketId: item.ticketId, state: item.state.rawValue, attempts: item.attempts,
                 recipients: item.recipients.joined(separator: ", "), envelopeFrom: item.envelopeFrom,
                 lastError: item.lastError ?? "", next: item.nextAttemptAt.map(Self.displayTime) ?? "—",
-                sent: item.sentAt.map(Self.displayTime) ?? "—"),
+                sent: item.sentAt.map(Self.displayTime) ?? "—", systemPurpose: item.purpose),
             canResend: item.state == .failed || item.state == .bounced,
             attemptRows: attempts.map { attempt in
                 OutboxItemView.Attempt(

@@ -6,11 +6,14 @@ import MailroomStore
 extension WebSite {
     func addSignInRoutes(to pages: RouterGroup<MailroomRequestContext>) {
         pages.get("/") { request, context in
+            // A fresh installation: the browser goes to the first-run page, not to a sign-in nobody can pass.
+            if context.session == nil, try await !self.people.administratorExists() { return PageHeaders.redirect(to: "/setup") }
             _ = try self.session(request, context)
             return PageHeaders.redirect(to: "/desk")
         }
         pages.get("login") { request, context in
-            try self.signInPage(next: Self.safeNext(request.uri.queryParameters["next"].map(String.init)), context)
+            try self.signInPage(next: Self.safeNext(request.uri.queryParameters["next"].map(String.init)), context,
+                                setupNeeded: try await !self.people.administratorExists())
         }
         pages.post("login") { request, context in try await self.signIn(request, context) }
         pages.post("logout") { request, context in try await self.signOut(request, context) }
@@ -24,12 +27,12 @@ extension WebSite {
     }
 
     func signInPage(next: String, _ context: MailroomRequestContext, error: String? = nil, email: String = "",
-                    status: HTTPResponse.Status = .ok) throws -> Response {
+                    status: HTTPResponse.Status = .ok, setupNeeded: Bool = false) throws -> Response {
         if context.session != nil, error == nil { return PageHeaders.redirect(to: next) }
         // The form has no session yet: its token is a random value also set as a cookie (double submit).
         let token = SessionAuthenticator.randomToken()
         var response = try render(SignInPageView(title: "Sign in", assetVersion: assets.version, signInToken: token, next: next,
-                                                 email: email, error: error), status: status)
+                                                 email: email, error: error, setupNeeded: setupNeeded), status: status)
         response.setCookie(Cookie(name: WebSettings.signInCookie, value: token, path: "/login",
                                   secure: dependencies.web.secureCookies, httpOnly: true, sameSite: .strict))
         return response
@@ -94,4 +97,6 @@ struct SignInPageView: RenderedView {
     let next: String
     let email: String
     let error: String?
+    /// No administrator exists yet: the page points to the first-run setup.
+    var setupNeeded = false
 }

@@ -156,6 +156,8 @@ enum WebViews {
             Page<CatalogView>.self, Page<TemplateListView>.self, Page<SettingsView>.self,
             Page<OutboxListView>.self, Page<OutboxItemView>.self, Page<QuarantineView>.self, Page<QuarantineEntryView>.self, Page<StatusView>.self,
             Page<OAuth2ProvidersView>.self, OAuth2ResultView.self,
+            SetupPageView.self, PasswordLinkPageView.self, ForgotPasswordPageView.self, Page<ProfileView>.self,
+            Page<AuditView>.self,
         ]
     }
 }

@@ -51,6 +51,7 @@ struct WebSite: Sendable {
         addTicketRoutes(to: pages)
         addAdminRoutes(to: pages)
         addOAuth2Routes(to: pages)
+        addPeopleRoutes(to: pages)
     }
 
     /// The stylesheet and script: cached for a year, as their URLs carry the version.
@@ -87,6 +88,7 @@ struct WebSite: Sendable {
         NavItem(href: "/admin/accounts", label: "Accounts", section: "accounts", role: .admin),
         NavItem(href: "/admin/users", label: "Users", section: "users", role: .supervisor),
         NavItem(href: "/admin/settings", label: "Settings", section: "settings", role: .admin),
+        NavItem(href: "/admin/audit", label: "Audit", section: "audit", role: .admin),
     ]
 
     /// A signed-in page: its content inside the layout (navigation for the session's role).
@@ -164,7 +166,7 @@ struct PageErrorMiddleware: RouterMiddleware {
             if let apiError = APIError.from(error), apiError.status.code < 500 {
                 return errorPage(status: apiError.status, title: "Cannot show this page", message: apiError.message, context: context)
             }
-            context.logger.error("page failed", metadata: ["error": "\(String(reflecting: type(of: error)))", "path": "\(request.uri.path)"])
+            context.logger.error("page failed", metadata: ["error": "\(String(reflecting: type(of: error)))", "path": "\(WebSite.loggablePath(request.uri.path))"])
             return errorPage(status: .internalServerError, title: "Something went wrong",
                              message: "The server failed to show this page; its log says why.", context: context)
         }

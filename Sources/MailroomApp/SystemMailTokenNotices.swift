@@ -1,0 +1,26 @@
+import Foundation
+import Logging
+import MailroomCore
+import MailroomWeb
+import MailroomWorkers
+
+/// An account's token state change goes to the live event stream and, when it needs a person
+/// (expiring, refresh failed, revoked), to the administrators by mail through the system sender.
+struct SystemMailTokenNotices: OAuth2TokenStateObserver {
+    let live: any OAuth2TokenStateObserver
+    let mail: PeopleMail
+    let logger: Logger
+
+    static let mailed: Set<OAuth2TokenState> = [.expiresSoon, .refreshFailed, .revoked]
+
+    func tokenStateChanged(accountId: String, from old: OAuth2TokenState?, to status: OAuth2TokenStatus) async {
+        await live.tokenStateChanged(accountId: accountId, from: old, to: status)
+        guard old != status.state, Self.mailed.contains(status.state) else { return }
+        do {
+            _ = try await mail.sendTokenNotice(accountId: accountId, state: status.state.rawValue, message: status.message)
+        } catch {
+            logger.warning("cannot mail the administrators about a token state change",
+                           metadata: ["account": "\(accountId)", "state": "\(status.state.rawValue)", "error": "\(error)"])
+        }
+    }
+}
