@@ -106,7 +106,7 @@ public enum MailroomApplication {
                                       onBatchCommit: { batch in await routing.run(after: batch) })
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
         let composer = ReplyComposer(store: store)
-        let peopleMail = PeopleMail(store: store, mailer: SystemMailer(store: store, wake: { sender.wake() }))
+        let peopleMail = PeopleMail(store: store.repositories, mailer: SystemMailer(store: store.repositories, wake: { sender.wake() }))
         OAuth2Notices.observer = SystemMailTokenNotices(live: LiveOAuth2TokenNotices(events: events), mail: peopleMail, logger: logger)
         var webDependencies = WebDependencies(
             store: store, adminToken: configuration.adminToken, metricsText: metricsText, status: status,

@@ -249,7 +249,7 @@ public struct SQLStore: RepositoryProvider {
         webhookEndpoints = SQLWebhookEndpointStore(database: database, secrets: secrets)
         repositories = Repositories(
             accounts: accounts, oauth2: accounts.oauth2, users: users, tokens: tokens,
-            sessions: SQLSessionRepository(database: database), settings: settings, dispositions: dispositions,
+            sessions: SQLSessionRepository(database: database), people: SQLPeopleStore(database: database), settings: settings, dispositions: dispositions,
             cannedAnswers: cannedAnswers, templates: templates, rules: rules, routing: SQLRoutingStore(database: database),
             tickets: tickets, ingest: ingest, fetchState: fetchState, quarantine: quarantine, rawMail: rawMail,
             outbox: outbox, webhooks: webhooks, webhookEndpoints: webhookEndpoints)

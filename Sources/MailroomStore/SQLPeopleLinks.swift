@@ -4,7 +4,7 @@ import MailroomCore
 import SQLKit
 
 /// Invitation and password-reset links, the audit trail, and the first administrator (issue 26).
-public struct SQLPeopleStore: Sendable {
+public struct SQLPeopleStore: PeopleRepository {
     let database: MailroomDatabase
 
     public init(database: MailroomDatabase) { self.database = database }

@@ -34,6 +34,10 @@ public protocol OutboxRepository: Sendable {
     func saveUpload(_ data: [UInt8], filename: String, contentType: String, contentId: String?, inline: Bool,
                     uploadedBy: String?, now: Date) async throws -> Upload
     func uploads(ids: [String]) async throws -> [Upload]
+    /// Queues Mailroom's own mail (`purpose` says what for): retry policy and attempt log apply, but
+    /// the row belongs to no ticket.
+    func enqueueSystem(raw: [UInt8], accountId: String, envelopeFrom: String, recipients: [String], purpose: String,
+                       now: Date) async throws -> OutboxItem
 }
 
 extension OutboxRepository {
@@ -63,6 +67,10 @@ extension OutboxRepository {
         try await items(state: state, limit: limit)
     }
     public func resend(id: String) async throws -> OutboxItem { try await resend(id: id, now: Date()) }
+    public func enqueueSystem(raw: [UInt8], accountId: String, envelopeFrom: String, recipients: [String],
+                              purpose: String) async throws -> OutboxItem {
+        try await enqueueSystem(raw: raw, accountId: accountId, envelopeFrom: envelopeFrom, recipients: recipients, purpose: purpose, now: Date())
+    }
     public func autoReplyHistory(ticketId: String, recipient: String) async throws -> (onTicket: Int, toRecipientLastHour: Int) {
         try await autoReplyHistory(ticketId: ticketId, recipient: recipient, now: Date())
     }

@@ -63,6 +63,7 @@ public struct Repositories: Sendable {
     public var users: any UserRepository
     public var tokens: any TokenRepository
     public var sessions: any SessionRepository
+    public var people: any PeopleRepository
     public var settings: any SettingsRepository
     public var dispositions: any DispositionRepository
     public var cannedAnswers: any CannedAnswerRepository
@@ -79,7 +80,8 @@ public struct Repositories: Sendable {
     public var webhookEndpoints: any WebhookEndpointRepository
 
     public init(accounts: any AccountRepository, oauth2: any OAuth2GrantRepository, users: any UserRepository,
-                tokens: any TokenRepository, sessions: any SessionRepository, settings: any SettingsRepository,
+                tokens: any TokenRepository, sessions: any SessionRepository, people: any PeopleRepository,
+                settings: any SettingsRepository,
                 dispositions: any DispositionRepository, cannedAnswers: any CannedAnswerRepository,
                 templates: any TemplateRepository, rules: any RuleRepository, routing: any RoutingRepository,
                 tickets: any TicketRepository, ingest: any IngestRepository, fetchState: any FetchStateRepository,
@@ -90,6 +92,7 @@ public struct Repositories: Sendable {
         self.users = users
         self.tokens = tokens
         self.sessions = sessions
+        self.people = people
         self.settings = settings
         self.dispositions = dispositions
         self.cannedAnswers = cannedAnswers

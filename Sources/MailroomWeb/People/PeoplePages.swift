@@ -8,7 +8,7 @@ import MailroomStore
 /// token is a random value also set as a cookie for its path (double submit), as the sign-in form's.
 extension WebSite {
     static let formCookie = "mailroom_form"
-    var people: SQLPeopleStore { SQLPeopleStore(database: store.database) }
+    var people: any PeopleRepository { store.people }
     var peopleMail: PeopleMail {
         PeopleMail(store: store, mailer: SystemMailer(store: store, wake: dependencies.outboxChanged))
     }

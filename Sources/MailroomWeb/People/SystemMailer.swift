@@ -8,12 +8,12 @@ import Mustache
 /// the `systemSender` setting names, through the outbox (its retry policy and attempt log), on no
 /// ticket, and marked `Auto-Submitted: auto-generated` so that responders do not answer it.
 public struct SystemMailer: Sendable {
-    let store: SQLStore
+    let store: Repositories
     /// Tells the outbox sender that a row is due.
     let wake: @Sendable () -> Void
 
-    public init(store: SQLStore, wake: @escaping @Sendable () -> Void) {
-        self.store = store
+    public init(store: some RepositoryProvider, wake: @escaping @Sendable () -> Void) {
+        self.store = store.repositories
         self.wake = wake
     }
 
@@ -63,12 +63,12 @@ public struct InvitationContent: Codable, Sendable, Equatable {
 
 /// Sends invitations and password-reset links: a fresh single-use token per mail, only its hash kept.
 public struct PeopleMail: Sendable {
-    let store: SQLStore
+    let store: Repositories
     let mailer: SystemMailer
-    var people: SQLPeopleStore { SQLPeopleStore(database: store.database) }
+    var people: any PeopleRepository { store.people }
 
-    public init(store: SQLStore, mailer: SystemMailer) {
-        self.store = store
+    public init(store: some RepositoryProvider, mailer: SystemMailer) {
+        self.store = store.repositories
         self.mailer = mailer
     }
 
