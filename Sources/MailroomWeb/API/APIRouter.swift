@@ -71,6 +71,8 @@ public enum APIRouter {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorStatusMiddleware())
+        let routeMethods = RouteMethods()
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routeMethods))
 
         router.get("healthz") { _, _ in
             JSONResponse(["status": "ok"])
@@ -133,6 +135,7 @@ public enum APIRouter {
         QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
         OAuth2Controller(dependencies: dependencies).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)
+        routeMethods.load(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
         return router
     }
 }
