@@ -521,9 +521,10 @@ let migrations: [Migration] = [
 public enum Migrator {
     public static var latestVersion: Int { migrations.map(\.version).max() ?? 0 }
 
-    /// Returns the versions applied now (empty when the schema was current).
+    /// Returns the versions applied now (empty when the schema was current). `upTo`: stop after
+    /// that version (upgrade tests build a database as an older release left it).
     @discardableResult
-    public static func migrate(_ database: MailroomDatabase, logger: Logger) async throws -> [Int] {
+    public static func migrate(_ database: MailroomDatabase, upTo lastVersion: Int? = nil, logger: Logger) async throws -> [Int] {
         try await database.withConnection { db in
             try await db.raw("""
                 CREATE TABLE IF NOT EXISTS mailroom_migrations (
@@ -531,7 +532,7 @@ public enum Migrator {
                 """).run()
         }
         var applied: [Int] = []
-        for migration in migrations {
+        for migration in migrations where migration.version <= lastVersion ?? Int.max {
             let didApply = try await database.transaction { db in
                 if database.kind == .postgres {
                     // Several nodes may start at once: one migrates, the others wait and then see it done.

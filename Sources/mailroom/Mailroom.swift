@@ -8,7 +8,7 @@ struct Mailroom: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mailroom",
         abstract: "An email channel server for contact centers and help desks.",
-        subcommands: [Serve.self, Migrate.self, ParseCommand.self, Import.self])
+        subcommands: [Serve.self, Migrate.self, ParseCommand.self, Import.self, BackupCommand.self, RestoreCommand.self])
 }
 
 /// The flags every command that opens the store shares.

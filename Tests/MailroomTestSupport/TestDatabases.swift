@@ -25,15 +25,16 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConver
 
     public static let secrets = SecretBox.random()
 
-    /// Opens an empty database of this kind with the current schema, runs `body`, and throws the database away.
-    public func withDatabase<T: Sendable>(_ body: @Sendable (MailroomDatabase) async throws -> T) async throws -> T {
+    /// Opens an empty database of this kind with the current schema (with no schema at all when
+    /// `migrated` is false), runs `body`, and throws the database away.
+    public func withDatabase<T: Sendable>(migrated: Bool = true, _ body: @Sendable (MailroomDatabase) async throws -> T) async throws -> T {
         switch self {
         case .sqlite:
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mailroom-test-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: directory) }
             let database = try await MailroomDatabase.open(.sqlite(path: directory.appendingPathComponent("test.sqlite").path),
                                                            logger: Self.logger)
-            try await Migrator.migrate(database, logger: Self.logger)
+            if migrated { try await Migrator.migrate(database, logger: Self.logger) }
             do {
                 let result = try await body(database)
                 await database.close()
@@ -59,7 +60,7 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConver
                 }
             }
             return try await Self.withPostgres(url: url) { database in
-                try await Migrator.migrate(database, logger: Self.logger)
+                if migrated { try await Migrator.migrate(database, logger: Self.logger) }
                 return try await body(database)
             }
         }

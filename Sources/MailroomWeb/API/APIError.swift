@@ -12,6 +12,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
     public let details: [FieldError]
     /// Sent as `Retry-After` (429 and 503 answers).
     public var retryAfterSeconds: Int? = nil
+    /// Sent as `Allow` (405 answers): the methods the path takes.
+    public var allowedMethods: [String]? = nil
 
     public init(_ status: HTTPResponse.Status, code: String, message: String, field: String? = nil, details: [FieldError] = []) {
         self.status = status
@@ -100,6 +102,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer" }
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        if let allowedMethods { headers[.allow] = allowedMethods.joined(separator: ", ") }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -76,6 +76,8 @@ public enum APIRouter {
         router.add(middleware: ErrorMiddleware())
         router.add(middleware: MetricsMiddleware())
         router.add(middleware: ErrorStatusMiddleware())
+        let routeMethods = RouteMethods()
+        router.add(middleware: MethodNotAllowedMiddleware(routes: routeMethods))
 
         router.get("healthz") { _, _ in
             JSONResponse(["status": "ok"])
@@ -151,6 +153,7 @@ public enum APIRouter {
         OAuth2Controller(dependencies: dependencies).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)
         PeopleController(store: store, mail: peopleMail).addRoutes(to: api)
+        routeMethods.load(router.routes.map { (path: $0.path.description, method: $0.method.rawValue) })
         return router
     }
 }
