@@ -104,7 +104,9 @@ public enum MailroomApplication {
                                   onWebhook: { webhooks.wake() })
         let pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: logger,
                                       onBatchCommit: { batch in await routing.run(after: batch) })
-        let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
+        let exchangeNotifications = ExchangeNotificationInbox()
+        let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger,
+                                         exchangeNotifications: exchangeNotifications)
         let composer = ReplyComposer(store: store)
         OAuth2Notices.observer = LiveOAuth2TokenNotices(events: events)
         var webDependencies = WebDependencies(
@@ -119,7 +121,8 @@ public enum MailroomApplication {
             events: events,
             webhooksChanged: { webhooks.wake() },
             routing: routingService)
-        webDependencies.oauth2HTTP = URLSessionOAuth2HTTP()
+        webDependencies.oauth2HTTP = OAuth2HTTPTransport()
+        webDependencies.exchangeNotifications = exchangeNotifications
         webDependencies.web = configuration.web
         let router = APIRouter.build(webDependencies)
         let app = Application(

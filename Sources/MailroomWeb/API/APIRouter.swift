@@ -33,6 +33,8 @@ public struct WebDependencies: Sendable {
     public var routing: (any RoutingOperations)?
     /// Talks to OAuth2 providers (code exchange at sign-in); nil: signing in answers 503.
     public var oauth2HTTP: (any OAuth2HTTPClient)?
+    /// Hands Graph change notifications to the fetchers that subscribed; nil: the route answers 404.
+    public var exchangeNotifications: ExchangeNotificationInbox?
 
     public init(store: SQLStore, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -112,6 +114,7 @@ public enum APIRouter {
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
         users.addPublicRoutes(to: open)
+        if let inbox = dependencies.exchangeNotifications { ExchangeNotificationsController(inbox: inbox).addRoutes(to: router) }
 
         let sessions = SessionAuthenticator(sessions: SQLSessionRepository(database: store.database), settings: dependencies.web)
         WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions, limiter: signInLimiter)
