@@ -43,6 +43,12 @@ public struct ExchangeError: Error, Sendable, Equatable, CustomStringConvertible
     public var message: String
     /// How long the server asked to wait (Retry-After, BackOffMilliseconds).
     public var retryAfter: Duration?
+    /// For `connection` errors: what happened to the connection, when known.
+    public var transport: Transport?
+
+    public enum Transport: String, Sendable, Equatable {
+        case refused, timedOut, closed, tls
+    }
 
     public init(_ kind: Kind, code: String? = nil, status: Int? = nil, message: String, retryAfter: Duration? = nil) {
         self.kind = kind

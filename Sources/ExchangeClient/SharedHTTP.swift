@@ -85,23 +85,31 @@ public enum SharedHTTP {
     }
 
     static func transportError(_ error: any Error, host: String) -> ExchangeError {
+        func connection(_ transport: ExchangeError.Transport?, _ message: String) -> ExchangeError {
+            var failure = ExchangeError(.connection, message: message)
+            failure.transport = transport
+            return failure
+        }
         let text = String(describing: error)
         if let client = error as? HTTPClientError {
             switch client {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .tlsHandshakeTimeout:
-                return ExchangeError(.connection, message: "\(host) did not answer in time")
+                return connection(.timedOut, "\(host) did not answer in time")
             case .remoteConnectionClosed:
-                return ExchangeError(.connection, message: "\(host) closed the connection before the answer was complete")
+                return connection(.closed, "\(host) closed the connection before the answer was complete")
             default:
-                return ExchangeError(.connection, message: "cannot talk to \(host): \(client)")
+                break
             }
+        }
+        if let io = error as? IOError, io.errnoCode == ECONNREFUSED || text.contains("Connection refused") {
+            return connection(.refused, "\(host) refused the connection")
         }
         if text.contains("NXDOMAIN") || text.contains("unknown host") || text.contains("resolve") && text.contains("host") {
             return ExchangeError(.unknownHost, message: "the host name \(host) does not resolve")
         }
         if error is NIOSSLError || text.contains("certificate") || text.contains("handshake") {
-            return ExchangeError(.connection, message: "the TLS handshake with \(host) failed (is its certificate trusted? the account can accept any certificate)")
+            return connection(.tls, "the TLS handshake with \(host) failed (is its certificate trusted? the account can accept any certificate)")
         }
-        return ExchangeError(.connection, message: "cannot talk to \(host): \(text.prefix(200))")
+        return connection(nil, "cannot talk to \(host): \(text.prefix(200))")
     }
 }

@@ -141,9 +141,13 @@ public final class WebhookSender: Service, Sendable {
     /// Network errors as text a person can act on, without the URL's user-info part.
     static func describe(_ error: any Error) -> String {
         if let error = error as? ExchangeError {
-            switch error.kind {
-            case .unknownHost: return "the webhook host name could not be resolved"
-            default: return "the webhook could not be posted: \(error.message)"
+            if error.kind == .unknownHost { return "the webhook host name could not be resolved" }
+            switch error.transport {
+            case .refused?: return "the webhook receiver refused the connection"
+            case .timedOut?: return "the webhook receiver did not answer within \(Int(requestTimeout)) seconds"
+            case .closed?: return "the webhook receiver closed the connection before answering"
+            case .tls?: return "the TLS connection to the webhook receiver failed (certificate or handshake)"
+            case nil: return "the webhook could not be posted: \(error.message)"
             }
         }
         if error is SharedHTTP.BodyTooLarge { return "the webhook receiver answered with more than 64 KB" }

@@ -63,11 +63,21 @@ import Testing
         #expect(created.0 == 201, "\(created.1)")
 
         var generator = SystemRandomNumberGenerator()
+        var left = total
         for round in 1...10 {
             try await Task.sleep(for: .milliseconds(Int.random(in: 150...900, using: &generator)))
+            // Killed while it works: once the folder shrank since the last kill (up to five seconds),
+            // a random moment later, so kills fall between a batch's commit and its delete, or in the next batch.
+            var waited = 0
+            while left > 0, waited < 50, try await Self.inboxCount(mailbox) == left {
+                try await Task.sleep(for: .milliseconds(100))
+                waited += 1
+            }
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...300, using: &generator)))
             kill(server.processIdentifier, SIGKILL)
             server.waitUntilExit()
-            print("\(protocolName) crash round \(round): killed with \(try await Self.inboxCount(mailbox)) messages left")
+            left = try await Self.inboxCount(mailbox)
+            print("\(protocolName) crash round \(round): killed with \(left) messages left")
             server = try crash.startServer(dataDirectory: dataDirectory, port: port)
             try await crash.waitForHealth(port: port)
         }
