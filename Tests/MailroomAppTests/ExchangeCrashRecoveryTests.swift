@@ -65,15 +65,15 @@ import Testing
         var generator = SystemRandomNumberGenerator()
         var left = total
         for round in 1...10 {
-            try await Task.sleep(for: .milliseconds(Int.random(in: 150...900, using: &generator)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 50...400, using: &generator)))
             // Killed while it works: once the folder shrank since the last kill (up to five seconds),
             // a random moment later, so kills fall between a batch's commit and its delete, or in the next batch.
             var waited = 0
-            while left > 0, waited < 50, try await Self.inboxCount(mailbox) == left {
-                try await Task.sleep(for: .milliseconds(100))
+            while left > 0, waited < 250, try await Self.inboxCount(mailbox) == left {
+                try await Task.sleep(for: .milliseconds(20))
                 waited += 1
             }
-            try await Task.sleep(for: .milliseconds(Int.random(in: 0...300, using: &generator)))
+            try await Task.sleep(for: .milliseconds(Int.random(in: 0...80, using: &generator)))
             kill(server.processIdentifier, SIGKILL)
             server.waitUntilExit()
             left = try await Self.inboxCount(mailbox)
