@@ -37,7 +37,7 @@ def ews_account(mailbox: str):
 
 def ews_read(mailbox: str) -> int:
     account = ews_account(mailbox)
-    ids = [item for change, item in account.inbox.sync_items(only_fields=["id", "changekey"], max_changes_per_page=512)
+    ids = [item for change, item in account.inbox.sync_items(only_fields=["id", "changekey"], max_changes_returned=512)
            if change == "create"]
     count = 0
     for start in range(0, len(ids), 25):
