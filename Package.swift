@@ -67,6 +67,25 @@ targets += [
     .testTarget(name: "SMTPClientTests", dependencies: ["SMTPClient", "ClientTestSupport", .product(name: "NIOCore", package: "swift-nio")], resources: [.copy("Fixtures")], swiftSettings: swiftSettings),
 ]
 
+// MARK: - Exchange: Microsoft Graph and EWS over HTTPS (async-http-client)
+
+// (section: exchange)
+targets += [
+    // Graph and EWS clients: the pure parts (delta paging, response parsing, error classes, SOAP
+    // building and parsing) need no socket; the HTTP part is one shared async-http-client.
+    .target(
+        name: "ExchangeClient",
+        dependencies: [
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+        ],
+        swiftSettings: swiftSettings
+    ),
+    .testTarget(name: "ExchangeClientTests", dependencies: ["ExchangeClient"], swiftSettings: swiftSettings),
+]
+
 // MARK: - Mailroom server: domain, store, web, app, executable
 
 // (section: server)
@@ -94,7 +113,8 @@ targets += [
     .target(
         name: "MailroomWorkers",
         dependencies: [
-            "MailroomCore", "MailMessage", "MailTransport", "IMAPClient", "POP3Client", "SMTPClient",
+            "MailroomCore", "MailMessage", "MailTransport", "IMAPClient", "POP3Client", "SMTPClient", "ExchangeClient",
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -151,12 +171,13 @@ targets += [
     .testTarget(
         name: "MailroomWorkersTests",
         dependencies: ["MailroomWorkers", "MailroomStore", "MailroomTestSupport", "MailroomMemoryStore", "ClientTestSupport", "IMAPClient", "POP3Client", "MailTransport",
+                       "ExchangeClient", .product(name: "NIOHTTP1", package: "swift-nio"),
                        .product(name: "Hummingbird", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),
     .testTarget(
         name: "MailroomAppTests",
-        dependencies: ["MailroomApp", "MailroomTestSupport", "mailroom", .product(name: "HummingbirdTesting", package: "hummingbird")],
+        dependencies: ["MailroomApp", "MailroomTestSupport", "mailroom", "ExchangeClient", .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "HummingbirdTesting", package: "hummingbird")],
         swiftSettings: swiftSettings
     ),
     .executableTarget(
@@ -234,6 +255,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),

@@ -104,7 +104,9 @@ public enum MailroomApplication {
                                   onWebhook: { webhooks.wake() })
         let pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: logger,
                                       onBatchCommit: { batch in await routing.run(after: batch) })
-        let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger)
+        let exchangeNotifications = ExchangeNotificationInbox()
+        let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger,
+                                         exchangeNotifications: exchangeNotifications)
         let composer = ReplyComposer(store: store)
         let peopleMail = PeopleMail(store: store.repositories, mailer: SystemMailer(store: store.repositories, wake: { sender.wake() }))
         OAuth2Notices.observer = SystemMailTokenNotices(live: LiveOAuth2TokenNotices(events: events), mail: peopleMail, logger: logger)
@@ -120,7 +122,8 @@ public enum MailroomApplication {
             events: events,
             webhooksChanged: { webhooks.wake() },
             routing: routingService)
-        webDependencies.oauth2HTTP = URLSessionOAuth2HTTP()
+        webDependencies.oauth2HTTP = OAuth2HTTPTransport()
+        webDependencies.exchangeNotifications = exchangeNotifications
         webDependencies.renderCanned = { ticketId, cannedId, author in
             try await composer.renderCanned(ticketId: ticketId, cannedAnswerId: cannedId, author: author)
         }

@@ -117,6 +117,33 @@ public struct SQLFetchStateStore: Sendable {
         }
     }
 
+    // MARK: Graph and EWS
+
+    public func exchangeSyncState(accountId: String, folder: String) async throws -> String? {
+        try await database.withConnection { db in
+            try await db.raw("""
+                SELECT sync_state FROM exchange_sync_states WHERE account_id = \(bind: accountId) AND folder = \(bind: folder)
+                """).first()?.decode(column: "sync_state", as: String.self)
+        }
+    }
+
+    public func exchangeItemsTaken(accountId: String) async throws -> Set<String> {
+        try await database.withConnection { db in
+            Set(try await db.raw("SELECT item_id FROM exchange_taken WHERE account_id = \(bind: accountId)").all()
+                .map { try $0.decode(column: "item_id", as: String.self) })
+        }
+    }
+
+    public func forgetExchangeItems(accountId: String, keeping present: Set<String>) async throws {
+        let gone = try await exchangeItemsTaken(accountId: accountId).subtracting(present)
+        guard !gone.isEmpty else { return }
+        try await database.transaction { db in
+            for chunk in stride(from: 0, to: gone.count, by: 500).map({ Array(Array(gone)[$0..<min($0 + 500, gone.count)]) }) {
+                try await db.raw("DELETE FROM exchange_taken WHERE account_id = \(bind: accountId) AND item_id IN (\(binds: chunk))").run()
+            }
+        }
+    }
+
     static func record(_ position: MailboxPosition?, account: String, db: any SQLDatabase, now: Date) async throws {
         switch position {
         case .none, .file:
@@ -126,6 +153,11 @@ public struct SQLFetchStateStore: Sendable {
                              .integer(Timestamp.from(now)))
         case .pop3(let uidl):
             try await db.run(Statements.recordUIDL, .text(account), .text(uidl), .integer(Timestamp.from(now)))
+        case .exchange(let folder, let itemId, let syncState):
+            if let itemId { try await db.run(Statements.recordTaken, .text(account), .text(itemId), .integer(Timestamp.from(now))) }
+            if let syncState {
+                try await db.run(Statements.recordSyncState, .text(account), .text(folder), .text(syncState), .integer(Timestamp.from(now)))
+            }
         }
     }
 
@@ -139,6 +171,14 @@ public struct SQLFetchStateStore: Sendable {
                                       THEN mailbox_positions.high_water ELSE excluded.high_water END,
                     uid_validity = excluded.uid_validity,
                     updated_at = excluded.updated_at
+                """)
+        static let recordTaken = FixedSQL("""
+                INSERT INTO exchange_taken (account_id, item_id, created_at) VALUES (?, ?, ?)
+                ON CONFLICT (account_id, item_id) DO NOTHING
+                """)
+        static let recordSyncState = FixedSQL("""
+                INSERT INTO exchange_sync_states (account_id, folder, sync_state, updated_at) VALUES (?, ?, ?, ?)
+                ON CONFLICT (account_id, folder) DO UPDATE SET sync_state = excluded.sync_state, updated_at = excluded.updated_at
                 """)
         static let recordUIDL = FixedSQL("""
                 INSERT INTO pop3_seen (account_id, uidl, created_at) VALUES (?, ?, ?)

@@ -31,7 +31,9 @@ public enum AccountConnectionTest {
         case .pop3:
             return await POP3Connection.check(account.incomingEndpoint, credentials: account.incomingCredentials)
         case .ews:
-            return unsupported("EWS", account.incomingEndpoint)
+            return await ExchangeConnectionTest.ews(account, incoming: true)
+        case .graph:
+            return await ExchangeConnectionTest.graph(account, incoming: true)
         }
     }
 
@@ -43,14 +45,9 @@ public enum AccountConnectionTest {
             let domain = account.fromAddress.split(separator: "@").last.map(String.init) ?? "localhost"
             return await SMTPConnection.check(account.outgoingEndpoint, credentials: account.outgoingCredentials, heloName: domain)
         case .ews:
-            return unsupported("EWS", account.outgoingEndpoint)
+            return await ExchangeConnectionTest.ews(account, incoming: false)
+        case .graph:
+            return await ExchangeConnectionTest.graph(account, incoming: false)
         }
-    }
-
-    static func unsupported(_ name: String, _ endpoint: MailEndpoint) -> ConnectionCheckReport {
-        let runner = ConnectionCheckRunner()
-        runner.record("protocol", .failed, duration: .zero,
-                      message: "\(name) (Exchange Web Services) is stored but not yet spoken by this version of Mailroom; use IMAP or POP3 and SMTP for this mailbox")
-        return runner.report(protocolName: name, endpoint: endpoint)
     }
 }

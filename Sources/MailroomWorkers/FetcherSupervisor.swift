@@ -21,8 +21,15 @@ public actor FetcherSupervisor: Service {
     private let starts: AsyncStream<RunningFetcher>
     private let startContinuation: AsyncStream<RunningFetcher>.Continuation
 
+    /// Where Graph change notifications arrive (nil: Graph accounts poll only).
+    private let exchangeNotifications: ExchangeNotificationInbox?
+    /// The settings' publicBaseURL as of the last full round: Graph subscriptions point there.
+    private var publicBaseURL: String?
+
     public init(store: some RepositoryProvider, pipeline: IngestPipeline, status: AccountStatusBoard, logger: Logger,
-                nodeName: String = ProcessInfo.processInfo.hostName, reconcileInterval: Duration = .seconds(2)) {
+                nodeName: String = ProcessInfo.processInfo.hostName, reconcileInterval: Duration = .seconds(2),
+                exchangeNotifications: ExchangeNotificationInbox? = nil) {
+        self.exchangeNotifications = exchangeNotifications
         self.store = store.repositories
         self.pipeline = pipeline
         self.status = status
@@ -76,6 +83,7 @@ public actor FetcherSupervisor: Service {
         fullRoundDue = false
         roundsSinceFull = 0
         seenMarker = marker
+        if exchangeNotifications != nil { publicBaseURL = try? await store.settings.globalSettings().publicBaseURL }
         let accounts: [Account]
         do {
             accounts = try await store.accounts.list(includeDeleted: false)
@@ -85,7 +93,7 @@ public actor FetcherSupervisor: Service {
             return
         }
         var desired: [String: Account] = [:]
-        for account in accounts where account.fetches && [.imap, .pop3].contains(account.incoming.protocol) {
+        for account in accounts where account.fetches && [.imap, .pop3, .graph, .ews].contains(account.incoming.protocol) {
             if let hostname = account.hostname, hostname != nodeName { continue }
             // Running fetchers keep their lease through the batch renewal below; a new one must win it first
             // (another node holding a live lease fetches this account, and this node waits for it to lapse).
@@ -105,7 +113,17 @@ public actor FetcherSupervisor: Service {
         }
         for (id, account) in desired where running[id] == nil {
             let fetcher: RunningFetcher
-            if account.incoming.protocol == .pop3 {
+            if account.incoming.protocol.isExchange {
+                let credentials = AccountCredentialSource(accounts: store.accounts)
+                var push: GraphPush?
+                if let base = publicBaseURL, let inbox = exchangeNotifications { push = GraphPush(publicBaseURL: base, inbox: inbox) }
+                let source: any ExchangeMailboxSource = account.incoming.protocol == .graph
+                    ? GraphMailboxSource(account: account, credentials: credentials, push: push)
+                    : EWSMailboxSource(account: account, credentials: credentials)
+                let exchange = ExchangeFetcher(account: account, source: source, pipeline: pipeline, fetchState: store.fetchState,
+                                               quarantine: store.quarantine, status: status, logger: logger)
+                fetcher = RunningFetcher { await exchange.run() }
+            } else if account.incoming.protocol == .pop3 {
                 let pop3 = POP3Fetcher(account: account, pipeline: pipeline, fetchState: store.fetchState, quarantine: store.quarantine,
                                        status: status, logger: logger, credentials: AccountCredentialSource(store))
                 fetcher = RunningFetcher { await pop3.run() }

@@ -47,7 +47,7 @@ public struct OAuth2AccountTokens: Sendable {
     let observer: (any OAuth2TokenStateObserver)?
     let logger: Logger
 
-    public init(store: any OAuth2GrantRepository, http: any OAuth2HTTPClient = URLSessionOAuth2HTTP(), owner: String? = nil,
+    public init(store: any OAuth2GrantRepository, http: any OAuth2HTTPClient = OAuth2HTTPTransport(), owner: String? = nil,
                 margin: TimeInterval = 300, leaseDuration: TimeInterval = 60, waitLimit: Duration = .seconds(45),
                 observer: (any OAuth2TokenStateObserver)? = nil, logger: Logger = Logger(label: "mailroom.oauth2")) {
         self.store = store

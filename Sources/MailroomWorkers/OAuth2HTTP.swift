@@ -1,34 +1,35 @@
+import ExchangeClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MailroomCore
+import NIOHTTP1
 
-/// The one place Mailroom talks HTTP to OAuth2 providers (token, user info, revocation); a later
-/// move to another HTTP client replaces this type alone. Bodies are capped, and errors name the
-/// host but never the request, which carries codes, tokens and the client secret.
-public struct URLSessionOAuth2HTTP: OAuth2HTTPClient {
+/// The one place Mailroom talks HTTP to OAuth2 providers (token, user info, revocation), over the
+/// process's shared async-http-client. Bodies are capped, and errors name the host but never the
+/// request, which carries codes, tokens and the client secret.
+public struct OAuth2HTTPTransport: OAuth2HTTPClient {
     let timeout: TimeInterval
     static let maximumBodyBytes = 1 << 20
 
     public init(timeout: TimeInterval = 30) { self.timeout = timeout }
 
     public func send(_ request: OAuth2HTTPRequest) async throws -> OAuth2HTTPResponse {
-        var urlRequest = URLRequest(url: request.url, timeoutInterval: timeout)
-        urlRequest.setValue("application/json", forHTTPHeaderField: "Accept")
-        if let bearer = request.bearer { urlRequest.setValue("Bearer \(bearer)", forHTTPHeaderField: "Authorization") }
+        var headers = HTTPHeaders()
+        headers.add(name: "Accept", value: "application/json")
+        if let bearer = request.bearer { headers.add(name: "Authorization", value: "Bearer \(bearer)") }
+        var body: [UInt8]?
         if request.form != nil {
-            urlRequest.httpMethod = "POST"
-            urlRequest.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-            urlRequest.httpBody = Data(request.formBody.utf8)
+            headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            body = Array(request.formBody.utf8)
         }
         let host = request.url.host ?? "the provider"
         do {
-            let (data, response) = try await URLSession.shared.data(for: urlRequest)
-            return OAuth2HTTPResponse(status: (response as? HTTPURLResponse)?.statusCode ?? 0,
-                                      body: Array(data.prefix(Self.maximumBodyBytes)))
-        } catch {
-            throw OAuth2FlowError.unreachable(host, (error as NSError).localizedDescription)
+            let response = try await SharedHTTP.send(method: request.form != nil ? .POST : .GET, url: request.url.absoluteString, headers: headers,
+                                                     body: body, timeout: .seconds(timeout), maxBodyBytes: Self.maximumBodyBytes)
+            return OAuth2HTTPResponse(status: response.status, body: response.body)
+        } catch let error as ExchangeError {
+            throw OAuth2FlowError.unreachable(host, error.message)
+        } catch is SharedHTTP.BodyTooLarge {
+            throw OAuth2FlowError.unreachable(host, "the answer was larger than \(Self.maximumBodyBytes) bytes")
         }
     }
 }

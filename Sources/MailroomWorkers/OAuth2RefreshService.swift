@@ -28,7 +28,7 @@ public final class OAuth2RefreshService: Service, Sendable {
     let limits: Limits
     let logger: Logger
 
-    public init(store: any OAuth2GrantRepository, http: any OAuth2HTTPClient = URLSessionOAuth2HTTP(), limits: Limits = Limits(),
+    public init(store: any OAuth2GrantRepository, http: any OAuth2HTTPClient = OAuth2HTTPTransport(), limits: Limits = Limits(),
                 logger: Logger = Logger(label: "mailroom.oauth2")) {
         self.store = store
         self.limits = limits

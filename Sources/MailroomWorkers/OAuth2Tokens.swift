@@ -1,7 +1,4 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MailTransport
 import MailroomCore
 import Synchronization
@@ -65,10 +62,14 @@ public enum OAuth2TokenEndpoint {
 
     /// `application/x-www-form-urlencoded` body of a refresh request.
     public static func refreshBody(_ settings: OAuth2Settings, refreshToken: String) -> String {
+        refreshFields(settings, refreshToken: refreshToken).map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
+    }
+
+    static func refreshFields(_ settings: OAuth2Settings, refreshToken: String) -> [(String, String)] {
         var fields = [("grant_type", "refresh_token"), ("refresh_token", refreshToken), ("client_id", settings.clientId)]
         if let secret = settings.clientSecret?.revealed { fields.append(("client_secret", secret)) }
         if let scope = settings.scope { fields.append(("scope", scope)) }
-        return fields.map { "\(formEncode($0.0))=\(formEncode($0.1))" }.joined(separator: "&")
+        return fields
     }
 
     static func formEncode(_ text: String) -> String {
@@ -93,19 +94,14 @@ public enum OAuth2TokenEndpoint {
         -> OAuth2Grant {
         guard let refreshToken = settings.refreshToken?.revealed else { throw OAuth2Error.noRefreshToken }
         guard let url = url(for: settings) else { throw OAuth2Error.noEndpoint(settings.provider) }
-        var request = URLRequest(url: url, timeoutInterval: timeout)
-        request.httpMethod = "POST"
-        request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
-        request.setValue("application/json", forHTTPHeaderField: "Accept")
-        request.httpBody = Data(refreshBody(settings, refreshToken: refreshToken).utf8)
-        let data: Data
-        let response: URLResponse
+        let response: OAuth2HTTPResponse
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
-        } catch {
-            throw OAuth2Error.unreachable("\(url.host ?? "?"): \((error as NSError).localizedDescription)")
+            response = try await OAuth2HTTPTransport(timeout: timeout)
+                .send(OAuth2HTTPRequest(url: url, form: refreshFields(settings, refreshToken: refreshToken)))
+        } catch let error as OAuth2FlowError {
+            throw OAuth2Error.unreachable("\(error)")
         }
-        return try grant(from: data, status: (response as? HTTPURLResponse)?.statusCode ?? 0, now: now())
+        return try grant(from: Data(response.body), status: response.status, now: now())
     }
 }
 

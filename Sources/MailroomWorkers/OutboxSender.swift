@@ -17,16 +17,16 @@ import Synchronization
 /// crash can duplicate at most that many answered-but-unrecorded messages per connection, plus the
 /// one whose DATA was being answered.
 public actor OutboxSender: Service {
-    private let store: Repositories
-    private let logger: Logger
+    let store: Repositories
+    let logger: Logger
     private let owner: String
     private let batchSize: Int
     /// A round every idle wait, and one whenever a reply is queued.
     private let rounds: PeriodicWork<ContinuousClock>
     /// SMTP connections opened at once to one account's server (several messages go over each).
-    private let connectionsPerAccount: Int
+    let connectionsPerAccount: Int
     private let unrecordedPerConnection: Int
-    private let leaseSeconds: TimeInterval
+    let leaseSeconds: TimeInterval
     /// Where a final failure is announced, so the agent's screen shows it at once.
     private let events: any LiveEventPublisher
 
@@ -181,7 +181,7 @@ public actor OutboxSender: Service {
             let accountItems = byAccount[accountId] ?? []
             do {
                 let found = try await store.accounts.find(id: accountId)
-                shares.append(Batch.Share(account: found.flatMap { $0.sends && $0.outgoing.protocol == .smtp ? $0 : nil }, items: accountItems))
+                shares.append(Batch.Share(account: found.flatMap { $0.sends && Self.sendsHere($0.outgoing.protocol) ? $0 : nil }, items: accountItems))
             } catch {
                 // Left leased: the rows go out once the lease lapses and the database answers again.
                 logger.error("cannot read the sending account", metadata: ["account": "\(accountId)", "error": "\(error)"])
@@ -199,12 +199,18 @@ public actor OutboxSender: Service {
             for share in batch.shares {
                 guard let account = share.account else {
                     let failure = DeliveryFailure(kind: .noSuchProvider,
-                        text: "the sending account is deleted or has no SMTP server; set its outgoing server, then resend")
+                        text: "the sending account is deleted or has no outgoing server; set its outgoing server, then resend")
                     for item in share.items { submitFailure(failure, item: item, settings: RetrySettings(), run: run) }
                     continue
                 }
                 // The connections share one queue, so none idles while another still has a backlog.
                 let queue = WorkQueue(share.items)
+                if account.outgoing.protocol.isExchange {
+                    for _ in 0..<min(Self.exchangeRequestsPerAccount, share.items.count) {
+                        group.addTask { await self.exchangeLane(queue: queue, account: account, batch: batch, run: run) }
+                    }
+                    continue
+                }
                 for _ in 0..<min(connectionsPerAccount, share.items.count) {
                     group.addTask { await self.lane(queue: queue, account: account, batch: batch, run: run) }
                 }
@@ -321,7 +327,7 @@ public actor OutboxSender: Service {
 
     /// A batch to a slow server can outlast its lease; before it does, the rows still held get a new
     /// one. A row another sender took meanwhile (its lease lapsed) is not sent by this one.
-    private nonisolated func renewLeaseIfDue(batch: Batch, after interval: Duration) async {
+    nonisolated func renewLeaseIfDue(batch: Batch, after interval: Duration) async {
         guard batch.renewalDue(after: interval) else { return }
         do {
             let ids = batch.items.map(\.id)
@@ -333,7 +339,7 @@ public actor OutboxSender: Service {
     }
 
     @discardableResult
-    private nonisolated func submitFailure(_ failure: DeliveryFailure, item: OutboxItem, settings: RetrySettings, run: SendRun) -> Int {
+    nonisolated func submitFailure(_ failure: DeliveryFailure, item: OutboxItem, settings: RetrySettings, run: SendRun) -> Int {
         let (state, attempt) = OutboxTransition.afterFailure(failure, item: item, settings: settings, now: Date())
         Counter(label: "mailroom_send_failures_total", dimensions: [("class", attempt.errorClass?.rawValue ?? "unknown")]).increment()
         logger.warning("sending failed", metadata: [

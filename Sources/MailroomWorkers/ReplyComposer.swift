@@ -55,8 +55,8 @@ public struct ReplyComposer: Sendable {
         if let mapped = account.outgoingAccountId, let target = try await store.accounts.find(id: mapped), target.sends {
             sender = target
         }
-        guard sender.sends, sender.outgoing.protocol == .smtp else {
-            throw DomainError.conflict(FieldError("accountId", "account '\(sender.key)' has no outgoing SMTP server to send from"))
+        guard sender.sends, OutboxSender.sendsHere(sender.outgoing.protocol) else {
+            throw DomainError.conflict(FieldError("accountId", "account '\(sender.key)' has no outgoing server to send from"))
         }
 
         let messages = try await store.tickets.messages(ticketId: ticketId)
@@ -174,8 +174,8 @@ public struct ReplyComposer: Sendable {
                                  headers: [MailroomCore.HeaderField], now: Date = Date()) async throws -> TicketMessage {
         var sender = account
         if let mapped = account.outgoingAccountId, let target = try await store.accounts.find(id: mapped), target.sends { sender = target }
-        guard sender.sends, sender.outgoing.protocol == .smtp else {
-            throw DomainError.conflict(FieldError("accountId", "account '\(sender.key)' has no outgoing SMTP server to send from"))
+        guard sender.sends, OutboxSender.sendsHere(sender.outgoing.protocol) else {
+            throw DomainError.conflict(FieldError("accountId", "account '\(sender.key)' has no outgoing server to send from"))
         }
         let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: sender.fromName.isEmpty ? sender.name : sender.fromName)
         var builder = MessageBuilder(from: Mailbox(name: sender.fromName.isEmpty ? nil : sender.fromName, address: sender.fromAddress))

@@ -1,4 +1,6 @@
+import ExchangeClient
 import Foundation
+import NIOHTTP1
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -124,25 +126,30 @@ public final class WebhookSender: Service, Sendable {
         return request
     }
 
-    /// Posts with a session that neither caches nor stores cookies; returns the HTTP status.
+    /// Posts through the process's shared HTTP client (no cookies, no cache, redirects not
+    /// followed); returns the HTTP status. The request is described as a URLRequest, the value tests look at.
     @Sendable public static func post(_ request: URLRequest) async throws -> Int {
-        let (_, response) = try await session.data(for: request)
-        guard let http = response as? HTTPURLResponse else {
-            throw WebhookRequestError(description: "the webhook receiver did not answer over HTTP")
-        }
-        return http.statusCode
+        guard let url = request.url?.absoluteString else { throw WebhookRequestError(description: "the webhook URL is missing") }
+        var headers = HTTPHeaders()
+        for (name, value) in request.allHTTPHeaderFields ?? [:] { headers.add(name: name, value: value) }
+        // The answer's body is not used: a little is read so the connection can be reused.
+        return try await SharedHTTP.send(method: .POST, url: url, headers: headers, body: request.httpBody.map(Array.init),
+                                         timeout: .seconds(requestTimeout), maxBodyBytes: 64 * 1024).status
     }
-
-    private static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = requestTimeout
-        configuration.httpShouldSetCookies = false
-        configuration.urlCache = nil
-        return URLSession(configuration: configuration)
-    }()
 
     /// Network errors as text a person can act on, without the URL's user-info part.
     static func describe(_ error: any Error) -> String {
+        if let error = error as? ExchangeError {
+            if error.kind == .unknownHost { return "the webhook host name could not be resolved" }
+            switch error.transport {
+            case .refused?: return "the webhook receiver refused the connection"
+            case .timedOut?: return "the webhook receiver did not answer within \(Int(requestTimeout)) seconds"
+            case .closed?: return "the webhook receiver closed the connection before answering"
+            case .tls?: return "the TLS connection to the webhook receiver failed (certificate or handshake)"
+            case nil: return "the webhook could not be posted: \(error.message)"
+            }
+        }
+        if error is SharedHTTP.BodyTooLarge { return "the webhook receiver answered with more than 64 KB" }
         let nsError = error as NSError
         if nsError.domain == NSURLErrorDomain {
             switch nsError.code {

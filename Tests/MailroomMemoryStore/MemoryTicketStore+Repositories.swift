@@ -221,6 +221,16 @@ extension MemoryTicketStore: FetchStateRepository {
     public func forgetPOP3UIDLs(accountId: String, keeping present: Set<String>) async throws {
         write { state in state.pop3Seen[accountId] = state.pop3Seen[accountId]?.filter { present.contains($0.key) } }
     }
+
+    public func exchangeSyncState(accountId: String, folder: String) async throws -> String? {
+        read { $0.exchangeSyncStates[accountId + "\u{0}" + folder] }
+    }
+
+    public func exchangeItemsTaken(accountId: String) async throws -> Set<String> { read { $0.exchangeTaken[accountId] ?? [] } }
+
+    public func forgetExchangeItems(accountId: String, keeping present: Set<String>) async throws {
+        write { state in state.exchangeTaken[accountId] = state.exchangeTaken[accountId]?.intersection(present) }
+    }
 }
 
 extension MemoryTicketStore: QuarantineRepository {

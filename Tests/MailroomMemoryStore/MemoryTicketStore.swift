@@ -76,6 +76,8 @@ struct MemoryState: Sendable {
     var inboundCounts: [String: Int] = [:]
     var imapPositions: [String: IMAPPosition] = [:]
     var pop3Seen: [String: [String: Bool]] = [:]
+    var exchangeSyncStates: [String: String] = [:]
+    var exchangeTaken: [String: Set<String>] = [:]
     var leases: [String: (node: String, expiresAt: Date)] = [:]
     var quarantine: [QuarantineEntry] = []
     /// Bumped when accounts change (the memory store has no accounts of its own; tests set it).
@@ -105,6 +107,9 @@ struct MemoryState: Sendable {
             imapPositions[key] = IMAPPosition(uidValidity: uidValidity, highWater: uid)
         case .pop3(let uidl):
             if pop3Seen[accountId]?[uidl] == nil { pop3Seen[accountId, default: [:]][uidl] = false }
+        case .exchange(let folder, let itemId, let syncState):
+            if let itemId { exchangeTaken[accountId, default: []].insert(itemId) }
+            if let syncState { exchangeSyncStates[accountId + "\u{0}" + folder] = syncState }
         }
     }
 

@@ -214,6 +214,23 @@ enum StoreUnderTest: Sendable, CustomTestStringConvertible {
     }
 
     @Test(arguments: StoreUnderTest.all)
+    func exchangeItemsAndSyncStatesAreRecordedWithTheirPositions(_ store: StoreUnderTest) async throws {
+        try await store.with { stores in
+            let id = stores.accounts[0].id
+            #expect(try await stores.fetchState.exchangeSyncState(accountId: id, folder: "inbox") == nil)
+            try await stores.ingest.recordPosition(.exchange(folder: "inbox", itemId: "A", syncState: nil), accountId: id)
+            try await stores.ingest.recordPosition(.exchange(folder: "inbox", itemId: "B", syncState: "d1"), accountId: id)
+            try await stores.ingest.recordPosition(.exchange(folder: "inbox", itemId: nil, syncState: "d2"), accountId: id)
+            #expect(try await stores.fetchState.exchangeSyncState(accountId: id, folder: "inbox") == "d2")
+            #expect(try await stores.fetchState.exchangeSyncState(accountId: id, folder: "other") == nil)
+            #expect(try await stores.fetchState.exchangeItemsTaken(accountId: id) == ["A", "B"])
+            try await stores.fetchState.forgetExchangeItems(accountId: id, keeping: ["B", "C"])
+            #expect(try await stores.fetchState.exchangeItemsTaken(accountId: id) == ["B"])
+            #expect(MailboxPosition.exchange(folder: "inbox", itemId: "B", syncState: nil).serverKey == "exchange:B")
+        }
+    }
+
+    @Test(arguments: StoreUnderTest.all)
     func aFetchLeaseBelongsToOneNodeUntilItLapses(_ store: StoreUnderTest) async throws {
         try await store.with { stores in
             let id = stores.accounts[0].id

@@ -155,11 +155,17 @@ public enum MailService: String, NamedValues {
 }
 
 public enum IncomingProtocol: String, NamedValues {
-    case none, imap, pop3, ews
+    /// `ews`: Exchange Web Services (Exchange Server); `graph`: Microsoft Graph (Exchange Online).
+    case none, imap, pop3, ews, graph
+
+    /// Spoken over HTTPS to Exchange: the connection's `url` / `baseURL` instead of host and port.
+    public var isExchange: Bool { self == .ews || self == .graph }
 }
 
 public enum OutgoingProtocol: String, NamedValues {
-    case none, smtp, ews
+    case none, smtp, ews, graph
+
+    public var isExchange: Bool { self == .ews || self == .graph }
 }
 
 /// How the connection is protected: TLS from the first byte, STARTTLS upgrade, or plain.
@@ -221,6 +227,12 @@ public struct ServerConnection: Sendable, Equatable {
     public var auth: ServerAuth
     public var connectionTimeoutSeconds: Int
     public var authTimeoutSeconds: Int
+    /// EWS: the endpoint (`https://mail.example.com/EWS/Exchange.asmx`); nil: built from `host`.
+    public var url: String?
+    /// Graph: the API's base (nil: `https://graph.microsoft.com/v1.0`).
+    public var baseURL: String?
+    /// Graph and EWS: the mailbox to open when it is not the account's from address (a shared mailbox).
+    public var mailboxAddress: String?
 
     public static let defaultConnectionTimeoutSeconds = 10
     public static let defaultAuthTimeoutSeconds = 5
@@ -236,10 +248,22 @@ public struct ServerConnection: Sendable, Equatable {
         self.connectionTimeoutSeconds = connectionTimeoutSeconds
         self.authTimeoutSeconds = authTimeoutSeconds
     }
+
+    public static let defaultGraphBaseURL = "https://graph.microsoft.com/v1.0"
+
+    /// The EWS endpoint: `url`, or a `host` given as a URL (accounts made before `url`), or the usual path on `host`.
+    public var ewsURL: String {
+        if let url, !url.isEmpty { return url }
+        if host.contains("://") { return host }
+        return "https://\(host)\(port.map { ":\($0)" } ?? "")/EWS/Exchange.asmx"
+    }
+
+    public var graphBaseURL: String { baseURL.flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultGraphBaseURL }
 }
 
 private enum ConnectionKeys: String, CodingKey {
     case `protocol`, host, port, security, acceptAnyCertificate, auth, connectionTimeoutSeconds, authTimeoutSeconds
+    case url, baseURL, mailboxAddress
     case mailbox, fetchIntervalSeconds, fetchLastDays, deleteOnFetch, headerFilters, maxMessageBytes, sentFolder, verp
 }
 
@@ -256,6 +280,9 @@ extension ServerConnection {
             connectionTimeoutSeconds: try c.decodeIfPresent(Int.self, forKey: .connectionTimeoutSeconds) ?? Self.defaultConnectionTimeoutSeconds,
             authTimeoutSeconds: try c.decodeIfPresent(Int.self, forKey: .authTimeoutSeconds) ?? Self.defaultAuthTimeoutSeconds
         )
+        url = try c.decodeIfPresent(String.self, forKey: .url).nilIfBlank?.trimmingCharacters(in: .whitespaces)
+        baseURL = try c.decodeIfPresent(String.self, forKey: .baseURL).nilIfBlank?.trimmingCharacters(in: .whitespaces)
+        mailboxAddress = try c.decodeIfPresent(String.self, forKey: .mailboxAddress).nilIfBlank?.trimmingCharacters(in: .whitespaces)
     }
 
     fileprivate func encode(into c: inout KeyedEncodingContainer<ConnectionKeys>) throws {
@@ -266,6 +293,9 @@ extension ServerConnection {
         try c.encode(auth, forKey: .auth)
         try c.encode(connectionTimeoutSeconds, forKey: .connectionTimeoutSeconds)
         try c.encode(authTimeoutSeconds, forKey: .authTimeoutSeconds)
+        try c.encodeIfPresent(url, forKey: .url)
+        try c.encodeIfPresent(baseURL, forKey: .baseURL)
+        try c.encodeIfPresent(mailboxAddress, forKey: .mailboxAddress)
     }
 }
 
@@ -319,7 +349,7 @@ public struct IncomingServer: Sendable, Equatable {
         case (.imap, _): return 143
         case (.pop3, .tls): return 995
         case (.pop3, _): return 110
-        case (.ews, _): return 443
+        case (.ews, _), (.graph, _): return 443
         case (.none, _): return nil
         }
     }
@@ -381,7 +411,7 @@ public struct OutgoingServer: Sendable, Equatable {
         case (.smtp, .tls): return 465
         case (.smtp, .starttls): return 587
         case (.smtp, .none): return 25
-        case (.ews, _): return 443
+        case (.ews, _), (.graph, _): return 443
         case (.none, _): return nil
         }
     }

@@ -81,7 +81,7 @@ public enum AccountValidator {
 
     static func validate(_ incoming: IncomingServer) -> [FieldError] {
         guard incoming.protocol != .none else { return [] }
-        var errors = validate(incoming.connection, prefix: "incoming", isURL: incoming.protocol == .ews)
+        var errors = validate(incoming.connection, prefix: "incoming", kind: ConnectionKind(incoming.protocol.rawValue))
         func check(_ condition: Bool, _ field: String, _ message: String) {
             if !condition { errors.append(FieldError("incoming.\(field)", message)) }
         }
@@ -110,21 +110,61 @@ public enum AccountValidator {
 
     static func validate(_ outgoing: OutgoingServer) -> [FieldError] {
         guard outgoing.protocol != .none else { return [] }
-        var errors = validate(outgoing.connection, prefix: "outgoing", isURL: outgoing.protocol == .ews)
+        var errors = validate(outgoing.connection, prefix: "outgoing", kind: ConnectionKind(outgoing.protocol.rawValue))
         if let folder = outgoing.sentFolder, folder.count > 255 {
             errors.append(FieldError("outgoing.sentFolder", "must be at most 255 characters"))
         }
         return errors
     }
 
-    static func validate(_ connection: ServerConnection, prefix: String, isURL: Bool) -> [FieldError] {
+    /// How a protocol names its server: host and port, an EWS endpoint URL, or Graph's base URL.
+    enum ConnectionKind {
+        case hostAndPort, ews, graph
+        init(_ protocolName: String) {
+            self = protocolName == "ews" ? .ews : protocolName == "graph" ? .graph : .hostAndPort
+        }
+    }
+
+    /// An https URL (http only to this machine, for test servers and local gateways).
+    static func isServiceURL(_ text: String) -> Bool {
+        guard text.count <= 2_000, !text.contains(where: { $0.isWhitespace }), let url = URLComponents(string: text),
+              let host = url.host, !host.isEmpty, url.user == nil, url.password == nil else { return false }
+        let scheme = url.scheme?.lowercased()
+        return scheme == "https" || scheme == "http" && ["127.0.0.1", "localhost", "::1"].contains(host.lowercased())
+    }
+
+    static func validate(_ connection: ServerConnection, prefix: String, kind: ConnectionKind) -> [FieldError] {
         var errors: [FieldError] = []
         func check(_ condition: Bool, _ field: String, _ message: String) {
             if !condition { errors.append(FieldError("\(prefix).\(field)", message)) }
         }
         let host = connection.host
-        check(!host.isEmpty, "host", "is required for this protocol")
-        if !host.isEmpty {
+        let isURL = kind == .ews
+        if let mailbox = connection.mailboxAddress {
+            check(MailAddressSyntax.isValid(mailbox), "mailboxAddress", "must be the shared mailbox's address, such as support@example.com")
+        }
+        switch kind {
+        case .graph:
+            if let base = connection.baseURL {
+                check(isServiceURL(base), "baseURL", "must be an https URL such as \(ServerConnection.defaultGraphBaseURL)")
+            }
+            check(connection.auth.method == .oauth2, "auth.method",
+                  "must be 'oauth2': Microsoft Graph accepts only tokens (sign in with a Microsoft provider)")
+        case .ews:
+            let before = errors.count
+            if let url = connection.url {
+                check(isServiceURL(url), "url", "must be the EWS endpoint, such as https://mail.example.com/EWS/Exchange.asmx")
+            } else {
+                check(!host.isEmpty, "url", "is required: the EWS endpoint, such as https://mail.example.com/EWS/Exchange.asmx")
+            }
+            if connection.auth.method == .password, errors.count == before {
+                check(connection.ewsURL.lowercased().hasPrefix("https://") || isServiceURL(connection.ewsURL), "url",
+                      "must start with https:// (a password is never sent without TLS)")
+            }
+        case .hostAndPort:
+            check(!host.isEmpty, "host", "is required for this protocol")
+        }
+        if kind != .graph && !(kind == .ews && connection.url != nil) && !host.isEmpty {
             check(host.count <= 253 && !host.contains(where: { $0.isWhitespace }) && (isURL || !host.contains("/")),
                   "host", isURL ? "must be the server's address" : "must be a host name or IP address, without a scheme or path")
         }

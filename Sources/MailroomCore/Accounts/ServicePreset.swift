@@ -48,7 +48,7 @@ extension Account {
             switch incoming.protocol {
             case .imap: incoming.connection.apply(preset.imap)
             case .pop3: incoming.connection.apply(preset.pop3)
-            case .none, .ews: break
+            case .none, .ews, .graph: break
             }
             if outgoing.protocol == .smtp { outgoing.connection.apply(preset.smtp) }
             for keyPath in [\Account.incoming.connection.auth, \Account.outgoing.connection.auth]

@@ -13,12 +13,15 @@ public struct DeliveryFailure: Sendable, Equatable, Codable {
     /// RFC 3463 enhanced status code, "class.subject.detail".
     public var enhancedStatus: String?
     public var text: String
+    /// The class, when the protocol knows it without SMTP's codes (Graph and EWS errors).
+    public var errorClass: DeliveryErrorClass?
 
-    public init(kind: Kind, replyCode: Int? = nil, enhancedStatus: String? = nil, text: String) {
+    public init(kind: Kind, replyCode: Int? = nil, enhancedStatus: String? = nil, text: String, errorClass: DeliveryErrorClass? = nil) {
         self.kind = kind
         self.replyCode = replyCode
         self.enhancedStatus = enhancedStatus
         self.text = text
+        self.errorClass = errorClass
     }
 
     /// Whether the server said the failure is permanent (5xx); the class's policy still decides.
@@ -28,6 +31,7 @@ public struct DeliveryFailure: Sendable, Equatable, Codable {
 /// Sorts a failure into the Ameyo document's error classes.
 public enum DeliveryErrorClassifier {
     public static func classify(_ failure: DeliveryFailure) -> DeliveryErrorClass {
+        if let known = failure.errorClass { return known }
         switch failure.kind {
         case .unknownHost: return .unknownHost
         case .connectionRefused, .connectionFailed, .timeout, .connectionClosed: return .connection

@@ -198,6 +198,9 @@ public enum MailboxPosition: Sendable, Equatable {
     case pop3(uidl: String)
     /// Imported from a file.
     case file(String)
+    /// Graph or EWS: the item, added to the set taken, and (on the last item of a round, or
+    /// alone with no item) the folder's new delta link or sync state, the high-water mark.
+    case exchange(folder: String, itemId: String?, syncState: String?)
 
     /// The message's key on its server, for one left there (IMAP: UIDVALIDITY, UID and folder;
     /// POP3: UIDL); nil for a file.
@@ -205,7 +208,8 @@ public enum MailboxPosition: Sendable, Equatable {
         switch self {
         case .imap(let folder, let uidValidity, let uid): "imap:\(uidValidity):\(uid):\(folder)"
         case .pop3(let uidl): "pop3:\(uidl)"
-        case .file: nil
+        case .exchange(_, let itemId?, _): "exchange:\(itemId)"
+        case .file, .exchange: nil
         }
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 import MailMessage
 
-/// One HTTP exchange with a provider. The one implementation (MailroomWorkers' `URLSessionOAuth2HTTP`)
+/// One HTTP exchange with a provider. The one implementation (MailroomWorkers' `OAuth2HTTPTransport`)
 /// is the only place that talks HTTP to providers, so moving it to another client touches one file.
 public struct OAuth2HTTPRequest: Sendable {
     public var url: URL

@@ -68,6 +68,12 @@ public protocol FetchStateRepository: Sendable {
     func pop3UIDLsLeftOnServer(accountId: String) async throws -> Set<String>
     /// Forgets UIDLs the server no longer has.
     func forgetPOP3UIDLs(accountId: String, keeping present: Set<String>) async throws
+    /// Graph's delta link or EWS's sync state for the folder, as the last committed round left it.
+    func exchangeSyncState(accountId: String, folder: String) async throws -> String?
+    /// The Graph or EWS items already taken (ingested, quarantined or skipped) from the account's mailbox.
+    func exchangeItemsTaken(accountId: String) async throws -> Set<String>
+    /// Forgets taken items the folder no longer has (after a full listing), so the set does not grow forever.
+    func forgetExchangeItems(accountId: String, keeping present: Set<String>) async throws
 }
 
 /// Messages kept aside, raw, with the reason they were not ingested.

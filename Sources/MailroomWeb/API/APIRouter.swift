@@ -38,6 +38,8 @@ public struct WebDependencies: Sendable {
     public var setupCode: String?
     /// Forgotten-password requests per address and per client: three an hour for an address.
     public var resetLimiter = SignInLimiter(limits: .init(perAddress: 3, perClient: 20, window: 3_600))
+    /// Hands Graph change notifications to the fetchers that subscribed; nil: the route answers 404.
+    public var exchangeNotifications: ExchangeNotificationInbox?
 
     public init(store: some RepositoryProvider, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -122,6 +124,7 @@ public enum APIRouter {
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
         users.addPublicRoutes(to: open)
+        if let inbox = dependencies.exchangeNotifications { ExchangeNotificationsController(inbox: inbox).addRoutes(to: router) }
 
         let sessions = SessionAuthenticator(sessions: store.sessions, settings: dependencies.web)
         WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions, limiter: signInLimiter)

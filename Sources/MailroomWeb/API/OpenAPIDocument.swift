@@ -338,9 +338,12 @@ public enum OpenAPIDocument {
         "host": {"type": "string"}, "port": {"type": ["integer", "null"], "minimum": 1, "maximum": 65535},
         "security": {"enum": ["tls", "starttls", "none"]}, "acceptAnyCertificate": {"type": "boolean", "default": false},
         "auth": {"$ref": "#/components/schemas/Auth"},
-        "connectionTimeoutSeconds": {"type": "integer", "default": 10}, "authTimeoutSeconds": {"type": "integer", "default": 5}}},
+        "connectionTimeoutSeconds": {"type": "integer", "default": 10}, "authTimeoutSeconds": {"type": "integer", "default": 5},
+        "url": {"type": ["string", "null"], "description": "ews: the endpoint, such as https://mail.example.com/EWS/Exchange.asmx (else built from host)"},
+        "baseURL": {"type": ["string", "null"], "description": "graph: the API base (default https://graph.microsoft.com/v1.0)"},
+        "mailboxAddress": {"type": ["string", "null"], "description": "ews and graph: a shared mailbox to open instead of fromAddress"}}},
       "Incoming": {"allOf": [{"$ref": "#/components/schemas/Server"}, {"type": "object", "properties": {
-        "protocol": {"enum": ["none", "imap", "pop3", "ews", "imaps", "pop3s"], "description": "imaps and pop3s mean the protocol with security tls; fixed after creation"},
+        "protocol": {"enum": ["none", "imap", "pop3", "ews", "graph", "imaps", "pop3s"], "description": "imaps and pop3s mean the protocol with security tls; ews is Exchange Web Services (Exchange Server), graph is Microsoft Graph (Exchange Online); fixed after creation"},
         "mailbox": {"type": "string", "default": "INBOX", "description": "fixed after creation"},
         "fetchIntervalSeconds": {"type": "integer", "default": 10}, "fetchLastDays": {"type": ["integer", "null"]},
         "deleteOnFetch": {"type": "boolean", "default": false}, "maxMessageBytes": {"type": "integer", "default": 26214400},
@@ -348,7 +351,7 @@ public enum OpenAPIDocument {
           "header": {"type": "string"}, "match": {"enum": ["equals", "contains", "regex"]}, "value": {"type": "string"},
           "action": {"enum": ["skip", "quarantine", "tag"]}, "tag": {"type": ["string", "null"]}}}}}}]},
       "Outgoing": {"allOf": [{"$ref": "#/components/schemas/Server"}, {"type": "object", "properties": {
-        "protocol": {"enum": ["none", "smtp", "ews", "smtps"], "description": "smtps means smtp with security tls; fixed after creation"},
+        "protocol": {"enum": ["none", "smtp", "ews", "graph", "smtps"], "description": "smtps means smtp with security tls; ews sends with CreateItem, graph with sendMail; fixed after creation"},
         "sentFolder": {"type": ["string", "null"], "description": "fixed after creation"},
         "verp": {"type": "boolean", "default": false, "description": "a return path per message (local+mr-ID@domain) so bounces are matched without a report"}}}]},
       "Account": {"type": "object", "required": ["key", "name"], "properties": {

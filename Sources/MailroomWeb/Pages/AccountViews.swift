@@ -75,6 +75,10 @@ struct AccountFormView: PageContent {
         let username: String
         let passwordSet: Bool
         let oauth: OAuth
+        /// Exchange: the EWS endpoint, Graph's base URL, a shared mailbox's address.
+        let url: String
+        let baseURL: String
+        let mailboxAddress: String
         /// The form's field names start with it (`incoming.host`).
         let prefix: String
         /// The administrator's OAuth2 providers to choose from (`auth.oauth2.providerId`).

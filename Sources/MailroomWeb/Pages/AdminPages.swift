@@ -46,8 +46,10 @@ extension WebSite {
             let status = dependencies.status.status(of: account.id)
             return AccountListView.Row(
                 id: account.id, key: account.key, name: account.name, fromAddress: account.fromAddress,
-                incoming: account.incoming.protocol == .none ? "—" : "\(account.incoming.protocol.rawValue) \(account.incoming.connection.host)",
-                outgoing: account.outgoing.protocol == .none ? "—" : "\(account.outgoing.protocol.rawValue) \(account.outgoing.connection.host)",
+                incoming: account.incoming.protocol == .none ? "—"
+                    : "\(account.incoming.protocol.rawValue) \(Self.serverName(account.incoming.connection, protocol: account.incoming.protocol.rawValue))",
+                outgoing: account.outgoing.protocol == .none ? "—"
+                    : "\(account.outgoing.protocol.rawValue) \(Self.serverName(account.outgoing.connection, protocol: account.outgoing.protocol.rawValue))",
                 active: account.active,
                 connected: status?.connected ?? false,
                 lastError: status?.lastError ?? "")
@@ -93,6 +95,7 @@ extension WebSite {
                     clientId: connection.auth.oauth2?.clientId ?? "", tenantId: connection.auth.oauth2?.tenantId ?? "",
                     tokenURL: connection.auth.oauth2?.tokenURL ?? "", scope: connection.auth.oauth2?.scope ?? "",
                     clientSecretSet: connection.auth.oauth2?.clientSecret != nil, refreshTokenSet: connection.auth.oauth2?.refreshToken != nil),
+                url: connection.url ?? "", baseURL: connection.baseURL ?? "", mailboxAddress: connection.mailboxAddress ?? "",
                 prefix: prefix,
                 providers: Self.providerChoices(oauth2Providers, selected: connection.auth.oauth2?.providerId),
                 olderWay: connection.auth.oauth2.map { $0.providerId == nil && !$0.clientId.isEmpty } ?? oauth2Providers.isEmpty)
@@ -158,6 +161,15 @@ extension WebSite {
             oauth2: creating ? nil : try await oauth2Section(account, providers: oauth2Providers, request: request))
         let title = creating ? "New account" : "Account \(account.key)"
         return try render(page(session, title: title, section: "accounts", view))
+    }
+
+    /// The server as the list shows it: the host, or for Exchange the endpoint's host (Graph's, EWS's).
+    static func serverName(_ connection: ServerConnection, protocol name: String) -> String {
+        switch name {
+        case "graph": URLComponents(string: connection.graphBaseURL)?.host ?? connection.graphBaseURL
+        case "ews": URLComponents(string: connection.ewsURL)?.host ?? connection.host
+        default: connection.host
+        }
     }
 
     static func resolverLabel(_ resolver: ResolverName) -> String {
