@@ -86,7 +86,11 @@ public enum APIRouter {
         let users = UsersController(users: store.users, tokens: store.tokens, routingStore: store.routing, routing: dependencies.routing,
                                     signInLimiter: signInLimiter)
         let accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
-                                          changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
+                                          changed: dependencies.accountsChanged, testConnection: dependencies.testConnection,
+                                          outboxSettingsChanged: { account in
+                                              try await store.outbox.rescheduleRetries(accountId: account.id, settings: account.retry)
+                                              dependencies.outboxChanged()
+                                          })
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
         let tickets = TicketsController(tickets: store.tickets, quarantineStore: store.quarantine, rawMail: store.rawMail, accounts: store.accounts, status: dependencies.status,
                                         replay: dependencies.replay, access: access, routing: dependencies.routing,

@@ -116,7 +116,8 @@ extension WebSite {
                 signatureHTML: account.signature.html, beforeQuote: account.signature.beforeQuote,
                 notificationSound: account.notification.sound, notificationShake: account.notification.shake,
                 notificationTemplate: account.notification.template ?? "",
-                transferEnabled: account.transfer.enabled, transferTimeout: account.transfer.timeoutSeconds,
+                transferToQueue: account.transfer.toQueue, transferToAgent: account.transfer.toAgent,
+                transferTimeout: account.transfer.timeoutSeconds,
                 mandatoryDisposition: account.mandatoryDisposition.enabled, pauseStatus: account.mandatoryDisposition.pauseStatus ?? "",
                 maxRetryCount: retry.maxRetryCount, rateLimitRetrySeconds: retry.rateLimitRetrySeconds,
                 progressiveRetryIntervalSeconds: retry.progressiveRetryIntervalSeconds,
@@ -138,17 +139,20 @@ extension WebSite {
             },
             filterMatches: Self.options(HeaderFilter.Match.self, selected: nil),
             filterActions: Self.options(HeaderFilter.Action.self, selected: nil),
-            resolvers: account.resolvers.map { resolver in
-                AccountFormView.ResolverRow(options: ResolverName.allCases.map {
-                    AccountFormView.ResolverChoice(name: $0.rawValue, label: Self.resolverLabel($0), selected: $0 == resolver)
-                })
-            },
+            resolvers: account.resolvers.map { AccountFormView.Resolver(name: $0.rawValue, label: Self.resolverLabel($0)) },
             bodyMarker: "{{{body}}}", braces: "{{ }}",
             notificationVariables: Self.notificationVariables.map { "{{" + $0 + "}}" }.joined(separator: ", "),
             otherResolvers: ResolverName.allCases.filter { !used.contains($0) }.map {
                 AccountFormView.Resolver(name: $0.rawValue, label: Self.resolverLabel($0))
             },
-            allResolvers: ResolverName.allCases.map { AccountFormView.Resolver(name: $0.rawValue, label: Self.resolverLabel($0)) },
+            resolverLabelsJSON: JSONCoding.text(ResolverName.allCases.map { [$0.rawValue, Self.resolverLabel($0)] }) ?? "[]",
+            subjectPreview: Self.sampleSubject(prefix: account.subjectPrefix),
+            subjectWithPrefix: Self.sampleSubject(prefix: Self.prefixMark).replacingOccurrences(of: Self.prefixMark, with: "{prefix}"),
+            subjectWithoutPrefix: Self.sampleSubject(prefix: ""),
+            deletion: creating ? nil : try await deletionView(account),
+            inlineImages: account.inlineImages.map {
+                AccountFormView.ImageRow(contentId: $0.contentId, uploadId: $0.uploadId, filename: $0.filename)
+            },
             policies: policies,
             outgoingAccounts: try await accountChoices(selected: account.outgoingAccountId, excluding: account.id),
             placeholders: ["{{ agent.name }}", "{{ agent.alias }}", "{{ account.name }}", "{{ account.fromAddress }}",
@@ -158,6 +162,21 @@ extension WebSite {
             oauth2: creating ? nil : try await oauth2Section(account, providers: oauth2Providers, request: request))
         let title = creating ? "New account" : "Account \(account.key)"
         return try render(page(session, title: title, section: "accounts", view))
+    }
+
+    /// A reply's subject on a sample ticket, as ``ReplySubject`` makes it.
+    static func sampleSubject(prefix: String) -> String {
+        ReplySubject.make(mode: .reply, ticketSubject: "Where is my order?", ticketNumber: 1001, prefix: prefix)
+    }
+
+    static let prefixMark = "\u{1}PREFIX\u{1}"
+
+    func deletionView(_ account: Account) async throws -> AccountFormView.DeletionView {
+        let plan = AccountDeletion.plan(
+            account: account, queues: try await store.routing.queues(), rules: try await store.rules.all(),
+            dispositions: try await store.dispositions.list(accountId: account.id), cannedAnswers: try await store.cannedAnswers.list(accountId: account.id),
+            accounts: try await store.accounts.list(includeDeleted: false), users: try await store.users.list())
+        return AccountFormView.DeletionView(accountKey: account.key, items: plan.lines)
     }
 
     static func resolverLabel(_ resolver: ResolverName) -> String {

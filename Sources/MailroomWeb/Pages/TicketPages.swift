@@ -228,6 +228,9 @@ extension WebSite {
         let agents = users.filter { $0.active && $0.id != session.user.id }
         let lastInbound = messages.last { $0.direction == .inbound }
         let presence = try await routing.presence(session.user.id)
+        // Replies go from the mapped outgoing account when there is one, with its subject prefix.
+        var replySender = account
+        if let mapped = account?.outgoingAccountId, let found = try await store.accounts.find(id: mapped) { replySender = found }
         let view = TicketPageView(
             ticket: ticketRow(ticket, accountKeys: [ticket.accountId: account?.key ?? "?"], userNames: userNames),
             ticketId: ticket.id,
@@ -239,6 +242,11 @@ extension WebSite {
             dispositions: dispositions.map { NamedView(id: $0.id, name: $0.name) },
             dispositionRequired: account?.mandatoryDisposition.enabled ?? false,
             transferEnabled: account?.transfer.enabled ?? false,
+            transferToQueue: account?.transfer.toQueue ?? false,
+            transferToAgent: account?.transfer.toAgent ?? false,
+            transferTimeout: account?.transfer.timeoutSeconds ?? TransferSettings.defaultTimeoutSeconds,
+            replySubject: ReplySubject.make(mode: .reply, ticketSubject: ticket.subject, ticketNumber: ticket.number,
+                                            prefix: replySender?.subjectPrefix ?? ""),
             queues: queues.map { NamedView(id: $0.id, name: $0.name) },
             agents: agents.map { NamedView(id: $0.id, name: $0.name) },
             signatureBefore: account?.signature.beforeQuote ?? false,

@@ -115,6 +115,11 @@ struct TicketPageView: PageContent {
     let dispositions: [NamedView]
     let dispositionRequired: Bool
     let transferEnabled: Bool
+    let transferToQueue: Bool
+    let transferToAgent: Bool
+    let transferTimeout: Int
+    /// The subject a reply gets when the agent leaves the field empty (``ReplySubject``).
+    let replySubject: String
     let queues: [NamedView]
     let agents: [NamedView]
     let signatureBefore: Bool

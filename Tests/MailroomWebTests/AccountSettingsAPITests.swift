@@ -1,0 +1,98 @@
+import Foundation
+import MailroomCore
+import MailroomStore
+import MailroomTestSupport
+import Testing
+
+/// Seed settings through the API (issue 24): saving an account applies its retry values and its
+/// "active" switch to mail already in the outbox, without a restart; Ameyo's protocol spellings.
+@Suite struct AccountSettingsAPITests {
+    /// A ticket on the account with one reply that failed once for a rate limit and now waits.
+    func waitingRetry(_ store: SQLStore, accountId: String, failedAt: Date) async throws -> OutboxItem {
+        let account = try #require(try await store.accounts.find(id: accountId))
+        let ticket = try await store.ingest.ingest(
+            InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: "Q",
+                        from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
+            raw: [1], account: account, position: nil)
+        let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
+                                from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
+                                date: nil, text: "answer", html: nil)
+        _ = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticket.ticketId!, sendingAccountId: account.id,
+                                           envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+        let claimed = try #require(try await store.outbox.claimDue(owner: "t", limit: 1, leaseSeconds: 60).first)
+        let failure = DeliveryFailure(kind: .serverReply, replyCode: 451, enhancedStatus: "4.4.5", text: "451 4.4.5 try later")
+        let (state, attempt) = OutboxTransition.afterFailure(failure, item: claimed, settings: account.retry, now: failedAt)
+        #expect(try await store.outbox.record(attempt, item: claimed, state: state, owner: "t"))
+        return claimed
+    }
+
+    @Test(arguments: TestDatabase.available)
+    func changedRetryValuesApplyToMailAlreadyWaiting(_ kind: TestDatabase) async throws {
+        try await withAPI(kind) { api, store in
+            let created = try await api.call(.post, "/api/v1/accounts", json: validAccountJSON())
+            let id = try #require(created.string("id"))
+            let failedAt = Date(timeIntervalSince1970: 1_900_000_000)
+            let item = try await waitingRetry(store, accountId: id, failedAt: failedAt)
+            let before = try await api.call(.get, "/api/v1/outbox/\(item.id)")
+            #expect(before.json?["nextAttemptAt"] == .string(ISO8601.format(failedAt.addingTimeInterval(86_400))))
+
+            let saved = try await api.call(.patch, "/api/v1/accounts/\(id)", json: .object([
+                "retry": .object(["rateLimitRetrySeconds": .number(120)]),
+            ]))
+            #expect(saved.status == 200, "\(saved.text)")
+            let after = try await api.call(.get, "/api/v1/outbox/\(item.id)")
+            #expect(after.json?["nextAttemptAt"] == .string(ISO8601.format(failedAt.addingTimeInterval(120))),
+                    "the waiting retry follows the new value at once")
+
+            // Ameyo's reload applies them too (a change made straight in the database, say).
+            var account = try #require(try await store.accounts.find(id: id))
+            account.retry.rateLimitRetrySeconds = 600
+            _ = try await store.accounts.update(account)
+            #expect(try await api.call(.post, "/api/v1/accounts/\(id)/reload").status == 204)
+            let reloaded = try await api.call(.get, "/api/v1/outbox/\(item.id)")
+            #expect(reloaded.json?["nextAttemptAt"] == .string(ISO8601.format(failedAt.addingTimeInterval(600))))
+            #expect(try await api.call(.post, "/api/v1/accounts/nope/reload").status == 404)
+        }
+    }
+
+    @Test func anInactiveAccountsRepliesWaitWithAVisibleReason() async throws {
+        try await withAPI { api, store in
+            let created = try await api.call(.post, "/api/v1/accounts", json: validAccountJSON(["active": .bool(false)]))
+            let id = try #require(created.string("id"))
+            let account = try #require(try await store.accounts.find(id: id))
+            let ticket = try await store.ingest.ingest(
+                InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: "Q",
+                            from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
+                raw: [1], account: account, position: nil)
+            let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
+                                    from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
+                                    date: nil, text: "We are on it.", html: nil)
+            _ = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticket.ticketId!, sendingAccountId: id,
+                                               envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+            let listed = try await api.call(.get, "/api/v1/outbox?state=queued")
+            guard case .array(let items)? = listed.json?["items"], let first = items.first else {
+                Issue.record("nothing queued: \(listed.text)"); return
+            }
+            #expect(first["heldReason"] == .string("account inactive"))
+            #expect(try await store.outbox.claimDue(owner: "t", limit: 5, leaseSeconds: 60).isEmpty)
+            #expect(try await api.call(.patch, "/api/v1/accounts/\(id)", json: .object(["active": .bool(true)])).status == 200)
+            let again = try await api.call(.get, "/api/v1/outbox?state=queued")
+            if case .array(let items)? = again.json?["items"] { #expect(items.first?["heldReason"] == .null) }
+            #expect(try await store.outbox.claimDue(owner: "t", limit: 5, leaseSeconds: 60).count == 1)
+        }
+    }
+
+    @Test(arguments: [("impas", "imap", 993), ("pop3s", "pop3", 995), ("imaps", "imap", 993)])
+    func ameyosProtocolSpellingsAreAccepted(spelling: String, proto: String, port: Int) async throws {
+        try await withAPI { api, _ in
+            let created = try await api.call(.post, "/api/v1/accounts", json: validAccountJSON([
+                "incoming": .object(["protocol": .string(spelling), "host": .string("mail.example.com"),
+                                     "auth": .object(["username": .string("support"), "password": .string("incoming-secret-value")])]),
+            ]))
+            #expect(created.status == 201, "\(created.text)")
+            #expect(created.json?["incoming"]?["protocol"] == .string(proto))
+            #expect(created.json?["incoming"]?["security"] == .string("tls"))
+            #expect(created.json?["incoming"]?["port"] == .number(Double(port)))
+        }
+    }
+}
