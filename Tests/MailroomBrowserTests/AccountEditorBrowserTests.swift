@@ -155,14 +155,14 @@ struct AccountEditorBrowserTests {
             let onlyHere = try await h.createUser(name: "Olga Only", email: "olga@example.com", role: "agent")
             let (_, account) = try await h.api("POST", "/api/v1/accounts", json: """
                 {"key": "DEL", "name": "Doomed", "fromAddress": "doomed@example.com",
-                 "incoming": {"protocol": "none"}, "outgoing": {"protocol": "smtp", "host": "127.0.0.1", "port": 2525, "security": "none"}}
+                 "incoming": {"protocol": "none"}, "outgoing": {"protocol": "smtp", "host": "127.0.0.1", "port": 2525, "security": "none", "auth": {"method": "none"}}}
                 """)
-            let id = try #require(account["id"] as? String)
+            let id = try #require(account["id"] as? String, "\(account)")
             let (_, mapped) = try await h.api("POST", "/api/v1/accounts", json: """
                 {"key": "MAP", "name": "Mapped", "fromAddress": "mapped@example.com", "outgoingAccountId": "\(id)",
                  "incoming": {"protocol": "none"}, "outgoing": {"protocol": "none"}}
                 """)
-            let mappedId = try #require(mapped["id"] as? String)
+            let mappedId = try #require(mapped["id"] as? String, "\(mapped)")
             let (queueStatus, queue) = try await h.api("POST", "/api/v1/queues", json: """
                 {"name": "Doomed line", "strategy": "ringAll", "agentTimeoutSeconds": 30, "accountIds": ["\(id)"],
                  "members": [{"userId": "\(onlyHere)", "priority": 0}]}
