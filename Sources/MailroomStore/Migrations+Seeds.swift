@@ -10,4 +10,20 @@ let seedsMigrations: [Migration] = [
             """,
         ]
     },
+    Migration(version: 61, name: "campaigns: queues, accounts and agents grouped") { _ in
+        [
+            // The three lists are JSON arrays of ids, as a queue's account_ids: small, read whole.
+            """
+            CREATE TABLE campaigns (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                queue_ids TEXT NOT NULL,
+                account_ids TEXT NOT NULL,
+                user_ids TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+        ]
+    },
 ]

@@ -95,4 +95,49 @@ import Testing
             #expect(created.json?["incoming"]?["port"] == .number(Double(port)))
         }
     }
+
+    /// The screens say what the settings do: the outbox names the account that holds a reply, the
+    /// ticket page offers only the transfers the account allows, with its timeout, and a subject
+    /// field that proposes the subject as it will be sent.
+    @Test func theScreensShowHeldRepliesTransfersAndTheReplySubject() async throws {
+        try await withSite { browser, api, store in
+            try await makeUser(api, role: .admin, email: "ada@example.com")
+            let created = try await api.call(.post, "/api/v1/accounts", json: validAccountJSON([
+                "active": .bool(false), "subjectPrefix": .string("[Desk]"),
+                "transfer": .object(["toQueue": .bool(true), "toAgent": .bool(false), "timeoutSeconds": .number(90)]),
+            ]))
+            let id = try #require(created.string("id"), "\(created.text)")
+            #expect(created.json?["transfer"]?["enabled"] == .bool(true))
+            #expect(created.json?["transfer"]?["toAgent"] == .bool(false))
+            let account = try #require(try await store.accounts.find(id: id))
+            let ticket = try await store.ingest.ingest(
+                InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: "Where is my parcel?",
+                            from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
+                raw: [1], account: account, position: nil)
+            let ticketId = try #require(ticket.ticketId)
+            let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
+                                    from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
+                                    date: nil, text: "On it.", html: nil)
+            let (_, item) = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticketId, sendingAccountId: id,
+                                                           envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+            try await browser.signIn("ada@example.com", "password-123")
+            let outbox = try await browser.get("/admin/outbox")
+            #expect(outbox.text.contains("waiting: account inactive"))
+            let entry = try await browser.get("/admin/outbox/\(item.id)")
+            #expect(entry.text.contains("Waiting: account inactive. It goes out when the account is switched on again."))
+            let editor = try await browser.get("/admin/accounts/\(id)")
+            #expect(editor.text.contains("replies written on its tickets wait in the outbox"))
+            #expect(editor.text.contains("id=\"acc-transfer-queue\" name=\"transfer.toQueue\" type=\"checkbox\" checked"))
+            #expect(editor.text.contains("id=\"acc-transfer-agent\" name=\"transfer.toAgent\" type=\"checkbox\">"))
+            let page = try await browser.get("/tickets/\(ticketId)")
+            #expect(page.status == 200)
+            #expect(page.text.contains("id=\"transfer-queue\""))
+            #expect(!page.text.contains("id=\"transfer-agent\""), "the account allows no transfer to an agent")
+            #expect(page.text.contains("within 90 seconds"))
+            let tag = "[Ticket#\(try #require(try await store.tickets.ticket(id: ticketId)).number)]"
+            #expect(page.text.contains("id=\"reply-subject\" name=\"subject\""))
+            #expect(page.text.contains("Re: [Desk] Where is my parcel? \(tag)"))
+        }
+    }
 }
+

@@ -23,7 +23,7 @@ public struct AccountDeletion: Sendable, Equatable {
     ///   - users: every user; members of the account's queues who serve no other live account's queue
     ///     are named as no longer serving any account.
     public static func plan(account: Account, queues: [AgentQueue], rules: [RoutingRule], dispositions: [Disposition],
-                            cannedAnswers: [CannedAnswer], accounts: [Account], users: [User]) -> AccountDeletion {
+                            cannedAnswers: [CannedAnswer], accounts: [Account], users: [User], campaigns: [Campaign] = []) -> AccountDeletion {
         let own = queues.filter { $0.accountIds.contains(account.id) }
         let live = Set(accounts.filter { $0.id != account.id && $0.deletedAt == nil }.map(\.id))
         let servingOthers = Set(queues.filter { !$0.accountIds.filter(live.contains).isEmpty }.flatMap { $0.members.map(\.userId) })
@@ -36,6 +36,7 @@ public struct AccountDeletion: Sendable, Equatable {
             Item(kind: .cannedAnswers, names: cannedAnswers.filter { $0.accountId == account.id && $0.active }.map(\.name)),
             Item(kind: .mappings, names: accounts.filter { $0.deletedAt == nil && $0.outgoingAccountId == account.id }.map(\.name)),
             Item(kind: .users, names: onlyHere.map(\.name)),
+            Item(kind: .campaigns, names: campaigns.filter { $0.accountIds.contains(account.id) }.map(\.name)),
         ]
         return AccountDeletion(items: items.filter { !$0.names.isEmpty })
     }

@@ -135,6 +135,7 @@ public enum APIRouter {
         }).addRoutes(to: api)
         OutboxController(outbox: store.outbox, reply: visibleReply, outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
+        CampaignsController(store: store).addRoutes(to: api)
         OAuth2Controller(dependencies: dependencies).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)
         return router

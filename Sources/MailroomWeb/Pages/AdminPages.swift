@@ -175,7 +175,8 @@ extension WebSite {
         let plan = AccountDeletion.plan(
             account: account, queues: try await store.routing.queues(), rules: try await store.rules.all(),
             dispositions: try await store.dispositions.list(accountId: account.id), cannedAnswers: try await store.cannedAnswers.list(accountId: account.id),
-            accounts: try await store.accounts.list(includeDeleted: false), users: try await store.users.list())
+            accounts: try await store.accounts.list(includeDeleted: false), users: try await store.users.list(),
+            campaigns: try await store.routing.campaigns())
         return AccountFormView.DeletionView(accountKey: account.key, items: plan.lines)
     }
 

@@ -152,6 +152,8 @@ struct OutboxListView: PageContent {
         let created: String
         let next: String
         let lastError: String
+        /// Why it waits though due ("account inactive"); empty when nothing holds it.
+        let held: String
         let canResend: Bool
     }
 
@@ -173,6 +175,7 @@ struct OutboxItemView: PageContent {
         let recipients: String
         let envelopeFrom: String
         let lastError: String
+        let held: String
         let next: String
         let sent: String
     }

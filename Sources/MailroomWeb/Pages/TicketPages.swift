@@ -26,6 +26,7 @@ extension WebSite {
         var view = "mine"
         var queueId: String?
         var accountId: String?
+        var campaignId: String?
         var status: TicketStatus?
         var unread: Bool?
         var agentId: String?
@@ -43,6 +44,7 @@ extension WebSite {
             view = value("view") ?? "mine"
             queueId = value("queueId")
             accountId = value("accountId")
+            campaignId = value("campaignId")
             status = value("status").flatMap(TicketStatus.init(rawValue:))
             unread = value("unread").map { $0 == "true" }
             agentId = value("agentId")
@@ -58,6 +60,7 @@ extension WebSite {
             func add(_ name: String, _ value: String?) { if let value { items.append(URLQueryItem(name: name, value: value)) } }
             add("queueId", queueId)
             add("accountId", accountId)
+            add("campaignId", campaignId)
             add("status", status?.rawValue)
             add("unread", unread.map { $0 ? "true" : "false" })
             add("agentId", agentId)
@@ -86,7 +89,8 @@ extension WebSite {
         let seesEveryTicket = TicketVisibility.seesEveryTicket(me.role)
         var filter = TicketFilter(limit: Self.pageSize)
         // Agents list only what the API would show them, whatever the view (the same rule as opening one).
-        filter.visibility = await TicketVisibility.of(userId: me.id, role: me.role) { _ in memberQueues }
+        filter.visibility = try await TicketVisibility.of(userId: me.id, role: me.role, memberOf: { _ in memberQueues },
+                                                          campaignAccounts: { try await store.routing.campaignAccountIds(userId: $0) })
         switch query.view {
         case "queue":
             guard let queueId = query.queueId, seesEveryTicket || memberOf.contains(queueId) else {
@@ -103,6 +107,11 @@ extension WebSite {
         }
         if seesEveryTicket || query.view != "mine" { filter.agentId = query.agentId ?? filter.agentId }
         filter.accountIds = query.accountId.map { [$0] }
+        let campaigns = try await store.routing.campaigns()
+        if let campaignId = query.campaignId, let campaign = campaigns.first(where: { $0.id == campaignId }) {
+            // A campaign's tickets are those of its accounts.
+            filter.accountIds = filter.accountIds.map { $0.filter(campaign.accountIds.contains) } ?? campaign.accountIds
+        }
         filter.status = query.status
         filter.unread = query.unread
         filter.tag = query.tag
@@ -144,6 +153,8 @@ extension WebSite {
             accounts: accounts.filter { $0.deletedAt == nil }.map {
                 ChoiceView(id: $0.id, label: "\($0.key) · \($0.name)", selected: $0.id == query.accountId)
             },
+            campaigns: campaigns.map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == query.campaignId) },
+            hasCampaigns: !campaigns.isEmpty,
             agents: users.filter(\.active).map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == query.agentId) },
             statuses: Self.options(TicketStatus.self, selected: query.status),
             unreadAny: query.unread == nil, unreadYes: query.unread == true, unreadNo: query.unread == false,

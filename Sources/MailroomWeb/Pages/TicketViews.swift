@@ -51,6 +51,9 @@ struct TicketListView: PageContent {
     let queues: [NamedChoiceView]
     let hasQueues: Bool
     let accounts: [ChoiceView]
+    /// Campaigns to filter by (their accounts' tickets); the filter shows only when there are some.
+    let campaigns: [NamedChoiceView]
+    let hasCampaigns: Bool
     let agents: [NamedChoiceView]
     let statuses: [OptionView]
     let unreadAny: Bool
