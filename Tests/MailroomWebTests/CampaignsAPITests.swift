@@ -71,4 +71,32 @@ import Testing
             #expect(try await api.call(.get, "/api/v1/campaigns/\(campaignId)").status == 404)
         }
     }
+
+    /// Ameyo: "create a routing rule ... selecting this email media profile and select the required
+    /// both queue and campaign": a rule that names a campaign routes only to its queues, for its accounts.
+    @Test func aRuleRoutesToAQueueWithinItsCampaign() async throws {
+        try await withAPI { api, _ in
+            let sales = try #require(try await api.call(.post, "/api/v1/accounts", json: validAccountJSON(["key": .string("SAL"), "name": .string("Sales")])).string("id"))
+            let care = try #require(try await api.call(.post, "/api/v1/accounts", json: validAccountJSON(["key": .string("CARE"), "name": .string("Care")])).string("id"))
+            let inside = try #require(try await api.call(.post, "/api/v1/queues", json: .object(["name": .string("Inside")])).string("id"))
+            let outside = try #require(try await api.call(.post, "/api/v1/queues", json: .object(["name": .string("Outside")])).string("id"))
+            let campaign = try #require(try await api.call(.post, "/api/v1/campaigns", json: .object([
+                "name": .string("Sales"), "queueIds": .array([.string(inside)]), "accountIds": .array([.string(sales)]),
+            ])).string("id"))
+            func rule(account: String, queue: String, campaignId: String = campaign) -> JSONValue {
+                .object(["name": .string("Route"), "accountId": .string(account), "campaignId": .string(campaignId),
+                         "actions": .array([.object(["type": .string("queue"), "queueId": .string(queue)])])])
+            }
+            let good = try await api.call(.post, "/api/v1/rules", json: rule(account: sales, queue: inside))
+            #expect(good.status == 201, "\(good.text)")
+            #expect(good.json?["campaignId"] == .string(campaign))
+            let wrongQueue = try await api.call(.post, "/api/v1/rules", json: rule(account: sales, queue: outside))
+            #expect(wrongQueue.status == 422 || wrongQueue.status == 400, "\(wrongQueue.text)")
+            #expect(wrongQueue.text.contains("actions[0].queueId"))
+            let wrongAccount = try await api.call(.post, "/api/v1/rules", json: rule(account: care, queue: inside))
+            #expect(wrongAccount.text.contains("is not an account of campaign"), "\(wrongAccount.text)")
+            let noCampaign = try await api.call(.post, "/api/v1/rules", json: rule(account: sales, queue: inside, campaignId: "nope"))
+            #expect(noCampaign.text.contains("campaignId"), "\(noCampaign.text)")
+        }
+    }
 }

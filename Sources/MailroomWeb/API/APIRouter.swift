@@ -127,7 +127,7 @@ public enum APIRouter {
         catalog.addRoutes(to: api)
         tickets.addRoutes(to: api)
         TemplatesController(templates: store.templates).addRoutes(to: api)
-        RulesController(rules: store.rules, accounts: store.accounts).addRoutes(to: api)
+        RulesController(rules: store.rules, accounts: store.accounts, campaign: { try await store.routing.campaign(id: $0) }).addRoutes(to: api)
         WebhooksController(webhooks: store.webhooks, endpoints: store.webhookEndpoints, changed: dependencies.webhooksChanged).addRoutes(to: api)
         let routingStore = store.routing
         EventsController(hub: dependencies.events, queueMemberships: { userId in

@@ -424,6 +424,7 @@ public enum OpenAPIDocument {
         "invitationTemplateKey": {"type": ["string", "null"]}, "invitationLinkBaseAddress": {"type": ["string", "null"]}}},
       "Rule": {"type": "object", "required": ["name", "actions"], "properties": {"id": {"type": "string", "readOnly": true},
         "accountId": {"type": ["string", "null"]}, "name": {"type": "string"}, "position": {"type": "integer"}, "enabled": {"type": "boolean"},
+        "campaignId": {"type": ["string", "null"], "description": "The campaign the rule routes within: its queue actions and its account must be the campaign's"},
         "match": {"enum": ["all", "any"]},
         "conditions": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string",
           "description": "from, to, cc, subject, body, header:NAME, hasAttachment, account, time"},

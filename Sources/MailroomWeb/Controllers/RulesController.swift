@@ -6,6 +6,8 @@ import MailroomStore
 struct RulesController {
     let rules: SQLRuleRepository
     let accounts: any AccountRepository
+    /// The campaign a rule names (Ameyo: a rule routes to a queue within a campaign).
+    var campaign: @Sendable (String) async throws -> Campaign? = { _ in nil }
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("rules", use: list)
@@ -93,7 +95,8 @@ struct RulesController {
         }
         var known = Set(reachable.map(\.id))
         if !rule.id.isEmpty { known.insert(rule.id) }
-        let errors = rule.validate(knownRuleIds: known)
+        var errors = rule.validate(knownRuleIds: known)
+        if let campaignId = rule.campaignId { errors += rule.campaignProblems(try await campaign(campaignId)) }
         if !errors.isEmpty { throw APIError.invalid(errors) }
     }
 

@@ -300,6 +300,8 @@ struct RuleFormView: PageContent {
     let enabled: Bool
     let matchAll: Bool
     let accounts: [ChoiceView]
+    /// The campaign the rule routes within (its queues must be the campaign's).
+    let campaigns: [NamedChoiceView]
     let conditions: [Condition]
     let actions: [Action]
     let blankCondition: Condition
