@@ -260,10 +260,27 @@ struct AccountEditorBrowserTests {
                 return performance.getEntriesByType('resource').map(e => e.name).filter(n => !n.startsWith(location.origin));
                 """) as? [String] ?? ["(not run)"]
             #expect(outside.isEmpty, "nothing is loaded from elsewhere: \(outside)")
+            // A signature image: uploaded once for the account, shown as cid:logo.
+            let png = FileManager.default.temporaryDirectory.appendingPathComponent("logo-\(UUID().uuidString.prefix(6)).png")
+            try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: UInt8(7), count: 32)).write(to: png)
+            defer { try? FileManager.default.removeItem(at: png) }
+            try await h.fill("#image-name", "logo")
+            try await h.driver.waitFor("#image-file").type(png.path)
+            _ = try await h.driver.waitFor("#account-images li[data-image='logo']")
+            #expect(try await Self.value(h, "#signature-url") == "cid:logo", "the new image's address is ready to insert")
+            try await h.driver.execute("""
+                const area = document.getElementById('signature-editor'); const range = document.createRange();
+                range.selectNodeContents(area); range.collapse(false);
+                const selection = window.getSelection(); selection.removeAllRanges(); selection.addRange(range);
+                """)
+            try await h.click("button[data-command='insertImage']")
+            #expect(try await Self.value(h, "#signature-html").contains("src=\"cid:logo\""))
             try await h.click("#account-form button.primary")
-            try await h.driver.waitUntil("the signature is saved") {
+            try await h.driver.waitUntil("the signature and its image are saved") {
                 let (_, saved) = try await h.api("GET", "/api/v1/accounts/\(id)")
+                let images = saved["inlineImages"] as? [[String: Any]] ?? []
                 return ((saved["signature"] as? [String: Any])?["html"] as? String)?.contains("<b>Kind regards") == true
+                    && images.first?["contentId"] as? String == "logo"
             }
         }
     }
