@@ -83,6 +83,7 @@ public struct SQLAccountRepository: AccountRepository {
         guard found else { throw DomainError.notFound("account \(id)") }
         try await SQLRuleRepository(database: database).disable(accountId: id)
         try await SQLRoutingStore(database: database).unlinkAccount(id, now: date)
+        try await SQLRoutingStore(database: database).removeAccountFromCampaigns(id, now: date)
         // Other accounts that replied through this one now reply from their own outgoing server.
         for var other in try await list(includeDeleted: false) where other.outgoingAccountId == id {
             other.outgoingAccountId = nil

@@ -45,7 +45,8 @@ public struct SQLOutboxStore: OutboxRepository {
 
     /// Takes up to `limit` due rows for `owner` until `leaseSeconds` from now. A row whose sender
     /// died mid-send is taken again once its lease lapses. The rows become 'sending' (and so do
-    /// their ticket messages, whose delivery state is the row's).
+    /// their ticket messages, whose delivery state is the row's). Rows of an inactive account stay
+    /// where they are until it is switched on again.
     public func claimDue(owner: String, limit: Int, leaseSeconds: TimeInterval, now: Date = Date()) async throws -> [OutboxItem] {
         let nowMillis = Timestamp.from(now)
         let expires = Timestamp.from(now.addingTimeInterval(leaseSeconds))
@@ -56,8 +57,9 @@ public struct SQLOutboxStore: OutboxRepository {
             if kind == .postgres {
                 due = """
                     SELECT id FROM outbox
-                    WHERE (state IN ('queued', 'retrying') AND next_attempt_at <= \(bind: nowMillis))
-                       OR (state = 'sending' AND lease_expires_at < \(bind: nowMillis))
+                    WHERE ((state IN ('queued', 'retrying') AND next_attempt_at <= \(bind: nowMillis))
+                       OR (state = 'sending' AND lease_expires_at < \(bind: nowMillis)))
+                      AND NOT \(Self.heldByInactiveAccount)
                     ORDER BY next_attempt_at, id LIMIT \(literal: limit) FOR UPDATE SKIP LOCKED
                     """
             } else {
@@ -68,7 +70,8 @@ public struct SQLOutboxStore: OutboxRepository {
                 func oldest(_ condition: SQLQueryString) -> SQLQueryString {
                     """
                     SELECT id, next_attempt_at FROM (
-                        SELECT id, next_attempt_at FROM outbox WHERE \(condition) ORDER BY next_attempt_at, id LIMIT \(literal: limit)
+                        SELECT id, next_attempt_at FROM outbox WHERE \(condition) AND NOT \(Self.heldByInactiveAccount)
+                        ORDER BY next_attempt_at, id LIMIT \(literal: limit)
                     ) AS oldest
                     """
                 }
@@ -253,13 +256,16 @@ public struct SQLOutboxStore: OutboxRepository {
     public func items(state: DeliveryState? = nil, limit: Int = 200) async throws -> [OutboxItem] {
         let clause: SQLQueryString = state.map { "WHERE state = \(bind: $0.rawValue)" } ?? ""
         let query: SQLQueryString = "SELECT \(Self.columns) FROM outbox \(clause) ORDER BY created_at DESC, id DESC LIMIT \(literal: limit)"
-        return try await database.withConnection { db in try await db.raw(query).all().map(Self.item(from:)) }
+        let items = try await database.withConnection { db in try await db.raw(query).all().map(Self.item(from:)) }
+        return try await annotateHeld(items)
     }
 
     public func item(id: String) async throws -> OutboxItem? {
-        try await database.withConnection { db in
+        let item = try await database.withConnection { db in
             try await db.raw("SELECT \(Self.columns) FROM outbox WHERE id = \(bind: id)").first().map(Self.item(from:))
         }
+        guard let item else { return nil }
+        return try await annotateHeld([item]).first
     }
 
     public func attempts(outboxId: String) async throws -> [OutboxAttempt] {

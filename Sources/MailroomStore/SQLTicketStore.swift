@@ -132,12 +132,16 @@ public struct SQLTicketStore: Sendable {
 extension SQLTicketStore {
     /// The condition `TicketVisibility.admits` states, in SQL.
     static func visibleClause(_ visibility: TicketVisibility) -> SQLQueryString {
-        var clause: SQLQueryString = "(agent_id = \(bind: visibility.userId)"
-        if !visibility.queueIds.isEmpty { clause = "\(clause) OR queue_id IN (\(binds: Array(visibility.queueIds)))" }
+        var others: SQLQueryString = "1 = 0"
+        if !visibility.queueIds.isEmpty { others = "\(others) OR queue_id IN (\(binds: Array(visibility.queueIds)))" }
         if !visibility.accountIds.isEmpty {
-            clause = "\(clause) OR (queue_id IS NULL AND agent_id IS NULL AND account_id IN (\(binds: Array(visibility.accountIds))))"
+            others = "\(others) OR (queue_id IS NULL AND agent_id IS NULL AND account_id IN (\(binds: Array(visibility.accountIds))))"
         }
-        return "\(clause))"
+        if let campaign = visibility.campaignAccountIds {
+            // An agent in campaigns: of the others, only their campaigns' accounts.
+            others = campaign.isEmpty ? "1 = 0" : "(\(others)) AND account_id IN (\(binds: campaign.sorted()))"
+        }
+        return "(agent_id = \(bind: visibility.userId) OR (\(others)))"
     }
 
     /// Marks the ticket read or unread ("mark as unread"); nil when there is no such ticket.

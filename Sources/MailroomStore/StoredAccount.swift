@@ -28,6 +28,7 @@ struct StoredAccountConfig: Codable, Equatable {
     var outgoing: OutgoingServer?
     var resolvers: [ResolverName]?
     var signature: Signature?
+    var inlineImages: [InlineImage]?
     var template: String?
     var notification: NotificationSettings?
     var transfer: TransferSettings?
@@ -52,6 +53,7 @@ struct StoredAccountConfig: Codable, Equatable {
         outgoing = account.outgoing
         resolvers = account.resolvers
         signature = account.signature
+        inlineImages = account.inlineImages
         template = account.template
         notification = account.notification
         transfer = account.transfer
@@ -70,7 +72,7 @@ struct StoredAccountConfig: Codable, Equatable {
             description: description ?? "",
             contactLists: contactLists ?? [],
             active: active,
-            markUnread: markUnread ?? false,
+            markUnread: markUnread ?? true,
             waitForAgentSeconds: waitForAgentSeconds ?? Account.defaultWaitSeconds,
             waitForQueueSeconds: waitForQueueSeconds ?? Account.defaultWaitSeconds,
             subjectPrefix: subjectPrefix ?? "",
@@ -80,6 +82,7 @@ struct StoredAccountConfig: Codable, Equatable {
             outgoing: outgoing ?? OutgoingServer(),
             resolvers: resolvers ?? ResolverName.defaultOrder,
             signature: signature ?? Signature(),
+            inlineImages: inlineImages ?? [],
             template: template.flatMap { $0.isEmpty ? nil : $0 },
             notification: notification ?? NotificationSettings(),
             transfer: transfer ?? TransferSettings(),

@@ -101,7 +101,9 @@ public struct ReplyComposer: Sendable {
         // (or with the signature after the quote when the account says so).
         var text = request.text ?? ""
         var html = request.html
-        let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name)
+        var alias: String?
+        if let userId = author.userId { alias = try await store.users.find(id: userId)?.alias }
+        let variables = TemplateRenderer.context(ticket: ticket, account: sender, agentName: author.name, agentAlias: alias)
         if let cannedId = request.cannedAnswerId {
             let canned = try await availableCanned(cannedId, account: account)
             if let cannedText = canned.text {
@@ -111,33 +113,12 @@ public struct ReplyComposer: Sendable {
                 html = [html ?? "", TemplateRenderer.render(cannedHTML, context: variables)].filter { !$0.isEmpty }.joined(separator: "\n")
             }
         }
-        let signatureHTML = TemplateRenderer.render(sender.signature.html, context: variables)
-        let signatureText = HTMLText.plainText(signatureHTML).trimmingCharacters(in: .whitespacesAndNewlines)
         let quoted = (original != nil && request.mode != .new) ? original.map(ReplyQuoting.quotedOriginal(of:)) : nil
-        var textParts = [text]
-        var htmlParts = [html ?? HTMLEscape.escape(text).replacingOccurrences(of: "\n", with: "<br>\n")]
-        if sender.signature.beforeQuote || quoted == nil {
-            if !signatureText.isEmpty { textParts.append("-- \n" + signatureText) }
-            if !signatureHTML.isEmpty { htmlParts.append("<div class=\"mailroom-signature\">\(signatureHTML)</div>") }
-            if let quoted { textParts.append(quoted.text); htmlParts.append(quoted.html) }
-        } else if let quoted {
-            textParts.append(quoted.text)
-            htmlParts.append(quoted.html)
-            if !signatureText.isEmpty { textParts.append("-- \n" + signatureText) }
-            if !signatureHTML.isEmpty { htmlParts.append("<div class=\"mailroom-signature\">\(signatureHTML)</div>") }
-        }
-        builder.text = textParts.filter { !$0.isEmpty }.joined(separator: "\n\n")
-        if html != nil || !signatureHTML.isEmpty || quoted != nil || sender.template != nil {
-            let body = "<div>" + htmlParts.filter { !$0.isEmpty }.joined(separator: "\n<br>\n") + "</div>"
-            // The account's template (fonts, logo) wraps every message; {{{body}}} marks where the message goes.
-            if let wrapper = sender.template {
-                var context = variables
-                context["body"] = body
-                builder.html = TemplateRenderer.render(wrapper, context: context)
-            } else {
-                builder.html = body
-            }
-        }
+        let body = MessageDecoration.decorate(text: text, html: html, quoted: quoted.map { ($0.text, $0.html) }, account: sender,
+                                              variables: variables)
+        builder.text = body.text
+        builder.html = body.html
+        builder.attachments += try await accountImages(sender, html: body.html)
 
         if let ids = request.attachmentIds, !ids.isEmpty {
             let uploads = try await store.outbox.uploads(ids: ids)
@@ -162,6 +143,22 @@ public struct ReplyComposer: Sendable {
         return message
     }
 
+    /// The account's logo and signature images that the message's HTML shows, as inline parts.
+    /// An image whose upload is gone is left out (the HTML then shows nothing there), not a reason
+    /// to hold the reply back.
+    func accountImages(_ account: Account, html: String?) async throws -> [OutgoingAttachment] {
+        let images = InlineImage.referenced(by: html, in: account.inlineImages)
+        guard !images.isEmpty else { return [] }
+        let uploads = Dictionary(try await store.outbox.uploads(ids: images.map(\.uploadId)).map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var parts: [OutgoingAttachment] = []
+        for image in images {
+            guard let upload = uploads[image.uploadId], let data = try await store.rawMail.blob(sha256: upload.sha256) else { continue }
+            parts.append(OutgoingAttachment(filename: image.filename.isEmpty ? upload.filename : image.filename,
+                                            mediaType: Self.mediaType(upload.contentType), data: data, contentID: image.contentId, isInline: true))
+        }
+        return parts
+    }
+
     static func mediaType(_ text: String) -> MediaType {
         let parts = text.split(separator: ";")[0].split(separator: "/", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { return MediaType(type: "application", subtype: "octet-stream") }
@@ -183,8 +180,13 @@ public struct ReplyComposer: Sendable {
         if let replyTo = sender.replyTo { builder.replyTo = [Mailbox(address: replyTo)] }
         let fallback = "Re: \(SubjectPrefixes.stripped(ticket.subject)) \(SubjectNormalizer.tag(for: ticket.number))"
         builder.subject = template.subject.map { TemplateRenderer.render($0, context: variables, asText: true) } ?? fallback
-        builder.text = template.text.map { TemplateRenderer.render($0, context: variables, asText: true) }
-        builder.html = template.html.map { TemplateRenderer.render($0, context: variables) }
+        // Auto-replies and notices carry the account's signature and template as replies do.
+        let body = MessageDecoration.decorate(text: template.text.map { TemplateRenderer.render($0, context: variables, asText: true) },
+                                              html: template.html.map { TemplateRenderer.render($0, context: variables) },
+                                              quoted: nil, account: sender, variables: variables)
+        builder.text = body.text
+        builder.html = body.html
+        builder.attachments += try await accountImages(sender, html: body.html)
         builder.date = now
         let domain = sender.fromAddress.split(separator: "@").last.map(String.init) ?? "mailroom.invalid"
         builder.messageID = "mailroom.\(ticket.number).auto.\(Identifier.make(at: now))@\(domain)"
@@ -203,15 +205,8 @@ public struct ReplyComposer: Sendable {
     }
 
     private func subject(for request: ReplyRequest, ticket: Ticket, account: Account) -> String {
-        if let subject = request.subject, !subject.isEmpty { return subject }
-        let base = SubjectPrefixes.stripped(ticket.subject)
-        let tagged = base.contains(SubjectNormalizer.tag(for: ticket.number)) ? base : "\(base) \(SubjectNormalizer.tag(for: ticket.number))"
-        let prefix = account.subjectPrefix.isEmpty ? "" : account.subjectPrefix + " "
-        switch request.mode {
-        case .forward: return "Fwd: " + prefix + tagged
-        case .new: return prefix + tagged
-        case .reply, .replyAll: return "Re: " + prefix + tagged
-        }
+        ReplySubject.chosen(request.subject, mode: request.mode, ticketSubject: ticket.subject, ticketNumber: ticket.number,
+                            prefix: account.subjectPrefix)
     }
 
     /// The newest message from the customer (not a bounce or an observer), parsed from its stored copy.

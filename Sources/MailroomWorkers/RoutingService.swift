@@ -407,10 +407,17 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
             case .start(.unrouted), .tick, .agentsChanged, .cancel:
                 break
             }
+            let named = agentIds
             for queue in queues { agentIds.formUnion(queue.members.map(\.userId)) }
             let now = clock.now()
-            let context = RoutingContext(agents: try await store.routing.agentStatuses(userIds: agentIds, offersExcluding: ticketId, now: now),
-                                         lastOffered: try await store.routing.lastOffered(queueIds: queues.map(\.id)))
+            var statuses = try await store.routing.agentStatuses(userIds: agentIds, offersExcluding: ticketId, now: now)
+            // Campaigns: a queue's members whose campaigns leave out the ticket's account are not offered it.
+            let fromQueues = agentIds.subtracting(named)
+            if !fromQueues.isEmpty {
+                let excluded = CampaignScope.excluded(fromQueues, accountId: ticket.accountId, campaigns: try await store.routing.campaigns())
+                if !excluded.isEmpty { statuses.removeAll { excluded.contains($0.userId) } }
+            }
+            let context = RoutingContext(agents: statuses, lastOffered: try await store.routing.lastOffered(queueIds: queues.map(\.id)))
 
             var actions: [RoutingAction]
             switch event {

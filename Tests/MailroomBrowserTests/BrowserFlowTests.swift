@@ -62,6 +62,7 @@ struct BrowserFlowTests {
             try await h.select("#incoming-auth-method", value: "password")
             try await h.fill("#incoming-username", mailbox.user)
             try await h.fill("#incoming-password", mailbox.password)
+            try await h.fill("#incoming-password-confirm", mailbox.password)
             try await h.select("#out-protocol", value: "smtp")
             try await h.fill("#outgoing-host", "127.0.0.1")
             try await h.fill("#outgoing-port", sinkPort)

@@ -131,6 +131,9 @@ func fieldErrors(_ body: () throws -> Account) -> [FieldError] {
 
     @Test(arguments: [
         ("imaps", IncomingProtocol.imap, ConnectionSecurity.tls, 993),
+        // Ameyo's fetch protocol list spells it "impas"; an account copied from there must work.
+        ("impas", .imap, .tls, 993),
+        ("IMPAS", .imap, .tls, 993),
         ("pop3s", .pop3, .tls, 995),
         ("pop3", .pop3, .tls, 995),
         ("imap", .imap, .tls, 993),

@@ -24,6 +24,25 @@ import Testing
         #expect(!visibility.admits(ticket(agent: "bob")), "someone else's ticket outside my queues")
     }
 
+    @Test func anAgentInCampaignsSeesOnlyTheirAccountsTicketsAndTheirOwn() async throws {
+        let campaigns = [Campaign(name: "Sales", accountIds: ["acc1"], userIds: ["ann"]), Campaign(name: "Care", accountIds: ["acc2"], userIds: ["bob"])]
+        #expect(CampaignScope.accountIds(forUser: "ann", in: campaigns) == ["acc1"])
+        #expect(CampaignScope.accountIds(forUser: "cy", in: campaigns) == nil, "no campaign, no limit")
+        #expect(CampaignScope.excluded(["ann", "bob", "cy"], accountId: "acc1", campaigns: campaigns) == ["bob"])
+        let queues = [AgentQueue(id: "q1", name: "Q1", accountIds: ["acc1", "acc2"])]
+        let visibility = await TicketVisibility.of(userId: "ann", role: .agent, memberOf: { _ in queues },
+                                                   campaignAccounts: { CampaignScope.accountIds(forUser: $0, in: campaigns) })
+        let ann = try #require(visibility)
+        #expect(ann.admits(Self.ticket(account: "acc1", queue: "q1")))
+        #expect(!ann.admits(Self.ticket(account: "acc2", queue: "q1")), "a queue's ticket of another campaign's account")
+        #expect(!ann.admits(Self.ticket(account: "acc2")))
+        #expect(ann.admits(Self.ticket(account: "acc2", agent: "ann")), "a ticket assigned to her stays hers")
+        let cy = await TicketVisibility.of(userId: "cy", role: .agent, memberOf: { _ in queues },
+                                           campaignAccounts: { CampaignScope.accountIds(forUser: $0, in: campaigns) })
+        #expect(cy?.admits(Self.ticket(account: "acc2", queue: "q1")) == true)
+        #expect(Campaign(name: " ", accountIds: ["a", "a"]).validate().map(\.field) == ["name", "accountIds"])
+    }
+
     @Test func supervisorsAndAdministratorsSeeEveryTicketWithoutReadingTheirQueues() async {
         for role in [Role.supervisor, .admin] {
             #expect(TicketVisibility.seesEveryTicket(role))

@@ -48,6 +48,31 @@ import Testing
         }
     }
 
+    /// Motion's "Mailbox" setting: an account reads the folder it names, and only that one (here a
+    /// folder with a space and a non-ASCII letter, sent as modified UTF-7), new mail there included.
+    @Test func fetchesFromTheFolderTheAccountNamesNotInbox() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let user = Dovecot.newUser()
+            let folder = "Support Ünterlagen"
+            let imap = try await Dovecot.connect(user: user)
+            try await imap.create(folder)
+            _ = try await imap.append(to: folder, message: Array(mailText(subject: "In the folder", messageId: "f1@x").utf8), flags: [])
+            _ = try await imap.append(to: "INBOX", message: Array(mailText(subject: "In the inbox", messageId: "i1@x").utf8), flags: [])
+            await imap.logout()
+            let account = try Dovecot.account(user: user) { $0.incoming.mailbox = folder }
+            try await withFetcher(account, store: store) { (account: Account) async throws in
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 1 })
+                let later = try await Dovecot.connect(user: user)
+                _ = try await later.append(to: folder, message: Array(mailText(subject: "Later in the folder", messageId: "f2@x").utf8), flags: [])
+                await later.logout()
+                #expect(try await eventually { try await messageCount(store, accountId: account.id) == 2 })
+                try await Task.sleep(for: .milliseconds(500))
+                let subjects = Set(try await store.tickets.tickets(.init()).items.map(\.subject))
+                #expect(subjects == ["In the folder", "Later in the folder"], "the inbox is not read")
+            }
+        }
+    }
+
     @Test func idleDeliversNewMailWithoutWaitingForTheInterval() async throws {
         try await TestDatabase.sqlite.withStore { store in
             let user = Dovecot.newUser()

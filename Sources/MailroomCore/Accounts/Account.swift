@@ -17,6 +17,8 @@ public struct Account: Sendable, Equatable {
     /// Motion's "list of contact manager": the contact lists whose entries identify this account's customers.
     public var contactLists: [String]
     public var active: Bool
+    /// Motion's "mark as unread": mail arriving on this account marks its ticket unread for the agent.
+    /// On by default, as every account behaved before the setting took effect.
     public var markUnread: Bool
     public var waitForAgentSeconds: Int
     public var waitForQueueSeconds: Int
@@ -28,6 +30,8 @@ public struct Account: Sendable, Equatable {
     public var outgoing: OutgoingServer
     public var resolvers: [ResolverName]
     public var signature: Signature
+    /// The logo and signature images, uploaded once; the template and signature show them as `cid:` names.
+    public var inlineImages: [InlineImage]
     /// Mustache HTML wrapped around every message sent from this account (fonts, logo); `{{{body}}}` marks the message.
     public var template: String?
     public var notification: NotificationSettings
@@ -56,7 +60,7 @@ public struct Account: Sendable, Equatable {
         description: String = "",
         contactLists: [String] = [],
         active: Bool = true,
-        markUnread: Bool = false,
+        markUnread: Bool = true,
         waitForAgentSeconds: Int = Account.defaultWaitSeconds,
         waitForQueueSeconds: Int = Account.defaultWaitSeconds,
         subjectPrefix: String = "",
@@ -66,6 +70,7 @@ public struct Account: Sendable, Equatable {
         outgoing: OutgoingServer = OutgoingServer(),
         resolvers: [ResolverName] = ResolverName.defaultOrder,
         signature: Signature = Signature(),
+        inlineImages: [InlineImage] = [],
         template: String? = nil,
         notification: NotificationSettings = NotificationSettings(),
         transfer: TransferSettings = TransferSettings(),
@@ -92,6 +97,7 @@ public struct Account: Sendable, Equatable {
         self.outgoing = outgoing
         self.resolvers = resolvers
         self.signature = signature
+        self.inlineImages = inlineImages
         self.template = template
         self.notification = notification
         self.transfer = transfer
@@ -110,7 +116,7 @@ extension Account: Codable {
     enum CodingKeys: String, CodingKey {
         case id, key, name, service, fromAddress, fromName, description, contactLists, active, markUnread
         case waitForAgentSeconds, waitForQueueSeconds, subjectPrefix, replyTo, hostname
-        case incoming, outgoing, resolvers, signature, template, notification, transfer
+        case incoming, outgoing, resolvers, signature, inlineImages, template, notification, transfer
         case mandatoryDisposition, retry, outgoingAccountId, createdAt, updatedAt, deletedAt
     }
 
@@ -126,7 +132,7 @@ extension Account: Codable {
             description: try c.decodeIfPresent(String.self, forKey: .description) ?? "",
             contactLists: try c.decodeIfPresent([String].self, forKey: .contactLists) ?? [],
             active: try c.decodeIfPresent(Bool.self, forKey: .active) ?? true,
-            markUnread: try c.decodeIfPresent(Bool.self, forKey: .markUnread) ?? false,
+            markUnread: try c.decodeIfPresent(Bool.self, forKey: .markUnread) ?? true,
             waitForAgentSeconds: try c.decodeIfPresent(Int.self, forKey: .waitForAgentSeconds) ?? Self.defaultWaitSeconds,
             waitForQueueSeconds: try c.decodeIfPresent(Int.self, forKey: .waitForQueueSeconds) ?? Self.defaultWaitSeconds,
             subjectPrefix: try c.decodeIfPresent(String.self, forKey: .subjectPrefix) ?? "",
@@ -136,6 +142,7 @@ extension Account: Codable {
             outgoing: try c.decodeIfPresent(OutgoingServer.self, forKey: .outgoing) ?? OutgoingServer(),
             resolvers: try c.decodeIfPresent([ResolverName].self, forKey: .resolvers) ?? ResolverName.defaultOrder,
             signature: try c.decodeIfPresent(Signature.self, forKey: .signature) ?? Signature(),
+            inlineImages: try c.decodeIfPresent([InlineImage].self, forKey: .inlineImages) ?? [],
             template: try c.decodeIfPresent(String.self, forKey: .template).nilIfBlank,
             notification: try c.decodeIfPresent(NotificationSettings.self, forKey: .notification) ?? NotificationSettings(),
             transfer: try c.decodeIfPresent(TransferSettings.self, forKey: .transfer) ?? TransferSettings(),
@@ -501,24 +508,6 @@ public struct NotificationSettings: Codable, Sendable, Equatable {
 }
 
 /// Whether agents may transfer this account's tickets, and how long a transfer waits to be accepted.
-public struct TransferSettings: Codable, Sendable, Equatable {
-    public var enabled: Bool
-    public var timeoutSeconds: Int
-
-    public static let defaultTimeoutSeconds = 30
-
-    public init(enabled: Bool = false, timeoutSeconds: Int = TransferSettings.defaultTimeoutSeconds) {
-        self.enabled = enabled
-        self.timeoutSeconds = timeoutSeconds
-    }
-
-    public init(from decoder: any Decoder) throws {
-        let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.enabled = try c.decodeIfPresent(Bool.self, forKey: .enabled) ?? false
-        self.timeoutSeconds = try c.decodeIfPresent(Int.self, forKey: .timeoutSeconds) ?? Self.defaultTimeoutSeconds
-    }
-}
-
 /// Motion's mandatory disposition: closing requires a disposition, and the agent is paused while disposing.
 public struct MandatoryDisposition: Codable, Sendable, Equatable {
     public var enabled: Bool

@@ -28,6 +28,13 @@ public enum AccountEditor {
             throw DomainError.invalid([FieldError("", "the request body must be a JSON object")])
         }
         for field in serverOwnedFields { changes[field] = nil }
+        // A client that knows only `transfer.enabled` switches both kinds of transfer with it.
+        if var transfer = changes["transfer"]?.objectValue, let enabled = transfer["enabled"],
+           transfer["toQueue"] == nil, transfer["toAgent"] == nil {
+            transfer["toQueue"] = enabled
+            transfer["toAgent"] = enabled
+            changes["transfer"] = .object(transfer)
+        }
         let base = try JSONValue(encoding: current)
         var account = try decode(base.merging(.object(changes)))
         account.id = current.id

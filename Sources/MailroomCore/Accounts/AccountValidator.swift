@@ -62,6 +62,15 @@ public enum AccountValidator {
             errors.append(FieldError("resolvers[\(index)]", "'\(resolver.rawValue)' is listed twice"))
         }
 
+        check(account.inlineImages.count <= InlineImage.maxCount, "inlineImages", "may hold at most \(InlineImage.maxCount) images")
+        var names = Set<String>()
+        for (index, image) in account.inlineImages.enumerated() {
+            check(InlineImage.isValidContentId(image.contentId), "inlineImages[\(index)].contentId",
+                  "must be 1 to 64 letters, digits, dots, dashes or underscores (the HTML names it cid:NAME)")
+            check(names.insert(image.contentId).inserted, "inlineImages[\(index)].contentId", "'\(image.contentId.prefix(64))' is used twice")
+            check(!image.uploadId.isEmpty, "inlineImages[\(index)].uploadId", "is required: upload the image first")
+        }
+
         check(AccountValidator.transferTimeoutRange.contains(account.transfer.timeoutSeconds), "transfer.timeoutSeconds",
               "must be between \(transferTimeoutRange.lowerBound) and \(transferTimeoutRange.upperBound) seconds")
 

@@ -38,6 +38,22 @@ public protocol OutboxRepository: Sendable {
     /// the row belongs to no ticket.
     func enqueueSystem(raw: [UInt8], accountId: String, envelopeFrom: String, recipients: [String], purpose: String,
                        now: Date) async throws -> OutboxItem
+    /// Applies an account's changed retry values to its mail already waiting for a retry.
+    @discardableResult
+    func rescheduleRetries(accountId: String, settings: RetrySettings, now: Date) async throws -> OutboxRescheduled
+}
+
+/// What ``OutboxRepository/rescheduleRetries(accountId:settings:now:)`` did.
+public struct OutboxRescheduled: Sendable, Equatable {
+    /// Retries whose time moved.
+    public var moved: Int
+    /// Retries the new settings allow no more attempts: failed now, their tickets escalated.
+    public var failed: Int
+
+    public init(moved: Int, failed: Int) {
+        self.moved = moved
+        self.failed = failed
+    }
 }
 
 extension OutboxRepository {
@@ -67,6 +83,10 @@ extension OutboxRepository {
         try await items(state: state, limit: limit)
     }
     public func resend(id: String) async throws -> OutboxItem { try await resend(id: id, now: Date()) }
+    @discardableResult
+    public func rescheduleRetries(accountId: String, settings: RetrySettings) async throws -> OutboxRescheduled {
+        try await rescheduleRetries(accountId: accountId, settings: settings, now: Date())
+    }
     public func enqueueSystem(raw: [UInt8], accountId: String, envelopeFrom: String, recipients: [String],
                               purpose: String) async throws -> OutboxItem {
         try await enqueueSystem(raw: raw, accountId: accountId, envelopeFrom: envelopeFrom, recipients: recipients, purpose: purpose, now: Date())

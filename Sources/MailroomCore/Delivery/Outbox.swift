@@ -21,6 +21,12 @@ public struct OutboxItem: Sendable, Equatable, Codable {
     /// Nil for a ticket's message; for Mailroom's own mail what it is for (`invitation`,
     /// `passwordReset`, `passwordChanged`, `test`, `tokenNotice`): such a row has no ticket.
     public var purpose: String? = nil
+    /// Why a due message is not being sent (``OutboxItem/accountInactive``); nil while nothing holds it.
+    public var heldReason: String?
+
+    /// The reason shown for a message waiting because its sending account is switched off: it goes
+    /// when the account is switched on again.
+    public static let accountInactive = "account inactive"
 
     public init(id: String = "", ticketId: String, messageId: String, accountId: String, state: DeliveryState = .queued,
                 attempts: Int = 0, nextAttemptAt: Date?, envelopeFrom: String, recipients: [String], rawSha256: String,

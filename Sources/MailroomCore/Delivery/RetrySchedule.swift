@@ -99,4 +99,12 @@ public enum RetrySchedule {
             return (policy, .retry(at: now.addingTimeInterval(wait)))
         }
     }
+
+    /// A retry already waiting, under settings that changed since its last failure: when it is due
+    /// now, counted from that failure as if the new settings had applied then, or `giveUp` when
+    /// they allow it no further attempt (a lower retry count, or a class moved to "no retry").
+    public static func rescheduled(errorClass: DeliveryErrorClass, failuresSoFar: Int, lastFailureAt: Date,
+                                   settings: RetrySettings) -> Decision {
+        decide(errorClass: errorClass, settings: settings, failuresSoFar: failuresSoFar, now: lastFailureAt).decision
+    }
 }

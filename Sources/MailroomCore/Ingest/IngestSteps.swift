@@ -42,7 +42,7 @@ public protocol IngestLedger: Sendable {
     func createCustomer(_ customer: Customer) async throws
     func nameCustomer(id: String, name: String) async throws
     func nextTicketNumber() async throws -> Int64
-    /// Writes a new ticket (as ``TicketLifecycle/opened(id:number:by:customer:sender:accountId:tags:at:)`` made it)
+    /// Writes a new ticket (as ``TicketLifecycle/opened(id:number:by:customer:sender:accountId:tags:at:markUnread:)`` made it)
     /// and answers it as stored.
     func insertTicket(_ ticket: Ticket, normalizedSubject: String) async throws -> Ticket
     /// Writes an inbound message on a ticket and answers its id.
@@ -87,11 +87,12 @@ public struct TicketTouch: Sendable, Equatable {
     public var unread: Bool?
     public var addTags: [String]
 
-    public init(direction: MessageDirection, at date: Date, addTags: [String] = []) {
+    /// - Parameter markUnread: the account's "mark as unread" setting.
+    public init(direction: MessageDirection, at date: Date, addTags: [String] = [], markUnread: Bool = true) {
         self.direction = direction
         self.at = date
         self.status = TicketLifecycle.change(after: direction)
-        self.unread = TicketLifecycle.unread(after: direction)
+        self.unread = TicketLifecycle.unread(after: direction, markUnread: markUnread)
         self.addTags = addTags
     }
 }
@@ -163,7 +164,8 @@ public enum IngestSteps {
             ticketId = match.ticketId
         } else {
             let opened = TicketLifecycle.opened(id: Identifier.make(at: now), number: try await ledger.nextTicketNumber(), by: mail,
-                                                customer: customer, sender: sender, accountId: account.id, tags: message.tags, at: now)
+                                                customer: customer, sender: sender, accountId: account.id, tags: message.tags, at: now,
+                                                markUnread: account.markUnread)
             let ticket = try await ledger.insertTicket(opened, normalizedSubject: String(input.normalizedSubject.prefix(TicketLifecycle.maxSubjectLength)))
             ticketId = ticket.id
             created[ticket.id] = ticket
@@ -172,7 +174,8 @@ public enum IngestSteps {
         try await ledger.addParticipants(ticketId: ticketId, TicketParticipant.of(from: mail.from, to: mail.to, cc: mail.cc))
         guard let match else { return .created(ticketId: ticketId, messageId: messageId) }
         // A new ticket was written with its first message counted; an existing one counts it now.
-        try await ledger.touchTicket(ticketId, TicketTouch(direction: .inbound, at: now, addTags: message.tags))
+        try await ledger.touchTicket(ticketId, TicketTouch(direction: .inbound, at: now, addTags: message.tags,
+                                                                  markUnread: account.markUnread))
         return .appended(ticketId: ticketId, messageId: messageId, resolver: match.resolver)
     }
 
@@ -190,7 +193,7 @@ public enum IngestSteps {
             return .duplicate(ticketId: reported.ticketId)
         }
         let messageId = try await ledger.insertMessage(mail, ticketId: reported.ticketId, accountId: account.id, row: nil)
-        try await ledger.touchTicket(reported.ticketId, TicketTouch(direction: .inbound, at: now))
+        try await ledger.touchTicket(reported.ticketId, TicketTouch(direction: .inbound, at: now, markUnread: account.markUnread))
         return .bounce(ticketId: reported.ticketId, messageId: messageId)
     }
 

@@ -35,6 +35,17 @@ public protocol RoutingRepository: Sendable {
     func offer(id: String) async throws -> OfferView?
     func openOffers(userId: String, now: Date) async throws -> [OfferView]
     func offers(ticketId: String) async throws -> [OfferView]
+
+    // Campaigns: queues, accounts and agents grouped.
+    func campaigns() async throws -> [Campaign]
+    func campaign(id: String) async throws -> Campaign?
+    /// The accounts of the user's campaigns; nil when the user is in no campaign (no limit).
+    func campaignAccountIds(userId: String) async throws -> Set<String>?
+    func createCampaign(_ campaign: Campaign, now: Date) async throws -> Campaign
+    func updateCampaign(_ campaign: Campaign, now: Date) async throws -> Campaign
+    func deleteCampaign(id: String) async throws
+    /// Takes a deleted account out of every campaign.
+    func removeAccountFromCampaigns(_ accountId: String, now: Date) async throws
 }
 
 extension RoutingRepository {
@@ -58,6 +69,9 @@ extension RoutingRepository {
         try await activeTickets(waitingFor: userId, inQueues: queueIds, limit: 1_000)
     }
     public func openOffers(userId: String) async throws -> [OfferView] { try await openOffers(userId: userId, now: Date()) }
+    public func createCampaign(_ campaign: Campaign) async throws -> Campaign { try await createCampaign(campaign, now: Date()) }
+    public func updateCampaign(_ campaign: Campaign) async throws -> Campaign { try await updateCampaign(campaign, now: Date()) }
+    public func removeAccountFromCampaigns(_ accountId: String) async throws { try await removeAccountFromCampaigns(accountId, now: Date()) }
 }
 
 /// Routing rules, per account, in their order.

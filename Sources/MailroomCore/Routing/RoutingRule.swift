@@ -16,6 +16,8 @@ public struct RoutingRule: Codable, Sendable, Equatable {
     public var match: RuleMatch
     public var conditions: [RuleCondition]
     public var actions: [RuleAction]
+    /// Ameyo: the rule routes within this campaign; its queues and its account must be the campaign's.
+    public var campaignId: String?
 
     public static let maxNameLength = 200
 
@@ -32,7 +34,7 @@ public struct RoutingRule: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case id, accountId, name, position, enabled, match, conditions, actions
+        case id, accountId, name, position, enabled, match, conditions, actions, campaignId
     }
 
     public init(from decoder: any Decoder) throws {
@@ -45,6 +47,24 @@ public struct RoutingRule: Codable, Sendable, Equatable {
         match = try c.decodeIfPresent(RuleMatch.self, forKey: .match) ?? .all
         conditions = try c.decodeIfPresent([RuleCondition].self, forKey: .conditions) ?? []
         actions = try c.decode([RuleAction].self, forKey: .actions)
+        campaignId = try c.decodeIfPresent(String.self, forKey: .campaignId).flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// What is wrong with the rule's campaign (`campaign`: the one `campaignId` names, nil if none
+    /// exists): the queues it routes to and its account must belong to it.
+    public func campaignProblems(_ campaign: Campaign?) -> [FieldError] {
+        guard let campaignId else { return [] }
+        guard let campaign else { return [FieldError("campaignId", "names no campaign (\(campaignId.prefix(64)))")] }
+        var errors: [FieldError] = []
+        if let accountId, !campaign.accountIds.contains(accountId) {
+            errors.append(FieldError("accountId", "is not an account of campaign '\(campaign.name)'; add it to the campaign first"))
+        }
+        for (index, action) in actions.enumerated() {
+            if case .queue(let queueId) = action, !campaign.queueIds.contains(queueId) {
+                errors.append(FieldError("actions[\(index)].queueId", "is not a queue of campaign '\(campaign.name)'"))
+            }
+        }
+        return errors
     }
 
     /// Decodes and validates a request body; every problem is a `FieldError` named by its JSON path.

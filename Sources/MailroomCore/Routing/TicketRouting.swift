@@ -245,6 +245,10 @@ public struct TicketRouting: Sendable, Equatable, Codable {
         guard settings.enabled else {
             throw .conflict(FieldError("transfer", "this account does not allow transfers; an administrator can enable them in the account's transfer settings"))
         }
+        guard settings.allows(target) else {
+            let kind = if case .queue = target { "to a queue" } else { "to another agent" }
+            throw .conflict(FieldError("transfer", "this account does not allow transfers \(kind); an administrator can allow them in the account's transfer settings"))
+        }
         let deadline = now.addingTimeInterval(TimeInterval(settings.timeoutSeconds))
         var actions: [RoutingAction]
         switch target {

@@ -29,12 +29,19 @@ public enum TicketLifecycle {
         direction == .inbound ? true : nil
     }
 
-    /// The ticket a first inbound message opens: new, medium priority, unread, counted with that message.
+    /// As ``unread(after:)``, on an account whose "mark as unread" setting is `markUnread`: when it
+    /// is off, arriving mail leaves the ticket's read mark as the agent set it.
+    public static func unread(after direction: MessageDirection, markUnread: Bool) -> Bool? {
+        markUnread ? unread(after: direction) : nil
+    }
+
+    /// The ticket a first inbound message opens: new, medium priority, counted with that message;
+    /// unread unless its account's "mark as unread" is off (`markUnread`).
     public static func opened(id: String, number: Int64, by mail: InboundMail, customer: Customer, sender: EmailAddress,
-                              accountId: String, tags: [String], at date: Date) -> Ticket {
+                              accountId: String, tags: [String], at date: Date, markUnread: Bool = true) -> Ticket {
         Ticket(id: id, number: number, accountId: accountId, subject: String(mail.subject.prefix(maxSubjectLength)), status: .new,
                priority: .medium, customerId: customer.id, customer: EmailAddress(name: sender.name ?? customer.name, address: customer.address),
-               tags: adding(tags, to: []), escalated: false, unread: true, messageCount: 1, createdAt: date, updatedAt: date,
+               tags: adding(tags, to: []), escalated: false, unread: markUnread, messageCount: 1, createdAt: date, updatedAt: date,
                lastMessageAt: date, lastMessageDirection: .inbound)
     }
 

@@ -11,6 +11,9 @@ public struct TicketVisibility: Sendable, Equatable {
     public var queueIds: Set<String>
     /// Accounts whose unassigned tickets the agent sees (the accounts linked to their queues).
     public var accountIds: Set<String>
+    /// For an agent in campaigns: the only accounts whose tickets they see, besides those assigned
+    /// to them (``CampaignScope``). nil: no campaign limits them.
+    public var campaignAccountIds: Set<String>?
 
     public init(userId: String, queueIds: Set<String>, accountIds: Set<String>) {
         self.userId = userId
@@ -37,6 +40,14 @@ public struct TicketVisibility: Sendable, Equatable {
         return TicketVisibility(userId: userId, memberOf: try await queues(userId))
     }
 
+    /// As ``of(userId:role:memberOf:)``, limited to the accounts of the agent's campaigns.
+    public static func of(userId: String?, role: Role, memberOf queues: (_ userId: String) async throws -> [AgentQueue],
+                          campaignAccounts: (_ userId: String) async throws -> Set<String>?) async rethrows -> TicketVisibility? {
+        guard var visibility = try await of(userId: userId, role: role, memberOf: queues) else { return nil }
+        if let userId { visibility.campaignAccountIds = try await campaignAccounts(userId) }
+        return visibility
+    }
+
     public func admits(_ ticket: Ticket) -> Bool {
         admits(agentId: ticket.agentId, queueId: ticket.queueId, accountId: ticket.accountId)
     }
@@ -45,6 +56,8 @@ public struct TicketVisibility: Sendable, Equatable {
     /// admits through a linked account.
     public func admits(agentId: String?, queueId: String?, accountId: String?) -> Bool {
         if let agentId, agentId == userId { return true }
+        // A live event names no account: the queue rule alone applies to it.
+        if let campaignAccountIds, let accountId, !campaignAccountIds.contains(accountId) { return false }
         if let queueId { return queueIds.contains(queueId) }
         guard agentId == nil, let accountId else { return false }
         return accountIds.contains(accountId)

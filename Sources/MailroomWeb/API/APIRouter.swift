@@ -96,7 +96,11 @@ public enum APIRouter {
         let users = UsersController(users: store.users, tokens: store.tokens, routingStore: store.routing, routing: dependencies.routing,
                                     signInLimiter: signInLimiter, peopleMail: peopleMail)
         var accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
-                                          changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
+                                          changed: dependencies.accountsChanged, testConnection: dependencies.testConnection,
+                                          outboxSettingsChanged: { account in
+                                              try await store.outbox.rescheduleRetries(accountId: account.id, settings: account.retry)
+                                              dependencies.outboxChanged()
+                                          })
         let auditTrail = store.people
         accounts.audit = { event in try? await auditTrail.record(event) }
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
@@ -136,7 +140,7 @@ public enum APIRouter {
         catalog.addRoutes(to: api)
         tickets.addRoutes(to: api)
         TemplatesController(templates: store.templates).addRoutes(to: api)
-        RulesController(rules: store.rules, accounts: store.accounts).addRoutes(to: api)
+        RulesController(rules: store.rules, accounts: store.accounts, campaign: { try await store.routing.campaign(id: $0) }).addRoutes(to: api)
         WebhooksController(webhooks: store.webhooks, endpoints: store.webhookEndpoints, changed: dependencies.webhooksChanged).addRoutes(to: api)
         let routingStore = store.routing
         EventsController(hub: dependencies.events, queueMemberships: { userId in
@@ -153,6 +157,7 @@ public enum APIRouter {
         OutboxController(outbox: store.outbox, reply: visibleReply, renderCanned: visibleCanned,
                          outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
+        CampaignsController(store: store).addRoutes(to: api)
         OAuth2Controller(dependencies: dependencies).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)
         PeopleController(store: store, mail: peopleMail).addRoutes(to: api)

@@ -8,6 +8,9 @@ struct AccountsController {
     let testConnection: @Sendable (Account) async -> JSONValue
     /// Records changed credentials in the audit trail (which fields, never their values).
     var audit: (@Sendable (AuditEvent) async -> Void)? = nil
+    /// Applies an account's sending settings to its mail already in the outbox (retry values) and
+    /// wakes the sender (an account switched on again sends what it held).
+    var outboxSettingsChanged: @Sendable (Account) async throws -> Void = { _ in }
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("accounts", use: list)
@@ -19,6 +22,7 @@ struct AccountsController {
         api.get("service-presets", use: presets)
         api.post("accounts/test", use: testUnsaved)
         api.post("accounts/:id/test", use: testSaved)
+        api.post("accounts/:id/reload", use: reload)
     }
 
     @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<Account>> {
@@ -48,6 +52,7 @@ struct AccountsController {
         let id = try request.parameter("id", context: context)
         let document = try await JSONBody.object(request, context: context)
         try Self.checkTemplates(document)
+        let before = try await accounts.find(id: id)
         let account = try await service.update(id: id, with: document)
         changed()
         let credentials = ["incoming", "outgoing"].filter { document[$0]?["auth"] != nil }.map { "\($0).auth" }
@@ -55,7 +60,18 @@ struct AccountsController {
             await audit(.by(principal, action: "account.credentialsChanged", targetType: "account", targetId: id,
                             details: ["fields": credentials.joined(separator: ", "), "key": account.key]))
         }
+        if before?.retry != account.retry || before?.active != account.active { try await outboxSettingsChanged(account) }
         return JSONResponse(account)
+    }
+
+    /// Ameyo's "reload media profile configuration": saving already applies the settings; this
+    /// applies the retry values to waiting mail again, for scripts written against Ameyo.
+    @Sendable func reload(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
+        try context.require(.admin)
+        let id = try request.parameter("id", context: context)
+        guard let account = try await accounts.find(id: id), account.deletedAt == nil else { throw APIError.notFound("account \(id)") }
+        try await outboxSettingsChanged(account)
+        return .noContent
     }
 
     @Sendable func delete(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {

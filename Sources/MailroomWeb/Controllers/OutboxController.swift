@@ -16,7 +16,6 @@ struct OutboxController {
         api.get("outbox/:id", use: show)
         api.get("outbox/:id/attempts", use: attempts)
         api.post("outbox/:id/resend", use: resend)
-        api.post("accounts/:id/reload", use: reload)
         api.post("attachments", use: upload)
     }
 
@@ -94,12 +93,5 @@ struct OutboxController {
         let upload = try await outbox.saveUpload(Array(buffer.readableBytesView), filename: filename, contentType: contentType,
                                                  contentId: contentId, inline: inline, uploadedBy: principal.userId)
         return JSONResponse(upload, status: .created)
-    }
-
-    /// Ameyo's "reload media profile configuration": settings already apply at once; kept for scripts that call it.
-    @Sendable func reload(_ request: Request, context: MailroomRequestContext) async throws -> HTTPResponse.Status {
-        try context.require(.admin)
-        outboxChanged()
-        return .noContent
     }
 }

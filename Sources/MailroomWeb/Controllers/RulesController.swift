@@ -5,6 +5,8 @@ import MailroomCore
 struct RulesController {
     let rules: any RuleRepository
     let accounts: any AccountRepository
+    /// The campaign a rule names (Ameyo: a rule routes to a queue within a campaign).
+    var campaign: @Sendable (String) async throws -> Campaign? = { _ in nil }
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("rules", use: list)
@@ -92,7 +94,8 @@ struct RulesController {
         }
         var known = Set(reachable.map(\.id))
         if !rule.id.isEmpty { known.insert(rule.id) }
-        let errors = rule.validate(knownRuleIds: known)
+        var errors = rule.validate(knownRuleIds: known)
+        if let campaignId = rule.campaignId { errors += rule.campaignProblems(try await campaign(campaignId)) }
         if !errors.isEmpty { throw APIError.invalid(errors) }
     }
 

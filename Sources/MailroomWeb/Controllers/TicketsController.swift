@@ -40,6 +40,13 @@ struct TicketsController {
         let query = request.uri.queryParameters
         var filter = TicketFilter()
         if let accountId = query["accountId"] { filter.accountIds = [String(accountId)] }
+        if let campaignId = query["campaignId"] {
+            // A campaign's tickets are those of its accounts (media profiles).
+            guard let campaign = try await access.routing.campaign(id: String(campaignId)) else {
+                throw APIError.invalid([FieldError("campaignId", "names no campaign")])
+            }
+            filter.accountIds = filter.accountIds.map { $0.filter(campaign.accountIds.contains) } ?? campaign.accountIds
+        }
         filter.queueId = query["queueId"].map(String.init)
         filter.agentId = query["agentId"].map(String.init)
         if let status = query["status"] {
@@ -337,7 +344,8 @@ struct TicketAccess: Sendable {
 
     /// nil: the caller sees every ticket.
     func visibility(for principal: Principal) async throws -> TicketVisibility? {
-        try await TicketVisibility.of(userId: principal.userId, role: principal.role) { try await routing.queues(memberId: $0) }
+        try await TicketVisibility.of(userId: principal.userId, role: principal.role, memberOf: { try await routing.queues(memberId: $0) },
+                                      campaignAccounts: { try await routing.campaignAccountIds(userId: $0) })
     }
 
     func visibleTicket(_ id: String, to principal: Principal) async throws -> Ticket? {

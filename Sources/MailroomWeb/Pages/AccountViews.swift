@@ -47,7 +47,8 @@ struct AccountFormView: PageContent {
         let notificationSound: Bool
         let notificationShake: Bool
         let notificationTemplate: String
-        let transferEnabled: Bool
+        let transferToQueue: Bool
+        let transferToAgent: Bool
         let transferTimeout: Int
         let mandatoryDisposition: Bool
         let pauseStatus: String
@@ -107,17 +108,6 @@ struct AccountFormView: PageContent {
         let actions: [OptionView]
     }
 
-    /// One resolver of the ordered list, as a select of every resolver.
-    struct ResolverRow: TemplateView {
-        let options: [ResolverChoice]
-    }
-
-    struct ResolverChoice: TemplateView {
-        let name: String
-        let label: String
-        let selected: Bool
-    }
-
     struct Resolver: TemplateView {
         let name: String
         let label: String
@@ -132,6 +122,12 @@ struct AccountFormView: PageContent {
 
     struct Name: TemplateView {
         let name: String
+    }
+
+    /// The deletion confirmation's list (``AccountDeletion/lines``).
+    struct DeletionView: TemplateView {
+        let accountKey: String
+        let items: [String]
     }
 
     /// Service presets the form fills in when a service is chosen (`data-presets`, read by `app.js`).
@@ -165,13 +161,30 @@ struct AccountFormView: PageContent {
     let headerFilters: [HeaderFilterRow]
     let filterMatches: [OptionView]
     let filterActions: [OptionView]
-    let resolvers: [ResolverRow]
+    /// The account's resolvers in order; the menu offers `otherResolvers` (an added one leaves it).
+    let resolvers: [Resolver]
     /// Mustache markers shown as text in the help.
     let bodyMarker: String
     let braces: String
     let notificationVariables: String
     let otherResolvers: [Resolver]
-    let allResolvers: [Resolver]
+    /// JSON of `[[name, label]]` for every resolver in order (`data-labels`, read by `app.js`).
+    let resolverLabelsJSON: String
+    /// The subject a reply goes out with (``ReplySubject``), for a sample ticket: as now, and the
+    /// two forms the live preview switches between (`{prefix}` marks where the prefix goes).
+    let subjectPreview: String
+    let subjectWithPrefix: String
+    let subjectWithoutPrefix: String
+    /// What deleting the account stops (nil while creating).
+    let deletion: DeletionView?
+    /// The account's logo and signature images.
+    let inlineImages: [ImageRow]
+
+    struct ImageRow: TemplateView {
+        let contentId: String
+        let uploadId: String
+        let filename: String
+    }
     let policies: [Policy]
     let outgoingAccounts: [ChoiceView]
     let placeholders: [String]

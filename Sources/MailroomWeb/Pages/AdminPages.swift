@@ -119,7 +119,8 @@ extension WebSite {
                 signatureHTML: account.signature.html, beforeQuote: account.signature.beforeQuote,
                 notificationSound: account.notification.sound, notificationShake: account.notification.shake,
                 notificationTemplate: account.notification.template ?? "",
-                transferEnabled: account.transfer.enabled, transferTimeout: account.transfer.timeoutSeconds,
+                transferToQueue: account.transfer.toQueue, transferToAgent: account.transfer.toAgent,
+                transferTimeout: account.transfer.timeoutSeconds,
                 mandatoryDisposition: account.mandatoryDisposition.enabled, pauseStatus: account.mandatoryDisposition.pauseStatus ?? "",
                 maxRetryCount: retry.maxRetryCount, rateLimitRetrySeconds: retry.rateLimitRetrySeconds,
                 progressiveRetryIntervalSeconds: retry.progressiveRetryIntervalSeconds,
@@ -141,17 +142,20 @@ extension WebSite {
             },
             filterMatches: Self.options(HeaderFilter.Match.self, selected: nil),
             filterActions: Self.options(HeaderFilter.Action.self, selected: nil),
-            resolvers: account.resolvers.map { resolver in
-                AccountFormView.ResolverRow(options: ResolverName.allCases.map {
-                    AccountFormView.ResolverChoice(name: $0.rawValue, label: Self.resolverLabel($0), selected: $0 == resolver)
-                })
-            },
+            resolvers: account.resolvers.map { AccountFormView.Resolver(name: $0.rawValue, label: Self.resolverLabel($0)) },
             bodyMarker: "{{{body}}}", braces: "{{ }}",
             notificationVariables: Self.notificationVariables.map { "{{" + $0 + "}}" }.joined(separator: ", "),
             otherResolvers: ResolverName.allCases.filter { !used.contains($0) }.map {
                 AccountFormView.Resolver(name: $0.rawValue, label: Self.resolverLabel($0))
             },
-            allResolvers: ResolverName.allCases.map { AccountFormView.Resolver(name: $0.rawValue, label: Self.resolverLabel($0)) },
+            resolverLabelsJSON: JSONCoding.text(ResolverName.allCases.map { [$0.rawValue, Self.resolverLabel($0)] }) ?? "[]",
+            subjectPreview: Self.sampleSubject(prefix: account.subjectPrefix),
+            subjectWithPrefix: Self.sampleSubject(prefix: Self.prefixMark).replacingOccurrences(of: Self.prefixMark, with: "{prefix}"),
+            subjectWithoutPrefix: Self.sampleSubject(prefix: ""),
+            deletion: creating ? nil : try await deletionView(account),
+            inlineImages: account.inlineImages.map {
+                AccountFormView.ImageRow(contentId: $0.contentId, uploadId: $0.uploadId, filename: $0.filename)
+            },
             policies: policies,
             outgoingAccounts: try await accountChoices(selected: account.outgoingAccountId, excluding: account.id),
             placeholders: ["{{ agent.name }}", "{{ agent.alias }}", "{{ account.name }}", "{{ account.fromAddress }}",
@@ -170,6 +174,22 @@ extension WebSite {
         case "ews": URLComponents(string: connection.ewsURL)?.host ?? connection.host
         default: connection.host
         }
+    }
+
+    /// A reply's subject on a sample ticket, as ``ReplySubject`` makes it.
+    static func sampleSubject(prefix: String) -> String {
+        ReplySubject.make(mode: .reply, ticketSubject: "Where is my order?", ticketNumber: 1001, prefix: prefix)
+    }
+
+    static let prefixMark = "\u{1}PREFIX\u{1}"
+
+    func deletionView(_ account: Account) async throws -> AccountFormView.DeletionView {
+        let plan = AccountDeletion.plan(
+            account: account, queues: try await store.routing.queues(), rules: try await store.rules.all(),
+            dispositions: try await store.dispositions.list(accountId: account.id), cannedAnswers: try await store.cannedAnswers.list(accountId: account.id),
+            accounts: try await store.accounts.list(includeDeleted: false), users: try await store.users.list(),
+            campaigns: try await store.routing.campaigns())
+        return AccountFormView.DeletionView(accountKey: account.key, items: plan.lines)
     }
 
     static func resolverLabel(_ resolver: ResolverName) -> String {

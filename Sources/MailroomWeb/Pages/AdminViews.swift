@@ -175,6 +175,8 @@ struct OutboxListView: PageContent {
         let created: String
         let next: String
         let lastError: String
+        /// Why it waits though due ("account inactive"); empty when nothing holds it.
+        let held: String
         let canResend: Bool
     }
 
@@ -196,6 +198,7 @@ struct OutboxItemView: PageContent {
         let recipients: String
         let envelopeFrom: String
         let lastError: String
+        let held: String
         let next: String
         let sent: String
         /// Mailroom's own mail (no ticket): what it is for.
@@ -344,6 +347,8 @@ struct RuleFormView: PageContent {
     let enabled: Bool
     let matchAll: Bool
     let accounts: [ChoiceView]
+    /// The campaign the rule routes within (its queues must be the campaign's).
+    let campaigns: [NamedChoiceView]
     let conditions: [Condition]
     let actions: [Action]
     let blankCondition: Condition

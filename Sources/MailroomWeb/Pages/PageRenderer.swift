@@ -38,13 +38,18 @@ public struct WebAssets: Sendable {
                 throw LoadError(description: "template \(name) does not parse: \(error)")
             }
         }
-        func asset(_ name: String, _ type: String) throws -> StaticAsset {
-            let data = try Data(contentsOf: root.appendingPathComponent("static").appendingPathComponent(name))
+        /// One asset made of the files `names`, in order (the script is app.js, then the account editor's).
+        func asset(_ names: [String], _ type: String) throws -> StaticAsset {
+            var data = Data()
+            for name in names {
+                data.append(try Data(contentsOf: root.appendingPathComponent("static").appendingPathComponent(name)))
+                data.append(0x0A)
+            }
             let digest = String(TokenHasher.hash(String(decoding: data, as: UTF8.self)).prefix(16))
             return StaticAsset(bytes: Array(data), contentType: type, etag: "\"\(digest)\"")
         }
-        let stylesheet = try asset("app.css", "text/css; charset=utf-8")
-        let script = try asset("app.js", "text/javascript; charset=utf-8")
+        let stylesheet = try asset(["app.css"], "text/css; charset=utf-8")
+        let script = try asset(["app.js", "account-editor.js"], "text/javascript; charset=utf-8")
         let version = String((stylesheet.etag + script.etag).filter(\.isHexDigit).prefix(12))
         return WebAssets(library: MustacheLibrary(templates: templates), stylesheet: stylesheet, script: script, version: version)
     }

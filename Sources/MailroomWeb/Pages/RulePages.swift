@@ -78,6 +78,7 @@ extension WebSite {
             name: rule.name, enabled: rule.enabled,
             matchAll: rule.match == .all,
             accounts: try await accountChoices(selected: rule.accountId),
+            campaigns: try await store.routing.campaigns().map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == rule.campaignId) },
             conditions: rule.conditions.map(conditionRow),
             actions: rule.actions.map(actionRow),
             blankCondition: conditionRow(nil),

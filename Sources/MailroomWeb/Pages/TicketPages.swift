@@ -25,6 +25,7 @@ extension WebSite {
         var view = "mine"
         var queueId: String?
         var accountId: String?
+        var campaignId: String?
         var status: TicketStatus?
         var unread: Bool?
         var agentId: String?
@@ -42,6 +43,7 @@ extension WebSite {
             view = value("view") ?? "mine"
             queueId = value("queueId")
             accountId = value("accountId")
+            campaignId = value("campaignId")
             status = value("status").flatMap(TicketStatus.init(rawValue:))
             unread = value("unread").map { $0 == "true" }
             agentId = value("agentId")
@@ -57,6 +59,7 @@ extension WebSite {
             func add(_ name: String, _ value: String?) { if let value { items.append(URLQueryItem(name: name, value: value)) } }
             add("queueId", queueId)
             add("accountId", accountId)
+            add("campaignId", campaignId)
             add("status", status?.rawValue)
             add("unread", unread.map { $0 ? "true" : "false" })
             add("agentId", agentId)
@@ -85,7 +88,8 @@ extension WebSite {
         let seesEveryTicket = TicketVisibility.seesEveryTicket(me.role)
         var filter = TicketFilter(limit: Self.pageSize)
         // Agents list only what the API would show them, whatever the view (the same rule as opening one).
-        filter.visibility = await TicketVisibility.of(userId: me.id, role: me.role) { _ in memberQueues }
+        filter.visibility = try await TicketVisibility.of(userId: me.id, role: me.role, memberOf: { _ in memberQueues },
+                                                          campaignAccounts: { try await store.routing.campaignAccountIds(userId: $0) })
         switch query.view {
         case "queue":
             guard let queueId = query.queueId, seesEveryTicket || memberOf.contains(queueId) else {
@@ -102,6 +106,11 @@ extension WebSite {
         }
         if seesEveryTicket || query.view != "mine" { filter.agentId = query.agentId ?? filter.agentId }
         filter.accountIds = query.accountId.map { [$0] }
+        let campaigns = try await store.routing.campaigns()
+        if let campaignId = query.campaignId, let campaign = campaigns.first(where: { $0.id == campaignId }) {
+            // A campaign's tickets are those of its accounts.
+            filter.accountIds = filter.accountIds.map { $0.filter(campaign.accountIds.contains) } ?? campaign.accountIds
+        }
         filter.status = query.status
         filter.unread = query.unread
         filter.tag = query.tag
@@ -143,6 +152,8 @@ extension WebSite {
             accounts: accounts.filter { $0.deletedAt == nil }.map {
                 ChoiceView(id: $0.id, label: "\($0.key) · \($0.name)", selected: $0.id == query.accountId)
             },
+            campaigns: campaigns.map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == query.campaignId) },
+            hasCampaigns: !campaigns.isEmpty,
             agents: users.filter(\.active).map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == query.agentId) },
             statuses: Self.options(TicketStatus.self, selected: query.status),
             unreadAny: query.unread == nil, unreadYes: query.unread == true, unreadNo: query.unread == false,
@@ -227,6 +238,9 @@ extension WebSite {
         let agents = users.filter { $0.active && $0.id != session.user.id }
         let lastInbound = messages.last { $0.direction == .inbound }
         let presence = try await routing.presence(session.user.id)
+        // Replies go from the mapped outgoing account when there is one, with its subject prefix.
+        var replySender = account
+        if let mapped = account?.outgoingAccountId, let found = try await store.accounts.find(id: mapped) { replySender = found }
         let view = TicketPageView(
             ticket: ticketRow(ticket, accountKeys: [ticket.accountId: account?.key ?? "?"], userNames: userNames),
             ticketId: ticket.id,
@@ -238,6 +252,11 @@ extension WebSite {
             dispositions: dispositions.map { NamedView(id: $0.id, name: $0.name) },
             dispositionRequired: account?.mandatoryDisposition.enabled ?? false,
             transferEnabled: account?.transfer.enabled ?? false,
+            transferToQueue: account?.transfer.toQueue ?? false,
+            transferToAgent: account?.transfer.toAgent ?? false,
+            transferTimeout: account?.transfer.timeoutSeconds ?? TransferSettings.defaultTimeoutSeconds,
+            replySubject: ReplySubject.make(mode: .reply, ticketSubject: ticket.subject, ticketNumber: ticket.number,
+                                            prefix: replySender?.subjectPrefix ?? ""),
             queues: queues.map { NamedView(id: $0.id, name: $0.name) },
             agents: agents.map { NamedView(id: $0.id, name: $0.name) },
             signatureBefore: account?.signature.beforeQuote ?? false,

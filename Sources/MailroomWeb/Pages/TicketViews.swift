@@ -51,6 +51,9 @@ struct TicketListView: PageContent {
     let queues: [NamedChoiceView]
     let hasQueues: Bool
     let accounts: [ChoiceView]
+    /// Campaigns to filter by (their accounts' tickets); the filter shows only when there are some.
+    let campaigns: [NamedChoiceView]
+    let hasCampaigns: Bool
     let agents: [NamedChoiceView]
     let statuses: [OptionView]
     let unreadAny: Bool
@@ -114,6 +117,11 @@ struct TicketPageView: PageContent {
     let dispositions: [NamedView]
     let dispositionRequired: Bool
     let transferEnabled: Bool
+    let transferToQueue: Bool
+    let transferToAgent: Bool
+    let transferTimeout: Int
+    /// The subject a reply gets when the agent leaves the field empty (``ReplySubject``).
+    let replySubject: String
     let queues: [NamedView]
     let agents: [NamedView]
     let signatureBefore: Bool

@@ -50,6 +50,28 @@ private func account() -> Account {
         #expect(ticket.messageCount == 2)
     }
 
+    @Test func anAccountWithMarkAsUnreadOffLeavesTheReadMarkAsTheAgentSetIt() async throws {
+        #expect(TicketLifecycle.unread(after: .inbound, markUnread: false) == nil)
+        #expect(TicketLifecycle.unread(after: .inbound, markUnread: true) == true)
+        let store = MemoryTicketStore()
+        var quiet = account()
+        quiet.markUnread = false
+        let ticketId = try #require(try await store.ingestOne(mail("a1"), raw: [1], account: quiet, position: nil).ticketId)
+        #expect(try await store.ticket(id: ticketId)?.unread == false, "a new ticket on the account starts read")
+        _ = try await store.ingestOne(mail("a2", subject: "Re: Invoice", inReplyTo: ["a1"]), raw: [2], account: quiet, position: nil)
+        #expect(try await store.ticket(id: ticketId)?.unread == false, "nor does a reply mark it unread")
+        _ = try await store.setUnread(ticketId: ticketId, unread: true)
+        _ = try await store.ingestOne(mail("a3", subject: "Re: Invoice", inReplyTo: ["a1"]), raw: [3], account: quiet, position: nil)
+        #expect(try await store.ticket(id: ticketId)?.unread == true, "an agent's own unread mark stays")
+        #expect(try await store.ticket(id: ticketId)?.messageCount == 3)
+    }
+
+    @Test func markAsUnreadIsOnUnlessAnAccountTurnsItOff() throws {
+        #expect(Account(key: "D", name: "Desk").markUnread)
+        let decoded = try JSONCoding.decoder.decode(Account.self, from: Data(#"{"key":"D","name":"Desk"}"#.utf8))
+        #expect(decoded.markUnread)
+    }
+
     @Test func anAgentReplyOpensANewTicketButLeavesItRead() async throws {
         let store = MemoryTicketStore()
         let ticketId = try #require(try await store.ingestOne(mail("a1"), raw: [1], account: account(), position: nil).ticketId)

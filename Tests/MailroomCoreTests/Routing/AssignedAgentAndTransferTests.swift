@@ -211,6 +211,44 @@ import Testing
         }
         #expect(machine.phase == .idle)
     }
+
+    @Test func transferToAQueueAndToAnAgentAreTwoSwitches() throws {
+        let context = RoutingContext(agents: [testAgent("owner"), testAgent("b")])
+        let sales = testQueue(.ringAll, [("b", 0)], id: "sales")
+        let queueOnly = TransferSettings(timeoutSeconds: 45, toQueue: true, toAgent: false)
+        #expect(queueOnly.enabled && queueOnly.allows(.queue(sales)) && !queueOnly.allows(.agent(userId: "b")))
+        var machine = TicketRouting(ticketId: "t1")
+        do {
+            _ = try machine.transfer(from: "owner", to: .agent(userId: "b"), settings: queueOnly, now: mondayNoonUTC, context: context)
+            Issue.record("a queue-only account must refuse a transfer to an agent")
+        } catch {
+            #expect(error.description.contains("to another agent"))
+        }
+        #expect(machine.phase == .idle)
+        let actions = try machine.transfer(from: "owner", to: .queue(sales), settings: queueOnly, now: mondayNoonUTC, context: context)
+        #expect(actions.first == .moveToQueue(queueId: "sales"), "a queue-only account transfers to a queue")
+
+        let agentOnly = TransferSettings(timeoutSeconds: 20, toQueue: false, toAgent: true)
+        var other = TicketRouting(ticketId: "t2")
+        #expect(throws: DomainError.self) {
+            try other.transfer(from: "owner", to: .queue(sales), settings: agentOnly, now: mondayNoonUTC, context: context)
+        }
+        #expect(try other.transfer(from: "owner", to: .agent(userId: "b"), settings: agentOnly, now: mondayNoonUTC, context: context)
+            == [.sendOffer(to: "b", deadline: mondayNoonUTC.addingTimeInterval(20)), .scheduleTimer(at: mondayNoonUTC.addingTimeInterval(20))])
+    }
+
+    @Test func theOldEnabledSwitchStillSetsBoth() throws {
+        let both = try JSONCoding.decoder.decode(TransferSettings.self, from: Data(#"{"enabled":true,"timeoutSeconds":5}"#.utf8))
+        #expect(both.toQueue && both.toAgent)
+        let one = try JSONCoding.decoder.decode(TransferSettings.self, from: Data(#"{"enabled":true,"toAgent":false}"#.utf8))
+        #expect(one.toQueue && !one.toAgent)
+        var account = Account(key: "D", name: "Desk")
+        account.transfer = TransferSettings(timeoutSeconds: 30, toQueue: true, toAgent: false)
+        let off = try AccountEditor.updated(account, with: .object(["transfer": .object(["enabled": .bool(false)])]))
+        #expect(!off.transfer.toQueue && !off.transfer.toAgent, "a client that knows only 'enabled' turns both off")
+        let agent = try AccountEditor.updated(account, with: .object(["transfer": .object(["toAgent": .bool(true)])]))
+        #expect(agent.transfer.toQueue && agent.transfer.toAgent)
+    }
 }
 
 @Suite struct ClosingFlowTests {

@@ -191,4 +191,17 @@ func decodeRule(_ json: String) throws -> RoutingRule {
             #expect(errors.map(\.field) == ["order[1]", "order[2]", "order"])
         }
     }
+
+    @Test func aRuleWithinACampaignRoutesOnlyToItsQueuesForItsAccounts() {
+        let campaign = Campaign(id: "c1", name: "Sales", queueIds: ["q1"], accountIds: ["a1"])
+        var rule = RoutingRule(accountId: "a1", name: "r", actions: [.tag("x"), .queue(queueId: "q1")])
+        #expect(rule.campaignProblems(nil).isEmpty, "a rule without a campaign is not limited")
+        rule.campaignId = "c1"
+        #expect(rule.campaignProblems(campaign).isEmpty)
+        #expect(rule.campaignProblems(nil).map(\.field) == ["campaignId"])
+        rule.accountId = "a2"
+        rule.actions = [.queue(queueId: "q2")]
+        #expect(rule.campaignProblems(campaign).map(\.field) == ["accountId", "actions[0].queueId"])
+    }
 }
+

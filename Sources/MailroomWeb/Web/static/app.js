@@ -210,10 +210,47 @@
 
   // ---------- Submitting ----------
 
+  // Password fields typed twice (Ameyo's "confirm password"): [data-confirms="id-of-the-password"].
+  function confirmationProblems(form) {
+    const problems = [];
+    form.querySelectorAll("input[data-confirms]").forEach((confirm) => {
+      const original = document.getElementById(confirm.dataset.confirms);
+      if (!original || original.disabled || confirm.disabled) return;
+      if (original.value !== confirm.value) {
+        problems.push({ field: confirm.dataset.field, message: original.value === "" ? "is typed but the password above is empty" : "does not match the password above" });
+      }
+    });
+    return problems;
+  }
+
+  // A <dialog> with buttons valued "yes" and "no": resolves true for yes, false for no or Escape.
+  function askDialog(dialog) {
+    return new Promise((resolve) => {
+      if (!dialog || typeof dialog.showModal !== "function") { resolve(window.confirm(dialog ? dialog.textContent : "")); return; }
+      const done = (answer) => {
+        dialog.removeEventListener("click", onClick);
+        dialog.removeEventListener("cancel", onCancel);
+        if (dialog.open) dialog.close();
+        resolve(answer);
+      };
+      const onClick = (event) => {
+        const button = event.target.closest("button[value]");
+        if (button) done(button.value === "yes");
+      };
+      const onCancel = (event) => { event.preventDefault(); done(false); };
+      dialog.addEventListener("click", onClick);
+      dialog.addEventListener("cancel", onCancel);
+      dialog.showModal();
+    });
+  }
+
   async function submitForm(form, submitter) {
     const confirmation = (submitter && submitter.dataset.confirm) || form.dataset.confirm;
     if (confirmation && !window.confirm(confirmation)) return;
+    if (form.dataset.confirmDialog && !(await askDialog(document.getElementById(form.dataset.confirmDialog)))) return;
     clearErrors(form);
+    const mismatched = submitter && submitter.dataset.api ? [] : confirmationProblems(form);
+    if (mismatched.length > 0) { showErrors(form, { details: mismatched }); return; }
     const method = ((submitter && submitter.dataset.method) || form.dataset.method || "POST").toUpperCase();
     const url = (submitter && submitter.dataset.api) || form.dataset.api;
     const body = form.hasAttribute("data-no-body") ? undefined : serialise(form, true);
@@ -351,7 +388,9 @@
       const control = scope.querySelector(`[name="${CSS.escape(name)}"]`);
       if (!control) return;
       const value = control.type === "checkbox" ? String(control.checked) : control.value;
-      const shown = expected.split("|").includes(value);
+      // Inside a hidden section (the server settings of a preset service) nothing is shown or sent.
+      const outer = el.parentElement && el.parentElement.closest("[data-show-when]");
+      const shown = expected.split("|").includes(value) && !(outer && outer.hidden);
       el.hidden = !shown;
       el.querySelectorAll("input, select, textarea").forEach((c) => {
         if (!c.hasAttribute("data-locked")) c.disabled = !shown;
@@ -361,17 +400,6 @@
 
   document.addEventListener("change", (event) => {
     const el = event.target;
-    if (el.matches && el.matches("select[data-presets]")) {
-      const presets = JSON.parse(el.dataset.presets || "{}");
-      const preset = presets[el.value];
-      const form = el.closest("form");
-      if (preset && form) {
-        Object.keys(preset).forEach((name) => {
-          const control = form.querySelector(`[name="${CSS.escape(name)}"]`);
-          if (control && !control.disabled && !control.readOnly) control.value = String(preset[name]);
-        });
-      }
-    }
     if (el.matches && el.matches("select[data-insert-canned]") && el.value) insertCanned(el);
     if (el.matches && el.matches("select[data-preview]")) {
       const target = document.getElementById(el.dataset.preview);
@@ -416,19 +444,6 @@
     if (!el.dataset || !el.dataset.count) return;
     const out = document.getElementById(el.dataset.count);
     if (out) out.textContent = `${el.value.length} of ${el.maxLength} characters`;
-  });
-
-  // Placeholder buttons insert "{{ name }}" at the caret of their target textarea.
-  document.addEventListener("click", (event) => {
-    const button = event.target.closest && event.target.closest("button[data-insert]");
-    if (!button) return;
-    const target = document.getElementById(button.dataset.target);
-    if (!target) return;
-    const text = button.dataset.insert;
-    const start = target.selectionStart || target.value.length;
-    target.value = target.value.slice(0, start) + text + target.value.slice(target.selectionEnd || start);
-    target.focus();
-    target.selectionStart = target.selectionEnd = start + text.length;
   });
 
   // ---------- Uploads (reply attachments) ----------
@@ -695,4 +710,7 @@
   setInterval(updateCountdowns, 1000);
   startLive();
   markReadOnOpen();
+
+  // For account-editor.js, served after this file as part of the same script.
+  window.Mailroom = { api, toast, labelName, refreshConditional, renumber, askDialog };
 })();

@@ -1,0 +1,29 @@
+/// Migrations of the seed settings work (issue 24): versions 60 to 69 belong here.
+let seedsMigrations: [Migration] = [
+    Migration(version: 60, name: "mark as unread takes effect: existing accounts keep marking mail unread") { _ in
+        [
+            // Until now the setting was stored but every account marked arriving mail unread; accounts
+            // keep that behaviour, and the setting decides from here on. The settings JSON is written
+            // with sorted keys and no spaces, so the pair has one spelling.
+            """
+            UPDATE accounts SET config = REPLACE(config, '"markUnread":false', '"markUnread":true')
+            """,
+        ]
+    },
+    Migration(version: 61, name: "campaigns: queues, accounts and agents grouped") { _ in
+        [
+            // The three lists are JSON arrays of ids, as a queue's account_ids: small, read whole.
+            """
+            CREATE TABLE campaigns (
+                id TEXT PRIMARY KEY,
+                name TEXT NOT NULL UNIQUE,
+                queue_ids TEXT NOT NULL,
+                account_ids TEXT NOT NULL,
+                user_ids TEXT NOT NULL,
+                created_at BIGINT NOT NULL,
+                updated_at BIGINT NOT NULL
+            )
+            """,
+        ]
+    },
+]

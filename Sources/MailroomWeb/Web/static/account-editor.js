@@ -1,0 +1,252 @@
+// The account editor's pieces (issue 24): service presets, the ticket resolver menu, the subject
+// preview, the signature editor and the account's images. Served after app.js as one script
+// (WebAssets joins them), with app.js's helpers from window.Mailroom.
+"use strict";
+
+(function () {
+  const { api, toast, labelName, refreshConditional, renumber, askDialog } = window.Mailroom;
+
+  document.addEventListener("change", (event) => {
+    const el = event.target;
+    if (el.matches && el.matches("select[data-presets]")) choosePreset(el);
+    if (el.matches && el.matches("select[data-adds-to]")) addPicked(el);
+  });
+
+  // A removed row may give its resolver back to the menu (app.js removed the row already).
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-remove-row]");
+    if (button) document.querySelectorAll("select[data-adds-to]").forEach(refreshPicker);
+  });
+
+  // A service preset (Gmail, Outlook365, ...) fills the server settings, which the form then hides
+  // (they show only for "custom"). Values an administrator typed are never replaced silently: the
+  // dialog lists them and "keep mine" stays on custom. Back on custom, the preset's values remain.
+  async function choosePreset(select) {
+    const presets = JSON.parse(select.dataset.presets || "{}");
+    const preset = presets[select.value];
+    const previous = presets[select.dataset.current];
+    const form = select.closest("form");
+    if (!preset || !form) { select.dataset.current = select.value; refreshConditional(); return; }
+    const controls = Object.keys(preset).map((name) => [name, form.querySelector(`[name="${CSS.escape(name)}"]`)])
+      .filter(([, control]) => control && !control.readOnly && !control.hasAttribute("data-locked"));
+    const typed = controls.filter(([name, control]) => {
+      if (control.tagName === "SELECT") return false;
+      const value = control.value.trim();
+      return value !== "" && value !== String(preset[name]) && !(previous && value === String(previous[name]));
+    });
+    if (typed.length > 0) {
+      const list = document.getElementById("preset-differences");
+      if (list) {
+        list.textContent = "";
+        typed.forEach(([name, control]) => {
+          const item = document.createElement("li");
+          const side = name.startsWith("incoming.") ? "Incoming" : "Outgoing";
+          item.textContent = `${side} ${labelName(control).toLowerCase()}: ${control.value} (the service uses ${preset[name]})`;
+          list.appendChild(item);
+        });
+      }
+      if (!(await askDialog(document.getElementById("preset-dialog")))) {
+        select.value = "custom";
+        select.dataset.current = "custom";
+        refreshConditional();
+        select.focus();
+        return;
+      }
+    }
+    controls.forEach(([name, control]) => { control.value = String(preset[name]); });
+    select.dataset.current = select.value;
+    refreshConditional();
+  }
+
+  // A menu that adds its choice to an ordered list ([data-adds-to="list"]) and offers only what the
+  // list lacks (Ameyo's "select ticket resolver": an added resolver leaves the drop-down).
+  function pickerChoices(select) {
+    try { return JSON.parse(select.dataset.labels || "[]"); } catch (e) { return []; }
+  }
+
+  function refreshPicker(select) {
+    const list = document.querySelector(`[data-list="${CSS.escape(select.dataset.addsTo)}"]`);
+    if (!list) return;
+    const used = new Set(Array.from(list.querySelectorAll("[data-item] input[name]")).map((i) => i.value));
+    const first = select.options[0];
+    select.textContent = "";
+    if (first) select.appendChild(first);
+    pickerChoices(select).filter(([name]) => !used.has(name)).forEach(([name, label]) => {
+      const option = document.createElement("option");
+      option.value = name;
+      option.textContent = label;
+      select.appendChild(option);
+    });
+    select.value = "";
+    select.disabled = select.options.length <= 1;
+  }
+
+  function addPicked(select) {
+    const name = select.value;
+    const list = document.querySelector(`[data-list="${CSS.escape(select.dataset.addsTo)}"]`);
+    const template = document.querySelector(`template[data-row-for="${CSS.escape(select.dataset.addsTo)}"]`);
+    if (!name || !list || !template) return;
+    const label = (pickerChoices(select).find(([n]) => n === name) || [name, name])[1];
+    const fragment = template.content.cloneNode(true);
+    const item = fragment.querySelector("[data-item]");
+    item.querySelector("input[name]").value = name;
+    item.dataset.resolver = name;
+    const text = item.querySelector("[data-label]");
+    if (text) text.textContent = label;
+    item.querySelectorAll("button[data-move='up']").forEach((b) => b.setAttribute("aria-label", `Move ${label} up`));
+    item.querySelectorAll("button[data-move='down']").forEach((b) => b.setAttribute("aria-label", `Move ${label} down`));
+    item.querySelectorAll("button[data-remove-row]").forEach((b) => b.setAttribute("aria-label", `Remove ${label}`));
+    list.appendChild(fragment);
+    renumber(list);
+    refreshPicker(select);
+    toast(`${label} added as number ${list.querySelectorAll("[data-item]").length}.`);
+    if (!select.disabled) select.focus();
+  }
+
+  document.querySelectorAll("select[data-presets]").forEach((select) => { select.dataset.current = select.value; });
+  document.querySelectorAll("select[data-adds-to]").forEach(refreshPicker);
+  document.querySelectorAll("[data-list]").forEach(renumber);
+
+  // The subject preview follows the prefix as it is typed: data-with has "{prefix}" where it goes.
+  document.addEventListener("input", (event) => {
+    const el = event.target;
+    if (!el.dataset || !el.dataset.subjectPreview) return;
+    const preview = document.getElementById(el.dataset.subjectPreview);
+    const out = preview && preview.querySelector("output");
+    if (!out) return;
+    const prefix = el.value.trim();
+    out.textContent = prefix ? preview.dataset.with.replace("{prefix}", prefix) : preview.dataset.without;
+  });
+
+  // The signature editor: a contenteditable area kept in step with its HTML textarea (which the
+  // form sends), with bold, italic, links, images and placeholders; no script from elsewhere.
+  function editorSource(area) {
+    const box = area.closest("[data-editor-for]");
+    return box ? document.getElementById(box.dataset.editorFor) : null;
+  }
+
+  document.querySelectorAll("[data-editor-for]").forEach((box) => {
+    const source = document.getElementById(box.dataset.editorFor);
+    const area = box.querySelector("[contenteditable]");
+    if (source && area) area.innerHTML = source.value;
+  });
+
+  document.addEventListener("input", (event) => {
+    const el = event.target;
+    if (el.isContentEditable) {
+      const source = editorSource(el);
+      if (source) source.value = el.innerHTML;
+    } else if (el.id) {
+      const box = document.querySelector(`[data-editor-for="${CSS.escape(el.id)}"]`);
+      const area = box && box.querySelector("[contenteditable]");
+      if (area) area.innerHTML = el.value;
+    }
+  });
+
+  // The toolbar's address field takes the focus from the editor: the editor's last selection is
+  // kept, and put back before a command acts on it.
+  const editorRanges = new WeakMap();
+  document.addEventListener("selectionchange", () => {
+    const selection = window.getSelection();
+    if (!selection || selection.rangeCount === 0) return;
+    const node = selection.anchorNode;
+    const element = node && (node.nodeType === Node.ELEMENT_NODE ? node : node.parentElement);
+    const area = element && element.closest("[data-editor-for] [contenteditable]");
+    if (area) editorRanges.set(area, selection.getRangeAt(0).cloneRange());
+  });
+
+  function restoreSelection(area) {
+    area.focus();
+    const range = editorRanges.get(area);
+    if (!range) return;
+    const selection = window.getSelection();
+    selection.removeAllRanges();
+    selection.addRange(range);
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-command]");
+    if (!button) return;
+    const box = button.closest("[data-editor-for]");
+    const area = box && box.querySelector("[contenteditable]");
+    if (!area) return;
+    let value = null;
+    if (button.dataset.urlFrom) {
+      const input = document.getElementById(button.dataset.urlFrom);
+      value = input ? input.value.trim() : "";
+      // Only web addresses and inline parts (cid:): never javascript: or data: in a signature.
+      if (!/^(https?:|cid:|mailto:)/i.test(value)) {
+        toast("Type an address that starts with https://, http://, mailto: or cid: first.");
+        if (input) input.focus();
+        return;
+      }
+    }
+    restoreSelection(area);
+    document.execCommand(button.dataset.command, false, value);
+    const source = editorSource(area);
+    if (source) source.value = area.innerHTML;
+    if (button.hasAttribute("aria-pressed")) button.setAttribute("aria-pressed", String(document.queryCommandState(button.dataset.command)));
+  });
+
+  // Placeholder buttons insert "{{ name }}" at the caret of their target textarea (or editor).
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-insert]");
+    if (!button) return;
+    const target = document.getElementById(button.dataset.target);
+    if (!target) return;
+    if (target.isContentEditable) {
+      restoreSelection(target);
+      document.execCommand("insertText", false, button.dataset.insert);
+      const source = editorSource(target);
+      if (source) source.value = target.innerHTML;
+      return;
+    }
+    const text = button.dataset.insert;
+    const start = target.selectionStart || target.value.length;
+    target.value = target.value.slice(0, start) + text + target.value.slice(target.selectionEnd || start);
+    target.focus();
+    target.selectionStart = target.selectionEnd = start + text.length;
+  });
+
+  // Account images (logo, signature pictures): uploaded once, listed as cid:NAME rows the account
+  // form sends as `inlineImages`; the name is offered in the editor's address field to insert.
+  document.addEventListener("change", async (event) => {
+    const input = event.target;
+    if (!(input instanceof HTMLInputElement) || input.type !== "file" || !input.dataset.uploadImage) return;
+    const list = document.getElementById(input.dataset.uploadImage);
+    const nameField = document.getElementById(input.dataset.nameFrom);
+    const file = input.files && input.files[0];
+    if (!list || !file) return;
+    const typed = nameField ? nameField.value.trim() : "";
+    const name = (typed || file.name.replace(/\.[^.]*$/, "")).replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64) || "image";
+    const url = "/api/v1/attachments?filename=" + encodeURIComponent(file.name) + "&inline=true&contentId=" + encodeURIComponent(name);
+    const result = await api("POST", url, file, { "Content-Type": file.type || "application/octet-stream" });
+    input.value = "";
+    if (!result.ok) { toast((result.data && result.data.error && result.data.error.message) || "The upload failed."); return; }
+    const item = document.createElement("li");
+    item.setAttribute("data-item", "");
+    item.className = "row";
+    item.dataset.image = name;
+    [["contentId", name], ["uploadId", result.data.id], ["filename", file.name]].forEach(([field, value]) => {
+      const hidden = document.createElement("input");
+      hidden.type = "hidden";
+      hidden.name = field;
+      hidden.value = value;
+      item.appendChild(hidden);
+    });
+    const label = document.createElement("span");
+    label.className = "field";
+    label.textContent = `cid:${name} · ${file.name}`;
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.setAttribute("data-remove-row", "");
+    remove.setAttribute("aria-label", `Remove image ${name}`);
+    remove.textContent = "Remove";
+    item.append(label, remove);
+    list.appendChild(item);
+    const address = document.getElementById("signature-url");
+    if (address) address.value = "cid:" + name;
+    if (nameField) nameField.value = "";
+    toast(`Image cid:${name} uploaded; save the account to keep it.`);
+  });
+})();
