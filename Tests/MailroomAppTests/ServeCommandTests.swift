@@ -227,7 +227,8 @@ import Testing
 extension ServeCommandTests {
     /// `mailroom serve` on a fresh data directory and a free port, started and answering /healthz;
     /// the caller stops the process and removes the directory.
-    static func startServe(adminToken: String, dataDirectoryPrefix: String) async throws -> (process: Process, port: Int, dataDirectory: String) {
+    static func startServe(adminToken: String, dataDirectoryPrefix: String,
+                           environment extra: [String: String] = [:]) async throws -> (process: Process, port: Int, dataDirectory: String) {
         let dataDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("\(dataDirectoryPrefix)-\(UUID().uuidString)").path
         let port = freePort()
         let process = Process()
@@ -235,6 +236,7 @@ extension ServeCommandTests {
         process.arguments = ["serve", "--data-dir", dataDirectory, "--http", "127.0.0.1:\(port)", "--log-level", "error"]
         var environment = ProcessInfo.processInfo.environment
         environment["MAILROOM_ADMIN_TOKEN"] = adminToken
+        environment.merge(extra) { $1 }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

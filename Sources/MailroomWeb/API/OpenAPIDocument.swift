@@ -19,6 +19,13 @@ public enum OpenAPIDocument {
         var query: [String] = []
         /// False when the body may be left out (the defaults apply).
         var requestRequired = true
+        /// The body changes some fields (PATCH, and the PUTs that share its handler: fields left out keep their values):
+        /// the request schema's top-level `required` and `anyOf` apply to the result, not the body.
+        var partial: Bool? = nil
+
+        var isPartial: Bool { partial ?? (method == "patch" || method == "put") }
+        /// Request bodies have schemas of their own (see ``requestVariant(_:partial:)``).
+        var requestSchema: String? { request.map { isPartial ? $0 + "Change" : $0 + "Body" } }
     }
 
     static let operations: [Operation] = [
@@ -29,7 +36,7 @@ public enum OpenAPIDocument {
               access: .none, request: "SignIn", response: "IssuedToken", status: 201),
 
         .init(method: "get", path: "/api/v1/users", summary: "List users", access: .supervisor, response: "UserList"),
-        .init(method: "post", path: "/api/v1/users", summary: "Create a user", access: .admin, request: "UserInput", response: "User", status: 201),
+        .init(method: "post", path: "/api/v1/users", summary: "Create a user", access: .admin, request: "NewUser", response: "User", status: 201),
         .init(method: "get", path: "/api/v1/users/me", summary: "The signed-in user", access: .agent, response: "User"),
         .init(method: "get", path: "/api/v1/users/{id}", summary: "One user", access: .selfOrSupervisor, response: "User"),
         .init(method: "patch", path: "/api/v1/users/{id}", summary: "Change a user", access: .admin, request: "UserInput", response: "User"),
@@ -37,7 +44,7 @@ public enum OpenAPIDocument {
         .init(method: "get", path: "/api/v1/users/{id}/tokens", summary: "A user's API tokens (never the secret)",
               access: .selfOrAdmin, response: "TokenList"),
         .init(method: "post", path: "/api/v1/users/{id}/tokens", summary: "Issue an API token for a user",
-              access: .admin, request: "TokenRequest", response: "IssuedToken", status: 201),
+              access: .admin, request: "TokenRequest", response: "IssuedToken", status: 201, requestRequired: false),
         .init(method: "delete", path: "/api/v1/users/{id}/tokens/{tokenId}", summary: "Revoke an API token",
               access: .selfOrAdmin, status: 204),
         // People (issue 26): invitations, the audit trail and the system sender's test mail.
@@ -70,7 +77,7 @@ public enum OpenAPIDocument {
               access: .admin, request: "Account", response: "ConnectionTest"),
         .init(method: "post", path: "/api/v1/accounts/{id}/test",
               summary: "Test a saved account's servers, with optional unsaved changes in the body", access: .admin,
-              request: "Account", response: "ConnectionTest"),
+              request: "Account", response: "ConnectionTest", requestRequired: false),
         .init(method: "get", path: "/api/v1/service-presets", summary: "The servers each service preset fills in",
               access: .agent, response: "PresetList"),
 
@@ -140,7 +147,7 @@ public enum OpenAPIDocument {
         .init(method: "post", path: "/api/v1/queues", summary: "Create a queue", access: .supervisor, request: "Queue", response: "Queue", status: 201),
         .init(method: "get", path: "/api/v1/queues/{id}", summary: "One queue", access: .agent, response: "Queue"),
         .init(method: "put", path: "/api/v1/queues/{id}", summary: "Change a queue; tickets waiting in it follow the new settings",
-              access: .supervisor, request: "Queue", response: "Queue"),
+              access: .supervisor, request: "Queue", response: "Queue", partial: false),
         .init(method: "delete", path: "/api/v1/queues/{id}", summary: "Delete a queue; tickets still offered in it go to the unassigned view",
               access: .supervisor, status: 204),
         .init(method: "get", path: "/api/v1/campaigns", summary: "Campaigns: queues, accounts and agents grouped", access: .agent,
@@ -152,7 +159,7 @@ public enum OpenAPIDocument {
         .init(method: "put", path: "/api/v1/campaigns/{id}", summary: "Change a campaign", access: .admin, request: "Campaign", response: "Campaign"),
         .init(method: "delete", path: "/api/v1/campaigns/{id}", summary: "Delete a campaign", access: .admin, status: 204),
         .init(method: "put", path: "/api/v1/users/{id}/presence", summary: "Set an agent's presence (online, paused with a reason, offline)",
-              access: .selfOrSupervisor, request: "PresenceInput", response: "Presence"),
+              access: .selfOrSupervisor, request: "PresenceInput", response: "Presence", partial: false),
         .init(method: "get", path: "/api/v1/offers", summary: "The caller's open offers, oldest first", access: .agent, response: "OfferList"),
         .init(method: "post", path: "/api/v1/offers/{id}/accept",
               summary: "Accept an offer: the ticket becomes the caller's; 409 when another agent accepted first or it expired",
@@ -281,11 +288,16 @@ public enum OpenAPIDocument {
                                        "schema": .object(["type": .string("string")])]))
         }
         for name in operation.query {
-            parameters.append(.object(["name": .string(name), "in": .string("query"), "required": .bool(false),
-                                       "schema": .object(["type": .string("string")])]))
+            let required = operation.path == "/api/v1/attachments" && name == "filename"
+            parameters.append(.object(["name": .string(name), "in": .string("query"), "required": .bool(required),
+                                       "schema": querySchema(name, path: operation.path)]))
         }
         if !parameters.isEmpty { object["parameters"] = .array(parameters) }
-        if let request = operation.request {
+        if operation.path == "/api/v1/attachments" {
+            object["requestBody"] = .object(["required": .bool(true), "content": .object(["application/octet-stream": .object([
+                "schema": .object(["type": .string("string"), "format": .string("binary"), "minLength": .number(1)])])])])
+        }
+        if let request = operation.requestSchema {
             object["requestBody"] = .object(["required": .bool(operation.requestRequired), "content": content(request)])
         }
         var responses: [String: JSONValue] = [:]
@@ -327,7 +339,18 @@ public enum OpenAPIDocument {
     }
 
     private static var schemas: JSONValue {
-        (try? JSONCoding.decoder.decode(JSONValue.self, from: Data(schemaText.utf8))) ?? .object([:])
+        guard case .object(var schemas) = (try? JSONCoding.decoder.decode(JSONValue.self, from: Data(schemaText.utf8))) ?? .object([:])
+        else { return .object([:]) }
+        if case .object(var user) = schemas["UserInput"] {
+            user["required"] = .array([.string("name"), .string("email"), .string("role")])
+            schemas["NewUser"] = .object(user)
+        }
+        for operation in operations {
+            guard let name = operation.request, let variant = operation.requestSchema, let schema = schemas[name] else { continue }
+            schemas[variant] = requestVariant(schema, partial: operation.isPartial)
+        }
+        addReferencedBodies(to: &schemas)
+        return .object(schemas)
     }
 
     private static let schemaText = #"""
@@ -338,7 +361,7 @@ public enum OpenAPIDocument {
       "Auth": {"type": "object", "properties": {
         "method": {"enum": ["none", "password", "oauth2"]}, "username": {"type": "string"},
         "password": {"type": "string", "writeOnly": true}, "passwordSet": {"type": "boolean", "readOnly": true},
-        "oauth2": {"type": "object", "properties": {"providerId": {"type": ["string", "null"], "description": "an OAuth2 provider's id: tokens come from signing in"}, "provider": {"type": "string"}, "email": {"type": "string"}, "clientId": {"type": "string"},
+        "oauth2": {"type": ["object", "null"], "properties": {"providerId": {"type": ["string", "null"], "description": "an OAuth2 provider's id: tokens come from signing in"}, "provider": {"type": "string"}, "email": {"type": "string"}, "clientId": {"type": "string"},
           "tenantId": {"type": ["string", "null"]}, "tokenURL": {"type": ["string", "null"]}, "scope": {"type": ["string", "null"]},
           "clientSecret": {"type": "string", "writeOnly": true}, "refreshToken": {"type": "string", "writeOnly": true},
           "accessToken": {"type": "string", "writeOnly": true}, "clientSecretSet": {"type": "boolean", "readOnly": true},
@@ -364,14 +387,15 @@ public enum OpenAPIDocument {
         "sentFolder": {"type": ["string", "null"], "description": "fixed after creation"},
         "verp": {"type": "boolean", "default": false, "description": "a return path per message (local+mr-ID@domain) so bounces are matched without a report"}}}]},
       "Account": {"type": "object", "required": ["key", "name"], "properties": {
-        "id": {"type": "string", "readOnly": true}, "key": {"type": "string", "minLength": 1, "maxLength": 5},
-        "name": {"type": "string"}, "service": {"enum": ["custom", "gmail", "outlook365", "yahoo", "hotmail"], "default": "custom"},
-        "fromAddress": {"type": "string"}, "fromName": {"type": "string", "maxLength": 52}, "description": {"type": "string"},
+        "id": {"type": "string", "readOnly": true}, "key": {"type": "string", "minLength": 1, "maxLength": 5, "pattern": "^[^\\s\\u0000-\\u001f\\u007f-\\u009f]+$"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}, "service": {"enum": ["custom", "gmail", "outlook365", "yahoo", "hotmail"], "default": "custom"},
+        "fromAddress": {"type": "string"}, "fromName": {"type": "string", "maxLength": 52}, "description": {"type": "string", "maxLength": 4000},
         "contactLists": {"type": "array", "items": {"type": "string"}, "description": "Motion's list of contact manager"},
         "active": {"type": "boolean", "default": true}, "markUnread": {"type": "boolean", "default": true, "description": "Mail arriving on this account marks its ticket unread for the agent"},
         "waitForAgentSeconds": {"type": "integer", "minimum": 1, "maximum": 2147483, "default": 10},
         "waitForQueueSeconds": {"type": "integer", "minimum": 1, "maximum": 2147483, "default": 10},
-        "subjectPrefix": {"type": "string"}, "replyTo": {"type": ["string", "null"]}, "hostname": {"type": ["string", "null"]},
+        "subjectPrefix": {"type": "string", "maxLength": 100}, "replyTo": {"type": ["string", "null"], "format": "email"},
+        "hostname": {"type": ["string", "null"], "maxLength": 253, "pattern": "^\\S*$"},
         "incoming": {"$ref": "#/components/schemas/Incoming"}, "outgoing": {"$ref": "#/components/schemas/Outgoing"},
         "resolvers": {"type": "array", "items": {"enum": ["customerPerAccount", "customer", "subject", "subjectAndCustomer", "caseId", "subjectFromObserver", "subjectCustomerAccount"]}},
         "signature": {"type": "object", "properties": {"html": {"type": "string"}, "beforeQuote": {"type": "boolean"}}},
@@ -381,7 +405,7 @@ public enum OpenAPIDocument {
         "notification": {"type": "object", "properties": {"sound": {"type": "boolean"}, "shake": {"type": "boolean"}, "template": {"type": ["string", "null"]}}},
         "transfer": {"type": "object", "properties": {"enabled": {"type": "boolean", "description": "Either kind of transfer; setting it alone sets both"},
           "toQueue": {"type": "boolean"}, "toAgent": {"type": "boolean"},
-          "timeoutSeconds": {"type": "integer", "description": "An unaccepted transfer returns to its agent as unread after this"}}},
+          "timeoutSeconds": {"type": ["integer", "null"], "minimum": 1, "maximum": 2147483, "description": "An unaccepted transfer returns to its agent as unread after this"}}},
         "mandatoryDisposition": {"type": "object", "properties": {"enabled": {"type": "boolean"}, "pauseStatus": {"type": ["string", "null"]}}},
         "retry": {"type": "object", "properties": {"maxRetryCount": {"type": "integer", "default": 3},
           "rateLimitRetrySeconds": {"type": "integer", "default": 86400}, "progressiveRetryIntervalSeconds": {"type": "integer", "default": 300},
@@ -393,16 +417,17 @@ public enum OpenAPIDocument {
       "PresetList": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object"}}}},
       "User": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
         "role": {"enum": ["admin", "supervisor", "agent"]}, "alias": {"type": ["string", "null"]}, "capacity": {"type": "integer"},
-        "active": {"type": "boolean"}, "createdAt": {"type": "string", "format": "date-time"}, "updatedAt": {"type": "string", "format": "date-time"},
+        "active": {"type": "boolean"}, "createdAt": {"type": ["string", "null"], "format": "date-time", "description": "null for the bootstrap administrator token"},
+        "updatedAt": {"type": ["string", "null"], "format": "date-time"},
         "presence": {"$ref": "#/components/schemas/Presence", "readOnly": true}}},
       "Presence": {"type": "object", "properties": {"userId": {"type": "string"}, "state": {"enum": ["online", "paused", "offline"]},
         "reason": {"type": ["string", "null"]}, "since": {"type": ["string", "null"], "format": "date-time"}}},
       "PresenceInput": {"type": "object", "required": ["state"], "properties": {"state": {"enum": ["online", "paused", "offline"]},
         "reason": {"type": "string", "maxLength": 100, "description": "kept for paused only"}}},
-      "Queue": {"type": "object", "required": ["name"], "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string"},
-        "strategy": {"enum": ["ringAll", "roundRobin", "leastRecent"], "default": "ringAll"},
+      "Queue": {"type": "object", "required": ["name"], "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+        "strategy": {"enum": ["ringAll", "roundRobin", "leastRecent", null], "default": "ringAll", "description": "null: ringAll"},
         "agentTimeoutSeconds": {"type": "integer", "minimum": 1, "maximum": 2147483, "default": 30},
-        "members": {"type": "array", "items": {"type": "object", "required": ["userId"], "properties": {"userId": {"type": "string"},
+        "members": {"type": "array", "items": {"type": "object", "required": ["userId"], "properties": {"userId": {"type": "string", "minLength": 1},
           "priority": {"type": "integer", "minimum": 0, "default": 0, "description": "lower is offered first"}}}},
         "accountIds": {"type": "array", "items": {"type": "string"},
           "description": "accounts this queue serves: their unassigned tickets are visible to its members"}}},
@@ -421,7 +446,7 @@ public enum OpenAPIDocument {
       "Close": {"type": "object", "properties": {"dispositionId": {"type": ["string", "null"]}}},
       "TicketPatch": {"type": "object", "properties": {"tags": {"type": "array", "items": {"type": "string"}},
         "priority": {"enum": ["low", "medium", "high"]}, "escalated": {"type": "boolean"}}},
-      "UserInput": {"type": "object", "properties": {"name": {"type": "string"}, "email": {"type": "string"},
+      "UserInput": {"type": "object", "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}, "email": {"type": "string", "format": "email"},
         "role": {"enum": ["admin", "supervisor", "agent"]}, "password": {"type": "string", "minLength": 8, "writeOnly": true},
         "alias": {"type": "string"}, "capacity": {"type": "integer", "minimum": 1, "maximum": 1000}, "active": {"type": "boolean"},
         "invite": {"type": "boolean", "description": "on creation: mail an invitation (needs the invitation settings and the system sender)"}}},
@@ -432,29 +457,31 @@ public enum OpenAPIDocument {
         "userId": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"}, "expiresAt": {"type": ["string", "null"], "format": "date-time"}}},
       "TokenList": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"},
         "userId": {"type": "string"}, "name": {"type": "string"}, "createdAt": {"type": "string"}, "lastUsedAt": {"type": ["string", "null"]}, "expiresAt": {"type": ["string", "null"]}}}}}},
-      "Disposition": {"type": "object", "required": ["name"], "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string"},
+      "Disposition": {"type": "object", "required": ["name"], "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
         "accountId": {"type": ["string", "null"]}, "active": {"type": "boolean"}}},
       "DispositionList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Disposition"}}}},
-      "CannedAnswer": {"type": "object", "required": ["name"], "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string"},
+      "CannedAnswer": {"type": "object", "required": ["name"], "anyOf": [{"required": ["text"], "properties": {"text": {"type": "string", "minLength": 1}}}, {"required": ["html"], "properties": {"html": {"type": "string", "minLength": 1}}}],
+        "properties": {"id": {"type": "string", "readOnly": true}, "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
         "text": {"type": ["string", "null"]}, "html": {"type": ["string", "null"]}, "accountId": {"type": ["string", "null"]}, "active": {"type": "boolean"}}},
       "CannedAnswerList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/CannedAnswer"}}}},
-      "GlobalSettings": {"type": "object", "properties": {"failureMailSenders": {"type": "array", "items": {"type": "string"}},
+      "GlobalSettings": {"type": "object", "properties": {"failureMailSenders": {"type": ["array", "null"], "maxItems": 1000, "items": {"type": "string", "format": "email"}, "description": "null in a change keeps the list"},
         "invitationTemplateKey": {"type": ["string", "null"]}, "invitationLinkBaseAddress": {"type": ["string", "null"]},
         "invitationLinkHours": {"type": ["integer", "null"], "minimum": 1, "maximum": 720},
         "systemSender": {"type": ["object", "null"], "properties": {"accountId": {"type": ["string", "null"]}}}}},
       "Rule": {"type": "object", "required": ["name", "actions"], "properties": {"id": {"type": "string", "readOnly": true},
-        "accountId": {"type": ["string", "null"]}, "name": {"type": "string"}, "position": {"type": "integer"}, "enabled": {"type": "boolean"},
+        "accountId": {"type": ["string", "null"]}, "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}, "position": {"type": "integer"}, "enabled": {"type": "boolean"},
         "campaignId": {"type": ["string", "null"], "description": "The campaign the rule routes within: its queue actions and its account must be the campaign's"},
         "match": {"enum": ["all", "any"]},
         "conditions": {"type": "array", "items": {"type": "object", "properties": {"field": {"type": "string",
           "description": "from, to, cc, subject, body, header:NAME, hasAttachment, account, time"},
           "operator": {"enum": ["is", "isNot", "contains", "notContains", "startsWith", "endsWith", "matches"]}, "value": {}}}},
-        "actions": {"type": "array", "items": {"type": "object", "properties": {"type": {"enum": ["queue", "agent", "tag", "priority", "autoReply", "close", "webhook", "goto", "stop"]}}}}}},
+        "actions": {"type": "array", "minItems": 1, "items": {"type": "object", "properties": {"type": {"enum": ["queue", "agent", "tag", "priority", "autoReply", "close", "webhook", "goto", "stop"]}}}}}},
       "RuleList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}}}},
       "RuleOrder": {"type": "object", "required": ["order"], "properties": {"accountId": {"type": ["string", "null"]},
         "order": {"type": "array", "items": {"type": "string"}}}},
-      "Template": {"type": "object", "required": ["key", "kind"], "properties": {"id": {"type": "string", "readOnly": true},
-        "key": {"type": "string"}, "kind": {"enum": ["reply", "autoReply", "notification", "invitation"]}, "subject": {"type": ["string", "null"]},
+      "Template": {"type": "object", "required": ["key", "kind"], "anyOf": [{"required": ["text"], "properties": {"text": {"type": "string", "minLength": 1}}}, {"required": ["html"], "properties": {"html": {"type": "string", "minLength": 1}}}],
+        "properties": {"id": {"type": "string", "readOnly": true},
+        "key": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}, "kind": {"enum": ["reply", "autoReply", "notification", "invitation"]}, "subject": {"type": ["string", "null"]},
         "text": {"type": ["string", "null"]}, "html": {"type": ["string", "null"]}}},
       "TemplateList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Template"}}}},
       "Upload": {"type": "object", "properties": {"id": {"type": "string"}, "sha256": {"type": "string"}, "filename": {"type": "string"},
@@ -477,13 +504,13 @@ public enum OpenAPIDocument {
         "createdAt": {"type": "string"}, "deliveredAt": {"type": ["string", "null"]}}},
       "WebhookEndpoint": {"type": "object", "required": ["id", "url", "createdAt"], "properties": {"id": {"type": "string"},
         "url": {"type": "string", "format": "uri", "maxLength": 2048}, "createdAt": {"type": "string", "format": "date-time"},
-        "rotatedAt": {"type": "string", "format": "date-time"}, "previousSecretExpiresAt": {"type": "string", "format": "date-time"}}},
+        "rotatedAt": {"type": ["string", "null"], "format": "date-time"}, "previousSecretExpiresAt": {"type": ["string", "null"], "format": "date-time"}}},
       "WebhookEndpointSecret": {"allOf": [{"$ref": "#/components/schemas/WebhookEndpoint"}, {"type": "object", "required": ["secret"],
         "properties": {"secret": {"type": "string", "description": "HMAC-SHA256 key (its UTF-8 bytes) for X-Mailroom-Signature: t=UNIX_SECONDS,v1=HEX over t + '.' + body; shown only here"}}}]},
       "WebhookEndpointList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookEndpoint"}}}},
       "WebhookEndpointInput": {"type": "object", "required": ["url"], "properties": {"url": {"type": "string", "format": "uri", "maxLength": 2048,
         "description": "http or https, with a host and without user info"}}},
-      "WebhookRotation": {"type": "object", "properties": {"overlapSeconds": {"type": "integer", "minimum": 0, "maximum": 604800, "default": 86400}}},
+      "WebhookRotation": {"type": "object", "properties": {"overlapSeconds": {"type": ["integer", "null"], "description": "null or left out: the default", "minimum": 0, "maximum": 604800, "default": 86400}}},
       "WebhookDeliveryList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/WebhookDelivery"}}}},
       "OutboxList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/OutboxItem"}}}},
       "AttemptList": {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "object", "properties": {
@@ -531,12 +558,13 @@ public enum OpenAPIDocument {
         "idle": {"type": "boolean"}, "lastSuccessfulFetchAt": {"type": ["string", "null"]}, "lastErrorAt": {"type": ["string", "null"]},
         "lastError": {"type": ["string", "null"]}, "nextFetchAt": {"type": ["string", "null"]}, "messagesIngested": {"type": "integer"},
         "messagesQuarantined": {"type": "integer"}, "node": {"type": ["string", "null"]},
-        "token": {"$ref": "#/components/schemas/OAuth2TokenStatus"}}},
+        "token": {"anyOf": [{"$ref": "#/components/schemas/OAuth2TokenStatus"}, {"type": "null"}]}}},
       "OAuth2Provider": {"type": "object", "required": ["name", "kind", "clientId"], "properties": {"id": {"type": "string", "readOnly": true},
-        "name": {"type": "string"}, "kind": {"enum": ["microsoft", "google", "generic"]}, "clientId": {"type": "string"},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}, "kind": {"enum": ["microsoft", "google", "generic"]},
+        "clientId": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "^[^\\r\\n]*\\S[^\\r\\n]*$"},
         "clientSecret": {"type": "string", "writeOnly": true}, "clientSecretSet": {"type": "boolean", "readOnly": true},
         "tenant": {"type": ["string", "null"], "description": "Microsoft: tenant id or domain, or common, organizations, consumers"},
-        "authorizationURL": {"type": "string"}, "tokenURL": {"type": "string"}, "revocationURL": {"type": ["string", "null"]},
+        "authorizationURL": {"type": ["string", "null"]}, "tokenURL": {"type": ["string", "null"]}, "revocationURL": {"type": ["string", "null"]},
         "introspectionURL": {"type": ["string", "null"]}, "userInfoURL": {"type": ["string", "null"]},
         "scopes": {"type": "array", "items": {"type": "string"}}}},
       "OAuth2ProviderList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/OAuth2Provider"}}}},
