@@ -247,11 +247,14 @@ public struct SQLStore: RepositoryProvider {
         rules = SQLRuleRepository(database: database)
         webhooks = SQLWebhookStore(database: database)
         webhookEndpoints = SQLWebhookEndpointStore(database: database, secrets: secrets)
-        repositories = Repositories(
+        var repositories = Repositories(
             accounts: accounts, oauth2: accounts.oauth2, users: users, tokens: tokens,
             sessions: SQLSessionRepository(database: database), settings: settings, dispositions: dispositions,
             cannedAnswers: cannedAnswers, templates: templates, rules: rules, routing: SQLRoutingStore(database: database),
             tickets: tickets, ingest: ingest, fetchState: fetchState, quarantine: quarantine, rawMail: rawMail,
             outbox: outbox, webhooks: webhooks, webhookEndpoints: webhookEndpoints)
+        repositories.people = SQLPeopleStore(database: database)
+        repositories.systemMail = outbox
+        self.repositories = repositories
     }
 }

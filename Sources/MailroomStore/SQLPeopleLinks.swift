@@ -4,7 +4,7 @@ import MailroomCore
 import SQLKit
 
 /// Invitation and password-reset links, the audit trail, and the first administrator (issue 26).
-public struct SQLPeopleStore: Sendable {
+public struct SQLPeopleStore: PeopleRepository {
     let database: MailroomDatabase
 
     public init(database: MailroomDatabase) { self.database = database }
@@ -51,7 +51,7 @@ public struct SQLPeopleStore: Sendable {
     /// Stores a new link for `userId` (its token's hash only) and revokes the user's earlier unused
     /// links of the same purpose: a new invitation makes the old one useless.
     public func createLink(userId: String, purpose: UserLinkPurpose, tokenHash: String, lifetime: TimeInterval,
-                           createdBy: String?, now: Date = Date()) async throws -> UserLink {
+                           createdBy: String?, now: Date) async throws -> UserLink {
         let link = UserLink(id: Identifier.make(at: now), userId: userId, purpose: purpose, createdAt: now,
                             expiresAt: now.addingTimeInterval(lifetime), createdBy: createdBy)
         try await database.transaction { db in
@@ -84,7 +84,7 @@ public struct SQLPeopleStore: Sendable {
     /// Marks the link used, and sets the password, in one transaction; nil when the link was used,
     /// revoked or expired meanwhile (two tabs sending the same form: only one wins). Other unused
     /// links of the user for the same purpose are revoked; `endSessions` signs the user out everywhere.
-    public func consume(tokenHash: String, passwordHash: String, endSessions: Bool, now: Date = Date()) async throws -> UserLink? {
+    public func consume(tokenHash: String, passwordHash: String, endSessions: Bool, now: Date) async throws -> UserLink? {
         let nowMillis = Timestamp.from(now)
         return try await database.transaction { db -> UserLink? in
             guard let row = try await db.raw("""
@@ -107,18 +107,18 @@ public struct SQLPeopleStore: Sendable {
     }
 
     /// Each user's newest invitation, with its mail's delivery state and last error (the users page).
-    public func latestInvitations() async throws -> [String: (link: UserLink, state: DeliveryState?, lastError: String?)] {
+    public func latestInvitations() async throws -> [String: InvitationRecord] {
         try await database.withConnection { db in
             let rows = try await db.raw("""
                 SELECT \(Self.prefixedColumns), o.state AS mail_state, o.last_error AS mail_error
                 FROM user_links l LEFT JOIN outbox o ON o.id = l.outbox_id
                 WHERE l.purpose = 'invitation' ORDER BY l.created_at, l.id
                 """).all()
-            var result: [String: (link: UserLink, state: DeliveryState?, lastError: String?)] = [:]
+            var result: [String: InvitationRecord] = [:]
             for row in rows {
                 let link = try Self.link(from: row)
                 let state = try row.decode(column: "mail_state", as: String?.self).flatMap(DeliveryState.init(rawValue:))
-                result[link.userId] = (link, state, try row.decode(column: "mail_error", as: String?.self))
+                result[link.userId] = InvitationRecord(link: link, state: state, lastError: try row.decode(column: "mail_error", as: String?.self))
             }
             return result
         }
@@ -139,7 +139,7 @@ public struct SQLPeopleStore: Sendable {
     }
 
     /// The newest first.
-    public func auditEvents(limit: Int = 200, before: Date? = nil) async throws -> [AuditEvent] {
+    public func auditEvents(limit: Int, before: Date?) async throws -> [AuditEvent] {
         try await database.withConnection { db in
             var clause: SQLQueryString = ""
             if let before { clause = "WHERE at < \(bind: Timestamp.from(before))" }
@@ -174,7 +174,7 @@ public struct SQLPeopleStore: Sendable {
     }
 }
 
-extension SQLOutboxStore {
+extension SQLOutboxStore: SystemMailQueue {
     /// Queues Mailroom's own mail (`purpose` says what for): the outbox's retry policy and attempt
     /// log apply, but the row belongs to no ticket, so nothing threads it into a conversation.
     public func enqueueSystem(raw: [UInt8], accountId: String, envelopeFrom: String, recipients: [String], purpose: String,

@@ -77,6 +77,10 @@ public struct Repositories: Sendable {
     public var outbox: any OutboxRepository
     public var webhooks: any WebhookDeliveryRepository
     public var webhookEndpoints: any WebhookEndpointRepository
+    /// First run, invitation and reset links, the audit trail (issue 26); nil where not stored (memory tests).
+    public var people: (any PeopleRepository)? = nil
+    /// Mailroom's own mail into the outbox; nil where not stored.
+    public var systemMail: (any SystemMailQueue)? = nil
 
     public init(accounts: any AccountRepository, oauth2: any OAuth2GrantRepository, users: any UserRepository,
                 tokens: any TokenRepository, sessions: any SessionRepository, settings: any SettingsRepository,

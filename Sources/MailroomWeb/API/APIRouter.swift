@@ -91,8 +91,8 @@ public enum APIRouter {
                                     signInLimiter: signInLimiter, peopleMail: peopleMail)
         var accounts = AccountsController(service: AccountsService(accounts: store.accounts), accounts: store.accounts,
                                           changed: dependencies.accountsChanged, testConnection: dependencies.testConnection)
-        let auditTrail = SQLPeopleStore(database: store.database)
-        accounts.audit = { event in try? await auditTrail.record(event) }
+        let auditTrail = store.people
+        accounts.audit = { event in try? await auditTrail?.record(event) }
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
         let tickets = TicketsController(tickets: store.tickets, quarantineStore: store.quarantine, rawMail: store.rawMail, accounts: store.accounts, grants: store.oauth2, status: dependencies.status,
                                         replay: dependencies.replay, access: access, routing: dependencies.routing,

@@ -7,13 +7,13 @@ extension WebSite {
     func addSignInRoutes(to pages: RouterGroup<MailroomRequestContext>) {
         pages.get("/") { request, context in
             // A fresh installation: the browser goes to the first-run page, not to a sign-in nobody can pass.
-            if context.session == nil, try await !self.people.administratorExists() { return PageHeaders.redirect(to: "/setup") }
+            if context.session == nil, await !self.administratorExists() { return PageHeaders.redirect(to: "/setup") }
             _ = try self.session(request, context)
             return PageHeaders.redirect(to: "/desk")
         }
         pages.get("login") { request, context in
             try self.signInPage(next: Self.safeNext(request.uri.queryParameters["next"].map(String.init)), context,
-                                setupNeeded: try await !self.people.administratorExists())
+                                setupNeeded: await !self.administratorExists())
         }
         pages.post("login") { request, context in try await self.signIn(request, context) }
         pages.post("logout") { request, context in try await self.signOut(request, context) }

@@ -6,9 +6,11 @@ import MailroomStore
 
 /// Invitations, the audit trail and the system sender's test mail (issue 26).
 struct PeopleController {
-    let store: SQLStore
+    let store: Repositories
     let mail: PeopleMail
-    var people: SQLPeopleStore { SQLPeopleStore(database: store.database) }
+    var people: any PeopleRepository {
+        get throws { try store.peopleRepository }
+    }
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.post("users/invitations", use: inviteSelected)

@@ -8,9 +8,16 @@ import MailroomStore
 /// token is a random value also set as a cookie for its path (double submit), as the sign-in form's.
 extension WebSite {
     static let formCookie = "mailroom_form"
-    var people: SQLPeopleStore { SQLPeopleStore(database: store.database) }
+    var people: any PeopleRepository {
+        get throws { try store.peopleRepository }
+    }
     var peopleMail: PeopleMail {
         PeopleMail(store: store, mailer: SystemMailer(store: store, wake: dependencies.outboxChanged))
+    }
+
+    /// Whether an administrator exists; a store without the people repository counts as set up.
+    func administratorExists() async -> Bool {
+        (try? await people.administratorExists()) ?? true
     }
 
     func addPeopleRoutes(to pages: RouterGroup<MailroomRequestContext>) {

@@ -8,12 +8,12 @@ import Mustache
 /// the `systemSender` setting names, through the outbox (its retry policy and attempt log), on no
 /// ticket, and marked `Auto-Submitted: auto-generated` so that responders do not answer it.
 public struct SystemMailer: Sendable {
-    let store: SQLStore
+    let store: Repositories
     /// Tells the outbox sender that a row is due.
     let wake: @Sendable () -> Void
 
-    public init(store: SQLStore, wake: @escaping @Sendable () -> Void) {
-        self.store = store
+    public init(store: some RepositoryProvider, wake: @escaping @Sendable () -> Void) {
+        self.store = store.repositories
         self.wake = wake
     }
 
@@ -47,8 +47,11 @@ public struct SystemMailer: Sendable {
         let domain = account.fromAddress.split(separator: "@").last.map(String.init) ?? "mailroom.invalid"
         builder.messageID = "mailroom.system.\(Identifier.make(at: now))@\(domain)"
         builder.extraHeaders = [OutgoingHeader("Auto-Submitted", "auto-generated"), OutgoingHeader("X-Mailroom-System", purpose)]
-        let item = try await store.outbox.enqueueSystem(raw: builder.build(), accountId: account.id, envelopeFrom: account.fromAddress,
-                                                        recipients: [to.address], purpose: purpose, now: now)
+        guard let queue = store.systemMail else {
+            throw DomainError.conflict(FieldError("systemSender", "this server keeps no outbox for Mailroom's own mail"))
+        }
+        let item = try await queue.enqueueSystem(raw: builder.build(), accountId: account.id, envelopeFrom: account.fromAddress,
+                                                 recipients: [to.address], purpose: purpose, now: now)
         wake()
         return item
     }
@@ -63,12 +66,14 @@ public struct InvitationContent: Codable, Sendable, Equatable {
 
 /// Sends invitations and password-reset links: a fresh single-use token per mail, only its hash kept.
 public struct PeopleMail: Sendable {
-    let store: SQLStore
+    let store: Repositories
     let mailer: SystemMailer
-    var people: SQLPeopleStore { SQLPeopleStore(database: store.database) }
+    var people: any PeopleRepository {
+        get throws { try store.peopleRepository }
+    }
 
-    public init(store: SQLStore, mailer: SystemMailer) {
-        self.store = store
+    public init(store: some RepositoryProvider, mailer: SystemMailer) {
+        self.store = store.repositories
         self.mailer = mailer
     }
 
@@ -208,5 +213,17 @@ public enum SetupCode {
         var random = SystemRandomNumberGenerator()
         let groups = (0..<3).map { _ in String((0..<4).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &random)] }) }
         return groups.joined(separator: "-")
+    }
+}
+
+extension Repositories {
+    /// The people repository, or a 503 where this server keeps none.
+    var peopleRepository: any PeopleRepository {
+        get throws {
+            guard let people else {
+                throw APIError(.serviceUnavailable, code: "unavailable", message: "this server keeps no invitations or audit trail")
+            }
+            return people
+        }
     }
 }
