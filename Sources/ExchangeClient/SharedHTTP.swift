@@ -46,7 +46,7 @@ public enum SharedHTTP {
         if acceptAnyCertificate { request.tlsConfiguration = unverifiedTLS }
         let host = URLComponents(string: url)?.host ?? "the server"
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(Int64(timeout / .nanoseconds(1))))
+            let response = try await executeOnLiveConnection(request, timeout: timeout)
             if let length = response.headers.first(name: "Content-Length").flatMap(Int.init), length > maxBodyBytes {
                 throw BodyTooLarge(announcedSize: length)
             }
@@ -63,6 +63,18 @@ public enum SharedHTTP {
             throw CancellationError()
         } catch {
             throw transportError(error, host: host)
+        }
+    }
+
+    /// A pooled connection the server has closed meanwhile fails the write with "I/O on closed
+    /// channel": the request never left, so it is sent once more on a fresh connection (safe even for
+    /// a send, which the server cannot have seen). Any other failure is the caller's to classify.
+    static func executeOnLiveConnection(_ request: HTTPClientRequest, timeout: Duration) async throws -> HTTPClientResponse {
+        let deadline = TimeAmount.nanoseconds(Int64(timeout / .nanoseconds(1)))
+        do {
+            return try await client.execute(request, timeout: deadline)
+        } catch let error as ChannelError where error == .ioOnClosedChannel {
+            return try await client.execute(request, timeout: deadline)
         }
     }
 

@@ -15,7 +15,7 @@ extension OpenAPIDocument {
             text = #"{"type": "string", "pattern": "^(?i:true|false|yes|no|1|0)$", "description": "true, false, yes, no, 1 or 0"}"#
         case ("includeDeleted", _), ("inline", _):
             text = #"{"type": "string", "description": "true or 1 turns it on; anything else leaves it off"}"#
-        case ("since", _), ("until", _): text = #"{"type": "string", "format": "date-time"}"#
+        case ("since", _), ("until", _), ("before", _): text = #"{"type": "string", "format": "date-time"}"#
         case ("limit", _): text = #"{"type": "integer", "minimum": 1, "maximum": 500}"#
         case ("filename", _):
             text = #"{"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[^/\\\\\\u0000-\\u001f]+$", "description": "a file name without a path"}"#

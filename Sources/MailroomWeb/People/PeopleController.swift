@@ -80,8 +80,20 @@ struct PeopleController {
 
     @Sendable func audit(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<AuditEvent>> {
         try context.require(.admin)
-        let limit = request.uri.queryParameters["limit"].flatMap { Int(String($0)) } ?? 200
-        let before = request.uri.queryParameters["before"].flatMap { ISO8601.parse(String($0)) }
+        var limit = 200
+        if let text = request.uri.queryParameters["limit"] {
+            guard let value = Int(String(text)), (1...500).contains(value) else {
+                throw APIError.invalid([FieldError("limit", "must be a number from 1 to 500")])
+            }
+            limit = value
+        }
+        var before: Date?
+        if let text = request.uri.queryParameters["before"] {
+            guard let date = ISO8601.parse(String(text)) else {
+                throw APIError.invalid([FieldError("before", "must be a date and time such as 2026-11-22T10:00:00Z")])
+            }
+            before = date
+        }
         return JSONResponse(ItemList(try await people.auditEvents(limit: limit, before: before)))
     }
 
