@@ -109,7 +109,8 @@ public enum MailroomApplication {
                                          exchangeNotifications: exchangeNotifications)
         let composer = ReplyComposer(store: store)
         let peopleMail = PeopleMail(store: store.repositories, mailer: SystemMailer(store: store.repositories, wake: { sender.wake() }))
-        OAuth2Notices.observer = SystemMailTokenNotices(live: LiveOAuth2TokenNotices(events: events), mail: peopleMail, logger: logger)
+        OAuth2Notices.observer = SystemMailTokenNotices(live: LiveOAuth2TokenNotices(events: events), mail: peopleMail,
+                                                        grants: store.accounts.oauth2, logger: logger)
         var webDependencies = WebDependencies(
             store: store, adminToken: configuration.adminToken, metricsText: metricsText, status: status,
             replay: { entry, raw, account in
@@ -128,6 +129,7 @@ public enum MailroomApplication {
             try await composer.renderCanned(ticketId: ticketId, cannedAnswerId: cannedId, author: author)
         }
         webDependencies.web = configuration.web
+        await OAuth2RefreshPacer.shared.setRate(configuration.oauth2RefreshRate)
         // Shown in the log only while no administrator exists (checked once the schema is current).
         let setupCode = SetupCode.make()
         webDependencies.setupCode = setupCode

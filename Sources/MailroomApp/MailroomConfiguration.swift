@@ -16,6 +16,8 @@ public struct MailroomConfiguration: Sendable {
     /// `MAILROOM_API_RATE_LIMIT` (`N/SECONDS` per token, or `off`) and `MAILROOM_SIGNIN_LIMITS`
     /// (`PER_ADDRESS/PER_CLIENT/WINDOW_SECONDS` failed sign-ins).
     public var web = WebSettings()
+    /// `MAILROOM_OAUTH2_REFRESH_RATE`: token refreshes per second this node asks of a provider, at most.
+    public var oauth2RefreshRate: Double = 10
 
     public static let defaultDataDirectory = "./mailroom-data"
     public static let defaultHTTP = "127.0.0.1:8080"
@@ -50,6 +52,12 @@ public struct MailroomConfiguration: Sendable {
                 throw ConfigurationError("MAILROOM_SIGNIN_LIMITS must be PER_ADDRESS/PER_CLIENT/WINDOW_SECONDS such as 5/20/900; not '\(text)'")
             }
             web.signInLimits = SignInThrottle.Limits(perAddress: parts[0], perClient: parts[1], window: TimeInterval(parts[2]))
+        }
+        if let text = environment["MAILROOM_OAUTH2_REFRESH_RATE"].nonEmpty {
+            guard let rate = Double(text), rate >= 0.1, rate <= 1_000 else {
+                throw ConfigurationError("MAILROOM_OAUTH2_REFRESH_RATE must be token refreshes per second from 0.1 to 1000, such as 10; not '\(text)'")
+            }
+            oauth2RefreshRate = rate
         }
     }
 

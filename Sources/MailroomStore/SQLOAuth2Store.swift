@@ -193,6 +193,18 @@ public struct SQLOAuth2Store: OAuth2GrantRepository {
         }
     }
 
+    public func claimNoticeMail(accountId: String, quietPeriod: TimeInterval, now: Date) async throws -> Bool {
+        try await database.withConnection { db in
+            let rows = try await db.raw("""
+                UPDATE oauth2_grants SET notice_mailed_at = \(bind: Timestamp.from(now))
+                WHERE account_id = \(bind: accountId)
+                  AND (notice_mailed_at IS NULL OR notice_mailed_at <= \(bind: Timestamp.from(now.addingTimeInterval(-quietPeriod))))
+                RETURNING account_id
+                """).all()
+            return !rows.isEmpty
+        }
+    }
+
     /// Ends `owner`'s lease with the outcome of its refresh: the new tokens (a rotated refresh
     /// token replaces the old one in the same statement) or the failure. False when the lease was
     /// lost meanwhile (nothing is written then).

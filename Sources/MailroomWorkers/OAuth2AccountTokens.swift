@@ -45,12 +45,16 @@ public struct OAuth2AccountTokens: Sendable {
     /// How long a caller waits for another node's refresh before giving up for this round.
     let waitLimit: Duration
     let observer: (any OAuth2TokenStateObserver)?
+    /// Every refresh of this process takes its turn here (the token endpoints' rate).
+    let pacer: OAuth2RefreshPacer
     let logger: Logger
 
     public init(store: any OAuth2GrantRepository, http: any OAuth2HTTPClient = OAuth2HTTPTransport(), owner: String? = nil,
                 margin: TimeInterval = 300, leaseDuration: TimeInterval = 60, waitLimit: Duration = .seconds(45),
-                observer: (any OAuth2TokenStateObserver)? = nil, logger: Logger = Logger(label: "mailroom.oauth2")) {
+                observer: (any OAuth2TokenStateObserver)? = nil, pacer: OAuth2RefreshPacer = .shared,
+                logger: Logger = Logger(label: "mailroom.oauth2")) {
         self.store = store
+        self.pacer = pacer
         self.http = http
         self.owner = owner ?? "\(ProcessInfo.processInfo.hostName)-\(OAuth2Flow.randomToken().prefix(8))"
         self.margin = margin
@@ -78,6 +82,9 @@ public struct OAuth2AccountTokens: Sendable {
         if !force, !first.needsRefresh(now: now(), margin: margin), let token = first.accessToken {
             return (token.revealed, first.signedInAddress)
         }
+        // The turn comes before the lease: a lease held while queueing could lapse, and another
+        // node would refresh the same grant. A grant someone refreshed meanwhile costs no request.
+        try await pacer.waitForTurn()
         let deadline = ContinuousClock.now.advanced(by: waitLimit)
         while true {
             let start = now()
@@ -171,11 +178,11 @@ public enum OAuth2Notices {
 /// Credentials of an account that signed in through a provider (`auth.oauth2.providerId`).
 enum OAuth2ProviderLogin {
     static func credentials(_ account: Account, auth: ServerAuth, settings: OAuth2Settings, grants: (any OAuth2GrantRepository)?,
-                            force: Bool) async throws -> MailCredentials {
+                            force: Bool, pacer: OAuth2RefreshPacer) async throws -> MailCredentials {
         guard let grants else {
             throw OAuth2Error(description: "this part of Mailroom has no store to read the account's sign-in from")
         }
-        let login = try await OAuth2AccountTokens(store: grants).login(accountId: account.id, force: force)
+        let login = try await OAuth2AccountTokens(store: grants, pacer: pacer).login(accountId: account.id, force: force)
         let username = [auth.username, settings.email, login.address ?? "", account.fromAddress].first { !$0.isEmpty } ?? ""
         return .oauth2(username, accessToken: login.token)
     }

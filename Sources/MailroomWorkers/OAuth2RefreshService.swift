@@ -6,15 +6,15 @@ import ServiceLifecycle
 /// Refreshes accounts' access tokens before they expire, so a fetch or a send never waits for
 /// the provider and a failing provider shows in the status before mail stops.
 ///
-/// Refreshes start at no more than `ratePerSecond` (1,000 tokens expiring in the same minute do
-/// not hit the token endpoint at once) and at most `concurrency` run together, each bounded by
+/// Refreshes take their turns from the process's `OAuth2RefreshPacer`, shared with fetchers that
+/// need a token at once (1,000 tokens expiring in the same minute do not hit the token endpoint
+/// together), and at most `concurrency` run together, each bounded by
 /// the HTTP timeout, so one slow or failing provider holds a few slots for a while and never the
 /// others' turn for long. Across nodes the per-account lease keeps it to one refresh each.
 public final class OAuth2RefreshService: Service, Sendable {
     public struct Limits: Sendable {
         /// Refresh when the access token expires sooner than this.
         public var refreshAhead: TimeInterval = 600
-        public var ratePerSecond: Double = 10
         public var concurrency: Int = 8
         /// A refresh that failed for a reason that may pass is tried again after this long.
         public var retryAfterFailure: TimeInterval = 120
@@ -29,11 +29,11 @@ public final class OAuth2RefreshService: Service, Sendable {
     let logger: Logger
 
     public init(store: any OAuth2GrantRepository, http: any OAuth2HTTPClient = OAuth2HTTPTransport(), limits: Limits = Limits(),
-                logger: Logger = Logger(label: "mailroom.oauth2")) {
+                pacer: OAuth2RefreshPacer = .shared, logger: Logger = Logger(label: "mailroom.oauth2")) {
         self.store = store
         self.limits = limits
         self.logger = logger
-        tokens = OAuth2AccountTokens(store: store, http: http, margin: limits.refreshAhead, logger: logger)
+        tokens = OAuth2AccountTokens(store: store, http: http, margin: limits.refreshAhead, pacer: pacer, logger: logger)
     }
 
     public func run() async throws {
@@ -70,9 +70,6 @@ public final class OAuth2RefreshService: Service, Sendable {
             return (0, 0)
         }
         guard !due.isEmpty else { return (0, 0) }
-        let spacing = Duration.seconds(1 / max(limits.ratePerSecond, 0.001))
-        let clock = ContinuousClock()
-        var nextStart = clock.now
         var refreshed = 0
         var failed = 0
         await withTaskGroup(of: Bool.self) { group in
@@ -83,11 +80,6 @@ public final class OAuth2RefreshService: Service, Sendable {
                     running -= 1
                     if ok { refreshed += 1 } else { failed += 1 }
                 }
-                // Never faster than the rate, also after waiting for a slot: a late start does not
-                // earn a burst to catch up.
-                let start = max(nextStart, clock.now)
-                if start > clock.now { try? await clock.sleep(until: start) }
-                nextStart = start.advanced(by: spacing)
                 running += 1
                 group.addTask {
                     do {

@@ -117,11 +117,15 @@ public struct AccountCredentialSource: Sendable {
     let refresh: @Sendable (OAuth2Settings) async throws -> OAuth2Grant
     /// A token that expires sooner than this is refreshed before it is used.
     let margin: TimeInterval
+    /// Refreshes of provider grants take their turn here.
+    let pacer: OAuth2RefreshPacer
 
     public init(accounts: (any AccountRepository)?, grants: (any OAuth2GrantRepository)? = nil, margin: TimeInterval = 120,
+                pacer: OAuth2RefreshPacer = .shared,
                 refresh: @escaping @Sendable (OAuth2Settings) async throws -> OAuth2Grant = { try await OAuth2TokenEndpoint.refresh($0) }) {
         self.accounts = accounts
         self.grants = grants
+        self.pacer = pacer
         self.margin = margin
         self.refresh = refresh
     }
@@ -137,7 +141,8 @@ public struct AccountCredentialSource: Sendable {
         let auth = direction == .incoming ? account.incoming.connection.auth : account.outgoing.connection.auth
         guard auth.method == .oauth2, let settings = auth.oauth2 else { return Account.credentials(auth) }
         if settings.providerId != nil {
-            return try await OAuth2ProviderLogin.credentials(account, auth: auth, settings: settings, grants: grants, force: forceRefresh)
+            return try await OAuth2ProviderLogin.credentials(account, auth: auth, settings: settings, grants: grants, force: forceRefresh,
+                                                             pacer: pacer)
         }
         let username = auth.username.isEmpty ? settings.email : auth.username
         if !forceRefresh, let token = settings.accessToken?.revealed,
@@ -149,6 +154,7 @@ public struct AccountCredentialSource: Sendable {
             if let token = settings.accessToken?.revealed { return .oauth2(username, accessToken: token) }
             throw OAuth2Error.noRefreshToken
         }
+        try await pacer.waitForTurn()
         let grant = try await refresh(settings)
         account = try await store(grant, direction: direction, in: account)
         return .oauth2(username, accessToken: grant.accessToken)

@@ -20,9 +20,12 @@ import Testing
         #expect(set.web.signInLimits.perAddress == 3 && set.web.signInLimits.perClient == 30 && set.web.signInLimits.window == 600)
         #expect(set.httpLimits.headerTimeout == .milliseconds(2_500) && set.httpLimits.bodyTimeout == .seconds(60))
         #expect(try configuration(["MAILROOM_API_RATE_LIMIT": "off"]).web.apiRateLimit == nil)
+        #expect(defaults.oauth2RefreshRate == 10)
+        #expect(try configuration(["MAILROOM_OAUTH2_REFRESH_RATE": "2.5"]).oauth2RefreshRate == 2.5)
 
         for (name, value) in [("MAILROOM_API_RATE_LIMIT", "fast"), ("MAILROOM_SIGNIN_LIMITS", "5/20"),
-                              ("MAILROOM_HTTP_HEADER_TIMEOUT", "-1"), ("MAILROOM_HTTP_BODY_TIMEOUT", "soon")] {
+                              ("MAILROOM_HTTP_HEADER_TIMEOUT", "-1"), ("MAILROOM_HTTP_BODY_TIMEOUT", "soon"),
+                              ("MAILROOM_OAUTH2_REFRESH_RATE", "0"), ("MAILROOM_OAUTH2_REFRESH_RATE", "many")] {
             #expect(throws: ConfigurationError.self, "\(name)=\(value)") { _ = try configuration([name: value]) }
         }
     }

@@ -8,6 +8,7 @@ import MailroomStore
 import MailroomTestSupport
 import MailroomWeb
 import MailroomWorkers
+import Synchronization
 import Testing
 
 /// Mailroom's own mail through the outbox and a real SMTP server (issue 26), and the
@@ -80,14 +81,34 @@ import Testing
         }
     }
 
-    @Test func aTokenStateChangeMailsTheAdministratorsOncePerChange() async throws {
+    /// A grant for the account, so the once-a-day mark has a row to live in.
+    func signedIn(_ store: SQLStore, account: Account, tokenURL: String = "https://login.example.com/token",
+                  clientId: String = "mailroom", clientSecret: String = "secret", refreshToken: String = "refresh-1") async throws -> OAuth2Provider {
+        let provider = try await store.accounts.oauth2.create(OAuth2Provider(
+            name: "Local", kind: .generic, clientId: clientId, clientSecret: Secret(clientSecret),
+            authorizationURL: "https://login.example.com/authorize", tokenURL: tokenURL, scopes: ["mail"]))
+        try await store.accounts.oauth2.saveSignIn(OAuth2AccountGrant(
+            accountId: account.id, providerId: provider.id, refreshToken: Secret(refreshToken), accessToken: Secret("access-1"),
+            expiresAt: Date().addingTimeInterval(60), grantedAt: Date(), scopes: ["mail"], signedInAddress: account.fromAddress))
+        return provider
+    }
+
+    func admins(_ store: SQLStore) async throws {
+        _ = try await store.users.create(User(name: "Ada", email: "ada@example.com", role: .admin), passwordHash: nil)
+        _ = try await store.users.create(User(name: "Al", email: "al@example.com", role: .admin), passwordHash: nil)
+        _ = try await store.users.create(User(name: "Bo", email: "bo@example.com", role: .agent), passwordHash: nil)
+    }
+
+    @Test func aTokenStateChangeMailsTheAdministratorsAtMostOnceADayPerAccount() async throws {
         try await TestDatabase.sqlite.withStore { store in
             let account = try await configure(store, portVariable: "MAILROOM_TEST_SMTP_SINK_PORT")
-            _ = try await store.users.create(User(name: "Ada", email: "ada@example.com", role: .admin), passwordHash: nil)
-            _ = try await store.users.create(User(name: "Al", email: "al@example.com", role: .admin), passwordHash: nil)
-            _ = try await store.users.create(User(name: "Bo", email: "bo@example.com", role: .agent), passwordHash: nil)
-            let notices = SystemMailTokenNotices(live: LiveOAuth2TokenNotices(events: nil),
-                                                 mail: PeopleMail(store: store, mailer: SystemMailer(store: store, wake: {})), logger: Self.logger)
+            try await admins(store)
+            _ = try await signedIn(store, account: account)
+            let clock = Mutex(Date())
+            var notices = SystemMailTokenNotices(live: LiveOAuth2TokenNotices(events: nil),
+                                                 mail: PeopleMail(store: store, mailer: SystemMailer(store: store, wake: {})),
+                                                 grants: store.accounts.oauth2, logger: Self.logger)
+            notices.now = { clock.withLock { $0 } }
             func mails() async throws -> [OutboxItem] { try await store.outbox.items().filter { $0.purpose == "tokenNotice" } }
             let failed = OAuth2TokenStatus(state: .refreshFailed, message: "The provider could not be reached.")
             await notices.tokenStateChanged(accountId: account.id, from: .valid, to: failed)
@@ -98,7 +119,13 @@ import Testing
             #expect(try await mails().count == 2)
             // Back to valid: nothing to do for a person.
             await notices.tokenStateChanged(accountId: account.id, from: .refreshFailed, to: OAuth2TokenStatus(state: .valid, message: "ok"))
-            #expect(try await mails().count == 2)
+            // Failing again an hour later, then revoked: the same day, so no more mail.
+            clock.withLock { $0 = $0.addingTimeInterval(3_600) }
+            await notices.tokenStateChanged(accountId: account.id, from: .valid, to: failed)
+            await notices.tokenStateChanged(accountId: account.id, from: .refreshFailed, to: OAuth2TokenStatus(state: .revoked, message: "Sign in again."))
+            #expect(try await mails().count == 2, "at most once a day per account")
+            // The next day's change is mailed.
+            clock.withLock { $0 = $0.addingTimeInterval(86_400) }
             await notices.tokenStateChanged(accountId: account.id, from: .valid, to: OAuth2TokenStatus(state: .revoked, message: "Sign in again."))
             #expect(try await mails().count == 4)
             let raw = try #require(try await store.outbox.rawMessages(sha256: [try await mails()[0].rawSha256]).values.first)
@@ -106,6 +133,40 @@ import Testing
             #expect(text.contains("Auto-Submitted: auto-generated"))
             #expect(text.contains("SYS"))
             #expect(await OutboxSender(store: store, logger: Self.logger, owner: "test").sendDue() == 4)
+        }
+    }
+
+    /// The whole path with a real refresh: the local provider revokes the grant, the token service's
+    /// refresh is refused (invalid_grant), the state becomes revoked, and the administrators get one
+    /// mail through the system sender and SMTP, naming the account and carrying no token.
+    @Test(.enabled(if: TestServers.shouldRun("MAILROOM_TEST_OAUTH2_URL")))
+    func aRefreshTheProviderRefusesIsMailedToTheAdministrators() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let base = try TestServers.require("MAILROOM_TEST_OAUTH2_URL")
+            let account = try await configure(store, portVariable: "MAILROOM_TEST_SMTP_SINK_PORT")
+            try await admins(store)
+            let user = "revoked-\(UUID().uuidString.prefix(8).lowercased())@example.com"
+            let issued = try await OAuth2SignInServeTests.control("/control/issue", ["email": user])
+            let refresh = try #require(issued["refresh_token"] as? String)
+            _ = try await signedIn(store, account: account, tokenURL: base + "/token",
+                                   clientId: try TestServers.require("MAILROOM_TEST_OAUTH2_CLIENT_ID"),
+                                   clientSecret: try TestServers.require("MAILROOM_TEST_OAUTH2_CLIENT_SECRET"), refreshToken: refresh)
+            _ = try await OAuth2SignInServeTests.control("/control/revoke", ["email": user])
+            let notices = SystemMailTokenNotices(live: LiveOAuth2TokenNotices(events: nil),
+                                                 mail: PeopleMail(store: store, mailer: SystemMailer(store: store, wake: {})),
+                                                 grants: store.accounts.oauth2, logger: Self.logger)
+            let tokens = OAuth2AccountTokens(store: store.accounts.oauth2, observer: notices, pacer: OAuth2RefreshPacer(ratePerSecond: 100))
+            await #expect(throws: (any Error).self) { try await tokens.accessToken(accountId: account.id, force: true) }
+            #expect(try await store.accounts.oauth2.grant(accountId: account.id)?.failure?.state == .revoked)
+            // A second try is refused before the provider is asked, and mails nothing more.
+            await #expect(throws: (any Error).self) { try await tokens.accessToken(accountId: account.id) }
+            let mails = try await store.outbox.items().filter { $0.purpose == "tokenNotice" }
+            #expect(mails.count == 2)
+            let raw = try #require(try await store.outbox.rawMessages(sha256: [mails[0].rawSha256]).values.first)
+            let text = String(decoding: raw, as: UTF8.self).replacingOccurrences(of: "=\r\n", with: "")
+            #expect(text.contains("revoked") && text.contains("SYS"))
+            #expect(!text.contains(refresh) && !text.contains("access-1"))
+            #expect(await OutboxSender(store: store, logger: Self.logger, owner: "test").sendDue() == 2)
         }
     }
 }

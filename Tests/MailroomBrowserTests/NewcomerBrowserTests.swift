@@ -178,60 +178,62 @@ struct NewcomerBrowserTests {
                      && TestServers.shouldRun("MAILROOM_TEST_SMTP_SINK_RCPT_5XX_PORT")))
 struct RefusedInvitationBrowserTests {
     @Test func aRefusedInvitationShowsTheServersReplyAndIsSentAgain() async throws {
-        try await BrowserHarness.run { h in
-            let refusing = try TestServers.require("MAILROOM_TEST_SMTP_SINK_RCPT_5XX_PORT")
-            let accepting = try TestServers.require("MAILROOM_TEST_MAILBOX_SMTP_PORT")
-            try await h.createUser(name: "Ada Admin", email: "ada@example.com", role: "admin")
-            let (created, account) = try await h.api("POST", "/api/v1/accounts", json: """
-                {"key": "SYS", "name": "System", "fromAddress": "help@example.test", "fromName": "Help Desk",
-                 "incoming": {"protocol": "none"},
-                 "outgoing": {"protocol": "smtp", "host": "127.0.0.1", "port": \(refusing), "security": "none", "auth": {"method": "none"}}}
-                """)
-            #expect(created == 201, "\(account)")
-            let accountId = try #require(account["id"] as? String)
-            let (template, _) = try await h.api("POST", "/api/v1/templates", json: """
-                {"key": "welcome", "kind": "invitation", "subject": "Welcome, {{ user.name }}", "text": "Set your password: {{ invitation.link }}"}
-                """)
-            #expect(template == 201)
-            let (saved, _) = try await h.api("PATCH", "/api/v1/settings", json: """
-                {"invitationTemplateKey": "welcome", "invitationLinkBaseAddress": "\(h.base)", "systemSender": {"accountId": "\(accountId)"}}
-                """)
-            #expect(saved == 200)
-            let email = "refused-\(UUID().uuidString.prefix(8).lowercased())@example.test"
-            let agentId = try await h.createUser(name: "Rita Refused", email: email, role: "agent")
+        try await BrowserHarness.run { h in try await Self.refusedThenSentAgain(h, screenshots: "refused") }
+    }
 
-            try await h.signIn("ada@example.com", "password-123")
-            try await h.go("/admin/users")
-            try await h.click("td.invitation[data-user='\(agentId)'] button.send-invitation")
-            try await h.driver.waitUntil("the invitation shows as failed", timeout: .seconds(40)) {
-                try await h.go("/admin/users")
-                return try await h.driver.source().contains("invitation-state alert\">failed")
-            }
-            let reply = try await h.text("td.invitation[data-user='\(agentId)'] .invitation-error")
-            #expect(reply.contains("5"), "the server's reply is shown: \(reply)")
-            try await h.screenshot("refused-01-invitation-failed")
+    static func refusedThenSentAgain(_ h: BrowserHarness, screenshots: String) async throws {
+        let refusing = try TestServers.require("MAILROOM_TEST_SMTP_SINK_RCPT_5XX_PORT")
+        let accepting = try TestServers.require("MAILROOM_TEST_MAILBOX_SMTP_PORT")
+        try await h.createUser(name: "Ada Admin", email: "ada@example.com", role: "admin")
+        let (created, account) = try await h.api("POST", "/api/v1/accounts", json: """
+            {"key": "SYS", "name": "System", "fromAddress": "help@example.test", "fromName": "Help Desk",
+             "incoming": {"protocol": "none"},
+             "outgoing": {"protocol": "smtp", "host": "127.0.0.1", "port": \(refusing), "security": "none", "auth": {"method": "none"}}}
+            """)
+        #expect(created == 201, "\(account)")
+        let accountId = try #require(account["id"] as? String)
+        let (template, _) = try await h.api("POST", "/api/v1/templates", json: """
+            {"key": "welcome", "kind": "invitation", "subject": "Welcome, {{ user.name }}", "text": "Set your password: {{ invitation.link }}"}
+            """)
+        #expect(template == 201)
+        let (saved, _) = try await h.api("PATCH", "/api/v1/settings", json: """
+            {"invitationTemplateKey": "welcome", "invitationLinkBaseAddress": "\(h.base)", "systemSender": {"accountId": "\(accountId)"}}
+            """)
+        #expect(saved == 200)
+        let email = "refused-\(UUID().uuidString.prefix(8).lowercased())@example.test"
+        let agentId = try await h.createUser(name: "Rita Refused", email: email, role: "agent")
 
-            let (patched, _) = try await h.api("PATCH", "/api/v1/accounts/\(accountId)", json: """
-                {"outgoing": {"port": \(accepting)}}
-                """)
-            #expect(patched == 200)
+        try await h.signIn("ada@example.com", "password-123")
+        try await h.go("/admin/users")
+        try await h.click("td.invitation[data-user='\(agentId)'] button.send-invitation")
+        try await h.driver.waitUntil("the invitation shows as failed", timeout: .seconds(40)) {
             try await h.go("/admin/users")
-            #expect(try await h.text("td.invitation[data-user='\(agentId)'] button.send-invitation").contains("Send again"))
-            try await h.click("td.invitation[data-user='\(agentId)'] button.send-invitation")
-            let mail = try await Mailbox.waitForMessage(to: email, subjectContains: "Welcome")
-            let link = try #require(Mailbox.link(in: mail, path: "/invitation/"))
-            try await h.driver.waitUntil("the invitation shows as sent", timeout: .seconds(40)) {
-                try await h.go("/admin/users")
-                return try await h.driver.source().contains(">sent<")
-            }
-            try await h.screenshot("refused-02-sent-again")
-            try await h.signOut()
-            try await h.driver.go(link)
-            try await h.fill("#password", "rita password 1")
-            try await h.fill("#password2", "rita password 1")
-            try await h.click("#password-form button[type=submit]")
-            try await h.waitForURL(containing: "/desk")
+            return try await h.driver.source().contains("invitation-state alert\">failed")
         }
+        let reply = try await h.text("td.invitation[data-user='\(agentId)'] .invitation-error")
+        #expect(reply.contains("5"), "the server's reply is shown: \(reply)")
+        try await h.screenshot("\(screenshots)-01-invitation-failed")
+
+        let (patched, _) = try await h.api("PATCH", "/api/v1/accounts/\(accountId)", json: """
+            {"outgoing": {"port": \(accepting)}}
+            """)
+        #expect(patched == 200)
+        try await h.go("/admin/users")
+        #expect(try await h.text("td.invitation[data-user='\(agentId)'] button.send-invitation").contains("Send again"))
+        try await h.click("td.invitation[data-user='\(agentId)'] button.send-invitation")
+        let mail = try await Mailbox.waitForMessage(to: email, subjectContains: "Welcome")
+        let link = try #require(Mailbox.link(in: mail, path: "/invitation/"))
+        try await h.driver.waitUntil("the invitation shows as sent", timeout: .seconds(40)) {
+            try await h.go("/admin/users")
+            return try await h.driver.source().contains(">sent<")
+        }
+        try await h.screenshot("\(screenshots)-02-sent-again")
+        try await h.signOut()
+        try await h.driver.go(link)
+        try await h.fill("#password", "rita password 1")
+        try await h.fill("#password2", "rita password 1")
+        try await h.click("#password-form button[type=submit]")
+        try await h.waitForURL(containing: "/desk")
     }
 }
 
@@ -261,6 +263,15 @@ enum Mailbox {
             try await Task.sleep(for: .milliseconds(300))
         }
         throw WebDriver.Failure(description: "no mail to \(address) with '\(subjectContains)' arrived in the test mailbox")
+    }
+
+    /// How many messages to `address` with `subjectContains` in the subject the mailbox holds.
+    static func count(to address: String, subjectContains: String) async throws -> Int {
+        let imap = try await connect()
+        _ = try await imap.select("INBOX")
+        let uids = try await imap.uidSearch(.and([.header("To", address), .header("Subject", subjectContains)]))
+        await imap.logout()
+        return uids.count
     }
 
     /// The first link with `path` in a mail (quoted-printable soft breaks joined).
@@ -315,37 +326,15 @@ final class NewcomerServe: @unchecked Sendable {
     }
 
     static func run(database: TestDatabase, _ body: (NewcomerServe) async throws -> Void) async throws {
-        var databaseURL: String? = nil
-        var dropDatabase: (@Sendable () async -> Void)? = nil
-        if database == .postgres {
-            let baseURL = try TestServers.require(TestDatabase.postgresVariable)
-            let name = "mr_newcomer_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-            try await TestDatabase.withPostgres(url: baseURL) { admin in
-                try await admin.withConnection { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-            }
-            var components = URLComponents(string: baseURL)!
-            components.path = "/" + name
-            databaseURL = components.string
-            dropDatabase = {
-                try? await TestDatabase.withPostgres(url: baseURL) { admin in
-                    try await admin.withConnection { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
-                }
-            }
-        }
         let logFile = FileManager.default.temporaryDirectory.appendingPathComponent("newcomer-\(UUID().uuidString).log")
-        let harness = try await BrowserHarness.start(adminToken: nil, databaseURL: databaseURL, logFile: logFile, logLevel: "info")
-        let serve = NewcomerServe(harness: harness, logFile: logFile)
-        do {
-            try await body(serve)
-        } catch {
-            try? await harness.screenshot("newcomer-failure-\(UUID().uuidString.prefix(6))")
-            try? FileManager.default.copyItem(at: logFile, to: harness.artifacts.appendingPathComponent("newcomer-failure-serve.log"))
-            await harness.stop()
-            await dropDatabase?()
-            throw error
+        try await BrowserHarness.run(database: database, adminToken: nil, logFile: logFile, logLevel: "info") { harness in
+            do {
+                try await body(NewcomerServe(harness: harness, logFile: logFile))
+            } catch {
+                try? FileManager.default.copyItem(at: logFile, to: harness.artifacts.appendingPathComponent("newcomer-failure-serve.log"))
+                throw error
+            }
         }
-        await harness.stop()
-        await dropDatabase?()
         try? FileManager.default.removeItem(at: logFile)
     }
 }

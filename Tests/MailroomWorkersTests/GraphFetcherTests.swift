@@ -167,9 +167,9 @@ import Testing
             let fetcher = try Self.fetcher(account, store: store, status: status)
             let task = Task { await fetcher.run() }
             defer { task.cancel() }
-            #expect(try await eventually { try await messageCount(store, accountId: account.id) == 3 })
+            #expect(try await eventually(timeout: .seconds(60)) { try await messageCount(store, accountId: account.id) == 3 })
             try await ExchangeServers.add(Self.messages(4...4, tag: "Run")[0], to: mailbox)
-            #expect(try await eventually { try await messageCount(store, accountId: account.id) == 4 })
+            #expect(try await eventually(timeout: .seconds(60)) { try await messageCount(store, accountId: account.id) == 4 })
             #expect(status.status(of: account.id)?.connected == true)
             try await ExchangeServers.fault(mailbox: mailbox, kind: "status", match: "delta", count: 50,
                                             extra: ["status": 403, "code": "ErrorAccessDenied"])

@@ -13,8 +13,9 @@ import Testing
         return nil
     }
 
-    /// Waits for an event carrying `marker` on `events`, up to `timeout`.
-    func receive(_ marker: String, from events: AsyncStream<LiveEvent>, timeout: Duration = .seconds(10)) async -> LiveEvent? {
+    /// Waits for an event carrying `marker` on `events`, up to `timeout` (generous: the whole
+    /// suite shares two cores, and a NOTIFY under that load can take seconds).
+    func receive(_ marker: String, from events: AsyncStream<LiveEvent>, timeout: Duration = .seconds(30)) async -> LiveEvent? {
         await receive(from: events, timeout: timeout) { $0 == marker }
     }
 

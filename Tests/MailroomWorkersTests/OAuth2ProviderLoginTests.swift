@@ -111,7 +111,8 @@ struct OAuth2ProviderLoginTests {
             var seen = Set<String>()
             for round in 0..<50 {
                 // A new service (another owner name) from round 25 on: nothing lives in memory.
-                let service = OAuth2AccountTokens(store: store.accounts.oauth2, owner: round < 25 ? "node-a" : "node-a-restarted")
+                let service = OAuth2AccountTokens(store: store.accounts.oauth2, owner: round < 25 ? "node-a" : "node-a-restarted",
+                                                  pacer: OAuth2RefreshPacer(ratePerSecond: 1_000))
                 let access = try await service.accessToken(accountId: "acct-rotate", force: true)
                 #expect(!seen.contains(access))
                 seen.insert(access)
@@ -253,6 +254,47 @@ struct OAuth2ProviderLoginTests {
             // Once it is back, the next use refreshes and the failure is cleared.
             _ = try await service.accessToken(accountId: "acct-down")
             #expect(try await store.accounts.oauth2.grant(accountId: "acct-down")?.failure == nil)
+        }
+    }
+
+    /// After a stop, every token has died: thirty fetchers asking at once take turns with the
+    /// refresher at the set rate, and each gets its own fresh token.
+    @Test func fetchersNeedingTokensAtOnceTakeTurnsWithTheRefresher() async throws {
+        _ = try await LocalProvider.control("/control/config", ["rotateRefreshTokens": true, "tokenEndpointDown": false])
+        try await TestDatabase.sqlite.withStore { store in
+            let provider = try await store.accounts.oauth2.create(try LocalProvider.provider())
+            var accounts: [Account] = []
+            for index in 0..<30 {
+                let user = LocalProvider.user()
+                var account = Account(key: "T\(index)", name: "Turn \(index)", fromAddress: user)
+                account.incoming.connection.auth = ServerAuth(method: .oauth2, oauth2: OAuth2Settings(providerId: provider.id))
+                account = try await store.accounts.create(account)
+                let tokens = try await LocalProvider.issue(user)
+                try await store.accounts.oauth2.saveSignIn(OAuth2AccountGrant(
+                    accountId: account.id, providerId: provider.id, refreshToken: Secret(tokens.refresh), accessToken: Secret(tokens.access),
+                    expiresAt: Date().addingTimeInterval(-60), grantedAt: Date(), scopes: provider.scopes, signedInAddress: user))
+                accounts.append(account)
+            }
+            let pacer = OAuth2RefreshPacer(ratePerSecond: 10)
+            let source = AccountCredentialSource(accounts: store.accounts, grants: store.accounts.oauth2, pacer: pacer)
+            let refresher = OAuth2RefreshService(store: store.accounts.oauth2, pacer: pacer)
+            let started = ContinuousClock.now
+            let tokens = try await withThrowingTaskGroup(of: String?.self) { group in
+                group.addTask { _ = await refresher.sweep(); return nil }
+                for account in accounts {
+                    group.addTask {
+                        var login = account
+                        guard case .oauth2AccessToken(let token) = try await source.credentials(&login, .incoming)?.secret else { return nil }
+                        return token
+                    }
+                }
+                return try await group.reduce(into: [String]()) { if let token = $1 { $0.append(token) } }
+            }
+            // Thirty turns 0.1 s apart: at least 2.9 s, however the callers interleave.
+            #expect(ContinuousClock.now - started >= .milliseconds(2_900))
+            #expect(Set(tokens).count == 30)
+            let grants = try await store.accounts.oauth2.grants()
+            #expect(grants.allSatisfy { $0.failure == nil && ($0.expiresAt ?? .distantPast) > Date() })
         }
     }
 }

@@ -31,9 +31,8 @@ struct OAuth2RefreshBenchmark {
                     expiresAt: now.addingTimeInterval(Double(index % 60)), grantedAt: now, scopes: provider.scopes, signedInAddress: user))
             }
             var limits = OAuth2RefreshService.Limits()
-            limits.ratePerSecond = rate
             limits.concurrency = 8
-            let service = OAuth2RefreshService(store: store.accounts.oauth2, limits: limits)
+            let service = OAuth2RefreshService(store: store.accounts.oauth2, limits: limits, pacer: OAuth2RefreshPacer(ratePerSecond: rate))
             let before = try await LocalProvider.stats()["refresh_token"] ?? 0
             let clock = ContinuousClock()
             let started = clock.now

@@ -64,4 +64,7 @@ public protocol OAuth2GrantRepository: OAuth2ProviderRepository {
     func takePending(state: String, now: Date) async throws -> OAuth2PendingSignIn?
     func hold(_ held: OAuth2HeldSignIn, choice: String, expiresAt: Date, now: Date) async throws
     func takeHeld(choice: String, now: Date) async throws -> OAuth2HeldSignIn?
+    /// Takes the right to mail the administrators about the account's token now: true when no one
+    /// mailed about it within `quietPeriod` (on any node), and then records `now` as the last time.
+    func claimNoticeMail(accountId: String, quietPeriod: TimeInterval, now: Date) async throws -> Bool
 }

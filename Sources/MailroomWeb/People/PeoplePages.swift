@@ -376,10 +376,13 @@ extension WebSite {
     func auditPage(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .admin)
         let events = try await people.auditEvents(limit: 500)
+        let users = Dictionary((try await store.users.list()).map { ($0.id, "\($0.name) <\($0.email)>") }, uniquingKeysWith: { first, _ in first })
+        let accounts = Dictionary((try await store.accounts.list(includeDeleted: true)).map { ($0.id, "\($0.name) (\($0.key))") }, uniquingKeysWith: { first, _ in first })
         let rows = events.map { event in
-            AuditView.Row(at: ISO8601.format(event.at), actor: event.actorName, action: event.action,
-                          target: [event.targetType, event.targetId ?? ""].filter { !$0.isEmpty }.joined(separator: " "),
-                          details: event.details.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
+            let names = event.targetType == "account" ? accounts : users
+            let target = event.targetId.map { names[$0] ?? "\(event.targetType) \($0) (deleted)" } ?? ""
+            return AuditView.Row(at: ISO8601.format(event.at), actor: event.actorName, action: AuditWording.action(event.action),
+                                 code: event.action, target: target, details: AuditWording.details(event.details))
         }
         return try render(page(session, title: "Audit trail", section: "audit", AuditView(events: rows)))
     }
@@ -393,9 +396,36 @@ struct AuditView: PageContent {
         let at: String
         let actor: String
         let action: String
+        /// The stable name (`user.invited`), for scripts reading the page and for the API's readers.
+        let code: String
         let target: String
         let details: String
     }
 
     let events: [Row]
+}
+
+/// The audit trail's actions and details as an administrator reads them.
+enum AuditWording {
+    static func action(_ code: String) -> String {
+        switch code {
+        case "user.created": "User created"
+        case "user.invited": "Invitation sent"
+        case "user.passwordSet": "Password set by an administrator"
+        case "user.passwordChanged": "Password changed"
+        case "user.passwordResetRequested": "Password reset requested"
+        case "user.passwordReset": "Password reset by mail"
+        case "user.invitationAccepted": "Invitation accepted"
+        case "user.roleChanged": "Role changed"
+        case "user.deactivated": "User deactivated"
+        case "user.reactivated": "User reactivated"
+        case "account.credentialsChanged": "Account credentials changed"
+        default: code
+        }
+    }
+
+    static func details(_ details: [String: String]) -> String {
+        if let from = details["from"], let to = details["to"], details.count == 2 { return "from \(from) to \(to)" }
+        return details.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+    }
 }
