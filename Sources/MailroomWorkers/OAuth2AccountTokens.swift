@@ -82,13 +82,14 @@ public struct OAuth2AccountTokens: Sendable {
         if !force, !first.needsRefresh(now: now(), margin: margin), let token = first.accessToken {
             return (token.revealed, first.signedInAddress)
         }
-        // The turn comes before the lease: a lease held while queueing could lapse, and another
-        // node would refresh the same grant. A grant someone refreshed meanwhile costs no request.
-        try await pacer.waitForTurn()
         let deadline = ContinuousClock.now.advanced(by: waitLimit)
         while true {
             let start = now()
-            if try await store.acquireRefreshLease(accountId: accountId, owner: owner, until: start.addingTimeInterval(leaseDuration), now: start) {
+            // The lease outlasts the wait for this node's turn at the provider, taken under the lease
+            // and right before the request, so the requests leave at the pace the turns are given.
+            let queue = await pacer.expectedWait.timeInterval
+            if try await store.acquireRefreshLease(accountId: accountId, owner: owner, until: start.addingTimeInterval(leaseDuration + queue),
+                                                   now: start) {
                 return (try await refreshHoldingLease(accountId: accountId, seen: first, force: force), first.signedInAddress)
             }
             // Another node is refreshing: its result is read back rather than racing it.
@@ -127,6 +128,8 @@ public struct OAuth2AccountTokens: Sendable {
             throw OAuth2Error(description: grant.failure?.message ?? "")
         }
         do {
+            try await pacer.waitForTurn()
+            let now = Date()
             let answer = try await OAuth2Flow.refresh(refreshToken: refreshToken, provider: provider, http: http, now: now)
             grant.accessToken = Secret(answer.accessToken)
             if let rotated = answer.refreshToken { grant.refreshToken = Secret(rotated) }
