@@ -10,19 +10,9 @@ extension BrowserHarness {
         var databaseURL: String? = nil
         var dropDatabase: (@Sendable () async -> Void)? = nil
         if database == .postgres {
-            let baseURL = try TestServers.require(TestDatabase.postgresVariable)
-            let name = "mr_browser_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-            try await TestDatabase.withPostgres(url: baseURL) { admin in
-                try await admin.withConnection { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-            }
-            var components = URLComponents(string: baseURL)!
-            components.path = "/" + name
-            databaseURL = components.string
-            dropDatabase = {
-                try? await TestDatabase.withPostgres(url: baseURL) { admin in
-                    try await admin.withConnection { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
-                }
-            }
+            let scratch = try await TestDatabase.scratchPostgresDatabase(prefix: "mr_browser_")
+            databaseURL = scratch.url
+            dropDatabase = scratch.drop
         }
         let harness = try await start(adminToken: adminToken, databaseURL: databaseURL, logFile: logFile, logLevel: logLevel)
         do {

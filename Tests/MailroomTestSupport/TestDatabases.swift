@@ -44,26 +44,29 @@ public enum TestDatabase: String, CaseIterable, Sendable, CustomTestStringConver
                 throw error
             }
         case .postgres:
-            let baseURL = try TestServers.require(Self.postgresVariable)
-            let name = "mr_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-            try await Self.withPostgres(url: baseURL) { admin in
-                try await admin.withConnection { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
-            }
-            var components = URLComponents(string: baseURL)!
-            components.path = "/" + name
-            let url = components.string!
-            defer {
-                Task {
-                    try? await Self.withPostgres(url: baseURL) { admin in
-                        try await admin.withConnection { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
-                    }
-                }
-            }
+            let (url, drop) = try await Self.scratchPostgresDatabase()
+            defer { Task { await drop() } }
             return try await Self.withPostgres(url: url) { database in
                 if migrated { try await Migrator.migrate(database, logger: Self.logger) }
                 return try await body(database)
             }
         }
+    }
+
+    /// A new, empty database on the test PostgreSQL server: its URL, and how to drop it.
+    public static func scratchPostgresDatabase(prefix: String = "mr_") async throws -> (url: String, drop: @Sendable () async -> Void) {
+        let baseURL = try TestServers.require(postgresVariable)
+        let name = prefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        try await withPostgres(url: baseURL) { admin in
+            try await admin.withConnection { db in try await db.raw("CREATE DATABASE \(unsafeRaw: name)").run() }
+        }
+        var components = URLComponents(string: baseURL)!
+        components.path = "/" + name
+        return (components.string!, {
+            try? await withPostgres(url: baseURL) { admin in
+                try await admin.withConnection { db in try await db.raw("DROP DATABASE IF EXISTS \(unsafeRaw: name) WITH (FORCE)").run() }
+            }
+        })
     }
 
     public func withStore<T: Sendable>(_ body: @Sendable (SQLStore) async throws -> T) async throws -> T {
