@@ -57,7 +57,7 @@ extension OutboxSender {
     /// One request at a time through an account's share of a batch, over Graph or EWS: each message
     /// is one HTTP request whose answer is its outcome, recorded through the same group commit.
     nonisolated func exchangeLane(queue: WorkQueue, account: Account, batch: Batch, run: SendRun) async {
-        guard let sender = Self.exchangeSender(for: account, credentials: AccountCredentialSource(accounts: store.accounts)) else { return }
+        guard let sender = Self.exchangeSender(for: account, credentials: AccountCredentialSource(store)) else { return }
         while let item = queue.next() {
             await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 2))
             if batch.isLost(item.id) { continue }

@@ -66,7 +66,8 @@ struct GraphOAuth2SignInServeTests {
             if !tickets.isEmpty { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        #expect(tickets.compactMap { $0["subject"] as? String } == ["Graph signed in"], "fetched over Graph with the provider's token")
+        let status = try await ServeIngestTests.request("GET", "\(base)/accounts/\(accountId)/status")
+        #expect(tickets.compactMap { $0["subject"] as? String } == ["Graph signed in"], "fetched over Graph with the provider's token: \(status.1)")
         let ticketId = try #require(tickets.first?["id"] as? String)
 
         let reply = try await ServeIngestTests.request("POST", "\(base)/tickets/\(ticketId)/replies", json: #"{"text": "Signed in and answering."}"#)
