@@ -9,6 +9,7 @@ import NIOHTTP1
 public struct EWSClient: Sendable {
     public typealias Authorization = GraphClient.Authorization
 
+    /// The EWS endpoint; empty: found by Autodiscover from the mailbox address (``endpoint()``).
     public let url: String
     public let mailbox: String
     let authorization: Authorization
@@ -46,8 +47,16 @@ public struct EWSClient: Sendable {
             headers.add(name: "Content-Type", value: "text/xml; charset=utf-8")
             headers.add(name: "SOAPAction", value: "\"http://schemas.microsoft.com/exchange/services/2006/messages/\(operation)\"")
             if impersonate { headers.add(name: "X-AnchorMailbox", value: mailbox) }
-            let response = try await SharedHTTP.send(method: .POST, url: url, headers: headers, body: envelope, timeout: timeout,
+            let endpoint = try await self.endpoint()
+            let response: SharedHTTP.Response
+            do {
+                response = try await SharedHTTP.send(method: .POST, url: endpoint, headers: headers, body: envelope, timeout: timeout,
                                                      acceptAnyCertificate: acceptAnyCertificate, maxBodyBytes: maxBodyBytes)
+            } catch {
+                await endpointFailed(error)
+                throw error
+            }
+            if response.status == 404 { await endpointFailed(ExchangeError(.mailboxNotFound, status: 404, message: "")) }
             let error: ExchangeError
             if response.status == 200 {
                 do {

@@ -82,6 +82,7 @@ extension EWSClient {
         headers.add(name: "Authorization", value: try await authorization(false))
         headers.add(name: "Content-Type", value: "text/xml; charset=utf-8")
         if impersonate { headers.add(name: "X-AnchorMailbox", value: mailbox) }
+        let url = try await endpoint()
         let response = try await SharedHTTP.open(method: .POST, url: url, headers: headers,
                                                  body: Array(EWSRequests.envelope(body, impersonate: impersonate ? mailbox : nil).utf8),
                                                  timeout: .seconds(minutes * 60 + 120), acceptAnyCertificate: acceptAnyCertificate)

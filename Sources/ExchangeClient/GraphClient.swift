@@ -53,9 +53,10 @@ public struct GraphClient: Sendable {
     // MARK: Requests
 
     /// One request with authorization; non-2xx answers are thrown as ``ExchangeError``.
+    /// `freshToken` asks for a fresh token from the start (something inside an earlier batch was refused).
     func send(_ method: HTTPMethod, _ url: String, body: [UInt8]? = nil, contentType: String? = nil,
-              extraHeaders: [(String, String)] = [], maxBodyBytes: Int = 16 << 20) async throws -> SharedHTTP.Response {
-        var refreshed = false
+              extraHeaders: [(String, String)] = [], maxBodyBytes: Int = 16 << 20, freshToken: Bool = false) async throws -> SharedHTTP.Response {
+        var refreshed = freshToken
         var throttled = 0
         while true {
             var headers = HTTPHeaders()

@@ -43,6 +43,14 @@ enum ExchangeConnectionTest {
                                acceptAnyCertificate: connection.acceptAnyCertificate, impersonate: connection.auth.method == .oauth2,
                                maxInlineWait: .zero, authorization: header)
         var steps = Steps()
+        var endpoint = client.url
+        if endpoint.isEmpty {
+            // No endpoint in the settings: what Autodiscover finds is what the account will use.
+            await steps.run("autodiscover") {
+                endpoint = try await client.endpoint()
+                return "found \(endpoint) for \(client.mailbox)"
+            }
+        }
         await steps.run(connection.auth.method == .oauth2 ? "token" : "credentials") {
             _ = try await header(false)
             return connection.auth.method == .oauth2 ? "an access token (the mailbox is named by impersonation)" : "Basic over TLS"
@@ -56,7 +64,7 @@ enum ExchangeConnectionTest {
         if !incoming {
             steps.note("send", "CreateItem is tried with the first reply (\(account.outgoing.sentFolder == nil ? "SendOnly" : "SendAndSaveCopy"))")
         }
-        return steps.report(protocolName: "EWS", url: client.url, acceptAnyCertificate: connection.acceptAnyCertificate)
+        return steps.report(protocolName: "EWS", url: endpoint, acceptAnyCertificate: connection.acceptAnyCertificate)
     }
 
     /// Steps run in order until one fails, each timed, each failure in words an administrator can act on.

@@ -26,7 +26,9 @@ enum ExchangeErrorClasses {
         case .rateLimited: hint = "Exchange is throttling this mailbox; Mailroom waits as it asks and goes on"
         case .unauthorized: hint = "Exchange refused the credentials: sign in again (modern authentication) or check the password"
         case .accessDenied: hint = "this identity may not open the mailbox: grant it access (or application permission Mail.ReadWrite)"
-        case .mailboxNotFound: hint = "the mailbox or folder does not exist: check the address (mailboxAddress) and the folder"
+        case .mailboxNotFound:
+            hint = "the mailbox or folder does not exist: check the address (mailboxAddress), the folder, and (Graph) that the "
+                + "mailbox is in the tenant the app is registered in"
         case .itemNotFound: hint = "a message vanished before it could be read; nothing is lost"
         case .syncStateExpired: hint = "the server forgot the sync state; the folder is listed again (no message is taken twice)"
         case .invalidRequest, .invalidRecipient, .tooLarge: hint = "the server refused the request"

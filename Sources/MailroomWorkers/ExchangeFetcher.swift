@@ -195,6 +195,9 @@ public struct ExchangeFetcher: Sendable {
             }
             for outcome in result.outcomes { status.record(outcome, for: account.id) }
             committedCount += result.outcomes.count
+            if !result.outcomes.isEmpty {
+                Counter(label: "mailroom_exchange_fetched_messages_total", dimensions: [("protocol", protocolName)]).increment(by: result.outcomes.count)
+            }
             if let failure = result.failure {
                 next?.cancel()
                 throw failure

@@ -114,7 +114,7 @@ public actor FetcherSupervisor: Service {
         for (id, account) in desired where running[id] == nil {
             let fetcher: RunningFetcher
             if account.incoming.protocol.isExchange {
-                let credentials = AccountCredentialSource(accounts: store.accounts)
+                let credentials = AccountCredentialSource(store)  // with the sign-in grants: a provider's account needs them
                 var push: GraphPush?
                 if let base = publicBaseURL, let inbox = exchangeNotifications { push = GraphPush(publicBaseURL: base, inbox: inbox) }
                 let source: any ExchangeMailboxSource = account.incoming.protocol == .graph

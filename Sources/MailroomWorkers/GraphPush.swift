@@ -73,7 +73,11 @@ extension GraphMailboxSource: ExchangeMailboxPush {
             push.inbox.unregister(accountId: accountId, clientState: clientState)
             continuation.finish()
             if Task.isCancelled {
-                if let subscription { await client.unsubscribe(subscriptionId: subscription.id) }
+                // The stopping task is cancelled, and so would be its requests: the delete runs on its own.
+                if let subscription {
+                    let client = self.client
+                    await Task.detached { await client.unsubscribe(subscriptionId: subscription.id) }.value
+                }
                 return
             }
             if failures > 0 { try? await Task.sleep(for: .seconds(min(600, 5 << min(failures, 7)))) }

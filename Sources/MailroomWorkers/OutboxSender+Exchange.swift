@@ -1,6 +1,7 @@
 import ExchangeClient
 import Foundation
 import MailroomCore
+import Metrics
 
 /// Sends one complete MIME message over an account's Graph or EWS outgoing server.
 public protocol ExchangeMailSender: Sendable {
@@ -8,11 +9,16 @@ public protocol ExchangeMailSender: Sendable {
 }
 
 /// Graph `sendMail` with the MIME message Mailroom built, so templates, signatures, threading
-/// headers and VERP stay as they are. Graph keeps the copy in Sent Items (MIME sends always do).
+/// headers and VERP stay as they are. Graph keeps the copy in Sent Items (MIME sends always do);
+/// the account's sent folder decides whether it stays, is deleted or moved (``GraphSentCopies``).
 public struct GraphMailSender: ExchangeMailSender {
     let client: GraphClient
+    let sentCopy: GraphSentCopyPolicy
 
-    public init(client: GraphClient) { self.client = client }
+    public init(client: GraphClient, sentCopy: GraphSentCopyPolicy = .keep) {
+        self.client = client
+        self.sentCopy = sentCopy
+    }
 
     public init(account: Account, credentials: AccountCredentialSource) {
         let connection = account.outgoing.connection
@@ -20,9 +26,13 @@ public struct GraphMailSender: ExchangeMailSender {
         client = GraphClient(baseURL: connection.graphBaseURL, mailbox: account.exchangeMailbox(connection),
                              timeout: .seconds(max(connection.connectionTimeoutSeconds, 60)),
                              acceptAnyCertificate: connection.acceptAnyCertificate) { refresh in try await auth.header(refresh: refresh) }
+        sentCopy = GraphSentCopyPolicy(sentFolder: account.outgoing.sentFolder)
     }
 
-    public func send(_ raw: [UInt8]) async throws { try await client.sendMail(mime: raw) }
+    public func send(_ raw: [UInt8]) async throws {
+        try await client.sendMail(mime: raw)
+        if sentCopy != .keep { await GraphSentCopies.shared.handle(raw: raw, client: client, policy: sentCopy) }
+    }
 }
 
 extension OutboxSender {
@@ -47,7 +57,7 @@ extension OutboxSender {
     /// One request at a time through an account's share of a batch, over Graph or EWS: each message
     /// is one HTTP request whose answer is its outcome, recorded through the same group commit.
     nonisolated func exchangeLane(queue: WorkQueue, account: Account, batch: Batch, run: SendRun) async {
-        guard let sender = Self.exchangeSender(for: account, credentials: AccountCredentialSource(accounts: store.accounts)) else { return }
+        guard let sender = Self.exchangeSender(for: account, credentials: AccountCredentialSource(store)) else { return }
         while let item = queue.next() {
             await renewLeaseIfDue(batch: batch, after: .seconds(leaseSeconds / 2))
             if batch.isLost(item.id) { continue }
@@ -81,6 +91,7 @@ extension OutboxSender {
                                         errorClass: nil, policy: nil, nextAttemptAt: nil, recipients: [])
             _ = run.recorder.submit(OutboxOutcome(item: item, attempt: attempt, state: .sent))
             run.sentCounter.increment()
+            Counter(label: "mailroom_exchange_sent_messages_total", dimensions: [("protocol", account.outgoing.protocol.rawValue)]).increment()
         }
         run.recorder.flush()
     }

@@ -16,6 +16,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+from exchangeserver.autodiscover import Redirections  # noqa: E402
 from exchangeserver.ews import EWSHandler  # noqa: E402
 from exchangeserver.ews_stream import Streams  # noqa: E402
 from exchangeserver.graph import GraphHandler  # noqa: E402
@@ -50,8 +51,9 @@ def main():
         context = Context(store, tokens, args.password)
         servers[name] = Server((args.host, port), handler, context, ssl_context)
     subscriptions, streams = Subscriptions(store), Streams(store)
+    autodiscover_redirections = Redirections()
     for server in servers.values():
-        server.context.extra.update(subscriptions=subscriptions, streams=streams)
+        server.context.extra.update(subscriptions=subscriptions, streams=streams, autodiscover=autodiscover_redirections)
     # Faults are per server, but a control call may name the other server; share one switchboard.
     servers["ews"].context.faults = servers["graph"].context.faults
     for server in servers.values():

@@ -134,3 +134,39 @@ def test_streaming_closes_after_the_cap(servers, mailbox):
     assert len(documents) >= 3  # the event, keep-alives, the close
     assert b"NewMailEvent" in documents[0] and b"<m:ConnectionStatus>OK</m:ConnectionStatus>" in documents[0]
     assert b"<m:ConnectionStatus>Closed</m:ConnectionStatus>" in documents[-1]
+
+
+AUTODISCOVER = ('<?xml version="1.0" encoding="utf-8"?><Autodiscover '
+                'xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/requestschema/2006"><Request>'
+                '<EMailAddress>{address}</EMailAddress><AcceptableResponseSchema>'
+                'http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/{schema}'
+                '</AcceptableResponseSchema></Request></Autodiscover>')
+OUTLOOK = "{http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a}"
+AD = "{http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006}"
+
+
+def autodiscover(servers, mailbox, address, schema="2006a", password=None):
+    import xml.etree.ElementTree as ET
+    pair = f"{mailbox}:{servers.password if password is None else password}".encode()
+    url = servers.ews_url.replace("/EWS/Exchange.asmx", "/autodiscover/autodiscover.xml")
+    reply = servers.request("POST", url, AUTODISCOVER.format(address=address, schema=schema).encode(),
+                            {"Content-Type": "text/xml; charset=utf-8", "Authorization": "Basic " + base64.b64encode(pair).decode()})
+    return reply, (ET.fromstring(reply.body) if reply.status == 200 else None)
+
+
+def test_pox_autodiscover(servers, mailbox):
+    reply, root = autodiscover(servers, mailbox, mailbox)
+    assert reply.status == 200
+    account = root.find(f"{OUTLOOK}Response/{OUTLOOK}Account")
+    assert account.find(f"{OUTLOOK}Action").text == "settings"
+    urls = {p.find(f"{OUTLOOK}Type").text: p.find(f"{OUTLOOK}EwsUrl").text for p in account.findall(f"{OUTLOOK}Protocol")}
+    assert urls["EXCH"] == servers.ews_url and urls["EXPR"] == servers.ews_url
+    _, unknown = autodiscover(servers, mailbox, "nobody@elsewhere.test")
+    assert unknown.find(f"{AD}Response/{AD}Error/{AD}ErrorCode").text == "500"
+    _, wrong_schema = autodiscover(servers, mailbox, mailbox, schema="2099z")
+    assert wrong_schema.find(f"{AD}Response/{AD}Error/{AD}ErrorCode").text == "601"
+    servers.control("ews", "POST", "/autodiscover", {"address": "alias@elsewhere.test", "redirectAddr": mailbox})
+    _, redirected = autodiscover(servers, mailbox, "alias@elsewhere.test")
+    assert redirected.find(f"{OUTLOOK}Response/{OUTLOOK}Account/{OUTLOOK}RedirectAddr").text == mailbox
+    refused, _ = autodiscover(servers, mailbox, mailbox, password="wrong")
+    assert refused.status == 401

@@ -255,3 +255,25 @@ def test_tokens_validated_by_introspection(servers, mailbox):
     finally:
         servers.control("graph", "POST", "/introspection", previous)
         endpoint.shutdown()
+
+
+def test_batch_answers_by_id_with_per_request_throttling(servers, mailbox):
+    """Inside a batch each request has its own status and headers: a throttled one carries its
+    Retry-After, the others succeed; answers are matched by id, not by position."""
+    added = [servers.add_message(mailbox, subject=f"Inside {n}") for n in range(8)]
+    servers.fault("graph", kind="throttle", match="mime", mailbox=mailbox, retryAfter=3)
+    requests = [{"id": f"r{n}", "method": "GET", "url": f"/users/{mailbox}/messages/{a['graphId']}/$value"}
+                for n, a in enumerate(added)]
+    reply = servers.graph("POST", "/$batch", {"requests": requests})
+    assert reply.status == 200
+    answers = {r["id"]: r for r in reply.json()["responses"]}
+    assert sorted(answers) == sorted(r["id"] for r in requests)
+    throttled = [r for r in answers.values() if r["status"] == 429]
+    assert len(throttled) == 1 and throttled[0]["headers"]["Retry-After"] == "3"
+    assert throttled[0]["body"]["error"]["code"] == "TooManyRequests"
+    for n, a in enumerate(added):
+        r = answers[f"r{n}"]
+        if r["status"] == 200:
+            assert base64.b64decode(r["body"]) == servers.control("graph", "GET", f"/messages/{a['graphId']}/mime")
+    duplicate = servers.graph("POST", "/$batch", {"requests": [requests[0], requests[0]]})
+    assert duplicate.status == 400

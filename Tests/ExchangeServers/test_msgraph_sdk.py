@@ -193,3 +193,37 @@ def test_subscription_through_the_sdk(servers, mailbox):
         assert Receiver.received[0]["value"][0]["subscriptionId"] == sid
     finally:
         receiver.shutdown()
+
+
+def test_batch_with_a_throttled_request_and_batched_deletes_through_the_sdk(servers, mailbox):
+    """The SDK reads each answer of a batch by its id: one throttled download carries its own 429
+    and Retry-After while the others succeed; DELETEs batched through the SDK move the messages."""
+    added = [servers.add_message(mailbox, subject=f"SDK batch {n}") for n in range(5)]
+    servers.fault("graph", kind="throttle", match="mime", mailbox=mailbox, retryAfter=2)
+
+    async def scenario():
+        client, _ = client_for(servers)
+        content = BatchRequestContent()
+        keys = []
+        for a in added:
+            info = client.users.by_user_id(mailbox).messages.by_message_id(a["graphId"]).content.to_get_request_information()
+            item = BatchRequestItem(request_information=info)
+            content.add_request(item.id, item)
+            keys.append(item.id)
+        answer = await client.batch.post(batch_request_content=content)
+        codes = answer.get_response_status_codes()
+        assert sorted(codes.values()) == [200, 200, 200, 200, 429]
+        throttled = [k for k in keys if codes[k] == 429][0]
+        headers = {k.lower(): v for k, v in (answer.get_response_by_id(throttled).headers or {}).items()}
+        assert headers["retry-after"] == "2"
+
+        deletes = BatchRequestContent()
+        for a in added:
+            info = client.users.by_user_id(mailbox).messages.by_message_id(a["graphId"]).to_delete_request_information()
+            item = BatchRequestItem(request_information=info)
+            deletes.add_request(item.id, item)
+        answer = await client.batch.post(batch_request_content=deletes)
+        assert set(answer.get_response_status_codes().values()) == {204}
+    run(scenario())
+    assert servers.messages(mailbox) == []
+    assert len(servers.messages(mailbox, "deleteditems")) == 5

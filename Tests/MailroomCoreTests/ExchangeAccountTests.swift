@@ -31,12 +31,14 @@ import Testing
         #expect(errors == (error.map { [$0] } ?? []))
     }
 
-    @Test func anEWSAccountNeedsItsEndpointAndTLSForAPassword() throws {
+    @Test func anEWSAccountTakesAnHTTPSEndpointOrNoneForAutodiscover() throws {
         func ews(_ fields: [String: JSONValue]) -> JSONValue {
             validAccountDocument(["incoming": .object(["protocol": .string("ews"), "host": .string("")].merging(fields) { $1 }),
                                   "outgoing": .object(["protocol": .string("none")])])
         }
-        #expect(fieldErrors { try AccountEditor.newAccount(from: ews([:])) }.map(\.field) == ["incoming.url"])
+        // Neither url nor host: Autodiscover finds the endpoint from the mailbox address.
+        let discovered = try AccountEditor.newAccount(from: ews([:]))
+        #expect(discovered.incoming.connection.ewsURL == "")
         #expect(fieldErrors { try AccountEditor.newAccount(from: ews(["url": .string("http://mail.example.com/EWS/Exchange.asmx")])) }
             .map(\.field) == ["incoming.url"])
         let account = try AccountEditor.newAccount(from: ews(["url": .string("https://mail.example.com/EWS/Exchange.asmx")]))

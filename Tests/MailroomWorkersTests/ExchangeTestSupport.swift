@@ -86,7 +86,7 @@ enum ExchangeServers {
         var connection = ServerConnection(acceptAnyCertificate: true, auth: auth, connectionTimeoutSeconds: 30)
         connection.baseURL = try graphURL()
         account.incoming = IncomingServer(protocol: .graph, connection: connection, mailbox: "INBOX", fetchIntervalSeconds: 1)
-        account.outgoing = OutgoingServer(protocol: .graph, connection: connection)
+        account.outgoing = OutgoingServer(protocol: .graph, connection: connection, sentFolder: "sentitems")
         account.resolvers = [.caseId]
         configure(&account)
         return account

@@ -3,6 +3,7 @@ servers as Mailroom in the same run: exchangelib (EWS) and the Microsoft Graph S
 
   reference.py ews-read MAILBOX       every message's MIME: SyncFolderItems pages, GetItem in batches
   reference.py graph-read MAILBOX     delta pages, then each message's $value (four at a time)
+  reference.py graph-read-batched MAILBOX   delta pages, then $value in $batch requests of 20
   reference.py ews-send MAILBOX N     N messages with CreateItem (MIME, SendAndSaveCopy)
   reference.py graph-send MAILBOX N   N messages with sendMail (MIME, base64 text/plain)
 
@@ -101,6 +102,37 @@ async def graph_read(mailbox: str) -> int:
     return sum(await asyncio.gather(*(one(i) for i in ids)))
 
 
+async def graph_read_batched(mailbox: str) -> int:
+    """The same listing, then $value in $batch requests of 20 through the SDK, one batch at a time."""
+    from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_request_builder import DeltaRequestBuilder
+    from msgraph_core.requests.batch_request_content import BatchRequestContent
+    from msgraph_core.requests.batch_request_item import BatchRequestItem
+    client, _ = graph_adapter()
+    delta = client.users.by_user_id(mailbox).mail_folders.by_mail_folder_id("inbox").messages.delta
+    config = DeltaRequestBuilder.DeltaRequestBuilderGetRequestConfiguration(
+        query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=["receivedDateTime"]))
+    config.headers.add("Prefer", "odata.maxpagesize=200")
+    page = await delta.get(request_configuration=config)
+    ids = []
+    while True:
+        ids += [m.id for m in page.value or []]
+        if not page.odata_next_link:
+            break
+        page = await delta.with_url(page.odata_next_link).get(request_configuration=config)
+    count = 0
+    for start in range(0, len(ids), 20):
+        content = BatchRequestContent()
+        keys = []
+        for message_id in ids[start:start + 20]:
+            info = client.users.by_user_id(mailbox).messages.by_message_id(message_id).content.to_get_request_information()
+            item = BatchRequestItem(request_information=info)
+            content.add_request(item.id, item)
+            keys.append(item.id)
+        answer = await client.batch.post(batch_request_content=content)
+        count += sum(1 for key in keys if answer.get_response_stream_by_id(key).read())
+    return count
+
+
 async def graph_send(mailbox: str, n: int) -> int:
     # MIME through the SDK's request adapter (its send_mail takes only JSON messages), four at once.
     from kiota_abstractions.headers_collection import HeadersCollection
@@ -130,6 +162,8 @@ def main():
         count = ews_send(mailbox, n)
     elif what == "graph-read":
         count = asyncio.run(graph_read(mailbox))
+    elif what == "graph-read-batched":
+        count = asyncio.run(graph_read_batched(mailbox))
     elif what == "graph-send":
         count = asyncio.run(graph_send(mailbox, n))
     else:

@@ -49,6 +49,7 @@ MAILROOM_BENCH_GRAPH_MAILBOX=$GRAPH_BOX MAILROOM_BENCH_EWS_MAILBOX=$EWS_BOX MAIL
 
 log "reference clients on the same mailboxes"
 "$PY" "$HERE/reference.py" graph-read "$GRAPH_BOX"
+"$PY" "$HERE/reference.py" graph-read-batched "$GRAPH_BOX"
 "$PY" "$HERE/reference.py" ews-read "$EWS_BOX"
 "$PY" "$HERE/reference.py" graph-send "bench-gsend-$suffix@$MAILROOM_TEST_EXCHANGE_DOMAIN" "$SENDS"
 "$PY" "$HERE/reference.py" ews-send "bench-esend-$suffix@$MAILROOM_TEST_EXCHANGE_DOMAIN" "$SENDS"

@@ -258,9 +258,11 @@ public struct ServerConnection: Sendable, Equatable {
 
     public static let defaultGraphBaseURL = "https://graph.microsoft.com/v1.0"
 
-    /// The EWS endpoint: `url`, or a `host` given as a URL (accounts made before `url`), or the usual path on `host`.
+    /// The EWS endpoint: `url`, or a `host` given as a URL (accounts made before `url`), or the usual
+    /// path on `host`; empty when neither is set (Autodiscover finds it from the mailbox address).
     public var ewsURL: String {
         if let url, !url.isEmpty { return url }
+        if host.isEmpty { return "" }
         if host.contains("://") { return host }
         return "https://\(host)\(port.map { ":\($0)" } ?? "")/EWS/Exchange.asmx"
     }

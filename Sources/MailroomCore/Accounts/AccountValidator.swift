@@ -163,10 +163,9 @@ public enum AccountValidator {
             let before = errors.count
             if let url = connection.url {
                 check(isServiceURL(url), "url", "must be the EWS endpoint, such as https://mail.example.com/EWS/Exchange.asmx")
-            } else {
-                check(!host.isEmpty, "url", "is required: the EWS endpoint, such as https://mail.example.com/EWS/Exchange.asmx")
             }
-            if connection.auth.method == .password, errors.count == before {
+            // Neither url nor host: Autodiscover finds the endpoint from the mailbox address (always over HTTPS).
+            if connection.auth.method == .password, errors.count == before, !connection.ewsURL.isEmpty {
                 check(connection.ewsURL.lowercased().hasPrefix("https://") || isServiceURL(connection.ewsURL), "url",
                       "must start with https:// (a password is never sent without TLS)")
             }

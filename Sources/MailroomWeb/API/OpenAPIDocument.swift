@@ -371,7 +371,7 @@ public enum OpenAPIDocument {
         "security": {"enum": ["tls", "starttls", "none"]}, "acceptAnyCertificate": {"type": "boolean", "default": false},
         "auth": {"$ref": "#/components/schemas/Auth"},
         "connectionTimeoutSeconds": {"type": "integer", "default": 10}, "authTimeoutSeconds": {"type": "integer", "default": 5},
-        "url": {"type": ["string", "null"], "description": "ews: the endpoint, such as https://mail.example.com/EWS/Exchange.asmx (else built from host)"},
+        "url": {"type": ["string", "null"], "description": "ews: the endpoint, such as https://mail.example.com/EWS/Exchange.asmx (else built from host; neither: found by Autodiscover from the mailbox address)"},
         "baseURL": {"type": ["string", "null"], "description": "graph: the API base (default https://graph.microsoft.com/v1.0)"},
         "mailboxAddress": {"type": ["string", "null"], "description": "ews and graph: a shared mailbox to open instead of fromAddress"}}},
       "Incoming": {"allOf": [{"$ref": "#/components/schemas/Server"}, {"type": "object", "properties": {

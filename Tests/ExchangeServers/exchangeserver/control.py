@@ -107,6 +107,11 @@ def dispatch(handler, method: str, path: str, query: dict, body: bytes):
         if parts[1:] == ["subscriptions", "expire"]:
             streams.expire(data.get("id"))
             return 200, {"expired": data.get("id") or "all"}, "application/json"
+    if route == ("POST", "autodiscover"):
+        # {address, redirectAddr? | redirectUrl?}: Autodiscover redirects that address (none: stops).
+        target = {k: data[k] for k in ("redirectAddr", "redirectUrl") if data.get(k)}
+        ctx.extra["autodiscover"].set(str(data.get("address", "")), target or None)
+        return 200, {"address": data.get("address"), **target}, "application/json"
     if route == ("POST", "introspection"):
         # A later OAuth2 test server can point token checks at itself after both have started.
         tokens = ctx.tokens

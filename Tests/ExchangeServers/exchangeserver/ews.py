@@ -10,7 +10,7 @@ import binascii
 import time
 import xml.etree.ElementTree as ET
 
-from . import ews_stream
+from . import autodiscover, ews_stream
 from .ews_xml import (EWSFault, ItemError, Shape, failure, folder_xml, item_id_xml, item_xml,
                       operation_response, restriction, soap_fault, success, t, m, text)
 from .httpbase import Handler
@@ -360,7 +360,7 @@ class EWSHandler(Handler):
         except ValueError:
             self.send(413, b"", "text/html")
             return 413
-        if path.lower() != "/ews/exchange.asmx":
+        if path.lower() not in ("/ews/exchange.asmx", "/autodiscover/autodiscover.xml"):
             self.send(404, b"", "text/html")
             return 404
         principal = self.basic()
@@ -372,6 +372,11 @@ class EWSHandler(Handler):
             self.send(401, b"", "text/html", {"WWW-Authenticate": 'Basic realm="127.0.0.1"'})
             self.close_connection = False
             return 401
+        if path.lower() == "/autodiscover/autodiscover.xml":
+            self.operation = "Autodiscover"
+            status, payload = autodiscover.answer(self, body, principal)
+            self.send(status, payload, "text/xml; charset=utf-8")
+            return status
         try:
             root = ET.fromstring(body)
             header = root.find("{http://schemas.xmlsoap.org/soap/envelope/}Header")

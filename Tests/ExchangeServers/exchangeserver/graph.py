@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import concurrent.futures
 import datetime as dt
 import json
 import re
+import threading
 import time
 import urllib.parse
 import uuid
@@ -289,7 +291,7 @@ class GraphAPI:
     def list_messages(self, box, folder, query, select) -> Response:
         top = min(int(query.get("$top", DEFAULT_PAGE)), MAX_PAGE)
         skip = int(query.get("$skip", 0))
-        accept = received_filter(query.get("$filter"))
+        accept = message_filter(query.get("$filter"))
         with self.store.lock:
             items = list((folder.items if folder else box.items).values())
             items = [i for i in items if accept is None or accept(i)]
@@ -385,19 +387,33 @@ class GraphAPI:
     # $batch ----------------------------------------------------------------------------------------
 
     def batch(self, body: bytes) -> Response:
+        """JSON batching as Microsoft documents it: each request answered with its own id, status,
+        headers and body (non-JSON bodies base64); the batch itself answers 200. Without dependsOn
+        Graph gives no order: up to four requests run at once (as Graph dispatches them to Outlook)
+        and the answers come in the order they finish, so clients must match them by id."""
         try:
             requests = json.loads(body)["requests"]
-            assert isinstance(requests, list)
+            assert isinstance(requests, list) and all(isinstance(r, dict) for r in requests)
         except Exception:
             raise GraphError(400, "BadRequest", "Invalid batch payload format.")
         if len(requests) > MAX_BATCH:
             raise GraphError(400, "BadRequest", f"Limit of {MAX_BATCH} requests exceeded.")
-        responses = []
-        for r in requests:
+        ids = [r.get("id") for r in requests]
+        if any(not isinstance(i, str) or not i for i in ids) or len(set(ids)) != len(ids):
+            raise GraphError(400, "BadRequest", "Batch requests need unique, non-empty string ids.")
+        if any("dependsOn" in r for r in requests):
+            raise GraphError(400, "BadRequest", "dependsOn is not supported by this test server.")
+        results = []
+        lock = threading.Lock()
+        inner = []
+
+        def run(r):
             url = urllib.parse.urlsplit(r.get("url", ""))
             path = urllib.parse.unquote(url.path)
             if path.startswith("/v1.0"):
                 path = path[len("/v1.0"):]
+            if not path.startswith("/"):
+                path = "/" + path
             query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
             sub_headers = {k: v for k, v in (r.get("headers") or {}).items()}
             raw = r.get("body")
@@ -407,16 +423,26 @@ class GraphAPI:
                 data = raw.encode()
             else:
                 data = b""
-            answer = self.route(str(r.get("method", "GET")).upper(), path, query, _Headers(sub_headers), data, in_batch=True)
-            entry = {"id": r.get("id"), "status": answer.status,
+            method = str(r.get("method", "GET")).upper()
+            api = GraphAPI(self.h, self.principal, self.base)
+            answer = api.route(method, path, query, _Headers(sub_headers), data, in_batch=True)
+            entry = {"id": r["id"], "status": answer.status,
                      "headers": {"Content-Type": answer.content_type, **answer.headers} if answer.body is not None else answer.headers}
             if isinstance(answer.body, bytes):
                 entry["body"] = base64.b64encode(answer.body).decode()
             elif answer.body is not None:
                 entry["body"] = answer.body
-            responses.append(entry)
-        return Response(200, {"responses": responses})
+            with lock:
+                results.append(entry)
+                inner.append({"method": method, "path": "/v1.0" + path, "operation": operation_name(method, path),
+                              "status": answer.status, "mime": answer.mime})
 
+        with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:
+            for future in [pool.submit(run, r) for r in requests]:
+                future.result()
+        answer = Response(200, {"responses": results})
+        answer.inner = inner
+        return answer
 
 class _Number:
     """An item that no longer exists, for its id in a delta's @removed entry."""
@@ -471,7 +497,22 @@ def received_filter(text: str | None):
     return accept
 
 
+MESSAGE_ID_FILTER = re.compile(r"^\s*internetMessageId\s+eq\s+'((?:[^']|'')*)'\s*$", re.I)
+
+
+def message_filter(text: str | None):
+    """A message list's $filter: receivedDateTime comparisons, or internetMessageId eq '<…>' (how
+    a client finds the Sent Items copy of a message it sent)."""
+    m = MESSAGE_ID_FILTER.match(text or "")
+    if m:
+        wanted = m.group(1).replace("''", "'")
+        return lambda item: item.header("Message-ID").strip() == wanted
+    return received_filter(text)
+
+
 def operation_name(method: str, path: str) -> str:
+    if path.startswith("/v1.0/"):
+        path = path[len("/v1.0"):]
     if path.endswith("/delta") or path.endswith("/delta()"):
         return "delta"
     if path.endswith("/$value"):
@@ -539,6 +580,14 @@ class GraphHandler(Handler):
                 if answer.mime:
                     truncate = self.ctx.faults.take("graph", "mime", path, kinds={"truncate"}, concerns=api.concerns)
                     answer.truncate = truncate is not None
+                inner = getattr(answer, "inner", None)
+                if inner and any(i["mime"] for i in inner):
+                    # A batch carrying MIME is cut like a download, by a truncate fault on "mime"
+                    # scoped to a mailbox one of its downloads concerns.
+                    paths = [i["path"].lower() + "/" for i in inner if i["mime"]]
+                    truncate = self.ctx.faults.take("graph", "mime", " ".join(paths), kinds={"truncate"},
+                                                    concerns=lambda address: any(f"/users/{address}/" in p for p in paths))
+                    answer.truncate = truncate is not None
         operation = operation_name(method, path)
         if answer.status == -1:
             self.disconnect()
@@ -546,5 +595,8 @@ class GraphHandler(Handler):
             headers = {"request-id": request_id, "client-request-id": request_id, **answer.headers}
             self.send(answer.status, answer.payload(), answer.content_type if answer.body is not None else "text/plain",
                       headers, truncate=getattr(answer, "truncate", False))
-        self.ctx.record({"server": "graph", "method": method, "path": path, "operation": operation,
-                         "status": answer.status, "ms": int((time.monotonic() - started) * 1000)})
+        entry = {"server": "graph", "method": method, "path": path, "operation": operation,
+                 "status": answer.status, "ms": int((time.monotonic() - started) * 1000)}
+        if getattr(answer, "inner", None):
+            entry["requests"] = [{k: v for k, v in i.items() if k != "mime"} for i in answer.inner]
+        self.ctx.record(entry)
