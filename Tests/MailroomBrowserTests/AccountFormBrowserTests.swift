@@ -191,6 +191,56 @@ struct AccountFormBrowserTests {
         }
     }
 
+    /// Issue 24's template and signature: the font and size are chosen from lists, and an image
+    /// that is none (an SVG, here with a script) is refused at the upload field in words.
+    @Test func theFontIsChosenAndAnImageThatIsNoneIsRefusedAtTheField() async throws {
+        try await BrowserHarness.run { h in
+            try await h.createUser(name: "Ada Admin", email: "ada@example.com", role: "admin")
+            try await h.signIn("ada@example.com", "password-123")
+            let id = try await Self.createUnreachable(h)
+            try await h.driver.setWindow(width: 1280, height: 900)
+            try await h.go("/admin/accounts/\(id)")
+            try await h.select("#acc-font-family", value: "georgia")
+            try await h.fill("#acc-font-size", "15")
+
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("images-\(UUID().uuidString.prefix(6))")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let svg = directory.appendingPathComponent("logo.svg")
+            try Data(#"<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>"#.utf8).write(to: svg)
+            let png = directory.appendingPathComponent("logo.png")
+            try Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + Array(repeating: UInt8(7), count: 32)).write(to: png)
+
+            try await h.fill("#image-name", "logo")
+            try await h.revealed("#image-file").type(svg.path)
+            let error = try await h.driver.waitFor("#image-file-error")
+            #expect(try await error.text().contains("Upload an image: logo.svg is not a PNG, JPEG, GIF or WebP image"))
+            #expect(try await h.driver.find("#image-file").attribute("aria-invalid") == "true")
+            #expect(try await h.driver.find("#image-file").attribute("aria-describedby")?.contains("image-file-error") == true)
+            #expect(try await h.driver.findAll("#account-images li").isEmpty, "nothing was added")
+            for (width, height, label) in [(1280, 900, "desktop"), (390, 844, "phone")] {
+                try await h.driver.setWindow(width: width, height: height)
+                try await h.driver.execute("document.getElementById('image-file').scrollIntoView({block: 'center'})")
+                try await h.screenshot("account-form-image-refused-\(label)")
+            }
+            try await h.driver.setWindow(width: 1280, height: 900)
+
+            try await h.fill("#image-name", "logo")
+            try await h.revealed("#image-file").type(png.path)
+            _ = try await h.driver.waitFor("#account-images li[data-image='logo']")
+            #expect(try await h.driver.findAll("#image-file-error").isEmpty, "the error goes with a good image")
+            try await h.click("#save-account")
+            try await h.driver.waitUntil("the font and the image are saved") {
+                let (_, saved) = try await h.api("GET", "/api/v1/accounts/\(id)")
+                let font = saved["font"] as? [String: Any]
+                return font?["family"] as? String == "georgia" && font?["size"] as? Int == 15
+                    && (saved["inlineImages"] as? [[String: Any]])?.first?["contentId"] as? String == "logo"
+            }
+            _ = try await h.driver.waitFor("#acc-font-family")
+            #expect(try await h.driver.find("#acc-font-family").property("value") as? String == "georgia", "the form shows the saved font")
+        }
+    }
+
     @Test(.enabled(if: TestServers.shouldRun("MAILROOM_TEST_OAUTH2_URL")))
     func signInWithTheProviderFromTheFirstScreen() async throws {
         try await BrowserHarness.run { h in

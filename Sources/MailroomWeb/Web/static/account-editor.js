@@ -244,7 +244,10 @@
       const note = document.createElement("p");
       note.className = "field-error";
       note.id = errorId;
-      note.textContent = `${labelName(input)}: ${(detail && detail.message) || (error && error.message) || "the upload failed."}`;
+      // A single problem comes as "file logo.svg is not …": the field's name is the label's here.
+      let message = (detail && detail.message) || (error && error.message) || "the upload failed.";
+      if (!detail && error && error.field && message.startsWith(error.field + " ")) message = message.slice(error.field.length + 1);
+      note.textContent = `${labelName(input)}: ${message}`;
       (input.closest(".field") || input.parentElement).appendChild(note);
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", described.concat(errorId).join(" "));
