@@ -30,6 +30,7 @@ struct StoredAccountConfig: Codable, Equatable {
     var signature: Signature?
     var inlineImages: [InlineImage]?
     var template: String?
+    var font: MessageFont?
     var notification: NotificationSettings?
     var transfer: TransferSettings?
     var mandatoryDisposition: MandatoryDisposition?
@@ -55,6 +56,7 @@ struct StoredAccountConfig: Codable, Equatable {
         signature = account.signature
         inlineImages = account.inlineImages
         template = account.template
+        font = account.font
         notification = account.notification
         transfer = account.transfer
         mandatoryDisposition = account.mandatoryDisposition
@@ -84,6 +86,7 @@ struct StoredAccountConfig: Codable, Equatable {
             signature: signature ?? Signature(),
             inlineImages: inlineImages ?? [],
             template: template.flatMap { $0.isEmpty ? nil : $0 },
+            font: font,
             notification: notification ?? NotificationSettings(),
             transfer: transfer ?? TransferSettings(),
             mandatoryDisposition: mandatoryDisposition ?? MandatoryDisposition(),

@@ -37,8 +37,10 @@ enum MessageDecoration {
         }
         let joinedText = textParts.filter { !$0.isEmpty }.joined(separator: "\n\n")
         var body = Body(text: text == nil && joinedText.isEmpty ? nil : joinedText, html: nil)
-        if html != nil || !signatureHTML.isEmpty || quoted != nil || account.template != nil {
-            let inner = "<div>" + htmlParts.filter { !$0.isEmpty }.joined(separator: "\n<br>\n") + "</div>"
+        if html != nil || !signatureHTML.isEmpty || quoted != nil || account.template != nil || account.font?.css != nil {
+            // The account's font and size as inline CSS: mail readers drop style sheets, not style attributes.
+            let open = account.font?.css.map { "<div style=\"\(HTMLEscape.escape($0))\">" } ?? "<div>"
+            let inner = open + htmlParts.filter { !$0.isEmpty }.joined(separator: "\n<br>\n") + "</div>"
             // The account's template (fonts, logo) wraps every message; {{{body}}} marks where the message goes.
             if let wrapper = account.template {
                 var context = variables

@@ -210,7 +210,9 @@ struct RuleRunner: Sendable {
             headers = Self.headers(of: mail)
         }
         let input = RoutingInput(message: message, headers: headers, receivedAt: message.createdAt, isNewTicket: isNew)
-        return (RuleEngine(rules: rules, accountId: account.id).evaluate(input), headers)
+        // Campaigns are read only when a rule routes within one.
+        let campaigns = rules.contains { $0.campaignId != nil } ? try await store.routing.campaigns() : []
+        return (RuleEngine(rules: rules, accountId: account.id, campaigns: campaigns).evaluate(input), headers)
     }
 
     /// A parsed message's header fields as rules see them.

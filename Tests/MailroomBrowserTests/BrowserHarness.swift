@@ -104,12 +104,27 @@ final class BrowserHarness: @unchecked Sendable {
         try png.write(to: artifacts.appendingPathComponent("\(name).png"))
     }
 
-    func fill(_ css: String, _ text: String) async throws { try await driver.waitFor(css).fill(text) }
-    func click(_ css: String) async throws { try await driver.waitFor(css).click() }
+    func fill(_ css: String, _ text: String) async throws { try await revealed(css).fill(text) }
+    func click(_ css: String) async throws { try await revealed(css).click() }
+
+    /// Waits for the element, unfolds the `<details>` sections around it and scrolls it to the
+    /// middle of the window, as a person opens a folded section (the account form's) and brings a
+    /// field out from under a sticky action bar before using it.
+    @discardableResult
+    func revealed(_ css: String) async throws -> WebDriver.Element {
+        let element = try await driver.waitFor(css)
+        _ = try await driver.execute("""
+            const el = arguments[0];
+            for (let box = el.closest('details'); box; box = box.parentElement && box.parentElement.closest('details')) box.open = true;
+            const r = el.getBoundingClientRect();
+            if (r.height > 0 && !el.closest('.action-bar') && (r.top < 0 || r.bottom > window.innerHeight - 160)) el.scrollIntoView({ block: 'center' });
+            """, [[WebDriver.Element.key: element.id]])
+        return element
+    }
 
     /// Chooses an option of a select by its value (and tells the page, as a person's choice would).
     func select(_ css: String, value: String) async throws {
-        let element = try await driver.waitFor(css)
+        let element = try await revealed(css)
         try await driver.execute("""
             const el = arguments[0]; el.value = arguments[1];
             el.dispatchEvent(new Event('change', { bubbles: true }));
@@ -117,11 +132,11 @@ final class BrowserHarness: @unchecked Sendable {
     }
 
     func setChecked(_ css: String, _ checked: Bool) async throws {
-        let element = try await driver.waitFor(css)
+        let element = try await revealed(css)
         if (try await element.property("checked") as? Bool) != checked { try await element.click() }
     }
 
-    func text(_ css: String) async throws -> String { try await driver.waitFor(css).text() }
+    func text(_ css: String) async throws -> String { try await revealed(css).text() }
 
     func signIn(_ email: String, _ password: String) async throws {
         try await go("/login")

@@ -95,4 +95,14 @@ import Testing
         #expect(!LiveEventAudience.ticket(queueId: nil, agentId: "ann").admits(userId: nil, role: .agent, queueIds: []))
         #expect(LiveEventAudience.ticket(queueId: "q1", agentId: "bob").admits(userId: "ann", role: .agent, queueIds: ["q1"]))
     }
+
+    @Test func liveTicketEventsOfOtherCampaignsAreNotHeard() {
+        let inQueue = { (account: String) in LiveEventAudience.ticket(queueId: "q1", agentId: nil, accountId: account) }
+        #expect(inQueue("acc1").admits(userId: "ann", role: .agent, queueIds: ["q1"], campaignAccountIds: ["acc1"]))
+        #expect(!inQueue("acc2").admits(userId: "ann", role: .agent, queueIds: ["q1"], campaignAccountIds: ["acc1"]))
+        #expect(inQueue("acc2").admits(userId: "ann", role: .agent, queueIds: ["q1"], campaignAccountIds: nil), "in no campaign: no limit")
+        #expect(LiveEventAudience.ticket(queueId: nil, agentId: "ann", accountId: "acc2")
+            .admits(userId: "ann", role: .agent, queueIds: [], campaignAccountIds: ["acc1"]), "her own ticket")
+        #expect(inQueue("acc2").admits(userId: "sue", role: .supervisor, queueIds: [], campaignAccountIds: ["acc1"]))
+    }
 }

@@ -175,7 +175,7 @@ import Testing
             try await f.service.start(ticketId: ticket.id, target: .unrouted)
             let announced = f.events.of(.ticket)
             #expect(announced.count == 1)
-            #expect(announced.first?.audience == .ticket(queueId: nil, agentId: nil), "those who see the unassigned view")
+            #expect(announced.first?.audience == .ticket(queueId: nil, agentId: nil, accountId: account.id), "those who see the unassigned view")
             #expect(announced.first?.data["id"] == .string(ticket.id))
             let after = try await f.reload(ticket)
             #expect(after.queueId == nil && after.agentId == nil)

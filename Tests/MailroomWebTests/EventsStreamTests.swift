@@ -90,6 +90,37 @@ import Testing
         }
     }
 
+    /// Ameyo's campaigns: an agent in a campaign hears only of its accounts' tickets, even in
+    /// their own queue; tickets assigned to them always.
+    @Test func anAgentInACampaignHearsOnlyItsTickets() async throws {
+        let hub = LiveEventHub()
+        try await TestDatabase.sqlite.withStore { store in
+            let agent = try await store.users.create(User(id: Identifier.make(), name: "Cleo", email: "cleo@example.com", role: .agent),
+                                                     passwordHash: nil)
+            let queue = try await store.routing.createQueue(AgentQueue(name: "Billing", members: [QueueMember(userId: agent.id)]))
+            _ = try await store.routing.createCampaign(Campaign(name: "Parcels", queueIds: [queue.id], accountIds: ["acc-parcels"],
+                                                                userIds: [agent.id]))
+            let router = APIRouter.build(WebDependencies(store: store, adminToken: adminToken, metricsText: { "" }, events: hub))
+            try await Application(router: router).test(.live) { client in
+                let api = APIClient(client: client)
+                let issued = try await api.call(.post, "/api/v1/users/\(agent.id)/tokens", json: .object(["name": .string("desk")]))
+                let cleoToken = try #require(issued.string("token"))
+                let stream = try reader(port: try #require(client.port), token: cleoToken)
+                try await waitForListeners(hub, 1)
+                hub.publish(LiveEvent(type: .ticket, audience: .ticket(queueId: queue.id, agentId: nil, accountId: "acc-other"),
+                                      data: .object(["id": .string("other campaign")])))
+                hub.publish(LiveEvent(type: .ticket, audience: .ticket(queueId: queue.id, agentId: nil, accountId: "acc-parcels"),
+                                      data: .object(["id": .string("parcels")])))
+                hub.publish(LiveEvent(type: .message, audience: .ticket(queueId: queue.id, agentId: nil, accountId: "acc-other"),
+                                      data: .object(["ticketId": .string("other message")])))
+                hub.publish(LiveEvent(type: .message, audience: .ticket(queueId: nil, agentId: agent.id, accountId: "acc-other"),
+                                      data: .object(["ticketId": .string("held")])))
+                #expect(try await stream.next()?.data == #"{"id":"parcels"}"#)
+                #expect(try await stream.next()?.data == #"{"ticketId":"held"}"#, "a ticket assigned to her is hers whatever its account")
+            }
+        }
+    }
+
     @Test func aReconnectResumesAfterTheLastEventSeen() async throws {
         let hub = LiveEventHub()
         try await withLiveAPI(hub: hub) { _, port, _ in

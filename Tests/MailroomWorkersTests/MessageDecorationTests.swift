@@ -105,4 +105,44 @@ import Testing
         #expect(fields.contains("inlineImages[1].uploadId"))
         #expect(fields.contains("inlineImages[2].contentId"))
     }
+
+    /// The template's font and size go on every HTML mail of the account as inline CSS: replies,
+    /// auto-replies and notices (a text-only auto-reply gets an HTML part for it).
+    @Test func theTemplatesFontAndSizeGoOnEveryMail() async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let (styled, ticket) = try await styledAccount(store)
+            var account = styled
+            account.template = nil
+            account.font = MessageFont(family: .georgia, size: 15)
+            account = try await store.accounts.update(account)
+            let reply = try await ReplyComposer(store: store).compose(
+                ticketId: ticket.id, request: ReplyRequest(text: "In Georgia."), author: Principal(userId: nil, name: "Desk", role: .agent))
+            let replyHTML = try #require(reply.html)
+            #expect(replyHTML.contains("font-family: Georgia") && replyHTML.contains("font-size: 15px"), "\(replyHTML)")
+            let template = MessageTemplate(key: "ack", kind: .autoReply, subject: "We got it", text: "Thanks.")
+            let auto = try await ReplyComposer(store: store).composeAutoReply(ticket: ticket, template: template, recipients: [ticket.customer],
+                                                                              account: account, headers: [])
+            let autoHTML = try #require(auto.html, "the font makes an HTML part of a text-only auto-reply")
+            #expect(autoHTML.hasPrefix("<div style=\"font-family: Georgia") && autoHTML.contains("font-size: 15px"), "\(autoHTML)")
+            account.font = nil
+            account = try await store.accounts.update(account)
+            let plain = try await ReplyComposer(store: store).compose(
+                ticketId: ticket.id, request: ReplyRequest(text: "Unstyled."), author: Principal(userId: nil, name: "Desk", role: .agent))
+            #expect(plain.html?.contains("font-family") != true)
+        }
+    }
+
+    /// Every placeholder the signature editor offers renders a value, for an agent with and
+    /// without an alias.
+    @Test(arguments: Signature.placeholders)
+    func everyOfferedPlaceholderRendersAValue(name: String) async throws {
+        try await TestDatabase.sqlite.withStore { store in
+            let (account, ticket) = try await styledAccount(store)
+            for alias in ["Bea", nil] as [String?] {
+                let context = TemplateRenderer.context(ticket: ticket, account: account, agentName: "Beatrice Agent", agentAlias: alias)
+                let rendered = TemplateRenderer.render("[{{ \(name) }}]", context: context, asText: true)
+                #expect(rendered != "[]" && !rendered.contains("{{"), "{{ \(name) }} rendered \(rendered)")
+            }
+        }
+    }
 }

@@ -34,6 +34,8 @@ public struct Account: Sendable, Equatable {
     public var inlineImages: [InlineImage]
     /// Mustache HTML wrapped around every message sent from this account (fonts, logo); `{{{body}}}` marks the message.
     public var template: String?
+    /// The template's font and size, applied to every HTML mail sent from the account; nil: none set.
+    public var font: MessageFont?
     public var notification: NotificationSettings
     public var transfer: TransferSettings
     public var mandatoryDisposition: MandatoryDisposition
@@ -72,6 +74,7 @@ public struct Account: Sendable, Equatable {
         signature: Signature = Signature(),
         inlineImages: [InlineImage] = [],
         template: String? = nil,
+        font: MessageFont? = nil,
         notification: NotificationSettings = NotificationSettings(),
         transfer: TransferSettings = TransferSettings(),
         mandatoryDisposition: MandatoryDisposition = MandatoryDisposition(),
@@ -99,6 +102,7 @@ public struct Account: Sendable, Equatable {
         self.signature = signature
         self.inlineImages = inlineImages
         self.template = template
+        self.font = font
         self.notification = notification
         self.transfer = transfer
         self.mandatoryDisposition = mandatoryDisposition
@@ -116,7 +120,7 @@ extension Account: Codable {
     enum CodingKeys: String, CodingKey {
         case id, key, name, service, fromAddress, fromName, description, contactLists, active, markUnread
         case waitForAgentSeconds, waitForQueueSeconds, subjectPrefix, replyTo, hostname
-        case incoming, outgoing, resolvers, signature, inlineImages, template, notification, transfer
+        case incoming, outgoing, resolvers, signature, inlineImages, template, font, notification, transfer
         case mandatoryDisposition, retry, outgoingAccountId, createdAt, updatedAt, deletedAt
     }
 
@@ -144,6 +148,7 @@ extension Account: Codable {
             signature: try c.decodeIfPresent(Signature.self, forKey: .signature) ?? Signature(),
             inlineImages: try c.decodeIfPresent([InlineImage].self, forKey: .inlineImages) ?? [],
             template: try c.decodeIfPresent(String.self, forKey: .template).nilIfBlank,
+            font: try c.decodeIfPresent(MessageFont.self, forKey: .font),
             notification: try c.decodeIfPresent(NotificationSettings.self, forKey: .notification) ?? NotificationSettings(),
             transfer: try c.decodeIfPresent(TransferSettings.self, forKey: .transfer) ?? TransferSettings(),
             mandatoryDisposition: try c.decodeIfPresent(MandatoryDisposition.self, forKey: .mandatoryDisposition) ?? MandatoryDisposition(),
@@ -471,6 +476,11 @@ public struct HeaderFilter: Codable, Sendable, Equatable {
 }
 
 public struct Signature: Codable, Sendable, Equatable {
+    /// The placeholders the signature editor offers (Ameyo's "insert placeholder"); each renders a
+    /// value on every message (`TemplateRenderer.context`), which a test checks one by one.
+    public static let placeholders = ["agent.name", "agent.alias", "account.name", "account.fromAddress",
+                                      "ticket.number", "ticket.subject", "customer.name", "customer.address"]
+
     /// HTML with placeholders in `{{ }}`.
     public var html: String
     /// Ameyo's "insert this signature before quoted text in replies".

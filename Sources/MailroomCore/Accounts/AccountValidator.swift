@@ -62,6 +62,7 @@ public enum AccountValidator {
             errors.append(FieldError("resolvers[\(index)]", "'\(resolver.rawValue)' is listed twice"))
         }
 
+        errors += account.font?.validate() ?? []
         check(account.inlineImages.count <= InlineImage.maxCount, "inlineImages", "may hold at most \(InlineImage.maxCount) images")
         var names = Set<String>()
         for (index, image) in account.inlineImages.enumerated() {

@@ -21,22 +21,26 @@ public enum LiveEventType: String, NamedValues {
 public enum LiveEventAudience: Sendable, Equatable, Codable, Hashable {
     /// These users only (an offer goes to the one agent it is for).
     case users([String])
-    /// Members of this queue, the ticket's assigned agent, and supervisors.
-    case ticket(queueId: String?, agentId: String?)
+    /// Members of this queue, the ticket's assigned agent, and supervisors. `accountId`: the
+    /// ticket's account, so an agent in campaigns hears only of their campaigns' tickets.
+    case ticket(queueId: String?, agentId: String?, accountId: String? = nil)
     /// Supervisors and administrators only.
     case staff
     /// Every signed-in user (presence changes).
     case everyone
 
-    /// Whether `user` (with their role and queue memberships) may see the event.
-    public func admits(userId: String?, role: Role, queueIds: Set<String>) -> Bool {
+    /// Whether `user` (with their role, queue memberships and, if they are in campaigns, their
+    /// campaigns' accounts) may see the event.
+    public func admits(userId: String?, role: Role, queueIds: Set<String>, campaignAccountIds: Set<String>? = nil) -> Bool {
         if role >= .supervisor { return true }
         switch self {
         case .users(let ids): return userId.map(ids.contains) ?? false
-        case .ticket(let queueId, let agentId):
-            // The ticket rule; an event names no account, so none is seen through a linked account.
-            return TicketVisibility(userId: userId ?? "", queueIds: queueIds, accountIds: [])
-                .admits(agentId: agentId, queueId: queueId, accountId: nil)
+        case .ticket(let queueId, let agentId, let accountId):
+            // The ticket rule; no ticket is seen through a linked account here (the stream knows
+            // the agent's queues, not their accounts), and campaigns limit by the ticket's account.
+            var visibility = TicketVisibility(userId: userId ?? "", queueIds: queueIds, accountIds: [])
+            visibility.campaignAccountIds = campaignAccountIds
+            return visibility.admits(agentId: agentId, queueId: queueId, accountId: accountId)
         case .staff: return false
         case .everyone: return true
         }

@@ -95,7 +95,7 @@ public protocol RoutingOperations: Sendable {
 /// The live events routing publishes, in one place so the stream's shapes stay the same everywhere.
 public enum RoutingEvents {
     public static func ticketAudience(_ ticket: Ticket) -> LiveEventAudience {
-        .ticket(queueId: ticket.queueId, agentId: ticket.agentId)
+        .ticket(queueId: ticket.queueId, agentId: ticket.agentId, accountId: ticket.accountId)
     }
 
     /// An offer to one agent, with the ticket and the account's notification settings (sound, shake, template).

@@ -75,6 +75,9 @@ public enum RuleWarning: Sendable, Equatable {
     case gotoTargetMissing(ruleId: String, targetId: String)
     /// Another `queue` or `agent` action was reached after the ticket was already routed; it was ignored.
     case routeIgnored(ruleId: String)
+    /// The rule routes within a campaign (Ameyo) that no longer holds this queue (or is gone): the
+    /// queue action was skipped, as a save would refuse it now.
+    case queueOutsideCampaign(ruleId: String, queueId: String)
 }
 
 /// Why the run ended.
@@ -117,12 +120,16 @@ public struct RuleEngine: Sendable {
     public let limits: RegexLimits
     public let maxSteps: Int
     private let patterns: [String: BoundedRegex]
+    /// The queues of each campaign a rule names (`RoutingRule.campaignId`).
+    private let campaignQueues: [String: Set<String>]
 
     public static let defaultMaxSteps = 1_000
 
     /// `rules` may hold any accounts' rules; only `accountId`'s and the global ones run, each
     /// group in `position` order (ties by id, so the order is stable).
-    public init(rules: [RoutingRule], accountId: String, limits: RegexLimits = .standard, maxSteps: Int = RuleEngine.defaultMaxSteps) {
+    /// `campaigns`: at least those the rules name; a rule's queue outside its campaign is not routed to.
+    public init(rules: [RoutingRule], accountId: String, campaigns: [Campaign] = [], limits: RegexLimits = .standard,
+                maxSteps: Int = RuleEngine.defaultMaxSteps) {
         func ordered(_ group: [RoutingRule]) -> [RoutingRule] {
             group.sorted { ($0.position, $0.id) < ($1.position, $1.id) }
         }
@@ -138,6 +145,7 @@ public struct RuleEngine: Sendable {
             }
         }
         self.patterns = patterns
+        campaignQueues = Dictionary(campaigns.map { ($0.id, Set($0.queueIds)) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func evaluate(_ input: RoutingInput) -> RoutingDecision {
@@ -188,6 +196,11 @@ public struct RuleEngine: Sendable {
     private func apply(_ action: RuleAction, of rule: RoutingRule, isNewTicket: Bool, to decision: inout RoutingDecision) -> Flow {
         switch action {
         case .queue(let queueId):
+            // Ameyo: a rule of a campaign routes to a queue within it, also after the campaign changed.
+            if let campaignId = rule.campaignId, campaignQueues[campaignId]?.contains(queueId) != true {
+                decision.warnings.append(.queueOutsideCampaign(ruleId: rule.id, queueId: queueId))
+                break
+            }
             route(.queue(queueId: queueId), rule, &decision)
         case .agent(let userId, let timeout):
             route(.agent(userId: userId, timeoutSeconds: timeout), rule, &decision)

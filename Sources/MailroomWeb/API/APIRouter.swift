@@ -103,6 +103,14 @@ public enum APIRouter {
                                           })
         let auditTrail = store.people
         accounts.audit = { event in try? await auditTrail.record(event) }
+        let (outboxStore, rawMailStore) = (store.outbox, store.rawMail)
+        accounts.uploadBytes = { ids in
+            var found: [String: (filename: String, bytes: [UInt8])] = [:]
+            for upload in try await outboxStore.uploads(ids: ids) {
+                if let bytes = try await rawMailStore.blob(sha256: upload.sha256) { found[upload.id] = (upload.filename, bytes) }
+            }
+            return found
+        }
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
         let tickets = TicketsController(tickets: store.tickets, quarantineStore: store.quarantine, rawMail: store.rawMail, accounts: store.accounts, grants: store.oauth2, status: dependencies.status,
                                         replay: dependencies.replay, access: access, routing: dependencies.routing,
@@ -145,7 +153,7 @@ public enum APIRouter {
         let routingStore = store.routing
         EventsController(hub: dependencies.events, queueMemberships: { userId in
             Set(try await routingStore.queues(memberId: userId).map(\.id))
-        }).addRoutes(to: api)
+        }, campaignAccounts: { try await routingStore.campaignAccountIds(userId: $0) }).addRoutes(to: api)
         let renderCanned = dependencies.renderCanned
         let visibleCanned: @Sendable (String, String, Principal) async throws -> CannedAnswerRendering = { ticketId, cannedId, principal in
             guard try await access.visibleTicket(ticketId, to: principal) != nil else { throw APIError.notFound("ticket \(ticketId)") }

@@ -11,6 +11,8 @@ struct AccountsController {
     /// Applies an account's sending settings to its mail already in the outbox (retry values) and
     /// wakes the sender (an account switched on again sends what it held).
     var outboxSettingsChanged: @Sendable (Account) async throws -> Void = { _ in }
+    /// The stored uploads with these ids (file name and bytes), to check account images.
+    var uploadBytes: @Sendable ([String]) async throws -> [String: (filename: String, bytes: [UInt8])] = { _ in [:] }
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("accounts", use: list)
@@ -35,6 +37,7 @@ struct AccountsController {
         try context.require(.admin)
         let document = try await JSONBody.object(request, context: context)
         try Self.checkTemplates(document)
+        try await checkImages(document, keeping: [])
         let account = try await service.create(document)
         changed()
         return JSONResponse(account, status: .created)
@@ -53,6 +56,7 @@ struct AccountsController {
         let document = try await JSONBody.object(request, context: context)
         try Self.checkTemplates(document)
         let before = try await accounts.find(id: id)
+        try await checkImages(document, keeping: Set(before?.inlineImages.map(\.uploadId) ?? []))
         let account = try await service.update(id: id, with: document)
         changed()
         let credentials = ["incoming", "outgoing"].filter { document[$0]?["auth"] != nil }.map { "\($0).auth" }
@@ -116,6 +120,27 @@ struct AccountsController {
             account = try AccountEditor.updated(current, with: changes)
         }
         return JSONResponse(await testConnection(account))
+    }
+
+    /// Logo and signature images newly named in `inlineImages` must be pictures by their bytes
+    /// (PNG, JPEG, GIF, WebP; never SVG) and small, whichever way they were uploaded. Images the
+    /// account already had (`keeping`) are not read again.
+    func checkImages(_ document: JSONValue, keeping: Set<String>) async throws {
+        guard let listed = document["inlineImages"], let images = try? listed.decode([InlineImage].self) else { return }
+        let fresh = images.enumerated().filter { !$0.element.uploadId.isEmpty && !keeping.contains($0.element.uploadId) }
+        guard !fresh.isEmpty else { return }
+        let stored = try await uploadBytes(fresh.map(\.element.uploadId))
+        var errors: [FieldError] = []
+        for (index, image) in fresh {
+            guard let upload = stored[image.uploadId] else {
+                errors.append(FieldError("inlineImages[\(index)].uploadId", "names no stored upload: upload the image again"))
+                continue
+            }
+            if let problem = ImageKind.problem(with: upload.bytes) {
+                errors.append(FieldError("inlineImages[\(index)].uploadId", "\(upload.filename.prefix(100)) \(problem)"))
+            }
+        }
+        guard errors.isEmpty else { throw APIError.invalid(errors) }
     }
 
     /// The account's HTML template, signature and notification template must render.

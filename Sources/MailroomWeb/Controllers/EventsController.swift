@@ -14,6 +14,8 @@ struct EventsController {
     let hub: LiveEventHub
     /// The queues a user is a member of, for filtering ticket events.
     let queueMemberships: @Sendable (String) async throws -> Set<String>
+    /// The accounts of a user's campaigns (nil: in no campaign, no limit), for the same filter.
+    var campaignAccounts: @Sendable (String) async throws -> Set<String>? = { _ in nil }
     /// A comment line is sent when nothing else was, so proxies keep the connection and a
     /// client that went away is noticed.
     var keepAliveInterval: Duration = .seconds(15)
@@ -28,7 +30,8 @@ struct EventsController {
         let principal = try context.require(.agent)
         let resumeFrom = Self.lastEventID(request)
         let subscription = hub.subscribe(after: resumeFrom)
-        let filter = AudienceFilter(principal: principal, memberships: queueMemberships, refreshEvery: membershipRefresh)
+        let filter = AudienceFilter(principal: principal, memberships: queueMemberships, campaignAccounts: campaignAccounts,
+                                    refreshEvery: membershipRefresh)
         let keepAlive = keepAliveInterval
 
         var headers = HTTPFields()
@@ -113,33 +116,43 @@ enum SSEFrame {
     }
 }
 
-/// Decides per event whether the caller may see it, reading their queue memberships lazily.
+/// Decides per event whether the caller may see it, reading their queue memberships and their
+/// campaigns' accounts lazily.
 final class AudienceFilter: Sendable {
+    struct Scope: Sendable {
+        var queues: Set<String>
+        var campaignAccounts: Set<String>?
+    }
+
     let principal: Principal
     let memberships: @Sendable (String) async throws -> Set<String>
+    let campaignAccounts: @Sendable (String) async throws -> Set<String>?
     let refreshEvery: Duration
-    private let cache = Mutex<(queues: Set<String>, readAt: ContinuousClock.Instant)?>(nil)
+    private let cache = Mutex<(scope: Scope, readAt: ContinuousClock.Instant)?>(nil)
 
-    init(principal: Principal, memberships: @escaping @Sendable (String) async throws -> Set<String>, refreshEvery: Duration) {
+    init(principal: Principal, memberships: @escaping @Sendable (String) async throws -> Set<String>,
+         campaignAccounts: @escaping @Sendable (String) async throws -> Set<String>? = { _ in nil }, refreshEvery: Duration) {
         self.principal = principal
         self.memberships = memberships
+        self.campaignAccounts = campaignAccounts
         self.refreshEvery = refreshEvery
     }
 
     func admits(_ event: LiveEvent) async throws -> Bool {
         if principal.role >= .supervisor { return true }
-        var queues: Set<String> = []
-        if case .ticket(let queueId, _) = event.audience, queueId != nil, let userId = principal.userId {
-            queues = try await currentQueues(userId)
+        var scope = Scope(queues: [], campaignAccounts: nil)
+        if case .ticket(let queueId, _, let accountId) = event.audience, queueId != nil || accountId != nil, let userId = principal.userId {
+            scope = try await currentScope(userId)
         }
-        return event.audience.admits(userId: principal.userId, role: principal.role, queueIds: queues)
+        return event.audience.admits(userId: principal.userId, role: principal.role, queueIds: scope.queues,
+                                     campaignAccountIds: scope.campaignAccounts)
     }
 
-    private func currentQueues(_ userId: String) async throws -> Set<String> {
+    private func currentScope(_ userId: String) async throws -> Scope {
         let now = ContinuousClock.now
-        if let cached = cache.withLock({ $0 }), cached.readAt.duration(to: now) < refreshEvery { return cached.queues }
-        let queues = try await memberships(userId)
-        cache.withLock { $0 = (queues, now) }
-        return queues
+        if let cached = cache.withLock({ $0 }), cached.readAt.duration(to: now) < refreshEvery { return cached.scope }
+        let scope = Scope(queues: try await memberships(userId), campaignAccounts: try await campaignAccounts(userId))
+        cache.withLock { $0 = (scope, now) }
+        return scope
     }
 }

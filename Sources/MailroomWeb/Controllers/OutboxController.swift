@@ -81,7 +81,7 @@ struct OutboxController {
               !filename.contains("/"), !filename.contains("\\"), !filename.unicodeScalars.contains(where: { $0.value < 32 }) else {
             throw APIError.invalid([FieldError("filename", "is required in the query: a file name without a path")])
         }
-        let contentType = request.headers[.contentType] ?? "application/octet-stream"
+        var contentType = request.headers[.contentType] ?? "application/octet-stream"
         let inline = query["inline"].map { $0 == "true" || $0 == "1" } ?? false
         let contentId = query["contentId"].map(String.init)
         if inline && (contentId ?? "").isEmpty {
@@ -90,6 +90,13 @@ struct OutboxController {
         var request = request
         let buffer = try await request.collectBody(upTo: Self.maximumUploadBytes)
         guard buffer.readableBytes > 0 else { throw APIError.invalid([FieldError("body", "the file is empty")]) }
+        // `kind=image`: an account's logo or signature image, checked by its bytes (never SVG) and
+        // stored with the type its bytes say, whatever the browser declared.
+        if query["kind"] == "image" {
+            let bytes = buffer.readableBytesView
+            if let problem = ImageKind.problem(with: bytes) { throw APIError.invalid([FieldError("file", "\(filename.prefix(100)) \(problem)")]) }
+            contentType = ImageKind.sniff(bytes)?.mediaType ?? contentType
+        }
         let upload = try await outbox.saveUpload(Array(buffer.readableBytesView), filename: filename, contentType: contentType,
                                                  contentId: contentId, inline: inline, uploadedBy: principal.userId)
         return JSONResponse(upload, status: .created)

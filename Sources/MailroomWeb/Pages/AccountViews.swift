@@ -113,10 +113,12 @@ struct AccountFormView: PageContent {
         let label: String
     }
 
-    /// An error class's retry policy.
+    /// An error class's retry policy, named as the Ameyo seed names them ("Mailbox error",
+    /// "Progressive retry"); the option values stay the API's identifiers.
     struct Policy: TemplateView {
         let name: String
-        let options: [OptionView]
+        let label: String
+        let options: [ChoiceView]
         let `default`: String
     }
 
@@ -151,7 +153,22 @@ struct AccountFormView: PageContent {
     let apiMethod: String
     let testURL: String
     let a: Fields
-    let services: [OptionView]
+    /// The service presets with their names as the seed writes them (Gmail, Outlook365, ...).
+    let services: [ChoiceView]
+    /// The first screen's "Sign in with …" buttons: the administrator's OAuth2 providers.
+    let signInProviders: [ChoiceView]
+    let hasSignInProviders: Bool
+    /// A password is stored for the incoming or the outgoing server.
+    let quickPasswordSet: Bool
+    /// A new account on a custom server opens the server and authentication sections (they must be
+    /// filled in); everything else starts folded.
+    let openServers: Bool
+    let maxKeyLength: Int
+    /// The template's font (``MessageFont``) and size.
+    let fontFamilies: [ChoiceView]
+    let fontSize: String
+    let fontSizeMin: Int
+    let fontSizeMax: Int
     /// JSON of `[service: Preset]`.
     let presets: String
     let incomingProtocols: [OptionView]

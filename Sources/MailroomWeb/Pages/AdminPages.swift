@@ -75,10 +75,11 @@ extension WebSite {
         let presetJSON = JSONCoding.text(presets) ?? "{}"
         let retry = account.retry
         let policies = DeliveryErrorClass.allCases.map { errorClass in
-            AccountFormView.Policy(
-                name: errorClass.rawValue,
-                options: Self.options(RetryPolicyKind.self, selected: retry.policy(for: errorClass)),
-                default: errorClass.defaultPolicy.rawValue)
+            let chosen = retry.policy(for: errorClass)
+            return AccountFormView.Policy(
+                name: errorClass.rawValue, label: Self.errorClassLabel(errorClass),
+                options: RetryPolicyKind.allCases.map { ChoiceView(id: $0.rawValue, label: Self.retryPolicyLabel($0), selected: $0 == chosen) },
+                default: Self.retryPolicyLabel(errorClass.defaultPolicy))
         }
         let used = Set(account.resolvers)
         let oauth2Providers = try await store.oauth2.list()
@@ -128,7 +129,17 @@ extension WebSite {
                 fetchLastDays: account.incoming.fetchLastDays.map(String.init) ?? "", deleteOnFetch: account.incoming.deleteOnFetch,
                 maxMessageBytes: account.incoming.maxMessageBytes,
                 sentFolder: account.outgoing.sentFolder ?? "", verp: account.outgoing.verp),
-            services: Self.options(MailService.self, selected: account.service),
+            services: MailService.allCases.map { ChoiceView(id: $0.rawValue, label: Self.serviceLabel($0), selected: $0 == account.service) },
+            signInProviders: oauth2Providers.map { ChoiceView(id: $0.id, label: $0.name, selected: false) },
+            hasSignInProviders: !oauth2Providers.isEmpty,
+            quickPasswordSet: account.incoming.connection.auth.password != nil || account.outgoing.connection.auth.password != nil,
+            openServers: creating && account.service == .custom,
+            maxKeyLength: Account.maxKeyLength,
+            fontFamilies: MessageFont.Family.allCases.map {
+                ChoiceView(id: $0.rawValue, label: $0.label, selected: $0 == (account.font?.family ?? .default))
+            },
+            fontSize: account.font?.size.map(String.init) ?? "",
+            fontSizeMin: MessageFont.sizeRange.lowerBound, fontSizeMax: MessageFont.sizeRange.upperBound,
             presets: presetJSON,
             incomingProtocols: Self.options(IncomingProtocol.self, selected: account.incoming.protocol),
             outgoingProtocols: Self.options(OutgoingProtocol.self, selected: account.outgoing.protocol),
@@ -158,12 +169,11 @@ extension WebSite {
             },
             policies: policies,
             outgoingAccounts: try await accountChoices(selected: account.outgoingAccountId, excluding: account.id),
-            placeholders: ["{{ agent.name }}", "{{ agent.alias }}", "{{ account.name }}", "{{ account.fromAddress }}",
-                           "{{ ticket.number }}", "{{ ticket.subject }}", "{{ customer.name }}", "{{ customer.address }}"],
+            placeholders: Signature.placeholders.map { "{{ \($0) }}" },
             canned: canned.map { AccountFormView.Name(name: $0.name) },
             dispositions: dispositions.map { AccountFormView.Name(name: $0.name) },
             oauth2: creating ? nil : try await oauth2Section(account, providers: oauth2Providers, request: request))
-        let title = creating ? "New account" : "Account \(account.key)"
+        let title = creating ? "New account" : account.name
         return try render(page(session, title: title, section: "accounts", view))
     }
 
@@ -190,6 +200,43 @@ extension WebSite {
             accounts: try await store.accounts.list(includeDeleted: false), users: try await store.users.list(),
             campaigns: try await store.routing.campaigns())
         return AccountFormView.DeletionView(accountKey: account.key, items: plan.lines)
+    }
+
+    /// The Ameyo seed's names of the error classes and retry policies.
+    static func errorClassLabel(_ errorClass: DeliveryErrorClass) -> String {
+        switch errorClass {
+        case .unidentified: "Unidentified error"
+        case .addressing: "Addressing error"
+        case .mailbox: "Mailbox error"
+        case .mailSystem: "Mail system error"
+        case .networkRouting: "Network routing error"
+        case .mailDeliveryProtocol: "Mail delivery protocol error"
+        case .messageContent: "Message content error"
+        case .securityPolicy: "Security policy error"
+        case .noSuchProvider: "No such provider"
+        case .connection: "Connection error"
+        case .unknownHost: "Unknown host"
+        case .internal: "Internal error"
+        }
+    }
+
+    static func retryPolicyLabel(_ policy: RetryPolicyKind) -> String {
+        switch policy {
+        case .defaultRetry: "Default retry"
+        case .rateLimitRetry: "Rate limit retry"
+        case .progressiveRetry: "Progressive retry"
+        case .noRetry: "No retry"
+        }
+    }
+
+    static func serviceLabel(_ service: MailService) -> String {
+        switch service {
+        case .custom: "Custom (any other server)"
+        case .gmail: "Gmail"
+        case .outlook365: "Outlook365"
+        case .yahoo: "Yahoo"
+        case .hotmail: "Hotmail"
+        }
     }
 
     static func resolverLabel(_ resolver: ResolverName) -> String {

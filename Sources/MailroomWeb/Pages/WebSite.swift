@@ -50,6 +50,7 @@ struct WebSite: Sendable {
         addDeskRoutes(to: pages)
         addTicketRoutes(to: pages)
         addAdminRoutes(to: pages)
+        addCampaignRoutes(to: pages)
         addOAuth2Routes(to: pages)
         addPeopleRoutes(to: pages)
     }
@@ -79,6 +80,7 @@ struct WebSite: Sendable {
         NavItem(href: "/desk", label: "Desk", section: "desk", role: .agent),
         NavItem(href: "/tickets", label: "Tickets", section: "tickets", role: .agent),
         NavItem(href: "/admin/queues", label: "Queues", section: "queues", role: .supervisor),
+        NavItem(href: "/admin/campaigns", label: "Campaigns", section: "campaigns", role: .admin),
         NavItem(href: "/admin/rules", label: "Rules", section: "rules", role: .supervisor),
         NavItem(href: "/admin/catalog", label: "Dispositions & answers", section: "catalog", role: .supervisor),
         NavItem(href: "/admin/templates", label: "Templates", section: "templates", role: .supervisor),

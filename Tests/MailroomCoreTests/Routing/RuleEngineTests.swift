@@ -243,6 +243,34 @@ func ruleHolds(_ condition: RuleCondition, _ input: RoutingInput = inbound()) ->
         #expect(decision.priority == .medium)
         #expect(!decision.needsUnassignedView)
     }
+
+    /// Ameyo: a rule of a campaign routes to a queue within it; a campaign changed after the rule
+    /// was saved (the queue taken out, the campaign deleted) skips the queue with a warning, and
+    /// the next rule may route.
+    @Test func aCampaignsRuleRoutesOnlyWithinItsCampaign() {
+        var inside = testRule("inside", position: 1, [], [.queue(queueId: "parcels"), .tag("c")])
+        inside.campaignId = "camp"
+        let fallback = testRule("fallback", position: 2, [], [.queue(queueId: "general")])
+        let campaign = Campaign(id: "camp", name: "Parcels", queueIds: ["parcels"], accountIds: ["acc1"])
+        let routed = RuleEngine(rules: [inside, fallback], accountId: "acc1", campaigns: [campaign]).evaluate(inbound())
+        #expect(routed.route == .queue(queueId: "parcels"))
+        #expect(routed.warnings == [.routeIgnored(ruleId: "fallback")])
+
+        var moved = campaign
+        moved.queueIds = ["returns"]
+        let outside = RuleEngine(rules: [inside, fallback], accountId: "acc1", campaigns: [moved]).evaluate(inbound())
+        #expect(outside.route == .queue(queueId: "general"), "the campaign no longer holds the queue: the next rule routes")
+        #expect(outside.tags == ["c"], "the rule's other actions still apply")
+        #expect(outside.warnings == [.queueOutsideCampaign(ruleId: "inside", queueId: "parcels")])
+
+        let gone = RuleEngine(rules: [inside], accountId: "acc1", campaigns: []).evaluate(inbound())
+        #expect(gone.route == .unrouted)
+        #expect(gone.warnings == [.queueOutsideCampaign(ruleId: "inside", queueId: "parcels")])
+
+        // A rule of no campaign routes anywhere, campaigns or not.
+        let plain = RuleEngine(rules: [fallback], accountId: "acc1", campaigns: [moved]).evaluate(inbound())
+        #expect(plain.route == .queue(queueId: "general"))
+    }
 }
 
 @Suite struct RegexBoundsTests {

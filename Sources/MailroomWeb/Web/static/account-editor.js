@@ -1,10 +1,12 @@
-// The account editor's pieces (issue 24): service presets, the ticket resolver menu, the subject
-// preview, the signature editor and the account's images. Served after app.js as one script
+// The account editor's pieces (issues 24 and 27): service presets, the ticket resolver menu, the
+// subject preview, the signature editor, the account's images; the short first screen (one
+// password for both servers, "Sign in with …"), folded sections, the key's length, and the
+// connection test that follows a save. Served after app.js as one script
 // (WebAssets joins them), with app.js's helpers from window.Mailroom.
 "use strict";
 
 (function () {
-  const { api, toast, labelName, refreshConditional, renumber, askDialog } = window.Mailroom;
+  const { api, toast, labelName, refreshConditional, renumber, askDialog, showResult, reveal } = window.Mailroom;
 
   document.addEventListener("change", (event) => {
     const el = event.target;
@@ -57,6 +59,13 @@
     select.dataset.current = select.value;
     refreshConditional();
   }
+
+  // "custom" needs the servers typed in: their sections unfold (a preset's stay as they were).
+  document.addEventListener("change", (event) => {
+    const el = event.target;
+    if (!el.matches || !el.matches("select[data-presets]") || el.value !== "custom") return;
+    ["incoming-server", "outgoing-server"].forEach((id) => { const box = document.getElementById(id); if (box) reveal(box); });
+  });
 
   // A menu that adds its choice to an ordered list ([data-adds-to="list"]) and offers only what the
   // list lacks (Ameyo's "select ticket resolver": an added resolver leaves the drop-down).
@@ -219,10 +228,32 @@
     if (!list || !file) return;
     const typed = nameField ? nameField.value.trim() : "";
     const name = (typed || file.name.replace(/\.[^.]*$/, "")).replace(/[^A-Za-z0-9._-]/g, "-").slice(0, 64) || "image";
-    const url = "/api/v1/attachments?filename=" + encodeURIComponent(file.name) + "&inline=true&contentId=" + encodeURIComponent(name);
+    const url = "/api/v1/attachments?kind=image&filename=" + encodeURIComponent(file.name) + "&inline=true&contentId=" + encodeURIComponent(name);
     const result = await api("POST", url, file, { "Content-Type": file.type || "application/octet-stream" });
     input.value = "";
-    if (!result.ok) { toast((result.data && result.data.error && result.data.error.message) || "The upload failed."); return; }
+    // A refused file is said at the field (not a passing toast): what it is and what is allowed.
+    const errorId = input.id + "-error";
+    const old = document.getElementById(errorId);
+    if (old) old.remove();
+    const described = (input.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== errorId);
+    input.removeAttribute("aria-invalid");
+    input.setAttribute("aria-describedby", described.join(" "));
+    if (!result.ok) {
+      const error = result.data && result.data.error;
+      const detail = error && Array.isArray(error.details) && error.details[0];
+      const note = document.createElement("p");
+      note.className = "field-error";
+      note.id = errorId;
+      // A single problem comes as "file logo.svg is not …": the field's name is the label's here.
+      let message = (detail && detail.message) || (error && error.message) || "the upload failed.";
+      if (!detail && error && error.field && message.startsWith(error.field + " ")) message = message.slice(error.field.length + 1);
+      note.textContent = `${labelName(input)}: ${message}`;
+      (input.closest(".field") || input.parentElement).appendChild(note);
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", described.concat(errorId).join(" "));
+      input.focus();
+      return;
+    }
     const item = document.createElement("li");
     item.setAttribute("data-item", "");
     item.className = "row";
@@ -249,4 +280,166 @@
     if (nameField) nameField.value = "";
     toast(`Image cid:${name} uploaded; save the account to keep it.`);
   });
+
+  // ---------- The first screen and the folded sections (issue 27) ----------
+
+  const accountForm = document.getElementById("account-form");
+  const actionBar = document.getElementById("account-actions");
+  if (actionBar && typeof ResizeObserver === "function") {
+    new ResizeObserver(() => {
+      document.documentElement.style.scrollPaddingBottom = `${actionBar.offsetHeight + 16}px`;
+    }).observe(actionBar);
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-open-sections]");
+    if (!button) return;
+    document.querySelectorAll("details.fold").forEach((box) => { box.open = true; });
+    toast("Every section is open.");
+  });
+
+  // A link to a section (the navigation) unfolds it first.
+  function openTarget(hash) {
+    const target = hash && hash.length > 1 ? document.getElementById(decodeURIComponent(hash.slice(1))) : null;
+    if (target) { reveal(target); target.scrollIntoView({ block: "start" }); }
+  }
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest && event.target.closest(".section-nav a[href^='#']");
+    if (link) openTarget(link.getAttribute("href"));
+  });
+  window.addEventListener("hashchange", () => openTarget(location.hash));
+  if (accountForm && location.hash) openTarget(location.hash);
+
+  // The key keeps what is typed: past its limit it says so at the field instead of cutting the text.
+  document.addEventListener("input", (event) => {
+    const el = event.target;
+    if (!el.dataset || !el.dataset.limit) return;
+    const limit = Number(el.dataset.limit);
+    const errorId = el.id + "-limit-error";
+    let note = document.getElementById(errorId);
+    const described = (el.getAttribute("aria-describedby") || "").split(" ").filter((id) => id && id !== errorId);
+    if (el.value.length > limit) {
+      if (!note) {
+        note = document.createElement("p");
+        note.className = "field-error";
+        note.id = errorId;
+        (el.closest(".field") || el.parentElement).appendChild(note);
+      }
+      note.textContent = `${labelName(el)} is ${el.value.length} characters long: at most ${limit} fit. Shorten it (for example HELP).`;
+      el.setAttribute("aria-invalid", "true");
+      el.setAttribute("aria-describedby", described.concat(errorId).join(" "));
+    } else if (note) {
+      note.remove();
+      el.removeAttribute("aria-invalid");
+      el.setAttribute("aria-describedby", described.join(" "));
+    }
+  });
+
+  // One password for both servers: it goes into each server's password (and its confirmation;
+  // the first screen's own confirmation is the check), with the address as the username where none
+  // was typed. A server whose protocol is "none" is left alone.
+  function sides() {
+    if (!accountForm) return [];
+    return ["incoming", "outgoing"].filter((side) => {
+      const protocol = accountForm.querySelector(`[name="${side}.protocol"]`);
+      return protocol && protocol.value !== "none";
+    });
+  }
+
+  function setMethod(side, method) {
+    const select = document.getElementById(`${side}-auth-method`);
+    if (select && select.value !== method) {
+      select.value = method;
+      select.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
+  function fillUsername(side) {
+    const address = document.getElementById("acc-from");
+    const username = document.getElementById(`${side}-username`);
+    if (!address || !username) return;
+    if (username.value === "" || username.value === username.dataset.fromAddress) {
+      username.value = address.value.trim();
+      username.dataset.fromAddress = username.value;
+    }
+  }
+
+  document.addEventListener("input", (event) => {
+    const el = event.target;
+    if (el.id === "quick-password") {
+      sides().forEach((side) => {
+        setMethod(side, "password");
+        fillUsername(side);
+        ["password", "password-confirm"].forEach((suffix) => {
+          const field = document.getElementById(`${side}-${suffix}`);
+          if (field) field.value = el.value;
+        });
+      });
+    } else if (el.id === "acc-from") {
+      ["incoming", "outgoing"].forEach((side) => {
+        const username = document.getElementById(`${side}-username`);
+        if (username && username.dataset.fromAddress !== undefined) fillUsername(side);
+      });
+    }
+  });
+
+  // "Sign in with …": both servers use the provider, the account is saved, and the page that
+  // follows sends the browser to the provider's consent (the sign-in needs a saved account).
+  const signInKey = "mailroom:sign-in-after-save";
+  const testKey = "mailroom:test-after-save";
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest && event.target.closest("button[data-sign-in-provider]");
+    if (!button || !accountForm) return;
+    const active = sides();
+    if (active.length === 0) { toast("Choose an incoming or outgoing protocol first."); return; }
+    active.forEach((side) => {
+      setMethod(side, "oauth2");
+      fillUsername(side);
+      const provider = document.getElementById(`${side}-oa-provider-id`);
+      if (provider) { provider.value = button.dataset.signInProvider; provider.dispatchEvent(new Event("change", { bubbles: true })); }
+    });
+    if (!accountForm.reportValidity()) return;
+    sessionStorage.setItem(signInKey, "1");
+    accountForm.requestSubmit(document.getElementById("save-account"));
+  });
+
+  if (accountForm) {
+    accountForm.addEventListener("mailroom:failed", () => sessionStorage.removeItem(signInKey));
+    // Saving an account that connects anywhere tests the connection on the page that follows.
+    accountForm.addEventListener("mailroom:saved", (event) => {
+      const saved = event.detail || {};
+      const connects = ["incoming", "outgoing"].some((side) => saved[side] && saved[side].protocol && saved[side].protocol !== "none");
+      if (saved.id && connects && !sessionStorage.getItem(signInKey)) sessionStorage.setItem(testKey, saved.id);
+    });
+    document.getElementById("test-connection")?.addEventListener("click", () => {
+      const target = document.getElementById("test-result");
+      if (target) target.textContent = "Testing the connection…";
+    });
+  }
+
+  async function afterSave() {
+    if (!accountForm || !accountForm.dataset.accountId) return;
+    const signIn = document.getElementById("oauth2-signin-button");
+    if (sessionStorage.getItem(signInKey)) {
+      sessionStorage.removeItem(signInKey);
+      if (signIn) { window.location.assign(signIn.href); return; }
+    }
+    if (sessionStorage.getItem(testKey) !== accountForm.dataset.accountId) return;
+    sessionStorage.removeItem(testKey);
+    const target = document.getElementById("test-result");
+    if (!target) return;
+    target.textContent = "Account saved. Testing the connection…";
+    let result;
+    try { result = await api("POST", accountForm.dataset.testUrl); } catch (e) { result = { ok: false, data: null }; }
+    if (!result.ok) {
+      target.textContent = "Account saved. The connection test could not run: "
+        + ((result.data && result.data.error && result.data.error.message) || "the server did not answer.");
+      target.focus();
+      return;
+    }
+    showResult(target, result.data);
+    const heading = target.querySelector("p");
+    if (heading) heading.textContent = "Account saved. " + heading.textContent;
+  }
+  afterSave();
 })();

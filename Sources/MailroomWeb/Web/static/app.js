@@ -205,7 +205,13 @@
     } else if (alert) {
       alert.textContent = problems.length > 1 ? `Please correct the ${problems.length} marked fields.` : "Please correct the marked field.";
     }
+    if (first) reveal(first);
     (first || alert || form).focus && (first || alert || form).focus();
+  }
+
+  // A control inside folded sections (<details>) is shown before it is focused or pointed at.
+  function reveal(el) {
+    for (let box = el.closest("details"); box; box = box.parentElement && box.parentElement.closest("details")) box.open = true;
   }
 
   // ---------- Submitting ----------
@@ -303,7 +309,15 @@
     if (!target) return;
     target.textContent = "";
     const heading = document.createElement("p");
-    heading.textContent = data && data.ok ? "Connection test passed." : "Connection test failed.";
+    // A failure names what failed at once (the steps follow): "Incoming, log in: ...".
+    const failed = [];
+    ["incoming", "outgoing"].forEach((side) => {
+      const report = data && data[side];
+      const step = report && (report.steps || []).find((s) => s.outcome !== "ok");
+      if (step) failed.push(`${side === "incoming" ? "Incoming" : "Outgoing"}, ${step.name}${step.message ? ": " + step.message : ""}`);
+    });
+    heading.textContent = data && data.ok ? "Connection test passed."
+      : failed.length > 0 ? `Connection test failed. ${failed.join(". ")}` : "Connection test failed.";
     heading.className = data && data.ok ? "notice" : "alert";
     heading.setAttribute("role", "status");
     target.appendChild(heading);
@@ -322,6 +336,8 @@
       });
       target.append(title, list);
     });
+    // The result is where the person is looking (the account form's action bar): focused, announced.
+    if (target.hasAttribute("tabindex")) { target.scrollTop = 0; target.focus(); }
   }
 
   document.addEventListener("submit", (event) => {
@@ -712,5 +728,5 @@
   markReadOnOpen();
 
   // For account-editor.js, served after this file as part of the same script.
-  window.Mailroom = { api, toast, labelName, refreshConditional, renumber, askDialog };
+  window.Mailroom = { api, toast, labelName, refreshConditional, renumber, askDialog, showResult, reveal };
 })();
