@@ -110,7 +110,9 @@ struct TicketPageView: PageContent {
     let ticket: TicketRowView
     let ticketId: String
     let priority: String
-    let messages: [MessageView]
+    let summary: TicketSummaryView
+    let thread: TicketThreadView
+    let history: TicketHistoryView
     let accountName: String
     let canned: [CannedView]
     let hasCanned: Bool
