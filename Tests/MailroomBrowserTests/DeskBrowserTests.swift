@@ -37,6 +37,7 @@ struct DeskBrowserTests {
                 items.contains { $0["queueId"] as? String == queueId }
             }
             let ticketId = try #require(items.first?["id"] as? String)
+            let number = try #require((items.first?["number"] as? NSNumber)?.intValue)
             // Online from now on (a message on a ticket she holds then stays hers), and offered the waiting ticket.
             #expect(try await h.api("PUT", "/api/v1/users/\(agnes)/presence", json: #"{"state": "online"}"#).0 == 200)
             try await h.signIn("agnes@example.com", "password-123")
@@ -64,7 +65,9 @@ struct DeskBrowserTests {
             }
             _ = try await h.driver.execute("window.stillTheSamePage = true; return true")
             try await h.fill("#reply-text", "A reply being written stays.")
-            try await BrowserHarness.deliver([BrowserFlowTests.message(subject: "Re: Where is my parcel?", body: "Any news about the parcel?")],
+            // The ticket's tag in the subject joins the answer to it (the caseId resolver).
+            try await BrowserHarness.deliver([BrowserFlowTests.message(subject: "Re: Where is my parcel? [Ticket#\(number)]",
+                                                                       body: "Any news about the parcel?")],
                                              user: mailbox.user)
             try await h.driver.waitUntil("the new message is shown", timeout: .seconds(120)) {
                 try await h.text("#thread").contains("Any news about the parcel?")
@@ -73,6 +76,13 @@ struct DeskBrowserTests {
             #expect(try await h.text("#ticket-live").contains("new message from the customer"))
             #expect(try await h.driver.find("#reply-text").property("value") as? String == "A reply being written stays.")
             try await h.screenshot("desk-27-ticket-live-1280")
+
+            // Someone else tags it: the summary and the history follow in place too.
+            #expect(try await h.api("PATCH", "/api/v1/tickets/\(ticketId)", json: #"{"tags": ["vip"]}"#).0 == 200)
+            try await h.driver.waitUntil("the tag is shown", timeout: .seconds(30)) { try await h.text("#ticket-summary").contains("tags vip") }
+            try await h.driver.waitUntil("the history says so", timeout: .seconds(30)) { try await h.text("#history-list").contains("Tags added: vip.") }
+            #expect(try await h.driver.execute("return window.stillTheSamePage === true") as? Bool == true, "no reload")
+            #expect(try await h.text("#ticket-live").contains("This ticket changed"))
 
             // Closing with a disposition: the page says who closed it, when and how; the history too.
             try await h.select("#close-disposition", value: dispositionId)

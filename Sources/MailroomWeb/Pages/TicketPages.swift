@@ -218,6 +218,7 @@ extension WebSite {
         let view = TicketPageView(
             ticket: ticketRow(ticket, accountKeys: [ticket.accountId: account?.key ?? "?"], userNames: userNames),
             ticketId: ticket.id,
+            agentId: ticket.agentId ?? "",
             priority: ticket.priority.rawValue,
             summary: try await summaryView(ticket, session: session),
             thread: TicketThreadView(ticketId: ticket.id, messages: messages.map { messageView($0, ticket: ticket, showImagesFor: showImagesFor) }),

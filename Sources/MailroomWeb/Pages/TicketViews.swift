@@ -109,6 +109,8 @@ struct TicketPageView: PageContent {
 
     let ticket: TicketRowView
     let ticketId: String
+    /// The holder's id (empty: nobody), so the page can tell a live change from the state it shows.
+    let agentId: String
     let priority: String
     let summary: TicketSummaryView
     let thread: TicketThreadView

@@ -628,9 +628,14 @@
       text = data.direction === "in" ? "A new message from the customer arrived; it is shown below." : "A reply was added to this ticket.";
       if (data.messageId) anchor = "#message-" + data.messageId;
     } else if (type === "ticket") {
+      // Only a change the agent can see (status, holder, tags) is worth a notice.
+      const state = [data.status || "", data.agentId || "", (data.tags || []).join(", ")].join("|");
+      if (box.dataset.state === state) return;
+      box.dataset.state = state;
       text = `This ticket changed: it is ${data.status || "updated"}${data.agentId ? "" : ", with no agent"}. The page shows it now.`;
     }
-    if (!text || box.dataset.suppress === type) return;
+    // The page's own read-mark changes are not news (and, with the state check, no ticket notice follows them).
+    if (!text || (type !== "ticket" && box.dataset.suppress === type)) return;
     box.textContent = text + " ";
     if (anchor) {
       const link = document.createElement("a");
