@@ -75,6 +75,7 @@ struct DeskBrowserTests {
             #expect(try await h.driver.execute("return window.stillTheSamePage === true") as? Bool == true, "no reload")
             #expect(try await h.text("#ticket-live").contains("new message from the customer"))
             #expect(try await h.driver.find("#reply-text").property("value") as? String == "A reply being written stays.")
+            _ = try await h.driver.execute("window.scrollTo(0, 0); return true")
             try await h.screenshot("desk-27-ticket-live-1280")
 
             // Someone else tags it: the summary and the history follow in place too.
@@ -95,6 +96,7 @@ struct DeskBrowserTests {
             #expect(history.contains("Agnes Agent took it."), "\(history)")
             #expect(history.contains("Routed to queue Parcels."), "\(history)")
             #expect(history.contains("Created from a message of carol@example.com."), "\(history)")
+            _ = try await h.driver.execute("window.scrollTo(0, 0); return true")
             try await h.screenshot("desk-27-ticket-closed-1280")
 
             try await h.click("#reopen-button")
@@ -103,6 +105,7 @@ struct DeskBrowserTests {
             }
             try await h.driver.waitUntil("the page shows it open") { try await h.text("#history-list").contains("Reopened.") }
             #expect(try await h.driver.findAll("#closed-note").isEmpty)
+            _ = try await h.driver.execute("window.scrollTo(0, 0); return true")
             try await h.screenshot("desk-27-ticket-1280")
 
             // On a phone the actions are one tap away, above the thread.
