@@ -82,6 +82,7 @@ struct SQLIngestLedger: IngestLedger {
                          .text(normalizedSubject), .text(ticket.status.rawValue), .text(ticket.priority.rawValue),
                          .text(ticket.customerId), .text(ticket.customer.address), .text(ticket.customer.name), .text(JSONText.encode(ticket.tags)),
                          .bool(ticket.escalated), .bool(ticket.unread), .integer(millis), .integer(millis), .integer(millis))
+        try await SQLTicketHistory.insert([TicketHistory.created(ticket, at: ticket.createdAt)], db: db)
         // As read back: times have the column's millisecond precision.
         var stored = ticket
         let stamp = Timestamp.date(millis)

@@ -14,7 +14,8 @@ public struct SQLOutboxStore: OutboxRepository {
     /// Adds an outbound message to its ticket and to the outbox, in one transaction.
     /// With `verp`, the envelope sender becomes this entry's own return path (see `VERPAddress`).
     public func enqueue(_ message: InboundMail, raw: [UInt8], ticketId: String, sendingAccountId: String, envelopeFrom: String,
-                        recipients: [String], verp: Bool = false, now: Date = Date()) async throws -> (message: TicketMessage, item: OutboxItem) {
+                        recipients: [String], verp: Bool = false, by actorId: String? = nil,
+                        now: Date = Date()) async throws -> (message: TicketMessage, item: OutboxItem) {
         let (messageRowId, item) = try await database.transaction { db -> (String, OutboxItem) in
             try await SQLRawMailStore.putBlob(raw, sha256: message.rawSha256, db: db, now: now)
             guard try await db.raw("SELECT id FROM tickets WHERE id = \(bind: ticketId)").first() != nil else {
@@ -24,6 +25,8 @@ public struct SQLOutboxStore: OutboxRepository {
                                                                direction: .outbound, deliveryState: .queued, db: db, now: now)
             try await SQLTicketWrites.addParticipants(ticketId: ticketId, TicketParticipant.of(from: [], to: message.to, cc: message.cc), db: db)
             try await SQLTicketWrites.touchTicket(ticketId, TicketTouch(direction: .outbound, at: now), db: db)
+            try await SQLTicketHistory.insert([TicketHistory.replied(ticketId: ticketId, messageId: rowId, subject: message.subject,
+                                                                     by: actorId, at: now)], db: db)
             let id = Identifier.make(at: now)
             let item = OutboxItem(id: id, ticketId: ticketId, messageId: rowId, accountId: sendingAccountId,
                                   nextAttemptAt: now, envelopeFrom: verp ? VERPAddress.make(base: envelopeFrom, outboxId: id) : envelopeFrom,
@@ -266,6 +269,19 @@ public struct SQLOutboxStore: OutboxRepository {
         }
         guard let item else { return nil }
         return try await annotateHeld([item]).first
+    }
+
+    public func attemptCounts(outboxIds: [String]) async throws -> [String: Int] {
+        guard !outboxIds.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var counts: [String: Int] = [:]
+            for row in try await db.raw("""
+                SELECT outbox_id, COUNT(*) AS n FROM outbox_attempts WHERE outbox_id IN (\(binds: Array(Set(outboxIds)))) GROUP BY outbox_id
+                """).all() {
+                counts[try row.decode(column: "outbox_id", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return counts
+        }
     }
 
     public func attempts(outboxId: String) async throws -> [OutboxAttempt] {

@@ -299,6 +299,7 @@ public struct SQLRoutingStore: RoutingRepository {
             guard !claimed.isEmpty else { return false }
             try await Self.writeOffers(change, db: db, millis: millis)
             try await Self.apply(change.actions, ticketId: change.ticketId, db: db, millis: millis)
+            try await SQLTicketHistory.insert(change.history, db: db)
             return true
         }
     }

@@ -64,7 +64,7 @@ public struct SQLTicketStore: Sendable {
         }
         if let since = filter.since { clauses.append("last_message_at >= \(bind: Timestamp.from(since))") }
         if let until = filter.until { clauses.append("last_message_at < \(bind: Timestamp.from(until))") }
-        if filter.unassigned == true { clauses.append("queue_id IS NULL AND agent_id IS NULL") }
+        if filter.unassigned == true { clauses.append("agent_id IS NULL AND status <> 'closed'") }
         if let visibility = filter.visibility { clauses.append(Self.visibleClause(visibility)) }
         if let cursor = filter.cursor {
             let parts = cursor.split(separator: ":", maxSplits: 1)
@@ -107,7 +107,8 @@ public struct SQLTicketStore: Sendable {
     public func applyRouting(ticketId: String, tags: [String], priority: TicketPriority?, queueId: String?, agentId: String?,
                              closeWithDisposition dispositionId: String?, now: Date = Date()) async throws {
         try await database.transaction { db in
-            guard try await db.raw("SELECT id FROM tickets WHERE id = \(bind: ticketId)").first() != nil else { return }
+            guard let row = try await db.first(SQLTicketWrites.Statements.ticketTags, .text(ticketId)) else { return }
+            let before = try StoredJSON.decode(try row.decode(column: "tags", as: String.self), as: [String].self)
             let millis = Timestamp.from(now)
             try await SQLTicketWrites.addTags(tags, to: ticketId, db: db)
             try await db.raw("UPDATE tickets SET updated_at = \(bind: millis) WHERE id = \(bind: ticketId)").run()
@@ -120,9 +121,19 @@ public struct SQLTicketStore: Sendable {
             if let agentId {
                 try await db.raw("UPDATE tickets SET agent_id = \(bind: agentId) WHERE id = \(bind: ticketId)").run()
             }
-            if dispositionId != nil {
-                try await db.raw("UPDATE tickets SET status = 'closed' WHERE id = \(bind: ticketId)").run()
+            var history: [TicketHistoryEntry] = []
+            if let tagged = TicketHistory.tagged(ticketId: ticketId, before: before, after: TicketLifecycle.adding(tags, to: before), by: nil, at: now) {
+                history.append(tagged)
             }
+            if let dispositionId {
+                let closed = try await db.raw("""
+                    UPDATE tickets SET status = 'closed', disposition_id = \(bind: dispositionId), closed_at = \(bind: millis)
+                    WHERE id = \(bind: ticketId) AND status <> 'closed'
+                    RETURNING id
+                    """).all()
+                if !closed.isEmpty { history.append(TicketHistory.closed(ticketId: ticketId, dispositionId: dispositionId, by: nil, at: now)) }
+            }
+            try await SQLTicketHistory.insert(history, db: db)
         }
     }
 }
@@ -153,11 +164,17 @@ extension SQLTicketStore {
     }
 
     /// Replaces the tags, and sets the priority and the escalation flag, where given.
-    public func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?,
+    public func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?, by actorId: String? = nil,
                                  now: Date = Date()) async throws -> Ticket? {
         let tagsJSON = try tags.map { try StoredJSON.encode($0) }
         try await database.transaction { db in
-            if let tagsJSON { try await db.raw("UPDATE tickets SET tags = \(bind: tagsJSON) WHERE id = \(bind: ticketId)").run() }
+            if let tags, let tagsJSON, let row = try await db.first(SQLTicketWrites.Statements.ticketTags, .text(ticketId)) {
+                let before = try StoredJSON.decode(try row.decode(column: "tags", as: String.self), as: [String].self)
+                try await db.raw("UPDATE tickets SET tags = \(bind: tagsJSON) WHERE id = \(bind: ticketId)").run()
+                if let entry = TicketHistory.tagged(ticketId: ticketId, before: before, after: tags, by: actorId, at: now) {
+                    try await SQLTicketHistory.insert([entry], db: db)
+                }
+            }
             if let priority { try await db.raw("UPDATE tickets SET priority = \(bind: priority.rawValue) WHERE id = \(bind: ticketId)").run() }
             if let escalated { try await db.raw("UPDATE tickets SET escalated = \(bind: escalated) WHERE id = \(bind: ticketId)").run() }
             try await db.raw("UPDATE tickets SET updated_at = \(bind: Timestamp.from(now)) WHERE id = \(bind: ticketId)").run()
@@ -166,14 +183,18 @@ extension SQLTicketStore {
     }
 
     /// Closes the ticket with its disposition; false when it was closed already (or does not exist).
-    public func close(ticketId: String, dispositionId: String?, now: Date = Date()) async throws -> Bool {
+    public func close(ticketId: String, dispositionId: String?, by actorId: String? = nil, now: Date = Date()) async throws -> Bool {
         let millis = Timestamp.from(now)
-        return try await database.withConnection { db in
-            !(try await db.raw("""
+        return try await database.transaction { db in
+            let closed = !(try await db.raw("""
                 UPDATE tickets SET status = 'closed', disposition_id = \(bind: dispositionId), closed_at = \(bind: millis), updated_at = \(bind: millis)
                 WHERE id = \(bind: ticketId) AND status <> 'closed'
                 RETURNING id
                 """).all().isEmpty)
+            if closed {
+                try await SQLTicketHistory.insert([TicketHistory.closed(ticketId: ticketId, dispositionId: dispositionId, by: actorId, at: now)], db: db)
+            }
+            return closed
         }
     }
 
@@ -186,8 +207,11 @@ extension SQLTicketStore {
     }
 
     /// Account transfer: the ticket belongs to the other account now, to nobody in it yet, and is unread.
-    public func moveToAccount(ticketId: String, accountId: String, now: Date = Date()) async throws {
-        try await database.withConnection { db in
+    public func moveToAccount(ticketId: String, accountId: String, by actorId: String? = nil, now: Date = Date()) async throws {
+        try await database.transaction { db in
+            guard let row = try await db.raw("SELECT account_id FROM tickets WHERE id = \(bind: ticketId)").first() else { return }
+            let from = try row.decode(column: "account_id", as: String.self)
+            try await SQLTicketHistory.insert([TicketHistory.movedToAccount(ticketId: ticketId, from: from, to: accountId, by: actorId, at: now)], db: db)
             try await db.raw("""
                 UPDATE tickets SET account_id = \(bind: accountId), queue_id = NULL, agent_id = NULL, unread = \(bind: true),
                     updated_at = \(bind: Timestamp.from(now))
@@ -213,4 +237,20 @@ extension SQLTicketStore {
     }
 }
 
-extension SQLTicketStore: TicketRepository {}
+extension SQLTicketStore: TicketRepository {
+    /// Per queue, its open tickets no agent holds yet.
+    public func waitingCounts(queueIds: [String]) async throws -> [String: Int] {
+        guard !queueIds.isEmpty else { return [:] }
+        return try await database.withConnection { db in
+            var counts: [String: Int] = [:]
+            for row in try await db.raw("""
+                SELECT queue_id, COUNT(*) AS n FROM tickets
+                WHERE queue_id IN (\(binds: Array(Set(queueIds)))) AND agent_id IS NULL AND status <> 'closed'
+                GROUP BY queue_id
+                """).all() {
+                counts[try row.decode(column: "queue_id", as: String.self)] = try row.decode(column: "n", as: Int.self)
+            }
+            return counts
+        }
+    }
+}

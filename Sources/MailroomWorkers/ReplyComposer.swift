@@ -113,12 +113,23 @@ public struct ReplyComposer: Sendable {
                 html = [html ?? "", TemplateRenderer.render(cannedHTML, context: variables)].filter { !$0.isEmpty }.joined(separator: "\n")
             }
         }
-        let quoted = (original != nil && request.mode != .new) ? original.map(ReplyQuoting.quotedOriginal(of:)) : nil
+        // The quote's inline images go with it as the same Content-ID parts (or leave the quote cleanly).
+        let quotedWithImages = (original != nil && request.mode != .new) ? original.map { ReplyQuoting.quotedOriginalWithImages(of: $0) } : nil
+        let quoted = quotedWithImages?.quoted
         let body = MessageDecoration.decorate(text: text, html: html, quoted: quoted.map { ($0.text, $0.html) }, account: sender,
                                               variables: variables)
         builder.text = body.text
         builder.html = body.html
         builder.attachments += try await accountImages(sender, html: body.html)
+        if let body = body.html {
+            // Only images the sent HTML still shows (an account template may leave the quote out).
+            let shown = Set(ReplyQuoting.contentIDReferences(in: body).map { $0.lowercased() })
+            let own = Set(builder.attachments.compactMap { $0.contentID?.lowercased() })
+            builder.attachments += (quotedWithImages?.images ?? []).filter {
+                guard let id = $0.contentID?.lowercased() else { return false }
+                return shown.contains(id) && !own.contains(id)
+            }
+        }
 
         if let ids = request.attachmentIds, !ids.isEmpty {
             let uploads = try await store.outbox.uploads(ids: ids)
@@ -139,7 +150,7 @@ public struct ReplyComposer: Sendable {
         let recipients = (to + cc + bcc).map(\.address)
         let (message, _) = try await store.outbox.enqueue(mail, raw: raw, ticketId: ticketId, sendingAccountId: sender.id,
                                                           envelopeFrom: sender.fromAddress, recipients: recipients, verp: sender.outgoing.verp,
-                                                          now: now)
+                                                          by: author.userId, now: now)
         return message
     }
 

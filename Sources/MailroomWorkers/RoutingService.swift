@@ -46,6 +46,8 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
         case start(RoutingTarget)
         case newMessage(agentId: String)
         case accept(String)
+        /// "Take it" or "Assign to…": the ticket becomes this agent's without an offer.
+        case take(String, replacingHolder: Bool)
         case reject(String)
         case tick
         case agentsChanged
@@ -162,7 +164,7 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
 
     public func accept(offerId: String, by userId: String) async throws -> Ticket {
         let offer = try await ownOffer(offerId, userId: userId)
-        let outcome = try await transition(offer.ticketId, .accept(userId))
+        let outcome = try await transition(offer.ticketId, .accept(userId), actor: userId)
         for case .acceptRefused(let by, let reason) in outcome.actions where by == userId {
             throw DomainError.conflict(FieldError("id", Self.explain(reason)))
         }
@@ -170,6 +172,40 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
             throw DomainError.conflict(FieldError("id", Self.explain(.routingEnded)))
         }
         return outcome.ticket
+    }
+
+    /// "Take it" (`actorId` is the agent) or "Assign to…" (a supervisor for `userId`), under the rules
+    /// of accepting an offer: capacity, and the first to take it wins. Who may do it is checked by
+    /// the caller (``TicketDeskRules``).
+    public func take(ticketId: String, for userId: String, by actorId: String?) async throws -> Ticket {
+        let (ticket, _) = try await openTicket(ticketId)
+        guard let user = try await store.users.find(id: userId), user.active else {
+            throw DomainError.invalid([FieldError("userId", "names no active user")])
+        }
+        let replacing = actorId != userId
+        if let holder = ticket.agentId, holder == userId || !replacing {
+            throw DomainError.conflict(FieldError("ticket", try await takenText(holder: holder, taker: userId)))
+        }
+        let outcome = try await transition(ticketId, .take(userId, replacingHolder: replacing), actor: actorId)
+        for case .acceptRefused(let by, let reason) in outcome.actions where by == userId {
+            switch reason {
+            case .alreadyTaken(let holder): throw DomainError.conflict(FieldError("ticket", try await takenText(holder: holder, taker: userId)))
+            case .atCapacity:
+                let whose = replacing ? "\(user.name) has" : "you have"
+                throw DomainError.conflict(FieldError("ticket", "cannot be taken: \(whose) as many open tickets as \(replacing ? "their" : "your") capacity (\(user.capacity)); close one first"))
+            default: throw DomainError.conflict(FieldError("ticket", Self.explain(reason)))
+            }
+        }
+        guard outcome.ticket.agentId == userId else {
+            throw DomainError.conflict(FieldError("ticket", "is no longer waiting: it was rerouted, transferred or closed meanwhile"))
+        }
+        return outcome.ticket
+    }
+
+    private func takenText(holder: String, taker: String) async throws -> String {
+        if holder == taker { return "is held by this agent already" }
+        let name = try await store.users.find(id: holder)?.name ?? "another agent"
+        return "was taken by \(name) already"
     }
 
     public func reject(offerId: String, by userId: String) async throws {
@@ -265,7 +301,7 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
             for action in try AccountTransfer.plan(ticket: ticket, to: target, noticeTemplateId: template?.id) {
                 switch action {
                 case .cancelRouting: try await transition(ticketId, .cancel(unassign: false))
-                case .moveToAccount(let id): try await store.tickets.moveToAccount(ticketId: ticketId, accountId: id, now: clock.now())
+                case .moveToAccount(let id): try await store.tickets.moveToAccount(ticketId: ticketId, accountId: id, by: userId, now: clock.now())
                 case .clearAssignment, .markUnread: break // moveToAccount does both in the same statement
                 case .sendNotice:
                     if let template, let moved = try await store.tickets.ticket(id: ticketId) {
@@ -284,19 +320,23 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
             guard let queue = try await store.routing.queue(id: queueId) else {
                 throw DomainError.invalid([FieldError("queueId", "names no queue")])
             }
+            let cause = TicketHistory.RoutingCause.transfer(toQueueId: queue.id, toUserId: nil)
             if let holder = ticket.agentId {
-                try await transition(ticketId, .transfer(from: holder, to: .queue(queue), settings: account.transfer))
+                try await transition(ticketId, .transfer(from: holder, to: .queue(queue), settings: account.transfer), actor: userId, cause: cause)
             } else {
-                try await transition(ticketId, .start(.queue(queueId: queue.id)))
+                try await transition(ticketId, .start(.queue(queueId: queue.id)), actor: userId, cause: cause)
             }
         case .agent(let targetId):
             guard let user = try await store.users.find(id: targetId), user.active else {
                 throw DomainError.invalid([FieldError("userId", "names no active user")])
             }
+            let cause = TicketHistory.RoutingCause.transfer(toQueueId: nil, toUserId: user.id)
             if let holder = ticket.agentId {
-                try await transition(ticketId, .transfer(from: holder, to: .agent(userId: user.id), settings: account.transfer))
+                try await transition(ticketId, .transfer(from: holder, to: .agent(userId: user.id), settings: account.transfer), actor: userId,
+                                     cause: cause)
             } else {
-                try await transition(ticketId, .start(.agent(userId: user.id, timeoutSeconds: account.transfer.timeoutSeconds)))
+                try await transition(ticketId, .start(.agent(userId: user.id, timeoutSeconds: account.transfer.timeoutSeconds)), actor: userId,
+                                     cause: cause)
             }
         }
         guard let updated = try await store.tickets.ticket(id: ticketId) else { throw DomainError.notFound("ticket \(ticketId)") }
@@ -328,7 +368,7 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
         for action in actions {
             switch action {
             case .closeTicket(let id, let dispositionId):
-                guard try await store.tickets.close(ticketId: id, dispositionId: dispositionId, now: clock.now()) else {
+                guard try await store.tickets.close(ticketId: id, dispositionId: dispositionId, by: userId, now: clock.now()) else {
                     throw DomainError.conflict(FieldError("status", "the ticket is already closed"))
                 }
             case .restorePresence(let agent, let presence):
@@ -361,7 +401,8 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
     // MARK: One round
 
     @discardableResult
-    func transition(_ ticketId: String, _ event: Event, account known: Account? = nil, newTicket: Ticket? = nil) async throws -> Outcome {
+    func transition(_ ticketId: String, _ event: Event, account known: Account? = nil, newTicket: Ticket? = nil, actor: String? = nil,
+                    cause: TicketHistory.RoutingCause? = nil) async throws -> Outcome {
         var newTicket = newTicket
         for _ in 0..<12 {
             // A ticket just created has no routing stored; after a conflict, everything is read again.
@@ -390,7 +431,7 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
                     startQueues[queueId] = queue
                     queues.append(queue)
                 }
-            case .start(.agent(let userId, _)), .accept(let userId), .reject(let userId):
+            case .start(.agent(let userId, _)), .accept(let userId), .reject(let userId), .take(let userId, _):
                 agentIds.insert(userId)
             case .newMessage(let agentId):
                 agentIds.insert(agentId)
@@ -427,6 +468,8 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
                 actions = machine.newMessageForAssignedAgent(agentId, agentQueue: agentQueue, account: account, now: now, context: context)
             case .accept(let userId):
                 actions = machine.offerAccepted(by: userId, at: now, context: context)
+            case .take(let userId, let replacing):
+                actions = machine.take(for: userId, replacingHolder: replacing, at: now, context: context)
             case .reject(let userId):
                 actions = machine.offerRejected(by: userId, at: now, context: context)
             case .tick:
@@ -452,8 +495,10 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
                 publish(actions, machine: machine, before: ticket, after: ticket, account: account, now: now)
                 return Outcome(actions: actions, ticket: ticket)
             }
+            let history = TicketHistory.routing(ticketId: ticketId, actions: actions, cause: cause ?? Self.historyCause(event),
+                                                before: (ticket.queueId, ticket.agentId), by: actor, at: now)
             let change = RoutingChange(ticketId: ticketId, expectedVersion: stored?.version, previous: before, machine: machine,
-                                       actions: actions, closing: stored?.closing, now: now)
+                                       actions: actions, closing: stored?.closing, now: now, history: history)
             guard try await store.routing.commit(change) else {
                 Counter(label: "mailroom_routing_conflicts_total").increment()
                 continue
@@ -465,6 +510,16 @@ public final class RoutingService: Service, RoutingOperations, Sendable {
             return Outcome(actions: actions, ticket: committed)
         }
         throw DomainError.conflict(FieldError("ticketId", "the ticket's routing kept changing while this was decided; try again"))
+    }
+
+    static func historyCause(_ event: Event) -> TicketHistory.RoutingCause {
+        switch event {
+        case .accept: return .accepted
+        case .take: return .taken
+        case .transfer(_, .queue(let queue), _): return .transfer(toQueueId: queue.id, toUserId: nil)
+        case .transfer(_, .agent(let userId), _): return .transfer(toQueueId: nil, toUserId: userId)
+        default: return .system
+        }
     }
 
     static func touchesTicket(_ action: RoutingAction) -> Bool {

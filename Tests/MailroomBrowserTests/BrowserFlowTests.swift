@@ -149,7 +149,7 @@ struct BrowserFlowTests {
             // The agent goes online on the desk and waits there.
             try await h.signIn("agnes@example.com", "password-123")
             try await h.waitForURL(containing: "/desk")
-            #expect(try await h.text("#queues-title + ul").contains("Parcels"))
+            #expect(try await h.text("#my-queues ul").contains("Parcels"))
             try await h.select("#presence-state", value: "online")
             try await h.click("#presence-form button[type=submit]")
             try await h.driver.waitUntil("the agent is online") { try await h.text("#presence-summary").hasPrefix("You are online") }

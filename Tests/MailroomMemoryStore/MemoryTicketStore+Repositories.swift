@@ -102,7 +102,7 @@ extension MemoryTicketStore: TicketRepository {
                 if let tag = filter.tag, !ticket.tags.contains(tag) { return false }
                 if let since = filter.since, ticket.lastMessageAt < since { return false }
                 if let until = filter.until, ticket.lastMessageAt >= until { return false }
-                if filter.unassigned == true, ticket.queueId != nil || ticket.agentId != nil { return false }
+                if filter.unassigned == true, ticket.agentId != nil || ticket.status == .closed { return false }
                 if let visibility = filter.visibility, !visibility.admits(ticket) { return false }
                 if let after, (ticket.lastMessageAt, ticket.id) >= after { return false }
                 return true
@@ -121,12 +121,20 @@ extension MemoryTicketStore: TicketRepository {
                              closeWithDisposition dispositionId: String?, now: Date) async throws {
         write { state in
             guard var stored = state.tickets[ticketId] else { return }
+            let before = stored.ticket.tags
             stored.ticket.tags = TicketLifecycle.adding(tags, to: stored.ticket.tags)
             stored.ticket.updatedAt = MemoryState.stamp(now)
             if let priority { stored.ticket.priority = priority }
             if let queueId { stored.ticket.queueId = queueId }
             if let agentId { stored.ticket.agentId = agentId }
-            if dispositionId != nil { stored.ticket.status = .closed }
+            if let entry = TicketHistory.tagged(ticketId: ticketId, before: before, after: stored.ticket.tags, by: nil, at: MemoryState.stamp(now)) {
+                state.history.append(entry)
+            }
+            if let dispositionId, stored.ticket.status != .closed {
+                stored.ticket.status = .closed
+                stored.dispositionId = dispositionId
+                state.history.append(TicketHistory.closed(ticketId: ticketId, dispositionId: dispositionId, by: nil, at: MemoryState.stamp(now)))
+            }
             state.tickets[ticketId] = stored
         }
     }
@@ -139,10 +147,16 @@ extension MemoryTicketStore: TicketRepository {
         }
     }
 
-    public func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?, now: Date) async throws -> Ticket? {
+    public func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?, by actorId: String?,
+                                 now: Date) async throws -> Ticket? {
         write { state in
             guard var stored = state.tickets[ticketId] else { return nil }
-            if let tags { stored.ticket.tags = tags }
+            if let tags {
+                if let entry = TicketHistory.tagged(ticketId: ticketId, before: stored.ticket.tags, after: tags, by: actorId, at: MemoryState.stamp(now)) {
+                    state.history.append(entry)
+                }
+                stored.ticket.tags = tags
+            }
             if let priority { stored.ticket.priority = priority }
             if let escalated { stored.ticket.escalated = escalated }
             stored.ticket.updatedAt = MemoryState.stamp(now)
@@ -151,22 +165,53 @@ extension MemoryTicketStore: TicketRepository {
         }
     }
 
-    public func close(ticketId: String, dispositionId: String?, now: Date) async throws -> Bool {
+    public func close(ticketId: String, dispositionId: String?, by actorId: String?, now: Date) async throws -> Bool {
         write { state in
             guard var stored = state.tickets[ticketId], stored.ticket.status != .closed else { return false }
             stored.ticket.status = .closed
             stored.dispositionId = dispositionId
             stored.ticket.updatedAt = MemoryState.stamp(now)
             state.tickets[ticketId] = stored
+            state.history.append(TicketHistory.closed(ticketId: ticketId, dispositionId: dispositionId, by: actorId, at: MemoryState.stamp(now)))
             return true
+        }
+    }
+
+    public func history(ticketId: String) async throws -> [TicketHistoryEntry] { read { $0.history.filter { $0.ticketId == ticketId } } }
+
+    public func lastClosing(ticketId: String) async throws -> TicketHistoryEntry? {
+        read { $0.history.last { $0.ticketId == ticketId && $0.kind == .closed } }
+    }
+
+    public func reopen(ticketId: String, by actorId: String?, now: Date) async throws -> Ticket? {
+        write { state in
+            guard var stored = state.tickets[ticketId], stored.ticket.status == .closed else { return nil }
+            stored.ticket.status = TicketDeskRules.reopenedStatus
+            stored.dispositionId = nil
+            stored.ticket.updatedAt = MemoryState.stamp(now)
+            state.tickets[ticketId] = stored
+            state.history.append(TicketHistory.reopened(ticketId: ticketId, by: actorId, at: MemoryState.stamp(now)))
+            return stored.ticket
         }
     }
 
     public func dispositionId(ticketId: String) async throws -> String? { read { $0.tickets[ticketId]?.dispositionId } }
 
-    public func moveToAccount(ticketId: String, accountId: String, now: Date) async throws {
+    public func waitingCounts(queueIds: [String]) async throws -> [String: Int] {
+        read { state in
+            var counts: [String: Int] = [:]
+            for stored in state.tickets.values where stored.ticket.agentId == nil && stored.ticket.status != .closed {
+                if let queueId = stored.ticket.queueId, queueIds.contains(queueId) { counts[queueId, default: 0] += 1 }
+            }
+            return counts
+        }
+    }
+
+    public func moveToAccount(ticketId: String, accountId: String, by actorId: String?, now: Date) async throws {
         write { state in
             guard var stored = state.tickets[ticketId] else { return }
+            state.history.append(TicketHistory.movedToAccount(ticketId: ticketId, from: stored.ticket.accountId, to: accountId, by: actorId,
+                                                              at: MemoryState.stamp(now)))
             stored.ticket.accountId = accountId
             stored.ticket.queueId = nil
             stored.ticket.agentId = nil
@@ -286,6 +331,7 @@ extension MemoryTicketStore {
         write { state in
             let id = state.insertMessage(mail, ticketId: ticketId, accountId: accountId, direction: .outbound, deliveryState: .queued, now: now)
             state.touch(ticketId, TicketTouch(direction: .outbound, at: now))
+            state.history.append(TicketHistory.replied(ticketId: ticketId, messageId: id, subject: mail.subject, by: nil, at: MemoryState.stamp(now)))
             return id
         }
     }

@@ -80,6 +80,8 @@ struct MemoryState: Sendable {
     var exchangeTaken: [String: Set<String>] = [:]
     var leases: [String: (node: String, expiresAt: Date)] = [:]
     var quarantine: [QuarantineEntry] = []
+    /// Every ticket's history lines, in the order they were written.
+    var history: [TicketHistoryEntry] = []
     /// Bumped when accounts change (the memory store has no accounts of its own; tests set it).
     var accountsMarker = 0
 
@@ -204,6 +206,7 @@ final class MemoryLedger: IngestLedger, @unchecked Sendable {
         stored.lastMessageAt = stored.createdAt
         working.tickets[ticket.id] = MemoryState.StoredTicket(ticket: stored, normalizedSubject: normalizedSubject)
         working.ticketOrder.append(ticket.id)
+        working.history.append(TicketHistory.created(stored, at: stored.createdAt))
         return stored
     }
 

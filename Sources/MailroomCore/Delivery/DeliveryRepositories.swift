@@ -5,9 +5,10 @@ import Foundation
 
 /// Replies and notices on their way out, claimed under leases so that no two senders send one twice.
 public protocol OutboxRepository: Sendable {
-    /// Stores the message on its ticket and queues it, in one transaction.
+    /// Stores the message on its ticket and queues it, in one transaction, with the ticket's
+    /// `replied` history line (`by` the agent; nil: an automatic message).
     func enqueue(_ message: InboundMail, raw: [UInt8], ticketId: String, sendingAccountId: String, envelopeFrom: String,
-                 recipients: [String], verp: Bool, now: Date) async throws -> (message: TicketMessage, item: OutboxItem)
+                 recipients: [String], verp: Bool, by actorId: String?, now: Date) async throws -> (message: TicketMessage, item: OutboxItem)
     /// Due rows, leased to `owner` for `leaseSeconds`.
     func claimDue(owner: String, limit: Int, leaseSeconds: TimeInterval, now: Date) async throws -> [OutboxItem]
     /// Gives back what `owner` still holds (at shutdown); the number released.
@@ -24,6 +25,8 @@ public protocol OutboxRepository: Sendable {
     func items(state: DeliveryState?, limit: Int) async throws -> [OutboxItem]
     func item(id: String) async throws -> OutboxItem?
     func attempts(outboxId: String) async throws -> [OutboxAttempt]
+    /// How many attempts each of these rows made, successful ones included (`OutboxItem.attempts` counts failures).
+    func attemptCounts(outboxIds: [String]) async throws -> [String: Int]
     /// Queues a failed or sent row again, as new.
     func resend(id: String, now: Date) async throws -> OutboxItem
     /// Auto-replies already sent on the ticket, and to the recipient in the last hour.
@@ -58,9 +61,14 @@ public struct OutboxRescheduled: Sendable, Equatable {
 
 extension OutboxRepository {
     public func enqueue(_ message: InboundMail, raw: [UInt8], ticketId: String, sendingAccountId: String, envelopeFrom: String,
-                        recipients: [String], verp: Bool = false) async throws -> (message: TicketMessage, item: OutboxItem) {
+                        recipients: [String], verp: Bool = false, by actorId: String? = nil) async throws -> (message: TicketMessage, item: OutboxItem) {
         try await enqueue(message, raw: raw, ticketId: ticketId, sendingAccountId: sendingAccountId, envelopeFrom: envelopeFrom,
-                          recipients: recipients, verp: verp, now: Date())
+                          recipients: recipients, verp: verp, by: actorId, now: Date())
+    }
+    public func enqueue(_ message: InboundMail, raw: [UInt8], ticketId: String, sendingAccountId: String, envelopeFrom: String,
+                        recipients: [String], verp: Bool, now: Date) async throws -> (message: TicketMessage, item: OutboxItem) {
+        try await enqueue(message, raw: raw, ticketId: ticketId, sendingAccountId: sendingAccountId, envelopeFrom: envelopeFrom,
+                          recipients: recipients, verp: verp, by: nil, now: now)
     }
     public func claimDue(owner: String, limit: Int, leaseSeconds: TimeInterval) async throws -> [OutboxItem] {
         try await claimDue(owner: owner, limit: limit, leaseSeconds: leaseSeconds, now: Date())

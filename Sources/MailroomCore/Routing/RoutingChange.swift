@@ -25,9 +25,13 @@ public struct RoutingChange: Sendable {
     public var actions: [RoutingAction]
     public var closing: ClosingFlow?
     public var now: Date
+    /// The ticket's history lines this change makes (``TicketHistory/routing(ticketId:actions:cause:before:by:at:)``),
+    /// written with it.
+    public var history: [TicketHistoryEntry]
 
     public init(ticketId: String, expectedVersion: Int64?, previous: TicketRouting?, machine: TicketRouting, actions: [RoutingAction],
-                closing: ClosingFlow?, now: Date) {
+                closing: ClosingFlow?, now: Date, history: [TicketHistoryEntry] = []) {
+        self.history = history
         self.ticketId = ticketId
         self.expectedVersion = expectedVersion
         self.previous = previous

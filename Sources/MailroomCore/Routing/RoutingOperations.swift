@@ -77,6 +77,8 @@ public protocol RoutingOperations: Sendable {
     /// Gives the offer's ticket to the agent; the updated ticket.
     func accept(offerId: String, by userId: String) async throws -> Ticket
     func reject(offerId: String, by userId: String) async throws
+    /// "Take it" (`actorId` == `userId`) or a supervisor's "Assign to…": the accept rules without an offer; the updated ticket.
+    func take(ticketId: String, for userId: String, by actorId: String?) async throws -> Ticket
     /// Stores the presence, tells everyone, and offers waiting tickets to an agent who became available.
     func setPresence(userId: String, presence: AgentPresence) async throws -> PresenceRecord
     /// The agent's capacity or load changed: tickets waiting for them or in their queues may be offered now.

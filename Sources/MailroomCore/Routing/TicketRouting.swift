@@ -140,8 +140,8 @@ public struct TicketRouting: Sendable, Equatable, Codable {
 
     public let ticketId: String
     /// Every offer made for this ticket, oldest first.
-    public private(set) var offers: [Offer] = []
-    private var stage: Stage = .idle
+    public internal(set) var offers: [Offer] = []
+    var stage: Stage = .idle
     private var scheduledTimer: Date?
 
     public init(ticketId: String) {
@@ -385,7 +385,7 @@ public struct TicketRouting: Sendable, Equatable, Codable {
     // MARK: Internals
 
     /// Applies everything due at `now`: expired offers, then an ended wait.
-    private mutating func advance(to now: Date, context: RoutingContext) -> [RoutingAction] {
+    mutating func advance(to now: Date, context: RoutingContext) -> [RoutingAction] {
         var actions: [RoutingAction] = []
         switch stage {
         case .agent(let wait):
@@ -494,7 +494,7 @@ public struct TicketRouting: Sendable, Equatable, Codable {
         return .sendOffer(to: userId, deadline: deadline)
     }
 
-    private func latestOpenOffer(_ userId: String) -> Int? {
+    func latestOpenOffer(_ userId: String) -> Int? {
         offers.lastIndex { $0.userId == userId && $0.state == .offered }
     }
 
@@ -503,7 +503,7 @@ public struct TicketRouting: Sendable, Equatable, Codable {
     }
 
     /// Closes every open offer with `state` and returns whose they were.
-    private mutating func closeOpenOffers(as state: OfferState) -> [String] {
+    mutating func closeOpenOffers(as state: OfferState) -> [String] {
         var closed: [String] = []
         for index in offers.indices where offers[index].state == .offered {
             offers[index].state = state
@@ -518,7 +518,7 @@ public struct TicketRouting: Sendable, Equatable, Codable {
     }
 
     /// Appends a timer request when the next deadline moved.
-    private mutating func scheduled(_ actions: [RoutingAction]) -> [RoutingAction] {
+    mutating func scheduled(_ actions: [RoutingAction]) -> [RoutingAction] {
         let next = nextDeadline
         defer { scheduledTimer = next }
         if let next, next != scheduledTimer { return actions + [.scheduleTimer(at: next)] }

@@ -4,8 +4,21 @@ import Foundation
 // layer use them. The SQL implementations are in MailroomStore; an in-memory one serves fast tests,
 // and one contract suite runs against all of them.
 
+/// A ticket's history (``TicketHistoryEntry``): the stores write its lines in the transactions of
+/// the changes they record; reading and reopening are here.
+public protocol TicketHistoryRepository: Sendable {
+    /// The ticket's history, oldest first.
+    func history(ticketId: String) async throws -> [TicketHistoryEntry]
+    /// Reopens a closed ticket (status ``TicketDeskRules/reopenedStatus``, its disposition and closing time cleared)
+    /// and records it; nil when the ticket does not exist or is not closed.
+    func reopen(ticketId: String, by actorId: String?, now: Date) async throws -> Ticket?
+    /// The ticket's newest `closed` line (who closed it, when, with what disposition); nil when it never closed.
+    func lastClosing(ticketId: String) async throws -> TicketHistoryEntry?
+}
+
 /// Tickets and their messages as agents and the API see them, and the actions taken on a ticket.
-public protocol TicketRepository: Sendable {
+/// Each action records its history line (``TicketHistory``) in its own transaction.
+public protocol TicketRepository: TicketHistoryRepository {
     func ticket(id: String) async throws -> Ticket?
     func ticket(number: Int64) async throws -> Ticket?
     /// A ticket's messages in the order they were stored.
@@ -23,13 +36,16 @@ public protocol TicketRepository: Sendable {
                       closeWithDisposition dispositionId: String?, now: Date) async throws
     /// Marks the ticket read or unread; nil when there is no such ticket.
     func setUnread(ticketId: String, unread: Bool, now: Date) async throws -> Ticket?
-    /// Replaces the tags, and sets the priority and the escalation flag, where given.
-    func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?, now: Date) async throws -> Ticket?
+    /// Replaces the tags, and sets the priority and the escalation flag, where given; `by` the acting user (nil: Mailroom).
+    func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?, by actorId: String?,
+                          now: Date) async throws -> Ticket?
     /// Closes the ticket with its disposition; false when it was closed already (or does not exist).
-    func close(ticketId: String, dispositionId: String?, now: Date) async throws -> Bool
+    func close(ticketId: String, dispositionId: String?, by actorId: String?, now: Date) async throws -> Bool
     func dispositionId(ticketId: String) async throws -> String?
+    /// Per queue, how many open tickets wait there with no agent yet (queues without any are left out).
+    func waitingCounts(queueIds: [String]) async throws -> [String: Int]
     /// Account transfer: the ticket belongs to the other account now, to nobody in it yet, and is unread.
-    func moveToAccount(ticketId: String, accountId: String, now: Date) async throws
+    func moveToAccount(ticketId: String, accountId: String, by actorId: String?, now: Date) async throws
 }
 
 /// Ingest's transactions: messages become part of tickets as ``IngestSteps`` decides, with their
@@ -98,14 +114,27 @@ extension TicketRepository {
     public func setUnread(ticketId: String, unread: Bool) async throws -> Ticket? {
         try await setUnread(ticketId: ticketId, unread: unread, now: Date())
     }
-    public func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?) async throws -> Ticket? {
-        try await updateAttributes(ticketId: ticketId, tags: tags, priority: priority, escalated: escalated, now: Date())
+    public func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?,
+                                 by actorId: String? = nil) async throws -> Ticket? {
+        try await updateAttributes(ticketId: ticketId, tags: tags, priority: priority, escalated: escalated, by: actorId, now: Date())
     }
-    public func close(ticketId: String, dispositionId: String?) async throws -> Bool {
-        try await close(ticketId: ticketId, dispositionId: dispositionId, now: Date())
+    public func updateAttributes(ticketId: String, tags: [String]?, priority: TicketPriority?, escalated: Bool?, now: Date) async throws -> Ticket? {
+        try await updateAttributes(ticketId: ticketId, tags: tags, priority: priority, escalated: escalated, by: nil, now: now)
     }
-    public func moveToAccount(ticketId: String, accountId: String) async throws {
-        try await moveToAccount(ticketId: ticketId, accountId: accountId, now: Date())
+    public func close(ticketId: String, dispositionId: String?, by actorId: String? = nil) async throws -> Bool {
+        try await close(ticketId: ticketId, dispositionId: dispositionId, by: actorId, now: Date())
+    }
+    public func close(ticketId: String, dispositionId: String?, now: Date) async throws -> Bool {
+        try await close(ticketId: ticketId, dispositionId: dispositionId, by: nil, now: now)
+    }
+    public func moveToAccount(ticketId: String, accountId: String, by actorId: String? = nil) async throws {
+        try await moveToAccount(ticketId: ticketId, accountId: accountId, by: actorId, now: Date())
+    }
+    public func moveToAccount(ticketId: String, accountId: String, now: Date) async throws {
+        try await moveToAccount(ticketId: ticketId, accountId: accountId, by: nil, now: now)
+    }
+    public func reopen(ticketId: String, by actorId: String?) async throws -> Ticket? {
+        try await reopen(ticketId: ticketId, by: actorId, now: Date())
     }
     public func applyRouting(ticketId: String, tags: [String], priority: TicketPriority?, queueId: String?, agentId: String?,
                              closeWithDisposition dispositionId: String?) async throws {

@@ -10,6 +10,7 @@ public struct TicketFilter: Sendable {
     public var tag: String?
     public var since: Date?
     public var until: Date?
+    /// Open tickets no agent holds yet, whatever their queue (what an agent calls unassigned).
     public var unassigned: Bool?
     /// For an agent: only the tickets they may see (nil: supervisors and administrators see all).
     public var visibility: TicketVisibility?

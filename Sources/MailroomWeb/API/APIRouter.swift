@@ -114,7 +114,7 @@ public enum APIRouter {
         let access = TicketAccess(tickets: store.tickets, routing: store.routing)
         let tickets = TicketsController(tickets: store.tickets, quarantineStore: store.quarantine, rawMail: store.rawMail, accounts: store.accounts, grants: store.oauth2, status: dependencies.status,
                                         replay: dependencies.replay, access: access, routing: dependencies.routing,
-                                        events: dependencies.events)
+                                        events: dependencies.events, users: store.users)
         // Replies follow the same visibility as the ticket they answer.
         let reply = dependencies.reply
         let events = dependencies.events

@@ -15,6 +15,8 @@ struct TicketsController {
     let access: TicketAccess
     let routing: (any RoutingOperations)?
     let events: any LiveEventPublisher
+    /// Names of the people in tickets' histories.
+    let users: any UserRepository
 
     func addRoutes(to api: RouterGroup<MailroomRequestContext>) {
         api.get("tickets", use: list)
@@ -32,6 +34,7 @@ struct TicketsController {
         api.post("quarantine/:id/replay", use: replayQuarantined)
         api.delete("quarantine/:id", use: deleteQuarantined)
         api.get("accounts/:id/status", use: accountStatus)
+        addDeskRoutes(to: api)
     }
 
     /// `GET /api/v1/tickets` with DESIGN.md's filters.
@@ -192,7 +195,7 @@ struct TicketsController {
             tags = cleaned
         }
         guard let updated = try await tickets.updateAttributes(ticketId: ticket.id, tags: tags, priority: input.priority,
-                                                               escalated: input.escalated) else { throw APIError.notFound("ticket \(ticket.id)") }
+                                                               escalated: input.escalated, by: try context.caller().userId) else { throw APIError.notFound("ticket \(ticket.id)") }
         publish(updated)
         return JSONResponse(updated)
     }

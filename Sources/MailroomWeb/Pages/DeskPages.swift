@@ -7,6 +7,10 @@ import Mustache
 extension WebSite {
     func addDeskRoutes(to pages: RouterGroup<MailroomRequestContext>) {
         pages.get("desk") { request, context in try await self.desk(request, context) }
+        pages.get("desk/queues") { request, context in
+            let session = try self.session(request, context)
+            return try self.render(try await self.queuesView(session))
+        }
         pages.get("desk/offers") { request, context in
             let session = try self.session(request, context)
             return try self.render(try await self.offersView(session))
@@ -30,17 +34,25 @@ extension WebSite {
         let rows = TicketRowsView(
             tickets: mine.items.map { ticketRow($0, accountKeys: keys, userNames: [session.user.id: session.user.name]) },
             empty: mine.items.isEmpty, firstPage: nil, nextPage: mine.nextCursor.map { "/tickets?view=mine&cursor=\($0)" })
-        let queues = try await routing.memberQueues(session.user.id)
         let view = DeskView(
             notice: request.uri.queryParameters["done"].flatMap { Self.deskNotices[String($0)] },
             offerList: offers,
             presenceStates: presenceView.states, presenceReason: presenceView.reason, presenceSummary: presenceView.summary,
-            myQueues: queues.map { DeskView.QueueLink(name: $0.name, href: "/tickets?view=queue&queueId=" + PercentEncoding.component($0.id)) },
-            hasQueues: !queues.isEmpty,
-            hasLinkedAccounts: queues.contains { !$0.accountIds.isEmpty },
+            queueList: try await queuesView(session),
             ticketsSource: "/tickets/fragment?view=mine",
             rows: rows)
         return try render(page(session, title: "Desk", section: "desk", live: true, view))
+    }
+
+    /// The agent's queues, each with its count of tickets no agent holds yet.
+    func queuesView(_ session: SessionInfo) async throws -> DeskQueuesView {
+        let queues = try await routing.memberQueues(session.user.id)
+        let waiting = try await store.tickets.waitingCounts(queueIds: queues.map(\.id))
+        return DeskQueuesView(myQueues: queues.map { queue in
+            let count = waiting[queue.id] ?? 0
+            return DeskQueuesView.QueueLink(name: queue.name, href: "/tickets?view=queue&queueId=" + PercentEncoding.component(queue.id),
+                                            waiting: count, waitingLabel: count == 1 ? "1 waiting" : "\(count) waiting")
+        }, hasQueues: !queues.isEmpty)
     }
 
     /// The presence control's values: the state's choices and a sentence saying where the agent stands.
@@ -72,10 +84,13 @@ extension WebSite {
             rows.append(OffersView.Offer(
                 id: offer.id, ticketId: ticket.id, number: ticket.number,
                 subject: ticket.subject.isEmpty ? "(no subject)" : ticket.subject,
-                customer: ticket.customer.address, account: account?.key ?? "?",
+                customer: ticket.customer.name.map { "\($0) <\(ticket.customer.address)>" } ?? ticket.customer.address,
+                account: account?.key ?? "?",
                 queue: queueName,
                 sound: notification.sound, shake: notification.shake,
                 notification: Self.notificationText(notification.template, ticket: ticket, account: account, queueName: queueName),
+                // The default notification repeats the number, customer and subject the card shows already.
+                showNotification: !(notification.template ?? "").trimmingCharacters(in: .whitespacesAndNewlines).isEmpty,
                 deadline: offer.deadline.map(Self.displayTime) ?? "", deadlineISO: offer.deadline.map(ISO8601.format) ?? ""))
         }
         return OffersView(offers: rows, noOffers: rows.isEmpty)

@@ -4,20 +4,13 @@ import Foundation
 struct DeskView: PageContent {
     static let template = "desk"
 
-    struct QueueLink: TemplateView {
-        let name: String
-        let href: String
-    }
-
     /// A short notice another page sent the agent back with (`/desk?done=transferred`).
     let notice: String?
     let offerList: OffersView
     let presenceStates: [PresenceView.State]
     let presenceReason: String
     let presenceSummary: String
-    let myQueues: [QueueLink]
-    let hasQueues: Bool
-    let hasLinkedAccounts: Bool
+    let queueList: DeskQueuesView
     /// Where the rows are reloaded from when a live event arrives.
     let ticketsSource: String
     let rows: TicketRowsView
@@ -54,6 +47,8 @@ struct OffersView: RenderedView {
         let shake: Bool
         /// The account's notification template with this ticket's values, as plain text.
         let notification: String
+        /// Whether the card shows the notification text (only a template of the account's own says more than the card).
+        let showNotification: Bool
         let deadline: String
         let deadlineISO: String
     }
@@ -93,4 +88,21 @@ struct NotificationVariables: TemplateView {
     let customer: CustomerFields
     let account: AccountFields
     let queue: QueueFields
+}
+
+/// `desk-queues.mustache`: the agent's queues with how many tickets wait in each, inside the desk
+/// and alone (`/desk/queues`) when a live event refreshes them.
+struct DeskQueuesView: RenderedView {
+    static let template = "desk-queues"
+
+    struct QueueLink: TemplateView {
+        let name: String
+        let href: String
+        /// Open tickets in the queue that no agent holds yet.
+        let waiting: Int
+        let waitingLabel: String
+    }
+
+    let myQueues: [QueueLink]
+    let hasQueues: Bool
 }

@@ -11,11 +11,13 @@ extension WebSite {
         let keys = Dictionary(try await store.accounts.list(includeDeleted: true).map { ($0.id, $0.key) }, uniquingKeysWith: { a, _ in a })
         let pageNumber = max(1, Int(request.uri.queryParameters["page"] ?? "1") ?? 1)
         let slice = items.dropFirst((pageNumber - 1) * 50).prefix(50)
+        // Every attempt, the one that delivered included (the row's own count is of failures, for the retry policy).
+        let attemptCounts = try await store.outbox.attemptCounts(outboxIds: slice.map(\.id))
         return try render(page(session, title: "Outbox", section: "outbox", OutboxListView(
             states: Self.options(DeliveryState.self, selected: state),
             items: slice.map { item in
                 OutboxListView.Row(
-                    id: item.id, ticketId: item.ticketId, state: item.state.rawValue, attempts: item.attempts,
+                    id: item.id, ticketId: item.ticketId, state: item.state.rawValue, attempts: attemptCounts[item.id] ?? 0,
                     recipients: item.recipients.joined(separator: ", "), account: keys[item.accountId] ?? "?",
                     created: Self.displayTime(item.createdAt), next: item.nextAttemptAt.map(Self.displayTime) ?? "—",
                     lastError: item.lastError ?? "", held: item.heldReason ?? "", canResend: item.state == .failed || item.state == .bounced)
@@ -31,7 +33,7 @@ extension WebSite {
         let attempts = try await store.outbox.attempts(outboxId: id)
         return try render(page(session, title: "Delivery \(id)", section: "outbox", OutboxItemView(
             item: OutboxItemView.Item(
-                id: item.id, ticketId: item.ticketId, state: item.state.rawValue, attempts: item.attempts,
+                id: item.id, ticketId: item.ticketId, state: item.state.rawValue, attempts: attempts.count,
                 recipients: item.recipients.joined(separator: ", "), envelopeFrom: item.envelopeFrom,
                 lastError: item.lastError ?? "", held: item.heldReason ?? "", next: item.nextAttemptAt.map(Self.displayTime) ?? "—",
                 sent: item.sentAt.map(Self.displayTime) ?? "—", systemPurpose: item.purpose),

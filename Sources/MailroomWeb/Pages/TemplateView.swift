@@ -158,6 +158,8 @@ enum WebViews {
             Page<OAuth2ProvidersView>.self, OAuth2ResultView.self,
             SetupPageView.self, PasswordLinkPageView.self, ForgotPasswordPageView.self, Page<ProfileView>.self,
             Page<AuditView>.self,
+            // The desk's ticket side (issue 27): parts refreshed live on their own.
+            TicketSummaryView.self, TicketThreadView.self, TicketHistoryView.self, DeskQueuesView.self,
         ]
     }
 }

@@ -11,6 +11,7 @@ extension WebSite {
         pages.get("tickets") { request, context in try await self.ticketList(request, context) }
         pages.get("tickets/fragment") { request, context in try await self.ticketList(request, context, fragment: true) }
         pages.get("tickets/:id") { request, context in try await self.ticketPage(request, context) }
+        addTicketPartRoutes(to: pages)
         pages.get("web/messages/:id/body") { request, context in try await self.messageBody(request, context) }
         pages.get("web/messages/:id/attachments/:index") { request, context in try await self.attachment(request, context) }
     }
@@ -96,7 +97,7 @@ extension WebSite {
                 throw PageError.notFound("That queue")
             }
             filter.queueId = queueId
-        case "unassigned" where seesEveryTicket || linkedAccounts:
+        case "unassigned" where seesEveryTicket || linkedAccounts || !memberQueues.isEmpty:
             filter.unassigned = true
         case "all" where seesEveryTicket:
             break
@@ -135,8 +136,9 @@ extension WebSite {
         if seesEveryTicket {
             views.append(.init(value: "all", label: "All tickets", selected: query.view == "all"))
             views.append(.init(value: "unassigned", label: "Unassigned", selected: query.view == "unassigned"))
-        } else if linkedAccounts {
-            views.append(.init(value: "unassigned", label: "Unassigned (my queues' accounts)", selected: query.view == "unassigned"))
+        } else if linkedAccounts || !memberQueues.isEmpty {
+            // No agent yet, whatever the queue: the tickets of their queues waiting to be taken.
+            views.append(.init(value: "unassigned", label: "Unassigned", selected: query.view == "unassigned"))
         }
         if !visibleQueues.isEmpty { views.append(.init(value: "queue", label: "Queue…", selected: query.view == "queue")) }
         let rows = TicketRowsView(
@@ -204,34 +206,6 @@ extension WebSite {
         let showImagesFor = request.uri.queryParameters["images"].map(String.init)
         let users = try await store.users.list()
         let userNames = Dictionary(users.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-        let messageViews = messages.map { message in
-            let showImages = showImagesFor == message.id || showImagesFor == "all"
-            let blocked = message.html.map { HTMLSanitizer.sanitize($0).blockedRemoteImages } ?? 0
-            return TicketPageView.MessageView(
-                id: message.id,
-                direction: message.direction.rawValue,
-                directionLabel: message.direction == .inbound ? "Received" : "Sent",
-                from: Self.addresses(message.from), to: Self.addresses(message.to), cc: Self.addresses(message.cc),
-                hasCc: !message.cc.isEmpty,
-                subject: message.subject,
-                date: Self.displayTime(message.date ?? message.createdAt),
-                dateISO: ISO8601.format(message.date ?? message.createdAt),
-                text: message.text ?? "",
-                hasHTML: message.html != nil,
-                bodyURL: "/web/messages/\(message.id)/body" + (showImages ? "?images=1" : ""),
-                blockedImages: blocked > 0 && !showImages,
-                blockedCount: blocked,
-                showImagesURL: "/tickets/\(ticket.id)?images=\(message.id)#message-\(message.id)",
-                deliveryState: message.deliveryState.map(\.rawValue),
-                attachments: message.attachments.enumerated().map { index, attachment in
-                    TicketPageView.AttachmentView(
-                        url: "/web/messages/\(message.id)/attachments/\(index)",
-                        name: attachment.filename ?? "attachment-\(index + 1)",
-                        size: Self.byteCount(attachment.size),
-                        inline: attachment.inline)
-                },
-                hasAttachments: !message.attachments.isEmpty)
-        }
         let canned = try await store.cannedAnswers.list(accountId: ticket.accountId).filter(\.active)
         let dispositions = try await store.dispositions.list(accountId: ticket.accountId).filter(\.active)
         let queues = try await routing.queues()
@@ -244,8 +218,11 @@ extension WebSite {
         let view = TicketPageView(
             ticket: ticketRow(ticket, accountKeys: [ticket.accountId: account?.key ?? "?"], userNames: userNames),
             ticketId: ticket.id,
+            agentId: ticket.agentId ?? "",
             priority: ticket.priority.rawValue,
-            messages: messageViews,
+            summary: try await summaryView(ticket, session: session),
+            thread: TicketThreadView(ticketId: ticket.id, messages: messages.map { messageView($0, ticket: ticket, showImagesFor: showImagesFor) }),
+            history: try await historyView(ticket),
             accountName: account?.name ?? "(deleted account)",
             canned: canned.map { TicketPageView.CannedView(id: $0.id, name: $0.name) },
             hasCanned: !canned.isEmpty,

@@ -109,8 +109,12 @@ struct TicketPageView: PageContent {
 
     let ticket: TicketRowView
     let ticketId: String
+    /// The holder's id (empty: nobody), so the page can tell a live change from the state it shows.
+    let agentId: String
     let priority: String
-    let messages: [MessageView]
+    let summary: TicketSummaryView
+    let thread: TicketThreadView
+    let history: TicketHistoryView
     let accountName: String
     let canned: [CannedView]
     let hasCanned: Bool

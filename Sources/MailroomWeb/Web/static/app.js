@@ -625,25 +625,59 @@
     });
   }
 
-  // The ticket page does not reload on its own (a reply may be half written): it says what changed.
+  // The ticket page does not reload on its own (a reply may be half written): its summary, thread
+  // and history are live regions that follow the ticket's events in place, and a notice says what changed.
+  function eventTicketId(type, data) {
+    if (!data) return null;
+    if (type === "ticket") return data.id || null;
+    return data.ticketId || (data.ticket && data.ticket.id) || null;
+  }
+
   function ticketNotice(type, data) {
     const box = document.querySelector("[data-ticket-page]");
     if (!box || !data) return;
     const id = box.dataset.ticketPage;
+    if (eventTicketId(type, data) !== id) return;
     let text = null;
-    if (type === "message" && data.ticketId === id && data.direction === "inbound") {
-      text = "A new message arrived on this ticket. Reload the page to see it.";
-    } else if (type === "ticket" && data.id === id) {
-      text = "This ticket changed (status, agent, tags or read mark). Reload the page to see it.";
+    let anchor = null;
+    if (type === "message") {
+      text = data.direction === "in" ? "A new message from the customer arrived; it is shown below." : "A reply was added to this ticket.";
+      if (data.messageId) anchor = "#message-" + data.messageId;
+    } else if (type === "ticket") {
+      // Only a change the agent can see (status, holder, tags) is worth a notice.
+      const state = [data.status || "", data.agentId || "", (data.tags || []).join(", ")].join("|");
+      if (box.dataset.state === state) return;
+      box.dataset.state = state;
+      text = `This ticket changed: it is ${data.status || "updated"}${data.agentId ? "" : ", with no agent"}. The page shows it now.`;
     }
-    if (!text || box.dataset.suppress === type) return;
+    // The page's own read-mark changes are not news (and, with the state check, no ticket notice follows them).
+    if (!text || (type !== "ticket" && box.dataset.suppress === type)) return;
     box.textContent = text + " ";
-    const reload = document.createElement("a");
-    reload.href = window.location.pathname;
-    reload.textContent = "Reload";
-    box.appendChild(reload);
+    if (anchor) {
+      const link = document.createElement("a");
+      link.href = anchor;
+      link.textContent = "Show it";
+      box.appendChild(link);
+    }
     box.hidden = false;
+    document.body.dataset.lastTicketNotice = text;
   }
+
+  // Regions of one ticket ([data-live-ticket]) follow only that ticket's events.
+  function regionWants(region, type, data) {
+    if (!(region.dataset.liveOn || "").split(" ").includes(type)) return false;
+    return !region.dataset.liveTicket || region.dataset.liveTicket === eventTicketId(type, data);
+  }
+
+  // Message frames that arrive with a refreshed thread size themselves like those of the first load.
+  document.addEventListener("mailroom:refreshed", (event) => {
+    const region = event.target;
+    if (!region || !region.querySelectorAll) return;
+    region.querySelectorAll("iframe[data-autosize]").forEach((frame) => {
+      frame.addEventListener("load", () => sizeFrame(frame));
+      sizeFrame(frame);
+    });
+  });
 
   function parse(event) {
     try { return JSON.parse(event.data); } catch (e) { return null; }
@@ -664,7 +698,7 @@
           toast(`The offer of #${number || "?"} is no longer open: ${goneReasons[data.reason] || "it ended"}.`);
         }
         ticketNotice(type, data);
-        regions.filter((r) => (r.dataset.liveOn || "").split(" ").includes(type)).forEach(refreshRegion);
+        regions.filter((r) => regionWants(r, type, data)).forEach(refreshRegion);
       });
     });
     // The server could not replay what we missed: fetch every region again.
