@@ -515,7 +515,7 @@ let migrations: [Migration] = [
             "ALTER TABLE pop3_seen ADD COLUMN left_on_server BOOLEAN NOT NULL DEFAULT FALSE",
         ]
     },
-] + oauth2Migrations + operationsMigrations + peopleMigrations + exchangeMigrations + seedsMigrations
+] + oauth2Migrations + operationsMigrations + peopleMigrations + exchangeMigrations + seedsMigrations + settingsMigrations
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
 public enum Migrator {

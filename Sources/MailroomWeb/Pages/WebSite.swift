@@ -45,7 +45,7 @@ struct WebSite: Sendable {
         router.get("static/app.js") { request, _ in self.asset(self.assets.script, request: request) }
         let pages = router.group()
             .add(middleware: PageErrorMiddleware(assets: assets))
-            .add(middleware: PageSessionMiddleware(sessions: sessions))
+            .add(middleware: PageSessionMiddleware(sessions: sessions, settings: store.settings))
         addSignInRoutes(to: pages)
         addDeskRoutes(to: pages)
         addTicketRoutes(to: pages)
@@ -94,13 +94,19 @@ struct WebSite: Sendable {
     /// A signed-in page: its content inside the layout (navigation for the session's role).
     func page<Content: PageContent>(_ session: SessionInfo, title: String, section: String, live: Bool = false,
                                     _ content: Content) -> Page<Content> {
+        Self.page(session, assetVersion: assets.version, title: title, section: section, live: live, content)
+    }
+
+    /// The same, for middleware that has no `WebSite` (the error and not-found pages).
+    static func page<Content: PageContent>(_ session: SessionInfo, assetVersion: String, title: String, section: String,
+                                           live: Bool = false, _ content: Content) -> Page<Content> {
         let role = session.user.role
         let nav = Self.navigation.filter { role >= $0.role }.map {
             LayoutView.NavLink(href: $0.href, label: $0.label, current: $0.section == section)
         }
         let me = LayoutView.Me(id: session.user.id, name: session.user.name, email: session.user.email, role: role.rawValue)
         return Page(content: content, layout: LayoutView(
-            title: title, csrf: session.csrfToken, assetVersion: assets.version, nav: nav, me: me,
+            title: title, csrf: session.csrfToken, assetVersion: assetVersion, nav: nav, me: me,
             isSupervisor: role >= .supervisor, isAdmin: role >= .admin, section: section, live: live))
     }
 
@@ -130,6 +136,8 @@ struct WebSite: Sendable {
 struct PageSessionMiddleware: RouterMiddleware {
     typealias Context = MailroomRequestContext
     let sessions: SessionAuthenticator
+    /// The installation's time zone, for people without one of their own.
+    var settings: (any SettingsRepository)? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -138,7 +146,12 @@ struct PageSessionMiddleware: RouterMiddleware {
             context.session = session
             context.principal = session.principal
         }
-        return try await next(request, context)
+        // Every time on the page is shown in the reader's zone (`PageTime`).
+        var installation: String? = nil
+        if context.session?.user.timeZone == nil, let settings { installation = try? await settings.globalSettings().timeZone }
+        let zone = TimeZoneName.effective(user: context.session?.user.timeZone, installation: installation)
+        let ready = context
+        return try await PageTime.$zone.withValue(zone) { try await next(request, ready) }
     }
 }
 
@@ -173,6 +186,9 @@ struct PageErrorMiddleware: RouterMiddleware {
     }
 
     private func errorPage(status: HTTPResponse.Status, title: String, message: String, context: Context) -> Response {
+        if let session = context.session {
+            return ErrorPageView.signedIn(session, status: status, title: title, message: message, assets: assets)
+        }
         let view = ErrorPageView(title: title, message: message, assetVersion: assets.version, signedIn: context.session != nil)
         let html = (try? assets.render(view)) ?? "<h1>\(HTMLEscape.escape(title))</h1><p>\(HTMLEscape.escape(message))</p>"
         return PageHeaders.html(html, status: status)

@@ -168,6 +168,10 @@
     if (!(error && error.details && error.details.length > 0) && field && message.startsWith(field + " ")) {
       message = message.slice(field.length + 1);
     }
+    // The form's own words for a missing value ("Write a message or choose a canned answer").
+    if (control.dataset && control.dataset.requiredMessage && /^is required\b/.test(message)) return control.dataset.requiredMessage;
+    // API names in brackets ("(or html, or cannedAnswerId)") mean nothing next to a form's field.
+    message = message.replace(/\s*\((?:or )?[^()]*[a-z][A-Z][^()]*\)/g, "");
     const name = labelName(control);
     return name ? `${name} ${message}` : message.charAt(0).toUpperCase() + message.slice(1);
   }
@@ -254,6 +258,8 @@
     const method = ((submitter && submitter.dataset.method) || form.dataset.method || "POST").toUpperCase();
     const url = (submitter && submitter.dataset.api) || form.dataset.api;
     const body = form.hasAttribute("data-no-body") ? undefined : serialise(form, true);
+    // Page scripts may shape the JSON before it is sent (settings.js: a rule's header condition).
+    if (body) form.dispatchEvent(new CustomEvent("mailroom:serialised", { detail: body, bubbles: true }));
     if (body && submitter && submitter.name && submitter.value) setPath(body, submitter.name, submitter.value);
     // Attachment rows hold {id}; the API wants a list of ids.
     if (body && Array.isArray(body.attachmentIds)) body.attachmentIds = body.attachmentIds.map((a) => (a && a.id) || a);
