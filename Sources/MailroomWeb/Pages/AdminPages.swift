@@ -221,7 +221,7 @@ extension WebSite {
             return row
         }
         var view = UserListView(users: rows, roles: Self.options(Role.self, selected: .agent))
-        view.timeZoneNames = TimeZone.knownTimeZoneIdentifiers.sorted()
+        view.timeZoneNames = TimeZoneName.all
         view.installationZone = try await installationTimeZone()
         if session.user.role >= .admin { try await addInvitations(to: &view, users: users, session: session) }
         return try render(page(session, title: "Users and agents", section: "users", view))

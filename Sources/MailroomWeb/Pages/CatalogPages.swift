@@ -55,7 +55,7 @@ extension WebSite {
                 SettingsView.SenderOption(value: $0.id, label: "\($0.key) · \($0.fromAddress)", selected: $0.id == settings.systemSender?.accountId)
             },
             invitationHours: settings.invitationLinkHours ?? UserLink.defaultInvitationHours)
-        view.timeZones = TimeZone.knownTimeZoneIdentifiers.sorted().map {
+        view.timeZones = TimeZoneName.all.map {
             LabelledOptionView(value: $0, label: $0, selected: $0 == settings.effectiveTimeZone)
         }
         view.presenceChoices = [

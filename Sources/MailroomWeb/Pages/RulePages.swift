@@ -133,7 +133,7 @@ extension WebSite {
             blankAction: actionRow(nil),
             backURL: "/admin/rules" + (rule.accountId.map { "?accountId=\($0)" } ?? ""),
             savedURL: id == nil ? "/admin/rules?created={id}" : "/admin/rules?saved={id}",
-            timeZones: TimeZone.knownTimeZoneIdentifiers.sorted())))
+            timeZones: TimeZoneName.all)))
     }
 }
 

@@ -246,7 +246,7 @@ extension WebSite {
     /// The time zone select: the installation's first (no zone of one's own), then every IANA name.
     static func timeZoneOptions(selected: String?, installation: String) -> [LabelledOptionView] {
         [LabelledOptionView(value: "", label: "The installation's (\(installation))", selected: selected == nil)]
-            + TimeZone.knownTimeZoneIdentifiers.sorted().map { LabelledOptionView(value: $0, label: $0, selected: $0 == selected) }
+            + TimeZoneName.all.map { LabelledOptionView(value: $0, label: $0, selected: $0 == selected) }
     }
 
     func updateProfile(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {

@@ -135,7 +135,9 @@
   // "conditions[1].value" -> the control named "value" in row 2 of the list "conditions".
   function findControl(form, field) {
     if (!field) return null;
-    const direct = form.querySelector(`[name="${CSS.escape(field)}"], [name="${CSS.escape(field)}[]"], [data-field="${CSS.escape(field)}"]`);
+    // Several controls may share a name, one shown at a time (a rule condition's value): the enabled one.
+    const named = Array.from(form.querySelectorAll(`[name="${CSS.escape(field)}"], [name="${CSS.escape(field)}[]"], [data-field="${CSS.escape(field)}"]`));
+    const direct = named.find((el) => !el.disabled) || named[0];
     if (direct) return direct;
     const match = field.match(/^(.*?)\[(\d+)\](?:\.(.*))?$/);
     if (match) {
