@@ -70,7 +70,8 @@ import Testing
         #expect(PageTime.$zone.withValue(TimeZone(identifier: "Asia/Tokyo")!) { WebSite.displayTime(date) } == tokyo)
         #expect(TimeZoneName.effective(user: nil, installation: "Europe/Rome").identifier == "Europe/Rome")
         #expect(TimeZoneName.effective(user: "Asia/Tokyo", installation: "Europe/Rome").identifier == "Asia/Tokyo")
-        #expect(TimeZoneName.effective(user: "bogus", installation: nil).identifier == "UTC")
+        // Linux names UTC "GMT"; the pages say UTC either way.
+        #expect(["UTC", "GMT"].contains(TimeZoneName.effective(user: "bogus", installation: nil).identifier))
     }
 
     @Test func theRulesListShowsANewRuleInWordsInItsAccountsList() async throws {
@@ -111,7 +112,8 @@ import Testing
             #expect(try await state() != .online, "as left by default")
             #expect(try await api.call(.patch, "/api/v1/settings", body: #"{"presenceAfterSignIn": "online"}"#).status == 200)
             #expect(try await api.call(.patch, "/api/v1/settings", body: #"{"presenceAfterSignIn": "sometimes"}"#).errorField == "presenceAfterSignIn")
-            try await browser.signIn("agnes@example.com", "password-123")
+            let again = BrowserClient(client: browser.client)
+            try await again.signIn("agnes@example.com", "password-123")
             #expect(try await state() == .online)
         }
     }

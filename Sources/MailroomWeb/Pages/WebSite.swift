@@ -44,7 +44,7 @@ struct WebSite: Sendable {
         router.get("static/app.css") { request, _ in self.asset(self.assets.stylesheet, request: request) }
         router.get("static/app.js") { request, _ in self.asset(self.assets.script, request: request) }
         let pages = router.group()
-            .add(middleware: PageErrorMiddleware(assets: assets))
+            .add(middleware: PageErrorMiddleware(assets: assets, sessions: sessions))
             .add(middleware: PageSessionMiddleware(sessions: sessions, settings: store.settings))
         addSignInRoutes(to: pages)
         addDeskRoutes(to: pages)
@@ -159,6 +159,8 @@ struct PageSessionMiddleware: RouterMiddleware {
 struct PageErrorMiddleware: RouterMiddleware {
     typealias Context = MailroomRequestContext
     let assets: WebAssets
+    /// The session is found inside this middleware; an error page looks it up again for the navigation.
+    var sessions: SessionAuthenticator? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -168,25 +170,30 @@ struct PageErrorMiddleware: RouterMiddleware {
             case .signIn(let next):
                 return PageHeaders.redirect(to: "/login?next=" + PercentEncoding.component(next))
             case .forbidden(let message):
-                return errorPage(status: .forbidden, title: "Not allowed", message: message, context: context)
+                return await errorPage(status: .forbidden, title: "Not allowed", message: message, request: request, context: context)
             case .notFound(let what):
-                return errorPage(status: .notFound, title: "Not found", message: "\(what) was not found, or you may not see it.",
-                                 context: context)
+                return await errorPage(status: .notFound, title: "Not found", message: "\(what) was not found, or you may not see it.",
+                                       request: request, context: context)
             }
         } catch let error as HTTPError where error.status == .notFound {
-            return errorPage(status: .notFound, title: "Not found", message: "There is no such page.", context: context)
+            return await errorPage(status: .notFound, title: "Not found", message: "There is no such page.", request: request, context: context)
         } catch {
             if let apiError = APIError.from(error), apiError.status.code < 500 {
-                return errorPage(status: apiError.status, title: "Cannot show this page", message: apiError.message, context: context)
+                return await errorPage(status: apiError.status, title: "Cannot show this page", message: apiError.message, request: request,
+                                       context: context)
             }
             context.logger.error("page failed", metadata: ["error": "\(String(reflecting: type(of: error)))", "path": "\(WebSite.loggablePath(request.uri.path))"])
-            return errorPage(status: .internalServerError, title: "Something went wrong",
-                             message: "The server failed to show this page; its log says why.", context: context)
+            return await errorPage(status: .internalServerError, title: "Something went wrong",
+                                   message: "The server failed to show this page; its log says why.", request: request, context: context)
         }
     }
 
-    private func errorPage(status: HTTPResponse.Status, title: String, message: String, context: Context) -> Response {
-        if let session = context.session {
+    private func errorPage(status: HTTPResponse.Status, title: String, message: String, request: Request, context: Context) async -> Response {
+        var session = context.session
+        if session == nil, let sessions, let value = request.cookies[WebSettings.sessionCookie]?.value, !value.isEmpty {
+            session = try? await sessions.session(cookieValue: value)
+        }
+        if let session {
             return ErrorPageView.signedIn(session, status: status, title: title, message: message, assets: assets)
         }
         let view = ErrorPageView(title: title, message: message, assetVersion: assets.version, signedIn: context.session != nil)
