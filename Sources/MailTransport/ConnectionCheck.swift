@@ -70,7 +70,7 @@ public final class ConnectionCheckRunner {
         } catch {
             failed = true
             steps.append(ConnectionCheckStep(name: name, outcome: .failed, durationMilliseconds: Self.ms(ContinuousClock.now - start),
-                                             message: "unexpected error: \(type(of: error))", errorKind: "internal"))
+                                             message: ErrorWords.describe(error), errorKind: "internal"))
             return nil
         }
     }
@@ -85,7 +85,15 @@ public final class ConnectionCheckRunner {
     }
 
     public func report(protocolName: String, endpoint: MailEndpoint) -> ConnectionCheckReport {
-        ConnectionCheckReport(protocolName: protocolName, endpoint: endpoint, steps: steps, totalMilliseconds: Self.ms(ContinuousClock.now - started))
+        // A TLS attempt on a plain port: the advice names this protocol's TLS port.
+        let named = steps.map { step -> ConnectionCheckStep in
+            guard step.tlsReason == TLSFailureReason.plainPort.code else { return step }
+            var step = step
+            step.message = TLSFailureReason.plainPortMessage(protocolName: protocolName)
+            return step
+        }
+        return ConnectionCheckReport(protocolName: protocolName, endpoint: endpoint, steps: named,
+                                     totalMilliseconds: Self.ms(ContinuousClock.now - started))
     }
 
     static func ms(_ d: Duration) -> Int { Int(d.milliseconds.rounded()) }
@@ -128,7 +136,7 @@ extension MailConnection {
             }
             return nil
         } catch {
-            _ = await runner.step("connect") { () async throws -> ((), String?) in throw MailTransportError.connectionFailed(endpoint.host, endpoint.port, "\(error)") }
+            _ = await runner.step("connect") { () async throws -> ((), String?) in throw MailTransportError.connectionFailed(endpoint.host, endpoint.port, ErrorWords.describe(error)) }
             return nil
         }
     }

@@ -124,7 +124,7 @@ public final class MailConnection: Sendable {
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {
-            throw MailTransportError.tls(.handshake("cannot set up TLS: \(error)"))
+            throw MailTransportError.tls(.handshake("cannot set up TLS: \(ErrorWords.describe(error))"))
         }
     }
 
@@ -153,7 +153,7 @@ public final class MailConnection: Sendable {
             switch e.errnoCode {
             case ECONNREFUSED: return .connectionRefused(endpoint.host, endpoint.port)
             case ETIMEDOUT: return .timeout(step: "connect", after: endpoint.connectionTimeout)
-            default: return .connectionFailed(endpoint.host, endpoint.port, "\(e)")
+            default: return .connectionFailed(endpoint.host, endpoint.port, ErrorWords.describe(e))
             }
         }
         if let e = error as? NIOConnectionError {
@@ -162,7 +162,7 @@ public final class MailConnection: Sendable {
             }
             if e.dnsAAAAError != nil && e.dnsAError != nil { return .unknownHost(endpoint.host) }
         }
-        return .connectionFailed(endpoint.host, endpoint.port, "\(error)")
+        return .connectionFailed(endpoint.host, endpoint.port, ErrorWords.describe(error))
     }
 
     // MARK: TLS
@@ -207,7 +207,7 @@ public final class MailConnection: Sendable {
             if case NIOSSLError.uncleanShutdown? = error as? NIOSSLError {
                 return .tls(.handshake("the server closed the connection during the handshake"))
             }
-            return .tls(.handshake(text))
+            return .tls(ErrorWords.tlsReason(libraryText: text))
         }
         let handler = self.handler
         let records = (try? await channel.eventLoop.submit { handler.value.verification }.get()) ?? []
@@ -287,12 +287,13 @@ public final class MailConnection: Sendable {
         case let e as ChannelError where e == .ioOnClosedChannel || e == .alreadyClosed || e == .eof:
             return MailTransportError.connectionClosed(step: nil)
         case let e as IOError:
-            return MailTransportError(kind: .connectionClosed, message: "the connection was lost: \(e)")
+            return MailTransportError(kind: .connectionClosed, message: "the connection was lost: \(ErrorWords.describe(e))")
         case let e as NIOSSLError:
             if case .uncleanShutdown = e { return MailTransportError.connectionClosed(step: nil) }
-            return MailTransportError(kind: .tls, message: "TLS error: \(e)", tlsReason: .handshake("\(e)"))
+            let reason = ErrorWords.tlsReason(libraryText: "\(e)")
+            return MailTransportError(kind: .tls, message: reason.message, tlsReason: reason)
         default:
-            return MailTransportError(kind: .connectionClosed, message: "the connection failed: \(error)")
+            return MailTransportError(kind: .connectionClosed, message: ErrorWords.describe(error))
         }
     }
 

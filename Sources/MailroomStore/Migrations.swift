@@ -516,7 +516,7 @@ let migrations: [Migration] = [
         ]
     },
 ] + oauth2Migrations + operationsMigrations + peopleMigrations + exchangeMigrations + seedsMigrations + leadMigrations
-    + deskMigrations
+    + deskMigrations + settingsMigrations
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
 public enum Migrator {

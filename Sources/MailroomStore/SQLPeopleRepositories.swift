@@ -7,7 +7,7 @@ public struct SQLUserRepository: UserRepository {
 
     public init(database: MailroomDatabase) { self.database = database }
 
-    static let columns: SQLQueryString = "id, name, email, role, alias, capacity, active, created_at, updated_at"
+    static let columns: SQLQueryString = "id, name, email, role, alias, capacity, active, time_zone, created_at, updated_at"
 
     public func create(_ user: User, passwordHash: String?) async throws -> User {
         var user = user
@@ -19,10 +19,10 @@ public struct SQLUserRepository: UserRepository {
         try await database.transaction { db in
             try await Self.checkUnique(created, in: db)
             try await db.raw("""
-                INSERT INTO users (id, name, email, role, alias, capacity, active, password_hash, created_at, updated_at)
+                INSERT INTO users (id, name, email, role, alias, capacity, active, time_zone, password_hash, created_at, updated_at)
                 VALUES (\(bind: created.id), \(bind: created.name), \(bind: created.email), \(bind: created.role.rawValue),
-                        \(bind: created.alias), \(bind: created.capacity), \(bind: created.active), \(bind: passwordHash),
-                        \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)))
+                        \(bind: created.alias), \(bind: created.capacity), \(bind: created.active), \(bind: created.timeZone),
+                        \(bind: passwordHash), \(bind: Timestamp.from(now)), \(bind: Timestamp.from(now)))
                 """).run()
         }
         return try await find(id: user.id) ?? user
@@ -35,7 +35,7 @@ public struct SQLUserRepository: UserRepository {
             try await db.raw("""
                 UPDATE users SET name = \(bind: user.name), email = \(bind: user.email), role = \(bind: user.role.rawValue),
                     alias = \(bind: user.alias), capacity = \(bind: user.capacity), active = \(bind: user.active),
-                    updated_at = \(bind: now)
+                    time_zone = \(bind: user.timeZone), updated_at = \(bind: now)
                 WHERE id = \(bind: user.id)
                 """).run()
             if let passwordHash {
@@ -89,6 +89,8 @@ public struct SQLUserRepository: UserRepository {
             alias: try row.decode(column: prefix + "alias", as: String?.self),
             capacity: try row.decode(column: prefix + "capacity", as: Int.self),
             active: try row.decode(column: prefix + "active", as: Bool.self))
+        // Rows read by a query that does not select it (an older join) leave the zone unset.
+        user.timeZone = (try? row.decode(column: prefix + "time_zone", as: String?.self)) ?? nil
         user.createdAt = Timestamp.date(try row.decode(column: prefix + "created_at", as: Int64.self))
         user.updatedAt = Timestamp.date(try row.decode(column: prefix + "updated_at", as: Int64.self))
         return user
@@ -126,7 +128,7 @@ public struct SQLTokenRepository: TokenRepository {
                 SELECT t.id AS t_id, t.user_id AS t_user_id, t.name AS t_name, t.created_at AS t_created_at,
                        t.last_used_at AS t_last_used_at, t.expires_at AS t_expires_at,
                        u.id AS u_id, u.name AS u_name, u.email AS u_email, u.role AS u_role, u.alias AS u_alias,
-                       u.capacity AS u_capacity, u.active AS u_active, u.created_at AS u_created_at, u.updated_at AS u_updated_at
+                       u.capacity AS u_capacity, u.active AS u_active, u.time_zone AS u_time_zone, u.created_at AS u_created_at, u.updated_at AS u_updated_at
                 FROM api_tokens t JOIN users u ON u.id = t.user_id
                 WHERE t.token_hash = \(bind: hash) AND (t.expires_at IS NULL OR t.expires_at > \(bind: millis))
                 """).first()

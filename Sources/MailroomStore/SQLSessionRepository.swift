@@ -28,7 +28,7 @@ public struct SQLSessionRepository: SessionRepository {
                 SELECT s.id_hash AS s_id_hash, s.user_id AS s_user_id, s.csrf_token AS s_csrf_token,
                        s.created_at AS s_created_at, s.last_seen_at AS s_last_seen_at, s.expires_at AS s_expires_at,
                        u.id AS u_id, u.name AS u_name, u.email AS u_email, u.role AS u_role, u.alias AS u_alias,
-                       u.capacity AS u_capacity, u.active AS u_active, u.created_at AS u_created_at, u.updated_at AS u_updated_at
+                       u.capacity AS u_capacity, u.active AS u_active, u.time_zone AS u_time_zone, u.created_at AS u_created_at, u.updated_at AS u_updated_at
                 FROM web_sessions s JOIN users u ON u.id = s.user_id
                 WHERE s.id_hash = \(bind: idHash) AND s.expires_at > \(bind: Timestamp.from(now))
                   AND s.last_seen_at >= \(bind: Timestamp.from(idleCutoff))

@@ -67,9 +67,9 @@ public struct ExchangeFetcher: Sendable {
                 try await round()
                 failures = 0
                 let interval = account.incoming.fetchIntervalSeconds
+                status.recordSuccess(account.id)
                 status.update(account.id) {
                     $0.connected = true
-                    $0.lastError = nil
                     $0.lastSuccessfulFetchAt = Date()
                     $0.idle = wakeups != nil
                     $0.nextFetchAt = Date().addingTimeInterval(Double(interval))
@@ -100,13 +100,7 @@ public struct ExchangeFetcher: Sendable {
         logger.warning("fetching failed", metadata: ["account": "\(account.id)", "protocol": "\(source.protocolName)",
                                                      "error": "\(error)", "retryInSeconds": "\(seconds)"])
         Counter(label: "mailroom_fetch_errors_total", dimensions: [("protocol", source.protocolName)]).increment()
-        status.update(account.id) {
-            $0.connected = false
-            $0.idle = false
-            $0.lastError = text
-            $0.lastErrorAt = Date()
-            $0.nextFetchAt = Date().addingTimeInterval(Double(seconds))
-        }
+        status.recordFailure(account.id, kind: FetchFailureText.kind(of: error), message: text, retryIn: seconds)
     }
 
     /// The first moment fetchLastDays takes in, or nil without a window.

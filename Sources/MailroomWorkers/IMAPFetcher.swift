@@ -93,16 +93,10 @@ public struct IMAPFetcher: Sendable {
     }
 
     private func report(_ error: any Error, retryIn seconds: Int) {
-        let text = FetchFailureText.of(error)
+        let text = FetchFailureText.of(error, protocolName: "imap")
         logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(error)", "retryInSeconds": "\(seconds)"])
         Counter(label: "mailroom_fetch_errors_total", dimensions: [("protocol", "imap")]).increment()
-        status.update(account.id) {
-            $0.connected = false
-            $0.idle = false
-            $0.lastError = text
-            $0.lastErrorAt = Date()
-            $0.nextFetchAt = Date().addingTimeInterval(Double(seconds))
-        }
+        status.recordFailure(account.id, kind: FetchFailureText.kind(of: error), message: text, retryIn: seconds)
     }
 
     /// One connection: log in, then fetch, wait, fetch… until the connection fails or the task is cancelled.
@@ -126,7 +120,8 @@ public struct IMAPFetcher: Sendable {
     private func loop(_ imap: IMAPConnection) async throws {
         do {
             let selected = try await imap.select(folder)
-            status.update(account.id) { $0.connected = true; $0.lastError = nil }
+            status.recordSuccess(account.id)
+            status.update(account.id) { $0.connected = true }
             let useIdle = await imap.capabilities.contains(.idle)
             let uidValidity = selected.uidValidity ?? 0
             // This fetcher alone moves the account's position (it holds the fetch lease), so after the

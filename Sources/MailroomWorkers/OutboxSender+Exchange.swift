@@ -1,5 +1,6 @@
 import ExchangeClient
 import Foundation
+import MailTransport
 import MailroomCore
 import Metrics
 
@@ -101,7 +102,7 @@ extension OutboxSender {
         if let error = error as? OAuth2Error {
             return DeliveryFailure(kind: .authenticationFailed, text: error.description)
         }
-        guard let error = error as? ExchangeError else { return DeliveryFailure(kind: .internal, text: "\(error)") }
+        guard let error = error as? ExchangeError else { return DeliveryFailure(kind: .internal, text: ErrorWords.describe(error)) }
         let kind: DeliveryFailure.Kind = switch error.kind {
         case .connection: .connectionFailed
         case .unknownHost: .unknownHost

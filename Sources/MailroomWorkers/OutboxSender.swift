@@ -359,7 +359,7 @@ public actor OutboxSender: Service {
             return DeliveryFailure(kind: .authenticationFailed, text: error.description)
         }
         guard let error = error as? MailTransportError else {
-            return DeliveryFailure(kind: .internal, text: "\(error)")
+            return DeliveryFailure(kind: .internal, text: ErrorWords.describe(error))
         }
         let kind: DeliveryFailure.Kind
         switch error.kind {

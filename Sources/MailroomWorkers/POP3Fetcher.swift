@@ -44,9 +44,9 @@ public struct POP3Fetcher: Sendable {
             do {
                 try await poll()
                 failures = 0
+                status.recordSuccess(account.id)
                 status.update(account.id) {
                     $0.lastSuccessfulFetchAt = Date()
-                    $0.lastError = nil
                     $0.connected = false
                     $0.nextFetchAt = Date().addingTimeInterval(Double(wait))
                 }
@@ -56,15 +56,10 @@ public struct POP3Fetcher: Sendable {
                 if Task.isCancelled { return }
                 failures += 1
                 wait = min(300, account.incoming.fetchIntervalSeconds * (1 << min(failures - 1, 5)))
-                let text = FetchFailureText.of(error)
+                let text = FetchFailureText.of(error, protocolName: "pop3")
                 logger.warning("fetching failed", metadata: ["account": "\(account.id)", "error": "\(error)"])
                 Counter(label: "mailroom_fetch_errors_total", dimensions: [("protocol", "pop3")]).increment()
-                status.update(account.id) {
-                    $0.connected = false
-                    $0.lastError = text
-                    $0.lastErrorAt = Date()
-                    $0.nextFetchAt = Date().addingTimeInterval(Double(wait))
-                }
+                status.recordFailure(account.id, kind: FetchFailureText.kind(of: error), message: text, retryIn: wait)
             }
             try? await Task.sleep(for: .seconds(wait))
         }

@@ -317,7 +317,7 @@ public actor SMTPConnection {
 
     /// Every error a message's outcome carries is a ``MailTransportError`` (a cancelled read is a closed connection).
     static func transportError(_ error: any Error) -> MailTransportError {
-        error as? MailTransportError ?? MailTransportError(kind: .connectionClosed, message: "the sending stopped: \(error)")
+        error as? MailTransportError ?? MailTransportError(kind: .connectionClosed, message: "the sending stopped: \(ErrorWords.describe(error))")
     }
 
     /// The dot-stuffed content and its end, then `lines`; large content goes out in chunks.

@@ -34,6 +34,19 @@ import Testing
         #expect(report.steps.last?.tlsReason == "selfSigned")
     }
 
+    /// Issue 27: TLS against Dovecot's plain IMAP port says so in words, and names port 993.
+    @Test func tlsOnThePlainPortSaysThePortDoesNotSpeakTLS() async throws {
+        var endpoint = try imapEndpoint(.none)
+        endpoint.security = .tls
+        endpoint.connectionTimeout = .seconds(5)
+        let report = await IMAPConnection.check(endpoint, credentials: .password(TestServers.uniqueUser(), try TestServers.dovecotPassword()))
+        let failed = try #require(report.steps.first { !$0.ok })
+        #expect(failed.name == "tls")
+        #expect(failed.tlsReason == "plainPort")
+        #expect(failed.message == "this port does not speak TLS: try STARTTLS or none, or port 993")
+        #expect(!ErrorWords.isRaw(failed.message ?? ""))
+    }
+
     @Test func unknownHostStopsAtResolve() async {
         let report = await IMAPConnection.check(MailEndpoint(host: "no-such-host.invalid", port: 993, security: .tls), credentials: nil)
         #expect(report.steps.map(\.name) == ["resolve"])

@@ -120,6 +120,41 @@ import Testing
             _ = try await MailConnection.connect(to: MailEndpoint(host: "127.0.0.1", port: server.port, security: .tls, connectionTimeout: .seconds(2)))
         }
         #expect(error?.kind == .tls)
+        #expect(error?.tlsReason == .plainPort, "\(String(describing: error))")
+        #expect(error.map { ErrorWords.isRaw($0.message) } == false)
+    }
+}
+
+/// Issue 27: library error text never reaches a page; these are the words instead.
+@Suite struct ErrorWordsTests {
+    struct PSQLError: Error, CustomStringConvertible { var description: String { "PSQLError(code: connectionClosed)" } }
+    struct Mystery: Error {}
+
+    @Test func boringSSLCodesBecomeAdvice() {
+        let plain = ErrorWords.tlsReason(libraryText: "handshakeFailed(NIOSSL.BoringSSLError.sslError([Error: 268435703 error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER]))")
+        #expect(plain == .plainPort)
+        let old = ErrorWords.tlsReason(libraryText: "sslError([error:1000042e:SSL routines:OPENSSL_internal:TLSV1_ALERT_PROTOCOL_VERSION])")
+        #expect(old.message.contains("share no TLS version"))
+        #expect(!ErrorWords.isRaw(old.message))
+    }
+
+    @Test func theProtocolsTLSPortIsNamed() {
+        #expect(TLSFailureReason.plainPortMessage(protocolName: "imap") == "this port does not speak TLS: try STARTTLS or none, or port 993")
+        #expect(TLSFailureReason.plainPortMessage(protocolName: "pop3").hasSuffix("port 995"))
+        #expect(TLSFailureReason.plainPortMessage(protocolName: "smtp").hasSuffix("port 465"))
+    }
+
+    @Test func libraryErrorsInWords() {
+        #expect(ErrorWords.describe(IOError(errnoCode: ECONNRESET, reason: "read")) == "the connection failed: the server reset the connection")
+        #expect(ErrorWords.describe(ChannelError.ioOnClosedChannel) == "the connection was closed")
+        #expect(ErrorWords.describe(PSQLError()).hasPrefix("the database did not answer"))
+        let foundation = ErrorWords.describe(NSError(domain: "x", code: 1))
+        #expect(!foundation.contains("The operation could not be completed"))
+        for text in [ErrorWords.describe(Mystery()), ErrorWords.describe(PSQLError()), foundation] {
+            #expect(!ErrorWords.isRaw(text), "\(text)")
+        }
+        #expect(ErrorWords.isRaw("The operation could not be completed. (x error 1.)"))
+        #expect(ErrorWords.isRaw("PSQLError(code: server)"))
     }
 }
 

@@ -131,7 +131,7 @@ struct BrowserFlowTests {
             try await h.go("/admin/rules/new?accountId=\(accountId)")
             try await h.fill("#rule-name", "Parcels to their queue")
             try await h.click("button[data-add-row='conditions']")
-            try await h.fill("#conditions [data-item] input[name='field']", "subject")
+            try await h.select("#conditions [data-item] select[name='field']", value: "subject")
             try await h.select("#conditions [data-item] select[name='operator']", value: "contains")
             try await h.fill("#conditions [data-item] input[name='value']", "parcel")
             try await h.click("button[data-add-row='actions']")

@@ -19,6 +19,8 @@ public struct AccountFetchStatus: Sendable, Equatable, Codable {
     public var node: String?
     /// For an account that signs in through an OAuth2 provider: how its token stands.
     public var token: OAuth2TokenStatus?
+    /// Working, failing (and since when, why) or recovered: steadier than `lastError`.
+    public var health = FetchHealth()
 
     public init(accountId: String) {
         self.accountId = accountId
@@ -49,6 +51,26 @@ public final class AccountStatusBoard: Sendable {
             var status = statuses[accountId] ?? AccountFetchStatus(accountId: accountId)
             change(&status)
             statuses[accountId] = status
+        }
+    }
+
+    /// A fetch (or login) failed: the health decides what is reported, `lastError` shows it.
+    public func recordFailure(_ accountId: String, kind: FetchProblemKind, message: String, at time: Date = Date(), retryIn seconds: Int) {
+        update(accountId) { status in
+            status.connected = false
+            status.idle = false
+            status.health.failed(kind, message: message, at: time)
+            status.lastError = status.health.message
+            status.lastErrorAt = time
+            status.nextFetchAt = time.addingTimeInterval(Double(seconds))
+        }
+    }
+
+    /// Signing in (or a whole fetch) worked: a failing account has recovered, its error is cleared.
+    public func recordSuccess(_ accountId: String, at time: Date = Date()) {
+        update(accountId) { status in
+            status.health.succeeded(at: time)
+            status.lastError = nil
         }
     }
 

@@ -26,6 +26,8 @@ public struct User: Codable, Sendable, Equatable {
     /// How many email tickets the agent handles at once.
     public var capacity: Int
     public var active: Bool
+    /// The IANA time zone the user reads times in; nil: the installation's (global settings).
+    public var timeZone: String?
     public var createdAt: Date?
     public var updatedAt: Date?
 
@@ -55,6 +57,8 @@ public struct UserInput: Decodable, Sendable {
     public var active: Bool?
     /// On creation: mail an invitation (default: when the invitation settings are complete).
     public var invite: Bool?
+    /// An IANA name; empty (or null) clears it, so the installation's zone applies.
+    public var timeZone: String?
 
     public static let minimumPasswordLength = 8
 
@@ -94,6 +98,7 @@ public struct UserInput: Decodable, Sendable {
             errors.append(FieldError("capacity", "must be between \(User.capacityRange.lowerBound) and \(User.capacityRange.upperBound)"))
         }
         if let password { errors += Self.passwordErrors(password) }
+        if let timeZone, !timeZone.isEmpty, !TimeZoneName.isValid(timeZone) { errors.append(FieldError("timeZone", TimeZoneName.problem)) }
         guard errors.isEmpty, let role else { throw DomainError.invalid(errors) }
         var user = current ?? User(name: name, email: email, role: role)
         user.name = name
@@ -102,6 +107,7 @@ public struct UserInput: Decodable, Sendable {
         user.alias = alias.map { $0.isEmpty ? nil : $0 } ?? current?.alias
         user.capacity = capacity
         user.active = active ?? current?.active ?? true
+        if let timeZone { user.timeZone = timeZone.isEmpty ? nil : timeZone }
         return (user, password)
     }
 }

@@ -122,6 +122,16 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
     public var systemSender: SystemSenderSetting?
     /// How long an invitation link works, in hours (nil: `UserLink.defaultInvitationHours`).
     public var invitationLinkHours: Int?
+    /// The installation's time zone (IANA name): times on the pages of users without one of their own.
+    public var timeZone: String?
+    /// Whether agents are online after signing in, or keep the presence they left with (nil: as left).
+    public var presenceAfterSignIn: PresenceAfterSignIn?
+
+    /// The zone when none is set.
+    public static let defaultTimeZone = "UTC"
+
+    /// The installation's time zone, a usable one.
+    public var effectiveTimeZone: String { timeZone.flatMap { TimeZone(identifier: $0) == nil ? nil : $0 } ?? Self.defaultTimeZone }
 
     public static let defaultFailureMailSenders = [
         "mailer-daemon@googlemail.com",
@@ -148,6 +158,8 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
         systemSender = try c.decodeIfPresent(SystemSenderSetting.self, forKey: .systemSender)
         if systemSender?.accountId.isEmpty == true { systemSender = nil }
         invitationLinkHours = try c.decodeIfPresent(Int.self, forKey: .invitationLinkHours)
+        timeZone = try c.decodeIfPresent(String.self, forKey: .timeZone).nilIfBlank
+        presenceAfterSignIn = try c.decodeIfPresent(PresenceAfterSignIn.self, forKey: .presenceAfterSignIn)
     }
 
     public func validate() -> [FieldError] {
@@ -171,6 +183,9 @@ public struct GlobalSettings: Codable, Sendable, Equatable {
         }
         if let hours = invitationLinkHours, !(1...720).contains(hours) {
             errors.append(FieldError("invitationLinkHours", "must be between 1 and 720 hours"))
+        }
+        if let timeZone, !TimeZoneName.isValid(timeZone) {
+            errors.append(FieldError("timeZone", TimeZoneName.problem))
         }
         if let key = invitationTemplateKey, key.count > 100 {
             errors.append(FieldError("invitationTemplateKey", "must be at most 100 characters"))

@@ -139,6 +139,8 @@ public enum APIRouter {
         if let inbox = dependencies.exchangeNotifications { ExchangeNotificationsController(inbox: inbox).addRoutes(to: router) }
 
         let sessions = SessionAuthenticator(sessions: store.sessions, settings: dependencies.web)
+        // Issue 27: a browser asking for an address with no page gets an HTML page, not JSON.
+        if let notFound = WebPages.notFoundMiddleware(sessions: sessions) { router.add(middleware: notFound) }
         WebPages.addRoutes(to: router, dependencies: dependencies, sessions: sessions, limiter: signInLimiter)
         let api = router.group(RouterPath(basePath))
             .add(middleware: AuthMiddleware(tokens: store.tokens, adminToken: dependencies.adminToken, sessions: sessions))

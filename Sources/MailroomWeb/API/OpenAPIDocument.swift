@@ -358,6 +358,8 @@ public enum OpenAPIDocument {
             guard let name = operation.request, let variant = operation.requestSchema, let schema = schemas[name] else { continue }
             schemas[variant] = requestVariant(schema, partial: operation.isPartial)
         }
+        // Issue 27: the IANA names this server accepts, exactly.
+        schemas["TimeZoneName"] = .object(["type": .string("string"), "enum": .array(TimeZoneName.all.map(JSONValue.string))])
         addReferencedBodies(to: &schemas)
         return .object(schemas)
     }
@@ -430,6 +432,7 @@ public enum OpenAPIDocument {
       "User": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "email": {"type": "string"},
         "role": {"enum": ["admin", "supervisor", "agent"]}, "alias": {"type": ["string", "null"]}, "capacity": {"type": "integer"},
         "active": {"type": "boolean"}, "createdAt": {"type": ["string", "null"], "format": "date-time", "description": "null for the bootstrap administrator token"},
+        "timeZone": {"anyOf": [{"$ref": "#/components/schemas/TimeZoneName"}, {"type": "null"}], "description": "IANA name the user reads times in; absent or null: the installation's (settings.timeZone)"},
         "updatedAt": {"type": ["string", "null"], "format": "date-time"},
         "presence": {"$ref": "#/components/schemas/Presence", "readOnly": true}}},
       "Presence": {"type": "object", "properties": {"userId": {"type": "string"}, "state": {"enum": ["online", "paused", "offline"]},
@@ -472,7 +475,8 @@ public enum OpenAPIDocument {
       "UserInput": {"type": "object", "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}, "email": {"type": "string", "format": "email"},
         "role": {"enum": ["admin", "supervisor", "agent"]}, "password": {"type": "string", "minLength": 8, "writeOnly": true},
         "alias": {"type": "string"}, "capacity": {"type": "integer", "minimum": 1, "maximum": 1000}, "active": {"type": "boolean"},
-        "invite": {"type": "boolean", "description": "on creation: mail an invitation (needs the invitation settings and the system sender)"}}},
+        "invite": {"type": "boolean", "description": "on creation: mail an invitation (needs the invitation settings and the system sender)"},
+        "timeZone": {"anyOf": [{"$ref": "#/components/schemas/TimeZoneName"}, {"enum": ["", null]}], "description": "IANA name; empty or null: the installation's"}}},
       "UserList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}},
       "SignIn": {"type": "object", "required": ["email", "password"], "properties": {"email": {"type": "string"}, "password": {"type": "string"}, "name": {"type": "string"}}},
       "InvitationsRequest": {"type": "object", "required": ["userIds"], "properties": {"userIds": {"type": "array", "items": {"type": "string"}}}},
@@ -491,7 +495,9 @@ public enum OpenAPIDocument {
       "GlobalSettings": {"type": "object", "properties": {"failureMailSenders": {"type": ["array", "null"], "maxItems": 1000, "items": {"type": "string", "format": "email"}, "description": "null in a change keeps the list"},
         "invitationTemplateKey": {"type": ["string", "null"]}, "invitationLinkBaseAddress": {"type": ["string", "null"]},
         "invitationLinkHours": {"type": ["integer", "null"], "minimum": 1, "maximum": 720},
-        "systemSender": {"type": ["object", "null"], "properties": {"accountId": {"type": ["string", "null"]}}}}},
+        "systemSender": {"type": ["object", "null"], "properties": {"accountId": {"type": ["string", "null"]}}},
+        "timeZone": {"anyOf": [{"$ref": "#/components/schemas/TimeZoneName"}, {"type": "null"}], "description": "the installation's time zone; null: UTC"},
+        "presenceAfterSignIn": {"enum": ["online", "asLeft", null], "description": "agents' presence after signing in to the web application; null: asLeft"}}},
       "Rule": {"type": "object", "required": ["name", "actions"], "properties": {"id": {"type": "string", "readOnly": true},
         "accountId": {"type": ["string", "null"]}, "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"}, "position": {"type": "integer"}, "enabled": {"type": "boolean"},
         "campaignId": {"type": ["string", "null"], "description": "The campaign the rule routes within: its queue actions and its account must be the campaign's"},
@@ -582,7 +588,11 @@ public enum OpenAPIDocument {
         "idle": {"type": "boolean"}, "lastSuccessfulFetchAt": {"type": ["string", "null"]}, "lastErrorAt": {"type": ["string", "null"]},
         "lastError": {"type": ["string", "null"]}, "nextFetchAt": {"type": ["string", "null"]}, "messagesIngested": {"type": "integer"},
         "messagesQuarantined": {"type": "integer"}, "node": {"type": ["string", "null"]},
-        "token": {"anyOf": [{"$ref": "#/components/schemas/OAuth2TokenStatus"}, {"type": "null"}]}}},
+        "token": {"anyOf": [{"$ref": "#/components/schemas/OAuth2TokenStatus"}, {"type": "null"}]},
+        "health": {"type": "object", "description": "steadier than lastError: a refused login stays the problem until a fetch works",
+          "properties": {"state": {"enum": ["unknown", "ok", "failing"]}, "problem": {"enum": ["authentication", "timeout", "connection", "tls", "other", null]},
+          "message": {"type": ["string", "null"]}, "failingSince": {"type": ["string", "null"], "format": "date-time"},
+          "consecutiveFailures": {"type": "integer", "minimum": 0}, "recoveredAt": {"type": ["string", "null"], "format": "date-time"}}}}},
       "OAuth2Provider": {"type": "object", "required": ["name", "kind", "clientId"], "properties": {"id": {"type": "string", "readOnly": true},
         "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"}, "kind": {"enum": ["microsoft", "google", "generic"]},
         "clientId": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "^[^\\r\\n]*\\S[^\\r\\n]*$"},

@@ -15,6 +15,10 @@ struct AccountListView: PageContent {
         let active: Bool
         let connected: Bool
         let lastError: String
+        /// Fetching fails (issue 27: shown as failing, not as a green "active").
+        let failing: Bool
+        /// "failing since … (3 tries)", "working (recovered at …)".
+        let health: String
     }
 
     let accounts: [Row]

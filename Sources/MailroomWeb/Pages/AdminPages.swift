@@ -52,7 +52,9 @@ extension WebSite {
                     : "\(account.outgoing.protocol.rawValue) \(Self.serverName(account.outgoing.connection, protocol: account.outgoing.protocol.rawValue))",
                 active: account.active,
                 connected: status?.connected ?? false,
-                lastError: status?.lastError ?? "")
+                lastError: status?.lastError ?? "",
+                failing: account.active && status?.health.state == .failing,
+                health: status.map { $0.health.summary(formatTime: Self.displayTime) } ?? "")
         }
         return try render(page(session, title: "Accounts", section: "accounts", AccountListView(accounts: rows, empty: rows.isEmpty)))
     }
@@ -259,11 +261,15 @@ extension WebSite {
         let presence = try await routing.presence(of: users.map(\.id))
         let rows = users.map {
             let record = presence[$0.id] ?? .offline($0.id)
-            return UserListView.Row(id: $0.id, name: $0.name, email: $0.email, alias: $0.alias ?? "", capacity: $0.capacity, active: $0.active,
-                                    roles: Self.options(Role.self, selected: $0.role), role: $0.role.rawValue,
-                                    presence: record.state.rawValue + (record.reason.map { " (\($0))" } ?? ""))
+            var row = UserListView.Row(id: $0.id, name: $0.name, email: $0.email, alias: $0.alias ?? "", capacity: $0.capacity, active: $0.active,
+                                       roles: Self.options(Role.self, selected: $0.role), role: $0.role.rawValue,
+                                       presence: record.state.rawValue + (record.reason.map { " (\($0))" } ?? ""))
+            row.timeZone = $0.timeZone ?? ""
+            return row
         }
         var view = UserListView(users: rows, roles: Self.options(Role.self, selected: .agent))
+        view.timeZoneNames = TimeZoneName.all
+        view.installationZone = try await installationTimeZone()
         if session.user.role >= .admin { try await addInvitations(to: &view, users: users, session: session) }
         return try render(page(session, title: "Users and agents", section: "users", view))
     }
@@ -284,7 +290,7 @@ extension WebSite {
                 prefix: prefix,
                 name: queue?.name ?? "",
                 timeout: queue?.agentTimeoutSeconds ?? AgentQueue.defaultAgentTimeoutSeconds,
-                strategies: Self.options(QueueStrategy.self, selected: queue?.strategy ?? .ringAll),
+                strategies: LabelledOptionView.all(QueueStrategy.self, selected: queue?.strategy ?? .ringAll, label: \.label),
                 members: users.map { user in
                     QueueFormView.Member(userId: user.id, name: user.name, email: user.email, role: user.role.rawValue,
                                          member: members[user.id] != nil, priority: members[user.id] ?? 1)
@@ -296,7 +302,7 @@ extension WebSite {
                 hasAccounts: !accounts.isEmpty)
         }
         let rows = queues.enumerated().map { index, queue in
-            Merged(QueueListView.Summary(id: queue.id, strategy: queue.strategy.rawValue,
+            Merged(QueueListView.Summary(id: queue.id, strategy: queue.strategy.label.prefix(1).uppercased() + queue.strategy.label.dropFirst(),
                                          memberNames: queue.members.map { names[$0.userId] ?? $0.userId }.joined(separator: ", "),
                                          accountNames: queue.accountIds.map { accountKeys[$0] ?? $0 }.joined(separator: ", ")),
                    form(queue, prefix: "q\(index)"))

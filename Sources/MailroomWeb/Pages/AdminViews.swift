@@ -24,9 +24,15 @@ struct UserListView: PageContent {
         var invitationError: String = ""
         var previewSubject: String = ""
         var previewText: String = ""
+        /// The user's own time zone (empty: the installation's).
+        var timeZone: String = ""
     }
 
     var users: [Row]
+    /// Every IANA name, for the time zone boxes' suggestions.
+    var timeZoneNames: [String] = []
+    /// The installation's zone, named in the boxes' hint.
+    var installationZone: String = "UTC"
     /// The new user form's roles.
     let roles: [OptionView]
     /// The invitation settings are complete (the new-user form ticks "send invitation").
@@ -58,7 +64,7 @@ struct QueueFormView: TemplateView {
     let prefix: String
     let name: String
     let timeout: Int
-    let strategies: [OptionView]
+    let strategies: [LabelledOptionView]
     let members: [Member]
     let accounts: [LinkedAccount]
     let hasAccounts: Bool
@@ -157,6 +163,10 @@ struct SettingsView: PageContent {
 
     /// Accounts with an outgoing server, for the system sender.
     var systemSenders: [SenderOption] = []
+    /// The installation's time zone (issue 27).
+    var timeZones: [LabelledOptionView] = []
+    /// Agents' presence after signing in.
+    var presenceChoices: [LabelledOptionView] = []
     var invitationHours: Int = UserLink.defaultInvitationHours
 }
 
@@ -274,6 +284,9 @@ struct StatusView: PageContent {
         let lag: String
         let lastError: String
         let lastErrorAt: String
+        /// "failing since … (3 tries)", "working (recovered at …)".
+        let health: String
+        let failing: Bool
         let ingested: Int
         let quarantined: Int
         /// For an account that signs in through a provider: how its token stands.
@@ -290,68 +303,4 @@ struct StatusView: PageContent {
 
     let accounts: [Row]
     let empty: Bool
-}
-
-/// `admin/rules.mustache`: one account's rules (or the global ones) in order.
-struct RuleListView: PageContent {
-    static let template = "admin/rules"
-
-    struct Row: TemplateView {
-        let id: String
-        let name: String
-        let enabled: Bool
-        let match: String
-        /// The conditions as one sentence.
-        let conditions: String
-        let actions: String
-    }
-
-    let rules: [Row]
-    let empty: Bool
-    /// nil: the global rules.
-    let accountId: String?
-    let accounts: [ChoiceView]
-}
-
-/// `admin/rule.mustache`: one rule's form.
-struct RuleFormView: PageContent {
-    static let template = "admin/rule"
-
-    /// `admin/rule-condition.mustache`.
-    struct Condition: TemplateView {
-        let fields: [OptionView]
-        let operators: [OptionView]
-        let value: String
-    }
-
-    /// `admin/rule-action.mustache`: every action type's inputs; the script shows the chosen type's.
-    struct Action: TemplateView {
-        let types: [OptionView]
-        let queues: [NamedChoiceView]
-        let users: [NamedChoiceView]
-        let templates: [NamedChoiceView]
-        let dispositions: [NamedChoiceView]
-        let rules: [NamedChoiceView]
-        let priorities: [OptionView]
-        let modes: [OptionView]
-        let recipients: [OptionView]
-        let tag: String
-        let url: String
-        let timeoutSeconds: String
-    }
-
-    let creating: Bool
-    let apiURL: String
-    let apiMethod: String
-    let name: String
-    let enabled: Bool
-    let matchAll: Bool
-    let accounts: [ChoiceView]
-    /// The campaign the rule routes within (its queues must be the campaign's).
-    let campaigns: [NamedChoiceView]
-    let conditions: [Condition]
-    let actions: [Action]
-    let blankCondition: Condition
-    let blankAction: Action
-    let backURL: String
 }

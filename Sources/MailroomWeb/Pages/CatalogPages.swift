@@ -43,7 +43,7 @@ extension WebSite {
         let accounts = try await store.accounts.list(includeDeleted: false)
         let keyed = Dictionary(accounts.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let invitations = try await store.templates.list().filter { $0.kind == .invitation }
-        return try render(page(session, title: "Settings", section: "settings", SettingsView(
+        var view = SettingsView(
             failureMailSenders: settings.failureMailSenders.joined(separator: "\n"),
             invitationLink: settings.invitationLinkBaseAddress ?? "",
             invitationTemplates: invitations.map { SettingsView.InvitationTemplate(key: $0.key, selected: $0.key == settings.invitationTemplateKey) },
@@ -54,6 +54,16 @@ extension WebSite {
             systemSenders: accounts.filter(\.sends).map {
                 SettingsView.SenderOption(value: $0.id, label: "\($0.key) · \($0.fromAddress)", selected: $0.id == settings.systemSender?.accountId)
             },
-            invitationHours: settings.invitationLinkHours ?? UserLink.defaultInvitationHours)))
+            invitationHours: settings.invitationLinkHours ?? UserLink.defaultInvitationHours)
+        view.timeZones = TimeZoneName.all.map {
+            LabelledOptionView(value: $0, label: $0, selected: $0 == settings.effectiveTimeZone)
+        }
+        view.presenceChoices = [
+            LabelledOptionView(value: PresenceAfterSignIn.online.rawValue, label: "online: offers start at once",
+                               selected: settings.presenceAfterSignIn == .online),
+            LabelledOptionView(value: PresenceAfterSignIn.asLeft.rawValue, label: "as they left it (paused or offline stays so)",
+                               selected: (settings.presenceAfterSignIn ?? .asLeft) == .asLeft),
+        ]
+        return try render(page(session, title: "Settings", section: "settings", view))
     }
 }

@@ -99,6 +99,7 @@ extension WebSite {
                 lastFetch: status.lastSuccessfulFetchAt.map(Self.displayTime) ?? "never",
                 lag: lag.map { "\($0) s" } ?? "—",
                 lastError: status.lastError ?? "", lastErrorAt: status.lastErrorAt.map(Self.displayTime) ?? "",
+                health: status.health.summary(formatTime: Self.displayTime), failing: status.health.state == .failing,
                 ingested: try await store.tickets.messageCount(accountId: account.id),
                 quarantined: try await store.quarantine.quarantineCount(accountId: account.id),
                 token: token.map {

@@ -48,8 +48,8 @@ public struct WebAssets: Sendable {
             let digest = String(TokenHasher.hash(String(decoding: data, as: UTF8.self)).prefix(16))
             return StaticAsset(bytes: Array(data), contentType: type, etag: "\"\(digest)\"")
         }
-        let stylesheet = try asset(["app.css"], "text/css; charset=utf-8")
-        let script = try asset(["app.js", "account-editor.js"], "text/javascript; charset=utf-8")
+        let stylesheet = try asset(["app.css", "settings.css"], "text/css; charset=utf-8")
+        let script = try asset(["app.js", "account-editor.js", "settings.js"], "text/javascript; charset=utf-8")
         let version = String((stylesheet.etag + script.etag).filter(\.isHexDigit).prefix(12))
         return WebAssets(library: MustacheLibrary(templates: templates), stylesheet: stylesheet, script: script, version: version)
     }

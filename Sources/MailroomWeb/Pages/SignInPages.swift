@@ -65,6 +65,7 @@ extension WebSite {
         }
         limiter.recordSuccess(address: email)
         let (value, _) = try await sessions.signIn(user)
+        await applyPresenceAfterSignIn(user)
         var response = PageHeaders.redirect(to: form.next)
         response.setCookie(sessions.cookie(value: value))
         response.setCookie(Cookie(name: WebSettings.signInCookie, value: "", expires: Date(timeIntervalSince1970: 0), maxAge: 0,

@@ -157,7 +157,7 @@ enum WebViews {
             Page<OutboxListView>.self, Page<OutboxItemView>.self, Page<QuarantineView>.self, Page<QuarantineEntryView>.self, Page<StatusView>.self,
             Page<OAuth2ProvidersView>.self, OAuth2ResultView.self,
             SetupPageView.self, PasswordLinkPageView.self, ForgotPasswordPageView.self, Page<ProfileView>.self,
-            Page<AuditView>.self,
+            Page<AuditView>.self, Page<ErrorContentView>.self,
             // The desk's ticket side (issue 27): parts refreshed live on their own.
             TicketSummaryView.self, TicketThreadView.self, TicketHistoryView.self, DeskQueuesView.self,
         ]

@@ -180,12 +180,9 @@ extension WebSite {
             tags: ticket.tags.joined(separator: ", "))
     }
 
+    /// In the signed-in person's time zone (`PageTime`).
     static func displayTime(_ date: Date) -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd HH:mm 'UTC'"
-        return formatter.string(from: date)
+        PageTime.format(date)
     }
 
     // MARK: One ticket

@@ -44,8 +44,8 @@ struct WebSite: Sendable {
         router.get("static/app.css") { request, _ in self.asset(self.assets.stylesheet, request: request) }
         router.get("static/app.js") { request, _ in self.asset(self.assets.script, request: request) }
         let pages = router.group()
-            .add(middleware: PageErrorMiddleware(assets: assets))
-            .add(middleware: PageSessionMiddleware(sessions: sessions))
+            .add(middleware: PageErrorMiddleware(assets: assets, sessions: sessions))
+            .add(middleware: PageSessionMiddleware(sessions: sessions, settings: store.settings))
         addSignInRoutes(to: pages)
         addDeskRoutes(to: pages)
         addTicketRoutes(to: pages)
@@ -96,13 +96,19 @@ struct WebSite: Sendable {
     /// A signed-in page: its content inside the layout (navigation for the session's role).
     func page<Content: PageContent>(_ session: SessionInfo, title: String, section: String, live: Bool = false,
                                     _ content: Content) -> Page<Content> {
+        Self.page(session, assetVersion: assets.version, title: title, section: section, live: live, content)
+    }
+
+    /// The same, for middleware that has no `WebSite` (the error and not-found pages).
+    static func page<Content: PageContent>(_ session: SessionInfo, assetVersion: String, title: String, section: String,
+                                           live: Bool = false, _ content: Content) -> Page<Content> {
         let role = session.user.role
         let nav = Self.navigation.filter { role >= $0.role }.map {
             LayoutView.NavLink(href: $0.href, label: $0.label, current: $0.section == section)
         }
         let me = LayoutView.Me(id: session.user.id, name: session.user.name, email: session.user.email, role: role.rawValue)
         return Page(content: content, layout: LayoutView(
-            title: title, csrf: session.csrfToken, assetVersion: assets.version, nav: nav, me: me,
+            title: title, csrf: session.csrfToken, assetVersion: assetVersion, nav: nav, me: me,
             isSupervisor: role >= .supervisor, isAdmin: role >= .admin, section: section, live: live))
     }
 
@@ -132,6 +138,8 @@ struct WebSite: Sendable {
 struct PageSessionMiddleware: RouterMiddleware {
     typealias Context = MailroomRequestContext
     let sessions: SessionAuthenticator
+    /// The installation's time zone, for people without one of their own.
+    var settings: (any SettingsRepository)? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
@@ -140,7 +148,12 @@ struct PageSessionMiddleware: RouterMiddleware {
             context.session = session
             context.principal = session.principal
         }
-        return try await next(request, context)
+        // Every time on the page is shown in the reader's zone (`PageTime`).
+        var installation: String? = nil
+        if context.session?.user.timeZone == nil, let settings { installation = try? await settings.globalSettings().timeZone }
+        let zone = TimeZoneName.effective(user: context.session?.user.timeZone, installation: installation)
+        let ready = context
+        return try await PageTime.$zone.withValue(zone) { try await next(request, ready) }
     }
 }
 
@@ -148,6 +161,8 @@ struct PageSessionMiddleware: RouterMiddleware {
 struct PageErrorMiddleware: RouterMiddleware {
     typealias Context = MailroomRequestContext
     let assets: WebAssets
+    /// The session is found inside this middleware; an error page looks it up again for the navigation.
+    var sessions: SessionAuthenticator? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
@@ -157,24 +172,32 @@ struct PageErrorMiddleware: RouterMiddleware {
             case .signIn(let next):
                 return PageHeaders.redirect(to: "/login?next=" + PercentEncoding.component(next))
             case .forbidden(let message):
-                return errorPage(status: .forbidden, title: "Not allowed", message: message, context: context)
+                return await errorPage(status: .forbidden, title: "Not allowed", message: message, request: request, context: context)
             case .notFound(let what):
-                return errorPage(status: .notFound, title: "Not found", message: "\(what) was not found, or you may not see it.",
-                                 context: context)
+                return await errorPage(status: .notFound, title: "Not found", message: "\(what) was not found, or you may not see it.",
+                                       request: request, context: context)
             }
         } catch let error as HTTPError where error.status == .notFound {
-            return errorPage(status: .notFound, title: "Not found", message: "There is no such page.", context: context)
+            return await errorPage(status: .notFound, title: "Not found", message: "There is no such page.", request: request, context: context)
         } catch {
             if let apiError = APIError.from(error), apiError.status.code < 500 {
-                return errorPage(status: apiError.status, title: "Cannot show this page", message: apiError.message, context: context)
+                return await errorPage(status: apiError.status, title: "Cannot show this page", message: apiError.message, request: request,
+                                       context: context)
             }
             context.logger.error("page failed", metadata: ["error": "\(String(reflecting: type(of: error)))", "path": "\(WebSite.loggablePath(request.uri.path))"])
-            return errorPage(status: .internalServerError, title: "Something went wrong",
-                             message: "The server failed to show this page; its log says why.", context: context)
+            return await errorPage(status: .internalServerError, title: "Something went wrong",
+                                   message: "The server failed to show this page; its log says why.", request: request, context: context)
         }
     }
 
-    private func errorPage(status: HTTPResponse.Status, title: String, message: String, context: Context) -> Response {
+    private func errorPage(status: HTTPResponse.Status, title: String, message: String, request: Request, context: Context) async -> Response {
+        var session = context.session
+        if session == nil, let sessions, let value = request.cookies[WebSettings.sessionCookie]?.value, !value.isEmpty {
+            session = try? await sessions.session(cookieValue: value)
+        }
+        if let session {
+            return ErrorPageView.signedIn(session, status: status, title: title, message: message, assets: assets)
+        }
         let view = ErrorPageView(title: title, message: message, assetVersion: assets.version, signedIn: context.session != nil)
         let html = (try? assets.render(view)) ?? "<h1>\(HTMLEscape.escape(title))</h1><p>\(HTMLEscape.escape(message))</p>"
         return PageHeaders.html(html, status: status)

@@ -30,7 +30,7 @@ extension WebSite {
         }
         pages.get("password/forgot") { _, _ in try self.forgotPage() }
         pages.post("password/forgot") { request, context in try await self.forgot(request, context) }
-        pages.get("profile") { request, context in try self.profilePage(try self.session(request, context)) }
+        pages.get("profile") { request, context in try await self.profilePage(try self.session(request, context)) }
         pages.post("profile") { request, context in try await self.updateProfile(request, context) }
         pages.get("admin/audit") { request, context in try await self.auditPage(request, context) }
     }
@@ -55,6 +55,7 @@ extension WebSite {
 
     func signedInRedirect(_ user: User, to path: String = "/desk") async throws -> Response {
         let (value, _) = try await sessions.signIn(user)
+        await applyPresenceAfterSignIn(user)
         var response = PageHeaders.redirect(to: path)
         response.setCookie(sessions.cookie(value: value))
         return response
@@ -233,11 +234,19 @@ extension WebSite {
 
     // MARK: Profile
 
-    func profilePage(_ session: SessionInfo, message: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok) throws -> Response {
-        try render(page(session, title: "Your profile", section: "profile",
+    func profilePage(_ session: SessionInfo, message: String? = nil, error: String? = nil, status: HTTPResponse.Status = .ok) async throws -> Response {
+        let installation = try await installationTimeZone()
+        return try render(page(session, title: "Your profile", section: "profile",
                         ProfileView(name: session.user.name, email: session.user.email, role: session.user.role.rawValue,
-                                    message: message, error: error, minimumLength: UserInput.minimumPasswordLength)),
+                                    message: message, error: error, minimumLength: UserInput.minimumPasswordLength,
+                                    timeZones: Self.timeZoneOptions(selected: session.user.timeZone, installation: installation))),
                    status: status)
+    }
+
+    /// The time zone select: the installation's first (no zone of one's own), then every IANA name.
+    static func timeZoneOptions(selected: String?, installation: String) -> [LabelledOptionView] {
+        [LabelledOptionView(value: "", label: "The installation's (\(installation))", selected: selected == nil)]
+            + TimeZoneName.all.map { LabelledOptionView(value: $0, label: $0, selected: $0 == selected) }
     }
 
     func updateProfile(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
@@ -253,20 +262,26 @@ extension WebSite {
         if !newPassword.isEmpty {
             let current = Secret(form.text("currentPassword") ?? "")
             guard let stored = try await store.users.passwordHash(userId: user.id), PasswordHasher.verify(current, against: stored) else {
-                return try profilePage(session, error: "The current password is wrong.", status: .unprocessableContent)
+                return try await profilePage(session, error: "The current password is wrong.", status: .unprocessableContent)
             }
             if let problem = UserInput.passwordErrors(Secret(newPassword)).first {
-                return try profilePage(session, error: "The new password \(problem.message).", status: .unprocessableContent)
+                return try await profilePage(session, error: "The new password \(problem.message).", status: .unprocessableContent)
             }
             guard newPassword == form.text("newPassword2") else {
-                return try profilePage(session, error: "The two new passwords differ.", status: .unprocessableContent)
+                return try await profilePage(session, error: "The two new passwords differ.", status: .unprocessableContent)
             }
             hash = try PasswordHasher.hash(Secret(newPassword))
         }
         guard !name.isEmpty, name.count <= 200 else {
-            return try profilePage(session, error: "The name is required (at most 200 characters).", status: .unprocessableContent)
+            return try await profilePage(session, error: "The name is required (at most 200 characters).", status: .unprocessableContent)
         }
         user.name = name
+        if let zone = form.text("timeZone") {
+            guard zone.isEmpty || TimeZoneName.isValid(zone) else {
+                return try await profilePage(session, error: "Choose a time zone from the list.", status: .unprocessableContent)
+            }
+            user.timeZone = zone.isEmpty ? nil : zone
+        }
         let updated = try await store.users.update(user, passwordHash: hash)
         if hash != nil {
             try? await people.record(AuditEvent(actorId: user.id, actorName: user.name, action: "user.passwordChanged", targetType: "user",
@@ -274,7 +289,7 @@ extension WebSite {
             await peopleMail.sendPasswordChangedNotice(updated)
         }
         let fresh = SessionInfo(idHash: session.idHash, csrfToken: session.csrfToken, user: updated)
-        return try profilePage(fresh, message: hash != nil ? "Your name and password are saved." : "Your name is saved.")
+        return try await profilePage(fresh, message: hash != nil ? "Your name and password are saved." : "Your profile is saved.")
     }
 }
 
@@ -324,6 +339,7 @@ struct ProfileView: PageContent {
     let message: String?
     let error: String?
     let minimumLength: Int
+    let timeZones: [LabelledOptionView]
 }
 
 extension WebSite {

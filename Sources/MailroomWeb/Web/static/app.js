@@ -135,7 +135,9 @@
   // "conditions[1].value" -> the control named "value" in row 2 of the list "conditions".
   function findControl(form, field) {
     if (!field) return null;
-    const direct = form.querySelector(`[name="${CSS.escape(field)}"], [name="${CSS.escape(field)}[]"], [data-field="${CSS.escape(field)}"]`);
+    // Several controls may share a name, one shown at a time (a rule condition's value): the enabled one.
+    const named = Array.from(form.querySelectorAll(`[name="${CSS.escape(field)}"], [name="${CSS.escape(field)}[]"], [data-field="${CSS.escape(field)}"]`));
+    const direct = named.find((el) => !el.disabled) || named[0];
     if (direct) return direct;
     const match = field.match(/^(.*?)\[(\d+)\](?:\.(.*))?$/);
     if (match) {
@@ -168,6 +170,10 @@
     if (!(error && error.details && error.details.length > 0) && field && message.startsWith(field + " ")) {
       message = message.slice(field.length + 1);
     }
+    // The form's own words for a missing value ("Write a message or choose a canned answer").
+    if (control.dataset && control.dataset.requiredMessage && /^is required\b/.test(message)) return control.dataset.requiredMessage;
+    // API names in brackets ("(or html, or cannedAnswerId)") mean nothing next to a form's field.
+    message = message.replace(/\s*\((?:or )?[^()]*[a-z][A-Z][^()]*\)/g, "");
     const name = labelName(control);
     return name ? `${name} ${message}` : message.charAt(0).toUpperCase() + message.slice(1);
   }
@@ -260,6 +266,8 @@
     const method = ((submitter && submitter.dataset.method) || form.dataset.method || "POST").toUpperCase();
     const url = (submitter && submitter.dataset.api) || form.dataset.api;
     const body = form.hasAttribute("data-no-body") ? undefined : serialise(form, true);
+    // Page scripts may shape the JSON before it is sent (settings.js: a rule's header condition).
+    if (body) form.dispatchEvent(new CustomEvent("mailroom:serialised", { detail: body, bubbles: true }));
     if (body && submitter && submitter.name && submitter.value) setPath(body, submitter.name, submitter.value);
     // Attachment rows hold {id}; the API wants a list of ids.
     if (body && Array.isArray(body.attachmentIds)) body.attachmentIds = body.attachmentIds.map((a) => (a && a.id) || a);
