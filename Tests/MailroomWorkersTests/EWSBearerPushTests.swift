@@ -34,10 +34,9 @@ import Testing
             #expect(try await EWSFetcherTests.waitFor(1, messagesOf: account.id, in: store), "the first round with the bearer token")
             try await Task.sleep(for: .milliseconds(500))  // the subscription and its stream are in place
             for round in 1...2 {
-                let start = ContinuousClock.now
                 try await ExchangeServers.add(GraphFetcherTests.messages(2...2, tag: "Bearer push \(round)")[0], to: mailbox)
+                // waitFor gives up after 15 s, well before the two-minute interval.
                 #expect(try await EWSFetcherTests.waitFor(1 + round, messagesOf: account.id, in: store), "pushed message \(round)")
-                #expect(ContinuousClock.now - start < .seconds(15), "well before the two-minute interval")
             }
         }
     }

@@ -49,7 +49,7 @@ import Testing
         }
     }
 
-    static func waitFor(_ what: String, seconds: Double = 10, _ condition: @Sendable () async throws -> Bool) async throws {
+    static func waitFor(_ what: String, seconds: Double = 30, _ condition: @Sendable () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while ContinuousClock.now < deadline {
             if try await condition() { return }
@@ -127,7 +127,7 @@ import Testing
             let first = try #require(try await Self.subscriptions(mailbox).first)
             let id = try #require(first["id"] as? String)
             let firstExpiry = try #require((first["expirationDateTime"] as? String).flatMap(GraphDate.parse))
-            try await Self.waitFor("two renewals", seconds: 15) {
+            try await Self.waitFor("two renewals", seconds: 30) {
                 let now = try await Self.subscriptions(mailbox)
                 let expiry = (now.first?["expirationDateTime"] as? String).flatMap(GraphDate.parse) ?? firstExpiry
                 return now.count == 1 && now[0]["id"] as? String == id && expiry >= firstExpiry.addingTimeInterval(3)

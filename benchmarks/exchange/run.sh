@@ -4,6 +4,7 @@
 # clients in the same run: exchangelib (EWS) and the Microsoft Graph SDK (Graph) reading the same
 # messages' MIME and sending as many messages.
 # Usage: benchmarks/exchange/run.sh [COUNT] [SENDS]   (defaults 10000 and 1000). Run after `swift build --build-tests`.
+# GRAPH_LATENCY_MS=50 makes every Graph request wait 50 ms (a service a network away), for $batch's round trips.
 set -euo pipefail
 
 COUNT=${1:-10000}
@@ -41,6 +42,17 @@ EWS_BOX="bench-ews-$suffix@$MAILROOM_TEST_EXCHANGE_DOMAIN"
 log "filling two mailboxes with $COUNT messages each"
 fill "$GRAPH_BOX" "$COUNT"
 fill "$EWS_BOX" "$COUNT"
+if [ "${GRAPH_LATENCY_MS:-0}" != 0 ]; then
+    # Each Graph request waits this long: round trips cost what they cost against a distant service.
+    log "Graph answers after ${GRAPH_LATENCY_MS} ms"
+    "$PY" - "$GRAPH_LATENCY_MS" <<'LATENCY'
+import json, os, ssl, sys, urllib.request
+context = ssl.create_default_context(cafile=os.environ["MAILROOM_TEST_EXCHANGE_CA"])
+request = urllib.request.Request(os.environ["MAILROOM_TEST_GRAPH_CONTROL_URL"] + "/settings",
+                                 json.dumps({"latencyMs": float(sys.argv[1])}).encode(), {"Content-Type": "application/json"})
+urllib.request.urlopen(request, context=context, timeout=60).read()
+LATENCY
+fi
 
 log "Mailroom (ingest without deleting, then $SENDS sends over each)"
 cd "$ROOT"

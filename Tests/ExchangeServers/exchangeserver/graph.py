@@ -15,8 +15,9 @@ import urllib.parse
 import uuid
 
 from . import graph_notify
+from .graph_filters import message_filter, received_filter
 from .httpbase import Handler, Principal
-from .store import NotFound, Store, SyncState, RangeSet, iso, now, parse_iso, synthesize_mime
+from .store import NotFound, Store, SyncState, RangeSet, iso, now, synthesize_mime
 
 JSON_TYPE = "application/json; odata.metadata=minimal; odata.streaming=true; IEEE754Compatible=false; charset=utf-8"
 DEFAULT_PAGE = 10
@@ -472,44 +473,6 @@ def parse_date(text: str) -> dt.datetime:
     return email.utils.parsedate_to_datetime(text)
 
 
-FILTER = re.compile(r"^\s*receivedDateTime\s+(ge|gt|le|lt)\s+(\S+)\s*$", re.I)
-
-
-def received_filter(text: str | None):
-    """Graph's message delta takes $filter on receivedDateTime only; so does this server."""
-    if not text:
-        return None
-    clauses = re.split(r"\s+and\s+", text, flags=re.I)
-    tests = []
-    for clause in clauses:
-        m = FILTER.match(clause)
-        if not m:
-            raise GraphError(400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more invalid nodes.")
-        op, when = m.group(1).lower(), parse_iso(m.group(2).strip("'"))
-        tests.append((op, when))
-
-    def accept(item):
-        for op, when in tests:
-            t = item.received
-            if not {"ge": t >= when, "gt": t > when, "le": t <= when, "lt": t < when}[op]:
-                return False
-        return True
-    return accept
-
-
-MESSAGE_ID_FILTER = re.compile(r"^\s*internetMessageId\s+eq\s+'((?:[^']|'')*)'\s*$", re.I)
-
-
-def message_filter(text: str | None):
-    """A message list's $filter: receivedDateTime comparisons, or internetMessageId eq '<…>' (how
-    a client finds the Sent Items copy of a message it sent)."""
-    m = MESSAGE_ID_FILTER.match(text or "")
-    if m:
-        wanted = m.group(1).replace("''", "'")
-        return lambda item: item.header("Message-ID").strip() == wanted
-    return received_filter(text)
-
-
 def operation_name(method: str, path: str) -> str:
     if path.startswith("/v1.0/"):
         path = path[len("/v1.0"):]
@@ -561,6 +524,8 @@ class GraphHandler(Handler):
         if path.startswith("/_control"):
             self.handle_control(method, path[len("/_control"):], query)
             return
+        if self.ctx.extra.get("latency"):
+            time.sleep(self.ctx.extra["latency"])
         request_id = self.headers.get("client-request-id") or str(uuid.uuid4())
         try:
             body = self.read_body()
