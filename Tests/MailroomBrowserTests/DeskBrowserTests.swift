@@ -44,6 +44,7 @@ struct DeskBrowserTests {
             try await h.go("/desk")
             try await h.driver.setWindow(width: 1280, height: 900)
             #expect(try await h.text("#my-queues").contains("Parcels · 1 waiting"))
+            #expect(try await h.text("#unassigned-count").contains("Unassigned · 1 waiting"))
             try await h.screenshot("desk-27-desk-1280")
             try await h.driver.setWindow(width: 390, height: 844)
             try await h.screenshot("desk-27-desk-390")

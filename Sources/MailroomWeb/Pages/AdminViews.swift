@@ -186,7 +186,7 @@ struct OutboxListView: PageContent {
         let next: String
         let lastError: String
         /// Why it waits though due ("account inactive"); empty when nothing holds it.
-        let held: String
+        let held: String?
         let canResend: Bool
     }
 
@@ -208,7 +208,7 @@ struct OutboxItemView: PageContent {
         let recipients: String
         let envelopeFrom: String
         let lastError: String
-        let held: String
+        let held: String?
         let next: String
         let sent: String
         /// Mailroom's own mail (no ticket): what it is for.

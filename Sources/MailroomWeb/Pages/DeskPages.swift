@@ -48,11 +48,18 @@ extension WebSite {
     func queuesView(_ session: SessionInfo) async throws -> DeskQueuesView {
         let queues = try await routing.memberQueues(session.user.id)
         let waiting = try await store.tickets.waitingCounts(queueIds: queues.map(\.id))
+        // The unassigned view's count: what the agent sees with no agent yet (the list's rule, capped as a page is).
+        var filter = TicketFilter(limit: 500)
+        filter.unassigned = true
+        filter.visibility = try await TicketVisibility.of(userId: session.user.id, role: session.user.role, memberOf: { _ in queues },
+                                                          campaignAccounts: { try await store.routing.campaignAccountIds(userId: $0) })
+        let page = try await store.tickets.tickets(filter)
+        let unassigned = page.nextCursor == nil ? "\(page.items.count)" : "500+"
         return DeskQueuesView(myQueues: queues.map { queue in
             let count = waiting[queue.id] ?? 0
             return DeskQueuesView.QueueLink(name: queue.name, href: "/tickets?view=queue&queueId=" + PercentEncoding.component(queue.id),
                                             waiting: count, waitingLabel: count == 1 ? "1 waiting" : "\(count) waiting")
-        }, hasQueues: !queues.isEmpty)
+        }, hasQueues: !queues.isEmpty, unassignedLabel: "\(unassigned) waiting")
     }
 
     /// The presence control's values: the state's choices and a sentence saying where the agent stands.

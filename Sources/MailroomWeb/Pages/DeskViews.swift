@@ -105,4 +105,6 @@ struct DeskQueuesView: RenderedView {
 
     let myQueues: [QueueLink]
     let hasQueues: Bool
+    /// How many tickets the agent sees that no agent holds yet.
+    let unassignedLabel: String
 }

@@ -20,7 +20,7 @@ extension WebSite {
                     id: item.id, ticketId: item.ticketId, state: item.state.rawValue, attempts: attemptCounts[item.id] ?? 0,
                     recipients: item.recipients.joined(separator: ", "), account: keys[item.accountId] ?? "?",
                     created: Self.displayTime(item.createdAt), next: item.nextAttemptAt.map(Self.displayTime) ?? "—",
-                    lastError: item.lastError ?? "", held: item.heldReason ?? "", canResend: item.state == .failed || item.state == .bounced)
+                    lastError: item.lastError ?? "", held: item.heldReason, canResend: item.state == .failed || item.state == .bounced)
             },
             empty: slice.isEmpty,
             nextPage: items.count > pageNumber * 50 ? "/admin/outbox?page=\(pageNumber + 1)" + (state.map { "&state=\($0.rawValue)" } ?? "") : nil)))
@@ -35,7 +35,7 @@ extension WebSite {
             item: OutboxItemView.Item(
                 id: item.id, ticketId: item.ticketId, state: item.state.rawValue, attempts: attempts.count,
                 recipients: item.recipients.joined(separator: ", "), envelopeFrom: item.envelopeFrom,
-                lastError: item.lastError ?? "", held: item.heldReason ?? "", next: item.nextAttemptAt.map(Self.displayTime) ?? "—",
+                lastError: item.lastError ?? "", held: item.heldReason, next: item.nextAttemptAt.map(Self.displayTime) ?? "—",
                 sent: item.sentAt.map(Self.displayTime) ?? "—", systemPurpose: item.purpose),
             canResend: item.state == .failed || item.state == .bounced,
             attemptRows: attempts.map { attempt in

@@ -1,0 +1,47 @@
+import Foundation
+import MailroomCore
+import MailroomStore
+import MailroomTestSupport
+import Testing
+
+/// The outbox pages count every attempt (issue 27): a reply that went out at its second try shows
+/// two, though the row's own count (for the retry policy) holds only the failure.
+@Suite struct OutboxAttemptCountTests {
+    @Test func sentMailCountsTheAttemptThatDeliveredIt() async throws {
+        try await withSite { browser, api, store in
+            try await makeUser(api, role: .admin, email: "ada@example.com")
+            let created = try await api.call(.post, "/api/v1/accounts", json: validAccountJSON())
+            let id = try #require(created.string("id"), "\(created.text)")
+            let account = try #require(try await store.accounts.find(id: id))
+            let ticket = try await store.ingest.ingest(
+                InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: "Where is my parcel?",
+                            from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
+                raw: [1], account: account, position: nil)
+            let ticketId = try #require(ticket.ticketId)
+            let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
+                                    from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
+                                    date: nil, text: "On it.", html: nil)
+            let (_, queued) = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticketId, sendingAccountId: id,
+                                                             envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+            let now = Date()
+            var claimed = try #require(try await store.outbox.claimDue(owner: "t", limit: 10, leaseSeconds: 60, now: now).first)
+            #expect(claimed.id == queued.id)
+            let failure = OutboxAttempt(outboxId: claimed.id, attemptedAt: now, outcome: .failed, replyCode: 421, enhancedStatus: "4.3.2",
+                                        text: "try later", errorClass: nil, policy: nil, nextAttemptAt: now)
+            #expect(try await store.outbox.record(failure, item: claimed, state: .retrying, owner: "t", escalateOnFailure: false, now: now))
+            claimed = try #require(try await store.outbox.claimDue(owner: "t", limit: 10, leaseSeconds: 60, now: now.addingTimeInterval(1)).first)
+            let success = OutboxAttempt(outboxId: claimed.id, attemptedAt: now.addingTimeInterval(1), outcome: .sent, replyCode: 250,
+                                        enhancedStatus: "2.0.0", text: "queued as 42", errorClass: nil, policy: nil, nextAttemptAt: nil)
+            #expect(try await store.outbox.record(success, item: claimed, state: .sent, owner: "t", escalateOnFailure: false,
+                                                  now: now.addingTimeInterval(1)))
+            #expect(try await store.outbox.item(id: queued.id)?.attempts == 1, "the row counts failures, for the retry policy")
+            #expect(try await store.outbox.attemptCounts(outboxIds: [queued.id]) == [queued.id: 2])
+
+            try await browser.signIn("ada@example.com", "password-123")
+            let entry = try await browser.get("/admin/outbox/\(queued.id)")
+            #expect(entry.text.contains("State <strong>sent</strong> · 2 attempt(s)"), "\(entry.text)")
+            let list = try await browser.get("/admin/outbox?state=sent")
+            #expect(list.text.contains("<td>sent</td><td>2</td>"), "\(list.text)")
+        }
+    }
+}
