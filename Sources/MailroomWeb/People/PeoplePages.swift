@@ -393,7 +393,7 @@ extension WebSite {
         let session = try self.session(request, context, role: .admin)
         let events = try await people.auditEvents(limit: 500)
         let rows = events.map { event in
-            AuditView.Row(at: ISO8601.format(event.at), actor: event.actorName, action: event.action,
+            AuditView.Row(at: WebSite.displayTime(event.at), actor: event.actorName, action: event.action,
                           target: [event.targetType, event.targetId ?? ""].filter { !$0.isEmpty }.joined(separator: " "),
                           details: event.details.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: ", "))
         }
