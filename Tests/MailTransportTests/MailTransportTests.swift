@@ -172,6 +172,8 @@ import Testing
         }
         #expect(ErrorWords.isRaw("The operation could not be completed. (x error 1.)"))
         #expect(ErrorWords.isRaw("PSQLError(code: server)"))
+        struct OwnWords: Error, CustomStringConvertible { var description: String { "the token endpoint refused the refresh token" } }
+        #expect(ErrorWords.describe(OwnWords()) == "the token endpoint refused the refresh token")
     }
 }
 
