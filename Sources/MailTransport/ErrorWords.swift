@@ -25,8 +25,18 @@ public enum ErrorWords {
         case is DecodingError:
             return "stored data could not be read (the log has the details)"
         default:
-            return describe(typeName: String(reflecting: type(of: error)), text: "\(error)")
+            let typeName = String(reflecting: type(of: error))
+            // Mailroom's own errors (an OAuth2 refusal) describe themselves in words: kept.
+            if let text = (error as? any CustomStringConvertible)?.description, !text.isEmpty, !isRaw(text), !isLibrary(typeName) {
+                return text
+            }
+            return describe(typeName: typeName, text: "\(error)")
         }
+    }
+
+    private static func isLibrary(_ typeName: String) -> Bool {
+        ["PSQLError", "PostgresError", "SQLiteError", "NIOSSL", "BoringSSL", "NIOConnectionError", "NIOCore", "NIOPosix", "NSError"]
+            .contains { typeName.contains($0) }
     }
 
     /// For errors of modules this one cannot import (the database driver), by their type's name.
@@ -41,7 +51,7 @@ public enum ErrorWords {
 
     /// True when text would show a library's inner workings to a person.
     public static func isRaw(_ text: String) -> Bool {
-        let markers = ["NIOSSL", "BoringSSL", "PSQLError", "The operation could not be completed", "NIOCore.", "IOError(",
+        let markers = ["NIOSSL", "BoringSSL", "PSQLError", "The operation could not be completed", "Error Domain=", "NIOCore.", "IOError(",
                        "NIOConnectionError", "ChannelError", "errno:", "OPENSSL_internal", "SSL routines"]
         return markers.contains { text.contains($0) }
     }

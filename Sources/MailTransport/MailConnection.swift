@@ -105,12 +105,36 @@ public final class MailConnection: Sendable {
         if let handshake {
             do {
                 try await connection.awaitHandshake(handshake)
+            } catch let error as MailTransportError where error.tlsReason?.code == "handshake" {
+                await connection.close()
+                // A server on a plain port often resets the connection on the ClientHello before its
+                // greeting is read: a second, plain connection tells whether the port greets in text.
+                if await speaksPlainText(endpoint, address: address) { throw MailTransportError.tls(.plainPort) }
+                throw error
             } catch {
                 await connection.close()
                 throw error
             }
         }
         return connection
+    }
+
+    /// After a failed implicit-TLS handshake: whether the port greets in plain text (IMAP, POP3, SMTP).
+    static func speaksPlainText(_ endpoint: MailEndpoint, address: SocketAddress) async -> Bool {
+        var probe = endpoint
+        probe.security = .none
+        probe.connectionTimeout = min(endpoint.connectionTimeout, .seconds(3))
+        guard let plain = try? await connect(to: probe, address: address, implicitTLS: false) else { return false }
+        let received = try? await plain.receive(timeout: probe.connectionTimeout, step: "greeting")
+        await plain.close()
+        guard let buffer = received ?? nil else { return false }
+        return isPlainGreeting(Array(buffer.readableBytesView.prefix(16)))
+    }
+
+    /// "* OK", "* PREAUTH", "* BYE" (IMAP), "+OK", "-ERR" (POP3), "220", "421" (SMTP).
+    static func isPlainGreeting(_ bytes: [UInt8]) -> Bool {
+        let text = String(decoding: bytes, as: UTF8.self)
+        return ["* OK", "* PREAUTH", "* BYE", "+OK", "-ERR", "220", "421"].contains { text.hasPrefix($0) }
     }
 
     /// Plain connection, no TLS (for STARTTLS and for probes).

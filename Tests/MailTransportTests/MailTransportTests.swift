@@ -138,6 +138,23 @@ import Testing
         #expect(!ErrorWords.isRaw(old.message))
     }
 
+    @Test func plainGreetingsAreRecognised() {
+        for greeting in ["* OK Dovecot ready.", "+OK POP3 ready", "220 mail.example.com ESMTP", "* PREAUTH hi"] {
+            #expect(MailConnection.isPlainGreeting(Array(greeting.utf8)), "\(greeting)")
+        }
+        #expect(!MailConnection.isPlainGreeting([0x16, 0x03, 0x03, 0x00, 0x40]))
+    }
+
+    /// A server that resets the connection on the ClientHello, before its greeting is read.
+    @Test func aPlainServerThatResetsOnTheClientHelloIsStillAPlainPort() async throws {
+        let server = try await ScriptedServer(greeting: .init("* OK plain IMAP here\r\n", close: false)) { _ in .init("", close: true) }
+        defer { Task { await server.stop() } }
+        let error = await #expect(throws: MailTransportError.self) {
+            _ = try await MailConnection.connect(to: MailEndpoint(host: "127.0.0.1", port: server.port, security: .tls, connectionTimeout: .seconds(2)))
+        }
+        #expect(error?.kind == .tls)
+    }
+
     @Test func theProtocolsTLSPortIsNamed() {
         #expect(TLSFailureReason.plainPortMessage(protocolName: "imap") == "this port does not speak TLS: try STARTTLS or none, or port 993")
         #expect(TLSFailureReason.plainPortMessage(protocolName: "pop3").hasSuffix("port 995"))
@@ -155,6 +172,8 @@ import Testing
         }
         #expect(ErrorWords.isRaw("The operation could not be completed. (x error 1.)"))
         #expect(ErrorWords.isRaw("PSQLError(code: server)"))
+        struct OwnWords: Error, CustomStringConvertible { var description: String { "the token endpoint refused the refresh token" } }
+        #expect(ErrorWords.describe(OwnWords()) == "the token endpoint refused the refresh token")
     }
 }
 

@@ -93,8 +93,8 @@ extension WebSite {
             state: status.state.rawValue, stateLabel: Self.stateLabel(status.state), message: status.message,
             signedIn: current != nil,
             signedInAddress: status.signedInAddress ?? "",
-            refreshedAt: status.refreshedAt.map(ISO8601.format) ?? "",
-            expiresAt: status.expiresAt.map(ISO8601.format) ?? "",
+            refreshedAt: status.refreshedAt.map(WebSite.displayTime) ?? "",
+            expiresAt: status.expiresAt.map(WebSite.displayTime) ?? "",
             scopes: status.scopes.joined(separator: " "),
             redirectURI: try await oauth2SignIn.redirectURI(request: request)))
     }

@@ -397,7 +397,7 @@ extension WebSite {
         let rows = events.map { event in
             let names = event.targetType == "account" ? accounts : users
             let target = event.targetId.map { names[$0] ?? "\(event.targetType) \($0) (deleted)" } ?? ""
-            return AuditView.Row(at: ISO8601.format(event.at), actor: event.actorName, action: AuditWording.action(event.action),
+            return AuditView.Row(at: WebSite.displayTime(event.at), actor: event.actorName, action: AuditWording.action(event.action),
                                  code: event.action, target: target, details: AuditWording.details(event.details))
         }
         return try render(page(session, title: "Audit trail", section: "audit", AuditView(events: rows)))
