@@ -92,7 +92,7 @@ public enum MailroomApplication {
         let (database, store) = try await openStore(configuration, logger: logger)
         let status = AccountStatusBoard()
         let events = LiveEventHub()
-        let sender = OutboxSender(store: store, logger: logger, events: events)
+        let sender = OutboxSender(store: store, logger: logger, events: events, health: database.health)
         let eventRelay = LiveEventRelay(hub: events, database: database, logger: logger)
         let webhooks = WebhookSender(store: store, logger: logger)
         let noticeComposer = ReplyComposer(store: store)
@@ -102,8 +102,12 @@ public enum MailroomApplication {
         })
         let routing = RoutingStep(store: store, logger: logger, service: routingService, onQueued: { sender.wake() },
                                   onWebhook: { webhooks.wake() })
-        let pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: logger,
-                                      onBatchCommit: { batch in await routing.run(after: batch) })
+        let pipeline = {
+            var pipeline = IngestPipeline(store: store.ingest, settings: store.settings, logger: logger,
+                                          onBatchCommit: { batch in await routing.run(after: batch) })
+            pipeline.health = database.health
+            return pipeline
+        }()
         let exchangeNotifications = ExchangeNotificationInbox()
         let fetchers = FetcherSupervisor(store: store, pipeline: pipeline, status: status, logger: logger,
                                          exchangeNotifications: exchangeNotifications)
@@ -130,6 +134,7 @@ public enum MailroomApplication {
         }
         webDependencies.web = configuration.web
         await OAuth2RefreshPacer.shared.setRate(configuration.oauth2RefreshRate)
+        webDependencies.storageHealth = database.health
         // Shown in the log only while no administrator exists (checked once the schema is current).
         let setupCode = SetupCode.make()
         webDependencies.setupCode = setupCode
@@ -139,7 +144,9 @@ public enum MailroomApplication {
             server: configuration.httpLimits.server,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "Mailroom"),
             services: [fetchers, sender, routingService, webhooks, eventRelay,
-                       OAuth2RefreshService(store: store.accounts.oauth2, logger: logger)],
+                       OAuth2RefreshService(store: store.accounts.oauth2, logger: logger),
+                       DiskSpaceWatcher(path: configuration.dataDirectory, minimumFreeBytes: configuration.minimumFreeBytes,
+                                        health: database.health, logger: logger)],
             onServerRunning: { _ in
                 logger.info("mailroom is serving", metadata: [
                     "http": "\(configuration.httpHost):\(configuration.httpPort)", "database": "\(configuration.database)",

@@ -18,6 +18,8 @@ public struct MailroomConfiguration: Sendable {
     public var web = WebSettings()
     /// `MAILROOM_OAUTH2_REFRESH_RATE`: token refreshes per second this node asks of a provider, at most.
     public var oauth2RefreshRate: Double = 10
+    /// `MAILROOM_MIN_FREE_MB` (64): below this much free space on the data directory's file system, new work is refused.
+    public var minimumFreeBytes: Int64 = 64 << 20
 
     public static let defaultDataDirectory = "./mailroom-data"
     public static let defaultHTTP = "127.0.0.1:8080"
@@ -45,6 +47,12 @@ public struct MailroomConfiguration: Sendable {
                 }
                 web.apiRateLimit = limit
             }
+        }
+        if let text = environment["MAILROOM_MIN_FREE_MB"].nonEmpty {
+            guard let megabytes = Int64(text), megabytes >= 0, megabytes <= 1 << 20 else {
+                throw ConfigurationError("MAILROOM_MIN_FREE_MB must be a number of megabytes from 0 to 1048576, not '\(text)'")
+            }
+            minimumFreeBytes = megabytes << 20
         }
         if let text = environment["MAILROOM_SIGNIN_LIMITS"].nonEmpty {
             let parts = text.split(separator: "/").compactMap { Int($0) }

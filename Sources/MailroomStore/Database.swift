@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import MailroomCore
 import NIOCore
 import NIOPosix
 import PostgresKit
@@ -44,6 +45,8 @@ public enum SQLDialectKind: Sendable {
 
 public struct DatabaseError: Error, CustomStringConvertible, Sendable {
     public let description: String
+    /// SQLite's result code, when SQLite refused.
+    var sqliteCode: Int32? = nil
 
     static func badURL(_ message: String) -> DatabaseError { DatabaseError(description: "invalid database URL: \(message)") }
 }
@@ -60,6 +63,20 @@ public final class MailroomDatabase: Sendable {
     /// SQLite only: commits made with `durable` (for tests).
     let durableCommits = Atomic<Int>(0)
     let logger: Logger
+
+    /// PostgreSQL: how long a call waits for a pooled connection before it fails as "database
+    /// unreachable" (see ``leased(_:within:_:)``).
+    public var leaseTimeout: Duration { Duration.seconds(Double(leaseTimeoutMilliseconds.load(ordering: .relaxed)) / 1000) }
+    let leaseTimeoutMilliseconds = Atomic<Int>(20_000)
+
+    /// Changes ``leaseTimeout`` (tests make it short).
+    public func setLeaseTimeout(_ timeout: Duration) {
+        leaseTimeoutMilliseconds.store(Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000),
+                                       ordering: .relaxed)
+    }
+
+    /// Whether the database answers and its disk has room; reported on every call that fails for that reason.
+    public let health = StorageHealth()
 
     /// SQLite only: where raw mail is kept (see ``BlobPacks``); nil for PostgreSQL, which keeps it in its `blobs` table.
     public let blobPacks: BlobPacks?
@@ -142,7 +159,17 @@ public final class MailroomDatabase: Sendable {
     }
 
     /// Runs statements outside an explicit transaction (each statement commits on its own).
-    public func withConnection<T: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            let result = try await uncheckedConnection(body)
+            health.databaseAnswered()
+            return result
+        } catch {
+            throw noted(Self.translated(error))
+        }
+    }
+
+    private func uncheckedConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let connection, let lock, _):
             let db = DirectSQLiteDatabase(handle: connection, logger: logger, packs: blobPacks)
@@ -150,7 +177,7 @@ public final class MailroomDatabase: Sendable {
                 try await lock.withLock { try await body(db) }
             }
         case .postgres(let client):
-            return try await client.withConnection { connection in
+            return try await Self.leased(client, within: leaseTimeout) { connection in
                 try await body(connection.sql(queryLogLevel: nil))
             }
         }
@@ -163,7 +190,17 @@ public final class MailroomDatabase: Sendable {
     /// on the server after its ingest). SQLite otherwise commits with `synchronous = NORMAL`: safe
     /// against a crash of the process, but the last commits before a power failure may roll back.
     /// PostgreSQL commits are always durable.
-    public func transaction<T: Sendable>(durable: Bool = false, _ body: @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(durable: Bool = false, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+        do {
+            let result = try await uncheckedTransaction(durable: durable, body)
+            health.databaseAnswered()
+            return result
+        } catch {
+            throw noted(Self.translated(error))
+        }
+    }
+
+    private func uncheckedTransaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let connection, let lock, let checkpointer):
             let db = DirectSQLiteDatabase(handle: connection, logger: logger, packs: blobPacks)
@@ -185,7 +222,7 @@ public final class MailroomDatabase: Sendable {
                 }
             }
         case .postgres(let client):
-            return try await client.withConnection { connection in
+            return try await Self.leased(client, within: leaseTimeout) { connection in
                 try await Self.inTransaction(connection.sql(queryLogLevel: nil), begin: "BEGIN", body)
             }
         }

@@ -212,7 +212,7 @@ final class SQLiteHandle: @unchecked Sendable {
 
     private func error(_ status: Int32, db: OpaquePointer) -> DatabaseError {
         let message = sqlite_nio_sqlite3_errmsg(db).map { String(cString: $0) } ?? "unknown error"
-        return DatabaseError(description: "SQLite error \(status): \(message)")
+        return DatabaseError(description: "SQLite error \(status): \(message)", sqliteCode: status)
     }
 
     private func finalizeAll() {

@@ -20,6 +20,8 @@ public struct IngestPipeline: Sendable {
     let parseTimeout: Duration
     /// Called after each commit with its committed messages, in order (routing and live events hook in here).
     let afterCommit: @Sendable ([CommittedMessage]) async -> Void
+    /// While it reports the disk full, batches are refused before anything is written (the mail stays on its server).
+    public var health: StorageHealth?
 
     public init(store: any IngestRepository, settings: (any SettingsRepository)? = nil, logger: Logger, parseTimeout: Duration = .seconds(30),
                 afterCommit: @escaping @Sendable (IngestOutcome, Account) async -> Void = { _, _ in }) {
@@ -172,6 +174,7 @@ public struct IngestPipeline: Sendable {
         let account = batch.account
         defer { for part in batch.parts { part.parses.finish() } }
         guard !messages.isEmpty else { return IngestBatchResult(outcomes: []) }
+        if let refusal = health?.writeRefusal { throw refusal }
         let limit = account.incoming.maxMessageBytes
         // All of each part at once (one wake-up, not one per message): the transaction needs every message anyway.
         var results: [ParallelParse<ParsedMail>.Result?] = []

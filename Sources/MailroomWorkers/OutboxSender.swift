@@ -29,6 +29,8 @@ public actor OutboxSender: Service {
     let leaseSeconds: TimeInterval
     /// Where a final failure is announced, so the agent's screen shows it at once.
     private let events: any LiveEventPublisher
+    /// No round while it reports the disk full: a message sent whose outcome cannot be recorded would go out twice.
+    private let health: StorageHealth?
 
     /// - Parameters:
     ///   - owner: this node's name; a restarted node takes back the rows its previous process held.
@@ -37,8 +39,9 @@ public actor OutboxSender: Service {
     public init(store: some RepositoryProvider, logger: Logger, owner: String = ProcessInfo.processInfo.hostName,
                 batchSize: Int = 100, idleWait: Duration = .seconds(1), connectionsPerAccount: Int = 2,
                 unrecordedPerConnection: Int = 32, leaseSeconds: TimeInterval = 300,
-                events: any LiveEventPublisher = NoLiveEvents()) {
+                events: any LiveEventPublisher = NoLiveEvents(), health: StorageHealth? = nil) {
         self.store = store.repositories
+        self.health = health
         self.events = events
         self.connectionsPerAccount = max(1, connectionsPerAccount)
         self.unrecordedPerConnection = max(0, unrecordedPerConnection)
@@ -71,6 +74,7 @@ public actor OutboxSender: Service {
     /// Claims and sends one batch, and returns when every outcome is recorded; returns how many rows it took.
     @discardableResult
     public func sendDue(now: Date = Date()) async -> Int {
+        if health?.writeRefusal != nil { return 0 }
         let run = SendRun(window: unrecordedPerConnection)
         let writer = startWriter(run)
         let batch = await prepareBatch(now: now)
@@ -85,6 +89,7 @@ public actor OutboxSender: Service {
     /// batch to the next; returns how many rows it took. Every outcome is recorded when it returns.
     @discardableResult
     public func sendAllDue() async -> Int {
+        if health?.writeRefusal != nil { return 0 }
         let run = SendRun(window: unrecordedPerConnection)
         let writer = startWriter(run)
         var total = 0
@@ -117,7 +122,7 @@ public actor OutboxSender: Service {
     private static func write(_ group: [OutboxOutcome], store: Repositories, owner: String, logger: Logger,
                               events: any LiveEventPublisher) async {
         do {
-            let recorded = try await store.outbox.record(group, owner: owner)
+            let recorded = try await recordWhenReachable(group, store: store, owner: owner, logger: logger)
             let failed = group.filter { $0.state == .failed && recorded.contains($0.item.id) }
             if !failed.isEmpty { await announceFailures(failed, store: store, events: events) }
             if recorded.count < group.count {
@@ -131,6 +136,31 @@ public actor OutboxSender: Service {
         } catch {
             // The row stays leased and is sent again once the lease lapses: the one duplicate possible.
             logger.error("cannot record a send attempt", metadata: ["outbox": "\(group.first?.item.id ?? "")", "error": "\(error)"])
+        }
+    }
+
+    /// How long an outcome is kept and tried again while the database does not answer (a restart):
+    /// well within the lease, so the row is recorded as sent instead of going out again once the
+    /// lease lapses.
+    static let recordRetryLimit: Duration = .seconds(60)
+
+    /// Records a group, trying again while the database is unreachable (the outcomes wait in
+    /// memory; the connections wait for them, so no more is sent meanwhile).
+    private static func recordWhenReachable(_ group: [OutboxOutcome], store: Repositories, owner: String,
+                                            logger: Logger) async throws -> Set<String> {
+        let deadline = ContinuousClock.now + recordRetryLimit
+        var pause = Duration.milliseconds(100)
+        while true {
+            do {
+                return try await store.outbox.record(group, owner: owner)
+            } catch let error as StoreUnavailable where error.reason == .databaseUnreachable && ContinuousClock.now < deadline {
+                if pause == .milliseconds(100) {
+                    logger.warning("the database is not reachable; keeping send outcomes until it answers",
+                                   metadata: ["rows": "\(group.count)", "detail": "\(error.detail)"])
+                }
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(2))
+            }
         }
     }
 

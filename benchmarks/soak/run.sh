@@ -51,7 +51,11 @@ fi
 
 state=$(mktemp -d /tmp/mailroom-soak-state.XXXXXX)
 chmod 755 "$state"
+# The machine's load over the run (other work on it shows in the figures).
+( while sleep 30; do echo "$(date -u +%FT%TZ) $(cut -d' ' -f1-3 /proc/loadavg)"; done ) > "$out/loadavg.txt" &
+sampler=$!
 cleanup() {
+    kill "$sampler" 2>/dev/null || true
     [ -f "$state/sink.pid" ] && kill "$(cat "$state/sink.pid")" 2>/dev/null || true
     scripts/services/dovecot stop "$state/dovecot" >/dev/null 2>&1 || true
     scripts/services/postgres stop "$state/postgres" >/dev/null 2>&1 || true

@@ -350,10 +350,11 @@ class Phase:
         write = self.api.call("POST", f"/api/v1/tickets/{ticket}/replies", {"text": "written while the disk is full"}) if ticket else (None, None)
         status = self.api.call("GET", f"/api/v1/accounts/{self.account_ids[0]}/status")
         health = self.api.call("GET", "/healthz")
+        ready = self.api.call("GET", "/readyz")
         self.notes.append({"diskFull": {"replyStatus": write[0], "replyAnswer": write[1], "accountStatus": status[1],
-                                        "healthz": health[0]}})
-        self.event(f"while full: a reply answered {write[0]}, /healthz {health[0]}, account 0's last error: "
-                   f"{(status[1] or {}).get('lastError')}")
+                                        "healthz": health[0], "readyz": ready[0], "readyzAnswer": ready[1]}})
+        self.event(f"while full: a reply answered {write[0]} {write[1]}, /healthz {health[0]}, /readyz {ready[0]} {ready[1]}, "
+                   f"account 0's last error: {(status[1] or {}).get('lastError')}")
         time.sleep(seconds / 2)
         os.remove(fill)
         for path in chunks:

@@ -90,7 +90,8 @@ public enum AccountValidator {
     }
 
     static func validate(_ incoming: IncomingServer) -> [FieldError] {
-        guard incoming.protocol != .none else { return [] }
+        // Without a protocol the server's settings are unused, but what the API document states of them still holds.
+        guard incoming.protocol != .none else { return validatePort(incoming.connection, prefix: "incoming") }
         var errors = validate(incoming.connection, prefix: "incoming", kind: ConnectionKind(incoming.protocol.rawValue))
         func check(_ condition: Bool, _ field: String, _ message: String) {
             if !condition { errors.append(FieldError("incoming.\(field)", message)) }
@@ -119,12 +120,17 @@ public enum AccountValidator {
     }
 
     static func validate(_ outgoing: OutgoingServer) -> [FieldError] {
-        guard outgoing.protocol != .none else { return [] }
+        guard outgoing.protocol != .none else { return validatePort(outgoing.connection, prefix: "outgoing") }
         var errors = validate(outgoing.connection, prefix: "outgoing", kind: ConnectionKind(outgoing.protocol.rawValue))
         if let folder = outgoing.sentFolder, folder.count > 255 {
             errors.append(FieldError("outgoing.sentFolder", "must be at most 255 characters"))
         }
         return errors
+    }
+
+    static func validatePort(_ connection: ServerConnection, prefix: String) -> [FieldError] {
+        guard let port = connection.port, !portRange.contains(port) else { return [] }
+        return [FieldError("\(prefix).port", "must be between 1 and 65535")]
     }
 
     /// How a protocol names its server: host and port, an EWS endpoint URL, or Graph's base URL.

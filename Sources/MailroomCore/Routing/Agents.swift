@@ -24,6 +24,10 @@ public struct AgentPresence: Sendable, Equatable, Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        // Checked whatever the state, as the API document states it (a reason with another state is then dropped).
+        if let reason, reason.count > Self.maxReasonLength {
+            throw DomainError.invalid([FieldError("reason", "must be at most \(Self.maxReasonLength) characters")])
+        }
         self.init(try c.decode(PresenceState.self, forKey: .state),
                   reason: reason.flatMap { $0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty ? nil : $0 })
     }

@@ -61,6 +61,11 @@ public struct APIError: Error, Sendable, CustomStringConvertible {
             }
         case let error as DecodingError:
             return .invalid([FieldError(error)])
+        case let error as StoreUnavailable:
+            var answer = APIError(.serviceUnavailable, code: error.reason == .diskFull ? "disk_full" : "database_unavailable",
+                                  message: error.message)
+            answer.retryAfterSeconds = error.retryAfterSeconds
+            return answer
         case let error as any HTTPResponseError:
             let status = error.status
             switch status {

@@ -40,6 +40,8 @@ public struct WebDependencies: Sendable {
     public var resetLimiter = SignInLimiter(limits: .init(perAddress: 3, perClient: 20, window: 3_600))
     /// Hands Graph change notifications to the fetchers that subscribed; nil: the route answers 404.
     public var exchangeNotifications: ExchangeNotificationInbox?
+    /// Whether the disk has room and the database answers: `/readyz`, the status page, and new work refused while the disk is full.
+    public var storageHealth = StorageHealth()
 
     public init(store: some RepositoryProvider, adminToken: String?, metricsText: @escaping @Sendable () -> String,
                 status: AccountStatusBoard = AccountStatusBoard(),
@@ -81,8 +83,20 @@ public enum APIRouter {
         let routeMethods = RouteMethods()
         router.add(middleware: MethodNotAllowedMiddleware(routes: routeMethods))
 
+        router.add(middleware: DiskFullMiddleware(health: dependencies.storageHealth))
+
         router.get("healthz") { _, _ in
             JSONResponse(["status": "ok"])
+        }
+        // Readiness: 503 with the condition in words while the disk is full or the database does not answer.
+        router.get("readyz") { request, context -> Response in
+            guard let problem = dependencies.storageHealth.problems.first else {
+                return try JSONResponse(["status": "ready"]).response(from: request, context: context)
+            }
+            var answer = try JSONResponse(["status": problem.reason.rawValue, "message": problem.message], status: .serviceUnavailable)
+                .response(from: request, context: context)
+            answer.headers[.retryAfter] = String(problem.retryAfterSeconds)
+            return answer
         }
         router.get("metrics") { _, _ in
             Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -13,7 +13,10 @@ struct ErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch {
             if let apiError = APIError.from(error) {
-                if apiError.status.code >= 500 { context.logger.error("request failed", metadata: ["error": "\(apiError)"]) }
+                // A 503 (the database or the disk, logged by ErrorStatusMiddleware) is not a failure of the server's code.
+                if apiError.status.code >= 500, apiError.status != .serviceUnavailable {
+                    context.logger.error("request failed", metadata: ["error": "\(apiError)"])
+                }
                 return apiError.response()
             }
             context.logger.error("request failed with an unexpected error", metadata: [
@@ -86,6 +89,10 @@ struct ErrorStatusMiddleware: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch {
+            if let unavailable = error as? StoreUnavailable {
+                // Logged with the driver's words; the client gets only the reason.
+                context.logger.warning("request refused: \(unavailable.reason.rawValue)", metadata: ["detail": "\(unavailable.detail)"])
+            }
             throw APIError.from(error) ?? error
         }
     }

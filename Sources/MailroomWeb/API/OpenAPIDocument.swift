@@ -30,6 +30,9 @@ public enum OpenAPIDocument {
 
     static let operations: [Operation] = [
         .init(method: "get", path: "/healthz", summary: "Liveness: 200 when the server is up", access: .none),
+        .init(method: "get", path: "/readyz",
+              summary: "Readiness: 200 {status: ready}; 503 with Retry-After and {status, message} while the disk is full or the database is not reachable",
+              access: .none),
         .init(method: "get", path: "/metrics", summary: "Prometheus metrics (text format)", access: .none),
         .init(method: "get", path: "/api/v1/openapi.json", summary: "This document", access: .none),
         .init(method: "post", path: "/api/v1/auth/tokens", summary: "Sign in with email and password; answers a token",
@@ -600,7 +603,8 @@ public enum OpenAPIDocument {
         "tenant": {"type": ["string", "null"], "description": "Microsoft: tenant id or domain, or common, organizations, consumers"},
         "authorizationURL": {"type": ["string", "null"]}, "tokenURL": {"type": ["string", "null"]}, "revocationURL": {"type": ["string", "null"]},
         "introspectionURL": {"type": ["string", "null"]}, "userInfoURL": {"type": ["string", "null"]},
-        "scopes": {"type": "array", "items": {"type": "string"}}}},
+        "scopes": {"type": ["array", "string"], "items": {"type": "string"},
+          "description": "a list; a request may also give one string of scopes separated by spaces or commas (answers always list them)"}}},
       "OAuth2ProviderList": {"type": "object", "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/OAuth2Provider"}}}},
       "OAuth2Authorize": {"type": "object", "properties": {"url": {"type": "string"}, "redirectURI": {"type": "string"},
         "expiresAt": {"type": "string"}}},

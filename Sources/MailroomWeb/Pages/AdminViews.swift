@@ -303,4 +303,12 @@ struct StatusView: PageContent {
 
     let accounts: [Row]
     let empty: Bool
+    /// The disk is full or the database does not answer: shown above the table.
+    var storageProblem: StorageProblem? = nil
+
+    struct StorageProblem: TemplateView {
+        /// "disk full" or "database unreachable".
+        let status: String
+        let message: String
+    }
 }

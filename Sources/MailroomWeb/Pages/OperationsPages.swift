@@ -107,6 +107,10 @@ extension WebSite {
                                      needsSignIn: $0.state != .valid)
                 }))
         }
-        return try render(page(session, title: "Account status", section: "status", StatusView(accounts: rows, empty: rows.isEmpty)))
+        var view = StatusView(accounts: rows, empty: rows.isEmpty)
+        view.storageProblem = dependencies.storageHealth.problems.first.map {
+            StatusView.StorageProblem(status: $0.reason.rawValue, message: $0.message)
+        }
+        return try render(page(session, title: "Account status", section: "status", view))
     }
 }

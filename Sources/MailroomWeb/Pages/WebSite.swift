@@ -184,6 +184,13 @@ struct PageErrorMiddleware: RouterMiddleware {
                 return await errorPage(status: apiError.status, title: "Cannot show this page", message: apiError.message, request: request,
                                        context: context)
             }
+            if let unavailable = error as? StoreUnavailable {
+                context.logger.warning("page refused: \(unavailable.reason.rawValue)", metadata: ["detail": "\(unavailable.detail)"])
+                var page = errorPage(status: .serviceUnavailable, title: "Try again shortly", message: "Mailroom cannot show this page now: "
+                                     + unavailable.message + ".", context: context)
+                page.headers[.retryAfter] = String(unavailable.retryAfterSeconds)
+                return page
+            }
             context.logger.error("page failed", metadata: ["error": "\(String(reflecting: type(of: error)))", "path": "\(WebSite.loggablePath(request.uri.path))"])
             return await errorPage(status: .internalServerError, title: "Something went wrong",
                                    message: "The server failed to show this page; its log says why.", request: request, context: context)
