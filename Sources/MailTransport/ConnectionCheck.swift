@@ -16,8 +16,43 @@ public struct ConnectionCheckStep: Sendable, Hashable, Codable {
     public var tlsReason: String?
     public var replyCode: Int?
     public var enhancedStatus: String?
+    /// The step in words for people ("Sign in"); `name` stays the identifier programs match on.
+    public var label: String?
+
+    public init(name: String, outcome: Outcome, durationMilliseconds: Int, message: String? = nil, errorKind: String? = nil,
+                tlsReason: String? = nil, replyCode: Int? = nil, enhancedStatus: String? = nil) {
+        self.name = name
+        self.outcome = outcome
+        self.durationMilliseconds = durationMilliseconds
+        self.message = message
+        self.errorKind = errorKind
+        self.tlsReason = tlsReason
+        self.replyCode = replyCode
+        self.enhancedStatus = enhancedStatus
+        self.label = Self.label(for: name)
+    }
 
     public var ok: Bool { outcome == .ok }
+
+    /// The words for a step's identifier; an identifier without words of its own is shown as it is.
+    public static func label(for name: String) -> String {
+        switch name {
+        case "resolve": "Find the server"
+        case "connect": "Connect"
+        case "tls": "Secure the connection (TLS)"
+        case "greeting": "Server greeting"
+        case "starttls": "Switch to TLS (STARTTLS)"
+        case "ehlo": "Introduce to the server (EHLO)"
+        case "authenticate": "Sign in"
+        case "openFolder": "Open the folder"
+        case "token": "Get an access token"
+        case "credentials": "Check the credentials"
+        case "mailbox": "Open the mailbox"
+        case "folder": "Open the folder"
+        case "send": "Send mail"
+        default: name
+        }
+    }
 }
 
 /// The answer of a connection check, for the API's "test connection".

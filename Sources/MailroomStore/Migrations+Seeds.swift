@@ -26,4 +26,13 @@ let seedsMigrations: [Migration] = [
             """,
         ]
     },
+    Migration(version: 62, name: "account images leave storage when no account holds them") { _ in
+        [
+            // Set while only uploads hold a blob (as `quarantine_only` for quarantine entries): a
+            // message or outgoing mail stored from the same bytes clears it, and then removing an
+            // account's image leaves the bytes alone. Blobs stored before stay held (FALSE).
+            "ALTER TABLE blobs ADD COLUMN upload_only BOOLEAN NOT NULL DEFAULT FALSE",
+            "CREATE INDEX uploads_sha256 ON uploads (sha256)",
+        ]
+    },
 ]

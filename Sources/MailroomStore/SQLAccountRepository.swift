@@ -43,14 +43,22 @@ public struct SQLAccountRepository: AccountRepository {
         account.updatedAt = Date()
         let row = try AccountRow(account, secrets: secrets)
         let stored = account
-        try await database.transaction { db in
+        let postgres = database.kind == .postgres
+        let named = Set(account.inlineImages.map(\.uploadId))
+        let unheld = try await database.transaction { db -> [SQLUploadRelease.Unheld] in
             try await Self.checkUnique(stored, in: db)
+            let before = try await SQLUploadRelease.uploadIds(ofAccount: stored.id, postgres: postgres, db: db)
+            try await SQLUploadRelease.holdUploads(named.subtracting(before), postgres: postgres, db: db)
             try await db.raw("""
                 UPDATE accounts SET key = \(bind: row.key), name = \(bind: row.name), active = \(bind: row.active),
                     config = \(bind: row.config), secrets = \(bind: row.secrets), updated_at = \(bind: row.updatedAt)
                 WHERE id = \(bind: row.id)
                 """).run()
+            // A deleted account names nothing any more (its images went when it was deleted).
+            return stored.deletedAt != nil ? [] : try await SQLUploadRelease.release(before.subtracting(named), leftBy: stored.id,
+                                                                                     postgres: postgres, db: db)
         }
+        SQLUploadRelease.erase(unheld, database: database, accountId: account.id)
         guard let updated = try await find(id: account.id) else { throw DomainError.notFound("account \(account.id)") }
         return updated
     }
@@ -69,18 +77,21 @@ public struct SQLAccountRepository: AccountRepository {
 
     public func delete(id: String, at date: Date) async throws {
         let millis = Timestamp.from(date)
-        let found = try await database.transaction { db -> Bool in
+        let postgres = database.kind == .postgres
+        let found = try await database.transaction { db -> [SQLUploadRelease.Unheld]? in
             let rows = try await db.raw("SELECT id FROM accounts WHERE id = \(bind: id) AND deleted_at IS NULL").all()
-            guard !rows.isEmpty else { return false }
+            guard !rows.isEmpty else { return nil }
+            let images = try await SQLUploadRelease.uploadIds(ofAccount: id, postgres: postgres, db: db)
             try await db.raw("""
                 UPDATE accounts SET deleted_at = \(bind: millis), active = \(bind: false), updated_at = \(bind: millis)
                 WHERE id = \(bind: id)
                 """).run()
             try await db.raw("UPDATE dispositions SET active = \(bind: false), updated_at = \(bind: millis) WHERE account_id = \(bind: id)").run()
             try await db.raw("UPDATE canned_answers SET active = \(bind: false), updated_at = \(bind: millis) WHERE account_id = \(bind: id)").run()
-            return true
+            return try await SQLUploadRelease.release(images, leftBy: id, postgres: postgres, db: db)
         }
-        guard found else { throw DomainError.notFound("account \(id)") }
+        guard let found else { throw DomainError.notFound("account \(id)") }
+        SQLUploadRelease.erase(found, database: database, accountId: id)
         try await SQLRuleRepository(database: database).disable(accountId: id)
         try await SQLRoutingStore(database: database).unlinkAccount(id, now: date)
         try await SQLRoutingStore(database: database).removeAccountFromCampaigns(id, now: date)

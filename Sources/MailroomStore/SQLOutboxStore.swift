@@ -374,7 +374,7 @@ public struct SQLOutboxStore: OutboxRepository {
         let upload = Upload(id: Identifier.make(at: now), sha256: sha256, filename: filename, contentType: contentType, size: data.count,
                             contentId: contentId, inline: inline, createdAt: now)
         try await database.transaction { db in
-            try await SQLRawMailStore.putBlob(data, sha256: sha256, db: db, now: now)
+            try await SQLRawMailStore.putBlob(data, sha256: sha256, forUpload: true, db: db, now: now)
             try await db.raw("""
                 INSERT INTO uploads (id, sha256, filename, content_type, size, content_id, inline, uploaded_by, created_at)
                 VALUES (\(bind: upload.id), \(bind: sha256), \(bind: filename), \(bind: contentType), \(bind: data.count),

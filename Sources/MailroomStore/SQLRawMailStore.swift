@@ -37,11 +37,13 @@ public struct SQLRawMailStore: Sendable {
     /// they were already written and synced before the transaction; without it they are appended and
     /// synced now, before the row that names them can commit. `forQuarantine`: only a quarantine
     /// entry holds them (so far), and discarding it may erase them.
+    /// `forUpload`: an uploaded file (`uploads`), which removing an account's image may erase while
+    /// nothing else holds the same bytes (`upload_only`).
     static func putBlob(_ bytes: [UInt8], sha256: String, stored: BlobLocation? = nil, forQuarantine: Bool = false,
-                        db: any SQLDatabase, now: Date) async throws {
+                        forUpload: Bool = false, db: any SQLDatabase, now: Date) async throws {
         guard let packs = (db as? DirectSQLiteDatabase)?.packs else {
-            try await db.run(forQuarantine ? Statements.putQuarantinedBlob : Statements.putBlob,
-                             .text(sha256), .int(bytes.count), .blob(bytes), .integer(Timestamp.from(now)))
+            let statement = forUpload ? Statements.putUploadedBlob : forQuarantine ? Statements.putQuarantinedBlob : Statements.putBlob
+            try await db.run(statement, .text(sha256), .int(bytes.count), .blob(bytes), .integer(Timestamp.from(now)))
             return
         }
         let location: BlobLocation
@@ -49,14 +51,18 @@ public struct SQLRawMailStore: Sendable {
             location = stored
         } else {
             if try await db.first(Statements.blobExists, .text(sha256)) != nil {
-                if !forQuarantine { try await db.run(Statements.holdBlob, .text(sha256)) }
+                if forUpload {
+                    try await db.run(Statements.holdBlobForUpload, .text(sha256))
+                } else if !forQuarantine {
+                    try await db.run(Statements.holdBlob, .text(sha256))
+                }
                 return
             }
             guard let written = try packs.write([bytes])[0] else { return }
             location = written
         }
-        try await db.run(forQuarantine ? Statements.putQuarantinedPackedBlob : Statements.putPackedBlob,
-                         .text(sha256), .int(bytes.count), .int(location.pack), .integer(location.offset), .integer(Timestamp.from(now)))
+        let statement = forUpload ? Statements.putUploadedPackedBlob : forQuarantine ? Statements.putQuarantinedPackedBlob : Statements.putPackedBlob
+        try await db.run(statement, .text(sha256), .int(bytes.count), .int(location.pack), .integer(location.offset), .integer(Timestamp.from(now)))
     }
 
     /// Reads a blob row's bytes: from its pack, or from `data` (PostgreSQL, and SQLite rows from before the packs).
@@ -75,8 +81,19 @@ public struct SQLRawMailStore: Sendable {
         // concurrent discard of another entry with the same bytes waits for this one and sees it.
         static let putBlob = FixedSQL("""
             INSERT INTO blobs (sha256, size, data, created_at, quarantine_only) VALUES (?, ?, ?, ?, FALSE)
-            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = FALSE WHERE blobs.quarantine_only
+            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = FALSE, upload_only = FALSE WHERE blobs.quarantine_only OR blobs.upload_only
             """)
+        // An upload holds its bytes against a quarantine discard; the update always runs, so that it
+        // takes PostgreSQL's row lock against a concurrent removal of an account's image.
+        static let putUploadedBlob = FixedSQL("""
+            INSERT INTO blobs (sha256, size, data, created_at, quarantine_only, upload_only) VALUES (?, ?, ?, ?, FALSE, TRUE)
+            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = FALSE
+            """)
+        static let putUploadedPackedBlob = FixedSQL("""
+            INSERT INTO blobs (sha256, size, data, pack, pack_offset, created_at, quarantine_only, upload_only) VALUES (?, ?, x'', ?, ?, ?, FALSE, TRUE)
+            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = FALSE
+            """)
+        static let holdBlobForUpload = FixedSQL("UPDATE blobs SET quarantine_only = FALSE WHERE sha256 = ?")
         static let putQuarantinedBlob = FixedSQL("""
             INSERT INTO blobs (sha256, size, data, created_at, quarantine_only) VALUES (?, ?, ?, ?, TRUE)
             ON CONFLICT (sha256) DO UPDATE SET quarantine_only = blobs.quarantine_only
@@ -84,13 +101,13 @@ public struct SQLRawMailStore: Sendable {
         /// SQLite only (an empty blob literal).
         static let putPackedBlob = FixedSQL("""
             INSERT INTO blobs (sha256, size, data, pack, pack_offset, created_at, quarantine_only) VALUES (?, ?, x'', ?, ?, ?, FALSE)
-            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = FALSE WHERE blobs.quarantine_only
+            ON CONFLICT (sha256) DO UPDATE SET quarantine_only = FALSE, upload_only = FALSE WHERE blobs.quarantine_only OR blobs.upload_only
             """)
         static let putQuarantinedPackedBlob = FixedSQL("""
             INSERT INTO blobs (sha256, size, data, pack, pack_offset, created_at, quarantine_only) VALUES (?, ?, x'', ?, ?, ?, TRUE)
             ON CONFLICT (sha256) DO NOTHING
             """)
-        static let holdBlob = FixedSQL("UPDATE blobs SET quarantine_only = FALSE WHERE sha256 = ? AND quarantine_only")
+        static let holdBlob = FixedSQL("UPDATE blobs SET quarantine_only = FALSE, upload_only = FALSE WHERE sha256 = ? AND (quarantine_only OR upload_only)")
         static let blobExists = FixedSQL("SELECT 1 AS found FROM blobs WHERE sha256 = ?")
         static let blobBySHA256 = FixedSQL("SELECT size, data, pack, pack_offset FROM blobs WHERE sha256 = ?")
     }

@@ -188,3 +188,20 @@ import Testing
         #expect(MailConnection.classify([(false, now - 100, now + 100), (false, now - 100, now + 100)], now: now) == .untrustedIssuer)
     }
 }
+
+/// A connection check's steps carry words for people beside the identifiers programs match on.
+@Suite struct ConnectionCheckLabelTests {
+    @Test func stepsKeepTheirIdentifierAndAddWords() throws {
+        let step = ConnectionCheckStep(name: "authenticate", outcome: .failed, durationMilliseconds: 12, message: "rejected")
+        let json = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(step)) as? [String: Any])
+        #expect(json["name"] as? String == "authenticate")
+        #expect(json["label"] as? String == "Sign in")
+        #expect(ConnectionCheckStep.label(for: "openFolder") == "Open the folder")
+        #expect(ConnectionCheckStep.label(for: "connect") == "Connect")
+        // A step without words of its own shows its identifier rather than nothing.
+        #expect(ConnectionCheckStep.label(for: "somethingNew") == "somethingNew")
+        // A report read back from JSON written before labels existed still decodes.
+        let old = #"{"name":"connect","outcome":"ok","durationMilliseconds":3}"#
+        #expect(try JSONDecoder().decode(ConnectionCheckStep.self, from: Data(old.utf8)).name == "connect")
+    }
+}

@@ -90,7 +90,10 @@ struct AccountFormBrowserTests {
                 try await h.click("#test-connection")
                 _ = try await h.driver.waitFor("#test-result .steps li", timeout: .seconds(60))
                 let report = try await h.text("#test-result")
-                #expect(report.contains("Connection test failed. Outgoing,"), "the heading names what failed: \(report)")
+                #expect(report.contains("Connection test failed. Outgoing, Connect"), "the heading names what failed: \(report)")
+                // The steps in words, not the JSON's identifiers ("resolve", "connect").
+                #expect(report.contains("Find the server ("), "\(report)")
+                #expect(!report.contains("resolve (") && !report.contains("connect ("), "\(report)")
                 #expect(try await h.driver.execute("return document.activeElement && document.activeElement.id") as? String == "test-result",
                         "the result takes the focus (and is announced: aria-live)")
                 #expect(try await h.driver.find("#test-result").attribute("aria-live") == "polite")

@@ -99,4 +99,47 @@ import Testing
             #expect(noCampaign.text.contains("campaignId"), "\(noCampaign.text)")
         }
     }
+
+    /// Supervisors' views across the installation filter by campaign: the queues (API and page) and
+    /// the agents (API and the users page), as the ticket list does.
+    @Test func supervisorsQueuesAndAgentsFilterByCampaign() async throws {
+        try await withSite { browser, api, store in
+            try await makeUser(api, role: .supervisor, email: "sue@example.com")
+            try await makeUser(api, role: .agent, email: "agnes@example.com")
+            try await makeUser(api, role: .agent, email: "bob@example.com")
+            let agnes = try #require(try await store.users.find(email: "agnes@example.com")?.id)
+            let inside = try #require(try await api.call(.post, "/api/v1/queues", json: .object([
+                "name": .string("Inside"), "members": .array([.object(["userId": .string(agnes), "priority": .number(0)])]),
+            ])).string("id"))
+            let outside = try #require(try await api.call(.post, "/api/v1/queues", json: .object(["name": .string("Outside")])).string("id"))
+            let campaign = try #require(try await api.call(.post, "/api/v1/campaigns", json: .object([
+                "name": .string("Sales"), "queueIds": .array([.string(inside)]), "userIds": .array([.string(agnes)]),
+            ])).string("id"))
+
+            func names(_ response: APIResponse, _ field: String) -> [String] {
+                guard case .array(let items)? = response.json?["items"] else { return [] }
+                return items.compactMap { if case .string(let s)? = $0[field] { s } else { nil } }
+            }
+            #expect(Set(names(try await api.call(.get, "/api/v1/queues"), "id")) == [inside, outside])
+            #expect(names(try await api.call(.get, "/api/v1/queues?campaignId=\(campaign)"), "id") == [inside])
+            #expect(names(try await api.call(.get, "/api/v1/users?campaignId=\(campaign)"), "email") == ["agnes@example.com"])
+            #expect(names(try await api.call(.get, "/api/v1/users"), "email").contains("bob@example.com"))
+            let unknown = try await api.call(.get, "/api/v1/queues?campaignId=nope")
+            #expect(unknown.status == 422 || unknown.status == 400, "\(unknown.text)")
+            #expect(unknown.text.contains("campaignId"))
+
+            try await browser.signIn("sue@example.com", "password-123")
+            let queues = try await browser.get("/admin/queues?campaignId=\(campaign)")
+            #expect(queues.status == 200)
+            #expect(queues.text.contains("data-queue=\"\(inside)\""))
+            #expect(!queues.text.contains("data-queue=\"\(outside)\""))
+            #expect(queues.text.contains("<option value=\"\(campaign)\" selected>Sales</option>"), "the filter shows the campaign chosen")
+            #expect(try await browser.get("/admin/queues").text.contains("data-queue=\"\(outside)\""), "no filter: every queue")
+            let users = try await browser.get("/admin/users?campaignId=\(campaign)")
+            #expect(users.status == 200)
+            #expect(users.text.contains("agnes@example.com"))
+            #expect(!users.text.contains("bob@example.com"))
+            #expect(try await browser.get("/admin/users").text.contains("bob@example.com"))
+        }
+    }
 }

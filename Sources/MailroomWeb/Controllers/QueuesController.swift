@@ -18,7 +18,16 @@ struct QueuesController {
 
     @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<AgentQueue>> {
         try context.require(.agent)
-        return JSONResponse(ItemList(try await store.routing.queues()))
+        let queues = try await store.routing.queues()
+        guard let campaign = try await Self.campaignFilter(request, routing: store.routing) else { return JSONResponse(ItemList(queues)) }
+        return JSONResponse(ItemList(queues.filter { campaign.queueIds.contains($0.id) }))
+    }
+
+    /// The campaign a supervisor's list is narrowed to (`?campaignId=`), nil without one.
+    static func campaignFilter(_ request: Request, routing: any RoutingRepository) async throws -> Campaign? {
+        guard let id = request.uri.queryParameters["campaignId"].map(String.init), !id.isEmpty else { return nil }
+        guard let campaign = try await routing.campaign(id: id) else { throw APIError.invalid([FieldError("campaignId", "names no campaign")]) }
+        return campaign
     }
 
     @Sendable func show(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<AgentQueue> {

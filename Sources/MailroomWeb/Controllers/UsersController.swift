@@ -33,7 +33,10 @@ struct UsersController {
 
     @Sendable func list(_ request: Request, context: MailroomRequestContext) async throws -> JSONResponse<ItemList<JSONValue>> {
         try context.require(.supervisor)
-        let all = try await users.list()
+        var all = try await users.list()
+        if let campaign = try await QueuesController.campaignFilter(request, routing: routingStore) {
+            all = all.filter { campaign.userIds.contains($0.id) }
+        }
         let presence = try await routingStore.presence(userIds: all.map(\.id))
         return JSONResponse(ItemList(try all.map { try Self.withPresence($0, presence[$0.id]) }))
     }

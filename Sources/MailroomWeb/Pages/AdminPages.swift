@@ -257,7 +257,8 @@ extension WebSite {
 
     func userList(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .supervisor)
-        let users = try await store.users.list()
+        let filter = CampaignFilterView.make("/admin/users", campaigns: try await store.routing.campaigns(), request: request)
+        let users = try await store.users.list().filter { filter.chosen?.userIds.contains($0.id) ?? true }
         let presence = try await routing.presence(of: users.map(\.id))
         let rows = users.map {
             let record = presence[$0.id] ?? .offline($0.id)
@@ -270,6 +271,7 @@ extension WebSite {
         var view = UserListView(users: rows, roles: Self.options(Role.self, selected: .agent))
         view.timeZoneNames = TimeZoneName.all
         view.installationZone = try await installationTimeZone()
+        view.campaignFilter = filter.view
         if session.user.role >= .admin { try await addInvitations(to: &view, users: users, session: session) }
         return try render(page(session, title: "Users and agents", section: "users", view))
     }
@@ -278,7 +280,8 @@ extension WebSite {
 
     func queueList(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .supervisor)
-        let queues = try await routing.fullQueues()
+        let filter = CampaignFilterView.make("/admin/queues", campaigns: try await store.routing.campaigns(), request: request)
+        let queues = try await routing.fullQueues().filter { filter.chosen?.queueIds.contains($0.id) ?? true }
         let users = try await store.users.list().filter(\.active)
         let accounts = try await store.accounts.list(includeDeleted: false)
         let names = Dictionary(users.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
@@ -308,6 +311,6 @@ extension WebSite {
                    form(queue, prefix: "q\(index)"))
         }
         return try render(page(session, title: "Queues", section: "queues",
-                               QueueListView(queues: rows, empty: rows.isEmpty, new: form(nil, prefix: "nq"))))
+                               QueueListView(queues: rows, empty: rows.isEmpty, new: form(nil, prefix: "nq"), campaignFilter: filter.view)))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import MailroomCore
 
 /// `admin/users.mustache`: users with their roles and presence (administrators edit them).
@@ -33,6 +34,8 @@ struct UserListView: PageContent {
     var timeZoneNames: [String] = []
     /// The installation's zone, named in the boxes' hint.
     var installationZone: String = "UTC"
+    /// Narrows the list to a campaign's agents; nil without campaigns.
+    var campaignFilter: CampaignFilterView?
     /// The new user form's roles.
     let roles: [OptionView]
     /// The invitation settings are complete (the new-user form ticks "send invitation").
@@ -84,6 +87,24 @@ struct QueueListView: PageContent {
     let queues: [Merged<Summary, QueueFormView>]
     let empty: Bool
     let new: QueueFormView
+    /// Narrows the list to a campaign's queues; nil without campaigns.
+    var campaignFilter: CampaignFilterView?
+}
+
+/// `admin/campaign-filter.mustache`: a supervisor's list narrowed to one campaign (`?campaignId=`).
+struct CampaignFilterView: TemplateView {
+    let action: String
+    let campaigns: [NamedChoiceView]
+
+    /// The filter for `path` and the campaign chosen in the request (nil: none, or one that no
+    /// longer exists, which then filters nothing); no filter at all without campaigns.
+    static func make(_ path: String, campaigns: [Campaign], request: Request) -> (view: CampaignFilterView?, chosen: Campaign?) {
+        guard !campaigns.isEmpty else { return (nil, nil) }
+        let id = request.uri.queryParameters["campaignId"].map(String.init)
+        let chosen = campaigns.first { $0.id == id }
+        return (CampaignFilterView(action: path, campaigns: campaigns.map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == chosen?.id) }),
+                chosen)
+    }
 }
 
 /// `admin/catalog.mustache`: dispositions and canned answers of one account and the global ones.

@@ -186,8 +186,8 @@ struct PageErrorMiddleware: RouterMiddleware {
             }
             if let unavailable = error as? StoreUnavailable {
                 context.logger.warning("page refused: \(unavailable.reason.rawValue)", metadata: ["detail": "\(unavailable.detail)"])
-                var page = errorPage(status: .serviceUnavailable, title: "Try again shortly", message: "Mailroom cannot show this page now: "
-                                     + unavailable.message + ".", context: context)
+                var page = await errorPage(status: .serviceUnavailable, title: "Try again shortly", message: "Mailroom cannot show this page now: "
+                                           + unavailable.message + ".", request: request, context: context)
                 page.headers[.retryAfter] = String(unavailable.retryAfterSeconds)
                 return page
             }

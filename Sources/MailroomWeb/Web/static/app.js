@@ -322,7 +322,7 @@
     ["incoming", "outgoing"].forEach((side) => {
       const report = data && data[side];
       const step = report && (report.steps || []).find((s) => s.outcome !== "ok");
-      if (step) failed.push(`${side === "incoming" ? "Incoming" : "Outgoing"}, ${step.name}${step.message ? ": " + step.message : ""}`);
+      if (step) failed.push(`${side === "incoming" ? "Incoming" : "Outgoing"}, ${step.label || step.name}${step.message ? ": " + step.message : ""}`);
     });
     heading.textContent = data && data.ok ? "Connection test passed."
       : failed.length > 0 ? `Connection test failed. ${failed.join(". ")}` : "Connection test failed.";
@@ -339,7 +339,7 @@
       (report.steps || []).forEach((step) => {
         const item = document.createElement("li");
         item.className = step.outcome === "ok" ? "ok" : "failed";
-        item.textContent = `${step.name} (${step.durationMilliseconds} ms)${step.message ? ": " + step.message : ""}`;
+        item.textContent = `${step.label || step.name} (${step.durationMilliseconds} ms)${step.message ? ": " + step.message : ""}`;
         list.appendChild(item);
       });
       target.append(title, list);
