@@ -347,6 +347,14 @@ struct AdministrationBrowserTests {
             #expect(display == "block", "a row is a card")
             let overflow = try await h.driver.execute("return document.documentElement.scrollWidth - window.innerWidth") as? Int ?? 0
             #expect(overflow <= 1, "no sideways scrolling: \(overflow)")
+            // The tickets list and the outbox are cards on a phone too.
+            for path in ["/tickets", "/admin/outbox"] {
+                try await h.go(path)
+                let rowDisplay = try await h.driver.execute("return getComputedStyle(document.querySelector('table.cards tbody tr')).display") as? String
+                #expect(rowDisplay == "block", "\(path): a row is a card")
+                let sideways = try await h.driver.execute("return document.documentElement.scrollWidth - window.innerWidth") as? Int ?? 0
+                #expect(sideways <= 1, "\(path): no sideways scrolling: \(sideways)")
+            }
 
             // The ticket filters: every label and box stays inside its field, wide and narrow.
             for width in [1280, 390] {
