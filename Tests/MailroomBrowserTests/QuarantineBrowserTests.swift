@@ -40,6 +40,7 @@ struct QuarantineBrowserTests {
             #expect(try await h.driver.title() != "pwned")
             #expect(try await h.driver.execute("return document.getElementById('injected') === null") as? Bool == true)
             #expect(try await h.text("#quarantine-download") == "Download (.eml)")
+            #expect(try await h.text("#quarantine-reason") == "Held by a header filter", "the reason in words")
             try await h.screenshot("quarantine-entry")
 
             // The filter still holds it: the answer says so, and the entry stays the only one.

@@ -247,7 +247,7 @@ import Testing
             }
             // The web application's pages answer HTML and are not part of the API document.
             let served = Set(router.routes.map { "\($0.method.rawValue) \(normalise("\($0.path)"))" }
-                .filter { route in ["/api/", "/healthz", "/metrics"].contains { route.split(separator: " ")[1].hasPrefix($0) } })
+                .filter { route in ["/api/", "/healthz", "/readyz", "/metrics"].contains { route.split(separator: " ")[1].hasPrefix($0) } })
             let described = Set(OpenAPIDocument.describedRoutes.map { "\($0.method) \($0.path)" })
             #expect(served.subtracting(described).isEmpty, "served but not described: \(served.subtracting(described).sorted())")
             #expect(described.subtracting(served).isEmpty, "described but not served: \(described.subtracting(served).sorted())")

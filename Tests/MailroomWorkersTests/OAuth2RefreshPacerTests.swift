@@ -16,17 +16,18 @@ import Testing
         #expect(ContinuousClock.now - started >= .milliseconds(180))
     }
 
-    /// A caller cancelled while it waits leaves the queue with CancellationError, and the one
-    /// behind it still gets its turn.
+    /// A caller cancelled while it waits leaves the queue with CancellationError, and the wait of
+    /// whoever comes next no longer counts it (a long spacing: the cancel surely comes first).
     @Test func aCancelledCallerLeavesTheQueue() async throws {
-        let pacer = OAuth2RefreshPacer(ratePerSecond: 1)
+        let pacer = OAuth2RefreshPacer(ratePerSecond: 0.02)
         try await pacer.waitForTurn()
         let cancelled = Task { try await pacer.waitForTurn() }
-        let behind = Task { try await pacer.waitForTurn() }
-        try await Task.sleep(for: .milliseconds(100))
+        while await pacer.expectedWait < .seconds(60) { try await Task.sleep(for: .milliseconds(10)) }
         cancelled.cancel()
         await #expect(throws: CancellationError.self) { try await cancelled.value }
-        try await behind.value
+        // One turn away again (50 s), not two (100 s).
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(await pacer.expectedWait <= .seconds(50))
     }
 
     @Test func theRateIsKeptWithinSaneBounds() async {

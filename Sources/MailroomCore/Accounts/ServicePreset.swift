@@ -58,8 +58,11 @@ extension Account {
         }
         if incoming.connection.port == nil { incoming.connection.port = incoming.effectivePort }
         if outgoing.connection.port == nil { outgoing.connection.port = outgoing.effectivePort }
-        if incoming.protocol == .none && incoming.connection.host.isEmpty { incoming.connection.port = nil }
-        if outgoing.protocol == .none && outgoing.connection.host.isEmpty { outgoing.connection.port = nil }
+        // A direction that is off keeps no port, unless the port is out of range: the validator
+        // then refuses it by name instead of the request being taken with it silently dropped.
+        let valid = { (port: Int?) in port.map(AccountValidator.portRange.contains) ?? true }
+        if incoming.protocol == .none && incoming.connection.host.isEmpty && valid(incoming.connection.port) { incoming.connection.port = nil }
+        if outgoing.protocol == .none && outgoing.connection.host.isEmpty && valid(outgoing.connection.port) { outgoing.connection.port = nil }
         for keyPath in [\Account.incoming.connection.auth, \Account.outgoing.connection.auth] {
             self[keyPath: keyPath].dropUnusedSecrets()
         }

@@ -221,6 +221,17 @@ public enum QuarantineReason: String, NamedValues {
     case headerFilter
     case storeFailed
     case timedOut
+
+    /// The reason as the quarantine page says it (the raw value stays the API's).
+    public var label: String {
+        switch self {
+        case .unparseable: "Cannot be read as mail"
+        case .tooLarge: "Too large to fetch"
+        case .headerFilter: "Held by a header filter"
+        case .storeFailed: "Could not be stored"
+        case .timedOut: "Took too long to read"
+        }
+    }
 }
 
 public struct QuarantinedMessage: Sendable, Equatable, Codable {

@@ -56,7 +56,7 @@ extension WebSite {
             includeReplayed: includeReplayed,
             entries: entries.prefix(200).map { entry in
                 QuarantineView.Entry(
-                    id: entry.id, account: keys[entry.accountId] ?? "?", reason: entry.reason.rawValue, detail: entry.detail,
+                    id: entry.id, account: keys[entry.accountId] ?? "?", reason: entry.reason.label, detail: entry.detail,
                     from: entry.from ?? "", subject: entry.subject ?? "", size: Self.byteCount(entry.size),
                     time: Self.displayTime(entry.createdAt), replayed: entry.replayedAt != nil, hasRaw: entry.rawSha256 != nil,
                     leftOnServer: entry.leftOnServer)
@@ -74,7 +74,7 @@ extension WebSite {
         let shown = raw.map { $0.prefix(QuarantineEntryView.rawShownLimit) }
         return try render(page(session, title: "Quarantined message", section: "quarantine", QuarantineEntryView(
             entry: QuarantineView.Entry(
-                id: entry.id, account: account?.key ?? "?", reason: entry.reason.rawValue, detail: entry.detail,
+                id: entry.id, account: account?.key ?? "?", reason: entry.reason.label, detail: entry.detail,
                 from: entry.from ?? "", subject: entry.subject ?? "", size: Self.byteCount(entry.size),
                 time: Self.displayTime(entry.createdAt), replayed: entry.replayedAt != nil, hasRaw: raw != nil,
                 leftOnServer: entry.leftOnServer),
