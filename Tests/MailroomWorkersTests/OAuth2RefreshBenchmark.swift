@@ -42,12 +42,7 @@ struct OAuth2RefreshBenchmark {
 
             let grants = try await store.accounts.oauth2.grants()
             let refreshedTimes = grants.compactMap(\.refreshedAt).filter { $0 > now }.map(\.timeIntervalSinceReferenceDate).sorted()
-            var busiestSecond = 0
-            var low = 0
-            for high in refreshedTimes.indices {
-                while refreshedTimes[high] - refreshedTimes[low] >= 1 { low += 1 }
-                busiestSecond = max(busiestSecond, high - low + 1)
-            }
+            let busiestSecond = OAuth2FetchBenchmark.busiestSecond(refreshedTimes)
             let stillDue = try await service.due(now: Date())
             let rotated = grants.filter { originals[$0.accountId] != nil && $0.refreshToken?.revealed != originals[$0.accountId] }.count
             print("""
