@@ -159,9 +159,10 @@ public final class MailroomDatabase: Sendable {
     }
 
     /// Runs statements outside an explicit transaction (each statement commits on its own).
-    public func withConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func withConnection<T: Sendable>(file: String = #fileID, line: Int = #line,
+                                            _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
-            let result = try await uncheckedConnection(body)
+            let result = try await uncheckedConnection(site: CallSite(file: file, line: line), body)
             health.databaseAnswered()
             return result
         } catch {
@@ -169,7 +170,7 @@ public final class MailroomDatabase: Sendable {
         }
     }
 
-    private func uncheckedConnection<T: Sendable>(_ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    private func uncheckedConnection<T: Sendable>(site: CallSite, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let connection, let lock, _):
             let db = DirectSQLiteDatabase(handle: connection, logger: logger, packs: blobPacks)
@@ -177,7 +178,7 @@ public final class MailroomDatabase: Sendable {
                 try await lock.withLock { try await body(db) }
             }
         case .postgres(let client):
-            return try await Self.leased(client, within: leaseTimeout) { connection in
+            return try await Self.leased(client, within: leaseTimeout, site: site, logger: logger) { connection in
                 try await body(connection.sql(queryLogLevel: nil))
             }
         }
@@ -190,9 +191,10 @@ public final class MailroomDatabase: Sendable {
     /// on the server after its ingest). SQLite otherwise commits with `synchronous = NORMAL`: safe
     /// against a crash of the process, but the last commits before a power failure may roll back.
     /// PostgreSQL commits are always durable.
-    public func transaction<T: Sendable>(durable: Bool = false, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(durable: Bool = false, file: String = #fileID, line: Int = #line,
+                                         _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         do {
-            let result = try await uncheckedTransaction(durable: durable, body)
+            let result = try await uncheckedTransaction(durable: durable, site: CallSite(file: file, line: line), body)
             health.databaseAnswered()
             return result
         } catch {
@@ -200,7 +202,7 @@ public final class MailroomDatabase: Sendable {
         }
     }
 
-    private func uncheckedTransaction<T: Sendable>(durable: Bool, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
+    private func uncheckedTransaction<T: Sendable>(durable: Bool, site: CallSite, _ body: @escaping @Sendable (any SQLDatabase) async throws -> T) async throws -> T {
         switch backend {
         case .sqlite(let connection, let lock, let checkpointer):
             let db = DirectSQLiteDatabase(handle: connection, logger: logger, packs: blobPacks)
@@ -222,7 +224,7 @@ public final class MailroomDatabase: Sendable {
                 }
             }
         case .postgres(let client):
-            return try await Self.leased(client, within: leaseTimeout) { connection in
+            return try await Self.leased(client, within: leaseTimeout, site: site, logger: logger) { connection in
                 try await Self.inTransaction(connection.sql(queryLogLevel: nil), begin: "BEGIN", body)
             }
         }

@@ -187,7 +187,7 @@ def test_subscription_through_the_sdk(servers, mailbox):
         Receiver.received.clear()
         sid = run(scenario())
         servers.add_message(mailbox, subject="Notify the SDK's subscriber")
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 30  # generous: the whole suite shares two cores
         while not Receiver.received and time.monotonic() < deadline:
             time.sleep(0.05)
         assert Receiver.received[0]["value"][0]["subscriptionId"] == sid

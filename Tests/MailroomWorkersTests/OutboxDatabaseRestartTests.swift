@@ -129,13 +129,9 @@ struct OutboxDatabaseRestartTests {
             for id in ids where try await store.outbox.item(id: id)?.state != .sent {
                 unsent.append("\(id): \(String(describing: try await store.outbox.item(id: id)))")
             }
-            // Known bug (issue 25), reproduced here and not fixed yet: after the restart a round of the
-            // sender waits for good on a database call (a query on a pooled connection, not the wait
-            // for a lease: MailroomDatabase.leased bounds that), so replies queued later stay queued.
-            withKnownIssue("replies queued after a database restart stay queued (a sender round hangs on a database call)",
-                           isIntermittent: true) {
-                #expect(allSent, "unsent after the restarts: \(unsent)")
-            }
+            // Before ClosedConnectionGuard a round of the sender waited for good on a query written to a
+            // connection the server had closed, so replies queued later stayed queued.
+            #expect(allSent, "unsent after the restarts: \(unsent)")
             for id in ids {
                 let attempts = try await store.outbox.attempts(outboxId: id)
                 #expect(attempts.filter { $0.outcome == .sent }.count <= 1, "\(id) was recorded as sent more than once")
