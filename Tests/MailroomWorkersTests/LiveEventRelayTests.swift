@@ -15,7 +15,7 @@ import Testing
 
     /// Waits for an event carrying `marker` on `events`, up to `timeout` (generous: the whole
     /// suite shares two cores, and a NOTIFY under that load can take seconds).
-    func receive(_ marker: String, from events: AsyncStream<LiveEvent>, timeout: Duration = .seconds(30)) async -> LiveEvent? {
+    func receive(_ marker: String, from events: AsyncStream<LiveEvent>, timeout: Duration = .seconds(60)) async -> LiveEvent? {
         await receive(from: events, timeout: timeout) { $0 == marker }
     }
 
@@ -66,7 +66,9 @@ import Testing
                             while !Task.isCancelled {
                                 hubA.publish(LiveEvent(type: .presence, audience: .everyone, data: .object(["marker": .string("\(run)-ping-\(attempt)")])))
                                 attempt += 1
-                                try? await Task.sleep(for: .milliseconds(200))
+                                // Spaced: the relay sends one NOTIFY at a time, and pings piling up
+                                // behind a slow one would hold back the events the test checks next.
+                                try? await Task.sleep(for: .seconds(1))
                             }
                             return false
                         }
