@@ -35,4 +35,15 @@ let seedsMigrations: [Migration] = [
             "CREATE INDEX uploads_sha256 ON uploads (sha256)",
         ]
     },
+    Migration(version: 63, name: "indexes the reports count by") { _ in
+        [
+            // Each report period is a range scan of the timestamp it counts by: tickets created,
+            // messages written, offers made; the backlog reads the open tickets and those closed since.
+            "CREATE INDEX tickets_created ON tickets (created_at)",
+            "CREATE INDEX tickets_status_created ON tickets (status, created_at)",
+            "CREATE INDEX tickets_closed ON tickets (closed_at)",
+            "CREATE INDEX messages_created ON messages (created_at)",
+            "CREATE INDEX offers_offered ON offers (offered_at)",
+        ]
+    },
 ]

@@ -1,0 +1,191 @@
+import Foundation
+import MailroomCore
+import SQLKit
+
+extension SQLStore {
+    /// The reports' aggregates.
+    public var reports: SQLReportStore { SQLReportStore(database: database) }
+}
+
+/// Counts for the reports, aggregated in SQL by period and group. The periods arrive as
+/// instants worked out in Core (the report's time zone and its clock changes are Core's), and
+/// are joined as a small table of bounds, so each period is one range scan of an index on the
+/// timestamp it counts (migration 63).
+public struct SQLReportStore: ReportRepository {
+    let database: MailroomDatabase
+
+    public init(database: MailroomDatabase) { self.database = database }
+
+    public func volume(_ query: ReportQuery) async throws -> [ReportCount] {
+        guard !query.periods.isEmpty else { return [] }
+        let kind = database.kind
+        return try await perGroup(query) { db, split, scope in
+            let created = try await db.raw("""
+                WITH \(Self.periods(query)) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
+                FROM periods p JOIN tickets t ON t.created_at >= p.s AND t.created_at < p.e\(split.join(kind))
+                WHERE \(scope) GROUP BY 1, 2
+                """).all().map { try Self.count($0, metric: ReportMetrics.ticketsCreated) }
+            let messages = try await db.raw("""
+                WITH \(Self.periods(query)) SELECT p.idx AS period, \(split.column) AS grp, m.direction AS metric, COUNT(*) AS n
+                FROM periods p JOIN messages m ON m.created_at >= p.s AND m.created_at < p.e
+                JOIN tickets t ON t.id = m.ticket_id\(split.join(kind))
+                WHERE \(scope) GROUP BY 1, 2, 3
+                """).all().map { row in
+                let direction = try row.decode(column: "metric", as: String.self)
+                return try Self.count(row, metric: direction == MessageDirection.inbound.rawValue ? ReportMetrics.messagesIn : ReportMetrics.messagesOut)
+            }
+            return created + messages
+        }
+    }
+
+    public func responseTimes(_ query: ReportQuery) async throws -> [ReportTiming] {
+        guard !query.periods.isEmpty else { return [] }
+        let kind = database.kind
+        // The first answer is the first reply an agent wrote (automatic replies have no actor).
+        return try await perGroup(query) { db, split, scope in
+            try await db.raw("""
+                WITH \(Self.periods(query)) SELECT p.idx AS period, \(split.column) AS grp, t.created_at AS created_at,
+                    CASE WHEN t.status = 'closed' THEN t.closed_at ELSE NULL END AS closed_at,
+                    (SELECT MIN(e.at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'replied' AND e.actor_id IS NOT NULL) AS first_reply
+                FROM periods p JOIN tickets t ON t.created_at >= p.s AND t.created_at < p.e\(split.join(kind))
+                WHERE \(scope)
+                """).all().map { row in
+                let created = try row.decode(column: "created_at", as: Int64.self)
+                func seconds(_ column: String) throws -> Double? {
+                    try row.decode(column: column, as: Int64?.self).map { Double($0 - created) / 1000 }
+                }
+                return ReportTiming(period: try row.decode(column: "period", as: Int.self), group: try row.decode(column: "grp", as: String?.self),
+                                    firstResponseSeconds: try seconds("first_reply"), resolutionSeconds: try seconds("closed_at"))
+            }
+        }
+    }
+
+    public func backlog(_ query: ReportQuery) async throws -> [ReportCount] {
+        guard !query.periods.isEmpty else { return [] }
+        let kind = database.kind
+        let snapshots = query.periods.map { Timestamp.from(query.snapshot($0)) }
+        let (first, last) = (snapshots.min() ?? 0, snapshots.max() ?? 0)
+        let values = snapshots.enumerated().map { "(\($0.offset), \($0.element))" }.joined(separator: ", ")
+        var band = "CASE"
+        for (key, _, under) in ReportMetrics.ageBands {
+            if let under { band += " WHEN p.e - t.created_at < \(Int64(under) * 1000) THEN '\(key)'" } else { band += " ELSE '\(key)'" }
+        }
+        band += " END"
+        let openStates = TicketStatus.allCases.filter { $0 != .closed }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
+        let ageBand = band
+        // Candidates: tickets open now, and those closed after the first snapshot; each is open at a
+        // snapshot it was created before and not yet closed at (a reopened ticket counts as open throughout).
+        return try await perGroup(query) { db, split, scope in
+            try await db.raw("""
+                WITH periods (idx, e) AS (VALUES \(unsafeRaw: values))
+                SELECT p.idx AS period, \(split.column) AS grp, \(unsafeRaw: ageBand) AS metric, COUNT(*) AS n
+                FROM periods p JOIN (
+                    SELECT id, account_id, queue_id, agent_id, tags, created_at, CAST(NULL AS BIGINT) AS closed_at FROM tickets
+                    WHERE status IN (\(unsafeRaw: openStates)) AND created_at < \(unsafeRaw: String(last))
+                    UNION ALL
+                    SELECT id, account_id, queue_id, agent_id, tags, created_at, closed_at FROM tickets
+                    WHERE status = 'closed' AND closed_at > \(unsafeRaw: String(first)) AND created_at < \(unsafeRaw: String(last))
+                ) t ON t.created_at < p.e AND (t.closed_at IS NULL OR t.closed_at > p.e)\(split.join(kind))
+                WHERE \(scope) GROUP BY 1, 2, 3
+                """).all().map { row in try Self.count(row, metric: try row.decode(column: "metric", as: String.self)) }
+        }
+    }
+
+    public func offers(_ query: ReportQuery) async throws -> [ReportCount] {
+        guard !query.periods.isEmpty else { return [] }
+        let kind = database.kind
+        return try await perGroup(query, agentColumn: "o.user_id") { db, split, scope in
+            try await db.raw("""
+                WITH \(Self.periods(query)) SELECT p.idx AS period, \(split.column) AS grp, o.state AS metric, COUNT(*) AS n
+                FROM periods p JOIN offers o ON o.offered_at >= p.s AND o.offered_at < p.e
+                JOIN tickets t ON t.id = o.ticket_id\(split.join(kind))
+                WHERE \(scope) GROUP BY 1, 2, 3
+                """).all().map { row in try Self.count(row, metric: try row.decode(column: "metric", as: String.self)) }
+        }
+    }
+
+    // MARK: Pieces of the statements
+
+    /// What a count is split by, as a column of the ticket `t` (or the offer `o`).
+    struct Split: Sendable {
+        let column: SQLQueryString
+        let tags: Bool
+
+        /// The join that makes one row per tag of the ticket (none: one row with no tag).
+        func join(_ kind: SQLDialectKind) -> SQLQueryString {
+            guard tags else { return "" }
+            return kind == .postgres ? " LEFT JOIN LATERAL json_array_elements_text(CAST(t.tags AS json)) AS tg(value) ON TRUE"
+                                     : " LEFT JOIN json_each(t.tags) AS tg"
+        }
+    }
+
+    /// Runs `body` once, or once per campaign when the split is by campaign (each run limited to
+    /// the campaign's tickets, its counts put under the campaign's id).
+    private func perGroup<Row: Sendable>(_ query: ReportQuery, agentColumn: String = "t.agent_id",
+                                         _ body: @escaping @Sendable (any SQLDatabase, Split, SQLQueryString) async throws -> [Row]) async throws -> [Row]
+    where Row: ReportGroupedRow {
+        let scope = Self.scopeClause(query.scope)
+        return try await database.withConnection { db in
+            switch query.groupBy {
+            case .campaigns(let campaigns):
+                var rows: [Row] = []
+                for campaign in campaigns {
+                    let both: SQLQueryString = "(\(scope)) AND \(Self.scopeClause(ReportScope(campaign)))"
+                    rows += try await body(db, Split(column: "CAST(NULL AS TEXT)", tags: false), both).map { $0.inGroup(campaign.id) }
+                }
+                return rows
+            case .account: return try await body(db, Split(column: "t.account_id", tags: false), scope)
+            case .queue: return try await body(db, Split(column: "t.queue_id", tags: false), scope)
+            case .agent: return try await body(db, Split(column: "\(unsafeRaw: agentColumn)", tags: false), scope)
+            case .tag: return try await body(db, Split(column: "tg.value", tags: true), scope)
+            case nil: return try await body(db, Split(column: "CAST(NULL AS TEXT)", tags: false), scope)
+            }
+        }
+    }
+
+    /// The tickets of a scope: its accounts' or its queues'.
+    static func scopeClause(_ scope: ReportScope?) -> SQLQueryString {
+        guard let scope else { return "1 = 1" }
+        var parts: [SQLQueryString] = []
+        if !scope.accountIds.isEmpty { parts.append("t.account_id IN (\(binds: scope.accountIds))") }
+        if !scope.queueIds.isEmpty { parts.append("t.queue_id IN (\(binds: scope.queueIds))") }
+        guard var clause = parts.first else { return "1 = 0" }
+        for part in parts.dropFirst() { clause = "\(clause) OR \(part)" }
+        return "(\(clause))"
+    }
+
+    /// `periods (idx, s, e) AS (VALUES ...)`: the bounds as millisecond literals (numbers made
+    /// here, so not a way in for input), which keeps a year of days clear of bind limits.
+    static func periods(_ query: ReportQuery) -> SQLQueryString {
+        let values = query.periods.enumerated().map { index, period in
+            "(\(index), \(Timestamp.from(period.start)), \(Timestamp.from(period.end)))"
+        }.joined(separator: ", ")
+        return "periods (idx, s, e) AS (VALUES \(unsafeRaw: values))"
+    }
+
+    static func count(_ row: any SQLRow, metric: String) throws -> ReportCount {
+        ReportCount(period: try row.decode(column: "period", as: Int.self), group: try row.decode(column: "grp", as: String?.self),
+                    metric: metric, value: try row.decode(column: "n", as: Int.self))
+    }
+}
+
+/// A row of figures that can be put under a campaign's id.
+protocol ReportGroupedRow {
+    func inGroup(_ id: String) -> Self
+}
+
+extension ReportCount: ReportGroupedRow {
+    func inGroup(_ id: String) -> ReportCount {
+        var copy = self
+        copy.group = id
+        return copy
+    }
+}
+
+extension ReportTiming: ReportGroupedRow {
+    func inGroup(_ id: String) -> ReportTiming {
+        var copy = self
+        copy.group = id
+        return copy
+    }
+}
