@@ -63,31 +63,34 @@ public struct SQLReportStore: ReportRepository {
     public func backlog(_ query: ReportQuery) async throws -> [ReportCount] {
         guard !query.periods.isEmpty else { return [] }
         let kind = database.kind
+        // Between one snapshot and the next: tickets created (and not closed without a time) and
+        // tickets closed. The first span reaches back to the beginning, so Core's running sum of
+        // the two is the backlog at each snapshot, each ticket read once rather than once a period.
         let snapshots = query.periods.map { Timestamp.from(query.snapshot($0)) }
-        let (first, last) = (snapshots.min() ?? 0, snapshots.max() ?? 0)
-        let values = snapshots.enumerated().map { "(\($0.offset), \($0.element))" }.joined(separator: ", ")
-        var band = "CASE"
-        for (key, _, under) in ReportMetrics.ageBands {
-            if let under { band += " WHEN p.e - t.created_at < \(Int64(under) * 1000) THEN '\(key)'" } else { band += " ELSE '\(key)'" }
-        }
-        band += " END"
-        let openStates = TicketStatus.allCases.filter { $0 != .closed }.map { "'\($0.rawValue)'" }.joined(separator: ", ")
-        let ageBand = band
-        // Candidates: tickets open now, and those closed after the first snapshot; each is open at a
-        // snapshot it was created before and not yet closed at (a reopened ticket counts as open throughout).
+        let spans = snapshots.enumerated().map { index, end in "(\(index), \(index == 0 ? -1 : snapshots[index - 1]), \(end))" }
+            .joined(separator: ", ")
+        let bounded = ReportMetrics.ageBands.compactMap { band in band.under.map { (band.key, Int64($0) * 1000) } }
+        let widest = bounded.map(\.1).max() ?? 0
+        let band = "CASE " + bounded.map { "WHEN p.e - t.created_at < \($0.1) THEN '\($0.0)'" }.joined(separator: " ") + " END"
         return try await perGroup(query) { db, split, scope in
-            try await db.raw("""
-                WITH periods (idx, e) AS (VALUES \(unsafeRaw: values))
-                SELECT p.idx AS period, \(split.column) AS grp, \(unsafeRaw: ageBand) AS metric, COUNT(*) AS n
-                FROM periods p JOIN (
-                    SELECT id, account_id, queue_id, agent_id, tags, created_at, CAST(NULL AS BIGINT) AS closed_at FROM tickets
-                    WHERE status IN (\(unsafeRaw: openStates)) AND created_at < \(unsafeRaw: String(last))
-                    UNION ALL
-                    SELECT id, account_id, queue_id, agent_id, tags, created_at, closed_at FROM tickets
-                    WHERE status = 'closed' AND closed_at > \(unsafeRaw: String(first)) AND created_at < \(unsafeRaw: String(last))
-                ) t ON t.created_at < p.e AND (t.closed_at IS NULL OR t.closed_at > p.e)\(split.join(kind))
-                WHERE \(scope) GROUP BY 1, 2, 3
+            let periods: SQLQueryString = "periods (idx, s, e) AS (VALUES \(unsafeRaw: spans))"
+            let opened = try await db.raw("""
+                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
+                FROM periods p JOIN tickets t ON t.created_at > p.s AND t.created_at < p.e\(split.join(kind))
+                WHERE NOT (t.status = 'closed' AND t.closed_at IS NULL) AND \(scope) GROUP BY 1, 2
+                """).all().map { try Self.count($0, metric: ReportMetrics.backlogOpened) }
+            let closed = try await db.raw("""
+                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
+                FROM periods p JOIN tickets t ON t.status = 'closed' AND t.closed_at > p.s AND t.closed_at <= p.e\(split.join(kind))
+                WHERE \(scope) GROUP BY 1, 2
+                """).all().map { try Self.count($0, metric: ReportMetrics.backlogClosed) }
+            // The young bands: tickets open at the snapshot and created within the widest of them.
+            let young = try await db.raw("""
+                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, \(unsafeRaw: band) AS metric, COUNT(*) AS n
+                FROM periods p JOIN tickets t ON t.created_at > p.e - \(unsafeRaw: String(widest)) AND t.created_at < p.e\(split.join(kind))
+                WHERE NOT (t.status = 'closed' AND (t.closed_at IS NULL OR t.closed_at <= p.e)) AND \(scope) GROUP BY 1, 2, 3
                 """).all().map { row in try Self.count(row, metric: try row.decode(column: "metric", as: String.self)) }
+            return opened + closed + young
         }
     }
 

@@ -83,7 +83,11 @@ public protocol ReportRepository: Sendable {
     func volume(_ query: ReportQuery) async throws -> [ReportCount]
     /// The tickets created in each period, grouped, with their response and resolution times.
     func responseTimes(_ query: ReportQuery) async throws -> [ReportTiming]
-    /// One count per `ReportMetrics.ageBands` key (tickets open at each period's snapshot, by age).
+    /// At each period's snapshot (``ReportQuery/snapshot(_:)``), from the previous one (the first
+    /// from the beginning): `ReportMetrics.backlogOpened` (tickets created) and `.backlogClosed`
+    /// (tickets closed); and the tickets open at the snapshot in each `ReportMetrics.ageBands` band
+    /// that has an upper bound. A ticket is open at an instant unless it is closed and its closing
+    /// time is at or before it (or unknown).
     func backlog(_ query: ReportQuery) async throws -> [ReportCount]
     /// Offers made in each period, one metric per `OfferState` raw value.
     func offers(_ query: ReportQuery) async throws -> [ReportCount]
@@ -95,6 +99,8 @@ public enum ReportMetrics {
     public static let messagesIn = "messagesIn"
     public static let messagesOut = "messagesOut"
     public static let open = "open"
+    public static let backlogOpened = "backlogOpened"
+    public static let backlogClosed = "backlogClosed"
     /// The backlog's age bands: a ticket open at the snapshot falls in the first band whose upper
     /// bound (seconds since it was created) it is under; the last band has none.
     public static let ageBands: [(key: String, label: String, under: Int?)] = [

@@ -162,15 +162,38 @@ public enum ReportAssembly {
         for count in counts where periods.indices.contains(count.period) {
             cells[Cell(period: count.period, group: count.group), default: [:]][count.metric, default: 0] += count.value
         }
+        if name == .backlog { backlog(&cells, periods: periods.count) }
         return assemble(periods: periods, groups: groups.ordered(Set(cells.keys.map(\.group)))) { cell in
             let metrics = cells[cell] ?? [:]
             return columns.map { column in
-                if name == .backlog, column.key == ReportMetrics.open { return Double(metrics.values.reduce(0, +)) }
                 if name == .offers {
                     return Double((offerColumns[column.key] ?? []).reduce(0) { $0 + (metrics[$1.rawValue] ?? 0) })
                 }
                 return Double(metrics[column.key] ?? 0)
             }
+        }
+    }
+
+    /// The backlog at each snapshot is the running sum of tickets created less tickets closed;
+    /// the oldest band is what the younger ones leave of it.
+    static func backlog(_ cells: inout [Cell: [String: Int]], periods: Int) {
+        let bounded = ReportMetrics.ageBands.filter { $0.under != nil }.map(\.key)
+        let oldest = ReportMetrics.ageBands.filter { $0.under == nil }.map(\.key)
+        for group in Set(cells.keys.map(\.group)) {
+            var open = 0
+            var everOpen = false
+            for period in 0..<periods {
+                let cell = Cell(period: period, group: group)
+                var metrics = cells[cell] ?? [:]
+                open += (metrics[ReportMetrics.backlogOpened] ?? 0) - (metrics[ReportMetrics.backlogClosed] ?? 0)
+                metrics[ReportMetrics.open] = open
+                let young = bounded.reduce(0) { $0 + (metrics[$1] ?? 0) }
+                for key in oldest { metrics[key] = max(0, open - young) }
+                cells[cell] = metrics
+                everOpen = everOpen || open != 0
+            }
+            // A group whose tickets were all closed before the range has nothing to show.
+            if !everOpen { cells = cells.filter { $0.key.group != group } }
         }
     }
 

@@ -88,8 +88,8 @@ extension WebSite {
             reports: ReportName.allCases.compactMap { report in
                 Self.reportLabels[report].map { NamedChoiceView(id: report.rawValue, name: $0, selected: report == name) }
             },
-            intervals: ReportInterval.allCases.map { NamedChoiceView(id: $0.rawValue, name: $0.rawValue, selected: $0 == (request?.interval ?? .day)) },
-            groupings: ReportGrouping.allCases.map { NamedChoiceView(id: $0.rawValue, name: $0.rawValue, selected: $0 == request?.groupBy) },
+            intervals: ReportInterval.allCases.map { NamedChoiceView(id: $0.rawValue, name: $0.rawValue.capitalized, selected: $0 == (request?.interval ?? .day)) },
+            groupings: ReportGrouping.allCases.map { NamedChoiceView(id: $0.rawValue, name: $0.rawValue.capitalized, selected: $0 == request?.groupBy) },
             campaigns: campaigns.map { NamedChoiceView(id: $0.id, name: $0.name, selected: $0.id == request?.campaignId) },
             hasCampaigns: !campaigns.isEmpty,
             from: request.map { day($0.from) } ?? (query["from"] ?? ""),
