@@ -20,17 +20,9 @@ public struct SQLReportStore: ReportRepository {
         guard !query.periods.isEmpty else { return [] }
         let kind = database.kind
         return try await perGroup(query) { db, split, scope in
-            let created = try await db.raw("""
-                WITH \(Self.periods(query)) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
-                FROM periods p JOIN tickets t ON t.created_at >= p.s AND t.created_at < p.e\(split.join(kind))
-                WHERE \(scope) GROUP BY 1, 2
-                """).all().map { try Self.count($0, metric: ReportMetrics.ticketsCreated) }
-            let messages = try await db.raw("""
-                WITH \(Self.periods(query)) SELECT p.idx AS period, \(split.column) AS grp, m.direction AS metric, COUNT(*) AS n
-                FROM periods p JOIN messages m ON m.created_at >= p.s AND m.created_at < p.e
-                JOIN tickets t ON t.id = m.ticket_id\(split.join(kind))
-                WHERE \(scope) GROUP BY 1, 2, 3
-                """).all().map { row in
+            let statements = Statements.volume(query, split: split, scope: scope, kind: kind)
+            let created = try await db.raw(statements[0]).all().map { try Self.count($0, metric: ReportMetrics.ticketsCreated) }
+            let messages = try await db.raw(statements[1]).all().map { row in
                 let direction = try row.decode(column: "metric", as: String.self)
                 return try Self.count(row, metric: direction == MessageDirection.inbound.rawValue ? ReportMetrics.messagesIn : ReportMetrics.messagesOut)
             }
@@ -41,15 +33,8 @@ public struct SQLReportStore: ReportRepository {
     public func responseTimes(_ query: ReportQuery) async throws -> [ReportTiming] {
         guard !query.periods.isEmpty else { return [] }
         let kind = database.kind
-        // The first answer is the first reply an agent wrote (automatic replies have no actor).
         return try await perGroup(query) { db, split, scope in
-            try await db.raw("""
-                WITH \(Self.periods(query)) SELECT p.idx AS period, \(split.column) AS grp, t.created_at AS created_at,
-                    CASE WHEN t.status = 'closed' THEN t.closed_at ELSE NULL END AS closed_at,
-                    (SELECT MIN(e.at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'replied' AND e.actor_id IS NOT NULL) AS first_reply
-                FROM periods p JOIN tickets t ON t.created_at >= p.s AND t.created_at < p.e\(split.join(kind))
-                WHERE \(scope)
-                """).all().map { row in
+            try await db.raw(Statements.responseTimes(query, split: split, scope: scope, kind: kind)).all().map { row in
                 let created = try row.decode(column: "created_at", as: Int64.self)
                 func seconds(_ column: String) throws -> Double? {
                     try row.decode(column: column, as: Int64?.self).map { Double($0 - created) / 1000 }
@@ -63,33 +48,11 @@ public struct SQLReportStore: ReportRepository {
     public func backlog(_ query: ReportQuery) async throws -> [ReportCount] {
         guard !query.periods.isEmpty else { return [] }
         let kind = database.kind
-        // Between one snapshot and the next: tickets created (and not closed without a time) and
-        // tickets closed. The first span reaches back to the beginning, so Core's running sum of
-        // the two is the backlog at each snapshot, each ticket read once rather than once a period.
-        let snapshots = query.periods.map { Timestamp.from(query.snapshot($0)) }
-        let spans = snapshots.enumerated().map { index, end in "(\(index), \(index == 0 ? -1 : snapshots[index - 1]), \(end))" }
-            .joined(separator: ", ")
-        let bounded = ReportMetrics.ageBands.compactMap { band in band.under.map { (band.key, Int64($0) * 1000) } }
-        let widest = bounded.map(\.1).max() ?? 0
-        let band = "CASE " + bounded.map { "WHEN p.e - t.created_at < \($0.1) THEN '\($0.0)'" }.joined(separator: " ") + " END"
         return try await perGroup(query) { db, split, scope in
-            let periods: SQLQueryString = "periods (idx, s, e) AS (VALUES \(unsafeRaw: spans))"
-            let opened = try await db.raw("""
-                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
-                FROM periods p JOIN tickets t ON t.created_at > p.s AND t.created_at < p.e\(split.join(kind))
-                WHERE NOT (t.status = 'closed' AND t.closed_at IS NULL) AND \(scope) GROUP BY 1, 2
-                """).all().map { try Self.count($0, metric: ReportMetrics.backlogOpened) }
-            let closed = try await db.raw("""
-                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
-                FROM periods p JOIN tickets t ON t.status = 'closed' AND t.closed_at > p.s AND t.closed_at <= p.e\(split.join(kind))
-                WHERE \(scope) GROUP BY 1, 2
-                """).all().map { try Self.count($0, metric: ReportMetrics.backlogClosed) }
-            // The young bands: tickets open at the snapshot and created within the widest of them.
-            let young = try await db.raw("""
-                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, \(unsafeRaw: band) AS metric, COUNT(*) AS n
-                FROM periods p JOIN tickets t ON t.created_at > p.e - \(unsafeRaw: String(widest)) AND t.created_at < p.e\(split.join(kind))
-                WHERE NOT (t.status = 'closed' AND (t.closed_at IS NULL OR t.closed_at <= p.e)) AND \(scope) GROUP BY 1, 2, 3
-                """).all().map { row in try Self.count(row, metric: try row.decode(column: "metric", as: String.self)) }
+            let statements = Statements.backlog(query, split: split, scope: scope, kind: kind)
+            let opened = try await db.raw(statements[0]).all().map { try Self.count($0, metric: ReportMetrics.backlogOpened) }
+            let closed = try await db.raw(statements[1]).all().map { try Self.count($0, metric: ReportMetrics.backlogClosed) }
+            let young = try await db.raw(statements[2]).all().map { row in try Self.count(row, metric: try row.decode(column: "metric", as: String.self)) }
             return opened + closed + young
         }
     }
@@ -98,12 +61,91 @@ public struct SQLReportStore: ReportRepository {
         guard !query.periods.isEmpty else { return [] }
         let kind = database.kind
         return try await perGroup(query, agentColumn: "o.user_id") { db, split, scope in
-            try await db.raw("""
-                WITH \(Self.periods(query)) SELECT p.idx AS period, \(split.column) AS grp, o.state AS metric, COUNT(*) AS n
-                FROM periods p JOIN offers o ON o.offered_at >= p.s AND o.offered_at < p.e
-                JOIN tickets t ON t.id = o.ticket_id\(split.join(kind))
+            try await db.raw(Statements.offers(query, split: split, scope: scope, kind: kind)).all().map { row in
+                try Self.count(row, metric: try row.decode(column: "metric", as: String.self))
+            }
+        }
+    }
+
+    /// The statements, one function per report (a test reads their plans).
+    enum Statements {
+        /// Tickets created; messages written, by direction.
+        static func volume(_ query: ReportQuery, split: Split, scope: SQLQueryString, kind: SQLDialectKind) -> [SQLQueryString] {
+            [
+                """
+                WITH \(periods(query)) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
+                FROM periods p JOIN tickets t ON t.created_at >= p.s AND t.created_at < p.e\(split.join(kind))
+                WHERE \(scope) GROUP BY 1, 2
+                """,
+                """
+                WITH \(periods(query)) SELECT p.idx AS period, \(split.column) AS grp, m.direction AS metric, COUNT(*) AS n
+                FROM periods p JOIN messages m ON m.created_at >= p.s AND m.created_at < p.e
+                JOIN tickets t ON t.id = m.ticket_id\(split.join(kind))
                 WHERE \(scope) GROUP BY 1, 2, 3
-                """).all().map { row in try Self.count(row, metric: try row.decode(column: "metric", as: String.self)) }
+                """,
+            ]
+        }
+
+        /// Each ticket created in a period with its closing and its first answer: the first reply
+        /// an agent wrote (automatic replies have no actor).
+        static func responseTimes(_ query: ReportQuery, split: Split, scope: SQLQueryString, kind: SQLDialectKind) -> SQLQueryString {
+            """
+            WITH \(periods(query)) SELECT p.idx AS period, \(split.column) AS grp, t.created_at AS created_at,
+                CASE WHEN t.status = 'closed' THEN t.closed_at ELSE NULL END AS closed_at,
+                (SELECT MIN(e.at) FROM ticket_events e WHERE e.ticket_id = t.id AND e.kind = 'replied' AND e.actor_id IS NOT NULL) AS first_reply
+            FROM periods p JOIN tickets t ON t.created_at >= p.s AND t.created_at < p.e\(split.join(kind))
+            WHERE \(scope)
+            """
+        }
+
+        /// Between one snapshot and the next: tickets created (and not closed without a time) and
+        /// tickets closed. The first span reaches back to the beginning, so Core's running sum of
+        /// the two is the backlog at each snapshot, each ticket read once rather than once a
+        /// period. Then the young age bands: tickets open at the snapshot created within the widest.
+        static func backlog(_ query: ReportQuery, split: Split, scope: SQLQueryString, kind: SQLDialectKind) -> [SQLQueryString] {
+            let snapshots = query.periods.map { Timestamp.from(query.snapshot($0)) }
+            let spans = snapshots.enumerated().map { index, end in "(\(index), \(index == 0 ? -1 : snapshots[index - 1]), \(end))" }
+                .joined(separator: ", ")
+            let bounded = ReportMetrics.ageBands.compactMap { band in band.under.map { (band.key, Int64($0) * 1000) } }
+            let widest = bounded.map(\.1).max() ?? 0
+            let band = "CASE " + bounded.map { "WHEN p.e - t.created_at < \($0.1) THEN '\($0.0)'" }.joined(separator: " ") + " END"
+            let periods: SQLQueryString = "periods (idx, s, e) AS (VALUES \(unsafeRaw: spans))"
+            return [
+                """
+                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
+                FROM periods p JOIN tickets t ON t.created_at > p.s AND t.created_at < p.e\(split.join(kind))
+                WHERE NOT (t.status = 'closed' AND t.closed_at IS NULL) AND \(scope) GROUP BY 1, 2
+                """,
+                """
+                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, COUNT(*) AS n
+                FROM periods p JOIN tickets t ON t.status = 'closed' AND t.closed_at > p.s AND t.closed_at <= p.e\(split.join(kind))
+                WHERE \(scope) GROUP BY 1, 2
+                """,
+                """
+                WITH \(periods) SELECT p.idx AS period, \(split.column) AS grp, \(unsafeRaw: band) AS metric, COUNT(*) AS n
+                FROM periods p JOIN tickets t ON t.created_at > p.e - \(unsafeRaw: String(widest)) AND t.created_at < p.e\(split.join(kind))
+                WHERE NOT (t.status = 'closed' AND (t.closed_at IS NULL OR t.closed_at <= p.e)) AND \(scope) GROUP BY 1, 2, 3
+                """,
+            ]
+        }
+
+        /// Offers made in each period, by state.
+        static func offers(_ query: ReportQuery, split: Split, scope: SQLQueryString, kind: SQLDialectKind) -> SQLQueryString {
+            """
+            WITH \(periods(query)) SELECT p.idx AS period, \(split.column) AS grp, o.state AS metric, COUNT(*) AS n
+            FROM periods p JOIN offers o ON o.offered_at >= p.s AND o.offered_at < p.e
+            JOIN tickets t ON t.id = o.ticket_id\(split.join(kind))
+            WHERE \(scope) GROUP BY 1, 2, 3
+            """
+        }
+
+        /// `periods (idx, s, e) AS (VALUES ...)`: the bounds as millisecond literals (numbers made
+        /// here, so not a way in for input), which keeps a year of days clear of bind limits.
+        static func periods(_ query: ReportQuery) -> SQLQueryString {
+            let values = query.periods.enumerated().map { index, period in
+                "(\(index), \(Timestamp.from(period.start)), \(Timestamp.from(period.end)))"
+            }.joined(separator: ", ")
+            return "periods (idx, s, e) AS (VALUES \(unsafeRaw: values))"
         }
     }
 
@@ -155,15 +197,6 @@ public struct SQLReportStore: ReportRepository {
         guard var clause = parts.first else { return "1 = 0" }
         for part in parts.dropFirst() { clause = "\(clause) OR \(part)" }
         return "(\(clause))"
-    }
-
-    /// `periods (idx, s, e) AS (VALUES ...)`: the bounds as millisecond literals (numbers made
-    /// here, so not a way in for input), which keeps a year of days clear of bind limits.
-    static func periods(_ query: ReportQuery) -> SQLQueryString {
-        let values = query.periods.enumerated().map { index, period in
-            "(\(index), \(Timestamp.from(period.start)), \(Timestamp.from(period.end)))"
-        }.joined(separator: ", ")
-        return "periods (idx, s, e) AS (VALUES \(unsafeRaw: values))"
     }
 
     static func count(_ row: any SQLRow, metric: String) throws -> ReportCount {

@@ -66,7 +66,8 @@ public struct ReportRequest: Sendable, Equatable {
         ReportPeriods(interval: interval, zone: timeZone).periods(from: from, to: to)
     }
 
-    /// Reads the query of `GET /api/v1/reports/{name}`. A date without a time is a calendar day
+    /// Reads the query of `GET /api/v1/reports/{name}` (a parameter given empty is refused, as
+    /// the document's schema says; leave it out instead). A date without a time is a calendar day
     /// in the report's zone: `from=2026-03-01` starts at its midnight, `to=2026-03-31` counts that
     /// day whole. Without them the report covers the last seven days, today included. Every
     /// problem is named by its parameter.
@@ -74,7 +75,11 @@ public struct ReportRequest: Sendable, Equatable {
                              now: Date) -> Result<ReportRequest, DomainError> {
         var errors: [FieldError] = []
         func value(_ key: String) -> String? {
-            guard let raw = query[key], !raw.isEmpty else { return nil }
+            guard let raw = query[key] else { return nil }
+            guard !raw.isEmpty else {
+                errors.append(FieldError(key, "must not be empty; leave it out for the default"))
+                return nil
+            }
             guard raw.count <= maxParameterLength else {
                 errors.append(FieldError(key, "must be at most \(maxParameterLength) characters"))
                 return nil

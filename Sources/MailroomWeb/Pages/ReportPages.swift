@@ -51,7 +51,8 @@ extension WebSite {
     func reportPage(_ request: Request, _ context: MailroomRequestContext) async throws -> Response {
         let session = try self.session(request, context, role: .supervisor)
         var query: [String: String] = [:]
-        for (key, value) in request.uri.queryParameters where query[String(key)] == nil { query[String(key)] = String(value) }
+        // The form sends its blank choices ("Nothing", "Any") empty: for the page they mean left out.
+        for (key, value) in request.uri.queryParameters where query[String(key)] == nil && !value.isEmpty { query[String(key)] = String(value) }
         query["format"] = nil
         let name = query["report"].flatMap { ReportName(rawValue: $0) }.flatMap { $0 == .sla ? nil : $0 } ?? .volume
         let campaigns = try await store.routing.campaigns().sorted { $0.name.localizedStandardCompare($1.name) == .orderedAscending }

@@ -129,6 +129,8 @@ import Testing
         (["from": "2025-01-01", "to": "2026-01-02"], "to"),
         (["from": "2010-01-01", "to": "2026-01-01", "interval": "month"], "to"),
         (["campaignId": String(repeating: "x", count: 101)], "campaignId"),
+        (["to": ""], "to"),
+        (["groupBy": ""], "groupBy"),
     ])
     func everyBadParameterIsNamed(_ query: [String: String], _ field: String) {
         #expect(Self.fields(Self.parse(query)) == [field], "\(query)")
