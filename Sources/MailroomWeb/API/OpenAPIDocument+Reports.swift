@@ -11,7 +11,10 @@ extension OpenAPIDocument {
         summary: "A report: volume, responseTimes, backlog or offers per day, week or month (of the installation's time zone unless timeZone says), "
             + "split by groupBy, limited to one campaign's accounts and queues by campaignId; format=csv answers a download. "
             + "sla answers 422 until SLA policies can be configured. from and to: a date (to counts that day whole) or a date-time; "
-            + "without them the last 7 days; by day at most 366 days, otherwise at most 3660",
+            + "without them the last 7 days; by day at most 366 days, otherwise at most 3660. Groups: a ticket's account, queue, assigned agent "
+            + "(offers: the agent offered), each of its tags, each campaign whose accounts or queues hold it. responseTimes: the tickets created "
+            + "in the period, first response = the first reply an agent wrote, resolution = closing; backlog: tickets open at the end of the period "
+            + "(or now), by age",
         access: .supervisor, response: "Report",
         query: ["from", "to", "interval", "groupBy", "campaignId", "timeZone", "format"])
 
