@@ -176,6 +176,31 @@ import Testing
         }
     }
 
+    /// Rome's clocks go forward on 29 March 2026: 22:30 UTC that evening is already 00:30 on the
+    /// 30th there, and that day starts an hour earlier in UTC than the one before.
+    @Test(arguments: TestDatabase.available)
+    func daysFollowTheReportsTimeZoneAcrossAClockChange(_ kind: TestDatabase) async throws {
+        try await withAPI(kind) { api, store in
+            let accountId = try #require(try await api.call(.post, "/api/v1/accounts", json: validAccountJSON()).string("id"))
+            let account = try #require(try await store.accounts.find(id: accountId))
+            let mail = InboundMail(rawSha256: "raw-late", rawSize: 1, contentHash: "content-late", messageId: "late@x", subject: "Late",
+                                   from: [EmailAddress(address: "late@example.com")], date: nil, text: "late", html: nil)
+            _ = try await store.ingest.ingest(mail, raw: [1], account: account, position: nil, now: Self.at("2026-03-29T22:30:00Z"))
+            let rome = try await api.call(.get, "/api/v1/reports/volume?from=2026-03-29&to=2026-03-30&timeZone=Europe/Rome")
+            #expect(rome.json?["timeZone"] == .string("Europe/Rome"))
+            #expect(Self.values(rome, group: nil, period: "2026-03-29")?["ticketsCreated"] == 0)
+            #expect(Self.values(rome, group: nil, period: "2026-03-30")?["ticketsCreated"] == 1)
+            guard case .array(let rows)? = rome.json?["rows"], rows.count == 2 else {
+                Issue.record("two days: \(rome.text)")
+                return
+            }
+            #expect(rows[0]["period"]?["start"] == .string("2026-03-28T23:00:00.000Z"))
+            #expect(rows[1]["period"]?["start"] == .string("2026-03-29T22:00:00.000Z"))
+            let utc = try await api.call(.get, "/api/v1/reports/volume?from=2026-03-29&to=2026-03-30")
+            #expect(Self.values(utc, group: nil, period: "2026-03-29")?["ticketsCreated"] == 1)
+        }
+    }
+
     @Test func badParametersAreNamedAndAgentsAreRefused() async throws {
         try await withAPI { api, store in
             let f = try await Self.fixture(api, store)
