@@ -186,7 +186,7 @@ import Testing
             let mail = InboundMail(rawSha256: "raw-late", rawSize: 1, contentHash: "content-late", messageId: "late@x", subject: "Late",
                                    from: [EmailAddress(address: "late@example.com")], date: nil, text: "late", html: nil)
             _ = try await store.ingest.ingest(mail, raw: [1], account: account, position: nil, now: Self.at("2026-03-29T22:30:00Z"))
-            let rome = try await api.call(.get, "/api/v1/reports/volume?from=2026-03-29&to=2026-03-30&timeZone=Europe/Rome")
+            let rome = try await api.call(.get, "/api/v1/reports/volume?from=2026-03-29&to=2026-03-30&timeZone=Europe%2FRome")
             #expect(rome.json?["timeZone"] == .string("Europe/Rome"))
             #expect(Self.values(rome, group: nil, period: "2026-03-29")?["ticketsCreated"] == 0)
             #expect(Self.values(rome, group: nil, period: "2026-03-30")?["ticketsCreated"] == 1)
