@@ -40,6 +40,8 @@ struct ReportsBrowserTests {
             try await h.waitForURL(containing: "/admin/reports")
             try await h.select("#r-group", value: "campaign")
             try await h.select("#r-campaign", value: salesId)
+            #expect(try await h.driver.execute("return document.getElementById('r-zone').value") as? String == "UTC",
+                    "the installation's zone is chosen")
             try await h.click("#report-form button[type=submit]")
             try await h.waitForURL(containing: "campaignId=\(salesId)")
 

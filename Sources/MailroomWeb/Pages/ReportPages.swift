@@ -31,6 +31,7 @@ struct ReportPageView: PageContent {
     let from: String
     let to: String
     let timeZone: String
+    let timeZones: [LabelledOptionView]
     /// Why no table is shown: a parameter out of range, in words.
     let problem: String?
     let columns: [Column]
@@ -95,7 +96,9 @@ extension WebSite {
             hasCampaigns: !campaigns.isEmpty,
             from: request.map { day($0.from) } ?? (query["from"] ?? ""),
             to: request.map { day($0.to.addingTimeInterval(-0.001)) } ?? (query["to"] ?? ""),
-            timeZone: request?.timeZoneName ?? "", problem: problem,
+            timeZone: request?.timeZoneName ?? "",
+            timeZones: TimeZoneName.all.map { LabelledOptionView(value: $0, label: $0, selected: $0 == (request?.timeZoneName ?? query["timeZone"])) },
+            problem: problem,
             columns: columns.map { ReportPageView.Column(label: $0.label) }, rows: rows, empty: rows.isEmpty && problem == nil, csvHref: csvHref)
         return try render(page(session, title: "Reports", section: "reports", view))
     }
