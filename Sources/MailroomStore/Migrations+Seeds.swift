@@ -35,4 +35,14 @@ let seedsMigrations: [Migration] = [
             "CREATE INDEX uploads_sha256 ON uploads (sha256)",
         ]
     },
+    Migration(version: 63, name: "indexes the reports count by") { _ in
+        [
+            // Each report period is a range scan of the timestamp it counts by: tickets created or
+            // closed, messages written, offers made.
+            "CREATE INDEX tickets_created ON tickets (created_at)",
+            "CREATE INDEX tickets_status_closed ON tickets (status, closed_at)",
+            "CREATE INDEX messages_created ON messages (created_at)",
+            "CREATE INDEX offers_offered ON offers (offered_at)",
+        ]
+    },
 ]

@@ -252,6 +252,6 @@ public struct SQLStore: RepositoryProvider {
             sessions: SQLSessionRepository(database: database), people: SQLPeopleStore(database: database), settings: settings, dispositions: dispositions,
             cannedAnswers: cannedAnswers, templates: templates, rules: rules, routing: SQLRoutingStore(database: database),
             tickets: tickets, ingest: ingest, fetchState: fetchState, quarantine: quarantine, rawMail: rawMail,
-            outbox: outbox, webhooks: webhooks, webhookEndpoints: webhookEndpoints)
+            outbox: outbox, webhooks: webhooks, webhookEndpoints: webhookEndpoints, reports: SQLReportStore(database: database))
     }
 }

@@ -78,6 +78,7 @@ public struct Repositories: Sendable {
     public var outbox: any OutboxRepository
     public var webhooks: any WebhookDeliveryRepository
     public var webhookEndpoints: any WebhookEndpointRepository
+    public var reports: any ReportRepository
 
     public init(accounts: any AccountRepository, oauth2: any OAuth2GrantRepository, users: any UserRepository,
                 tokens: any TokenRepository, sessions: any SessionRepository, people: any PeopleRepository,
@@ -86,7 +87,8 @@ public struct Repositories: Sendable {
                 templates: any TemplateRepository, rules: any RuleRepository, routing: any RoutingRepository,
                 tickets: any TicketRepository, ingest: any IngestRepository, fetchState: any FetchStateRepository,
                 quarantine: any QuarantineRepository, rawMail: any RawMailRepository, outbox: any OutboxRepository,
-                webhooks: any WebhookDeliveryRepository, webhookEndpoints: any WebhookEndpointRepository) {
+                webhooks: any WebhookDeliveryRepository, webhookEndpoints: any WebhookEndpointRepository,
+                reports: any ReportRepository) {
         self.accounts = accounts
         self.oauth2 = oauth2
         self.users = users
@@ -107,6 +109,7 @@ public struct Repositories: Sendable {
         self.outbox = outbox
         self.webhooks = webhooks
         self.webhookEndpoints = webhookEndpoints
+        self.reports = reports
     }
 }
 

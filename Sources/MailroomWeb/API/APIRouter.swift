@@ -182,6 +182,7 @@ public enum APIRouter {
                          outboxChanged: dependencies.outboxChanged).addRoutes(to: api)
         QueuesController(store: store, routing: dependencies.routing).addRoutes(to: api)
         CampaignsController(store: store).addRoutes(to: api)
+        ReportsController(reports: ReportService(store: store)).addRoutes(to: api)
         OAuth2Controller(dependencies: dependencies).addRoutes(to: api)
         OffersController(store: store, routing: dependencies.routing).addRoutes(to: api)
         PeopleController(store: store, mail: peopleMail).addRoutes(to: api)

@@ -258,6 +258,7 @@ public enum OpenAPIDocument {
               response: "OAuth2TokenStatus"),
         .init(method: "delete", path: "/api/v1/accounts/{id}/oauth2",
               summary: "Sign the account out: the grant is revoked at the provider and forgotten", access: .admin, status: 204),
+        reportOperation,
     ]
 
     /// The (method, path) pairs described, for the test that keeps the document true.
@@ -270,6 +271,7 @@ public enum OpenAPIDocument {
         for operation in operations {
             paths[operation.path, default: [:]][operation.method] = describe(operation)
         }
+        addReportFormats(to: &paths)
         let document: JSONValue = .object([
             "openapi": .string("3.1.0"),
             "info": .object([
@@ -299,12 +301,12 @@ public enum OpenAPIDocument {
         var parameters: [JSONValue] = []
         for name in parameterNames(in: operation.path) {
             parameters.append(.object(["name": .string(name), "in": .string("path"), "required": .bool(true),
-                                       "schema": .object(["type": .string("string")])]))
+                                       "schema": reportParameterSchema(name, path: operation.path) ?? .object(["type": .string("string")])]))
         }
         for name in operation.query {
             let required = operation.path == "/api/v1/attachments" && name == "filename"
             parameters.append(.object(["name": .string(name), "in": .string("query"), "required": .bool(required),
-                                       "schema": querySchema(name, path: operation.path)]))
+                                       "schema": reportParameterSchema(name, path: operation.path) ?? querySchema(name, path: operation.path)]))
         }
         if !parameters.isEmpty { object["parameters"] = .array(parameters) }
         if operation.path == "/api/v1/attachments" {
@@ -365,6 +367,7 @@ public enum OpenAPIDocument {
         }
         // Issue 27: the IANA names this server accepts, exactly.
         schemas["TimeZoneName"] = .object(["type": .string("string"), "enum": .array(TimeZoneName.all.map(JSONValue.string))])
+        addReportSchemas(to: &schemas)
         addReferencedBodies(to: &schemas)
         return .object(schemas)
     }

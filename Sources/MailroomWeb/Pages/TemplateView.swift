@@ -151,7 +151,7 @@ enum WebViews {
             Page<DeskView>.self, OffersView.self,
             Page<TicketListView>.self, TicketRowsView.self, Page<TicketPageView>.self,
             Page<AccountListView>.self, Page<AccountFormView>.self,
-            Page<UserListView>.self, Page<QueueListView>.self, Page<CampaignListView>.self,
+            Page<UserListView>.self, Page<QueueListView>.self, Page<CampaignListView>.self, Page<ReportPageView>.self,
             Page<RuleListView>.self, Page<RuleFormView>.self,
             Page<CatalogView>.self, Page<TemplateListView>.self, Page<SettingsView>.self,
             Page<OutboxListView>.self, Page<OutboxItemView>.self, Page<QuarantineView>.self, Page<QuarantineEntryView>.self, Page<StatusView>.self,

@@ -51,6 +51,7 @@ struct WebSite: Sendable {
         addTicketRoutes(to: pages)
         addAdminRoutes(to: pages)
         addCampaignRoutes(to: pages)
+        addReportRoutes(to: pages)
         addOAuth2Routes(to: pages)
         addPeopleRoutes(to: pages)
     }
@@ -84,6 +85,7 @@ struct WebSite: Sendable {
         NavItem(href: "/admin/rules", label: "Rules", section: "rules", role: .supervisor),
         NavItem(href: "/admin/catalog", label: "Dispositions & answers", section: "catalog", role: .supervisor),
         NavItem(href: "/admin/templates", label: "Templates", section: "templates", role: .supervisor),
+        NavItem(href: "/admin/reports", label: "Reports", section: "reports", role: .supervisor),
         NavItem(href: "/admin/outbox", label: "Outbox", section: "outbox", role: .supervisor),
         NavItem(href: "/admin/quarantine", label: "Quarantine", section: "quarantine", role: .supervisor),
         NavItem(href: "/admin/status", label: "Status", section: "status", role: .supervisor),
