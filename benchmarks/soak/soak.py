@@ -269,6 +269,21 @@ class Phase:
             time.sleep(1)
         return None
 
+    def wait_all_stored(self, limit):
+        """Seconds until every delivered message is stored, each checked by its id (None after
+        `limit` seconds). An APPEND can still be under way when the load stops, and is counted as
+        delivered only when it returns, so the list is read again each round and the wait lasts at
+        least the IMAP client's timeout."""
+        started = time.time()
+        while time.time() - started < limit:
+            with self.lock:
+                delivered = [message for _, message in self.delivered]
+            stored = self.stored_ids()
+            if stored is not None and time.time() - started > 11 and all(message in stored for message in delivered):
+                return time.time() - started
+            time.sleep(1)
+        return None
+
     def wait_sent(self, replies, limit):
         started = time.time()
         while time.time() - started < limit:
@@ -393,7 +408,7 @@ class Phase:
             time.sleep(delay)
         self.generating.clear()
         self.event("load stopped; waiting for everything to be stored and sent")
-        drained_stored = self.wait_stored(self.delivered_count(), 600)
+        drained_stored = self.wait_all_stored(600)
         with self.lock:
             replies = list(self.replies)
         drained_sent = self.wait_sent(replies, 900)
