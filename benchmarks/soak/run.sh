@@ -19,6 +19,11 @@
 set -euo pipefail
 duration="${1:-${SOAK_SECONDS:-3600}}"
 phases=(${SOAK_PHASES:-postgres sqlite})
+# Dovecot takes an inotify instance per IDLE connection: 200 mailboxes are past the common default
+# of 128 per user, past which Dovecot falls back to polling and new mail waits for the next check.
+if [ -w /proc/sys/fs/inotify/max_user_instances ] && [ "$(cat /proc/sys/fs/inotify/max_user_instances)" -lt 1024 ]; then
+    echo 1024 > /proc/sys/fs/inotify/max_user_instances || true
+fi
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 cd "$root"
