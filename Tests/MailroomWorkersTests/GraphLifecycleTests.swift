@@ -25,20 +25,7 @@ import Testing
             inbox.deliver(accountId: context.parameters.get("accountId") ?? "", body: Array(buffer.readableBytesView))
             return Response(status: .accepted)
         }
-        let port = Mutex<Int?>(nil)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
-                              logger: Logger(label: "graph-notifications"))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            defer { group.cancelAll() }
-            var waited = 0
-            while port.withLock({ $0 }) == nil, waited < 500 {
-                try await Task.sleep(for: .milliseconds(10))
-                waited += 1
-            }
-            try await body(try #require(port.withLock { $0 }))
-        }
+        try await withLoopbackServer(router, label: "graph-notifications", body)
     }
 
     /// The mailbox's subscriptions as the server has them.

@@ -39,21 +39,7 @@ final class WebhookReceiver: Sendable {
             }
             return Response(status: .init(code: status))
         }
-        let port = Mutex<Int?>(nil)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                              onServerRunning: { channel in port.withLock { $0 = channel.localAddress?.port } },
-                              logger: Logger(label: "webhook-receiver"))
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await app.runService() }
-            defer { group.cancelAll() }
-            var waited = 0
-            while port.withLock({ $0 }) == nil, waited < 500 {
-                try await Task.sleep(for: .milliseconds(10))
-                waited += 1
-            }
-            let bound = try #require(port.withLock { $0 })
-            try await body(bound)
-        }
+        try await withLoopbackServer(router, label: "webhook-receiver", body)
     }
 }
 
