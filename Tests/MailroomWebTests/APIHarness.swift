@@ -105,3 +105,19 @@ func validAccountJSON(_ changes: [String: JSONValue] = [:]) -> JSONValue {
         ]),
     ]).merging(.object(changes))
 }
+
+/// A customer's question on `account` (a ticket) and a reply to it queued in the outbox.
+func questionWithQueuedReply(_ store: SQLStore, account: Account, subject: String = "Q",
+                             replyText: String = "On it.") async throws -> (ticketId: String, item: OutboxItem) {
+    let ticket = try await store.ingest.ingest(
+        InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: subject,
+                    from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
+        raw: [1], account: account, position: nil)
+    let ticketId = try #require(ticket.ticketId)
+    let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
+                            from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
+                            date: nil, text: replyText, html: nil)
+    let (_, item) = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticketId, sendingAccountId: account.id,
+                                                   envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+    return (ticketId, item)
+}

@@ -10,15 +10,7 @@ import Testing
     /// A ticket on the account with one reply that failed once for a rate limit and now waits.
     func waitingRetry(_ store: SQLStore, accountId: String, failedAt: Date) async throws -> OutboxItem {
         let account = try #require(try await store.accounts.find(id: accountId))
-        let ticket = try await store.ingest.ingest(
-            InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: "Q",
-                        from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
-            raw: [1], account: account, position: nil)
-        let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
-                                from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
-                                date: nil, text: "answer", html: nil)
-        _ = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticket.ticketId!, sendingAccountId: account.id,
-                                           envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+        _ = try await questionWithQueuedReply(store, account: account, replyText: "answer")
         let claimed = try #require(try await store.outbox.claimDue(owner: "t", limit: 1, leaseSeconds: 60).first)
         let failure = DeliveryFailure(kind: .serverReply, replyCode: 451, enhancedStatus: "4.4.5", text: "451 4.4.5 try later")
         let (state, attempt) = OutboxTransition.afterFailure(failure, item: claimed, settings: account.retry, now: failedAt)
@@ -60,15 +52,7 @@ import Testing
             let created = try await api.call(.post, "/api/v1/accounts", json: validAccountJSON(["active": .bool(false)]))
             let id = try #require(created.string("id"))
             let account = try #require(try await store.accounts.find(id: id))
-            let ticket = try await store.ingest.ingest(
-                InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: "Q",
-                            from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
-                raw: [1], account: account, position: nil)
-            let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
-                                    from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
-                                    date: nil, text: "We are on it.", html: nil)
-            _ = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticket.ticketId!, sendingAccountId: id,
-                                               envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+            _ = try await questionWithQueuedReply(store, account: account, replyText: "We are on it.")
             let listed = try await api.call(.get, "/api/v1/outbox?state=queued")
             guard case .array(let items)? = listed.json?["items"], let first = items.first else {
                 Issue.record("nothing queued: \(listed.text)"); return
@@ -110,16 +94,7 @@ import Testing
             #expect(created.json?["transfer"]?["enabled"] == .bool(true))
             #expect(created.json?["transfer"]?["toAgent"] == .bool(false))
             let account = try #require(try await store.accounts.find(id: id))
-            let ticket = try await store.ingest.ingest(
-                InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: "Where is my parcel?",
-                            from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
-                raw: [1], account: account, position: nil)
-            let ticketId = try #require(ticket.ticketId)
-            let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
-                                    from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
-                                    date: nil, text: "On it.", html: nil)
-            let (_, item) = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticketId, sendingAccountId: id,
-                                                           envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+            let (ticketId, item) = try await questionWithQueuedReply(store, account: account, subject: "Where is my parcel?")
             try await browser.signIn("ada@example.com", "password-123")
             let outbox = try await browser.get("/admin/outbox")
             #expect(outbox.text.contains("waiting: account inactive"))

@@ -13,16 +13,7 @@ import Testing
             let created = try await api.call(.post, "/api/v1/accounts", json: validAccountJSON())
             let id = try #require(created.string("id"), "\(created.text)")
             let account = try #require(try await store.accounts.find(id: id))
-            let ticket = try await store.ingest.ingest(
-                InboundMail(rawSha256: "raw-q", rawSize: 1, contentHash: "content-q", messageId: "q@x", subject: "Where is my parcel?",
-                            from: [EmailAddress(address: "ann@example.com")], date: nil, text: "question", html: nil),
-                raw: [1], account: account, position: nil)
-            let ticketId = try #require(ticket.ticketId)
-            let reply = InboundMail(rawSha256: "raw-r", rawSize: 1, contentHash: "content-r", messageId: "r@desk", subject: "Re: Q",
-                                    from: [EmailAddress(address: "support@example.com")], to: [EmailAddress(address: "ann@example.com")],
-                                    date: nil, text: "On it.", html: nil)
-            let (_, queued) = try await store.outbox.enqueue(reply, raw: Array("reply".utf8), ticketId: ticketId, sendingAccountId: id,
-                                                             envelopeFrom: "support@example.com", recipients: ["ann@example.com"])
+            let (_, queued) = try await questionWithQueuedReply(store, account: account, subject: "Where is my parcel?")
             let now = Date()
             var claimed = try #require(try await store.outbox.claimDue(owner: "t", limit: 10, leaseSeconds: 60, now: now).first)
             #expect(claimed.id == queued.id)
