@@ -78,9 +78,9 @@ def graph_adapter():
     return GraphServiceClient(request_adapter=adapter), adapter
 
 
-async def graph_read(mailbox: str) -> int:
+async def inbox_ids(client, mailbox: str) -> list:
+    """Every message id in the inbox, through the delta listing's pages of 200."""
     from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_request_builder import DeltaRequestBuilder
-    client, _ = graph_adapter()
     delta = client.users.by_user_id(mailbox).mail_folders.by_mail_folder_id("inbox").messages.delta
     config = DeltaRequestBuilder.DeltaRequestBuilderGetRequestConfiguration(
         query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=["receivedDateTime"]))
@@ -92,6 +92,12 @@ async def graph_read(mailbox: str) -> int:
         if not page.odata_next_link:
             break
         page = await delta.with_url(page.odata_next_link).get(request_configuration=config)
+    return ids
+
+
+async def graph_read(mailbox: str) -> int:
+    client, _ = graph_adapter()
+    ids = await inbox_ids(client, mailbox)
     # Four downloads at once, as Mailroom does (Graph's per-mailbox concurrency limit).
     semaphore = asyncio.Semaphore(4)
 
@@ -104,21 +110,10 @@ async def graph_read(mailbox: str) -> int:
 
 async def graph_read_batched(mailbox: str) -> int:
     """The same listing, then $value in $batch requests of 20 through the SDK, one batch at a time."""
-    from msgraph.generated.users.item.mail_folders.item.messages.delta.delta_request_builder import DeltaRequestBuilder
     from msgraph_core.requests.batch_request_content import BatchRequestContent
     from msgraph_core.requests.batch_request_item import BatchRequestItem
     client, _ = graph_adapter()
-    delta = client.users.by_user_id(mailbox).mail_folders.by_mail_folder_id("inbox").messages.delta
-    config = DeltaRequestBuilder.DeltaRequestBuilderGetRequestConfiguration(
-        query_parameters=DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(select=["receivedDateTime"]))
-    config.headers.add("Prefer", "odata.maxpagesize=200")
-    page = await delta.get(request_configuration=config)
-    ids = []
-    while True:
-        ids += [m.id for m in page.value or []]
-        if not page.odata_next_link:
-            break
-        page = await delta.with_url(page.odata_next_link).get(request_configuration=config)
+    ids = await inbox_ids(client, mailbox)
     count = 0
     for start in range(0, len(ids), 20):
         content = BatchRequestContent()
